@@ -1,0 +1,39 @@
+//! Shared helpers for the benchmark programs in `src/bin/`: each program times one piece of work
+//! and prints one JSON object per line (`{"name": ..., "seconds": median, ...}`), which
+//! `bench/compare.py` reads next to the peer's timing of the same work.
+
+use std::time::Instant;
+
+/// Median wall-clock seconds of `reps` runs of `f` after `warmup` untimed runs.
+///
+/// ```
+/// let s = gradus_bench::median_seconds(1, 3, || { std::hint::black_box(1 + 1); });
+/// assert!(s >= 0.0);
+/// ```
+pub fn median_seconds(warmup: usize, reps: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..warmup {
+        f();
+    }
+    let mut times: Vec<f64> = (0..reps.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(|a, b| a.total_cmp(b));
+    times[times.len() / 2]
+}
+
+/// Prints one result line: `{"name": name, "seconds": seconds, ...extra}`.
+///
+/// ```
+/// gradus_bench::report("noop", 0.001, serde_json::json!({"threads": 2}));
+/// ```
+pub fn report(name: &str, seconds: f64, extra: serde_json::Value) {
+    let mut line = serde_json::json!({ "name": name, "seconds": seconds });
+    if let (Some(obj), Some(more)) = (line.as_object_mut(), extra.as_object()) {
+        obj.extend(more.clone());
+    }
+    println!("{line}");
+}

@@ -1,0 +1,263 @@
+//! The backward pass: topological order, chain rule, gradient accumulation.
+
+use super::mode::NoGradGuard;
+use super::Ctx;
+use crate::{Result, Tensor, TensorError, TensorId};
+use std::collections::{HashMap, HashSet};
+
+/// Tensors reachable from `root` through recorded ops, inputs before the tensors made from them.
+fn topological_order(root: &Tensor) -> Vec<Tensor> {
+    let mut order = Vec::new();
+    let mut visited = HashSet::new();
+    let mut stack = vec![(root.clone(), false)];
+    while let Some((t, inputs_done)) = stack.pop() {
+        if inputs_done {
+            order.push(t);
+            continue;
+        }
+        if !visited.insert(t.id()) {
+            continue;
+        }
+        stack.push((t.clone(), true));
+        if let Some(node) = &t.0.node {
+            for input in node.inputs.iter().filter(|i| i.requires_grad()) {
+                if !visited.contains(&input.id()) {
+                    stack.push((input.clone(), false));
+                }
+            }
+        }
+    }
+    order
+}
+
+fn accumulate(grads: &mut HashMap<TensorId, Tensor>, id: TensorId, g: Tensor) -> Result<()> {
+    let total = match grads.remove(&id) {
+        Some(previous) => previous.add(&g)?,
+        None => g,
+    };
+    grads.insert(id, total);
+    Ok(())
+}
+
+/// Runs the chain rule from `root` (seeded with `seed`), calling `on_leaf` with each leaf's total
+/// gradient and keeping the totals of the tensors in `keep`.
+fn propagate(
+    root: &Tensor,
+    seed: Tensor,
+    create_graph: bool,
+    keep: &HashSet<TensorId>,
+    mut on_leaf: impl FnMut(&Tensor, &Tensor) -> Result<()>,
+) -> Result<HashMap<TensorId, Tensor>> {
+    let _mode = NoGradGuard::with(create_graph);
+    let mut pending = HashMap::from([(root.id(), seed)]);
+    let mut kept = HashMap::new();
+    for t in topological_order(root).iter().rev() {
+        let Some(g) = pending.remove(&t.id()) else { continue };
+        if keep.contains(&t.id()) {
+            kept.insert(t.id(), g.clone());
+        }
+        let Some(node) = &t.0.node else {
+            on_leaf(t, &g)?;
+            continue;
+        };
+        let ctx = Ctx { inputs: &node.inputs, output: t };
+        let input_grads = node.op.backward(&ctx, &g)?;
+        for (input, ig) in node.inputs.iter().zip(input_grads) {
+            let Some(ig) = ig else { continue };
+            if !input.requires_grad() {
+                continue;
+            }
+            if ig.shape() != input.shape() {
+                return Err(TensorError::Autodiff(format!(
+                    "backward of {} gave a gradient of shape {:?} for an input of shape {:?}",
+                    node.op.name(),
+                    ig.shape(),
+                    input.shape()
+                )));
+            }
+            accumulate(&mut pending, input.id(), ig)?;
+        }
+    }
+    Ok(kept)
+}
+
+fn seed_for(output: &Tensor, seed: Option<&Tensor>) -> Result<Tensor> {
+    match seed {
+        Some(s) if s.shape() == output.shape() => Ok(s.clone()),
+        Some(s) => Err(TensorError::ShapeMismatch {
+            op: "backward",
+            lhs: output.shape().to_vec(),
+            rhs: s.shape().to_vec(),
+            detail: ": the seed gradient must have the output's shape".into(),
+        }),
+        None if output.numel() == 1 => Ok(output.ones_like()),
+        None => Err(TensorError::Autodiff(format!(
+            "backward() of a non-scalar tensor of shape {:?} needs a seed gradient (backward_with)",
+            output.shape()
+        ))),
+    }
+}
+
+impl Tensor {
+    /// Computes the gradient of this scalar with respect to every leaf that requires gradients,
+    /// adding it to the leaf's [`Tensor::grad`] (gradients accumulate across calls, as in PyTorch).
+    ///
+    /// # Errors
+    /// When the tensor has more than one element, or does not require gradients.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![2.0f64], &[1]).unwrap().requires_grad_(true);
+    /// let y = x.mul(&x).unwrap().sum_all().unwrap();
+    /// y.backward().unwrap();
+    /// y.backward().unwrap(); // accumulates: 4 + 4
+    /// assert_eq!(x.grad().unwrap().to_vec::<f64>().unwrap(), vec![8.0]);
+    /// ```
+    pub fn backward(&self) -> Result<()> {
+        self.backward_with(None, false)
+    }
+
+    /// [`Tensor::backward`] with an explicit seed gradient (for non-scalar outputs) and optional
+    /// `create_graph`, which records the backward pass so the gradients can be differentiated.
+    ///
+    /// # Errors
+    /// On a seed of the wrong shape, or an output that does not require gradients.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]).unwrap().requires_grad_(true);
+    /// let y = x.mul_scalar(3.0).unwrap();
+    /// y.backward_with(Some(&Tensor::from_vec(vec![1.0, 10.0], &[2]).unwrap()), false).unwrap();
+    /// assert_eq!(x.grad().unwrap().to_vec::<f64>().unwrap(), vec![3.0, 30.0]);
+    /// ```
+    pub fn backward_with(&self, seed: Option<&Tensor>, create_graph: bool) -> Result<()> {
+        if !self.requires_grad() {
+            return Err(TensorError::Autodiff(
+                "backward() on a tensor that does not require gradients: mark the parameters \
+                 with requires_grad_(true) and compute outside no_grad"
+                    .into(),
+            ));
+        }
+        let seed = seed_for(self, seed)?;
+        propagate(self, seed, create_graph, &HashSet::new(), |leaf, g| {
+            let g = if create_graph { g.clone() } else { g.detach() };
+            let total = match leaf.grad() {
+                Some(previous) => previous.add(&g)?,
+                None => g,
+            };
+            leaf.set_grad(Some(total));
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
+
+/// The gradients of `output` (a scalar, or seeded by `seed`) with respect to `inputs`, without
+/// touching their `.grad`; like `torch.autograd.grad`. Inputs that `output` does not depend on get
+/// zeros. With `create_graph` the results are themselves differentiable.
+///
+/// # Errors
+/// When `output` does not require gradients or is not a scalar and has no seed.
+///
+/// ```
+/// use gradus_tensor::{autodiff::grad, Tensor};
+/// let x = Tensor::from_vec(vec![3.0f64], &[1]).unwrap().requires_grad_(true);
+/// let y = x.mul(&x).unwrap().mul(&x).unwrap().sum_all().unwrap(); // x^3
+/// let dy = grad(&y, &[&x], None, true).unwrap().remove(0);           // 3x^2 = 27
+/// let d2y = grad(&dy.sum_all().unwrap(), &[&x], None, false).unwrap().remove(0); // 6x = 18
+/// assert_eq!((dy.item().unwrap(), d2y.item().unwrap()), (27.0, 18.0));
+/// ```
+pub fn grad(
+    output: &Tensor,
+    inputs: &[&Tensor],
+    seed: Option<&Tensor>,
+    create_graph: bool,
+) -> Result<Vec<Tensor>> {
+    if !output.requires_grad() {
+        return Err(TensorError::Autodiff("grad(): the output does not require gradients".into()));
+    }
+    let seed = seed_for(output, seed)?;
+    let keep: HashSet<TensorId> = inputs.iter().map(|t| t.id()).collect();
+    let mut kept = propagate(output, seed, create_graph, &keep, |_, _| Ok(()))?;
+    Ok(inputs
+        .iter()
+        .map(|t| match kept.remove(&t.id()) {
+            Some(g) if create_graph => g,
+            Some(g) => g.detach(),
+            None => t.zeros_like(),
+        })
+        .collect())
+}
+
+/// Hessian-vector product `H(x) v` of a scalar function `f`, by differentiating the gradient
+/// (double backward); costs about two gradient evaluations.
+///
+/// # Errors
+/// When `f` fails, or `v` does not have `x`'s shape.
+///
+/// ```
+/// use gradus_tensor::{autodiff::hvp, Tensor};
+/// // f(x) = sum x^3, so H = diag(6x)
+/// let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]).unwrap();
+/// let v = Tensor::from_vec(vec![1.0f64, 1.0], &[2]).unwrap();
+/// let hv = hvp(|x| x.powf(3.0)?.sum_all(), &x, &v).unwrap();
+/// assert_eq!(hv.to_vec::<f64>().unwrap(), vec![6.0, 12.0]);
+/// ```
+pub fn hvp(f: impl Fn(&Tensor) -> Result<Tensor>, x: &Tensor, v: &Tensor) -> Result<Tensor> {
+    if v.shape() != x.shape() {
+        return Err(TensorError::ShapeMismatch {
+            op: "hvp",
+            lhs: x.shape().to_vec(),
+            rhs: v.shape().to_vec(),
+            detail: ": v must have x's shape".into(),
+        });
+    }
+    let x = x.detach().requires_grad_(true);
+    let y = f(&x)?;
+    let g = grad(&y, &[&x], None, true)?.remove(0);
+    let gv = g.mul(&v.detach())?.sum_all()?;
+    if !gv.requires_grad() {
+        return Ok(x.zeros_like()); // f is linear in x: the Hessian is zero
+    }
+    Ok(grad(&gv, &[&x], None, false)?.remove(0))
+}
+
+/// The exact Hessian of a scalar function of a 1-D tensor `x` of length n, as an n x n tensor,
+/// built from n Hessian-vector products (for small parameter vectors: Newton's method).
+///
+/// # Errors
+/// When `x` is not 1-D or `f` fails.
+///
+/// ```
+/// use gradus_tensor::{autodiff::hessian, Tensor};
+/// // f(x) = x0^2 x1, H = [[2 x1, 2 x0], [2 x0, 0]]
+/// let x = Tensor::from_vec(vec![3.0f64, 5.0], &[2]).unwrap();
+/// let h = hessian(|x| {
+///     let x0 = x.narrow(0, 0, 1)?;
+///     x0.mul(&x0)?.mul(&x.narrow(0, 1, 1)?)?.sum_all()
+/// }, &x).unwrap();
+/// assert_eq!(h.to_vec::<f64>().unwrap(), vec![10.0, 6.0, 6.0, 0.0]);
+/// ```
+pub fn hessian(f: impl Fn(&Tensor) -> Result<Tensor>, x: &Tensor) -> Result<Tensor> {
+    if x.rank() != 1 {
+        return Err(TensorError::InvalidShape {
+            op: "hessian",
+            shape: x.shape().to_vec(),
+            detail: "x must be 1-D".into(),
+        });
+    }
+    let n = x.numel();
+    let x = x.detach().requires_grad_(true);
+    let y = f(&x)?;
+    let g = grad(&y, &[&x], None, true)?.remove(0);
+    let mut rows = Vec::with_capacity(n);
+    for i in 0..n {
+        let row = if g.requires_grad() {
+            grad(&g.narrow(0, i, 1)?.sum_all()?, &[&x], None, false)?.remove(0)
+        } else {
+            x.zeros_like().detach()
+        };
+        rows.push(row);
+    }
+    Tensor::stack(&rows.iter().collect::<Vec<_>>(), 0)
+}

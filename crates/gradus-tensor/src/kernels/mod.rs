@@ -1,0 +1,14 @@
+//! CPU kernels on plain slices. Ops in `crate::ops` call these; a GPU backend would provide the
+//! same set.
+
+pub(crate) mod elementwise;
+pub(crate) mod gemm;
+pub(crate) mod im2col;
+pub(crate) mod reduce;
+
+/// Element count above which elementwise kernels and reductions split work across threads.
+/// Below it, thread hand-off costs more than it saves.
+pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 15;
+
+/// Elements per parallel task.
+pub(crate) const CHUNK: usize = 1 << 13;

@@ -1,0 +1,46 @@
+//! # gradus-tensor: tensors and reverse-mode autodiff
+//!
+//! A guided tour, bottom to top:
+//! - [`Tensor`] (in `tensor.rs`): a reference-counted view (shape, strides, offset; see
+//!   [`layout`]) of a [`Storage`] buffer of `f32` or `f64` ([`DType`]), plus its node in the
+//!   autodiff graph.
+//! - [`ops`]: differentiable operations, one family per file, each backward rule beside its
+//!   forward. Ops return [`Result`]: a shape mismatch is an error naming the op and the shapes.
+//! - [`autodiff`]: the tape. [`Tensor::backward`] fills `.grad()` of leaves created with
+//!   [`Tensor::requires_grad_`]; [`autodiff::grad`] with `create_graph` gives higher derivatives,
+//!   [`autodiff::hvp`] and [`autodiff::hessian`] build on it; [`autodiff::no_grad`] turns
+//!   recording off.
+//! - [`gradcheck()`]: finite-difference checks users can run on their own functions.
+//! - `kernels/`: the CPU kernels (elementwise, reductions, im2col, GEMM via the `gemm` crate).
+//!
+//! ```
+//! use gradus_tensor::{autodiff, DType, Rng, Tensor};
+//! # fn main() -> gradus_tensor::Result<()> {
+//! let mut rng = Rng::seed(0);
+//! let x = rng.normal(&[4, 3], 0.0, 1.0, DType::F64);
+//! let w = rng.normal(&[3, 2], 0.0, 0.1, DType::F64).requires_grad_(true);
+//! let loss = x.matmul(&w)?.relu()?.mean_all()?;
+//! loss.backward()?;
+//! assert_eq!(w.grad().unwrap().shape(), &[3, 2]);
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod autodiff;
+mod dtype;
+mod error;
+mod gradcheck;
+mod interop;
+mod kernels;
+pub mod layout;
+pub mod ops;
+mod random;
+mod storage;
+mod tensor;
+
+pub use dtype::{DType, Element};
+pub use error::{Result, TensorError};
+pub use gradcheck::{gradcheck, gradgradcheck, GradcheckOptions};
+pub use random::Rng;
+pub use storage::Storage;
+pub use tensor::{Tensor, TensorId};

@@ -1,0 +1,387 @@
+//! Elementwise functions of two tensors with NumPy/PyTorch broadcasting: `add`, `sub`, `mul`,
+//! `div`, `pow`, `maximum`, `minimum`, comparisons, `where_cond` and the fused `mul_add`.
+
+use crate::autodiff::{BackwardOp, Ctx};
+use crate::dtype::with_dtype;
+use crate::kernels::elementwise;
+use crate::layout::broadcast_shapes;
+use crate::{Element, Result, Tensor};
+use num_traits::{One, Zero};
+
+/// A scalar function of two arguments with its partial derivatives written in tensor ops.
+trait BinaryKernel: Copy + Send + Sync + 'static {
+    const NAME: &'static str;
+    fn f<T: Element>(&self, a: T, b: T) -> T;
+    /// `(g * df/da, g * df/db)` at the broadcast shape (reduced to the input shapes afterwards).
+    fn grad(&self, a: &Tensor, b: &Tensor, out: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)>;
+}
+
+struct BinaryOp<K>(K);
+
+impl<K: BinaryKernel> BackwardOp for BinaryOp<K> {
+    fn name(&self) -> &'static str {
+        K::NAME
+    }
+    fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let (a, b) = (ctx.input(0), ctx.input(1));
+        let (ga, gb) = self.0.grad(a, b, ctx.output(), g)?;
+        let reduce = |grad: Option<Tensor>, input: &Tensor| match grad {
+            Some(grad) if input.requires_grad() => grad.sum_to(input.shape()).map(Some),
+            _ => Ok(None),
+        };
+        Ok(vec![reduce(ga, a)?, reduce(gb, b)?])
+    }
+}
+
+/// Evaluates `f` over the broadcast of `a` and `b` into a new contiguous buffer.
+fn zip_broadcast<T: Element>(op: &'static str, a: &Tensor, b: &Tensor, f: impl Fn(T, T) -> T + Sync + Send) -> Result<(Vec<T>, Vec<usize>)> {
+    let shape = broadcast_shapes(op, a.shape(), b.shape())?;
+    if a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous() {
+        let data = a.with_slice(|x: &[T]| b.with_slice(|y: &[T]| elementwise::zip(x, y, &f)));
+        return Ok((data, shape));
+    }
+    let (la, lb) = (a.layout().broadcast_to(&shape), b.layout().broadcast_to(&shape));
+    let ga = a.0.storage.read().expect("storage lock");
+    let data = if a.shares_storage(b) {
+        let s = T::slice(&ga);
+        elementwise::zip_strided(s, &la, s, &lb, f)
+    } else {
+        let gb = b.0.storage.read().expect("storage lock");
+        elementwise::zip_strided(T::slice(&ga), &la, T::slice(&gb), &lb, f)
+    };
+    Ok((data, shape))
+}
+
+fn binary<K: BinaryKernel>(a: &Tensor, b: &Tensor, k: K) -> Result<Tensor> {
+    a.check_same(K::NAME, b)?;
+    with_dtype!(a.dtype(), T => {
+        let (data, shape) = zip_broadcast::<T>(K::NAME, a, b, |x, y| k.f(x, y))?;
+        Ok(Tensor::from_op_data(data, &shape, BinaryOp(k), &[a, b]))
+    })
+}
+
+/// A broadcasting elementwise function whose result is a constant for autodiff (comparisons).
+fn compare(op: &'static str, a: &Tensor, b: &Tensor, test: fn(f64, f64) -> bool) -> Result<Tensor> {
+    a.check_same(op, b)?;
+    with_dtype!(a.dtype(), T => {
+        let one_if = |x: T, y: T| if test(x.to_f64(), y.to_f64()) { T::one() } else { T::zero() };
+        let (data, shape) = zip_broadcast::<T>(op, a, b, one_if)?;
+        Ok(Tensor::from_data(data, &shape))
+    })
+}
+
+macro_rules! binary_kernel {
+    ($name:ident, $label:literal, |$x:ident, $y:ident| $f:expr, |$a:ident, $b:ident, $out:ident, $g:ident| $grad:expr) => {
+        #[derive(Clone, Copy)]
+        struct $name;
+        impl BinaryKernel for $name {
+            const NAME: &'static str = $label;
+            fn f<T: Element>(&self, $x: T, $y: T) -> T {
+                $f
+            }
+            fn grad(&self, $a: &Tensor, $b: &Tensor, $out: &Tensor, $g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+                let _ = ($a, $b, $out);
+                $grad
+            }
+        }
+    };
+}
+
+// d(a+b) = (1, 1)
+binary_kernel!(Add, "add", |x, y| x + y, |_a, _b, _o, g| Ok((Some(g.clone()), Some(g.clone()))));
+// d(a-b) = (1, -1)
+binary_kernel!(Sub, "sub", |x, y| x - y, |_a, b, _o, g| Ok((Some(g.clone()), if b.requires_grad() { Some(g.neg()?) } else { None })));
+// d(ab) = (b, a)
+binary_kernel!(Mul, "mul", |x, y| x * y, |a, b, _o, g| Ok((
+    if a.requires_grad() { Some(g.mul(b)?) } else { None },
+    if b.requires_grad() { Some(g.mul(a)?) } else { None },
+)));
+// d(a/b) = (1/b, -a/b^2)
+binary_kernel!(Div, "div", |x, y| x / y, |a, b, _o, g| Ok((
+    if a.requires_grad() { Some(g.div(b)?) } else { None },
+    if b.requires_grad() { Some(g.mul(a)?.div(&b.mul(b)?)?.neg()?) } else { None },
+)));
+// d(a^b) = (b a^(b-1), a^b ln a)
+binary_kernel!(Pow, "pow", |x, y| x.powf(y), |a, b, out, g| Ok((
+    if a.requires_grad() { Some(g.mul(&b.mul(&a.pow(&b.add_scalar(-1.0)?)?)?)?) } else { None },
+    if b.requires_grad() { Some(g.mul(&out.mul(&a.log()?)?)?) } else { None },
+)));
+// d max(a, b): the larger side gets the gradient, ties split it evenly (as PyTorch)
+binary_kernel!(Maximum, "maximum", |x, y| if x.is_nan() || y.is_nan() { x + y } else { x.max(y) }, |a, b, _o, g| {
+    let share = a.gt(b)?.add(&a.eq_elem(b)?.mul_scalar(0.5)?)?;
+    Ok((Some(g.mul(&share)?), Some(g.mul(&share.neg()?.add_scalar(1.0)?)?)))
+});
+// d min(a, b): mirror of maximum
+binary_kernel!(Minimum, "minimum", |x, y| if x.is_nan() || y.is_nan() { x + y } else { x.min(y) }, |a, b, _o, g| {
+    let share = a.lt(b)?.add(&a.eq_elem(b)?.mul_scalar(0.5)?)?;
+    Ok((Some(g.mul(&share)?), Some(g.mul(&share.neg()?.add_scalar(1.0)?)?)))
+});
+
+struct WhereOp;
+impl BackwardOp for WhereOp {
+    fn name(&self) -> &'static str {
+        "where"
+    }
+    // d where(c, a, b) = (c, 1 - c); the condition gets no gradient
+    fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let (cond, a, b) = (ctx.input(0), ctx.input(1), ctx.input(2));
+        let mask = cond.ne_zero();
+        let ga = if a.requires_grad() { Some(g.mul(&mask)?.sum_to(a.shape())?) } else { None };
+        let gb = if b.requires_grad() { Some(g.mul(&mask.neg()?.add_scalar(1.0)?)?.sum_to(b.shape())?) } else { None };
+        Ok(vec![None, ga, gb])
+    }
+}
+
+struct MulAddOp;
+impl BackwardOp for MulAddOp {
+    fn name(&self) -> &'static str {
+        "mul_add"
+    }
+    // d(a b + c) = (b, a, 1)
+    fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let (a, b, c) = (ctx.input(0), ctx.input(1), ctx.input(2));
+        Ok(vec![
+            if a.requires_grad() { Some(g.mul(b)?) } else { None },
+            if b.requires_grad() { Some(g.mul(a)?) } else { None },
+            if c.requires_grad() { Some(g.clone()) } else { None },
+        ])
+    }
+}
+
+impl Tensor {
+    /// `self + other`, broadcasting.
+    ///
+    /// # Errors
+    /// On shapes that do not broadcast or different dtypes.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    /// let b = Tensor::from_vec(vec![10.0f32, 20.0], &[2]).unwrap();
+    /// assert_eq!(a.add(&b).unwrap().to_vec::<f32>().unwrap(), vec![11.0, 22.0, 13.0, 24.0]);
+    /// ```
+    pub fn add(&self, other: &Tensor) -> Result<Tensor> {
+        binary(self, other, Add)
+    }
+
+    /// `self - other`, broadcasting.
+    ///
+    /// # Errors
+    /// On shapes that do not broadcast or different dtypes.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![5.0f64], &[1]).unwrap();
+    /// assert_eq!(a.sub(&a).unwrap().item().unwrap(), 0.0);
+    /// ```
+    pub fn sub(&self, other: &Tensor) -> Result<Tensor> {
+        binary(self, other, Sub)
+    }
+
+    /// `self * other` elementwise, broadcasting.
+    ///
+    /// # Errors
+    /// On shapes that do not broadcast or different dtypes.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![2.0f64, 3.0], &[2]).unwrap();
+    /// assert_eq!(a.mul(&a).unwrap().to_vec::<f64>().unwrap(), vec![4.0, 9.0]);
+    /// ```
+    pub fn mul(&self, other: &Tensor) -> Result<Tensor> {
+        binary(self, other, Mul)
+    }
+
+    /// `self / other` elementwise, broadcasting.
+    ///
+    /// # Errors
+    /// On shapes that do not broadcast or different dtypes.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f64, 3.0], &[2]).unwrap();
+    /// let b = Tensor::scalar(2.0f64);
+    /// assert_eq!(a.div(&b).unwrap().to_vec::<f64>().unwrap(), vec![0.5, 1.5]);
+    /// ```
+    pub fn div(&self, other: &Tensor) -> Result<Tensor> {
+        binary(self, other, Div)
+    }
+
+    /// `self ^ other` elementwise, broadcasting.
+    ///
+    /// # Errors
+    /// On shapes that do not broadcast or different dtypes.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![2.0f64, 3.0], &[2]).unwrap();
+    /// let p = Tensor::scalar(2.0f64);
+    /// assert_eq!(a.pow(&p).unwrap().to_vec::<f64>().unwrap(), vec![4.0, 9.0]);
+    /// ```
+    pub fn pow(&self, other: &Tensor) -> Result<Tensor> {
+        binary(self, other, Pow)
+    }
+
+    /// Elementwise maximum (NaN propagates); ties split the gradient evenly.
+    ///
+    /// # Errors
+    /// On shapes that do not broadcast or different dtypes.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f64, 5.0], &[2]).unwrap();
+    /// let b = Tensor::from_vec(vec![3.0f64, 4.0], &[2]).unwrap();
+    /// assert_eq!(a.maximum(&b).unwrap().to_vec::<f64>().unwrap(), vec![3.0, 5.0]);
+    /// ```
+    pub fn maximum(&self, other: &Tensor) -> Result<Tensor> {
+        binary(self, other, Maximum)
+    }
+
+    /// Elementwise minimum (NaN propagates); ties split the gradient evenly.
+    ///
+    /// # Errors
+    /// On shapes that do not broadcast or different dtypes.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f64, 5.0], &[2]).unwrap();
+    /// let b = Tensor::from_vec(vec![3.0f64, 4.0], &[2]).unwrap();
+    /// assert_eq!(a.minimum(&b).unwrap().to_vec::<f64>().unwrap(), vec![1.0, 4.0]);
+    /// ```
+    pub fn minimum(&self, other: &Tensor) -> Result<Tensor> {
+        binary(self, other, Minimum)
+    }
+
+    /// `self * b + c` in one pass over memory (all three broadcast).
+    ///
+    /// # Errors
+    /// On shapes that do not broadcast or different dtypes.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![2.0f32], &[1]).unwrap();
+    /// assert_eq!(a.mul_add(&a, &a).unwrap().item().unwrap(), 6.0);
+    /// ```
+    pub fn mul_add(&self, b: &Tensor, c: &Tensor) -> Result<Tensor> {
+        self.check_same("mul_add", b)?;
+        self.check_same("mul_add", c)?;
+        let contiguous_same = self.shape() == b.shape() && b.shape() == c.shape() && [self, b, c].iter().all(|t| t.is_contiguous());
+        if !contiguous_same {
+            return self.mul(b)?.add(c);
+        }
+        with_dtype!(self.dtype(), T => {
+            let data = self.with_slice(|x: &[T]| b.with_slice(|y: &[T]| c.with_slice(|z: &[T]| elementwise::zip3(x, y, z, |x, y, z| x.mul_add(y, z)))));
+            Ok(Tensor::from_op_data(data, self.shape(), MulAddOp, &[self, b, c]))
+        })
+    }
+
+    /// Picks `a` where `cond` is non-zero and `b` elsewhere (all three broadcast); the condition
+    /// gets no gradient. Named after `torch.where`.
+    ///
+    /// # Errors
+    /// On shapes that do not broadcast or different dtypes.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let c = Tensor::from_vec(vec![1.0f64, 0.0], &[2]).unwrap();
+    /// let a = Tensor::from_vec(vec![1.0f64, 2.0], &[2]).unwrap();
+    /// let b = Tensor::scalar(-1.0f64);
+    /// assert_eq!(c.where_cond(&a, &b).unwrap().to_vec::<f64>().unwrap(), vec![1.0, -1.0]);
+    /// ```
+    pub fn where_cond(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        a.check_same("where", b)?;
+        self.check_same("where", a)?;
+        let shape = broadcast_shapes("where", &broadcast_shapes("where", self.shape(), a.shape())?, b.shape())?;
+        let value = crate::autodiff::no_grad(|| -> Result<Tensor> {
+            let keep_a: Vec<bool> = self.expand(&shape)?.to_vec_f64().iter().map(|&m| m != 0.0).collect();
+            with_dtype!(a.dtype(), T => {
+                let (x, y) = (a.expand(&shape)?.contiguous_vec::<T>(), b.expand(&shape)?.contiguous_vec::<T>());
+                // exact selection: the unselected value never enters arithmetic, so inf/NaN stay out
+                let data: Vec<T> = keep_a.iter().zip(x.iter().zip(&y)).map(|(&k, (&x, &y))| if k { x } else { y }).collect();
+                Ok(Tensor::from_data(data, &shape))
+            })
+        })?;
+        Ok(Tensor::from_op(value.0.storage.clone(), value.layout().clone(), WhereOp, &[self, a, b]))
+    }
+
+    /// 1 where `self > other`, else 0 (a constant for autodiff).
+    ///
+    /// # Errors
+    /// On shapes that do not broadcast or different dtypes.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f32, 3.0], &[2]).unwrap();
+    /// assert_eq!(a.gt(&Tensor::scalar(2.0f32)).unwrap().to_vec::<f32>().unwrap(), vec![0.0, 1.0]);
+    /// ```
+    pub fn gt(&self, other: &Tensor) -> Result<Tensor> {
+        compare("gt", self, other, |x, y| x > y)
+    }
+
+    /// 1 where `self < other`, else 0.
+    ///
+    /// # Errors
+    /// On shapes that do not broadcast or different dtypes.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f32, 3.0], &[2]).unwrap();
+    /// assert_eq!(a.lt(&Tensor::scalar(2.0f32)).unwrap().to_vec::<f32>().unwrap(), vec![1.0, 0.0]);
+    /// ```
+    pub fn lt(&self, other: &Tensor) -> Result<Tensor> {
+        compare("lt", self, other, |x, y| x < y)
+    }
+
+    /// 1 where `self >= other`, else 0.
+    ///
+    /// # Errors
+    /// On shapes that do not broadcast or different dtypes.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![2.0f32, 3.0], &[2]).unwrap();
+    /// assert_eq!(a.ge(&Tensor::scalar(3.0f32)).unwrap().to_vec::<f32>().unwrap(), vec![0.0, 1.0]);
+    /// ```
+    pub fn ge(&self, other: &Tensor) -> Result<Tensor> {
+        compare("ge", self, other, |x, y| x >= y)
+    }
+
+    /// 1 where `self <= other`, else 0.
+    ///
+    /// # Errors
+    /// On shapes that do not broadcast or different dtypes.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![2.0f32, 3.0], &[2]).unwrap();
+    /// assert_eq!(a.le(&Tensor::scalar(2.0f32)).unwrap().to_vec::<f32>().unwrap(), vec![1.0, 0.0]);
+    /// ```
+    pub fn le(&self, other: &Tensor) -> Result<Tensor> {
+        compare("le", self, other, |x, y| x <= y)
+    }
+
+    /// 1 where `self == other`, else 0.
+    ///
+    /// # Errors
+    /// On shapes that do not broadcast or different dtypes.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![2.0f32, 3.0], &[2]).unwrap();
+    /// assert_eq!(a.eq_elem(&Tensor::scalar(2.0f32)).unwrap().to_vec::<f32>().unwrap(), vec![1.0, 0.0]);
+    /// ```
+    pub fn eq_elem(&self, other: &Tensor) -> Result<Tensor> {
+        compare("eq", self, other, |x, y| x == y)
+    }
+
+    /// 1 where the element is non-zero, else 0 (a constant for autodiff).
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![0.0f64, -2.0], &[2]).unwrap();
+    /// assert_eq!(a.ne_zero().to_vec::<f64>().unwrap(), vec![0.0, 1.0]);
+    /// ```
+    pub fn ne_zero(&self) -> Tensor {
+        super::unary::map_constant(self, |v| (v != 0.0) as u8 as f32, |v| (v != 0.0) as u8 as f64)
+    }
+}

@@ -1,0 +1,115 @@
+//! Matrix product with NumPy/PyTorch semantics: 1-D operands are promoted, batch axes broadcast.
+
+use crate::autodiff::{BackwardOp, Ctx};
+use crate::dtype::with_dtype;
+use crate::kernels::gemm::{gemm, MatView};
+use crate::layout::{broadcast_shapes, Layout};
+use crate::{Result, Tensor, TensorError};
+use num_traits::Zero;
+use rayon::prelude::*;
+
+/// Below this many multiply-adds per matrix, batched products run one matrix per thread.
+const SMALL_GEMM: usize = 1 << 18;
+
+struct MatmulOp;
+impl BackwardOp for MatmulOp {
+    fn name(&self) -> &'static str {
+        "matmul"
+    }
+    // C = A B:  dA = dC B^T,  dB = A^T dC  (summed over broadcast batch axes)
+    fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let (a, b) = (ctx.input(0), ctx.input(1));
+        let ga = if a.requires_grad() { Some(matmul_nd(g, &b.t()?)?.sum_to(a.shape())?) } else { None };
+        let gb = if b.requires_grad() { Some(matmul_nd(&a.t()?, g)?.sum_to(b.shape())?) } else { None };
+        Ok(vec![ga, gb])
+    }
+}
+
+/// Storage offset of batch `index` in a layout whose leading axes are the batch axes.
+fn batch_offset(layout: &Layout, batch_rank: usize, mut index: usize) -> usize {
+    let mut offset = layout.offset;
+    for axis in (0..batch_rank).rev() {
+        let d = layout.shape[axis];
+        offset += (index % d) * layout.strides[axis];
+        index /= d;
+    }
+    offset
+}
+
+fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    a.check_same("matmul", b)?;
+    let (ra, rb) = (a.rank(), b.rank());
+    let (m, k, k2, n) = (a.shape()[ra - 2], a.shape()[ra - 1], b.shape()[rb - 2], b.shape()[rb - 1]);
+    let mismatch = || TensorError::ShapeMismatch { op: "matmul", lhs: a.shape().to_vec(), rhs: b.shape().to_vec(), detail: String::new() };
+    if k != k2 {
+        return Err(mismatch());
+    }
+    let batch = broadcast_shapes("matmul", &a.shape()[..ra - 2], &b.shape()[..rb - 2]).map_err(|_| mismatch())?;
+    let count: usize = batch.iter().product();
+    let with = |d: &[usize]| batch.iter().copied().chain(d.iter().copied()).collect::<Vec<_>>();
+    let (la, lb) = (a.layout().broadcast_to(&with(&[m, k])), b.layout().broadcast_to(&with(&[k, n])));
+    let br = batch.len();
+    let view = |l: &Layout, i: usize| MatView { offset: batch_offset(l, br, i), rs: l.strides[br], cs: l.strides[br + 1] };
+    with_dtype!(a.dtype(), T => {
+        let mut out = vec![T::zero(); count * m * n];
+        a.with_storages::<T, _>(b, |sa, sb| {
+            let threads = rayon::current_num_threads();
+            if count > 1 && m * n * k < SMALL_GEMM && m * n > 0 {
+                out.par_chunks_mut(m * n).enumerate().for_each(|(i, o)| gemm((m, n, k), sa, view(&la, i), sb, view(&lb, i), o, 1));
+            } else if m * n > 0 {
+                for (i, o) in out.chunks_mut(m * n).enumerate() {
+                    gemm((m, n, k), sa, view(&la, i), sb, view(&lb, i), o, threads);
+                }
+            }
+        });
+        Ok(Tensor::from_op_data(out, &with(&[m, n]), MatmulOp, &[a, b]))
+    })
+}
+
+impl Tensor {
+    /// Matrix product, as `torch.matmul`: `[.., m, k] @ [.., k, n] -> [.., m, n]` with broadcast
+    /// batch axes; a 1-D left operand is a row vector, a 1-D right operand a column vector.
+    ///
+    /// # Errors
+    /// On inner sizes that differ, batch axes that do not broadcast, or 0-D operands.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    /// let v = Tensor::from_vec(vec![1.0f32, 1.0], &[2]).unwrap();
+    /// assert_eq!(a.matmul(&v).unwrap().to_vec::<f32>().unwrap(), vec![3.0, 7.0]);
+    /// ```
+    pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        if self.rank() == 0 || other.rank() == 0 {
+            return Err(TensorError::ShapeMismatch { op: "matmul", lhs: self.shape().to_vec(), rhs: other.shape().to_vec(), detail: ": operands must have at least one axis".into() });
+        }
+        match (self.rank(), other.rank()) {
+            (1, 1) => matmul_nd(&self.unsqueeze(0)?, &other.unsqueeze(1)?)?.reshape(&[]),
+            (1, _) => matmul_nd(&self.unsqueeze(0)?, other)?.squeeze(-2),
+            (_, 1) => matmul_nd(self, &other.unsqueeze(1)?)?.squeeze(-1),
+            _ => matmul_nd(self, other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+
+    #[test]
+    fn matmul_matches_naive_loops_with_broadcast_batch_and_transposed_operand() {
+        let a: Vec<f64> = (0..2 * 3 * 4).map(|v| v as f64 * 0.5 - 3.0).collect();
+        let b: Vec<f64> = (0..5 * 4).map(|v| (v as f64).sin()).collect();
+        let ta = Tensor::from_vec(a.clone(), &[2, 3, 4]).unwrap();
+        let tb = Tensor::from_vec(b.clone(), &[5, 4]).unwrap().t().unwrap(); // [4, 5], strided
+        let c = ta.matmul(&tb).unwrap().to_vec::<f64>().unwrap();
+        for bi in 0..2 {
+            for i in 0..3 {
+                for j in 0..5 {
+                    let expect: f64 = (0..4).map(|p| a[bi * 12 + i * 4 + p] * b[j * 4 + p]).sum();
+                    assert!((c[bi * 15 + i * 5 + j] - expect).abs() < 1e-12);
+                }
+            }
+        }
+    }
+}

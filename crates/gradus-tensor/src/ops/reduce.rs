@@ -1,0 +1,266 @@
+//! Reductions: `sum`, `mean`, `max`, `argmax`, `var` over any axes (keepdim or not), and
+//! `sum_to`, which undoes broadcasting in backward passes.
+
+use crate::autodiff::{BackwardOp, Ctx};
+use crate::dtype::with_dtype;
+use crate::kernels::{elementwise, reduce};
+use crate::layout::normalize_axis;
+use crate::{Element, Result, Tensor, TensorError};
+
+/// Sorted, de-duplicated, non-negative axes.
+fn normalize_axes(op: &'static str, axes: &[isize], shape: &[usize]) -> Result<Vec<usize>> {
+    let mut out = axes.iter().map(|&a| normalize_axis(op, a, shape)).collect::<Result<Vec<_>>>()?;
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+fn reduced_shape(shape: &[usize], axes: &[usize], keepdim: bool) -> Vec<usize> {
+    let mut out = Vec::with_capacity(shape.len());
+    for (i, &d) in shape.iter().enumerate() {
+        if !axes.contains(&i) {
+            out.push(d);
+        } else if keepdim {
+            out.push(1);
+        }
+    }
+    out
+}
+
+/// Contiguous data of `x` with the `axes` moved last, plus the size of the moved block.
+fn with_axes_last<T: Element>(x: &Tensor, axes: &[usize]) -> (Vec<T>, usize) {
+    let kept = (0..x.rank()).filter(|a| !axes.contains(a));
+    let order: Vec<usize> = kept.chain(axes.iter().copied()).collect();
+    let block = axes.iter().map(|&a| x.shape()[a]).product();
+    let layout = x.layout().permute(&order);
+    let guard = x.0.storage.read().expect("storage lock");
+    (elementwise::gather_strided(T::slice(&guard), &layout), block)
+}
+
+fn sum_kernel<T: Element>(x: &Tensor, axes: &[usize]) -> Vec<T> {
+    let rank = x.rank();
+    let block: usize = axes.iter().map(|&a| x.shape()[a]).product();
+    let outer = x.numel().checked_div(block).unwrap_or(0);
+    if block == 0 {
+        let kept: usize = (0..rank).filter(|a| !axes.contains(a)).map(|a| x.shape()[a]).product();
+        return vec![T::zero(); kept];
+    }
+    let trailing = axes.iter().enumerate().all(|(i, &a)| a == rank - axes.len() + i);
+    let leading = axes.iter().enumerate().all(|(i, &a)| a == i);
+    if x.is_contiguous() && trailing {
+        return x.with_slice(|v: &[T]| reduce::sum_rows(v, block));
+    }
+    if x.is_contiguous() && leading {
+        return x.with_slice(|v: &[T]| reduce::sum_cols(v, outer));
+    }
+    let (data, block) = with_axes_last::<T>(x, axes);
+    reduce::sum_rows(&data, block)
+}
+
+struct SumOp {
+    input_shape: Vec<usize>,
+    keep_shape: Vec<usize>,
+}
+impl BackwardOp for SumOp {
+    fn name(&self) -> &'static str {
+        "sum"
+    }
+    // d sum(x) / dx = 1: the gradient is broadcast back over the reduced axes
+    fn backward(&self, _ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(g.reshape(&self.keep_shape)?.expand(&self.input_shape)?)])
+    }
+}
+
+struct MaxOp {
+    axis: usize,
+    input_shape: Vec<usize>,
+    keep_shape: Vec<usize>,
+    argmax: Vec<usize>,
+}
+impl BackwardOp for MaxOp {
+    fn name(&self) -> &'static str {
+        "max"
+    }
+    // the gradient flows to the (first) position of the maximum
+    fn backward(&self, _ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let g = g.reshape(&self.keep_shape)?;
+        let zeros = Tensor::zeros(&self.input_shape, g.dtype());
+        Ok(vec![Some(zeros.scatter_add(self.axis as isize, &self.argmax, &g)?)])
+    }
+}
+
+impl Tensor {
+    /// Sum over `axes` (negative axes count from the end); `keepdim` keeps them as size 1.
+    ///
+    /// # Errors
+    /// On an axis out of range.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
+    /// assert_eq!(x.sum(&[0], false).unwrap().to_vec::<f32>().unwrap(), vec![5.0, 7.0, 9.0]);
+    /// assert_eq!(x.sum(&[-1], true).unwrap().shape(), &[2, 1]);
+    /// ```
+    pub fn sum(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
+        let axes = normalize_axes("sum", axes, self.shape())?;
+        let keep_shape = reduced_shape(self.shape(), &axes, true);
+        let out_shape = reduced_shape(self.shape(), &axes, keepdim);
+        let op = SumOp { input_shape: self.shape().to_vec(), keep_shape };
+        with_dtype!(self.dtype(), T => Ok(Tensor::from_op_data(sum_kernel::<T>(self, &axes), &out_shape, op, &[self])))
+    }
+
+    /// Sum of all elements, as a 0-dimensional tensor.
+    ///
+    /// # Errors
+    /// Never for valid tensors; kept fallible like every op.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f64, 2.0, 3.0], &[3]).unwrap();
+    /// assert_eq!(x.sum_all().unwrap().item().unwrap(), 6.0);
+    /// ```
+    pub fn sum_all(&self) -> Result<Tensor> {
+        let axes: Vec<isize> = (0..self.rank() as isize).collect();
+        self.sum(&axes, false)
+    }
+
+    /// Mean over `axes`.
+    ///
+    /// # Errors
+    /// On an axis out of range.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    /// assert_eq!(x.mean(&[1], false).unwrap().to_vec::<f64>().unwrap(), vec![1.5, 3.5]);
+    /// ```
+    pub fn mean(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
+        let norm = normalize_axes("mean", axes, self.shape())?;
+        let count: usize = norm.iter().map(|&a| self.shape()[a]).product();
+        self.sum(axes, keepdim)?.mul_scalar(1.0 / count as f64)
+    }
+
+    /// Mean of all elements.
+    ///
+    /// # Errors
+    /// Never for valid tensors.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f64, 3.0], &[2]).unwrap();
+    /// assert_eq!(x.mean_all().unwrap().item().unwrap(), 2.0);
+    /// ```
+    pub fn mean_all(&self) -> Result<Tensor> {
+        self.sum_all()?.mul_scalar(1.0 / self.numel() as f64)
+    }
+
+    /// Variance over `axes` with Bessel's `correction` (1: unbiased, as `torch.var`; 0: biased).
+    ///
+    /// # Errors
+    /// On an axis out of range.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0], &[4]).unwrap();
+    /// assert_eq!(x.var(&[0], 0, false).unwrap().item().unwrap(), 1.25);
+    /// ```
+    pub fn var(&self, axes: &[isize], correction: usize, keepdim: bool) -> Result<Tensor> {
+        let norm = normalize_axes("var", axes, self.shape())?;
+        let count: usize = norm.iter().map(|&a| self.shape()[a]).product();
+        let centered = self.sub(&self.mean(axes, true)?)?;
+        let denom = count.saturating_sub(correction).max(1) as f64;
+        centered.mul(&centered)?.sum(axes, keepdim)?.mul_scalar(1.0 / denom)
+    }
+
+    /// Maximum along one axis; the gradient flows to the first maximal element.
+    ///
+    /// # Errors
+    /// On an axis out of range or an empty axis.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 5.0, 3.0, 2.0], &[2, 2]).unwrap();
+    /// assert_eq!(x.max(1, false).unwrap().to_vec::<f32>().unwrap(), vec![5.0, 3.0]);
+    /// ```
+    pub fn max(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
+        let (values, argmax, axis) = self.max_with_index("max", axis)?;
+        let keep_shape = reduced_shape(self.shape(), &[axis], true);
+        let out_shape = reduced_shape(self.shape(), &[axis], keepdim);
+        let op = MaxOp { axis, input_shape: self.shape().to_vec(), keep_shape, argmax };
+        Ok(Tensor::from_op(values.0.storage.clone(), crate::layout::Layout::contiguous(&out_shape), op, &[self]))
+    }
+
+    /// Maximum of all elements.
+    ///
+    /// # Errors
+    /// On an empty tensor.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 5.0, 3.0, 2.0], &[2, 2]).unwrap();
+    /// assert_eq!(x.max_all().unwrap().item().unwrap(), 5.0);
+    /// ```
+    pub fn max_all(&self) -> Result<Tensor> {
+        self.reshape(&[self.numel()])?.max(0, false)
+    }
+
+    /// Index of the first maximum along `axis` (as a `Vec` in row-major order of the other axes).
+    ///
+    /// # Errors
+    /// On an axis out of range or an empty axis.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 5.0, 3.0, 2.0], &[2, 2]).unwrap();
+    /// assert_eq!(x.argmax(1).unwrap(), vec![1, 0]);
+    /// ```
+    pub fn argmax(&self, axis: isize) -> Result<Vec<usize>> {
+        Ok(self.max_with_index("argmax", axis)?.1)
+    }
+
+    fn max_with_index(&self, op: &'static str, axis: isize) -> Result<(Tensor, Vec<usize>, usize)> {
+        let axis = normalize_axis(op, axis, self.shape())?;
+        if self.shape()[axis] == 0 {
+            return Err(TensorError::InvalidShape { op, shape: self.shape().to_vec(), detail: format!("axis {axis} is empty") });
+        }
+        let out_shape = reduced_shape(self.shape(), &[axis], false);
+        with_dtype!(self.dtype(), T => {
+            let (data, len) = with_axes_last::<T>(self, &[axis]);
+            let (values, index) = reduce::max_rows(&data, len);
+            Ok((Tensor::from_data(values, &out_shape), index, axis))
+        })
+    }
+
+    /// Sums a broadcast result back to `shape` (the adjoint of [`Tensor::expand`]).
+    ///
+    /// # Errors
+    /// When `shape` does not broadcast to this tensor's shape.
+    ///
+    /// ```
+    /// use gradus_tensor::{DType, Tensor};
+    /// let g = Tensor::ones(&[4, 2, 3], DType::F64);
+    /// let s = g.sum_to(&[2, 1]).unwrap();
+    /// assert_eq!(s.to_vec::<f64>().unwrap(), vec![12.0, 12.0]);
+    /// ```
+    pub fn sum_to(&self, shape: &[usize]) -> Result<Tensor> {
+        if self.shape() == shape {
+            return Ok(self.clone());
+        }
+        let extra = self.rank().checked_sub(shape.len()).ok_or_else(|| TensorError::ShapeMismatch {
+            op: "sum_to",
+            lhs: self.shape().to_vec(),
+            rhs: shape.to_vec(),
+            detail: ": target has more axes".into(),
+        })?;
+        let mut axes: Vec<isize> = (0..extra as isize).collect();
+        for (i, &d) in shape.iter().enumerate() {
+            let have = self.shape()[extra + i];
+            if d == 1 && have != 1 {
+                axes.push((extra + i) as isize);
+            } else if d != have {
+                return Err(TensorError::ShapeMismatch { op: "sum_to", lhs: self.shape().to_vec(), rhs: shape.to_vec(), detail: String::new() });
+            }
+        }
+        self.sum(&axes, true)?.reshape(shape)
+    }
+}

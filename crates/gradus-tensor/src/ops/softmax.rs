@@ -1,0 +1,40 @@
+//! Numerically stable softmax and log-softmax, composed from primitives (so they are twice
+//! differentiable).
+
+use crate::autodiff::no_grad;
+use crate::{Result, Tensor};
+
+impl Tensor {
+    /// `exp(x_i) / sum_j exp(x_j)` along `axis`, computed as `exp(x - max)` to avoid overflow.
+    ///
+    /// # Errors
+    /// On an axis out of range.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1000.0f64, 1000.0], &[2]).unwrap();
+    /// assert_eq!(x.softmax(-1).unwrap().to_vec::<f64>().unwrap(), vec![0.5, 0.5]);
+    /// ```
+    pub fn softmax(&self, axis: isize) -> Result<Tensor> {
+        let shift = no_grad(|| self.max(axis, true))?;
+        let e = self.sub(&shift)?.exp()?;
+        e.div(&e.sum(&[axis], true)?)
+    }
+
+    /// `x_i - log sum_j exp(x_j)` along `axis`, stable for large inputs.
+    ///
+    /// # Errors
+    /// On an axis out of range.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![0.0f64, 0.0], &[2]).unwrap();
+    /// let y = x.log_softmax(0).unwrap().to_vec::<f64>().unwrap();
+    /// assert!((y[0] + 2f64.ln()).abs() < 1e-15);
+    /// ```
+    pub fn log_softmax(&self, axis: isize) -> Result<Tensor> {
+        let shift = no_grad(|| self.max(axis, true))?;
+        let z = self.sub(&shift)?;
+        z.sub(&z.exp()?.sum(&[axis], true)?.log()?)
+    }
+}
