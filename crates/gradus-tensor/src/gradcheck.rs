@@ -47,7 +47,7 @@ pub fn gradcheck(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor], opt
     let leaves: Vec<Tensor> = inputs.iter().map(|x| x.detach().requires_grad_(true)).collect();
     let out = f(&leaves)?;
     let weights = crate::Rng::seed(0x9e37).uniform(out.shape(), 0.5, 1.5, DType::F64);
-    let objective = |xs: &[Tensor]| -> Result<f64> { crate::autodiff::no_grad(|| f(xs)?.mul(&weights)?.sum_all()?.item()) };
+    let objective = |xs: &[Tensor]| -> Result<f64> { f(xs)?.mul(&weights)?.sum_all()?.item() };
     let scalar = out.mul(&weights)?.sum_all()?;
     let analytic = if scalar.requires_grad() { grad(&scalar, &leaves.iter().collect::<Vec<_>>(), None, false)? } else { leaves.iter().map(|l| l.zeros_like()).collect() };
     for (i, x) in inputs.iter().enumerate() {
@@ -87,6 +87,9 @@ pub fn gradcheck(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor], opt
 /// ```
 pub fn gradgradcheck(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor], opts: GradcheckOptions) -> Result<()> {
     let first = |xs: &[Tensor]| -> Result<Tensor> {
+        // finite-difference evaluations pass plain tensors: make them leaves of a fresh graph
+        let leaves: Vec<Tensor> = xs.iter().map(|x| if x.requires_grad() { x.clone() } else { x.detach().requires_grad_(true) }).collect();
+        let xs = &leaves[..];
         let out = f(xs)?;
         let weights = crate::Rng::seed(0x51).uniform(out.shape(), 0.5, 1.5, DType::F64);
         let s = out.mul(&weights)?.sum_all()?;
