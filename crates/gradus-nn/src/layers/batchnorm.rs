@@ -1,0 +1,161 @@
+//! `BatchNorm1d` / `BatchNorm2d`: normalization over the batch (and spatial) axes with running
+//! statistics, as PyTorch: the running variance uses the unbiased batch variance, evaluation
+//! mode normalizes with the running statistics.
+
+use crate::module::{Module, TrainingFlag};
+use crate::param::{Buffer, Param};
+use gradus_tensor::{autodiff, DType, Result, Tensor, TensorError};
+
+/// Batch normalization over channel axis 1 of `[n, c]`, `[n, c, l]` (1d) or `[n, c, h, w]`
+/// (2d). `momentum: None` is PyTorch's cumulative moving average.
+///
+/// ```
+/// use gradus_nn::{layers::BatchNorm, Module};
+/// use gradus_tensor::{DType, Rng};
+/// let bn = BatchNorm::new_2d(3);
+/// let x = Rng::seed(0).normal(&[4, 3, 2, 2], 5.0, 2.0, DType::F32);
+/// let y = bn.forward(&x).unwrap();
+/// assert!(y.mean_all().unwrap().item().unwrap().abs() < 1e-5);
+/// let names: Vec<String> = bn.named_buffers().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["running_mean", "running_var", "num_batches_tracked"]);
+/// ```
+#[derive(Debug)]
+pub struct BatchNorm {
+    /// Number of channels.
+    pub num_features: usize,
+    /// Added to the variance.
+    pub eps: f64,
+    /// Running-average factor (PyTorch's 0.1), or `None` for a cumulative average.
+    pub momentum: Option<f64>,
+    /// `[c]` scale (gamma)
+    pub weight: Param,
+    /// `[c]` shift (beta)
+    pub bias: Param,
+    /// `[c]`
+    pub running_mean: Buffer,
+    /// `[c]`
+    pub running_var: Buffer,
+    /// `[]` number of training batches seen (stored as I64)
+    pub num_batches_tracked: Buffer,
+    spatial: bool,
+    training: TrainingFlag,
+}
+
+impl BatchNorm {
+    fn new(num_features: usize, spatial: bool) -> BatchNorm {
+        let v = |x: f64| Tensor::full(&[num_features], x, DType::F32);
+        BatchNorm {
+            num_features,
+            eps: 1e-5,
+            momentum: Some(0.1),
+            weight: Param::new(v(1.0)),
+            bias: Param::new(v(0.0)),
+            running_mean: Buffer::new(v(0.0), false),
+            running_var: Buffer::new(v(1.0), false),
+            num_batches_tracked: Buffer::new(Tensor::zeros(&[], DType::F32), true),
+            spatial,
+            training: TrainingFlag::default(),
+        }
+    }
+
+    /// `BatchNorm1d(num_features)` for `[n, c]` or `[n, c, l]`.
+    pub fn new_1d(num_features: usize) -> BatchNorm {
+        BatchNorm::new(num_features, false)
+    }
+
+    /// `BatchNorm2d(num_features)` for `[n, c, h, w]`.
+    pub fn new_2d(num_features: usize) -> BatchNorm {
+        BatchNorm::new(num_features, true)
+    }
+
+    /// Sets `eps` and `momentum`.
+    pub fn with(mut self, eps: f64, momentum: Option<f64>) -> BatchNorm {
+        self.eps = eps;
+        self.momentum = momentum;
+        self
+    }
+
+    fn check(&self, x: &Tensor) -> Result<()> {
+        let ok_rank = if self.spatial {
+            x.rank() == 4
+        } else {
+            x.rank() == 2 || x.rank() == 3
+        };
+        if !ok_rank || x.shape()[1] != self.num_features {
+            let detail = format!(
+                "expected {} channels on axis 1 of a {} input",
+                self.num_features,
+                if self.spatial { "4-D" } else { "2-D or 3-D" }
+            );
+            return Err(TensorError::InvalidShape {
+                op: "batch_norm",
+                shape: x.shape().to_vec(),
+                detail,
+            });
+        }
+        Ok(())
+    }
+
+    fn update_running(&self, mean: &Tensor, var: &Tensor, count: usize) -> Result<()> {
+        autodiff::no_grad(|| {
+            let tracked = self.num_batches_tracked.tensor().add_scalar(1.0)?;
+            let m = self
+                .momentum
+                .unwrap_or_else(|| 1.0 / tracked.item().unwrap_or(1.0));
+            let unbiased = var.mul_scalar(count as f64 / (count.max(2) - 1) as f64)?;
+            let blend =
+                |old: &Tensor, new: &Tensor| old.mul_scalar(1.0 - m)?.add(&new.mul_scalar(m)?);
+            self.running_mean
+                .set(blend(&self.running_mean.tensor(), mean)?);
+            self.running_var
+                .set(blend(&self.running_var.tensor(), &unbiased)?);
+            self.num_batches_tracked.set(tracked);
+            Ok(())
+        })
+    }
+}
+
+impl Module for BatchNorm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.check(x)?;
+        let axes: Vec<isize> = (0..x.rank() as isize).filter(|&a| a != 1).collect();
+        let mut bshape = vec![1; x.rank()];
+        bshape[1] = self.num_features;
+        let (mean, var) = if self.training.get() {
+            let mean = x.mean(&axes, false)?;
+            let var = x.var(&axes, 0, false)?;
+            self.update_running(&mean.detach(), &var.detach(), x.numel() / self.num_features)?;
+            (mean, var)
+        } else {
+            (self.running_mean.tensor(), self.running_var.tensor())
+        };
+        let inv_std = var.add_scalar(self.eps)?.powf(-0.5)?;
+        let scale = self.weight.tensor().mul(&inv_std)?.reshape(&bshape)?;
+        let centered = x.sub(&mean.reshape(&bshape)?)?;
+        centered
+            .mul(&scale)?
+            .add(&self.bias.tensor().reshape(&bshape)?)
+    }
+
+    fn own_params(&self) -> Vec<(String, Param)> {
+        vec![
+            ("weight".into(), self.weight.clone()),
+            ("bias".into(), self.bias.clone()),
+        ]
+    }
+
+    fn own_buffers(&self) -> Vec<(String, Buffer)> {
+        vec![
+            ("running_mean".into(), self.running_mean.clone()),
+            ("running_var".into(), self.running_var.clone()),
+            (
+                "num_batches_tracked".into(),
+                self.num_batches_tracked.clone(),
+            ),
+        ]
+    }
+
+    fn set_own_training(&self, on: bool) {
+        self.training.set(on);
+    }
+}

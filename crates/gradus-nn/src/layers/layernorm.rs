@@ -1,0 +1,72 @@
+//! `LayerNorm`: normalization over the trailing dimensions with an elementwise affine.
+
+use crate::module::Module;
+use crate::param::Param;
+use gradus_tensor::{DType, Result, Tensor, TensorError};
+
+/// Layer normalization over the last `normalized_shape.len()` axes (`torch.nn.LayerNorm`).
+///
+/// ```
+/// use gradus_nn::{layers::LayerNorm, Module};
+/// use gradus_tensor::{DType, Rng};
+/// let ln = LayerNorm::new(&[6]);
+/// let y = ln.forward(&Rng::seed(0).normal(&[2, 6], 3.0, 2.0, DType::F64)).unwrap();
+/// assert!(y.mean(&[-1], false).unwrap().to_vec_f64().iter().all(|m| m.abs() < 1e-12));
+/// ```
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    /// The trailing shape normalized over.
+    pub normalized_shape: Vec<usize>,
+    /// Added to the variance.
+    pub eps: f64,
+    /// `normalized_shape`, ones
+    pub weight: Param,
+    /// `normalized_shape`, zeros
+    pub bias: Param,
+}
+
+impl LayerNorm {
+    /// A layer norm with eps 1e-5, weight ones and bias zeros.
+    pub fn new(normalized_shape: &[usize]) -> LayerNorm {
+        LayerNorm {
+            normalized_shape: normalized_shape.to_vec(),
+            eps: 1e-5,
+            weight: Param::new(Tensor::ones(normalized_shape, DType::F32)),
+            bias: Param::new(Tensor::zeros(normalized_shape, DType::F32)),
+        }
+    }
+
+    /// Sets `eps`.
+    pub fn with_eps(mut self, eps: f64) -> LayerNorm {
+        self.eps = eps;
+        self
+    }
+}
+
+impl Module for LayerNorm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let k = self.normalized_shape.len();
+        if x.rank() < k || x.shape()[x.rank() - k..] != self.normalized_shape[..] {
+            let detail = format!("trailing dimensions must be {:?}", self.normalized_shape);
+            return Err(TensorError::InvalidShape {
+                op: "layer_norm",
+                shape: x.shape().to_vec(),
+                detail,
+            });
+        }
+        let axes: Vec<isize> = (1..=k as isize).map(|a| -a).collect();
+        let mean = x.mean(&axes, true)?;
+        let inv_std = x.var(&axes, 0, true)?.add_scalar(self.eps)?.powf(-0.5)?;
+        x.sub(&mean)?
+            .mul(&inv_std)?
+            .mul(&self.weight.tensor())?
+            .add(&self.bias.tensor())
+    }
+
+    fn own_params(&self) -> Vec<(String, Param)> {
+        vec![
+            ("weight".into(), self.weight.clone()),
+            ("bias".into(), self.bias.clone()),
+        ]
+    }
+}

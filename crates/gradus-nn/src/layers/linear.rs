@@ -1,0 +1,66 @@
+//! `Linear`: `y = x W^T + b` with PyTorch's layout `weight [out, in]`.
+
+use crate::init;
+use crate::module::Module;
+use crate::param::Param;
+use gradus_tensor::{DType, Result, Rng, Tensor};
+
+/// A fully connected layer (`torch.nn.Linear`). Input `[.., in]`, output `[.., out]`.
+///
+/// ```
+/// use gradus_nn::{layers::Linear, Module};
+/// use gradus_tensor::{DType, Rng, Tensor};
+/// let lin = Linear::new(4, 2, true, &mut Rng::seed(0));
+/// assert_eq!(lin.forward(&Tensor::ones(&[3, 5, 4], DType::F32)).unwrap().shape(), &[3, 5, 2]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Linear {
+    /// `[out, in]`
+    pub weight: Param,
+    /// `[out]`
+    pub bias: Option<Param>,
+}
+
+impl Linear {
+    /// A layer with PyTorch's default init: weight and bias `U(-1/sqrt(in), 1/sqrt(in))`.
+    pub fn new(in_features: usize, out_features: usize, bias: bool, rng: &mut Rng) -> Linear {
+        let weight = Param::new(init::default_weight(
+            &[out_features, in_features],
+            DType::F32,
+            rng,
+        ));
+        let bias = bias.then(|| {
+            Param::new(init::default_bias(
+                &[out_features],
+                in_features,
+                DType::F32,
+                rng,
+            ))
+        });
+        Linear { weight, bias }
+    }
+
+    /// A layer from given tensors (`weight [out, in]`, `bias [out]`).
+    pub fn from_tensors(weight: Tensor, bias: Option<Tensor>) -> Linear {
+        Linear {
+            weight: Param::new(weight),
+            bias: bias.map(Param::new),
+        }
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x.matmul(&self.weight.tensor().t()?)?;
+        match &self.bias {
+            Some(b) => y.add(&b.tensor()),
+            None => Ok(y),
+        }
+    }
+
+    fn own_params(&self) -> Vec<(String, Param)> {
+        let mut out = vec![("weight".to_string(), self.weight.clone())];
+        out.extend(self.bias.iter().map(|b| ("bias".to_string(), b.clone())));
+        out
+    }
+}

@@ -1,0 +1,201 @@
+//! `RNN` (tanh), `GRU` and `LSTM`: multi-layer, batch-first recurrent layers with PyTorch's
+//! parameter names (`weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, ...) and
+//! gate order (GRU r, z, n; LSTM i, f, g, o).
+
+use super::cells;
+use crate::init;
+use crate::module::Module;
+use crate::param::Param;
+use gradus_tensor::{DType, Result, Rng, Tensor, TensorError};
+
+/// Which recurrent cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellKind {
+    /// Elman RNN with tanh (1 gate).
+    RnnTanh,
+    /// GRU (3 gates).
+    Gru,
+    /// LSTM (4 gates).
+    Lstm,
+}
+
+impl CellKind {
+    fn gates(self) -> usize {
+        match self {
+            CellKind::RnnTanh => 1,
+            CellKind::Gru => 3,
+            CellKind::Lstm => 4,
+        }
+    }
+}
+
+/// The parameters of one layer.
+#[derive(Debug, Clone)]
+struct LayerParams {
+    w_ih: Param, // [gates*H, in]
+    w_hh: Param, // [gates*H, H]
+    b_ih: Param, // [gates*H]
+    b_hh: Param, // [gates*H]
+}
+
+/// A batch-first recurrent layer stack (`torch.nn.RNN/GRU/LSTM(batch_first=True)`), zero initial
+/// state. [`Module::forward`] maps `[batch, seq, input]` to the last layer's hidden states
+/// `[batch, seq, hidden]`.
+///
+/// ```
+/// use gradus_nn::{layers::Recurrent, Module};
+/// use gradus_tensor::{DType, Rng, Tensor};
+/// let lstm = Recurrent::lstm(3, 4, 2, &mut Rng::seed(0));
+/// assert_eq!(lstm.named_parameters()[4].0, "weight_ih_l1");
+/// let y = lstm.forward(&Tensor::ones(&[2, 5, 3], DType::F32)).unwrap();
+/// assert_eq!(y.shape(), &[2, 5, 4]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Recurrent {
+    /// The cell.
+    pub kind: CellKind,
+    /// Hidden size.
+    pub hidden_size: usize,
+    layers: Vec<LayerParams>,
+}
+
+/// The final state of every layer: `h[l]` is `[batch, hidden]`; `c` only for LSTMs.
+#[derive(Debug, Clone)]
+pub struct RecurrentState {
+    /// Last hidden state per layer.
+    pub h: Vec<Tensor>,
+    /// Last cell state per layer (LSTM only).
+    pub c: Vec<Tensor>,
+}
+
+impl Recurrent {
+    /// A stack of `num_layers` cells, all weights and biases `U(-1/sqrt(hidden), 1/sqrt(hidden))`.
+    pub fn new(
+        kind: CellKind,
+        input_size: usize,
+        hidden_size: usize,
+        num_layers: usize,
+        rng: &mut Rng,
+    ) -> Recurrent {
+        let g = kind.gates() * hidden_size;
+        let mut u =
+            |shape: &[usize]| Param::new(init::default_bias(shape, hidden_size, DType::F32, rng));
+        let layers = (0..num_layers)
+            .map(|l| {
+                let inp = if l == 0 { input_size } else { hidden_size };
+                LayerParams {
+                    w_ih: u(&[g, inp]),
+                    w_hh: u(&[g, hidden_size]),
+                    b_ih: u(&[g]),
+                    b_hh: u(&[g]),
+                }
+            })
+            .collect();
+        Recurrent {
+            kind,
+            hidden_size,
+            layers,
+        }
+    }
+
+    /// `torch.nn.RNN(nonlinearity='tanh', batch_first=True)`.
+    pub fn rnn(
+        input_size: usize,
+        hidden_size: usize,
+        num_layers: usize,
+        rng: &mut Rng,
+    ) -> Recurrent {
+        Recurrent::new(CellKind::RnnTanh, input_size, hidden_size, num_layers, rng)
+    }
+
+    /// `torch.nn.GRU(batch_first=True)`.
+    pub fn gru(
+        input_size: usize,
+        hidden_size: usize,
+        num_layers: usize,
+        rng: &mut Rng,
+    ) -> Recurrent {
+        Recurrent::new(CellKind::Gru, input_size, hidden_size, num_layers, rng)
+    }
+
+    /// `torch.nn.LSTM(batch_first=True)`.
+    pub fn lstm(
+        input_size: usize,
+        hidden_size: usize,
+        num_layers: usize,
+        rng: &mut Rng,
+    ) -> Recurrent {
+        Recurrent::new(CellKind::Lstm, input_size, hidden_size, num_layers, rng)
+    }
+
+    /// The output `[batch, seq, hidden]` and the final state of each layer.
+    ///
+    /// # Errors
+    /// On an input that is not `[batch, seq, input_size]`.
+    pub fn forward_with_state(&self, x: &Tensor) -> Result<(Tensor, RecurrentState)> {
+        if x.rank() != 3 || x.shape()[1] == 0 {
+            return Err(TensorError::InvalidShape {
+                op: "recurrent",
+                shape: x.shape().to_vec(),
+                detail: "expected [batch, seq (> 0), input]".into(),
+            });
+        }
+        let mut state = RecurrentState {
+            h: Vec::new(),
+            c: Vec::new(),
+        };
+        let mut input = x.clone();
+        for layer in &self.layers {
+            let (out, h, c) = self.run_layer(layer, &input)?;
+            state.h.push(h);
+            state.c.extend(c);
+            input = out;
+        }
+        Ok((input, state))
+    }
+
+    fn run_layer(&self, p: &LayerParams, x: &Tensor) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+        let (batch, seq) = (x.shape()[0], x.shape()[1]);
+        let g = self.kind.gates() * self.hidden_size;
+        // input projections of all steps at once: [batch, seq, gates*H]
+        let xw = x.matmul(&p.w_ih.tensor().t()?)?.add(&p.b_ih.tensor())?;
+        let w_hh_t = p.w_hh.tensor().t()?;
+        let b_hh = p.b_hh.tensor();
+        let mut h = Tensor::zeros(&[batch, self.hidden_size], x.dtype());
+        let mut c = h.clone();
+        let mut outputs = Vec::with_capacity(seq);
+        for t in 0..seq {
+            let xt = xw.narrow(1, t, 1)?.reshape(&[batch, g])?;
+            let hw = h.matmul(&w_hh_t)?.add(&b_hh)?;
+            h = match self.kind {
+                CellKind::RnnTanh => cells::rnn_tanh(&xt, &hw)?,
+                CellKind::Gru => cells::gru(&xt, &hw, &h)?,
+                CellKind::Lstm => {
+                    let (hn, cn) = cells::lstm(&xt, &hw, &c)?;
+                    c = cn;
+                    hn
+                }
+            };
+            outputs.push(h.clone());
+        }
+        let out = Tensor::stack(&outputs.iter().collect::<Vec<_>>(), 1)?;
+        Ok((out, h, (self.kind == CellKind::Lstm).then_some(c)))
+    }
+}
+
+impl Module for Recurrent {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.forward_with_state(x)?.0)
+    }
+
+    fn own_params(&self) -> Vec<(String, Param)> {
+        let mut out = Vec::new();
+        for (l, p) in self.layers.iter().enumerate() {
+            out.push((format!("weight_ih_l{l}"), p.w_ih.clone()));
+            out.push((format!("weight_hh_l{l}"), p.w_hh.clone()));
+            out.push((format!("bias_ih_l{l}"), p.b_ih.clone()));
+            out.push((format!("bias_hh_l{l}"), p.b_hh.clone()));
+        }
+        out
+    }
+}

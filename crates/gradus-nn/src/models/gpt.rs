@@ -1,0 +1,132 @@
+//! A small decoder-only GPT: token and position embeddings, causal pre-norm blocks, a final
+//! LayerNorm and a language-model head (optionally tied to the token embedding).
+
+use crate::layers::embedding::ids_of;
+use crate::layers::{Embedding, LayerNorm, Linear, TransformerBlock};
+use crate::module::Module;
+use gradus_tensor::{Result, Rng, Tensor, TensorError};
+
+/// GPT hyperparameters.
+///
+/// ```
+/// let c = gradus_nn::models::GptConfig { vocab: 50, ..Default::default() };
+/// assert_eq!(c.heads, 2);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct GptConfig {
+    /// Vocabulary size.
+    pub vocab: usize,
+    /// Longest sequence (position table size).
+    pub block_size: usize,
+    /// Model width.
+    pub embed_dim: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Number of transformer blocks.
+    pub layers: usize,
+    /// Share `tok_emb.weight` with `head.weight`.
+    pub tie_weights: bool,
+}
+
+impl Default for GptConfig {
+    fn default() -> Self {
+        GptConfig {
+            vocab: 65,
+            block_size: 32,
+            embed_dim: 32,
+            heads: 2,
+            layers: 2,
+            tie_weights: true,
+        }
+    }
+}
+
+/// `[batch, seq]` token ids (as floats) to logits `[batch, seq, vocab]`. Parameters:
+/// `tok_emb.weight`, `pos_emb.weight`, `blocks.{i}.*`, `ln_f.*`, `head.weight` (the same tensor as
+/// `tok_emb.weight` when tied; both names are saved, as PyTorch's state dict does).
+///
+/// ```
+/// use gradus_nn::{models::{Gpt, GptConfig}, Module};
+/// use gradus_tensor::{Rng, Tensor};
+/// let gpt = Gpt::new(GptConfig { vocab: 11, ..Default::default() }, &mut Rng::seed(0));
+/// let ids = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[1, 3]).unwrap();
+/// assert_eq!(gpt.forward(&ids).unwrap().shape(), &[1, 3, 11]);
+/// ```
+pub struct Gpt {
+    /// The hyperparameters.
+    pub config: GptConfig,
+    /// `[vocab, E]`
+    pub tok_emb: Embedding,
+    /// `[block_size, E]`
+    pub pos_emb: Embedding,
+    /// Causal blocks.
+    pub blocks: Vec<TransformerBlock>,
+    /// Final norm.
+    pub ln_f: LayerNorm,
+    /// `[vocab, E]`, no bias.
+    pub head: Linear,
+}
+
+impl Gpt {
+    /// A GPT with PyTorch-default layer inits (embeddings `N(0, 1)`).
+    pub fn new(config: GptConfig, rng: &mut Rng) -> Gpt {
+        let e = config.embed_dim;
+        let tok_emb = Embedding::new(config.vocab, e, rng);
+        let pos_emb = Embedding::new(config.block_size, e, rng);
+        let blocks = (0..config.layers)
+            .map(|_| TransformerBlock::new(e, config.heads, 4 * e, true, rng))
+            .collect();
+        let mut head = Linear::new(e, config.vocab, false, rng);
+        if config.tie_weights {
+            head.weight = tok_emb.weight.clone();
+        }
+        Gpt {
+            config,
+            tok_emb,
+            pos_emb,
+            blocks,
+            ln_f: LayerNorm::new(&[e]),
+            head,
+        }
+    }
+}
+
+impl Module for Gpt {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.rank() != 2 || x.shape()[1] > self.config.block_size {
+            let detail = format!(
+                "expected [batch, seq <= {}] token ids",
+                self.config.block_size
+            );
+            return Err(TensorError::InvalidShape {
+                op: "gpt",
+                shape: x.shape().to_vec(),
+                detail,
+            });
+        }
+        let (b, t) = (x.shape()[0], x.shape()[1]);
+        let tok = self.tok_emb.lookup(&ids_of(x)?, &[b, t])?;
+        let pos = self.pos_emb.lookup(&(0..t).collect::<Vec<_>>(), &[1, t])?;
+        let mut h = tok.add(&pos)?;
+        for block in &self.blocks {
+            h = block.forward(&h)?;
+        }
+        self.head.forward(&self.ln_f.forward(&h)?)
+    }
+
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        let mut out: Vec<(String, &dyn Module)> = vec![
+            ("tok_emb".into(), &self.tok_emb),
+            ("pos_emb".into(), &self.pos_emb),
+        ];
+        out.extend(
+            self.blocks
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (format!("blocks.{i}"), b as &dyn Module)),
+        );
+        out.push(("ln_f".into(), &self.ln_f));
+        out.push(("head".into(), &self.head));
+        out
+    }
+}

@@ -1,0 +1,14 @@
+//! Ready models built from the layers: [`Mlp`], [`LeNet`], [`LstmClassifier`], [`Gpt`] and
+//! [`MatrixFactorization`].
+
+pub mod gpt;
+pub mod lenet;
+pub mod lstm_classifier;
+pub mod mf;
+pub mod mlp;
+
+pub use gpt::{Gpt, GptConfig};
+pub use lenet::LeNet;
+pub use lstm_classifier::LstmClassifier;
+pub use mf::MatrixFactorization;
+pub use mlp::Mlp;

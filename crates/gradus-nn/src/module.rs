@@ -1,0 +1,179 @@
+//! The [`Module`] trait: forward, named parameters and buffers with PyTorch names, training mode.
+//!
+//! Design: every method takes `&self`. A forward pass must mutate a little state (dropout's RNG,
+//! BatchNorm's running statistics), and doing that through interior mutability (`Mutex`,
+//! atomics, the shared slots of [`Param`]/[`Buffer`]) keeps `forward(&self)` usable from shared
+//! references, keeps modules `Send + Sync`, and lets one visitor (`&dyn Module`) serve
+//! parameters, buffers and the training flag alike.
+
+use crate::param::{Buffer, Param};
+use gradus_tensor::{DType, Result, Tensor};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A layer or model. Implementors provide `forward` and describe their own parameters, buffers
+/// and children; names, counting, freezing, dtype casts and training mode come for free.
+///
+/// ```
+/// use gradus_nn::{layers::Linear, Module};
+/// use gradus_tensor::{DType, Rng, Tensor};
+/// let lin = Linear::new(3, 2, true, &mut Rng::seed(0));
+/// let names: Vec<String> = lin.named_parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["weight", "bias"]);
+/// assert_eq!(lin.num_parameters(), 8);
+/// let y = lin.forward(&Tensor::ones(&[4, 3], DType::F32)).unwrap();
+/// assert_eq!(y.shape(), &[4, 2]);
+/// ```
+pub trait Module: Send + Sync {
+    /// Applies the module to `x`.
+    ///
+    /// # Errors
+    /// When `x` has a shape the module cannot take.
+    fn forward(&self, x: &Tensor) -> Result<Tensor>;
+
+    /// This module's own parameters (not its children's), with local names.
+    fn own_params(&self) -> Vec<(String, Param)> {
+        Vec::new()
+    }
+
+    /// This module's own buffers, with local names.
+    fn own_buffers(&self) -> Vec<(String, Buffer)> {
+        Vec::new()
+    }
+
+    /// Direct children with their attribute names (`"0"`, `"encoder"`).
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        Vec::new()
+    }
+
+    /// Sets this module's own training flag (children are handled by [`Module::train`]).
+    fn set_own_training(&self, _on: bool) {}
+
+    /// All parameters with dotted PyTorch names (`encoder.layers.1.norm.bias`), depth first.
+    fn named_parameters(&self) -> Vec<(String, Param)> {
+        let mut out = self.own_params();
+        for (name, child) in self.children() {
+            out.extend(
+                child
+                    .named_parameters()
+                    .into_iter()
+                    .map(|(n, p)| (format!("{name}.{n}"), p)),
+            );
+        }
+        out
+    }
+
+    /// All buffers with dotted names.
+    fn named_buffers(&self) -> Vec<(String, Buffer)> {
+        let mut out = self.own_buffers();
+        for (name, child) in self.children() {
+            out.extend(
+                child
+                    .named_buffers()
+                    .into_iter()
+                    .map(|(n, b)| (format!("{name}.{n}"), b)),
+            );
+        }
+        out
+    }
+
+    /// The parameters without names, each shared parameter once (tied weights count once).
+    fn parameters(&self) -> Vec<Param> {
+        let mut out: Vec<Param> = Vec::new();
+        for (_, p) in self.named_parameters() {
+            if !out.iter().any(|q| q.same_as(&p)) {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// Number of scalar parameters (tied weights counted once).
+    fn num_parameters(&self) -> usize {
+        self.parameters().iter().map(Param::numel).sum()
+    }
+
+    /// Number of scalar parameters that require grad.
+    fn num_trainable_parameters(&self) -> usize {
+        self.parameters()
+            .iter()
+            .filter(|p| p.requires_grad())
+            .map(Param::numel)
+            .sum()
+    }
+
+    /// Training (`true`, the default) or evaluation mode, for this module and all descendants.
+    fn train(&self, on: bool) {
+        self.set_own_training(on);
+        for (_, child) in self.children() {
+            child.train(on);
+        }
+    }
+
+    /// Evaluation mode: `train(false)`.
+    fn eval(&self) {
+        self.train(false);
+    }
+
+    /// Freezes every parameter (`requires_grad` false).
+    fn freeze(&self) {
+        self.parameters()
+            .iter()
+            .for_each(|p| p.set_requires_grad(false));
+    }
+
+    /// Unfreezes every parameter.
+    fn unfreeze(&self) {
+        self.parameters()
+            .iter()
+            .for_each(|p| p.set_requires_grad(true));
+    }
+
+    /// Clears every parameter's gradient.
+    fn zero_grad(&self) {
+        self.parameters().iter().for_each(Param::zero_grad);
+    }
+
+    /// Converts all parameters and buffers to `dtype` (e.g. F64 for gradient checks).
+    ///
+    /// # Errors
+    /// Never for F32/F64.
+    fn cast(&self, dtype: DType) -> Result<()> {
+        for p in self.parameters() {
+            p.cast(dtype)?;
+        }
+        for (_, b) in self.named_buffers() {
+            b.cast(dtype)?;
+        }
+        Ok(())
+    }
+}
+
+/// A training flag for layers whose forward depends on the mode (true by default).
+///
+/// ```
+/// use gradus_nn::module::TrainingFlag;
+/// let f = TrainingFlag::default();
+/// assert!(f.get());
+/// f.set(false);
+/// assert!(!f.get());
+/// ```
+#[derive(Debug)]
+pub struct TrainingFlag(AtomicBool);
+
+impl Default for TrainingFlag {
+    fn default() -> Self {
+        TrainingFlag(AtomicBool::new(true))
+    }
+}
+
+impl TrainingFlag {
+    /// Whether the layer is in training mode.
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Sets the mode.
+    pub fn set(&self, on: bool) {
+        self.0.store(on, Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,246 @@
+//! State dicts: a module's parameters and buffers by PyTorch name, saved to and loaded from
+//! safetensors files that `safetensors.torch.load_file` + `model.load_state_dict` accept.
+//!
+//! Parameters and float buffers are written in their dtype (F32 or F64), row-major, in PyTorch
+//! layout; integer buffers (`num_batches_tracked`) as I64 scalars. Loading is strict: a missing,
+//! extra or mis-shaped tensor is an error naming it. Values are converted to the model's dtype.
+
+use crate::error::{NnError, Result};
+use crate::module::Module;
+use crate::param::{Buffer, Param};
+use gradus_tensor::{DType, Tensor};
+use safetensors::{Dtype, SafeTensors};
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+/// One named slot of a model: a parameter or a buffer.
+enum Slot {
+    Param(Param),
+    Buffer(Buffer),
+}
+
+fn slots(module: &dyn Module) -> Vec<(String, Slot)> {
+    let mut out: Vec<(String, Slot)> = module
+        .named_parameters()
+        .into_iter()
+        .map(|(n, p)| (n, Slot::Param(p)))
+        .collect();
+    out.extend(
+        module
+            .named_buffers()
+            .into_iter()
+            .map(|(n, b)| (n, Slot::Buffer(b))),
+    );
+    out
+}
+
+/// The model's tensors by name (parameters detached), in a sorted map.
+///
+/// ```
+/// use gradus_nn::{layers::Linear, state_dict};
+/// use gradus_tensor::Rng;
+/// let sd = state_dict::state_dict(&Linear::new(2, 3, true, &mut Rng::seed(0)));
+/// assert_eq!(sd["weight"].shape(), &[3, 2]);
+/// ```
+pub fn state_dict(module: &dyn Module) -> BTreeMap<String, Tensor> {
+    slots(module)
+        .into_iter()
+        .map(|(n, s)| match s {
+            Slot::Param(p) => (n, p.tensor().detach()),
+            Slot::Buffer(b) => (n, b.tensor()),
+        })
+        .collect()
+}
+
+/// Encodes the model's state dict as safetensors bytes.
+///
+/// # Errors
+/// When serialization fails.
+///
+/// ```
+/// use gradus_nn::{layers::Linear, state_dict};
+/// use gradus_tensor::Rng;
+/// let bytes = state_dict::to_bytes(&Linear::new(2, 3, true, &mut Rng::seed(0))).unwrap();
+/// assert!(bytes.len() > 9 * 4);
+/// ```
+pub fn to_bytes(module: &dyn Module) -> Result<Vec<u8>> {
+    let integer: HashSet<String> = module
+        .named_buffers()
+        .into_iter()
+        .filter(|(_, b)| b.is_integer())
+        .map(|(n, _)| n)
+        .collect();
+    let mut encoded: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, t) in state_dict(module) {
+        let (dtype, bytes) = encode(&t, integer.contains(&name));
+        encoded.push((name, dtype, t.shape().to_vec(), bytes));
+    }
+    let views = encoded
+        .iter()
+        .map(|(n, d, s, b)| {
+            Ok((
+                n.clone(),
+                safetensors::tensor::TensorView::new(*d, s.clone(), b)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(safetensors::serialize(views, &None)?)
+}
+
+fn encode(t: &Tensor, integer: bool) -> (Dtype, Vec<u8>) {
+    let values = t.to_vec_f64();
+    if integer {
+        return (
+            Dtype::I64,
+            values
+                .iter()
+                .flat_map(|v| (v.round() as i64).to_le_bytes())
+                .collect(),
+        );
+    }
+    match t.dtype() {
+        DType::F32 => (
+            Dtype::F32,
+            values
+                .iter()
+                .flat_map(|&v| (v as f32).to_le_bytes())
+                .collect(),
+        ),
+        _ => (
+            Dtype::F64,
+            values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ),
+    }
+}
+
+/// Writes the model's state dict to a safetensors file.
+///
+/// # Errors
+/// When the file cannot be written.
+///
+/// ```no_run
+/// use gradus_nn::{models::Mlp, state_dict, layers::Activation};
+/// use gradus_tensor::Rng;
+/// let mlp = Mlp::new(&[4, 8, 2], Activation::ReLU, &mut Rng::seed(0));
+/// state_dict::save(&mlp, "mlp.safetensors").unwrap();
+/// ```
+pub fn save(module: &dyn Module, path: impl AsRef<Path>) -> Result<()> {
+    std::fs::write(path, to_bytes(module)?)?;
+    Ok(())
+}
+
+/// Reads a safetensors file into the model (strict: every name must match, with its shape).
+///
+/// # Errors
+/// On a missing, unexpected or mis-shaped tensor, an unsupported dtype or an unreadable file.
+///
+/// ```no_run
+/// use gradus_nn::{models::Mlp, state_dict, layers::Activation};
+/// use gradus_tensor::Rng;
+/// let mlp = Mlp::new(&[4, 8, 2], Activation::ReLU, &mut Rng::seed(1));
+/// state_dict::load(&mlp, "mlp.safetensors").unwrap();
+/// ```
+pub fn load(module: &dyn Module, path: impl AsRef<Path>) -> Result<()> {
+    from_bytes(module, &std::fs::read(path)?)
+}
+
+/// Reads safetensors bytes into the model (strict, as [`load`]).
+///
+/// # Errors
+/// As [`load`].
+///
+/// ```
+/// use gradus_nn::{layers::Linear, state_dict, Module};
+/// use gradus_tensor::Rng;
+/// let a = Linear::new(2, 3, true, &mut Rng::seed(0));
+/// let b = Linear::new(2, 3, true, &mut Rng::seed(1));
+/// state_dict::from_bytes(&b, &state_dict::to_bytes(&a).unwrap()).unwrap();
+/// assert_eq!(a.named_parameters()[0].1.tensor().to_vec_f64(), b.named_parameters()[0].1.tensor().to_vec_f64());
+/// ```
+pub fn from_bytes(module: &dyn Module, bytes: &[u8]) -> Result<()> {
+    let file = SafeTensors::deserialize(bytes)?;
+    let mut tensors = BTreeMap::new();
+    for (name, view) in file.tensors() {
+        tensors.insert(
+            name.clone(),
+            (
+                view.shape().to_vec(),
+                decode(&name, view.dtype(), view.data())?,
+            ),
+        );
+    }
+    load_values(module, &tensors)
+}
+
+fn decode(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f64>> {
+    let unsupported = || NnError::UnsupportedDType {
+        name: name.into(),
+        dtype: format!("{dtype:?}"),
+    };
+    Ok(match dtype {
+        Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+            .collect(),
+        Dtype::F64 => data
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+            .collect(),
+        Dtype::I64 => data
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64)
+            .collect(),
+        _ => return Err(unsupported()),
+    })
+}
+
+/// Loads named values (shape, row-major f64 data) into the model, strictly.
+///
+/// # Errors
+/// On a missing, unexpected or mis-shaped tensor.
+///
+/// ```
+/// use gradus_nn::{layers::Linear, state_dict};
+/// use gradus_tensor::Rng;
+/// use std::collections::BTreeMap;
+/// let lin = Linear::new(1, 1, false, &mut Rng::seed(0));
+/// let mut values = BTreeMap::new();
+/// values.insert("weight".to_string(), (vec![1, 1], vec![2.0]));
+/// state_dict::load_values(&lin, &values).unwrap();
+/// ```
+pub fn load_values(
+    module: &dyn Module,
+    values: &BTreeMap<String, (Vec<usize>, Vec<f64>)>,
+) -> Result<()> {
+    let slots = slots(module);
+    if let Some(extra) = values.keys().find(|k| !slots.iter().any(|(n, _)| n == *k)) {
+        return Err(NnError::UnexpectedTensor(extra.clone()));
+    }
+    for (name, slot) in &slots {
+        let (shape, data) = values
+            .get(name)
+            .ok_or_else(|| NnError::MissingTensor(name.clone()))?;
+        let current = match slot {
+            Slot::Param(p) => p.tensor(),
+            Slot::Buffer(b) => b.tensor(),
+        };
+        if current.shape() != shape.as_slice() {
+            return Err(NnError::ShapeMismatch {
+                name: name.clone(),
+                expected: current.shape().to_vec(),
+                found: shape.clone(),
+            });
+        }
+        let value = Tensor::from_vec(data.clone(), shape)?.to_dtype(current.dtype())?;
+        match slot {
+            // in place, so optimizers holding the leaf see the new values
+            Slot::Param(p) => {
+                if p.tensor().copy_from(&value).is_err() {
+                    p.set(value);
+                }
+            }
+            Slot::Buffer(b) => b.set(value),
+        }
+    }
+    Ok(())
+}
