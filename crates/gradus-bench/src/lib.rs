@@ -4,6 +4,10 @@
 
 use std::time::Instant;
 
+/// The benchmark programs use the same allocator as the `gradus` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Median wall-clock seconds of `reps` runs of `f` after `warmup` untimed runs.
 ///
 /// ```

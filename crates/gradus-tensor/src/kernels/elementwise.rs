@@ -4,42 +4,52 @@ use super::{CHUNK, PARALLEL_THRESHOLD};
 use crate::layout::Layout;
 use crate::Element;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
+
+/// A new vector of `n` elements, written chunk by chunk (in parallel above the threshold) by
+/// `fill(start, chunk)`, without zero-filling first.
+fn fill_new<T: Element>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(n);
+    let spare = &mut out.spare_capacity_mut()[..n];
+    if n < PARALLEL_THRESHOLD {
+        fill(0, spare);
+    } else {
+        spare.par_chunks_mut(CHUNK).enumerate().for_each(|(i, chunk)| fill(i * CHUNK, chunk));
+    }
+    // SAFETY: `fill` wrote every element of every chunk, and the chunks cover 0..n.
+    unsafe { out.set_len(n) };
+    out
+}
 
 /// `out[i] = f(x[i])`.
 pub(crate) fn map<T: Element>(x: &[T], f: impl Fn(T) -> T + Sync + Send) -> Vec<T> {
-    if x.len() < PARALLEL_THRESHOLD {
-        return x.iter().map(|&v| f(v)).collect();
-    }
-    let mut out = Vec::with_capacity(x.len());
-    x.par_iter().with_min_len(CHUNK).map(|&v| f(v)).collect_into_vec(&mut out);
-    out
+    fill_new(x.len(), |start, o| {
+        let x = &x[start..start + o.len()];
+        o.iter_mut().zip(x).for_each(|(o, &v)| {
+            o.write(f(v));
+        })
+    })
 }
 
 /// `out[i] = f(a[i], b[i])` for equal-length slices.
 pub(crate) fn zip<T: Element>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync + Send) -> Vec<T> {
-    if a.len() < PARALLEL_THRESHOLD {
-        return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
-    }
-    let mut out = Vec::with_capacity(a.len());
-    a.par_iter().zip(b.par_iter()).with_min_len(CHUNK).map(|(&x, &y)| f(x, y)).collect_into_vec(&mut out);
-    out
+    fill_new(a.len(), |start, o| {
+        let (a, b) = (&a[start..start + o.len()], &b[start..start + o.len()]);
+        o.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| {
+            o.write(f(x, y));
+        })
+    })
 }
 
 /// `out[i] = f(a[i], b[i], c[i])` for equal-length slices (fused multiply-add and friends).
 pub(crate) fn zip3<T: Element>(a: &[T], b: &[T], c: &[T], f: impl Fn(T, T, T) -> T + Sync + Send) -> Vec<T> {
-    if a.len() < PARALLEL_THRESHOLD {
-        return a.iter().zip(b).zip(c).map(|((&x, &y), &z)| f(x, y, z)).collect();
-    }
-    let mut out = vec![T::zero(); a.len()];
-    out.par_chunks_mut(CHUNK)
-        .zip(a.par_chunks(CHUNK))
-        .zip(b.par_chunks(CHUNK).zip(c.par_chunks(CHUNK)))
-        .for_each(|((o, a), (b, c))| {
-            for i in 0..o.len() {
-                o[i] = f(a[i], b[i], c[i]);
-            }
-        });
-    out
+    fill_new(a.len(), |start, o| {
+        let r = start..start + o.len();
+        let (a, b, c) = (&a[r.clone()], &b[r.clone()], &c[r]);
+        o.iter_mut().zip(a.iter().zip(b.iter().zip(c))).for_each(|(o, (&x, (&y, &z)))| {
+            o.write(f(x, y, z));
+        })
+    })
 }
 
 /// Storage offset of the first element of row `row` (rows are runs of the last axis).

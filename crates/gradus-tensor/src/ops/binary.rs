@@ -270,7 +270,7 @@ impl Tensor {
             return self.mul(b)?.add(c);
         }
         with_dtype!(self.dtype(), T => {
-            let data = self.with_slice(|x: &[T]| b.with_slice(|y: &[T]| c.with_slice(|z: &[T]| elementwise::zip3(x, y, z, |x, y, z| x.mul_add(y, z)))));
+            let data = self.with_slice(|x: &[T]| b.with_slice(|y: &[T]| c.with_slice(|z: &[T]| elementwise::zip3(x, y, z, |x, y, z| x * y + z))));
             Ok(Tensor::from_op_data(data, self.shape(), MulAddOp, &[self, b, c]))
         })
     }
