@@ -37,6 +37,21 @@ impl Param {
         *self.0.write().expect("param lock") = value.detach().requires_grad_(flag);
     }
 
+    /// Stores `value` itself (not a detached copy), so gradients with respect to `value` flow
+    /// through the module: for functional calls such as `gradus_tensor::gradcheck`.
+    ///
+    /// ```
+    /// use gradus_nn::Param;
+    /// use gradus_tensor::{DType, Tensor};
+    /// let p = Param::new(Tensor::zeros(&[2], DType::F64));
+    /// let t = Tensor::ones(&[2], DType::F64).requires_grad_(true);
+    /// p.bind(t.clone());
+    /// assert_eq!(p.tensor().id(), t.id());
+    /// ```
+    pub fn bind(&self, value: Tensor) {
+        *self.0.write().expect("param lock") = value;
+    }
+
     /// The parameter's shape.
     pub fn shape(&self) -> Vec<usize> {
         self.tensor().shape().to_vec()

@@ -199,6 +199,11 @@ fn run_loss(name: &str, c: &Value, xs: &[Tensor]) -> gradus_tensor::Result<Tenso
     }
 }
 
+/// `|a - b| <= TOL * max(1, |b|)`; false for NaN.
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= TOL * b.abs().max(1.0)
+}
+
 fn compare(what: &str, got: &Tensor, want: &Value, errors: &mut Vec<String>) {
     let (shape, expected) = flatten(want);
     if got.shape() != shape.as_slice() {
@@ -213,7 +218,7 @@ fn compare(what: &str, got: &Tensor, want: &Value, errors: &mut Vec<String>) {
         .iter()
         .zip(&expected)
         .enumerate()
-        .find(|(_, (a, b))| !((*a - *b).abs() <= TOL * b.abs().max(1.0)))
+        .find(|(_, (a, b))| !close(**a, **b))
     {
         errors.push(format!(
             "{what}: element {i} is {a:.15e}, expected {b:.15e}"
