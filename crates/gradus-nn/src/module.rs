@@ -28,27 +28,72 @@ pub trait Module: Send + Sync {
     ///
     /// # Errors
     /// When `x` has a shape the module cannot take.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Linear, Module};
+    /// use gradus_tensor::Rng;
+    /// let lin = Linear::new(3, 2, true, &mut Rng::seed(0));
+    /// use gradus_tensor::{DType, Tensor};
+    /// assert!(lin.forward(&Tensor::ones(&[1, 3], DType::F32)).is_ok());
+    /// assert!(lin.forward(&Tensor::ones(&[1, 4], DType::F32)).is_err());
+    /// ```
     fn forward(&self, x: &Tensor) -> Result<Tensor>;
 
     /// This module's own parameters (not its children's), with local names.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::{BatchNorm, Linear, Sequential}, Module};
+    /// use gradus_tensor::Rng;
+    /// let net = Sequential::new().push(Linear::new(3, 2, true, &mut Rng::seed(0))).push(BatchNorm::new_1d(2));
+    /// assert!(net.own_params().is_empty());
+    /// assert_eq!(net.named_parameters().len(), 4);
+    /// ```
     fn own_params(&self) -> Vec<(String, Param)> {
         Vec::new()
     }
 
     /// This module's own buffers, with local names.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::BatchNorm, Module};
+    /// assert_eq!(BatchNorm::new_1d(2).own_buffers().len(), 3);
+    /// ```
     fn own_buffers(&self) -> Vec<(String, Buffer)> {
         Vec::new()
     }
 
     /// Direct children with their attribute names (`"0"`, `"encoder"`).
+    ///
+    /// ```
+    /// use gradus_nn::{layers::{BatchNorm, Linear, Sequential}, Module};
+    /// use gradus_tensor::Rng;
+    /// let net = Sequential::new().push(Linear::new(3, 2, true, &mut Rng::seed(0))).push(BatchNorm::new_1d(2));
+    /// let names: Vec<String> = net.children().into_iter().map(|(n, _)| n).collect();
+    /// assert_eq!(names, ["0", "1"]);
+    /// ```
     fn children(&self) -> Vec<(String, &dyn Module)> {
         Vec::new()
     }
 
     /// Sets this module's own training flag (children are handled by [`Module::train`]).
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Dropout, Module};
+    /// use gradus_tensor::{DType, Tensor};
+    /// let d = Dropout::new(1.0, 0);
+    /// d.set_own_training(false);
+    /// assert_eq!(d.forward(&Tensor::ones(&[2], DType::F32)).unwrap().to_vec_f64(), vec![1.0, 1.0]);
+    /// ```
     fn set_own_training(&self, _on: bool) {}
 
     /// All parameters with dotted PyTorch names (`encoder.layers.1.norm.bias`), depth first.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::{BatchNorm, Linear, Sequential}, Module};
+    /// use gradus_tensor::Rng;
+    /// let net = Sequential::new().push(Linear::new(3, 2, true, &mut Rng::seed(0))).push(BatchNorm::new_1d(2));
+    /// assert_eq!(net.named_parameters()[3].0, "1.bias");
+    /// ```
     fn named_parameters(&self) -> Vec<(String, Param)> {
         let mut out = self.own_params();
         for (name, child) in self.children() {
@@ -63,6 +108,13 @@ pub trait Module: Send + Sync {
     }
 
     /// All buffers with dotted names.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::{BatchNorm, Linear, Sequential}, Module};
+    /// use gradus_tensor::Rng;
+    /// let net = Sequential::new().push(Linear::new(3, 2, true, &mut Rng::seed(0))).push(BatchNorm::new_1d(2));
+    /// assert_eq!(net.named_buffers()[0].0, "1.running_mean");
+    /// ```
     fn named_buffers(&self) -> Vec<(String, Buffer)> {
         let mut out = self.own_buffers();
         for (name, child) in self.children() {
@@ -77,6 +129,13 @@ pub trait Module: Send + Sync {
     }
 
     /// The parameters without names, each shared parameter once (tied weights count once).
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Linear, Module};
+    /// use gradus_tensor::Rng;
+    /// let lin = Linear::new(3, 2, true, &mut Rng::seed(0));
+    /// assert_eq!(lin.parameters().len(), 2);
+    /// ```
     fn parameters(&self) -> Vec<Param> {
         let mut out: Vec<Param> = Vec::new();
         for (_, p) in self.named_parameters() {
@@ -88,11 +147,26 @@ pub trait Module: Send + Sync {
     }
 
     /// Number of scalar parameters (tied weights counted once).
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Linear, Module};
+    /// use gradus_tensor::Rng;
+    /// let lin = Linear::new(3, 2, true, &mut Rng::seed(0));
+    /// assert_eq!(lin.num_parameters(), 3 * 2 + 2);
+    /// ```
     fn num_parameters(&self) -> usize {
         self.parameters().iter().map(Param::numel).sum()
     }
 
     /// Number of scalar parameters that require grad.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Linear, Module};
+    /// use gradus_tensor::Rng;
+    /// let lin = Linear::new(3, 2, true, &mut Rng::seed(0));
+    /// lin.bias.as_ref().unwrap().set_requires_grad(false);
+    /// assert_eq!(lin.num_trainable_parameters(), 6);
+    /// ```
     fn num_trainable_parameters(&self) -> usize {
         self.parameters()
             .iter()
@@ -102,6 +176,16 @@ pub trait Module: Send + Sync {
     }
 
     /// Training (`true`, the default) or evaluation mode, for this module and all descendants.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::{BatchNorm, Linear, Sequential}, Module};
+    /// use gradus_tensor::Rng;
+    /// let net = Sequential::new().push(Linear::new(3, 2, true, &mut Rng::seed(0))).push(BatchNorm::new_1d(2));
+    /// use gradus_tensor::{DType, Tensor};
+    /// net.train(false);
+    /// net.forward(&Tensor::ones(&[4, 3], DType::F32)).unwrap();
+    /// assert_eq!(net.named_buffers()[2].1.tensor().item().unwrap(), 0.0); // no batch counted
+    /// ```
     fn train(&self, on: bool) {
         self.set_own_training(on);
         for (_, child) in self.children() {
@@ -110,11 +194,27 @@ pub trait Module: Send + Sync {
     }
 
     /// Evaluation mode: `train(false)`.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Dropout, Module};
+    /// use gradus_tensor::{DType, Tensor};
+    /// let d = Dropout::new(1.0, 0);
+    /// d.eval();
+    /// assert_eq!(d.forward(&Tensor::ones(&[2], DType::F32)).unwrap().to_vec_f64(), vec![1.0, 1.0]);
+    /// ```
     fn eval(&self) {
         self.train(false);
     }
 
     /// Freezes every parameter (`requires_grad` false).
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Linear, Module};
+    /// use gradus_tensor::Rng;
+    /// let lin = Linear::new(3, 2, true, &mut Rng::seed(0));
+    /// lin.freeze();
+    /// assert_eq!(lin.num_trainable_parameters(), 0);
+    /// ```
     fn freeze(&self) {
         self.parameters()
             .iter()
@@ -122,6 +222,15 @@ pub trait Module: Send + Sync {
     }
 
     /// Unfreezes every parameter.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Linear, Module};
+    /// use gradus_tensor::Rng;
+    /// let lin = Linear::new(3, 2, true, &mut Rng::seed(0));
+    /// lin.freeze();
+    /// lin.unfreeze();
+    /// assert_eq!(lin.num_trainable_parameters(), 8);
+    /// ```
     fn unfreeze(&self) {
         self.parameters()
             .iter()
@@ -129,6 +238,16 @@ pub trait Module: Send + Sync {
     }
 
     /// Clears every parameter's gradient.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Linear, Module};
+    /// use gradus_tensor::Rng;
+    /// let lin = Linear::new(3, 2, true, &mut Rng::seed(0));
+    /// use gradus_tensor::{DType, Tensor};
+    /// lin.forward(&Tensor::ones(&[1, 3], DType::F32)).unwrap().sum_all().unwrap().backward().unwrap();
+    /// lin.zero_grad();
+    /// assert!(lin.parameters().iter().all(|p| p.grad().is_none()));
+    /// ```
     fn zero_grad(&self) {
         self.parameters().iter().for_each(Param::zero_grad);
     }
@@ -137,6 +256,15 @@ pub trait Module: Send + Sync {
     ///
     /// # Errors
     /// Never for F32/F64.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Linear, Module};
+    /// use gradus_tensor::Rng;
+    /// let lin = Linear::new(3, 2, true, &mut Rng::seed(0));
+    /// use gradus_tensor::DType;
+    /// lin.cast(DType::F64).unwrap();
+    /// assert_eq!(lin.weight.tensor().dtype(), DType::F64);
+    /// ```
     fn cast(&self, dtype: DType) -> Result<()> {
         for p in self.parameters() {
             p.cast(dtype)?;
@@ -168,11 +296,21 @@ impl Default for TrainingFlag {
 
 impl TrainingFlag {
     /// Whether the layer is in training mode.
+    ///
+    /// ```
+    /// assert!(gradus_nn::module::TrainingFlag::default().get());
+    /// ```
     pub fn get(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
 
     /// Sets the mode.
+    ///
+    /// ```
+    /// let f = gradus_nn::module::TrainingFlag::default();
+    /// f.set(false);
+    /// assert!(!f.get());
+    /// ```
     pub fn set(&self, on: bool) {
         self.0.store(on, Ordering::Relaxed)
     }
