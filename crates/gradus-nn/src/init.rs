@@ -6,6 +6,13 @@
 use gradus_tensor::{DType, Result, Rng, Tensor};
 
 /// Which fan scales a Kaiming initializer.
+///
+/// ```
+/// use gradus_nn::init::{kaiming_normal, FanMode, Nonlinearity};
+/// use gradus_tensor::{DType, Rng};
+/// let w = kaiming_normal(&[4, 2], FanMode::FanOut, Nonlinearity::Linear, DType::F32, &mut Rng::seed(0));
+/// assert_eq!(w.shape(), &[4, 2]);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FanMode {
     /// Preserve the forward pass variance (PyTorch's default).
@@ -15,6 +22,11 @@ pub enum FanMode {
 }
 
 /// A nonlinearity for [`gain`] (`torch.nn.init.calculate_gain`).
+///
+/// ```
+/// use gradus_nn::init::{gain, Nonlinearity};
+/// assert_eq!(gain(Nonlinearity::Tanh), 5.0 / 3.0);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Nonlinearity {
     /// Gain 1.

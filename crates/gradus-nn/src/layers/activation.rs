@@ -48,16 +48,29 @@ pub enum Activation {
 
 impl Activation {
     /// `LeakyReLU` with PyTorch's default slope 0.01.
+    ///
+    /// ```
+    /// assert_eq!(gradus_nn::layers::Activation::leaky_relu(), gradus_nn::layers::Activation::LeakyReLU(0.01));
+    /// ```
     pub fn leaky_relu() -> Activation {
         Activation::LeakyReLU(0.01)
     }
 
     /// `ELU` with PyTorch's default alpha 1.
+    ///
+    /// ```
+    /// assert_eq!(gradus_nn::layers::Activation::elu(), gradus_nn::layers::Activation::ELU(1.0));
+    /// ```
     pub fn elu() -> Activation {
         Activation::ELU(1.0)
     }
 
     /// `Softplus` with PyTorch's defaults (beta 1, threshold 20).
+    ///
+    /// ```
+    /// use gradus_nn::layers::Activation;
+    /// assert_eq!(Activation::softplus(), Activation::Softplus { beta: 1.0, threshold: 20.0 });
+    /// ```
     pub fn softplus() -> Activation {
         Activation::Softplus {
             beta: 1.0,

@@ -39,6 +39,12 @@ impl MultiheadAttention {
     ///
     /// # Panics
     /// When `num_heads` does not divide `embed_dim`.
+    ///
+    /// ```
+    /// use gradus_tensor::Rng;
+    /// let mha = gradus_nn::layers::MultiheadAttention::new(8, 4, false, &mut Rng::seed(0));
+    /// assert_eq!(mha.in_proj_weight.shape(), vec![24, 8]);
+    /// ```
     pub fn new(
         embed_dim: usize,
         num_heads: usize,
@@ -73,6 +79,19 @@ impl MultiheadAttention {
     ///
     /// # Errors
     /// On an input that is not `[batch, seq, E]` or a mask of the wrong length.
+    ///
+    /// ```
+    /// use gradus_nn::layers::MultiheadAttention;
+    /// use gradus_tensor::{DType, Rng, Tensor};
+    /// let mha = MultiheadAttention::new(4, 2, false, &mut Rng::seed(0));
+    /// let x = Rng::seed(1).normal(&[1, 3, 4], 0.0, 1.0, DType::F64);
+    /// mha.cast(DType::F64).unwrap();
+    /// // masking the last key changes the output; the mask must have batch * seq entries
+    /// let masked = mha.attend(&x, Some(&[false, false, true])).unwrap();
+    /// assert_ne!(masked.to_vec_f64(), mha.attend(&x, None).unwrap().to_vec_f64());
+    /// assert!(mha.attend(&x, Some(&[false])).is_err());
+    /// # use gradus_nn::Module;
+    /// ```
     pub fn attend(&self, x: &Tensor, key_padding_mask: Option<&[bool]>) -> Result<Tensor> {
         let s = x.shape();
         if s.len() != 3 || s[2] != self.embed_dim {

@@ -59,16 +59,33 @@ impl BatchNorm {
     }
 
     /// `BatchNorm1d(num_features)` for `[n, c]` or `[n, c, l]`.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::BatchNorm, Module};
+    /// use gradus_tensor::{DType, Tensor};
+    /// assert_eq!(BatchNorm::new_1d(3).forward(&Tensor::ones(&[2, 3, 5], DType::F32)).unwrap().shape(), &[2, 3, 5]);
+    /// ```
     pub fn new_1d(num_features: usize) -> BatchNorm {
         BatchNorm::new(num_features, false)
     }
 
     /// `BatchNorm2d(num_features)` for `[n, c, h, w]`.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::BatchNorm, Module};
+    /// use gradus_tensor::{DType, Tensor};
+    /// assert!(BatchNorm::new_2d(3).forward(&Tensor::ones(&[2, 3], DType::F32)).is_err());
+    /// ```
     pub fn new_2d(num_features: usize) -> BatchNorm {
         BatchNorm::new(num_features, true)
     }
 
     /// Sets `eps` and `momentum`.
+    ///
+    /// ```
+    /// let bn = gradus_nn::layers::BatchNorm::new_1d(2).with(1e-3, None);
+    /// assert_eq!((bn.eps, bn.momentum), (1e-3, None));
+    /// ```
     pub fn with(mut self, eps: f64, momentum: Option<f64>) -> BatchNorm {
         self.eps = eps;
         self.momentum = momentum;

@@ -28,6 +28,13 @@ pub struct Conv2d {
 
 impl Conv2d {
     /// A convolution with PyTorch's default init (`U(-1/sqrt(fan_in), ..)`, `fan_in = in/groups*kh*kw`).
+    ///
+    /// ```
+    /// use gradus_nn::layers::Conv2d;
+    /// use gradus_tensor::{ops::conv::Conv2dOptions, Rng};
+    /// let c = Conv2d::new(4, 6, (3, 3), Conv2dOptions { groups: 2, ..Default::default() }, true, &mut Rng::seed(0));
+    /// assert_eq!(c.weight.shape(), vec![6, 2, 3, 3]);
+    /// ```
     pub fn new(
         in_channels: usize,
         out_channels: usize,

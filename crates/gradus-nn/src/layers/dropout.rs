@@ -26,6 +26,14 @@ pub struct Dropout {
 
 impl Dropout {
     /// Dropout with probability `p` and an RNG seeded with `seed`.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Dropout, Module};
+    /// use gradus_tensor::{DType, Tensor};
+    /// let x = Tensor::ones(&[64], DType::F32);
+    /// let (a, b) = (Dropout::new(0.5, 3), Dropout::new(0.5, 3));
+    /// assert_eq!(a.forward(&x).unwrap().to_vec_f64(), b.forward(&x).unwrap().to_vec_f64());
+    /// ```
     pub fn new(p: f64, seed: u64) -> Dropout {
         Dropout {
             p,

@@ -23,6 +23,11 @@ pub struct Embedding {
 
 impl Embedding {
     /// A table with `N(0, 1)` entries (PyTorch's default).
+    ///
+    /// ```
+    /// use gradus_tensor::Rng;
+    /// assert_eq!(gradus_nn::layers::Embedding::new(7, 3, &mut Rng::seed(0)).weight.shape(), vec![7, 3]);
+    /// ```
     pub fn new(num_embeddings: usize, dim: usize, rng: &mut Rng) -> Embedding {
         Embedding {
             weight: Param::new(rng.normal(&[num_embeddings, dim], 0.0, 1.0, DType::F32)),
@@ -33,6 +38,13 @@ impl Embedding {
     ///
     /// # Errors
     /// On an id out of range or `shape` not matching `ids.len()`.
+    ///
+    /// ```
+    /// use gradus_tensor::Rng;
+    /// let emb = gradus_nn::layers::Embedding::new(4, 2, &mut Rng::seed(0));
+    /// assert_eq!(emb.lookup(&[0, 1, 2, 3], &[2, 2]).unwrap().shape(), &[2, 2, 2]);
+    /// assert!(emb.lookup(&[4], &[1]).is_err());
+    /// ```
     pub fn lookup(&self, ids: &[usize], shape: &[usize]) -> Result<Tensor> {
         let w = self.weight.tensor();
         let mut out = shape.to_vec();

@@ -27,6 +27,11 @@ pub struct LayerNorm {
 
 impl LayerNorm {
     /// A layer norm with eps 1e-5, weight ones and bias zeros.
+    ///
+    /// ```
+    /// let ln = gradus_nn::layers::LayerNorm::new(&[2, 3]);
+    /// assert_eq!(ln.weight.shape(), vec![2, 3]);
+    /// ```
     pub fn new(normalized_shape: &[usize]) -> LayerNorm {
         LayerNorm {
             normalized_shape: normalized_shape.to_vec(),
@@ -37,6 +42,10 @@ impl LayerNorm {
     }
 
     /// Sets `eps`.
+    ///
+    /// ```
+    /// assert_eq!(gradus_nn::layers::LayerNorm::new(&[4]).with_eps(1e-6).eps, 1e-6);
+    /// ```
     pub fn with_eps(mut self, eps: f64) -> LayerNorm {
         self.eps = eps;
         self

@@ -23,6 +23,12 @@ pub struct Linear {
 
 impl Linear {
     /// A layer with PyTorch's default init: weight and bias `U(-1/sqrt(in), 1/sqrt(in))`.
+    ///
+    /// ```
+    /// use gradus_tensor::Rng;
+    /// let lin = gradus_nn::layers::Linear::new(4, 2, false, &mut Rng::seed(0));
+    /// assert!(lin.bias.is_none() && lin.weight.tensor().to_vec_f64().iter().all(|w| w.abs() <= 0.5));
+    /// ```
     pub fn new(in_features: usize, out_features: usize, bias: bool, rng: &mut Rng) -> Linear {
         let weight = Param::new(init::default_weight(
             &[out_features, in_features],
@@ -41,6 +47,13 @@ impl Linear {
     }
 
     /// A layer from given tensors (`weight [out, in]`, `bias [out]`).
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Linear, Module};
+    /// use gradus_tensor::{DType, Tensor};
+    /// let lin = Linear::from_tensors(Tensor::ones(&[1, 2], DType::F64), Some(Tensor::ones(&[1], DType::F64)));
+    /// assert_eq!(lin.forward(&Tensor::ones(&[1, 2], DType::F64)).unwrap().to_vec_f64(), vec![3.0]);
+    /// ```
     pub fn from_tensors(weight: Tensor, bias: Option<Tensor>) -> Linear {
         Linear {
             weight: Param::new(weight),

@@ -38,6 +38,14 @@ pub struct LoraLinear {
 
 impl LoraLinear {
     /// Wraps `base` (freezing it) with a rank-`rank` adapter scaled by `alpha / rank`.
+    ///
+    /// ```
+    /// use gradus_nn::layers::{Linear, LoraLinear};
+    /// use gradus_tensor::Rng;
+    /// let mut rng = Rng::seed(0);
+    /// let l = LoraLinear::new(Linear::new(6, 3, true, &mut rng), 2, 8.0, &mut rng);
+    /// assert!(!l.base.weight.requires_grad() && l.scaling == 4.0);
+    /// ```
     pub fn new(base: Linear, rank: usize, alpha: f64, rng: &mut Rng) -> LoraLinear {
         base.freeze();
         let w = base.weight.tensor();
@@ -58,6 +66,17 @@ impl LoraLinear {
     ///
     /// # Errors
     /// On a tensor error (not expected for a well-formed layer).
+    ///
+    /// ```
+    /// use gradus_nn::layers::{Linear, LoraLinear};
+    /// use gradus_tensor::{DType, Rng, Tensor};
+    /// let mut rng = Rng::seed(0);
+    /// let l = LoraLinear::new(Linear::new(2, 2, false, &mut rng), 1, 1.0, &mut rng);
+    /// l.lora_b.tensor().update_data(|v: &mut [f32]| v.fill(1.0)).unwrap();
+    /// let w0 = l.base.weight.tensor().to_vec_f64();
+    /// l.merge().unwrap();
+    /// assert_ne!(l.base.weight.tensor().to_vec_f64(), w0);
+    /// ```
     pub fn merge(&self) -> Result<()> {
         if self.merged.swap(true, Ordering::SeqCst) {
             return Ok(());
@@ -74,6 +93,16 @@ impl LoraLinear {
     }
 
     /// Whether the adapter has been merged.
+    ///
+    /// ```
+    /// use gradus_nn::layers::{Linear, LoraLinear};
+    /// use gradus_tensor::Rng;
+    /// let mut rng = Rng::seed(0);
+    /// let l = LoraLinear::new(Linear::new(2, 2, false, &mut rng), 1, 1.0, &mut rng);
+    /// assert!(!l.is_merged());
+    /// l.merge().unwrap();
+    /// assert!(l.is_merged());
+    /// ```
     pub fn is_merged(&self) -> bool {
         self.merged.load(Ordering::SeqCst)
     }

@@ -9,6 +9,12 @@ use crate::param::Param;
 use gradus_tensor::{DType, Result, Rng, Tensor, TensorError};
 
 /// Which recurrent cell.
+///
+/// ```
+/// use gradus_nn::layers::{CellKind, Recurrent};
+/// use gradus_tensor::Rng;
+/// assert_eq!(Recurrent::gru(1, 2, 1, &mut Rng::seed(0)).kind, CellKind::Gru);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CellKind {
     /// Elman RNN with tanh (1 gate).
@@ -60,6 +66,13 @@ pub struct Recurrent {
 }
 
 /// The final state of every layer: `h[l]` is `[batch, hidden]`; `c` only for LSTMs.
+///
+/// ```
+/// use gradus_nn::layers::Recurrent;
+/// use gradus_tensor::{DType, Rng, Tensor};
+/// let (_, s) = Recurrent::gru(1, 2, 1, &mut Rng::seed(0)).forward_with_state(&Tensor::ones(&[3, 4, 1], DType::F32)).unwrap();
+/// assert!(s.c.is_empty() && s.h[0].shape() == [3, 2]);
+/// ```
 #[derive(Debug, Clone)]
 pub struct RecurrentState {
     /// Last hidden state per layer.
@@ -70,6 +83,13 @@ pub struct RecurrentState {
 
 impl Recurrent {
     /// A stack of `num_layers` cells, all weights and biases `U(-1/sqrt(hidden), 1/sqrt(hidden))`.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::{CellKind, Recurrent}, Module};
+    /// use gradus_tensor::Rng;
+    /// let gru = Recurrent::new(CellKind::Gru, 3, 4, 1, &mut Rng::seed(0));
+    /// assert_eq!(gru.named_parameters()[0].1.shape(), vec![12, 3]);
+    /// ```
     pub fn new(
         kind: CellKind,
         input_size: usize,
@@ -99,6 +119,12 @@ impl Recurrent {
     }
 
     /// `torch.nn.RNN(nonlinearity='tanh', batch_first=True)`.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Recurrent, Module};
+    /// use gradus_tensor::Rng;
+    /// assert_eq!(Recurrent::rnn(3, 4, 1, &mut Rng::seed(0)).num_parameters(), 4 * 3 + 4 * 4 + 8);
+    /// ```
     pub fn rnn(
         input_size: usize,
         hidden_size: usize,
@@ -109,6 +135,12 @@ impl Recurrent {
     }
 
     /// `torch.nn.GRU(batch_first=True)`.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Recurrent, Module};
+    /// use gradus_tensor::Rng;
+    /// assert_eq!(Recurrent::gru(3, 4, 1, &mut Rng::seed(0)).num_parameters(), 3 * (4 * 3 + 4 * 4 + 8));
+    /// ```
     pub fn gru(
         input_size: usize,
         hidden_size: usize,
@@ -119,6 +151,12 @@ impl Recurrent {
     }
 
     /// `torch.nn.LSTM(batch_first=True)`.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Recurrent, Module};
+    /// use gradus_tensor::Rng;
+    /// assert_eq!(Recurrent::lstm(3, 4, 1, &mut Rng::seed(0)).num_parameters(), 4 * (4 * 3 + 4 * 4 + 8));
+    /// ```
     pub fn lstm(
         input_size: usize,
         hidden_size: usize,
@@ -132,6 +170,15 @@ impl Recurrent {
     ///
     /// # Errors
     /// On an input that is not `[batch, seq, input_size]`.
+    ///
+    /// ```
+    /// use gradus_nn::layers::Recurrent;
+    /// use gradus_tensor::{DType, Rng, Tensor};
+    /// let lstm = Recurrent::lstm(3, 4, 2, &mut Rng::seed(0));
+    /// let (out, state) = lstm.forward_with_state(&Tensor::ones(&[2, 5, 3], DType::F32)).unwrap();
+    /// assert_eq!((state.h.len(), state.c.len()), (2, 2));
+    /// assert_eq!(out.narrow(1, 4, 1).unwrap().reshape(&[2, 4]).unwrap().to_vec_f64(), state.h[1].to_vec_f64());
+    /// ```
     pub fn forward_with_state(&self, x: &Tensor) -> Result<(Tensor, RecurrentState)> {
         if x.rank() != 3 || x.shape()[1] == 0 {
             return Err(TensorError::InvalidShape {

@@ -20,28 +20,55 @@ pub struct Sequential {
 
 impl Sequential {
     /// An empty chain (the identity).
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Sequential, Module};
+    /// use gradus_tensor::{DType, Tensor};
+    /// let x = Tensor::ones(&[2], DType::F32);
+    /// assert_eq!(Sequential::new().forward(&x).unwrap().to_vec_f64(), x.to_vec_f64());
+    /// ```
     pub fn new() -> Sequential {
         Sequential::default()
     }
 
     /// Appends a module.
+    ///
+    /// ```
+    /// use gradus_nn::layers::{Activation, Sequential};
+    /// assert_eq!(Sequential::new().push(Activation::ReLU).len(), 1);
+    /// ```
     pub fn push(mut self, m: impl Module + 'static) -> Sequential {
         self.layers.push(Box::new(m));
         self
     }
 
     /// Appends a boxed module.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::{Activation, Sequential}, Module};
+    /// let boxed: Box<dyn Module> = Box::new(Activation::Tanh);
+    /// assert_eq!(Sequential::new().push_boxed(boxed).len(), 1);
+    /// ```
     pub fn push_boxed(mut self, m: Box<dyn Module>) -> Sequential {
         self.layers.push(m);
         self
     }
 
     /// Number of modules.
+    ///
+    /// ```
+    /// use gradus_nn::layers::{Activation, Sequential};
+    /// assert_eq!(Sequential::new().push(Activation::ReLU).push(Activation::Tanh).len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.layers.len()
     }
 
     /// True when there are no modules.
+    ///
+    /// ```
+    /// assert!(gradus_nn::layers::Sequential::new().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.layers.is_empty()
     }

@@ -33,6 +33,12 @@ pub struct TransformerBlock {
 
 impl TransformerBlock {
     /// A block of width `embed_dim`, `num_heads` heads and a feed-forward width `ff_dim`.
+    ///
+    /// ```
+    /// use gradus_tensor::Rng;
+    /// let b = gradus_nn::layers::TransformerBlock::new(8, 2, 32, false, &mut Rng::seed(0));
+    /// assert_eq!(b.linear1.weight.shape(), vec![32, 8]);
+    /// ```
     pub fn new(
         embed_dim: usize,
         num_heads: usize,
@@ -54,6 +60,14 @@ impl TransformerBlock {
     ///
     /// # Errors
     /// On shapes the layers cannot take.
+    ///
+    /// ```
+    /// use gradus_nn::layers::TransformerBlock;
+    /// use gradus_tensor::{DType, Rng, Tensor};
+    /// let b = TransformerBlock::new(4, 1, 8, false, &mut Rng::seed(0));
+    /// let y = b.forward_masked(&Tensor::ones(&[1, 2, 4], DType::F32), Some(&[false, true])).unwrap();
+    /// assert_eq!(y.shape(), &[1, 2, 4]);
+    /// ```
     pub fn forward_masked(&self, x: &Tensor, key_padding_mask: Option<&[bool]>) -> Result<Tensor> {
         let x = x.add(
             &self

@@ -69,6 +69,13 @@ pub struct Gpt {
 
 impl Gpt {
     /// A GPT with PyTorch-default layer inits (embeddings `N(0, 1)`).
+    ///
+    /// ```
+    /// use gradus_nn::models::{Gpt, GptConfig};
+    /// use gradus_tensor::Rng;
+    /// let gpt = Gpt::new(GptConfig { layers: 3, ..Default::default() }, &mut Rng::seed(0));
+    /// assert_eq!(gpt.blocks.len(), 3);
+    /// ```
     pub fn new(config: GptConfig, rng: &mut Rng) -> Gpt {
         let e = config.embed_dim;
         let tok_emb = Embedding::new(config.vocab, e, rng);

@@ -30,6 +30,11 @@ pub struct LeNet {
 
 impl LeNet {
     /// A LeNet with `classes` outputs and PyTorch's default init.
+    ///
+    /// ```
+    /// use gradus_tensor::Rng;
+    /// assert_eq!(gradus_nn::models::LeNet::new(3, &mut Rng::seed(0)).fc3.weight.shape(), vec![3, 84]);
+    /// ```
     pub fn new(classes: usize, rng: &mut Rng) -> LeNet {
         let pad2 = Conv2dOptions {
             padding: (2, 2),

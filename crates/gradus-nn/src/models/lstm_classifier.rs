@@ -23,6 +23,12 @@ pub struct LstmClassifier {
 
 impl LstmClassifier {
     /// A classifier over `features`-dimensional steps.
+    ///
+    /// ```
+    /// use gradus_tensor::Rng;
+    /// let m = gradus_nn::models::LstmClassifier::new(2, 5, 1, 3, &mut Rng::seed(0));
+    /// assert_eq!(m.fc.weight.shape(), vec![3, 5]);
+    /// ```
     pub fn new(
         features: usize,
         hidden: usize,

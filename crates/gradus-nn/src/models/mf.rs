@@ -30,6 +30,12 @@ pub struct MatrixFactorization {
 
 impl MatrixFactorization {
     /// Factors `N(0, 0.1^2)`, biases zero.
+    ///
+    /// ```
+    /// use gradus_nn::{models::MatrixFactorization, Module};
+    /// use gradus_tensor::Rng;
+    /// assert_eq!(MatrixFactorization::new(3, 4, 2, &mut Rng::seed(0)).num_parameters(), 3 * 2 + 4 * 2 + 3 + 4 + 1);
+    /// ```
     pub fn new(users: usize, items: usize, dim: usize, rng: &mut Rng) -> MatrixFactorization {
         let table = |rows: usize, cols: usize, std: f64, rng: &mut Rng| Embedding {
             weight: Param::new(rng.normal(&[rows, cols], 0.0, std, DType::F32)),
@@ -51,6 +57,13 @@ impl MatrixFactorization {
     ///
     /// # Errors
     /// On lists of different lengths or an id out of range.
+    ///
+    /// ```
+    /// use gradus_tensor::Rng;
+    /// let mf = gradus_nn::models::MatrixFactorization::new(3, 4, 2, &mut Rng::seed(0));
+    /// assert_eq!(mf.predict(&[0, 2], &[3, 3]).unwrap().shape(), &[2]);
+    /// assert!(mf.predict(&[0], &[4]).is_err());
+    /// ```
     pub fn predict(&self, users: &[usize], items: &[usize]) -> Result<Tensor> {
         if users.len() != items.len() {
             return Err(TensorError::InvalidArgument {

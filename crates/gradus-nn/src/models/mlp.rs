@@ -24,6 +24,12 @@ impl Mlp {
     ///
     /// # Panics
     /// With fewer than 2 sizes.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Activation, models::Mlp, Module};
+    /// use gradus_tensor::Rng;
+    /// assert_eq!(Mlp::new(&[3, 1], Activation::ReLU, &mut Rng::seed(0)).num_parameters(), 4);
+    /// ```
     pub fn new(sizes: &[usize], activation: Activation, rng: &mut Rng) -> Mlp {
         assert!(
             sizes.len() >= 2,
