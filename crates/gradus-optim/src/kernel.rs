@@ -1,0 +1,201 @@
+//! The fused elementwise driver every per-element optimizer runs on.
+//!
+//! One pass over memory per parameter: the rule reads `p`, `g` and its state buffers and returns the
+//! update `delta`; the driver writes either `p += delta` (applying to parameters, the hot path) or
+//! `g = delta` (producing optax-style updates for a chain). Buffers above [`PAR_MIN`] elements are
+//! split into chunks processed by rayon; results do not depend on the thread count (no reductions).
+
+use crate::state::{Buffer, Scalar};
+use crate::Result;
+use gradus_tensor::{Element, Tensor};
+use rayon::prelude::*;
+
+/// Buffers with at least this many elements are processed in parallel.
+pub(crate) const PAR_MIN: usize = 1 << 16;
+/// Elements per parallel chunk (fits comfortably in L2 for four streams).
+const CHUNK: usize = 1 << 14;
+
+/// Runs `$body` with the type alias `$T` bound to `f32` or `f64` after `$dtype`.
+macro_rules! dispatch {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            gradus_tensor::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            gradus_tensor::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            #[allow(unreachable_patterns)]
+            other => {
+                return Err($crate::OptimError::StateMismatch(format!(
+                    "unsupported dtype {other:?}"
+                )))
+            }
+        }
+    };
+}
+pub(crate) use dispatch;
+
+/// What the elementwise driver writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// `p += delta` in place (the gradient is only read).
+    Params,
+    /// `g = delta` in place in an owned update buffer (the parameter is only read).
+    Updates,
+}
+
+/// Applies `rule(p, g, slots) -> delta` to every element of one parameter (see the module doc).
+pub(crate) fn elementwise<T: Scalar, const K: usize, F>(
+    target: Target,
+    param: &Tensor,
+    grad: &Tensor,
+    slots: [&mut Buffer; K],
+    rule: F,
+) -> Result<()>
+where
+    F: Fn(T, T, [&mut T; K]) -> T + Sync,
+{
+    let mut views = Vec::with_capacity(K);
+    for b in slots {
+        views.push(b.values_mut::<T>()?);
+    }
+    let views: [&mut [T]; K] = match views.try_into() {
+        Ok(v) => v,
+        Err(_) => unreachable!("K views collected"),
+    };
+    match target {
+        Target::Params => param
+            .update_data(|p: &mut [T]| grad.with_data(|g: &[T]| run(p, g, views, true, &rule)))??,
+        Target::Updates => grad.update_data(|g: &mut [T]| {
+            param.with_data(|p: &[T]| run(g, p, views, false, &rule))
+        })??,
+    }
+    Ok(())
+}
+
+/// `dst` is written (`p` when `dst_is_param`, else the update), `src` is the other operand.
+fn run<T: Scalar, const K: usize, F>(
+    dst: &mut [T],
+    src: &[T],
+    slots: [&mut [T]; K],
+    dst_is_param: bool,
+    rule: &F,
+) where
+    F: Fn(T, T, [&mut T; K]) -> T + Sync,
+{
+    if dst.len() < PAR_MIN {
+        serial(dst, src, slots, dst_is_param, rule);
+        return;
+    }
+    let mut slot_chunks = slots.map(|s| s.chunks_mut(CHUNK));
+    let jobs: Vec<_> = dst
+        .chunks_mut(CHUNK)
+        .zip(src.chunks(CHUNK))
+        .map(|(d, s)| {
+            (
+                d,
+                s,
+                slot_chunks
+                    .each_mut()
+                    .map(|it| it.next().expect("equal lengths")),
+            )
+        })
+        .collect();
+    jobs.into_par_iter()
+        .for_each(|(d, s, sl)| serial(d, s, sl, dst_is_param, rule));
+}
+
+#[inline(always)]
+fn serial<T: Scalar, const K: usize, F>(
+    dst: &mut [T],
+    src: &[T],
+    mut slots: [&mut [T]; K],
+    dst_is_param: bool,
+    rule: &F,
+) where
+    F: Fn(T, T, [&mut T; K]) -> T,
+{
+    let n = dst.len();
+    assert!(
+        src.len() == n && slots.iter().all(|s| s.len() == n),
+        "parameter, gradient and state lengths differ"
+    );
+    if dst_is_param {
+        for i in 0..n {
+            let d = rule(dst[i], src[i], slots.each_mut().map(|s| &mut s[i]));
+            dst[i] = dst[i] + d;
+        }
+    } else {
+        for i in 0..n {
+            dst[i] = rule(src[i], dst[i], slots.each_mut().map(|s| &mut s[i]));
+        }
+    }
+}
+
+/// `sign(x)` with `sign(0) = 0`.
+#[inline(always)]
+pub(crate) fn sign<T: Scalar>(x: T) -> T {
+    let zero = T::from_f64(0.0);
+    if x > zero {
+        T::from_f64(1.0)
+    } else if x < zero {
+        T::from_f64(-1.0)
+    } else {
+        zero
+    }
+}
+
+/// A new tensor with its own contiguous storage holding `t`'s values (updates are overwritten in
+/// place, so they must never alias a parameter's `.grad()`).
+pub(crate) fn owned(t: &Tensor) -> Result<Tensor> {
+    Ok(dispatch!(t.dtype(), T => Tensor::from_vec(t.to_vec::<T>()?, t.shape())?))
+}
+
+/// Owned copies of all `grads`.
+pub(crate) fn owned_all(grads: &[Tensor]) -> Result<Vec<Tensor>> {
+    grads.iter().map(owned).collect()
+}
+
+/// The L2 norm of one tensor, accumulated in f64 in a fixed order.
+pub(crate) fn l2_norm(t: &Tensor) -> f64 {
+    t.to_vec_f64().iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+/// Multiplies every element of an owned update in place by `c`.
+pub(crate) fn scale_in_place(t: &Tensor, c: f64) -> Result<()> {
+    map_in_place(t, |x| x * c)
+}
+
+/// Applies `f` (computed in f64) to every element of an owned tensor in place.
+pub(crate) fn map_in_place(t: &Tensor, f: impl Fn(f64) -> f64 + Sync) -> Result<()> {
+    dispatch!(t.dtype(), T => t.update_data(|v: &mut [T]| {
+        v.par_iter_mut().with_min_len(CHUNK).for_each(|x| *x = T::from_f64(f(x.to_f64())))
+    })?);
+    Ok(())
+}
+
+/// Checks that params and grads pair up with the same shapes and dtypes.
+pub(crate) fn check_pairs(params: &[Tensor], grads: &[Tensor]) -> Result<()> {
+    if params.len() != grads.len() {
+        return Err(crate::OptimError::StateMismatch(format!(
+            "{} parameters but {} gradients",
+            params.len(),
+            grads.len()
+        )));
+    }
+    for (i, (p, g)) in params.iter().zip(grads).enumerate() {
+        if p.shape() != g.shape() || p.dtype() != g.dtype() {
+            return Err(crate::OptimError::StateMismatch(format!(
+                "parameter {i} is {:?} {:?} but its gradient is {:?} {:?}",
+                p.shape(),
+                p.dtype(),
+                g.shape(),
+                g.dtype()
+            )));
+        }
+    }
+    Ok(())
+}

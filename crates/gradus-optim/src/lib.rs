@@ -1,0 +1,79 @@
+//! # gradus-optim: optimizers, schedules and gradient transforms
+//!
+//! A guided tour:
+//! - **The abstraction** ([`GradientTransformation`], `transform.rs`): optax's design. A
+//!   transformation makes a [`State`] from the parameters (`init`) and turns gradients into
+//!   updates (`update`); updates are *added* to the parameters. [`Chain`] composes them. Every
+//!   optimizer is a transformation that includes its learning rate, so the common case is one
+//!   object: `Adam::new(1e-3)`.
+//! - **Why this Rust shape**: the transformation is an immutable config (`&self`), and its state
+//!   is a separate plain-data [`State`] (per-parameter [`Buffer`]s of f32/f64 values, a step
+//!   counter, named scalars, inner states). Keeping state out of the transformation makes
+//!   checkpoints trivial (`State` derives serde and round-trips exactly), lets one config serve
+//!   many parameter groups, and lets chains own nested states without lifetimes or `dyn Any`.
+//! - **The hot path** (`kernel.rs`): besides `update`, a transformation has `apply`, which steps
+//!   the parameters in place. Optimizers override it with one fused pass per parameter buffer
+//!   (Adam reads `p, g, m, v` and writes `p, m, v`: 28 bytes per f32 parameter), split across
+//!   rayon threads for big buffers. `update` runs the same per-element rule writing the update
+//!   instead; unit tests check the fused path against a tensor-op reference implementation.
+//! - **Learning rates** are a [`Schedule`]: a constant (`0.1.into()`) or a pure function of the
+//!   step (torch's `StepLR`, `CosineAnnealingLR`, `OneCycleLR`, `SequentialLR`...);
+//!   [`ReduceOnPlateau`] is the one metric-driven, stateful exception and feeds a
+//!   [`Schedule::Shared`] rate.
+//! - **Optimizers** (`optim/`, one file each): PyTorch's [`Sgd`], [`Adagrad`], [`RmsProp`],
+//!   [`Adadelta`], [`Adam`], [`AdamW`], [`Adamax`], [`NAdam`], [`RAdam`], [`Rprop`]; optax's
+//!   [`Lion`], [`Lamb`], [`Lars`], [`AdaBelief`], [`Yogi`]; wrappers [`Lookahead`] and [`Sam`];
+//!   closure-based second-order [`Lbfgs`] (strong Wolfe) and [`Newton`].
+//! - **Transforms** (`transforms/`): [`ClipByGlobalNorm`], [`ClipByValue`], [`AdaptiveClip`],
+//!   [`Centralize`], [`L1Penalty`], [`L2Penalty`], [`DecoupledWeightDecay`], [`Accumulate`],
+//!   [`GradientNoise`], and [`ParamEma`] (Polyak averaging of parameters for evaluation).
+//! - **Parameter groups**: [`Optimizer`] holds groups, each with its own transformation.
+//!
+//! AdamW with a cosine schedule and global-norm clipping, two groups (no decay on biases), and a
+//! checkpoint of the state:
+//! ```
+//! use gradus_optim::{AdamW, Chain, ClipByGlobalNorm, Optimizer, Schedule, State};
+//! use gradus_tensor::Tensor;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let w = Tensor::from_vec(vec![0.5f32, -0.3, 0.8], &[3])?.requires_grad_(true);
+//! let b = Tensor::from_vec(vec![0.1f32], &[1])?.requires_grad_(true);
+//! let lr = Schedule::cosine(1e-2, 100, 0.0);
+//! let mut opt = Optimizer::new(
+//!     Chain::new().then(ClipByGlobalNorm::new(1.0)).then(AdamW::new(lr.clone()).weight_decay(0.05)),
+//!     &[w.clone()],
+//! )?;
+//! opt.add_group(Chain::new().then(ClipByGlobalNorm::new(1.0)).then(AdamW::new(lr).weight_decay(0.0)), &[b.clone()])?;
+//! for _ in 0..10 {
+//!     opt.zero_grad();
+//!     w.mul(&w)?.sum_all()?.add(&b.mul(&b)?.sum_all()?)?.backward()?;
+//!     opt.step()?;
+//! }
+//! let saved: String = serde_json::to_string(&opt.state_dict())?;
+//! let restored: Vec<State> = serde_json::from_str(&saved)?;
+//! opt.load_state_dict(restored)?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+mod kernel;
+mod optim;
+mod plateau;
+mod schedule;
+mod state;
+mod transform;
+mod transforms;
+
+pub use error::{OptimError, Result};
+pub use optim::{
+    AdaBelief, Adadelta, Adagrad, Adam, AdamW, Adamax, Lamb, Lars, Lbfgs, LbfgsState, Lion,
+    Lookahead, NAdam, Newton, RAdam, RmsProp, Rprop, Sam, Sgd, Yogi,
+};
+pub use plateau::{PlateauMode, ReduceOnPlateau, SharedLr};
+pub use schedule::{Anneal, OneCycle, Schedule};
+pub use state::{Buffer, Data, Scalar, State};
+pub use transform::{apply_updates, chain, Chain, GradientTransformation, Optimizer, ParamGroup};
+pub use transforms::{
+    clip_grad_norm, Accumulate, AdaptiveClip, Centralize, ClipByGlobalNorm, ClipByValue,
+    DecoupledWeightDecay, GradientNoise, L1Penalty, L2Penalty, ParamEma,
+};

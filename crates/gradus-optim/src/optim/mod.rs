@@ -1,0 +1,73 @@
+//! The optimizers, one file each. Per-element rules run on the fused driver in `kernel.rs`.
+
+mod adabelief;
+mod adadelta;
+mod adagrad;
+mod adam;
+mod adamax;
+mod lamb;
+mod lars;
+mod lbfgs;
+mod lion;
+mod lookahead;
+mod nadam;
+mod newton;
+mod radam;
+mod rmsprop;
+mod rprop;
+mod sam;
+mod sgd;
+mod yogi;
+
+pub use adabelief::AdaBelief;
+pub use adadelta::Adadelta;
+pub use adagrad::Adagrad;
+pub use adam::{Adam, AdamW};
+pub use adamax::Adamax;
+pub use lamb::Lamb;
+pub use lars::Lars;
+pub use lbfgs::{Lbfgs, LbfgsState};
+pub use lion::Lion;
+pub use lookahead::Lookahead;
+pub use nadam::NAdam;
+pub use newton::Newton;
+pub use radam::RAdam;
+pub use rmsprop::RmsProp;
+pub use rprop::Rprop;
+pub use sam::Sam;
+pub use sgd::Sgd;
+pub use yogi::Yogi;
+
+/// Implements [`GradientTransformation`](crate::GradientTransformation) for an optimizer with
+/// `fn init_state(&self, &[Tensor]) -> Result<State>` and
+/// `fn run(&self, Target, params, grads, &mut State) -> Result<()>`.
+macro_rules! fused_transformation {
+    ($ty:ty) => {
+        impl $crate::GradientTransformation for $ty {
+            fn init(&self, params: &[gradus_tensor::Tensor]) -> $crate::Result<$crate::State> {
+                self.init_state(params)
+            }
+            fn update(
+                &self,
+                updates: &mut [gradus_tensor::Tensor],
+                state: &mut $crate::State,
+                params: &[gradus_tensor::Tensor],
+            ) -> $crate::Result<()> {
+                $crate::kernel::check_pairs(params, updates)?;
+                state.check_params(params.len())?;
+                self.run($crate::kernel::Target::Updates, params, updates, state)
+            }
+            fn apply(
+                &self,
+                params: &[gradus_tensor::Tensor],
+                grads: &[gradus_tensor::Tensor],
+                state: &mut $crate::State,
+            ) -> $crate::Result<()> {
+                $crate::kernel::check_pairs(params, grads)?;
+                state.check_params(params.len())?;
+                self.run($crate::kernel::Target::Params, params, grads, state)
+            }
+        }
+    };
+}
+pub(crate) use fused_transformation;

@@ -1,0 +1,132 @@
+//! RMSprop (PyTorch `torch.optim.RMSprop`).
+
+use super::fused_transformation;
+use crate::error::{check_lr, check_nonneg};
+use crate::kernel::{dispatch, elementwise, Target};
+use crate::{Result, Schedule, State};
+use gradus_tensor::{Element, Tensor};
+
+/// RMSprop, optionally centered and with momentum, as in PyTorch.
+///
+/// Update rule:
+/// ```text
+/// g <- g + lambda p
+/// v <- alpha v + (1 - alpha) g^2
+/// if centered: a <- alpha a + (1 - alpha) g;  d <- sqrt(v - a^2) + eps   else d <- sqrt(v) + eps
+/// if momentum > 0: b <- momentum b + g / d;  p <- p - lr b   else p <- p - lr g / d
+/// ```
+///
+/// ```
+/// use gradus_optim::{Optimizer, RmsProp};
+/// use gradus_tensor::Tensor;
+/// # fn main() -> gradus_optim::Result<()> {
+/// let w = Tensor::from_vec(vec![1.0f64], &[1])?.requires_grad_(true);
+/// let mut opt = Optimizer::new(RmsProp::new(0.01).alpha(0.75), &[w.clone()])?;
+/// w.mul(&w)?.sum_all()?.backward()?;
+/// opt.step()?; // v = 0.25 * 4 = 1: p = 1 - 0.01 * 2 / (1 + 1e-8)
+/// assert!((w.item()? - 0.98).abs() < 1e-9);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct RmsProp {
+    lr: Schedule,
+    alpha: f64,
+    eps: f64,
+    weight_decay: f64,
+    momentum: f64,
+    centered: bool,
+}
+
+impl RmsProp {
+    /// RMSprop with torch's defaults (alpha 0.99, eps 1e-8).
+    pub fn new(lr: impl Into<Schedule>) -> RmsProp {
+        RmsProp {
+            lr: lr.into(),
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            centered: false,
+        }
+    }
+    /// Smoothing constant.
+    pub fn alpha(mut self, alpha: f64) -> RmsProp {
+        self.alpha = alpha;
+        self
+    }
+    /// Denominator epsilon.
+    pub fn eps(mut self, eps: f64) -> RmsProp {
+        self.eps = eps;
+        self
+    }
+    /// L2 penalty.
+    pub fn weight_decay(mut self, weight_decay: f64) -> RmsProp {
+        self.weight_decay = weight_decay;
+        self
+    }
+    /// Momentum factor.
+    pub fn momentum(mut self, momentum: f64) -> RmsProp {
+        self.momentum = momentum;
+        self
+    }
+    /// Normalise by the estimated variance instead of the second moment.
+    pub fn centered(mut self, centered: bool) -> RmsProp {
+        self.centered = centered;
+        self
+    }
+
+    fn init_state(&self, params: &[Tensor]) -> Result<State> {
+        check_lr(self.lr.value(0))?;
+        check_nonneg("epsilon", self.eps)?;
+        check_nonneg("momentum", self.momentum)?;
+        check_nonneg("weight_decay", self.weight_decay)?;
+        check_nonneg("alpha", self.alpha)?;
+        Ok(State::with_slots(
+            params,
+            &[
+                ("square_avg", 0.0),
+                ("momentum_buffer", 0.0),
+                ("grad_avg", 0.0),
+            ],
+        ))
+    }
+
+    fn run(
+        &self,
+        target: Target,
+        params: &[Tensor],
+        grads: &[Tensor],
+        state: &mut State,
+    ) -> Result<()> {
+        let lr = self.lr.value(state.count);
+        state.count += 1;
+        let (centered, use_momentum) = (self.centered, self.momentum > 0.0);
+        for (i, (p, g)) in params.iter().zip(grads).enumerate() {
+            dispatch!(p.dtype(), T => {
+                let c = |x: f64| T::from_f64(x);
+                let (lr, alpha, one_alpha, eps, wd, mu) =
+                    (c(lr), c(self.alpha), c(1.0 - self.alpha), c(self.eps), c(self.weight_decay), c(self.momentum));
+                let [v, b, a] = state.param_slots::<3>(i, p)?;
+                elementwise::<T, 3, _>(target, p, g, [v, b, a], move |p, g, [v, b, a]| {
+                    let g = g + wd * p;
+                    *v = alpha * *v + one_alpha * g * g;
+                    let d = if centered {
+                        *a = alpha * *a + one_alpha * g;
+                        (*v - *a * *a).sqrt() + eps
+                    } else {
+                        v.sqrt() + eps
+                    };
+                    if use_momentum {
+                        *b = mu * *b + g / d;
+                        -lr * *b
+                    } else {
+                        -lr * g / d
+                    }
+                })?;
+            });
+        }
+        Ok(())
+    }
+}
+
+fused_transformation!(RmsProp);

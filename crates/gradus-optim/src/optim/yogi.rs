@@ -1,0 +1,106 @@
+//! Yogi (optax `optax.yogi`).
+
+use super::fused_transformation;
+use crate::error::{check_beta, check_lr, check_nonneg};
+use crate::kernel::{dispatch, elementwise, sign, Target};
+use crate::{Result, Schedule, State};
+use gradus_tensor::{Element, Tensor};
+
+/// Yogi (Adam with an additive second-moment update), with optax's semantics and names.
+///
+/// Update rule at step `t` (`m` and `v` start at `initial_accumulator_value`):
+/// ```text
+/// m <- b1 m + (1 - b1) g
+/// v <- v - (1 - b2) sign(v - g^2) g^2
+/// p <- p - learning_rate (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t) + eps_root) + eps)
+/// ```
+///
+/// ```
+/// use gradus_optim::{GradientTransformation, Yogi};
+/// use gradus_tensor::Tensor;
+/// let p = Tensor::from_vec(vec![1.0f64], &[1]).unwrap();
+/// let opt = Yogi::new(0.02);
+/// let mut state = opt.init(&[p.clone()]).unwrap();
+/// opt.apply(&[p.clone()], &[Tensor::from_vec(vec![2.0f64], &[1]).unwrap()], &mut state).unwrap();
+/// assert!(p.item().unwrap() < 1.0);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Yogi {
+    learning_rate: Schedule,
+    b1: f64,
+    b2: f64,
+    eps: f64,
+    eps_root: f64,
+    initial_accumulator_value: f64,
+}
+
+impl Yogi {
+    /// Yogi with optax's defaults (b1 0.9, b2 0.999, eps 1e-3, eps_root 0, accumulators 1e-6).
+    pub fn new(learning_rate: impl Into<Schedule>) -> Yogi {
+        Yogi {
+            learning_rate: learning_rate.into(),
+            b1: 0.9,
+            b2: 0.999,
+            eps: 1e-3,
+            eps_root: 0.0,
+            initial_accumulator_value: 1e-6,
+        }
+    }
+    /// Moment decay rates.
+    pub fn betas(mut self, b1: f64, b2: f64) -> Yogi {
+        self.b1 = b1;
+        self.b2 = b2;
+        self
+    }
+    /// Epsilon outside the square root.
+    pub fn eps(mut self, eps: f64) -> Yogi {
+        self.eps = eps;
+        self
+    }
+    /// Initial value of both moments.
+    pub fn initial_accumulator_value(mut self, value: f64) -> Yogi {
+        self.initial_accumulator_value = value;
+        self
+    }
+
+    fn init_state(&self, params: &[Tensor]) -> Result<State> {
+        check_lr(self.learning_rate.value(0))?;
+        check_beta(0, self.b1)?;
+        check_beta(1, self.b2)?;
+        check_nonneg("epsilon", self.eps)?;
+        let v = self.initial_accumulator_value;
+        Ok(State::with_slots(params, &[("mu", v), ("nu", v)]))
+    }
+
+    fn run(
+        &self,
+        target: Target,
+        params: &[Tensor],
+        grads: &[Tensor],
+        state: &mut State,
+    ) -> Result<()> {
+        let lr = self.learning_rate.value(state.count);
+        state.count += 1;
+        let t = state.count as i32;
+        let (bc1, bc2) = (1.0 - self.b1.powi(t), 1.0 - self.b2.powi(t));
+        for (i, (p, g)) in params.iter().zip(grads).enumerate() {
+            dispatch!(p.dtype(), T => {
+                let c = |x: f64| T::from_f64(x);
+                let (lr, b1, one_b1, one_b2) = (c(lr), c(self.b1), c(1.0 - self.b1), c(1.0 - self.b2));
+                let (bc1, bc2, eps, eps_root) = (c(bc1), c(bc2), c(self.eps), c(self.eps_root));
+                let [m, v] = state.param_slots::<2>(i, p)?;
+                elementwise::<T, 2, _>(target, p, g, [m, v], move |_p, g, [m, v]| {
+                    *m = b1 * *m + one_b1 * g;
+                    let g2 = g * g;
+                    let d = *v - g2;
+                    let sign = sign(d);
+                    *v -= one_b2 * sign * g2;
+                    -lr * (*m / bc1) / ((*v / bc2 + eps_root).sqrt() + eps)
+                })?;
+            });
+        }
+        Ok(())
+    }
+}
+
+fused_transformation!(Yogi);

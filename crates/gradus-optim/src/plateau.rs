@@ -1,0 +1,165 @@
+//! Reduce-on-plateau: the one stateful schedule, driven by a metric (torch `ReduceLROnPlateau`).
+
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, RwLock};
+
+/// A learning rate shared between a [`ReduceOnPlateau`] and the optimizer reading it
+/// ([`Schedule::Shared`](crate::Schedule)). Serializes as its current value.
+#[derive(Clone, Debug)]
+pub struct SharedLr(Arc<RwLock<f64>>);
+
+impl SharedLr {
+    /// A shared rate starting at `lr`.
+    pub fn new(lr: f64) -> SharedLr {
+        SharedLr(Arc::new(RwLock::new(lr)))
+    }
+    /// The current rate.
+    pub fn get(&self) -> f64 {
+        *self.0.read().expect("lr lock")
+    }
+    /// Sets the rate.
+    pub fn set(&self, lr: f64) {
+        *self.0.write().expect("lr lock") = lr;
+    }
+}
+
+impl PartialEq for SharedLr {
+    fn eq(&self, other: &SharedLr) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Serialize for SharedLr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedLr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<SharedLr, D::Error> {
+        f64::deserialize(d).map(SharedLr::new)
+    }
+}
+
+/// Whether a lower or a higher metric is better.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PlateauMode {
+    /// Lower is better (a loss).
+    Min,
+    /// Higher is better (an accuracy).
+    Max,
+}
+
+/// torch `ReduceLROnPlateau` (relative threshold): multiplies the rate by `factor` when the metric
+/// has not improved by more than `threshold` (relative) for `patience` calls, then waits
+/// `cooldown` calls; never goes below `min_lr`.
+///
+/// ```
+/// use gradus_optim::{Optimizer, ReduceOnPlateau, Schedule, Sgd};
+/// let mut plateau = ReduceOnPlateau::new(0.1).patience(1);
+/// let sgd = Sgd::new(Schedule::Shared(plateau.lr())); // the optimizer reads the shared rate
+/// for loss in [1.0, 0.5, 0.5, 0.5] {
+///     plateau.step(loss);
+/// }
+/// assert!((plateau.lr().get() - 0.01).abs() < 1e-15);
+/// # let _ = sgd;
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReduceOnPlateau {
+    lr: SharedLr,
+    mode: PlateauMode,
+    factor: f64,
+    patience: u64,
+    threshold: f64,
+    cooldown: u64,
+    min_lr: f64,
+    eps: f64,
+    best: Option<f64>,
+    num_bad: u64,
+    cooldown_left: u64,
+}
+
+impl ReduceOnPlateau {
+    /// torch's defaults: mode min, factor 0.1, patience 10, threshold 1e-4 (rel), cooldown 0.
+    pub fn new(lr: f64) -> ReduceOnPlateau {
+        ReduceOnPlateau {
+            lr: SharedLr::new(lr),
+            mode: PlateauMode::Min,
+            factor: 0.1,
+            patience: 10,
+            threshold: 1e-4,
+            cooldown: 0,
+            min_lr: 0.0,
+            eps: 1e-8,
+            best: None,
+            num_bad: 0,
+            cooldown_left: 0,
+        }
+    }
+    /// Min or max mode.
+    pub fn mode(mut self, mode: PlateauMode) -> Self {
+        self.mode = mode;
+        self
+    }
+    /// Reduction factor.
+    pub fn factor(mut self, factor: f64) -> Self {
+        self.factor = factor;
+        self
+    }
+    /// Calls without improvement tolerated.
+    pub fn patience(mut self, patience: u64) -> Self {
+        self.patience = patience;
+        self
+    }
+    /// Relative improvement threshold.
+    pub fn threshold(mut self, threshold: f64) -> Self {
+        self.threshold = threshold;
+        self
+    }
+    /// Calls to wait after a reduction.
+    pub fn cooldown(mut self, cooldown: u64) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
+    /// Lower bound on the rate.
+    pub fn min_lr(mut self, min_lr: f64) -> Self {
+        self.min_lr = min_lr;
+        self
+    }
+    /// The shared rate (give `Schedule::Shared(plateau.lr())` to an optimizer).
+    pub fn lr(&self) -> SharedLr {
+        self.lr.clone()
+    }
+
+    fn improved(&self, metric: f64) -> bool {
+        match (self.best, self.mode) {
+            (None, _) => true,
+            (Some(b), PlateauMode::Min) => metric < b * (1.0 - self.threshold),
+            (Some(b), PlateauMode::Max) => metric > b * (1.0 + self.threshold),
+        }
+    }
+
+    /// Records one metric value; returns the rate to use next.
+    pub fn step(&mut self, metric: f64) -> f64 {
+        if self.improved(metric) {
+            self.best = Some(metric);
+            self.num_bad = 0;
+        } else {
+            self.num_bad += 1;
+        }
+        if self.cooldown_left > 0 {
+            self.cooldown_left -= 1;
+            self.num_bad = 0;
+        }
+        if self.num_bad > self.patience {
+            let old = self.lr.get();
+            let new = (old * self.factor).max(self.min_lr);
+            if old - new > self.eps {
+                self.lr.set(new);
+            }
+            self.cooldown_left = self.cooldown;
+            self.num_bad = 0;
+        }
+        self.lr.get()
+    }
+}

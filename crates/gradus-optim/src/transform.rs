@@ -1,0 +1,317 @@
+//! The core abstraction: [`GradientTransformation`], [`Chain`] and the [`Optimizer`] that applies a
+//! transformation to parameter groups.
+
+use crate::kernel::{check_pairs, dispatch, owned_all};
+use crate::{OptimError, Result, State};
+use gradus_tensor::Tensor;
+use rayon::prelude::*;
+
+/// A gradient transformation in the optax style: state made from the parameters, and an update
+/// that turns gradients into updates (which are *added* to the parameters).
+///
+/// `update` receives owned update buffers (initially the gradients) and may overwrite them in
+/// place or replace them. `apply` is `update` followed by `p += u`; optimizers override it with a
+/// fused kernel that reads `p, g` and their state and writes `p` and the state in one pass.
+///
+/// ```
+/// use gradus_optim::{GradientTransformation, Sgd};
+/// use gradus_tensor::Tensor;
+/// let p = Tensor::from_vec(vec![1.0f64, 2.0], &[2]).unwrap();
+/// let g = Tensor::from_vec(vec![0.5f64, -1.0], &[2]).unwrap();
+/// let sgd = Sgd::new(0.1);
+/// let mut state = sgd.init(&[p.clone()]).unwrap();
+/// let mut updates = vec![g.mul_scalar(1.0).unwrap()];
+/// sgd.update(&mut updates, &mut state, &[p.clone()]).unwrap();
+/// assert_eq!(updates[0].to_vec::<f64>().unwrap(), vec![-0.05, 0.1]);
+/// sgd.apply(&[p.clone()], &[g], &mut state).unwrap();
+/// assert_eq!(p.to_vec::<f64>().unwrap(), vec![0.95, 2.1]);
+/// ```
+pub trait GradientTransformation: Send + Sync {
+    /// The initial state for these parameters (validates hyperparameters).
+    ///
+    /// # Errors
+    /// On invalid hyperparameters.
+    fn init(&self, params: &[Tensor]) -> Result<State>;
+
+    /// Turns `updates` (gradients on entry, owned buffers) into updates, advancing `state`.
+    ///
+    /// # Errors
+    /// When `updates`, `state` and `params` do not fit together.
+    fn update(&self, updates: &mut [Tensor], state: &mut State, params: &[Tensor]) -> Result<()>;
+
+    /// Updates the parameters in place from their gradients: `p += update(g)`.
+    ///
+    /// # Errors
+    /// As [`GradientTransformation::update`].
+    fn apply(&self, params: &[Tensor], grads: &[Tensor], state: &mut State) -> Result<()> {
+        check_pairs(params, grads)?;
+        let mut updates = owned_all(grads)?;
+        self.update(&mut updates, state, params)?;
+        apply_updates(params, &updates)
+    }
+}
+
+impl<G: GradientTransformation + ?Sized> GradientTransformation for Box<G> {
+    fn init(&self, params: &[Tensor]) -> Result<State> {
+        (**self).init(params)
+    }
+    fn update(&self, updates: &mut [Tensor], state: &mut State, params: &[Tensor]) -> Result<()> {
+        (**self).update(updates, state, params)
+    }
+    fn apply(&self, params: &[Tensor], grads: &[Tensor], state: &mut State) -> Result<()> {
+        (**self).apply(params, grads, state)
+    }
+}
+
+/// `p += u` for every pair, in place.
+///
+/// # Errors
+/// On a shape or dtype mismatch, or a non-contiguous parameter.
+///
+/// ```
+/// use gradus_tensor::Tensor;
+/// let p = Tensor::from_vec(vec![1.0f32, 2.0], &[2]).unwrap();
+/// gradus_optim::apply_updates(&[p.clone()], &[Tensor::from_vec(vec![0.5f32, 0.5], &[2]).unwrap()]).unwrap();
+/// assert_eq!(p.to_vec::<f32>().unwrap(), vec![1.5, 2.5]);
+/// ```
+pub fn apply_updates(params: &[Tensor], updates: &[Tensor]) -> Result<()> {
+    check_pairs(params, updates)?;
+    for (p, u) in params.iter().zip(updates) {
+        dispatch!(p.dtype(), T => p.update_data(|pv: &mut [T]| u.with_data(|uv: &[T]| {
+            pv.par_iter_mut().with_min_len(1 << 14).zip(uv.par_iter()).for_each(|(a, &b)| *a += b)
+        }))??);
+    }
+    Ok(())
+}
+
+/// Transformations applied one after another; its state holds one inner state per part.
+///
+/// ```
+/// use gradus_optim::{AdamW, Chain, ClipByGlobalNorm, GradientTransformation, Schedule};
+/// let opt = Chain::new()
+///     .then(ClipByGlobalNorm::new(1.0))
+///     .then(AdamW::new(Schedule::cosine(3e-4, 1000, 0.0)).weight_decay(0.05));
+/// # let _ = opt;
+/// ```
+#[derive(Default)]
+pub struct Chain {
+    parts: Vec<Box<dyn GradientTransformation>>,
+}
+
+impl Chain {
+    /// An empty chain (the identity).
+    pub fn new() -> Chain {
+        Chain::default()
+    }
+
+    /// Appends a transformation.
+    pub fn then(mut self, t: impl GradientTransformation + 'static) -> Chain {
+        self.parts.push(Box::new(t));
+        self
+    }
+
+    fn check(&self, state: &State) -> Result<()> {
+        if state.inner.len() != self.parts.len() {
+            return Err(OptimError::StateMismatch(format!(
+                "chain of {} transforms, state of {}",
+                self.parts.len(),
+                state.inner.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A chain of the given boxed transformations (see [`Chain`]).
+///
+/// ```
+/// use gradus_optim::{chain, ClipByValue, GradientTransformation, Sgd};
+/// let opt = chain(vec![Box::new(ClipByValue::new(1.0)), Box::new(Sgd::new(0.1))]);
+/// # let _ = opt;
+/// ```
+pub fn chain(parts: Vec<Box<dyn GradientTransformation>>) -> Chain {
+    Chain { parts }
+}
+
+impl GradientTransformation for Chain {
+    fn init(&self, params: &[Tensor]) -> Result<State> {
+        let inner = self
+            .parts
+            .iter()
+            .map(|t| t.init(params))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(State {
+            inner,
+            ..State::default()
+        })
+    }
+
+    fn update(&self, updates: &mut [Tensor], state: &mut State, params: &[Tensor]) -> Result<()> {
+        self.check(state)?;
+        for (t, s) in self.parts.iter().zip(&mut state.inner) {
+            t.update(updates, s, params)?;
+        }
+        state.count += 1;
+        Ok(())
+    }
+
+    fn apply(&self, params: &[Tensor], grads: &[Tensor], state: &mut State) -> Result<()> {
+        self.check(state)?;
+        let Some((last, first)) = self.parts.split_last() else {
+            return Ok(());
+        };
+        let (last_state, first_states) = state.inner.split_last_mut().expect("checked length");
+        if first.is_empty() {
+            last.apply(params, grads, last_state)?;
+        } else {
+            check_pairs(params, grads)?;
+            let mut updates = owned_all(grads)?;
+            for (t, s) in first.iter().zip(first_states) {
+                t.update(&mut updates, s, params)?;
+            }
+            last.apply(params, &updates, last_state)?;
+        }
+        state.count += 1;
+        Ok(())
+    }
+}
+
+/// One parameter group: its tensors, its transformation (its own lr, weight decay...) and state.
+pub struct ParamGroup {
+    /// The parameters (leaf tensors updated in place).
+    pub params: Vec<Tensor>,
+    transform: Box<dyn GradientTransformation>,
+    state: State,
+}
+
+/// Applies transformations to parameter groups: the convenience for the common case.
+///
+/// ```
+/// use gradus_optim::{Adam, Optimizer};
+/// use gradus_tensor::Tensor;
+/// # fn main() -> gradus_optim::Result<()> {
+/// let w = Tensor::from_vec(vec![1.0f64, -2.0], &[2])?.requires_grad_(true);
+/// let mut opt = Optimizer::new(Adam::new(0.1), &[w.clone()])?;
+/// for _ in 0..100 {
+///     opt.zero_grad();
+///     w.mul(&w)?.sum_all()?.backward()?; // minimise |w|^2
+///     opt.step()?;
+/// }
+/// assert!(w.to_vec::<f64>()?.iter().all(|x| x.abs() < 0.1));
+/// # Ok(()) }
+/// ```
+#[derive(Default)]
+pub struct Optimizer {
+    groups: Vec<ParamGroup>,
+}
+
+impl Optimizer {
+    /// An optimizer with one group.
+    ///
+    /// # Errors
+    /// On invalid hyperparameters.
+    pub fn new(
+        transform: impl GradientTransformation + 'static,
+        params: &[Tensor],
+    ) -> Result<Optimizer> {
+        let mut opt = Optimizer::default();
+        opt.add_group(transform, params)?;
+        Ok(opt)
+    }
+
+    /// Adds a group with its own transformation (e.g. no weight decay on biases).
+    ///
+    /// # Errors
+    /// On invalid hyperparameters.
+    pub fn add_group(
+        &mut self,
+        transform: impl GradientTransformation + 'static,
+        params: &[Tensor],
+    ) -> Result<()> {
+        let state = transform.init(params)?;
+        self.groups.push(ParamGroup {
+            params: params.to_vec(),
+            transform: Box::new(transform),
+            state,
+        });
+        Ok(())
+    }
+
+    /// The groups.
+    pub fn groups(&self) -> &[ParamGroup] {
+        &self.groups
+    }
+
+    /// One step using every parameter's `.grad()`.
+    ///
+    /// # Errors
+    /// [`OptimError::MissingGrad`] when a parameter has no gradient.
+    pub fn step(&mut self) -> Result<()> {
+        for (gi, group) in self.groups.iter_mut().enumerate() {
+            let grads = group
+                .params
+                .iter()
+                .enumerate()
+                .map(|(index, p)| p.grad().ok_or(OptimError::MissingGrad { group: gi, index }))
+                .collect::<Result<Vec<_>>>()?;
+            group
+                .transform
+                .apply(&group.params, &grads, &mut group.state)?;
+        }
+        Ok(())
+    }
+
+    /// One step with explicit gradients, group after group in parameter order.
+    ///
+    /// # Errors
+    /// When the number of gradients differs from the number of parameters.
+    pub fn step_with(&mut self, grads: &[Tensor]) -> Result<()> {
+        let total: usize = self.groups.iter().map(|g| g.params.len()).sum();
+        if grads.len() != total {
+            return Err(OptimError::StateMismatch(format!(
+                "{total} parameters but {} gradients",
+                grads.len()
+            )));
+        }
+        let mut rest = grads;
+        for group in &mut self.groups {
+            let (mine, tail) = rest.split_at(group.params.len());
+            group
+                .transform
+                .apply(&group.params, mine, &mut group.state)?;
+            rest = tail;
+        }
+        Ok(())
+    }
+
+    /// Clears every parameter's gradient.
+    pub fn zero_grad(&self) {
+        self.groups
+            .iter()
+            .flat_map(|g| &g.params)
+            .for_each(|p| p.set_grad(None));
+    }
+
+    /// The state of every group, for checkpoints (serialize it with serde).
+    pub fn state_dict(&self) -> Vec<State> {
+        self.groups.iter().map(|g| g.state.clone()).collect()
+    }
+
+    /// Restores states saved by [`Optimizer::state_dict`].
+    ///
+    /// # Errors
+    /// When the number of groups differs.
+    pub fn load_state_dict(&mut self, states: Vec<State>) -> Result<()> {
+        if states.len() != self.groups.len() {
+            return Err(OptimError::StateMismatch(format!(
+                "{} groups but {} states",
+                self.groups.len(),
+                states.len()
+            )));
+        }
+        for (g, s) in self.groups.iter_mut().zip(states) {
+            g.state = s;
+        }
+        Ok(())
+    }
+}
