@@ -1,0 +1,289 @@
+//! The TOML config of a run. Every table rejects unknown keys, so a typo is an error that names it.
+
+use serde::{Deserialize, Serialize};
+
+/// A whole run: data, model, optimizer, schedule, batching and training options.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Seeds initialization, data order and dropout.
+    #[serde(default)]
+    pub seed: u64,
+    /// Passes over the training data.
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    /// Stop after this many optimizer steps.
+    #[serde(default)]
+    pub max_steps: Option<u64>,
+    /// "f32" (default) or "f64".
+    #[serde(default = "default_dtype")]
+    pub dtype: String,
+    /// Where the data comes from.
+    pub data: DataConfig,
+    /// The model.
+    pub model: ModelConfig,
+    /// The optimizer.
+    pub optimizer: OptimizerConfig,
+    /// The learning-rate schedule (constant when absent).
+    #[serde(default)]
+    pub schedule: Option<ScheduleConfig>,
+    /// Batching.
+    #[serde(default)]
+    pub batch: BatchConfig,
+    /// Early stopping, checkpoints, divergence.
+    #[serde(default)]
+    pub train: TrainConfig,
+}
+
+fn default_epochs() -> usize {
+    10
+}
+fn default_dtype() -> String {
+    "f32".into()
+}
+
+/// Data source and preprocessing.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// "csv", "mnist" (also Fashion-MNIST: same files), "libsvm", "text" or "ratings".
+    pub format: String,
+    /// File (csv, libsvm, text, ratings) or folder (mnist).
+    pub path: String,
+    /// "classification", "binary" or "regression" (csv and libsvm; mnist is classification).
+    #[serde(default)]
+    pub task: Option<String>,
+    /// Target column (csv).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Feature columns (csv); all other columns when absent.
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
+    /// Number of features (libsvm), when the file does not show the largest index.
+    #[serde(default)]
+    pub n_features: Option<usize>,
+    /// Fraction of the training file held out for validation.
+    #[serde(default)]
+    pub validation: Option<f64>,
+    /// A separate validation file (same format).
+    #[serde(default)]
+    pub validation_path: Option<String>,
+    /// A test file or folder evaluated once at the end (mnist: "test" uses the test split).
+    #[serde(default)]
+    pub test_path: Option<String>,
+    /// Standardize features with statistics of the training part (stored with the model).
+    #[serde(default)]
+    pub standardize: bool,
+    /// Use only the first this-many training samples (quick runs).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Tokens per training window (text).
+    #[serde(default)]
+    pub block_size: Option<usize>,
+}
+
+/// Model architecture.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// "linear", "logistic", "softmax", "mlp", "cnn", "lstm", "gpt" or "mf".
+    pub kind: String,
+    /// Hidden layer sizes (mlp).
+    #[serde(default)]
+    pub hidden: Vec<usize>,
+    /// Activation (mlp): relu, tanh, sigmoid, gelu, silu, leaky_relu, elu.
+    #[serde(default)]
+    pub activation: Option<String>,
+    /// LSTM hidden size / GPT embedding width / MF factor count.
+    #[serde(default)]
+    pub width: Option<usize>,
+    /// LSTM or transformer layers.
+    #[serde(default)]
+    pub layers: Option<usize>,
+    /// Attention heads (gpt).
+    #[serde(default)]
+    pub heads: Option<usize>,
+    /// Tie the GPT's output projection to its token embedding.
+    #[serde(default)]
+    pub tie_weights: bool,
+    /// Dropout probability (gpt).
+    #[serde(default)]
+    pub dropout: Option<f64>,
+}
+
+/// Optimizer name and hyperparameters (PyTorch names).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerConfig {
+    /// sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, radam, lion, lamb, lars,
+    /// adabelief, yogi.
+    pub name: String,
+    /// Learning rate (the schedule's base).
+    pub lr: f64,
+    /// Momentum (sgd, rmsprop, lars).
+    #[serde(default)]
+    pub momentum: Option<f64>,
+    /// Nesterov momentum (sgd).
+    #[serde(default)]
+    pub nesterov: bool,
+    /// Weight decay (L2 for sgd/adam..., decoupled for adamw/lion/lamb).
+    #[serde(default)]
+    pub weight_decay: Option<f64>,
+    /// Leave biases and normalization weights (1-D parameters) out of weight decay.
+    #[serde(default)]
+    pub no_decay_on_bias: bool,
+    /// Adam-family betas.
+    #[serde(default)]
+    pub betas: Option<[f64; 2]>,
+    /// Numerical epsilon.
+    #[serde(default)]
+    pub eps: Option<f64>,
+    /// AMSGrad variant (adam, adamw).
+    #[serde(default)]
+    pub amsgrad: bool,
+    /// Clip gradients to this global norm before the update.
+    #[serde(default)]
+    pub clip_grad_norm: Option<f64>,
+}
+
+/// Learning-rate schedule.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// constant, step, multistep, exponential, cosine, warm_restarts, onecycle, polynomial,
+    /// plateau.
+    pub name: String,
+    /// Linear warmup steps before the schedule (not for onecycle and plateau).
+    #[serde(default)]
+    pub warmup_steps: Option<u64>,
+    /// step: steps between decays; warm_restarts: first period.
+    #[serde(default)]
+    pub step_size: Option<u64>,
+    /// multistep: decay steps.
+    #[serde(default)]
+    pub milestones: Option<Vec<u64>>,
+    /// Decay factor (step, multistep, exponential, plateau).
+    #[serde(default)]
+    pub gamma: Option<f64>,
+    /// Floor of cosine schedules.
+    #[serde(default)]
+    pub min_lr: Option<f64>,
+    /// warm_restarts: period multiplier.
+    #[serde(default)]
+    pub t_mult: Option<u64>,
+    /// Total steps (cosine, onecycle, polynomial); epochs x batches when absent.
+    #[serde(default)]
+    pub total_steps: Option<u64>,
+    /// onecycle: peak rate (default: the optimizer's lr).
+    #[serde(default)]
+    pub max_lr: Option<f64>,
+    /// plateau: epochs without improvement before decaying.
+    #[serde(default)]
+    pub patience: Option<u64>,
+    /// polynomial: exponent.
+    #[serde(default)]
+    pub power: Option<f64>,
+}
+
+/// Batching.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// "minibatch" (default), "full" (batch gradient descent) or "stochastic" (one sample).
+    #[serde(default = "default_mode")]
+    pub mode: String,
+    /// Mini-batch size.
+    #[serde(default = "default_size")]
+    pub size: usize,
+    /// Drop the last incomplete mini-batch.
+    #[serde(default)]
+    pub drop_last: bool,
+}
+
+fn default_mode() -> String {
+    "minibatch".into()
+}
+fn default_size() -> usize {
+    32
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig { mode: default_mode(), size: default_size(), drop_last: false }
+    }
+}
+
+/// Training options.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Stop after this many epochs without validation improvement.
+    #[serde(default)]
+    pub early_stopping_patience: Option<usize>,
+    /// Smallest improvement that counts.
+    #[serde(default)]
+    pub min_delta: f64,
+    /// Restore the best epoch's weights at the end (with early stopping).
+    #[serde(default = "yes")]
+    pub restore_best: bool,
+    /// Checkpoint every this many epochs (0: only at the end).
+    #[serde(default = "one")]
+    pub checkpoint_every: usize,
+    /// Stop when the loss exceeds this multiple of its start.
+    #[serde(default = "default_divergence")]
+    pub divergence_factor: f64,
+    /// Easy-to-hard ordering for the first epochs.
+    #[serde(default)]
+    pub curriculum_epochs: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> usize {
+    1
+}
+fn default_divergence() -> f64 {
+    1e3
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig { early_stopping_patience: None, min_delta: 0.0, restore_best: true, checkpoint_every: 1, divergence_factor: default_divergence(), curriculum_epochs: 0 }
+    }
+}
+
+/// Parses a config, applying `key.path=value` overrides first. Values are TOML (`0.01`, `true`,
+/// `[64, 32]`); anything that does not parse as TOML is taken as a string.
+///
+/// # Errors
+/// A message naming the unknown key or bad value, with line and column for file errors.
+pub fn parse(text: &str, source: &str, overrides: &[String]) -> Result<Config, String> {
+    if overrides.is_empty() {
+        return toml::from_str::<Config>(text).map_err(|e| format!("{source}: {e}"));
+    }
+    let mut value: toml::Table = toml::from_str(text).map_err(|e| format!("{source}: {e}"))?;
+    for o in overrides {
+        let (key, raw) = o.split_once('=').ok_or_else(|| format!("--set {o}: expected key=value, e.g. optimizer.lr=0.01"))?;
+        let parsed: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}")).ok().and_then(|mut t| t.remove("v")).unwrap_or_else(|| toml::Value::String(raw.to_string()));
+        set_path(&mut value, key.trim(), parsed).map_err(|e| format!("--set {o}: {e}"))?;
+    }
+    let text = toml::to_string(&value).map_err(|e| e.to_string())?;
+    toml::from_str::<Config>(&text).map_err(|e| format!("{source} (with --set overrides): {}", e.message()))
+}
+
+fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+    match key.split_once('.') {
+        None => {
+            table.insert(key.to_string(), value);
+            Ok(())
+        }
+        Some((head, rest)) => {
+            let entry = table.entry(head.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => set_path(t, rest, value),
+                _ => Err(format!("`{head}` is not a table")),
+            }
+        }
+    }
+}

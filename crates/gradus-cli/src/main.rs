@@ -1,0 +1,85 @@
+//! `gradus`: train models by gradient descent from a TOML config, then evaluate, predict with and
+//! inspect the saved model files.
+
+mod commands;
+mod config;
+mod setup;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The binary's allocator: mimalloc reuses freed tensor buffers instead of returning them to the
+/// OS, so large ops do not pay a page fault per 4 KiB of fresh output (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(name = "gradus", version, about = "Train models by gradient descent: fast, checked, reproducible")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model described by a TOML config; writes metrics.csv, model.safetensors,
+    /// config.toml, summary.json and report.html into the run directory.
+    Train {
+        /// The run's config (see examples/).
+        config: PathBuf,
+        /// Run directory [default: runs/<config name>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override a config value, e.g. --set optimizer.lr=0.01 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Continue from the run directory's checkpoint.
+        #[arg(long)]
+        resume: bool,
+        /// No progress output.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Loss and metrics of a saved model on a data file (or folder for MNIST).
+    Eval {
+        /// A model.safetensors written by `gradus train`.
+        model: PathBuf,
+        /// Data in the format the model was trained on [default: its test data].
+        #[arg(long)]
+        data: Option<String>,
+    },
+    /// Predictions of a saved tabular model for the rows of a CSV file.
+    Predict {
+        /// A model.safetensors written by `gradus train`.
+        model: PathBuf,
+        /// CSV with the model's feature columns (by name, any order; others are ignored).
+        #[arg(long)]
+        input: PathBuf,
+        /// Where to write the predictions [default: standard output].
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Print a model file's tensors, shapes, parameter count and training metadata.
+    Inspect {
+        /// A safetensors file.
+        model: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train { config, out, overrides, resume, quiet } => commands::train::run(&config, out, &overrides, resume, quiet),
+        Command::Eval { model, data } => commands::eval::run(&model, data.as_deref()),
+        Command::Predict { model, input, output } => commands::predict::run(&model, &input, output.as_deref()),
+        Command::Inspect { model } => commands::inspect::run(&model),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! From a config to the pieces of a run: data sets, model, task and optimizer. The model's
+//! description ([`ModelSpec`]) is stored in the model file so `eval` and `predict` can rebuild it.
+
+use crate::config::{Config, DataConfig, ModelConfig, OptimizerConfig, ScheduleConfig};
+use gradus_data::text::{CharVocab, TextDataset};
+use gradus_data::{csv, libsvm, mnist, text, BatchMode, Dataset, Standardizer, TargetKind, Targets, Validation};
+use gradus_nn::layers::{Activation, Linear};
+use gradus_nn::models::{Gpt, GptConfig, LeNet, LstmClassifier, MatrixFactorization, Mlp};
+use gradus_nn::Module;
+use gradus_optim::{GradientTransformation, OneCycle, Optimizer, ReduceOnPlateau, Schedule};
+use gradus_tensor::{DType, Rng, Tensor};
+use gradus_train::task::Task;
+use serde::{Deserialize, Serialize};
+
+/// Everything needed to rebuild a trained model and feed it data, stored in its model file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelSpec {
+    /// How the data was read (format, columns), so `eval` can read more of it.
+    pub data: DataConfig,
+    /// The architecture.
+    pub model: ModelConfig,
+    /// "classification", "binary" or "regression".
+    pub task: String,
+    /// Classes (classification), 1 (binary) or target values per sample (regression).
+    pub outputs: usize,
+    /// Per-sample input shape the model takes.
+    pub input_shape: Vec<usize>,
+    /// "f32" or "f64".
+    pub dtype: String,
+    /// Feature column names (csv), in model input order.
+    pub features: Vec<String>,
+    /// Target column name (csv).
+    pub target: Option<String>,
+    /// Character vocabulary (text).
+    pub vocab: Option<CharVocab>,
+    /// Feature scaler fitted on the training data.
+    pub scaler: Option<Standardizer>,
+    /// User and item counts (mf).
+    pub users_items: Option<(usize, usize)>,
+}
+
+/// Data of a run.
+pub struct RunData {
+    /// Training part.
+    pub train: Dataset,
+    /// Validation part, if any.
+    pub val: Option<Dataset>,
+    /// Test set evaluated at the end, if any.
+    pub test: Option<Dataset>,
+}
+
+fn err<E: std::fmt::Display>(context: &str) -> impl Fn(E) -> String + '_ {
+    move |e| format!("{context}: {e}")
+}
+
+/// The dtype named in a config.
+pub fn dtype_of(name: &str) -> Result<DType, String> {
+    match name {
+        "f32" => Ok(DType::F32),
+        "f64" => Ok(DType::F64),
+        other => Err(format!("dtype: unknown value `{other}` (expected \"f32\" or \"f64\")")),
+    }
+}
+
+fn target_kind(task: &str) -> Result<TargetKind, String> {
+    match task {
+        "classification" | "binary" => Ok(TargetKind::Class),
+        "regression" => Ok(TargetKind::Value),
+        other => Err(format!("data.task: unknown value `{other}` (expected classification, binary or regression)")),
+    }
+}
+
+fn need<'a, T>(v: &'a Option<T>, key: &str) -> Result<&'a T, String> {
+    v.as_ref().ok_or_else(|| format!("{key} is required for this data format"))
+}
+
+/// Reads one file or folder in the config's format (mnist: the given split).
+///
+/// # Errors
+/// A message naming the file and the problem.
+pub fn read(d: &DataConfig, path: &str, split: mnist::Split) -> Result<(Dataset, Vec<String>, Option<CharVocab>), String> {
+    let task = d.task.clone().unwrap_or_else(|| "classification".into());
+    match d.format.as_str() {
+        "csv" | "ratings" => {
+            let target = need(&d.target, "data.target")?;
+            let kind = if d.format == "ratings" { TargetKind::Value } else { target_kind(&task)? };
+            let mut opts = csv::CsvOptions::new(target, kind);
+            if let Some(f) = &d.features {
+                opts = opts.features(&f.iter().map(String::as_str).collect::<Vec<_>>());
+            }
+            let ds = csv::read_csv(path, &opts).map_err(|e| e.to_string())?;
+            let names = feature_names(path, d, target)?;
+            Ok((ds, names, None))
+        }
+        "mnist" => Ok((mnist::load(path, split).map_err(|e| e.to_string())?, vec![], None)),
+        "libsvm" => {
+            let sparse = libsvm::read_libsvm(path, target_kind(&task)?, d.n_features).map_err(|e| e.to_string())?;
+            Ok((sparse.to_dense(d.n_features).map_err(|e| e.to_string())?, vec![], None))
+        }
+        "text" => {
+            let text = text::read_text(path).map_err(|e| e.to_string())?;
+            let vocab = CharVocab::from_text(&text);
+            let tokens = vocab.encode(&text).map_err(|e| e.to_string())?;
+            let block = *need(&d.block_size, "data.block_size")?;
+            let windows = TextDataset::new(tokens, block).map_err(|e| e.to_string())?;
+            Ok((text_to_dataset(&windows)?, vec![], Some(vocab)))
+        }
+        other => Err(format!("data.format: unknown value `{other}` (expected csv, mnist, libsvm, text or ratings)")),
+    }
+}
+
+fn feature_names(path: &str, d: &DataConfig, target: &str) -> Result<Vec<String>, String> {
+    if let Some(f) = &d.features {
+        return Ok(f.clone());
+    }
+    let text = std::fs::read_to_string(path).map_err(err(path))?;
+    let header = text.lines().next().unwrap_or_default();
+    Ok(header.split(',').map(|s| s.trim().to_string()).filter(|s| s != target).collect())
+}
+
+/// Next-character windows as a data set: inputs are token ids, targets the following ids.
+fn text_to_dataset(w: &TextDataset) -> Result<Dataset, String> {
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for i in 0..w.len() {
+        let (input, target) = w.window(i);
+        x.extend(input.iter().map(|&t| t as f32));
+        y.extend(target.iter().map(|&t| t as f32));
+    }
+    Dataset::new(x, vec![w.block_size()], Targets::Values { values: y, dim: w.block_size() }).map_err(|e| e.to_string())
+}
+
+/// Loads the training, validation and test data of a config (standardized if asked).
+///
+/// # Errors
+/// A message naming the file and the problem.
+pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec), String> {
+    let d = &c.data;
+    let (mut train, features, vocab) = read(d, &d.path, mnist::Split::Train)?;
+    if let Some(limit) = d.limit {
+        train = train.subset(&(0..limit.min(train.len())).collect::<Vec<_>>());
+    }
+    let validation = match (&d.validation_path, d.validation) {
+        (Some(p), _) => Validation::Separate(read(d, p, mnist::Split::Test)?.0),
+        (None, Some(f)) => Validation::Holdout { fraction: f, seed: c.seed },
+        (None, None) => Validation::Disabled,
+    };
+    let (mut train, mut val) = gradus_data::split_dataset(train, validation).map_err(|e| e.to_string())?;
+    let mut test = match &d.test_path {
+        Some(p) if d.format == "mnist" && p == "test" => Some(read(d, &d.path, mnist::Split::Test)?.0),
+        Some(p) => Some(read(d, p, mnist::Split::Test)?.0),
+        None => None,
+    };
+    let scaler = if d.standardize {
+        let s = Standardizer::fit(&train).map_err(|e| e.to_string())?;
+        for ds in std::iter::once(&mut train).chain(val.as_mut()).chain(test.as_mut()) {
+            s.transform(ds).map_err(|e| e.to_string())?;
+        }
+        Some(s)
+    } else {
+        None
+    };
+    let task = match d.format.as_str() {
+        "mnist" | "text" => "classification".to_string(),
+        "ratings" => "regression".to_string(),
+        _ => d.task.clone().unwrap_or_else(|| "classification".into()),
+    };
+    let outputs = match (&vocab, train.targets()) {
+        (Some(v), _) => v.len(),
+        (None, Targets::Classes { num_classes, .. }) if task == "binary" => {
+            if *num_classes > 2 {
+                return Err(format!("data.task = \"binary\" needs labels 0 and 1, but the data has {num_classes} classes"));
+            }
+            1
+        }
+        (None, Targets::Classes { num_classes, .. }) => *num_classes,
+        (None, Targets::Values { dim, .. }) => *dim,
+    };
+    let users_items = (d.format == "ratings").then(|| {
+        let (mut u, mut i) = (0usize, 0usize);
+        for ds in std::iter::once(&train).chain(val.as_ref()).chain(test.as_ref()) {
+            for s in ds.features().chunks(2) {
+                (u, i) = (u.max(s[0] as usize + 1), i.max(s[1] as usize + 1));
+            }
+        }
+        (u, i)
+    });
+    let spec = ModelSpec {
+        data: c.data.clone(),
+        model: c.model.clone(),
+        task,
+        outputs,
+        input_shape: train.feature_shape().to_vec(),
+        dtype: c.dtype.clone(),
+        features,
+        target: d.target.clone(),
+        vocab,
+        scaler,
+        users_items,
+    };
+    Ok((RunData { train, val, test }, spec))
+}
+
+fn activation(name: Option<&str>) -> Result<Activation, String> {
+    Ok(match name.unwrap_or("relu") {
+        "relu" => Activation::ReLU,
+        "tanh" => Activation::Tanh,
+        "sigmoid" => Activation::Sigmoid,
+        "gelu" => Activation::GELU,
+        "silu" => Activation::SiLU,
+        "leaky_relu" => Activation::LeakyReLU(0.01),
+        "elu" => Activation::ELU(1.0),
+        other => return Err(format!("model.activation: unknown value `{other}` (expected relu, tanh, sigmoid, gelu, silu, leaky_relu or elu)")),
+    })
+}
+
+impl ModelSpec {
+    /// The learning task.
+    pub fn task(&self) -> Task {
+        match self.task.as_str() {
+            "binary" => Task::Binary,
+            "regression" => Task::Regression { outputs: self.outputs },
+            _ => Task::Classification { classes: self.outputs },
+        }
+    }
+
+    /// The per-sample input shape the model takes (data are reshaped to it).
+    pub fn model_input_shape(&self) -> Vec<usize> {
+        let flat = vec![self.input_shape.iter().product()];
+        match self.model.kind.as_str() {
+            "cnn" | "gpt" | "mf" => self.input_shape.clone(),
+            "lstm" if self.input_shape.len() == 3 => self.input_shape[1..].to_vec(),
+            "lstm" => vec![self.input_shape.iter().product::<usize>(), 1],
+            _ => flat,
+        }
+    }
+
+    /// Builds the model with fresh, seeded weights.
+    ///
+    /// # Errors
+    /// On an unknown kind or a kind that does not fit the data.
+    pub fn build(&self, rng: &mut Rng) -> Result<Box<dyn Module>, String> {
+        let m = &self.model;
+        let d: usize = self.input_shape.iter().product();
+        let out = self.outputs;
+        let model: Box<dyn Module> = match m.kind.as_str() {
+            "linear" | "logistic" | "softmax" => {
+                let expected = match m.kind.as_str() {
+                    "linear" => "regression",
+                    "logistic" => "binary",
+                    _ => "classification",
+                };
+                if self.task != expected {
+                    return Err(format!("model.kind = \"{}\" needs data.task = \"{expected}\", not \"{}\"", m.kind, self.task));
+                }
+                Box::new(Linear::new(d, out, true, rng))
+            }
+            "mlp" => {
+                let sizes: Vec<usize> = std::iter::once(d).chain(m.hidden.iter().copied()).chain(std::iter::once(out)).collect();
+                Box::new(Mlp::new(&sizes, activation(m.activation.as_deref())?, rng))
+            }
+            "cnn" => {
+                if self.input_shape != [1, 28, 28] {
+                    return Err(format!("model.kind = \"cnn\" (LeNet) takes 1x28x28 images; the data has samples of shape {:?}", self.input_shape));
+                }
+                Box::new(LeNet::new(out, rng))
+            }
+            "lstm" => {
+                let shape = self.model_input_shape();
+                Box::new(LstmClassifier::new(shape[1], m.width.unwrap_or(128), m.layers.unwrap_or(1), out, rng))
+            }
+            "gpt" => {
+                let vocab = self.vocab.as_ref().map(|v| v.len()).ok_or("model.kind = \"gpt\" needs data.format = \"text\"")?;
+                let config = GptConfig { vocab, block_size: self.input_shape[0], embed_dim: m.width.unwrap_or(64), heads: m.heads.unwrap_or(4), layers: m.layers.unwrap_or(2), tie_weights: m.tie_weights };
+                Box::new(Gpt::new(config, rng))
+            }
+            "mf" => {
+                let (users, items) = self.users_items.ok_or("model.kind = \"mf\" needs data.format = \"ratings\"")?;
+                Box::new(MatrixFactorization::new(users, items, m.width.unwrap_or(8), rng))
+            }
+            other => return Err(format!("model.kind: unknown value `{other}` (expected linear, logistic, softmax, mlp, cnn, lstm, gpt or mf)")),
+        };
+        model.cast(dtype_of(&self.dtype)?).map_err(|e| e.to_string())?;
+        Ok(model)
+    }
+}
+
+/// The config's batching mode.
+///
+/// # Errors
+/// On an unknown mode or a zero size.
+pub fn batch_mode(c: &Config) -> Result<BatchMode, String> {
+    match c.batch.mode.as_str() {
+        "full" | "batch" => Ok(BatchMode::Full),
+        "stochastic" | "sgd" => Ok(BatchMode::Stochastic),
+        "minibatch" | "mini-batch" if c.batch.size > 0 => Ok(BatchMode::MiniBatch { size: c.batch.size, drop_last: c.batch.drop_last }),
+        "minibatch" | "mini-batch" => Err("batch.size must be positive".into()),
+        other => Err(format!("batch.mode: unknown value `{other}` (expected minibatch, full or stochastic)")),
+    }
+}
+
+/// The learning-rate schedule, the plateau scheduler if used, and the SGD momentum schedule of
+/// one-cycle.
+///
+/// # Errors
+/// On an unknown schedule or missing parameters.
+pub fn schedule(o: &OptimizerConfig, s: Option<&ScheduleConfig>, total_steps: u64) -> Result<(Schedule, Option<ReduceOnPlateau>, Option<Schedule>), String> {
+    let Some(s) = s else { return Ok((Schedule::Constant(o.lr), None, None)) };
+    let total = s.total_steps.unwrap_or(total_steps).max(1);
+    let lr = o.lr;
+    let main = match s.name.as_str() {
+        "constant" => Schedule::Constant(lr),
+        "step" => Schedule::step(lr, s.step_size.ok_or("schedule.step_size is required for \"step\"")?, s.gamma.unwrap_or(0.1)),
+        "multistep" => Schedule::multi_step(lr, s.milestones.clone().ok_or("schedule.milestones is required for \"multistep\"")?, s.gamma.unwrap_or(0.1)),
+        "exponential" => Schedule::exponential(lr, s.gamma.ok_or("schedule.gamma is required for \"exponential\"")?),
+        "cosine" => Schedule::cosine(lr, total.saturating_sub(s.warmup_steps.unwrap_or(0)).max(1), s.min_lr.unwrap_or(0.0)),
+        "warm_restarts" => Schedule::cosine_warm_restarts(lr, s.step_size.ok_or("schedule.step_size (T_0) is required for \"warm_restarts\"")?, s.t_mult.unwrap_or(1), s.min_lr.unwrap_or(0.0)),
+        "polynomial" => Schedule::polynomial(lr, total, s.power.unwrap_or(1.0)),
+        "onecycle" => {
+            let cycle = OneCycle::new(s.max_lr.unwrap_or(lr), total);
+            return Ok((cycle.lr_schedule(), None, Some(cycle.momentum_schedule())));
+        }
+        "plateau" => {
+            let p = ReduceOnPlateau::new(lr).factor(s.gamma.unwrap_or(0.1)).patience(s.patience.unwrap_or(10));
+            return Ok((Schedule::Shared(p.lr()), Some(p), None));
+        }
+        other => return Err(format!("schedule.name: unknown value `{other}` (expected constant, step, multistep, exponential, cosine, warm_restarts, polynomial, onecycle or plateau)")),
+    };
+    let schedule = match s.warmup_steps {
+        Some(w) if w > 0 => Schedule::sequential(vec![Schedule::linear(lr, 1.0 / w as f64, 1.0, w), main], vec![w]),
+        _ => main,
+    };
+    Ok((schedule, None, None))
+}
+
+fn transform(o: &OptimizerConfig, lr: Schedule, momentum: Option<Schedule>, decay: bool) -> Result<Box<dyn GradientTransformation>, String> {
+    let wd = if decay { o.weight_decay.unwrap_or(0.0) } else { 0.0 };
+    let (b1, b2) = o.betas.map_or((0.9, 0.999), |b| (b[0], b[1]));
+    use gradus_optim::*;
+    let t: Box<dyn GradientTransformation> = match o.name.as_str() {
+        "sgd" => {
+            let mut s = Sgd::new(lr).momentum(o.momentum.unwrap_or(0.0)).nesterov(o.nesterov).weight_decay(wd);
+            if let Some(m) = momentum {
+                s = s.momentum_schedule(m);
+            }
+            Box::new(s)
+        }
+        "adam" => Box::new(Adam::new(lr).betas(b1, b2).eps(o.eps.unwrap_or(1e-8)).weight_decay(wd).amsgrad(o.amsgrad)),
+        "adamw" => Box::new(AdamW::new(lr).betas(b1, b2).eps(o.eps.unwrap_or(1e-8)).weight_decay(o.weight_decay.map(|_| wd).unwrap_or(if decay { 0.01 } else { 0.0 })).amsgrad(o.amsgrad)),
+        "rmsprop" => Box::new(RmsProp::new(lr).momentum(o.momentum.unwrap_or(0.0)).eps(o.eps.unwrap_or(1e-8)).weight_decay(wd)),
+        "adagrad" => Box::new(Adagrad::new(lr).weight_decay(wd)),
+        "adadelta" => Box::new(Adadelta::new(lr).weight_decay(wd)),
+        "adamax" => Box::new(Adamax::new(lr).betas(b1, b2).weight_decay(wd)),
+        "nadam" => Box::new(NAdam::new(lr).betas(b1, b2).weight_decay(wd)),
+        "radam" => Box::new(RAdam::new(lr).betas(b1, b2).weight_decay(wd)),
+        "lion" => Box::new(Lion::new(lr).weight_decay(wd)),
+        "lamb" => Box::new(Lamb::new(lr).weight_decay(wd)),
+        "lars" => Box::new(Lars::new(lr).weight_decay(wd)),
+        "adabelief" => Box::new(AdaBelief::new(lr)),
+        "yogi" => Box::new(Yogi::new(lr)),
+        other => return Err(format!("optimizer.name: unknown value `{other}` (expected sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, radam, lion, lamb, lars, adabelief or yogi)")),
+    };
+    Ok(match o.clip_grad_norm {
+        Some(c) => Box::new(chain(vec![Box::new(ClipByGlobalNorm::new(c)), t])),
+        None => t,
+    })
+}
+
+/// The optimizer over the model's trainable parameters (biases and norm weights in a group
+/// without weight decay when `no_decay_on_bias`).
+///
+/// # Errors
+/// On an unknown optimizer or invalid hyperparameters.
+pub fn optimizer(o: &OptimizerConfig, model: &dyn Module, lr: &Schedule, momentum: Option<Schedule>) -> Result<Optimizer, String> {
+    let params: Vec<Tensor> = model.parameters().iter().filter(|p| p.requires_grad()).map(|p| p.tensor()).collect();
+    let (decayed, plain): (Vec<Tensor>, Vec<Tensor>) = params.into_iter().partition(|t| !o.no_decay_on_bias || t.rank() > 1);
+    let mut opt = Optimizer::new(transform(o, lr.clone(), momentum.clone(), true)?, &decayed).map_err(|e| format!("optimizer: {e}"))?;
+    if !plain.is_empty() {
+        opt.add_group(transform(o, lr.clone(), momentum, false)?, &plain).map_err(|e| format!("optimizer: {e}"))?;
+    }
+    Ok(opt)
+}
+
+/// Reshapes a data set's samples to the model's input shape.
+///
+/// # Errors
+/// When the element counts differ.
+pub fn reshape_for_model(ds: Dataset, shape: &[usize]) -> Result<Dataset, String> {
+    if ds.feature_shape() == shape {
+        return Ok(ds);
+    }
+    let (x, _, y) = ds.into_parts();
+    Dataset::new(x, shape.to_vec(), y).map_err(|e| e.to_string())
+}

@@ -1,0 +1,102 @@
+//! Crash-safe file writes: write a temporary file beside the target, flush it to disk, then
+//! rename it over the target, so a kill mid-write never leaves a torn file.
+
+use std::io::Write;
+use std::path::Path;
+
+/// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
+///
+/// # Errors
+/// When the directory is not writable or the disk is full; the previous file is then untouched.
+///
+/// ```
+/// let path = std::env::temp_dir().join("gradus-doc-atomic.txt");
+/// gradus_train::checkpoint::write_atomic(&path, b"hello").unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"hello");
+/// ```
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+use crate::early_stop::EarlyStopping;
+use crate::error::{Result, TrainError};
+use crate::metrics::EpochRecord;
+use gradus_nn::Module;
+use gradus_optim::{Optimizer, ReduceOnPlateau, State};
+use std::collections::BTreeMap;
+
+/// Where a run stands: everything besides weights and optimizer buffers that a resumed run needs
+/// to continue exactly (the data order is a function of seed and epoch, so it needs no state).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Progress {
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Optimizer steps taken.
+    pub step: u64,
+    /// The first step's loss (the divergence check's reference).
+    pub first_loss: Option<f64>,
+    /// Records of the completed epochs.
+    pub history: Vec<EpochRecord>,
+    /// Early-stopping state.
+    pub early_stopping: Option<EarlyStopping>,
+    /// Epoch of the best weights (in `best.safetensors`).
+    pub best_epoch: usize,
+    /// The curriculum's sample order, when one is used.
+    pub curriculum: Vec<usize>,
+    /// Warnings raised so far.
+    pub warnings: Vec<String>,
+}
+
+const PROGRESS_KEY: &str = "gradus.progress";
+const OPTIMIZER_KEY: &str = "gradus.optimizer";
+const PLATEAU_KEY: &str = "gradus.plateau";
+
+/// Writes a checkpoint: the model's tensors (a valid model file) plus, in the header metadata, the
+/// optimizer state, the plateau scheduler and the run's progress. Atomic.
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn save(path: &Path, model: &dyn Module, optimizer: &Optimizer, plateau: Option<&ReduceOnPlateau>, progress: &Progress) -> Result<()> {
+    let bytes = gradus_nn::state_dict::to_bytes(model)?;
+    let mut meta = BTreeMap::new();
+    let json = |v: serde_json::Result<String>| v.expect("checkpoint state serializes");
+    meta.insert(PROGRESS_KEY.to_string(), json(serde_json::to_string(progress)));
+    meta.insert(OPTIMIZER_KEY.to_string(), json(serde_json::to_string(&optimizer.state_dict())));
+    if let Some(p) = plateau {
+        meta.insert(PLATEAU_KEY.to_string(), json(serde_json::to_string(p)));
+    }
+    let bytes = crate::model_file::with_metadata(&bytes, &meta).map_err(|e| TrainError::Checkpoint { path: path.to_path_buf(), detail: e.to_string() })?;
+    write_atomic(path, &bytes).map_err(TrainError::io(path))
+}
+
+/// Restores a checkpoint written by [`save`] into `model`, `optimizer` and `plateau`, returning the
+/// progress to continue from.
+///
+/// # Errors
+/// When the file is missing, torn or from a different model or optimizer.
+pub fn load(path: &Path, model: &dyn Module, optimizer: &mut Optimizer, plateau: Option<&mut ReduceOnPlateau>) -> Result<Progress> {
+    let bad = |detail: String| TrainError::Checkpoint { path: path.to_path_buf(), detail };
+    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read it to resume ({e}); run without --resume to start fresh")))?;
+    let meta = crate::model_file::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
+    let get = |key: &str| meta.get(key).ok_or_else(|| bad(format!("has no `{key}` entry (not a gradus checkpoint)")));
+    let progress: Progress = serde_json::from_str(get(PROGRESS_KEY)?).map_err(|e| bad(format!("bad progress: {e}")))?;
+    let states: Vec<State> = serde_json::from_str(get(OPTIMIZER_KEY)?).map_err(|e| bad(format!("bad optimizer state: {e}")))?;
+    gradus_nn::state_dict::from_bytes(model, &bytes).map_err(|e| bad(format!("does not match the model: {e}")))?;
+    optimizer.load_state_dict(states).map_err(|e| bad(format!("does not match the optimizer: {e}")))?;
+    if let (Some(p), Some(saved)) = (plateau, meta.get(PLATEAU_KEY)) {
+        let saved: ReduceOnPlateau = serde_json::from_str(saved).map_err(|e| bad(format!("bad plateau state: {e}")))?;
+        p.lr().set(saved.lr().get());
+    }
+    Ok(progress)
+}

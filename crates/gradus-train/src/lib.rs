@@ -1,0 +1,25 @@
+//! # gradus-train: the training loop and what it writes
+//!
+//! - [`trainer`]: [`Trainer::fit`] runs epochs of batches (full, stochastic or mini-batch),
+//!   validates, stops early, detects divergence, and writes the run directory.
+//! - [`task`]: the loss and metrics of classification, binary classification and regression.
+//! - [`diagnostics`]: gradient norms per layer, update ratios, vanishing/exploding warnings.
+//! - [`early_stop`]: patience and minimum improvement.
+//! - [`checkpoint`]: atomic writes and resumable checkpoints.
+//! - [`metrics`], [`report`], [`model_file`], [`progress`]: `metrics.csv`, `report.html`, model
+//!   files with metadata, and the progress bar.
+#![warn(missing_docs)]
+
+pub mod checkpoint;
+pub mod diagnostics;
+pub mod early_stop;
+mod error;
+pub mod metrics;
+pub mod model_file;
+pub mod progress;
+pub mod report;
+pub mod task;
+pub mod trainer;
+
+pub use error::{Result, TrainError};
+pub use trainer::{Summary, TrainOptions, Trainer};

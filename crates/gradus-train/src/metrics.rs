@@ -1,0 +1,63 @@
+//! Per-epoch records and the files they are written to: `metrics.csv` and `summary.json`.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// What one epoch produced: losses, diagnostics and task metrics (accuracy, RMSE, R²...).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Optimizer steps taken so far.
+    pub step: u64,
+    /// Mean training loss over the epoch's batches.
+    pub train_loss: f64,
+    /// Validation loss, when there is a validation set.
+    pub val_loss: Option<f64>,
+    /// Mean global gradient norm over the epoch's steps.
+    pub grad_norm: f64,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
+    /// Mean update-to-parameter norm ratio over the epoch's steps.
+    pub update_ratio: f64,
+    /// Task metrics on the validation set (or the training set without one), in a fixed order.
+    pub metrics: Vec<(String, f64)>,
+    /// Wall-clock seconds of the epoch.
+    pub seconds: f64,
+}
+
+fn fmt(v: f64) -> String {
+    format!("{v}")
+}
+
+/// Writes `metrics.csv`: `epoch,step,train_loss,val_loss,grad_norm,lr,update_ratio,<metrics>,seconds`.
+///
+/// # Errors
+/// When the file cannot be written.
+///
+/// ```
+/// use gradus_train::metrics::{write_metrics_csv, EpochRecord};
+/// let path = std::env::temp_dir().join("gradus-doc-metrics.csv");
+/// let r = EpochRecord { epoch: 1, metrics: vec![("accuracy".into(), 0.9)], ..Default::default() };
+/// write_metrics_csv(&path, &[r]).unwrap();
+/// assert!(std::fs::read_to_string(&path).unwrap().starts_with("epoch,step,train_loss,val_loss,grad_norm,lr"));
+/// ```
+pub fn write_metrics_csv(path: &Path, records: &[EpochRecord]) -> std::io::Result<()> {
+    let names: Vec<&str> = records.first().map(|r| r.metrics.iter().map(|(k, _)| k.as_str()).collect()).unwrap_or_default();
+    let mut out = String::from("epoch,step,train_loss,val_loss,grad_norm,lr,update_ratio");
+    for n in &names {
+        out.push(',');
+        out.push_str(n);
+    }
+    out.push_str(",seconds\n");
+    for r in records {
+        let val = r.val_loss.map(fmt).unwrap_or_default();
+        out.push_str(&format!("{},{},{},{val},{},{},{}", r.epoch, r.step, fmt(r.train_loss), fmt(r.grad_norm), fmt(r.lr), fmt(r.update_ratio)));
+        for (_, v) in &r.metrics {
+            out.push(',');
+            out.push_str(&fmt(*v));
+        }
+        out.push_str(&format!(",{:.3}\n", r.seconds));
+    }
+    crate::checkpoint::write_atomic(path, out.as_bytes())
+}

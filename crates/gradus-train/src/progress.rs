@@ -1,0 +1,74 @@
+//! What the user sees while training: a progress bar with loss and throughput on a terminal,
+//! plain lines otherwise (logs, CI). The bar comes from `indicatif`, the standard terminal
+//! progress crate.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+
+/// Progress display for one run.
+///
+/// ```
+/// let p = gradus_train::progress::Progress::new(false, true);
+/// p.epoch_started(1, 10);
+/// p.step(0.5, 128);
+/// p.epoch_done("epoch 1: loss 0.5");
+/// ```
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    quiet: bool,
+}
+
+impl Progress {
+    /// A bar when `interactive` and stderr is a terminal; nothing at all when `quiet`.
+    pub fn new(interactive: bool, quiet: bool) -> Progress {
+        let bar = (interactive && !quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(0);
+            let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({per_sec}, eta {eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+            bar.set_style(style);
+            bar
+        });
+        Progress { bar, quiet }
+    }
+
+    /// Starts an epoch of `batches` steps.
+    pub fn epoch_started(&self, epoch: usize, batches: usize) {
+        if let Some(bar) = &self.bar {
+            bar.reset();
+            bar.set_length(batches as u64);
+            bar.set_prefix(format!("epoch {epoch}"));
+        }
+    }
+
+    /// One step done with this batch loss over `samples` samples.
+    pub fn step(&self, loss: f64, _samples: usize) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            bar.set_message(format!("loss {loss:.4}"));
+        }
+    }
+
+    /// Prints a line (above the bar on a terminal).
+    pub fn line(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    /// Ends an epoch with a summary line.
+    pub fn epoch_done(&self, summary: &str) {
+        self.line(summary);
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! What is being learned: the loss to minimize and the metrics to report for it.
+
+use gradus_nn::loss::{bce_with_logits, cross_entropy, mse_loss, CrossEntropyOptions, Reduction};
+use gradus_tensor::{Result, Tensor, TensorError};
+
+/// A learning task: it turns model outputs and targets into a loss and into metrics.
+///
+/// ```
+/// use gradus_train::task::{Targets, Task};
+/// use gradus_tensor::Tensor;
+/// let logits = Tensor::from_vec(vec![2.0f64, 0.0, 0.0, 2.0], &[2, 2]).unwrap();
+/// let targets = Targets::Classes(vec![0, 1]);
+/// let m = Task::Classification { classes: 2 }.metrics(&logits, &targets).unwrap();
+/// assert_eq!(m[0], ("accuracy".to_string(), 1.0));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Task {
+    /// Softmax cross-entropy over `classes` logits; reports accuracy.
+    Classification {
+        /// Number of classes.
+        classes: usize,
+    },
+    /// One logit per sample, sigmoid cross-entropy against 0/1; reports accuracy.
+    Binary,
+    /// Mean squared error on `outputs` values per sample; reports RMSE and R².
+    Regression {
+        /// Number of target values per sample.
+        outputs: usize,
+    },
+}
+
+/// Targets of a batch, in the form each task needs.
+#[derive(Clone, Debug)]
+pub enum Targets {
+    /// Class indices.
+    Classes(Vec<usize>),
+    /// Real values as a tensor shaped like the model output.
+    Values(Tensor),
+}
+
+fn wrong_targets(task: &Task) -> TensorError {
+    TensorError::InvalidArgument { op: "loss", detail: format!("targets do not fit the task {task:?}") }
+}
+
+impl Task {
+    /// The mean loss of a batch.
+    ///
+    /// # Errors
+    /// When outputs and targets do not fit (shapes, class counts).
+    pub fn loss(&self, output: &Tensor, targets: &Targets) -> Result<Tensor> {
+        match (self, targets) {
+            (Task::Classification { .. }, Targets::Classes(c)) => {
+                let logits = if output.rank() > 2 { output.reshape(&[c.len(), output.numel() / c.len().max(1)])? } else { output.clone() };
+                cross_entropy(&logits, c, &CrossEntropyOptions::default())
+            }
+            (Task::Binary, Targets::Classes(c)) => {
+                let y: Vec<f64> = c.iter().map(|&v| v as f64).collect();
+                let y = Tensor::from_vec(y, output.shape())?.to_dtype(output.dtype())?;
+                bce_with_logits(output, &y, Reduction::Mean)
+            }
+            (Task::Regression { .. }, Targets::Values(y)) => mse_loss(output, y, Reduction::Mean),
+            _ => Err(wrong_targets(self)),
+        }
+    }
+
+    /// Metrics of a set of outputs: accuracy for classification, RMSE and R² for regression.
+    ///
+    /// # Errors
+    /// When outputs and targets do not fit.
+    pub fn metrics(&self, output: &Tensor, targets: &Targets) -> Result<Vec<(String, f64)>> {
+        match (self, targets) {
+            (Task::Classification { .. }, Targets::Classes(c)) => {
+                let logits = if output.rank() > 2 { output.reshape(&[c.len(), output.numel() / c.len().max(1)])? } else { output.clone() };
+                let predicted = logits.argmax(1)?;
+                Ok(vec![("accuracy".into(), fraction_equal(&predicted, c))])
+            }
+            (Task::Binary, Targets::Classes(c)) => {
+                let predicted: Vec<usize> = output.to_vec_f64().iter().map(|&z| (z > 0.0) as usize).collect();
+                Ok(vec![("accuracy".into(), fraction_equal(&predicted, c))])
+            }
+            (Task::Regression { .. }, Targets::Values(y)) => {
+                let (p, t) = (output.to_vec_f64(), y.to_vec_f64());
+                let n = t.len().max(1) as f64;
+                let mean = t.iter().sum::<f64>() / n;
+                let sse: f64 = p.iter().zip(&t).map(|(a, b)| (a - b) * (a - b)).sum();
+                let sst: f64 = t.iter().map(|b| (b - mean) * (b - mean)).sum();
+                let r2 = if sst > 0.0 { 1.0 - sse / sst } else { 0.0 };
+                Ok(vec![("rmse".into(), (sse / n).sqrt()), ("r2".into(), r2)])
+            }
+            _ => Err(wrong_targets(self)),
+        }
+    }
+
+    /// The metric that decides "better" for this task and whether higher is better.
+    pub fn main_metric(&self) -> (&'static str, bool) {
+        match self {
+            Task::Classification { .. } | Task::Binary => ("accuracy", true),
+            Task::Regression { .. } => ("rmse", false),
+        }
+    }
+}
+
+fn fraction_equal(a: &[usize], b: &[usize]) -> f64 {
+    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / b.len().max(1) as f64
+}

@@ -1,0 +1,415 @@
+//! The training loop: batches, forward, backward, diagnostics, optimizer step, validation,
+//! early stopping, checkpoints and the run directory's files.
+
+use crate::checkpoint::{self, Progress as Saved};
+use crate::diagnostics::{update_ratio, GradNorms, GradientWatch};
+use crate::early_stop::EarlyStopping;
+use crate::error::{Result, TrainError};
+use crate::metrics::{write_metrics_csv, EpochRecord};
+use crate::progress::Progress;
+use crate::task::{Targets, Task};
+use gradus_data::{BatchMode, Batcher, Dataset};
+use gradus_nn::Module;
+use gradus_optim::{Optimizer, ReduceOnPlateau, Schedule};
+use gradus_tensor::{autodiff::no_grad, DType, Tensor};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// How to train: length, batching, safety nets and outputs.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Stop after this many optimizer steps (across epochs), if set.
+    pub max_steps: Option<u64>,
+    /// Full batch, stochastic or mini-batch.
+    pub batch: BatchMode,
+    /// Seeds the data order (each epoch's order depends only on seed and epoch).
+    pub seed: u64,
+    /// Model and data dtype.
+    pub dtype: DType,
+    /// Early stopping on the validation loss, if set.
+    pub early_stopping: Option<EarlyStopping>,
+    /// With early stopping: put the best epoch's weights back at the end.
+    pub restore_best: bool,
+    /// Write a checkpoint every this many epochs (0: only at the end).
+    pub checkpoint_every: usize,
+    /// Stop when the loss exceeds this multiple of the first step's loss.
+    pub divergence_factor: f64,
+    /// Order the first this-many epochs from easy to hard by the initial model's per-sample loss.
+    pub curriculum_epochs: usize,
+    /// Vanishing / exploding gradient thresholds.
+    pub watch: GradientWatch,
+    /// Measure the update-to-parameter ratio every this many steps.
+    pub diagnostics_every: u64,
+    /// Rows per forward pass during evaluation.
+    pub eval_batch: usize,
+    /// No progress output at all.
+    pub quiet: bool,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            epochs: 10,
+            max_steps: None,
+            batch: BatchMode::MiniBatch { size: 32, drop_last: false },
+            seed: 0,
+            dtype: DType::F32,
+            early_stopping: None,
+            restore_best: true,
+            checkpoint_every: 1,
+            divergence_factor: 1e3,
+            curriculum_epochs: 0,
+            watch: GradientWatch::default(),
+            diagnostics_every: 10,
+            eval_batch: 1024,
+            quiet: false,
+        }
+    }
+}
+
+/// Everything a run needs, built by the caller (the CLI builds it from a config file).
+pub struct Trainer {
+    /// The model being trained.
+    pub model: Box<dyn Module>,
+    /// The optimizer over the model's parameters.
+    pub optimizer: Optimizer,
+    /// The learning-rate schedule the optimizer uses (for reporting).
+    pub schedule: Schedule,
+    /// Reduce-on-plateau, driven by the validation loss, if used.
+    pub plateau: Option<ReduceOnPlateau>,
+    /// Loss and metrics.
+    pub task: Task,
+    /// Options.
+    pub options: TrainOptions,
+    /// Metadata stored in the model file (configuration, scaler) so it can be rebuilt.
+    pub model_metadata: BTreeMap<String, String>,
+}
+
+/// Final and best results of a run (`summary.json`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// Epochs completed.
+    pub epochs: usize,
+    /// Optimizer steps taken.
+    pub steps: u64,
+    /// Why training ended: "completed", "early stopping", "max steps".
+    pub stopped: String,
+    /// The last epoch's record.
+    pub last: Option<EpochRecord>,
+    /// The epoch with the best validation loss (or training loss without validation).
+    pub best: Option<EpochRecord>,
+    /// Number of parameters.
+    pub parameters: usize,
+    /// Warnings raised during training.
+    pub warnings: Vec<String>,
+}
+
+/// A prepared batch: model input and task targets.
+struct Prepared {
+    x: Tensor,
+    y: Targets,
+}
+
+fn prepare(data: &Dataset, idx: &[usize], task: &Task, dtype: DType) -> Result<Prepared> {
+    let b = data.batch(idx);
+    let x = Tensor::from_vec(b.x, &b.x_shape)?.to_dtype(dtype)?;
+    let y = match (&b.y, task) {
+        (gradus_data::Targets::Classes { labels, .. }, _) => Targets::Classes(labels.iter().map(|&l| l as usize).collect()),
+        (gradus_data::Targets::Values { values, .. }, Task::Classification { .. }) => Targets::Classes(values.iter().map(|&v| v as usize).collect()),
+        (gradus_data::Targets::Values { values, dim }, _) => Targets::Values(Tensor::from_vec(values.clone(), &[idx.len(), *dim])?.to_dtype(dtype)?),
+    };
+    Ok(Prepared { x, y })
+}
+
+/// Per-epoch accumulators.
+#[derive(Default)]
+struct EpochStats {
+    loss_sum: f64,
+    batches: usize,
+    norm_sum: f64,
+    ratio_sum: f64,
+    ratios: usize,
+    samples: usize,
+}
+
+impl Trainer {
+    fn named_params(&self) -> Vec<(String, gradus_nn::Param)> {
+        self.model.named_parameters().into_iter().filter(|(_, p)| p.requires_grad()).collect()
+    }
+
+    fn lr(&self, step: u64) -> f64 {
+        match &self.plateau {
+            Some(p) => p.lr().get(),
+            None => self.schedule.value(step),
+        }
+    }
+
+    /// Loss and metrics of the model on a whole data set, in evaluation mode.
+    ///
+    /// # Errors
+    /// When the data does not fit the model.
+    pub fn evaluate(&self, data: &Dataset) -> Result<(f64, Vec<(String, f64)>)> {
+        self.model.eval();
+        let result = no_grad(|| -> Result<(f64, Vec<(String, f64)>)> {
+            let (mut outputs, mut targets) = (Vec::new(), Vec::new());
+            let all: Vec<usize> = (0..data.len()).collect();
+            for idx in all.chunks(self.options.eval_batch.max(1)) {
+                let p = prepare(data, idx, &self.task, self.options.dtype)?;
+                outputs.push(self.model.forward(&p.x)?);
+                targets.push(p.y);
+            }
+            let output = Tensor::concat(&outputs.iter().collect::<Vec<_>>(), 0)?;
+            let y = match targets.first() {
+                Some(Targets::Classes(_)) => Targets::Classes(targets.iter().flat_map(|t| if let Targets::Classes(c) = t { c.clone() } else { vec![] }).collect()),
+                _ => {
+                    let ts: Vec<Tensor> = targets.iter().filter_map(|t| if let Targets::Values(v) = t { Some(v.clone()) } else { None }).collect();
+                    Targets::Values(Tensor::concat(&ts.iter().collect::<Vec<_>>(), 0)?)
+                }
+            };
+            let loss = self.task.loss(&output, &y)?.item()?;
+            Ok((loss, self.task.metrics(&output, &y)?))
+        });
+        self.model.train(true);
+        result
+    }
+
+    /// Per-sample training loss of the current model (the curriculum's difficulty score).
+    fn difficulty(&self, data: &Dataset) -> Result<Vec<f64>> {
+        let mut scores = Vec::with_capacity(data.len());
+        no_grad(|| -> Result<()> {
+            for i in 0..data.len() {
+                let p = prepare(data, &[i], &self.task, self.options.dtype)?;
+                scores.push(self.task.loss(&self.model.forward(&p.x)?, &p.y)?.item()?);
+            }
+            Ok(())
+        })?;
+        Ok(scores)
+    }
+
+    /// The index batches of an epoch: curriculum order (easy first) for the first epochs, else
+    /// the batcher's shuffled order.
+    fn epoch_batches(&self, batcher: &Batcher, epoch: usize, curriculum: &[usize]) -> Vec<Vec<usize>> {
+        if epoch <= self.options.curriculum_epochs && !curriculum.is_empty() {
+            let size = match self.options.batch {
+                BatchMode::Full => curriculum.len(),
+                BatchMode::Stochastic => 1,
+                BatchMode::MiniBatch { size, .. } => size,
+            };
+            return curriculum.chunks(size.max(1)).map(|c| c.to_vec()).collect();
+        }
+        batcher.epoch(epoch as u64)
+    }
+
+    /// Trains on `train`, validating on `val` each epoch, writing the run files into `out`.
+    /// With `resume`, continues from `out/checkpoint.safetensors` so that the final weights are
+    /// bitwise identical to an uninterrupted run's.
+    ///
+    /// # Errors
+    /// On divergence (with the step, the layer and a hint), data that does not fit the model, or
+    /// files that cannot be written.
+    pub fn fit(&mut self, train: &Dataset, val: Option<&Dataset>, out: &Path, resume: bool) -> Result<Summary> {
+        std::fs::create_dir_all(out).map_err(TrainError::io(out))?;
+        let ckpt_path = out.join("checkpoint.safetensors");
+        let mut saved = Saved::default();
+        if resume {
+            saved = checkpoint::load(&ckpt_path, self.model.as_ref(), &mut self.optimizer, self.plateau.as_mut())?;
+            if let (Some(es), Some(state)) = (&mut self.options.early_stopping, &saved.early_stopping) {
+                *es = state.clone();
+            }
+        }
+        let batcher = Batcher::new(train.len(), self.options.batch.clone())?.shuffled(self.options.seed);
+        if self.options.curriculum_epochs > 0 && saved.curriculum.is_empty() {
+            let scores = self.difficulty(train)?;
+            let mut order: Vec<usize> = (0..train.len()).collect();
+            order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+            saved.curriculum = order;
+        }
+        let progress = Progress::new(true, self.options.quiet);
+        let params_count = self.model.num_parameters();
+        progress.line(&format!("training {} parameters on {} samples ({} validation)", params_count, train.len(), val.map_or(0, |v| v.len())));
+        let mut stopped = "completed".to_string();
+        self.model.train(true);
+        'epochs: for epoch in saved.epoch + 1..=self.options.epochs {
+            let started = Instant::now();
+            let batches = self.epoch_batches(&batcher, epoch, &saved.curriculum);
+            progress.epoch_started(epoch, batches.len());
+            let mut stats = EpochStats::default();
+            for idx in &batches {
+                if self.options.max_steps.is_some_and(|m| saved.step >= m) {
+                    stopped = "max steps".into();
+                    break;
+                }
+                let p = prepare(train, idx, &self.task, self.options.dtype)?;
+                self.train_step(&p, epoch, &mut saved, &mut stats, &ckpt_path, &progress)?;
+                progress.step(stats.loss_sum / stats.batches as f64, idx.len());
+            }
+            if stats.batches == 0 {
+                break;
+            }
+            let record = self.end_epoch(epoch, &stats, started, val, &saved)?;
+            progress.epoch_done(&epoch_line(&record));
+            saved.epoch = epoch;
+            saved.history.push(record.clone());
+            write_metrics_csv(&out.join("metrics.csv"), &saved.history).map_err(TrainError::io(out.join("metrics.csv")))?;
+            let monitored = record.val_loss.unwrap_or(record.train_loss);
+            if let Some(plateau) = &mut self.plateau {
+                plateau.step(monitored);
+            }
+            let mut stop = false;
+            if let Some(mut es) = self.options.early_stopping.take() {
+                if es.improved(monitored) {
+                    saved.best_epoch = epoch;
+                    self.write_model(&out.join("best.safetensors"))?;
+                }
+                stop = es.should_stop();
+                saved.early_stopping = Some(es.clone());
+                self.options.early_stopping = Some(es);
+            }
+            let last = stop || epoch == self.options.epochs || stopped != "completed";
+            if last || (self.options.checkpoint_every > 0 && epoch % self.options.checkpoint_every == 0) {
+                checkpoint::save(&ckpt_path, self.model.as_ref(), &self.optimizer, self.plateau.as_ref(), &saved)?;
+            }
+            if stop {
+                stopped = "early stopping".into();
+                break 'epochs;
+            }
+            if stopped != "completed" {
+                break;
+            }
+        }
+        progress.finish();
+        self.finish(out, &saved, stopped, params_count)
+    }
+
+    fn train_step(&mut self, p: &Prepared, epoch: usize, saved: &mut Saved, stats: &mut EpochStats, ckpt: &Path, progress: &Progress) -> Result<()> {
+        let step = saved.step + 1;
+        let loss = self.task.loss(&self.model.forward(&p.x)?, &p.y)?;
+        let value = loss.item()?;
+        let first = *saved.first_loss.get_or_insert(value);
+        let named = self.named_params();
+        let diverged = |this: &Trainer, what: String, norms: Option<&GradNorms>| {
+            let (layer, grad_norm) = norms
+                .and_then(|n| n.worst_layer().map(|l| (l.to_string(), n.per_layer.iter().find(|(k, _)| k == l).map_or(f64::NAN, |x| x.1))))
+                .unwrap_or_else(|| ("(no gradient yet)".into(), f64::NAN));
+            let checkpoint = if ckpt.exists() { format!(" The last good checkpoint is kept at {}.", ckpt.display()) } else { String::new() };
+            TrainError::Diverged { epoch, step, what, layer, grad_norm, lr: this.lr(saved.step), checkpoint }
+        };
+        if !value.is_finite() {
+            // name the layer: the gradient of a NaN loss tells which parameters it came through
+            let _ = loss.backward();
+            let norms = GradNorms::measure(&named);
+            return Err(diverged(self, format!("loss is {value}"), Some(&norms)));
+        }
+        loss.backward()?;
+        let norms = GradNorms::measure(&named);
+        if !norms.global.is_finite() || value > self.options.divergence_factor * first.abs().max(1e-12) {
+            let what = if norms.global.is_finite() { format!("loss {value:.4e} is over {}x its start ({first:.4e})", self.options.divergence_factor) } else { "the gradient is not finite".to_string() };
+            return Err(diverged(self, what, Some(&norms)));
+        }
+        if let Some(w) = self.options.watch.observe(step, &norms) {
+            progress.line(&w);
+            saved.warnings.push(w);
+        }
+        let measure = self.options.diagnostics_every > 0 && step % self.options.diagnostics_every == 1 % self.options.diagnostics_every.max(1);
+        let before: Vec<Tensor> = if measure { named.iter().map(|(_, p)| Ok(Tensor::from_vec(p.tensor().to_vec_f64(), &p.shape())?)).collect::<Result<_>>()? } else { vec![] };
+        self.optimizer.step()?;
+        self.optimizer.zero_grad();
+        if measure {
+            let after: Vec<Tensor> = named.iter().map(|(_, p)| p.tensor()).collect();
+            stats.ratio_sum += update_ratio(&before, &after);
+            stats.ratios += 1;
+        }
+        saved.step = step;
+        stats.loss_sum += value;
+        stats.norm_sum += norms.global;
+        stats.batches += 1;
+        stats.samples += p.x.shape().first().copied().unwrap_or(1);
+        Ok(())
+    }
+
+    fn end_epoch(&self, epoch: usize, s: &EpochStats, started: Instant, val: Option<&Dataset>, saved: &Saved) -> Result<EpochRecord> {
+        let (val_loss, metrics) = match val {
+            Some(v) if !v.is_empty() => {
+                let (l, m) = self.evaluate(v)?;
+                (Some(l), m)
+            }
+            _ => (None, vec![]),
+        };
+        Ok(EpochRecord {
+            epoch,
+            step: saved.step,
+            train_loss: s.loss_sum / s.batches as f64,
+            val_loss,
+            grad_norm: s.norm_sum / s.batches as f64,
+            lr: self.lr(saved.step),
+            update_ratio: if s.ratios > 0 { s.ratio_sum / s.ratios as f64 } else { f64::NAN },
+            metrics,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Writes the model with its metadata (atomically).
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn write_model(&self, path: &Path) -> Result<()> {
+        let bytes = gradus_nn::state_dict::to_bytes(self.model.as_ref())?;
+        let bytes = crate::model_file::with_metadata(&bytes, &self.model_metadata).map_err(|e| TrainError::Checkpoint { path: path.to_path_buf(), detail: e.to_string() })?;
+        checkpoint::write_atomic(path, &bytes).map_err(TrainError::io(path))
+    }
+
+    fn finish(&mut self, out: &Path, saved: &Saved, stopped: String, parameters: usize) -> Result<Summary> {
+        let best_path = out.join("best.safetensors");
+        if self.options.early_stopping.is_some() && self.options.restore_best && best_path.exists() {
+            let bytes = std::fs::read(&best_path).map_err(TrainError::io(&best_path))?;
+            gradus_nn::state_dict::from_bytes(self.model.as_ref(), &bytes)?;
+        }
+        self.write_model(&out.join("model.safetensors"))?;
+        let best = saved.history.iter().min_by(|a, b| a.val_loss.unwrap_or(a.train_loss).total_cmp(&b.val_loss.unwrap_or(b.train_loss))).cloned();
+        let summary = Summary { epochs: saved.epoch, steps: saved.step, stopped, last: saved.history.last().cloned(), best, parameters, warnings: saved.warnings.clone() };
+        let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
+        checkpoint::write_atomic(&out.join("summary.json"), json.as_bytes()).map_err(TrainError::io(out.join("summary.json")))?;
+        let table = summary_table(&summary);
+        let html = crate::report::html_report("gradus training report", &table, &saved.history);
+        checkpoint::write_atomic(&out.join("report.html"), html.as_bytes()).map_err(TrainError::io(out.join("report.html")))?;
+        Ok(summary)
+    }
+}
+
+fn epoch_line(r: &EpochRecord) -> String {
+    let mut s = format!("epoch {:>3}  train_loss {:.5}", r.epoch, r.train_loss);
+    if let Some(v) = r.val_loss {
+        s += &format!("  val_loss {v:.5}");
+    }
+    for (k, v) in &r.metrics {
+        s += &format!("  {k} {v:.4}");
+    }
+    s + &format!("  grad_norm {:.3e}  lr {:.3e}  ({:.1}s)", r.grad_norm, r.lr, r.seconds)
+}
+
+fn summary_table(s: &Summary) -> Vec<(String, String)> {
+    let mut rows = vec![("epochs".into(), s.epochs.to_string()), ("steps".into(), s.steps.to_string()), ("stopped".into(), s.stopped.clone()), ("parameters".into(), s.parameters.to_string())];
+    if let Some(last) = &s.last {
+        rows.push(("final train loss".into(), format!("{:.6}", last.train_loss)));
+        if let Some(v) = last.val_loss {
+            rows.push(("final validation loss".into(), format!("{v:.6}")));
+        }
+        for (k, v) in &last.metrics {
+            rows.push((format!("final {k}"), format!("{v:.4}")));
+        }
+    }
+    rows
+}
+
+/// The default run directory for a config file: `runs/<config stem>`.
+///
+/// ```
+/// let d = gradus_train::trainer::default_run_dir(std::path::Path::new("examples/mnist-mlp.toml"));
+/// assert_eq!(d, std::path::PathBuf::from("runs/mnist-mlp"));
+/// ```
+pub fn default_run_dir(config: &Path) -> PathBuf {
+    PathBuf::from("runs").join(config.file_stem().unwrap_or_default())
+}
