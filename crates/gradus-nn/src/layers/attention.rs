@@ -1,7 +1,7 @@
 //! `MultiheadAttention` (batch-first self-attention) with PyTorch's packed parameters:
 //! `in_proj_weight [3E, E]`, `in_proj_bias [3E]`, `out_proj.weight [E, E]`, `out_proj.bias [E]`.
 
-use super::linear::Linear;
+use super::linear::{matmul_last, Linear};
 use crate::init;
 use crate::module::Module;
 use crate::param::Param;
@@ -103,9 +103,8 @@ impl MultiheadAttention {
         }
         let (b, t, e, h) = (s[0], s[1], s[2], self.num_heads);
         let d = e / h;
-        let qkv = x
-            .matmul(&self.in_proj_weight.tensor().t()?)?
-            .add(&self.in_proj_bias.tensor())?;
+        let qkv =
+            matmul_last(x, &self.in_proj_weight.tensor().t()?)?.add(&self.in_proj_bias.tensor())?;
         // [b, t, e] -> [b, h, t, d]
         let heads = |k: usize| {
             qkv.narrow(2, k * e, e)?

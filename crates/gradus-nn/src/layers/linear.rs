@@ -62,9 +62,33 @@ impl Linear {
     }
 }
 
+/// `x @ w` for `x [.., k]` and a 2-D `w [k, n]`, as one matrix product over the flattened leading
+/// axes (so the weight gradient is one `[k, n]` product, not a per-batch stack summed after).
+///
+/// # Errors
+/// When the inner sizes differ.
+///
+/// ```
+/// use gradus_tensor::{DType, Tensor};
+/// let y = gradus_nn::layers::linear::matmul_last(&Tensor::ones(&[2, 3, 4], DType::F32), &Tensor::ones(&[4, 5], DType::F32)).unwrap();
+/// assert_eq!(y.shape(), &[2, 3, 5]);
+/// assert_eq!(y.to_vec_f64()[0], 4.0);
+/// ```
+pub fn matmul_last(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    if x.rank() <= 2 {
+        return x.matmul(w);
+    }
+    let lead = &x.shape()[..x.rank() - 1];
+    let rows: usize = lead.iter().product();
+    let y = x.reshape(&[rows, x.shape()[x.rank() - 1]])?.matmul(w)?;
+    let mut shape = lead.to_vec();
+    shape.push(y.shape()[1]);
+    y.reshape(&shape)
+}
+
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.matmul(&self.weight.tensor().t()?)?;
+        let y = matmul_last(x, &self.weight.tensor().t()?)?;
         match &self.bias {
             Some(b) => y.add(&b.tensor()),
             None => Ok(y),

@@ -1,6 +1,6 @@
 //! LoRA: a low-rank adapter on a frozen [`Linear`], `y = base(x) + (alpha / r) x A^T B^T`.
 
-use super::linear::Linear;
+use super::linear::{matmul_last, Linear};
 use crate::init;
 use crate::module::Module;
 use crate::param::Param;
@@ -114,9 +114,10 @@ impl Module for LoraLinear {
         if self.is_merged() {
             return Ok(y);
         }
-        let low = x
-            .matmul(&self.lora_a.tensor().t()?)?
-            .matmul(&self.lora_b.tensor().t()?)?;
+        let low = matmul_last(
+            &matmul_last(x, &self.lora_a.tensor().t()?)?,
+            &self.lora_b.tensor().t()?,
+        )?;
         y.add(&low.mul_scalar(self.scaling)?)
     }
 

@@ -187,46 +187,56 @@ impl Recurrent {
                 detail: "expected [batch, seq (> 0), input]".into(),
             });
         }
+        let (batch, seq, input_size) = (x.shape()[0], x.shape()[1], x.shape()[2]);
+        // per-step inputs [batch, in]; later layers take the previous layer's per-step outputs
+        // directly, so no gradient is ever padded back to a whole sequence per step
+        let mut steps = (0..seq)
+            .map(|t| x.narrow(1, t, 1)?.reshape(&[batch, input_size]))
+            .collect::<Result<Vec<_>>>()?;
         let mut state = RecurrentState {
             h: Vec::new(),
             c: Vec::new(),
         };
-        let mut input = x.clone();
         for layer in &self.layers {
-            let (out, h, c) = self.run_layer(layer, &input)?;
-            state.h.push(h);
+            let c = self.run_layer(layer, &mut steps)?;
+            state.h.push(steps[seq - 1].clone());
             state.c.extend(c);
-            input = out;
         }
-        Ok((input, state))
+        let out = Tensor::stack(&steps.iter().collect::<Vec<_>>(), 1)?;
+        Ok((out, state))
     }
 
-    fn run_layer(&self, p: &LayerParams, x: &Tensor) -> Result<(Tensor, Tensor, Option<Tensor>)> {
-        let (batch, seq) = (x.shape()[0], x.shape()[1]);
-        let g = self.kind.gates() * self.hidden_size;
-        // input projections of all steps at once: [batch, seq, gates*H]
-        let xw = x.matmul(&p.w_ih.tensor().t()?)?.add(&p.b_ih.tensor())?;
-        let w_hh_t = p.w_hh.tensor().t()?;
-        let b_hh = p.b_hh.tensor();
-        let mut h = Tensor::zeros(&[batch, self.hidden_size], x.dtype());
+    /// Runs one layer over the steps, replacing each input with the layer's hidden state; returns
+    /// the final cell state of an LSTM.
+    fn run_layer(&self, p: &LayerParams, steps: &mut [Tensor]) -> Result<Option<Tensor>> {
+        let batch = steps[0].shape()[0];
+        let (w_ih_t, w_hh_t) = (p.w_ih.tensor().t()?, p.w_hh.tensor().t()?);
+        // GRU needs b_hh inside r * (W_hn h + b_hn); the other cells fold both biases together
+        let (b_in, b_h) = match self.kind {
+            CellKind::Gru => (p.b_ih.tensor(), Some(p.b_hh.tensor())),
+            _ => (p.b_ih.tensor().add(&p.b_hh.tensor())?, None),
+        };
+        let mut h = Tensor::zeros(&[batch, self.hidden_size], steps[0].dtype());
         let mut c = h.clone();
-        let mut outputs = Vec::with_capacity(seq);
-        for t in 0..seq {
-            let xt = xw.narrow(1, t, 1)?.reshape(&[batch, g])?;
-            let hw = h.matmul(&w_hh_t)?.add(&b_hh)?;
+        for step in steps.iter_mut() {
+            let xw = step.matmul(&w_ih_t)?.add(&b_in)?;
+            let hw = h.matmul(&w_hh_t)?;
+            let hw = match &b_h {
+                Some(b) => hw.add(b)?,
+                None => hw,
+            };
             h = match self.kind {
-                CellKind::RnnTanh => cells::rnn_tanh(&xt, &hw)?,
-                CellKind::Gru => cells::gru(&xt, &hw, &h)?,
+                CellKind::RnnTanh => cells::rnn_tanh(&xw, &hw)?,
+                CellKind::Gru => cells::gru(&xw, &hw, &h)?,
                 CellKind::Lstm => {
-                    let (hn, cn) = cells::lstm(&xt, &hw, &c)?;
+                    let (hn, cn) = cells::lstm(&xw, &hw, &c)?;
                     c = cn;
                     hn
                 }
             };
-            outputs.push(h.clone());
+            *step = h.clone();
         }
-        let out = Tensor::stack(&outputs.iter().collect::<Vec<_>>(), 1)?;
-        Ok((out, h, (self.kind == CellKind::Lstm).then_some(c)))
+        Ok((self.kind == CellKind::Lstm).then_some(c))
     }
 }
 
