@@ -362,7 +362,8 @@ fn cosine(base: f64, eta_min: f64, frac: f64) -> f64 {
 ///
 /// Like torch, one-cycle also cycles momentum (inversely to the rate): give
 /// [`OneCycle::momentum_schedule`] to [`Sgd::momentum_schedule`](crate::Sgd::momentum_schedule)
-/// (or as Adam's beta1) to match `torch.optim.lr_scheduler.OneCycleLR(cycle_momentum=True)`.
+/// to match `torch.optim.lr_scheduler.OneCycleLR(cycle_momentum=True)` (cycling Adam's beta1 is
+/// not supported yet).
 ///
 /// ```
 /// use gradus_optim::OneCycle;

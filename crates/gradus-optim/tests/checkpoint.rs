@@ -2,13 +2,19 @@
 //! (bit for bit), for every kind of state: moments, amsgrad maxima, scalars (NAdam), chains,
 //! wrappers (Lookahead, Accumulate), f32 and f64.
 
+// Tensor handles are cheap reference-counted clones; `&[p.clone()]` reads better than
+// `std::slice::from_ref(&p)` in tests.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
 use gradus_optim::{
     Accumulate, Adam, Chain, ClipByGlobalNorm, GradientTransformation, Lbfgs, LbfgsState,
     Lookahead, NAdam, Optimizer, ParamEma, Rprop, Sgd, State,
 };
 use gradus_tensor::{DType, Rng, Tensor};
 
-fn optimizers() -> Vec<(&'static str, fn() -> Box<dyn GradientTransformation>)> {
+type Make = fn() -> Box<dyn GradientTransformation>;
+
+fn optimizers() -> Vec<(&'static str, Make)> {
     vec![
         ("adam_amsgrad", || {
             Box::new(Adam::new(1e-2).amsgrad(true).weight_decay(0.01))

@@ -1,6 +1,10 @@
 //! L-BFGS (strong Wolfe) and Newton reach the optimum of an L2-regularized logistic regression on
 //! the breast-cancer data: both agree on the loss to 1e-8 and end with a gradient norm < 1e-6.
 
+// Tensor handles are cheap reference-counted clones; `&[p.clone()]` reads better than
+// `std::slice::from_ref(&p)` in tests.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
 mod common;
 
 use gradus_optim::{Lbfgs, Newton};

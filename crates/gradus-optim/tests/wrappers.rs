@@ -1,6 +1,10 @@
 //! SAM and Lookahead against steps derived by hand on a tiny quadratic, f(x) = 0.5 x^T D x with
 //! D = diag(1, 4), so grad f(x) = D x.
 
+// Tensor handles are cheap reference-counted clones; `&[p.clone()]` reads better than
+// `std::slice::from_ref(&p)` in tests.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
 use gradus_optim::{GradientTransformation, Lookahead, Sam, Sgd};
 use gradus_tensor::Tensor;
 
