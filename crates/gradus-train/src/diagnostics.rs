@@ -2,7 +2,7 @@
 //! and warnings for vanishing and exploding gradients that name the layer.
 
 use gradus_nn::Param;
-use gradus_tensor::Tensor;
+use gradus_tensor::{DType, Tensor};
 
 /// The layer a parameter belongs to: its dotted name without the last part
 /// (`encoder.0.weight` -> `encoder.0`).
@@ -15,8 +15,12 @@ pub fn layer_of(name: &str) -> &str {
     name.rsplit_once('.').map(|(layer, _)| layer).unwrap_or(name)
 }
 
+/// Sum of squares in f64, reading the tensor in place (no copy for contiguous tensors).
 fn sum_squares(t: &Tensor) -> f64 {
-    t.to_vec_f64().iter().map(|v| v * v).sum()
+    match t.dtype() {
+        DType::F32 => t.with_data(|v: &[f32]| v.iter().map(|&x| (x as f64) * (x as f64)).sum()).unwrap_or(f64::NAN),
+        _ => t.with_data(|v: &[f64]| v.iter().map(|x| x * x).sum()).unwrap_or(f64::NAN),
+    }
 }
 
 /// Gradient norms of one step.
@@ -33,7 +37,7 @@ impl GradNorms {
     ///
     /// ```
     /// use gradus_nn::Param;
-    /// use gradus_tensor::Tensor;
+    /// use gradus_tensor::{DType, Tensor};
     /// let p = Param::new(Tensor::from_vec(vec![1.0f64], &[1]).unwrap().requires_grad_(true));
     /// p.tensor().mul_scalar(3.0).unwrap().sum_all().unwrap().backward().unwrap();
     /// let n = gradus_train::diagnostics::GradNorms::measure(&[("fc.weight".into(), p)]);
@@ -68,7 +72,7 @@ impl GradNorms {
 /// weights (healthy training is often around 1e-3).
 ///
 /// ```
-/// use gradus_tensor::Tensor;
+/// use gradus_tensor::{DType, Tensor};
 /// let before = vec![Tensor::from_vec(vec![3.0f64, 4.0], &[2]).unwrap()];
 /// let after = vec![Tensor::from_vec(vec![3.0f64, 4.5], &[2]).unwrap()];
 /// assert_eq!(gradus_train::diagnostics::update_ratio(&before, &after), 0.1);

@@ -20,8 +20,8 @@ pub struct EpochRecord {
     pub lr: f64,
     /// Mean update-to-parameter norm ratio over the epoch's steps.
     pub update_ratio: f64,
-    /// Task metrics on the validation set (or the training set without one), in a fixed order.
-    pub metrics: Vec<(String, f64)>,
+    /// Task metrics on the validation set (empty without one), by name.
+    pub metrics: std::collections::BTreeMap<String, f64>,
     /// Wall-clock seconds of the epoch.
     pub seconds: f64,
 }
@@ -38,7 +38,7 @@ fn fmt(v: f64) -> String {
 /// ```
 /// use gradus_train::metrics::{write_metrics_csv, EpochRecord};
 /// let path = std::env::temp_dir().join("gradus-doc-metrics.csv");
-/// let r = EpochRecord { epoch: 1, metrics: vec![("accuracy".into(), 0.9)], ..Default::default() };
+/// let r = EpochRecord { epoch: 1, metrics: [("accuracy".to_string(), 0.9)].into(), ..Default::default() };
 /// write_metrics_csv(&path, &[r]).unwrap();
 /// assert!(std::fs::read_to_string(&path).unwrap().starts_with("epoch,step,train_loss,val_loss,grad_norm,lr"));
 /// ```

@@ -109,7 +109,7 @@ pub fn html_report(title: &str, summary: &[(String, String)], records: &[EpochRe
     let metric_series: Vec<Series> = metric_names
         .iter()
         .enumerate()
-        .map(|(i, name)| series(name, COLORS[i % COLORS.len()], records, |r| r.metrics.iter().find(|(k, _)| k == name).map(|(_, v)| *v)))
+        .map(|(i, name)| series(name, COLORS[i % COLORS.len()], records, |r| r.metrics.get(name).copied()))
         .collect();
     if !metric_series.is_empty() {
         charts.push(line_chart("Metrics", "epoch", &metric_series, false));

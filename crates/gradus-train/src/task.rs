@@ -58,7 +58,7 @@ impl Task {
                 let y = Tensor::from_vec(y, output.shape())?.to_dtype(output.dtype())?;
                 bce_with_logits(output, &y, Reduction::Mean)
             }
-            (Task::Regression { .. }, Targets::Values(y)) => mse_loss(output, y, Reduction::Mean),
+            (Task::Regression { .. }, Targets::Values(y)) => mse_loss(&like(output, y)?, y, Reduction::Mean),
             _ => Err(wrong_targets(self)),
         }
     }
@@ -79,7 +79,7 @@ impl Task {
                 Ok(vec![("accuracy".into(), fraction_equal(&predicted, c))])
             }
             (Task::Regression { .. }, Targets::Values(y)) => {
-                let (p, t) = (output.to_vec_f64(), y.to_vec_f64());
+                let (p, t) = (like(output, y)?.to_vec_f64(), y.to_vec_f64());
                 let n = t.len().max(1) as f64;
                 let mean = t.iter().sum::<f64>() / n;
                 let sse: f64 = p.iter().zip(&t).map(|(a, b)| (a - b) * (a - b)).sum();
@@ -98,6 +98,18 @@ impl Task {
             Task::Regression { .. } => ("rmse", false),
         }
     }
+}
+
+/// The output viewed with the targets' shape (a model giving `[n]` for targets `[n, 1]`), so that
+/// the loss never broadcasts outputs against targets by accident.
+fn like(output: &Tensor, y: &Tensor) -> Result<Tensor> {
+    if output.shape() == y.shape() {
+        return Ok(output.clone());
+    }
+    if output.numel() != y.numel() {
+        return Err(TensorError::ShapeMismatch { op: "regression loss", lhs: output.shape().to_vec(), rhs: y.shape().to_vec(), detail: ": model outputs and targets differ in size".into() });
+    }
+    output.reshape(y.shape())
 }
 
 fn fraction_equal(a: &[usize], b: &[usize]) -> f64 {

@@ -249,7 +249,7 @@ impl Trainer {
             if stats.batches == 0 {
                 break;
             }
-            let record = self.end_epoch(epoch, &stats, started, val, &saved)?;
+            let record = self.end_epoch(epoch, &stats, started, train, val, &saved)?;
             progress.epoch_done(&epoch_line(&record));
             saved.epoch = epoch;
             saved.history.push(record.clone());
@@ -313,7 +313,8 @@ impl Trainer {
             progress.line(&w);
             saved.warnings.push(w);
         }
-        let measure = self.options.diagnostics_every > 0 && step % self.options.diagnostics_every == 1 % self.options.diagnostics_every.max(1);
+        let every = self.options.diagnostics_every;
+        let measure = stats.batches == 0 || (every > 0 && step % every == 0);
         let before: Vec<Tensor> = if measure { named.iter().map(|(_, p)| Ok(Tensor::from_vec(p.tensor().to_vec_f64(), &p.shape())?)).collect::<Result<_>>()? } else { vec![] };
         self.optimizer.step()?;
         self.optimizer.zero_grad();
@@ -330,13 +331,13 @@ impl Trainer {
         Ok(())
     }
 
-    fn end_epoch(&self, epoch: usize, s: &EpochStats, started: Instant, val: Option<&Dataset>, saved: &Saved) -> Result<EpochRecord> {
+    fn end_epoch(&self, epoch: usize, s: &EpochStats, started: Instant, train: &Dataset, val: Option<&Dataset>, saved: &Saved) -> Result<EpochRecord> {
         let (val_loss, metrics) = match val {
             Some(v) if !v.is_empty() => {
                 let (l, m) = self.evaluate(v)?;
                 (Some(l), m)
             }
-            _ => (None, vec![]),
+            _ => (None, self.evaluate(train)?.1), // no validation set: metrics on the training data
         };
         Ok(EpochRecord {
             epoch,
@@ -346,7 +347,7 @@ impl Trainer {
             grad_norm: s.norm_sum / s.batches as f64,
             lr: self.lr(saved.step),
             update_ratio: if s.ratios > 0 { s.ratio_sum / s.ratios as f64 } else { f64::NAN },
-            metrics,
+            metrics: metrics.into_iter().collect(),
             seconds: started.elapsed().as_secs_f64(),
         })
     }
