@@ -9,6 +9,10 @@ use gradus_tensor::Tensor;
 /// `torch.nn.utils.clip_grad_norm_` semantics: `g <- g * min(1, max_norm / (norm + eps))`,
 /// `eps = 1e-6` (set `eps(0.0)` for optax's `clip_by_global_norm`).
 ///
+/// The norm is taken over the tensors the transform sees: one parameter group of an
+/// [`Optimizer`](crate::Optimizer). To clip over all groups at once (torch's usual call), run
+/// [`clip_grad_norm`] on all parameters before `step()`.
+///
 /// ```
 /// use gradus_optim::{ClipByGlobalNorm, GradientTransformation};
 /// use gradus_tensor::Tensor;
