@@ -209,7 +209,11 @@ fn default_size() -> usize {
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        BatchConfig { mode: default_mode(), size: default_size(), drop_last: false }
+        BatchConfig {
+            mode: default_mode(),
+            size: default_size(),
+            drop_last: false,
+        }
     }
 }
 
@@ -249,7 +253,14 @@ fn default_divergence() -> f64 {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { early_stopping_patience: None, min_delta: 0.0, restore_best: true, checkpoint_every: 1, divergence_factor: default_divergence(), curriculum_epochs: 0 }
+        TrainConfig {
+            early_stopping_patience: None,
+            min_delta: 0.0,
+            restore_best: true,
+            checkpoint_every: 1,
+            divergence_factor: default_divergence(),
+            curriculum_epochs: 0,
+        }
     }
 }
 
@@ -264,12 +275,18 @@ pub fn parse(text: &str, source: &str, overrides: &[String]) -> Result<Config, S
     }
     let mut value: toml::Table = toml::from_str(text).map_err(|e| format!("{source}: {e}"))?;
     for o in overrides {
-        let (key, raw) = o.split_once('=').ok_or_else(|| format!("--set {o}: expected key=value, e.g. optimizer.lr=0.01"))?;
-        let parsed: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}")).ok().and_then(|mut t| t.remove("v")).unwrap_or_else(|| toml::Value::String(raw.to_string()));
+        let (key, raw) = o
+            .split_once('=')
+            .ok_or_else(|| format!("--set {o}: expected key=value, e.g. optimizer.lr=0.01"))?;
+        let parsed: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(raw.to_string()));
         set_path(&mut value, key.trim(), parsed).map_err(|e| format!("--set {o}: {e}"))?;
     }
     let text = toml::to_string(&value).map_err(|e| e.to_string())?;
-    toml::from_str::<Config>(&text).map_err(|e| format!("{source} (with --set overrides): {}", e.message()))
+    toml::from_str::<Config>(&text)
+        .map_err(|e| format!("{source} (with --set overrides): {}", e.message()))
 }
 
 fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
@@ -279,7 +296,9 @@ fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<()
             Ok(())
         }
         Some((head, rest)) => {
-            let entry = table.entry(head.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let entry = table
+                .entry(head.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
             match entry {
                 toml::Value::Table(t) => set_path(t, rest, value),
                 _ => Err(format!("`{head}` is not a table")),

@@ -15,7 +15,11 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "gradus", version, about = "Train models by gradient descent: fast, checked, reproducible")]
+#[command(
+    name = "gradus",
+    version,
+    about = "Train models by gradient descent: fast, checked, reproducible"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -70,9 +74,19 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train { config, out, overrides, resume, quiet } => commands::train::run(&config, out, &overrides, resume, quiet),
+        Command::Train {
+            config,
+            out,
+            overrides,
+            resume,
+            quiet,
+        } => commands::train::run(&config, out, &overrides, resume, quiet),
         Command::Eval { model, data } => commands::eval::run(&model, data.as_deref()),
-        Command::Predict { model, input, output } => commands::predict::run(&model, &input, output.as_deref()),
+        Command::Predict {
+            model,
+            input,
+            output,
+        } => commands::predict::run(&model, &input, output.as_deref()),
         Command::Inspect { model } => commands::inspect::run(&model),
     };
     match result {

@@ -3,7 +3,9 @@
 
 use crate::config::{Config, DataConfig, ModelConfig, OptimizerConfig, ScheduleConfig};
 use gradus_data::text::{CharVocab, TextDataset};
-use gradus_data::{csv, libsvm, mnist, text, BatchMode, Dataset, Standardizer, TargetKind, Targets, Validation};
+use gradus_data::{
+    csv, libsvm, mnist, text, BatchMode, Dataset, Standardizer, TargetKind, Targets, Validation,
+};
 use gradus_nn::layers::{Activation, Linear};
 use gradus_nn::models::{Gpt, GptConfig, LeNet, LstmClassifier, MatrixFactorization, Mlp};
 use gradus_nn::Module;
@@ -58,7 +60,9 @@ pub fn dtype_of(name: &str) -> Result<DType, String> {
     match name {
         "f32" => Ok(DType::F32),
         "f64" => Ok(DType::F64),
-        other => Err(format!("dtype: unknown value `{other}` (expected \"f32\" or \"f64\")")),
+        other => Err(format!(
+            "dtype: unknown value `{other}` (expected \"f32\" or \"f64\")"
+        )),
     }
 }
 
@@ -66,24 +70,35 @@ fn target_kind(task: &str) -> Result<TargetKind, String> {
     match task {
         "classification" | "binary" => Ok(TargetKind::Class),
         "regression" => Ok(TargetKind::Value),
-        other => Err(format!("data.task: unknown value `{other}` (expected classification, binary or regression)")),
+        other => Err(format!(
+            "data.task: unknown value `{other}` (expected classification, binary or regression)"
+        )),
     }
 }
 
 fn need<'a, T>(v: &'a Option<T>, key: &str) -> Result<&'a T, String> {
-    v.as_ref().ok_or_else(|| format!("{key} is required for this data format"))
+    v.as_ref()
+        .ok_or_else(|| format!("{key} is required for this data format"))
 }
 
 /// Reads one file or folder in the config's format (mnist: the given split).
 ///
 /// # Errors
 /// A message naming the file and the problem.
-pub fn read(d: &DataConfig, path: &str, split: mnist::Split) -> Result<(Dataset, Vec<String>, Option<CharVocab>), String> {
+pub fn read(
+    d: &DataConfig,
+    path: &str,
+    split: mnist::Split,
+) -> Result<(Dataset, Vec<String>, Option<CharVocab>), String> {
     let task = d.task.clone().unwrap_or_else(|| "classification".into());
     match d.format.as_str() {
         "csv" | "ratings" => {
             let target = need(&d.target, "data.target")?;
-            let kind = if d.format == "ratings" { TargetKind::Value } else { target_kind(&task)? };
+            let kind = if d.format == "ratings" {
+                TargetKind::Value
+            } else {
+                target_kind(&task)?
+            };
             let mut opts = csv::CsvOptions::new(target, kind);
             if let Some(f) = &d.features {
                 opts = opts.features(&f.iter().map(String::as_str).collect::<Vec<_>>());
@@ -92,10 +107,19 @@ pub fn read(d: &DataConfig, path: &str, split: mnist::Split) -> Result<(Dataset,
             let names = feature_names(path, d, target)?;
             Ok((ds, names, None))
         }
-        "mnist" => Ok((mnist::load(path, split).map_err(|e| e.to_string())?, vec![], None)),
+        "mnist" => Ok((
+            mnist::load(path, split).map_err(|e| e.to_string())?,
+            vec![],
+            None,
+        )),
         "libsvm" => {
-            let sparse = libsvm::read_libsvm(path, target_kind(&task)?, d.n_features).map_err(|e| e.to_string())?;
-            Ok((sparse.to_dense(d.n_features).map_err(|e| e.to_string())?, vec![], None))
+            let sparse = libsvm::read_libsvm(path, target_kind(&task)?, d.n_features)
+                .map_err(|e| e.to_string())?;
+            Ok((
+                sparse.to_dense(d.n_features).map_err(|e| e.to_string())?,
+                vec![],
+                None,
+            ))
         }
         "text" => {
             let text = text::read_text(path).map_err(|e| e.to_string())?;
@@ -105,7 +129,9 @@ pub fn read(d: &DataConfig, path: &str, split: mnist::Split) -> Result<(Dataset,
             let windows = TextDataset::new(tokens, block).map_err(|e| e.to_string())?;
             Ok((text_to_dataset(&windows)?, vec![], Some(vocab)))
         }
-        other => Err(format!("data.format: unknown value `{other}` (expected csv, mnist, libsvm, text or ratings)")),
+        other => Err(format!(
+            "data.format: unknown value `{other}` (expected csv, mnist, libsvm, text or ratings)"
+        )),
     }
 }
 
@@ -115,7 +141,11 @@ fn feature_names(path: &str, d: &DataConfig, target: &str) -> Result<Vec<String>
     }
     let text = std::fs::read_to_string(path).map_err(err(path))?;
     let header = text.lines().next().unwrap_or_default();
-    Ok(header.split(',').map(|s| s.trim().to_string()).filter(|s| s != target).collect())
+    Ok(header
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| s != target)
+        .collect())
 }
 
 /// Next-character windows as a data set: inputs are token ids, targets the following ids.
@@ -126,7 +156,15 @@ fn text_to_dataset(w: &TextDataset) -> Result<Dataset, String> {
         x.extend(input.iter().map(|&t| t as f32));
         y.extend(target.iter().map(|&t| t as f32));
     }
-    Dataset::new(x, vec![w.block_size()], Targets::Values { values: y, dim: w.block_size() }).map_err(|e| e.to_string())
+    Dataset::new(
+        x,
+        vec![w.block_size()],
+        Targets::Values {
+            values: y,
+            dim: w.block_size(),
+        },
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Loads the training, validation and test data of a config (standardized if asked).
@@ -141,18 +179,27 @@ pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec), String> {
     }
     let validation = match (&d.validation_path, d.validation) {
         (Some(p), _) => Validation::Separate(read(d, p, mnist::Split::Test)?.0),
-        (None, Some(f)) => Validation::Holdout { fraction: f, seed: c.seed },
+        (None, Some(f)) => Validation::Holdout {
+            fraction: f,
+            seed: c.seed,
+        },
         (None, None) => Validation::Disabled,
     };
-    let (mut train, mut val) = gradus_data::split_dataset(train, validation).map_err(|e| e.to_string())?;
+    let (mut train, mut val) =
+        gradus_data::split_dataset(train, validation).map_err(|e| e.to_string())?;
     let mut test = match &d.test_path {
-        Some(p) if d.format == "mnist" && p == "test" => Some(read(d, &d.path, mnist::Split::Test)?.0),
+        Some(p) if d.format == "mnist" && p == "test" => {
+            Some(read(d, &d.path, mnist::Split::Test)?.0)
+        }
         Some(p) => Some(read(d, p, mnist::Split::Test)?.0),
         None => None,
     };
     let scaler = if d.standardize {
         let s = Standardizer::fit(&train).map_err(|e| e.to_string())?;
-        for ds in std::iter::once(&mut train).chain(val.as_mut()).chain(test.as_mut()) {
+        for ds in std::iter::once(&mut train)
+            .chain(val.as_mut())
+            .chain(test.as_mut())
+        {
             s.transform(ds).map_err(|e| e.to_string())?;
         }
         Some(s)
@@ -177,7 +224,10 @@ pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec), String> {
     };
     let users_items = (d.format == "ratings").then(|| {
         let (mut u, mut i) = (0usize, 0usize);
-        for ds in std::iter::once(&train).chain(val.as_ref()).chain(test.as_ref()) {
+        for ds in std::iter::once(&train)
+            .chain(val.as_ref())
+            .chain(test.as_ref())
+        {
             for s in ds.features().chunks(2) {
                 (u, i) = (u.max(s[0] as usize + 1), i.max(s[1] as usize + 1));
             }
@@ -218,8 +268,12 @@ impl ModelSpec {
     pub fn task(&self) -> Task {
         match self.task.as_str() {
             "binary" => Task::Binary,
-            "regression" => Task::Regression { outputs: self.outputs },
-            _ => Task::Classification { classes: self.outputs },
+            "regression" => Task::Regression {
+                outputs: self.outputs,
+            },
+            _ => Task::Classification {
+                classes: self.outputs,
+            },
         }
     }
 
@@ -279,7 +333,9 @@ impl ModelSpec {
             }
             other => return Err(format!("model.kind: unknown value `{other}` (expected linear, logistic, softmax, mlp, cnn, lstm, gpt or mf)")),
         };
-        model.cast(dtype_of(&self.dtype)?).map_err(|e| e.to_string())?;
+        model
+            .cast(dtype_of(&self.dtype)?)
+            .map_err(|e| e.to_string())?;
         Ok(model)
     }
 }
@@ -292,9 +348,14 @@ pub fn batch_mode(c: &Config) -> Result<BatchMode, String> {
     match c.batch.mode.as_str() {
         "full" | "batch" => Ok(BatchMode::Full),
         "stochastic" | "sgd" => Ok(BatchMode::Stochastic),
-        "minibatch" | "mini-batch" if c.batch.size > 0 => Ok(BatchMode::MiniBatch { size: c.batch.size, drop_last: c.batch.drop_last }),
+        "minibatch" | "mini-batch" if c.batch.size > 0 => Ok(BatchMode::MiniBatch {
+            size: c.batch.size,
+            drop_last: c.batch.drop_last,
+        }),
         "minibatch" | "mini-batch" => Err("batch.size must be positive".into()),
-        other => Err(format!("batch.mode: unknown value `{other}` (expected minibatch, full or stochastic)")),
+        other => Err(format!(
+            "batch.mode: unknown value `{other}` (expected minibatch, full or stochastic)"
+        )),
     }
 }
 
@@ -303,8 +364,14 @@ pub fn batch_mode(c: &Config) -> Result<BatchMode, String> {
 ///
 /// # Errors
 /// On an unknown schedule or missing parameters.
-pub fn schedule(o: &OptimizerConfig, s: Option<&ScheduleConfig>, total_steps: u64) -> Result<(Schedule, Option<ReduceOnPlateau>, Option<Schedule>), String> {
-    let Some(s) = s else { return Ok((Schedule::Constant(o.lr), None, None)) };
+pub fn schedule(
+    o: &OptimizerConfig,
+    s: Option<&ScheduleConfig>,
+    total_steps: u64,
+) -> Result<(Schedule, Option<ReduceOnPlateau>, Option<Schedule>), String> {
+    let Some(s) = s else {
+        return Ok((Schedule::Constant(o.lr), None, None));
+    };
     let total = s.total_steps.unwrap_or(total_steps).max(1);
     let lr = o.lr;
     let main = match s.name.as_str() {
@@ -326,14 +393,26 @@ pub fn schedule(o: &OptimizerConfig, s: Option<&ScheduleConfig>, total_steps: u6
         other => return Err(format!("schedule.name: unknown value `{other}` (expected constant, step, multistep, exponential, cosine, warm_restarts, polynomial, onecycle or plateau)")),
     };
     let schedule = match s.warmup_steps {
-        Some(w) if w > 0 => Schedule::sequential(vec![Schedule::linear(lr, 1.0 / w as f64, 1.0, w), main], vec![w]),
+        Some(w) if w > 0 => Schedule::sequential(
+            vec![Schedule::linear(lr, 1.0 / w as f64, 1.0, w), main],
+            vec![w],
+        ),
         _ => main,
     };
     Ok((schedule, None, None))
 }
 
-fn transform(o: &OptimizerConfig, lr: Schedule, momentum: Option<Schedule>, decay: bool) -> Result<Box<dyn GradientTransformation>, String> {
-    let wd = if decay { o.weight_decay.unwrap_or(0.0) } else { 0.0 };
+fn transform(
+    o: &OptimizerConfig,
+    lr: Schedule,
+    momentum: Option<Schedule>,
+    decay: bool,
+) -> Result<Box<dyn GradientTransformation>, String> {
+    let wd = if decay {
+        o.weight_decay.unwrap_or(0.0)
+    } else {
+        0.0
+    };
     let (b1, b2) = o.betas.map_or((0.9, 0.999), |b| (b[0], b[1]));
     use gradus_optim::*;
     let t: Box<dyn GradientTransformation> = match o.name.as_str() {
@@ -370,12 +449,26 @@ fn transform(o: &OptimizerConfig, lr: Schedule, momentum: Option<Schedule>, deca
 ///
 /// # Errors
 /// On an unknown optimizer or invalid hyperparameters.
-pub fn optimizer(o: &OptimizerConfig, model: &dyn Module, lr: &Schedule, momentum: Option<Schedule>) -> Result<Optimizer, String> {
-    let params: Vec<Tensor> = model.parameters().iter().filter(|p| p.requires_grad()).map(|p| p.tensor()).collect();
-    let (decayed, plain): (Vec<Tensor>, Vec<Tensor>) = params.into_iter().partition(|t| !o.no_decay_on_bias || t.rank() > 1);
-    let mut opt = Optimizer::new(transform(o, lr.clone(), momentum.clone(), true)?, &decayed).map_err(|e| format!("optimizer: {e}"))?;
+pub fn optimizer(
+    o: &OptimizerConfig,
+    model: &dyn Module,
+    lr: &Schedule,
+    momentum: Option<Schedule>,
+) -> Result<Optimizer, String> {
+    let params: Vec<Tensor> = model
+        .parameters()
+        .iter()
+        .filter(|p| p.requires_grad())
+        .map(|p| p.tensor())
+        .collect();
+    let (decayed, plain): (Vec<Tensor>, Vec<Tensor>) = params
+        .into_iter()
+        .partition(|t| !o.no_decay_on_bias || t.rank() > 1);
+    let mut opt = Optimizer::new(transform(o, lr.clone(), momentum.clone(), true)?, &decayed)
+        .map_err(|e| format!("optimizer: {e}"))?;
     if !plain.is_empty() {
-        opt.add_group(transform(o, lr.clone(), momentum, false)?, &plain).map_err(|e| format!("optimizer: {e}"))?;
+        opt.add_group(transform(o, lr.clone(), momentum, false)?, &plain)
+            .map_err(|e| format!("optimizer: {e}"))?;
     }
     Ok(opt)
 }

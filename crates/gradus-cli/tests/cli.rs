@@ -5,7 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn gradus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradus")).args(args).current_dir(repo()).output().expect("gradus runs")
+    Command::new(env!("CARGO_BIN_EXE_gradus"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("gradus runs")
 }
 
 fn repo() -> PathBuf {
@@ -19,8 +23,14 @@ fn stderr(o: &Output) -> String {
 /// A failed run: non-zero exit, a message containing every `needle`, and no panic.
 fn assert_fails_with(o: &Output, needles: &[&str]) {
     let err = stderr(o);
-    assert!(!o.status.success(), "expected failure, got success; stderr:\n{err}");
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "panic:\n{err}");
+    assert!(
+        !o.status.success(),
+        "expected failure, got success; stderr:\n{err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "panic:\n{err}"
+    );
     for n in needles {
         assert!(err.contains(n), "stderr lacks {n:?}:\n{err}");
     }
@@ -56,7 +66,10 @@ fn every_subcommand_has_help() {
     for sub in ["train", "eval", "predict", "inspect"] {
         let o = gradus(&[sub, "--help"]);
         assert!(o.status.success());
-        assert!(String::from_utf8_lossy(&o.stdout).contains("Usage"), "{sub}");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Usage"),
+            "{sub}"
+        );
     }
 }
 
@@ -64,13 +77,31 @@ fn every_subcommand_has_help() {
 fn config_errors_name_the_key_or_value_at_fault() {
     let dir = tempfile::tempdir().unwrap();
     let base = std::fs::read_to_string(repo().join("examples/breast-cancer.toml")).unwrap();
-    let typo = write(dir.path(), "typo.toml", &base.replace("lr = 0.05", "lr = 0.05\nlrr = 0.1"));
+    let typo = write(
+        dir.path(),
+        "typo.toml",
+        &base.replace("lr = 0.05", "lr = 0.05\nlrr = 0.1"),
+    );
     assert_fails_with(&gradus(&["train", &typo]), &["unknown field `lrr`", "line"]);
     let bad = write(dir.path(), "bad.toml", &base.replace("\"sgd\"", "\"sgdd\""));
-    assert_fails_with(&gradus(&["train", &bad, "--out", dir.path().to_str().unwrap()]), &["optimizer.name", "sgdd"]);
+    assert_fails_with(
+        &gradus(&["train", &bad, "--out", dir.path().to_str().unwrap()]),
+        &["optimizer.name", "sgdd"],
+    );
     let ok = repo().join("examples/breast-cancer.toml");
-    assert_fails_with(&gradus(&["train", ok.to_str().unwrap(), "--set", "batch.mode=\"diagonal\""]), &["batch.mode", "diagonal"]);
-    assert_fails_with(&gradus(&["train", "no/such/config.toml"]), &["no/such/config.toml"]);
+    assert_fails_with(
+        &gradus(&[
+            "train",
+            ok.to_str().unwrap(),
+            "--set",
+            "batch.mode=\"diagonal\"",
+        ]),
+        &["batch.mode", "diagonal"],
+    );
+    assert_fails_with(
+        &gradus(&["train", "no/such/config.toml"]),
+        &["no/such/config.toml"],
+    );
 }
 
 #[test]
@@ -82,35 +113,88 @@ fn data_errors_name_the_file_line_and_column() {
         "c.toml",
         &format!("[data]\nformat = \"csv\"\npath = \"{csv}\"\ntarget = \"price\"\ntask = \"regression\"\n[model]\nkind = \"linear\"\n[optimizer]\nname = \"sgd\"\nlr = 0.1\n"),
     );
-    assert_fails_with(&gradus(&["train", &cfg, "--out", dir.path().to_str().unwrap()]), &["prices.csv:3", "column 2", "price", "x7"]);
+    assert_fails_with(
+        &gradus(&["train", &cfg, "--out", dir.path().to_str().unwrap()]),
+        &["prices.csv:3", "column 2", "price", "x7"],
+    );
     let missing = cfg.replace("c.toml", "m.toml");
-    std::fs::write(&missing, std::fs::read_to_string(&cfg).unwrap().replace("prices.csv", "absent.csv")).unwrap();
-    assert_fails_with(&gradus(&["train", &missing, "--out", dir.path().to_str().unwrap()]), &["absent.csv"]);
+    std::fs::write(
+        &missing,
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("prices.csv", "absent.csv"),
+    )
+    .unwrap();
+    assert_fails_with(
+        &gradus(&["train", &missing, "--out", dir.path().to_str().unwrap()]),
+        &["absent.csv"],
+    );
 }
 
 #[test]
 fn a_run_writes_its_directory_and_the_model_can_be_inspected_evaluated_and_used() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let o = gradus(&["train", "examples/breast-cancer.toml", "--out", out.to_str().unwrap(), "--set", "epochs=5", "-q"]);
+    let o = gradus(&[
+        "train",
+        "examples/breast-cancer.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "epochs=5",
+        "-q",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    for f in ["metrics.csv", "model.safetensors", "config.toml", "summary.json", "report.html"] {
+    for f in [
+        "metrics.csv",
+        "model.safetensors",
+        "config.toml",
+        "summary.json",
+        "report.html",
+    ] {
         assert!(out.join(f).exists(), "missing {f}");
     }
     let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
-    assert!(metrics.starts_with("epoch,step,train_loss,val_loss,grad_norm,lr"), "{metrics}");
+    assert!(
+        metrics.starts_with("epoch,step,train_loss,val_loss,grad_norm,lr"),
+        "{metrics}"
+    );
     assert_eq!(metrics.lines().count(), 6);
     let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
-    assert!(config.contains("epochs = 5"), "resolved config keeps the override:\n{config}");
+    assert!(
+        config.contains("epochs = 5"),
+        "resolved config keeps the override:\n{config}"
+    );
     let report = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(report.matches("<svg").count() >= 3);
     let model = out.join("model.safetensors");
     let inspect = gradus(&["inspect", model.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&inspect.stdout);
-    assert!(text.contains("weight") && text.contains("[1, 30]") && text.contains("31 parameters"), "{text}");
-    let eval = gradus(&["eval", model.to_str().unwrap(), "--data", "data/sklearn/breast_cancer.csv"]);
-    assert!(String::from_utf8_lossy(&eval.stdout).contains("accuracy"), "{}", stderr(&eval));
-    let rows = write(dir.path(), "rows.csv", &std::fs::read_to_string(repo().join("data/sklearn/breast_cancer.csv")).unwrap().lines().take(4).collect::<Vec<_>>().join("\n"));
+    assert!(
+        text.contains("weight") && text.contains("[1, 30]") && text.contains("31 parameters"),
+        "{text}"
+    );
+    let eval = gradus(&[
+        "eval",
+        model.to_str().unwrap(),
+        "--data",
+        "data/sklearn/breast_cancer.csv",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&eval.stdout).contains("accuracy"),
+        "{}",
+        stderr(&eval)
+    );
+    let rows = write(
+        dir.path(),
+        "rows.csv",
+        &std::fs::read_to_string(repo().join("data/sklearn/breast_cancer.csv"))
+            .unwrap()
+            .lines()
+            .take(4)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
     let pred = gradus(&["predict", model.to_str().unwrap(), "--input", &rows]);
     let text = String::from_utf8_lossy(&pred.stdout);
     assert_eq!(text.lines().count(), 4, "{text}{}", stderr(&pred));
@@ -122,12 +206,42 @@ fn divergence_stops_with_the_step_the_layer_and_a_hint_and_keeps_the_last_good_c
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let cfg = write(dir.path(), "c.toml", SMALL_MNIST);
-    let first = gradus(&["train", &cfg, "--out", out.to_str().unwrap(), "--set", "epochs=1", "-q"]);
+    let first = gradus(&[
+        "train",
+        &cfg,
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "epochs=1",
+        "-q",
+    ]);
     assert!(first.status.success(), "{}", stderr(&first));
     let checkpoint = std::fs::read(out.join("checkpoint.safetensors")).unwrap();
-    let o = gradus(&["train", &cfg, "--out", out.to_str().unwrap(), "--resume", "--set", "optimizer.lr=1e9", "-q"]);
-    assert_fails_with(&o, &["diverged", "step", "layer `", "lower the learning rate", "checkpoint"]);
-    assert_eq!(std::fs::read(out.join("checkpoint.safetensors")).unwrap(), checkpoint, "the good checkpoint must survive");
+    let o = gradus(&[
+        "train",
+        &cfg,
+        "--out",
+        out.to_str().unwrap(),
+        "--resume",
+        "--set",
+        "optimizer.lr=1e9",
+        "-q",
+    ]);
+    assert_fails_with(
+        &o,
+        &[
+            "diverged",
+            "step",
+            "layer `",
+            "lower the learning rate",
+            "checkpoint",
+        ],
+    );
+    assert_eq!(
+        std::fs::read(out.join("checkpoint.safetensors")).unwrap(),
+        checkpoint,
+        "the good checkpoint must survive"
+    );
 }
 
 fn model_tensors(run: &Path) -> Vec<u8> {
@@ -156,7 +270,15 @@ fn resume_gives_bitwise_identical_weights_after_a_stop_and_after_a_kill() {
     // killed mid-run (SIGKILL once the first checkpoint exists), then resumed
     let out = dir.path().join("killed");
     let mut child = Command::new(env!("CARGO_BIN_EXE_gradus"))
-        .args(["train", &cfg, "--out", out.to_str().unwrap(), "-q", "--set", "epochs=40"])
+        .args([
+            "train",
+            &cfg,
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+            "--set",
+            "epochs=40",
+        ])
         .current_dir(repo())
         .spawn()
         .unwrap();
@@ -165,9 +287,20 @@ fn resume_gives_bitwise_identical_weights_after_a_stop_and_after_a_kill() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let done = std::fs::read_to_string(out.join("metrics.csv")).map(|m| m.lines().count() - 1).unwrap_or(0);
+    let done = std::fs::read_to_string(out.join("metrics.csv"))
+        .map(|m| m.lines().count() - 1)
+        .unwrap_or(0);
     assert!(done < 40, "the run finished before it could be killed");
-    let o = gradus(&["train", &cfg, "--out", out.to_str().unwrap(), "-q", "--resume", "--set", "epochs=40"]);
+    let o = gradus(&[
+        "train",
+        &cfg,
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+        "--resume",
+        "--set",
+        "epochs=40",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let reference = run("straight40", &["--set", "epochs=40"]);
     assert_eq!(model_tensors(&reference), model_tensors(&out));

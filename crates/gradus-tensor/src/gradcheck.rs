@@ -21,7 +21,11 @@ pub struct GradcheckOptions {
 
 impl Default for GradcheckOptions {
     fn default() -> Self {
-        GradcheckOptions { eps: 1e-6, atol: 1e-5, rtol: 1e-3 }
+        GradcheckOptions {
+            eps: 1e-6,
+            atol: 1e-5,
+            rtol: 1e-3,
+        }
     }
 }
 
@@ -38,18 +42,32 @@ impl Default for GradcheckOptions {
 /// let x = Tensor::from_vec(vec![0.3f64, -1.2, 2.0], &[3]).unwrap();
 /// gradcheck(|xs| xs[0].tanh()?.mul(&xs[0]), &[x], GradcheckOptions::default()).unwrap();
 /// ```
-pub fn gradcheck(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor], opts: GradcheckOptions) -> Result<()> {
+pub fn gradcheck(
+    f: impl Fn(&[Tensor]) -> Result<Tensor>,
+    inputs: &[Tensor],
+    opts: GradcheckOptions,
+) -> Result<()> {
     for (i, x) in inputs.iter().enumerate() {
         if x.dtype() != DType::F64 {
-            return Err(TensorError::InvalidArgument { op: "gradcheck", detail: format!("input {i} is {:?}; gradcheck needs F64", x.dtype()) });
+            return Err(TensorError::InvalidArgument {
+                op: "gradcheck",
+                detail: format!("input {i} is {:?}; gradcheck needs F64", x.dtype()),
+            });
         }
     }
-    let leaves: Vec<Tensor> = inputs.iter().map(|x| x.detach().requires_grad_(true)).collect();
+    let leaves: Vec<Tensor> = inputs
+        .iter()
+        .map(|x| x.detach().requires_grad_(true))
+        .collect();
     let out = f(&leaves)?;
     let weights = crate::Rng::seed(0x9e37).uniform(out.shape(), 0.5, 1.5, DType::F64);
     let objective = |xs: &[Tensor]| -> Result<f64> { f(xs)?.mul(&weights)?.sum_all()?.item() };
     let scalar = out.mul(&weights)?.sum_all()?;
-    let analytic = if scalar.requires_grad() { grad(&scalar, &leaves.iter().collect::<Vec<_>>(), None, false)? } else { leaves.iter().map(|l| l.zeros_like()).collect() };
+    let analytic = if scalar.requires_grad() {
+        grad(&scalar, &leaves.iter().collect::<Vec<_>>(), None, false)?
+    } else {
+        leaves.iter().map(|l| l.zeros_like()).collect()
+    };
     for (i, x) in inputs.iter().enumerate() {
         let base = x.to_vec::<f64>()?;
         let analytic_i = analytic[i].to_vec::<f64>()?;
@@ -85,19 +103,38 @@ pub fn gradcheck(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor], opt
 /// let x = Tensor::from_vec(vec![0.3f64, -1.2], &[2]).unwrap();
 /// gradgradcheck(|xs| xs[0].exp()?.mul(&xs[0]), &[x], GradcheckOptions::default()).unwrap();
 /// ```
-pub fn gradgradcheck(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor], opts: GradcheckOptions) -> Result<()> {
+pub fn gradgradcheck(
+    f: impl Fn(&[Tensor]) -> Result<Tensor>,
+    inputs: &[Tensor],
+    opts: GradcheckOptions,
+) -> Result<()> {
     let first = |xs: &[Tensor]| -> Result<Tensor> {
         // finite-difference evaluations pass plain tensors: make them leaves of a fresh graph
-        let leaves: Vec<Tensor> = xs.iter().map(|x| if x.requires_grad() { x.clone() } else { x.detach().requires_grad_(true) }).collect();
+        let leaves: Vec<Tensor> = xs
+            .iter()
+            .map(|x| {
+                if x.requires_grad() {
+                    x.clone()
+                } else {
+                    x.detach().requires_grad_(true)
+                }
+            })
+            .collect();
         let xs = &leaves[..];
         let out = f(xs)?;
         let weights = crate::Rng::seed(0x51).uniform(out.shape(), 0.5, 1.5, DType::F64);
         let s = out.mul(&weights)?.sum_all()?;
         if !s.requires_grad() {
-            return Ok(Tensor::zeros(&[xs.iter().map(|x| x.numel()).sum()], DType::F64));
+            return Ok(Tensor::zeros(
+                &[xs.iter().map(|x| x.numel()).sum()],
+                DType::F64,
+            ));
         }
         let gs = grad(&s, &xs.iter().collect::<Vec<_>>(), None, true)?;
-        let flat = gs.iter().map(|g| g.reshape(&[g.numel()])).collect::<Result<Vec<_>>>()?;
+        let flat = gs
+            .iter()
+            .map(|g| g.reshape(&[g.numel()]))
+            .collect::<Result<Vec<_>>>()?;
         Tensor::concat(&flat.iter().collect::<Vec<_>>(), 0)
     };
     gradcheck(first, inputs, opts)

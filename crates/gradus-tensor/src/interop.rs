@@ -32,7 +32,11 @@ impl Tensor {
     /// ```
     pub fn to_ndarray<T: Element>(&self) -> Result<ArrayD<T>> {
         let data = self.to_vec::<T>()?;
-        ArrayD::from_shape_vec(IxDyn(self.shape()), data)
-            .map_err(|e| TensorError::InvalidArgument { op: "to_ndarray", detail: e.to_string() })
+        ArrayD::from_shape_vec(IxDyn(self.shape()), data).map_err(|e| {
+            TensorError::InvalidArgument {
+                op: "to_ndarray",
+                detail: e.to_string(),
+            }
+        })
     }
 }

@@ -26,8 +26,16 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
     let rank = a.len().max(b.len());
     let mut out = vec![0; rank];
     for i in 0..rank {
-        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
-        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        let da = if i + a.len() >= rank {
+            a[i + a.len() - rank]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= rank {
+            b[i + b.len() - rank]
+        } else {
+            1
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -56,7 +64,11 @@ pub fn normalize_axis(op: &'static str, axis: isize, shape: &[usize]) -> Result<
     let rank = shape.len() as isize;
     let a = if axis < 0 { axis + rank } else { axis };
     if a < 0 || a >= rank {
-        return Err(TensorError::AxisOutOfRange { op, axis, shape: shape.to_vec() });
+        return Err(TensorError::AxisOutOfRange {
+            op,
+            axis,
+            shape: shape.to_vec(),
+        });
     }
     Ok(a as usize)
 }
@@ -78,7 +90,11 @@ impl Layout {
     /// assert_eq!(l.numel(), 6);
     /// ```
     pub fn contiguous(shape: &[usize]) -> Layout {
-        Layout { shape: shape.to_vec(), strides: contiguous_strides(shape), offset: 0 }
+        Layout {
+            shape: shape.to_vec(),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
     }
 
     /// The shape.
@@ -123,9 +139,17 @@ impl Layout {
         let mut strides = vec![0; shape.len()];
         for (i, st) in strides.iter_mut().enumerate().skip(extra) {
             let d = self.shape[i - extra];
-            *st = if d == 1 && shape[i] != 1 { 0 } else { self.strides[i - extra] };
+            *st = if d == 1 && shape[i] != 1 {
+                0
+            } else {
+                self.strides[i - extra]
+            };
         }
-        Layout { shape: shape.to_vec(), strides, offset: self.offset }
+        Layout {
+            shape: shape.to_vec(),
+            strides,
+            offset: self.offset,
+        }
     }
 
     /// Calls `f` with the storage offset of every element, in row-major order of the view.

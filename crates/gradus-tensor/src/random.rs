@@ -52,7 +52,14 @@ impl Rng {
     /// ```
     pub fn normal(&mut self, shape: &[usize], mean: f64, std: f64, dtype: DType) -> Tensor {
         let n: usize = shape.iter().product();
-        let values: Vec<f64> = (0..n).map(|_| mean + std * { let z: f64 = StandardNormal.sample(&mut self.0); z }).collect();
+        let values: Vec<f64> = (0..n)
+            .map(|_| {
+                mean + std * {
+                    let z: f64 = StandardNormal.sample(&mut self.0);
+                    z
+                }
+            })
+            .collect();
         from_f64(values, shape, dtype)
     }
 
@@ -65,7 +72,9 @@ impl Rng {
     /// ```
     pub fn uniform(&mut self, shape: &[usize], low: f64, high: f64, dtype: DType) -> Tensor {
         let n: usize = shape.iter().product();
-        let values: Vec<f64> = (0..n).map(|_| low + (high - low) * self.0.gen::<f64>()).collect();
+        let values: Vec<f64> = (0..n)
+            .map(|_| low + (high - low) * self.0.gen::<f64>())
+            .collect();
         from_f64(values, shape, dtype)
     }
 
@@ -81,10 +90,15 @@ impl Rng {
     /// ```
     pub fn bernoulli(&mut self, shape: &[usize], p: f64, dtype: DType) -> Result<Tensor> {
         if !(0.0..=1.0).contains(&p) {
-            return Err(TensorError::InvalidArgument { op: "bernoulli", detail: format!("probability {p} is outside [0, 1]") });
+            return Err(TensorError::InvalidArgument {
+                op: "bernoulli",
+                detail: format!("probability {p} is outside [0, 1]"),
+            });
         }
         let n: usize = shape.iter().product();
-        let values: Vec<f64> = (0..n).map(|_| if self.0.gen::<f64>() < p { 1.0 } else { 0.0 }).collect();
+        let values: Vec<f64> = (0..n)
+            .map(|_| if self.0.gen::<f64>() < p { 1.0 } else { 0.0 })
+            .collect();
         Ok(from_f64(values, shape, dtype))
     }
 

@@ -52,7 +52,13 @@ impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let values = self.to_vec_f64();
         let shown = &values[..values.len().min(8)];
-        write!(f, "Tensor({:?}, {:?}, {:?}", self.shape(), self.dtype(), shown)?;
+        write!(
+            f,
+            "Tensor({:?}, {:?}, {:?}",
+            self.shape(),
+            self.dtype(),
+            shown
+        )?;
         if values.len() > 8 {
             write!(f, "...")?;
         }
@@ -66,7 +72,11 @@ impl std::fmt::Debug for Tensor {
 impl Tensor {
     // ---- construction -------------------------------------------------------------------------
 
-    pub(crate) fn from_parts(storage: Arc<RwLock<Storage>>, layout: Layout, dtype: DType) -> Tensor {
+    pub(crate) fn from_parts(
+        storage: Arc<RwLock<Storage>>,
+        layout: Layout,
+        dtype: DType,
+    ) -> Tensor {
         Tensor(Arc::new(Inner {
             id: TensorId::next(),
             storage,
@@ -81,7 +91,11 @@ impl Tensor {
     pub(crate) fn from_storage(storage: Storage, shape: &[usize]) -> Tensor {
         let dtype = storage.dtype();
         debug_assert_eq!(storage.len(), shape.iter().product::<usize>());
-        Tensor::from_parts(Arc::new(RwLock::new(storage)), Layout::contiguous(shape), dtype)
+        Tensor::from_parts(
+            Arc::new(RwLock::new(storage)),
+            Layout::contiguous(shape),
+            dtype,
+        )
     }
 
     pub(crate) fn from_data<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
@@ -107,7 +121,10 @@ impl Tensor {
             storage,
             layout,
             dtype,
-            node: Some(Node { op: Box::new(op), inputs }),
+            node: Some(Node {
+                op: Box::new(op),
+                inputs,
+            }),
             requires_grad: true,
             grad: Mutex::new(None),
         }))
@@ -120,7 +137,12 @@ impl Tensor {
         op: impl BackwardOp + 'static,
         inputs: &[&Tensor],
     ) -> Tensor {
-        Tensor::from_op(Arc::new(RwLock::new(T::into_storage(data))), Layout::contiguous(shape), op, inputs)
+        Tensor::from_op(
+            Arc::new(RwLock::new(T::into_storage(data))),
+            Layout::contiguous(shape),
+            op,
+            inputs,
+        )
     }
 
     /// A view of this tensor's storage with another layout, recorded as `op`.
@@ -497,7 +519,10 @@ impl Tensor {
         if !self.is_contiguous() {
             return Err(TensorError::InvalidArgument {
                 op: "update_data",
-                detail: format!("needs a contiguous tensor, got strides {:?}", self.layout().strides()),
+                detail: format!(
+                    "needs a contiguous tensor, got strides {:?}",
+                    self.layout().strides()
+                ),
             });
         }
         let mut guard = self.0.storage.write().expect("storage lock");
@@ -539,7 +564,11 @@ impl Tensor {
 
     pub(crate) fn check_dtype<T: Element>(&self, op: &'static str) -> Result<()> {
         if self.dtype() != T::DTYPE {
-            return Err(TensorError::DTypeMismatch { op, lhs: self.dtype(), rhs: T::DTYPE });
+            return Err(TensorError::DTypeMismatch {
+                op,
+                lhs: self.dtype(),
+                rhs: T::DTYPE,
+            });
         }
         Ok(())
     }
@@ -547,7 +576,11 @@ impl Tensor {
     /// Errors unless `other` has the same dtype.
     pub(crate) fn check_same(&self, op: &'static str, other: &Tensor) -> Result<()> {
         if self.dtype() != other.dtype() {
-            return Err(TensorError::DTypeMismatch { op, lhs: self.dtype(), rhs: other.dtype() });
+            return Err(TensorError::DTypeMismatch {
+                op,
+                lhs: self.dtype(),
+                rhs: other.dtype(),
+            });
         }
         Ok(())
     }
@@ -560,7 +593,11 @@ impl Tensor {
 
 impl Tensor {
     /// Runs `f` on the full storage slices of two tensors (one lock when they share storage).
-    pub(crate) fn with_storages<T: Element, R>(&self, other: &Tensor, f: impl FnOnce(&[T], &[T]) -> R) -> R {
+    pub(crate) fn with_storages<T: Element, R>(
+        &self,
+        other: &Tensor,
+        f: impl FnOnce(&[T], &[T]) -> R,
+    ) -> R {
         let a = self.0.storage.read().expect("storage lock");
         if self.shares_storage(other) {
             let s = T::slice(&a);

@@ -11,12 +11,20 @@ fn t(v: &[f64], shape: &[usize]) -> Tensor {
 fn gradients_accumulate_across_backward_calls_and_clear_with_set_grad() {
     let x = t(&[1.0, -2.0], &[2]).requires_grad_(true);
     for _ in 0..3 {
-        x.mul_scalar(2.0).unwrap().sum_all().unwrap().backward().unwrap();
+        x.mul_scalar(2.0)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
     }
     assert_eq!(x.grad().unwrap().to_vec::<f64>().unwrap(), vec![6.0, 6.0]);
     x.set_grad(None);
     x.exp().unwrap().sum_all().unwrap().backward().unwrap();
-    assert_eq!(x.grad().unwrap().to_vec::<f64>().unwrap(), vec![1f64.exp(), (-2f64).exp()]);
+    assert_eq!(
+        x.grad().unwrap().to_vec::<f64>().unwrap(),
+        vec![1f64.exp(), (-2f64).exp()]
+    );
 }
 
 #[test]
@@ -24,7 +32,13 @@ fn shared_subexpressions_sum_their_gradient_paths() {
     // y = a*x + x^2 uses x twice: dy/dx = a + 2x
     let x = t(&[3.0], &[1]).requires_grad_(true);
     let a = t(&[5.0], &[1]);
-    let y = a.mul(&x).unwrap().add(&x.mul(&x).unwrap()).unwrap().sum_all().unwrap();
+    let y = a
+        .mul(&x)
+        .unwrap()
+        .add(&x.mul(&x).unwrap())
+        .unwrap()
+        .sum_all()
+        .unwrap();
     y.backward().unwrap();
     assert_eq!(x.grad().unwrap().item().unwrap(), 11.0);
     assert!(a.grad().is_none(), "a constant gets no gradient");
@@ -62,7 +76,9 @@ fn hvp_and_hessian_match_the_closed_form_of_a_quadratic() {
     }
     let v = t(&[1.0, 2.0, -1.0], &[3]);
     let hv = hvp(f, &x, &v).unwrap().to_vec::<f64>().unwrap();
-    let want: Vec<f64> = (0..3).map(|i| (0..3).map(|j| a[i * 3 + j] * [1.0, 2.0, -1.0][j]).sum()).collect();
+    let want: Vec<f64> = (0..3)
+        .map(|i| (0..3).map(|j| a[i * 3 + j] * [1.0, 2.0, -1.0][j]).sum())
+        .collect();
     for (g, w) in hv.iter().zip(&want) {
         assert!((g - w).abs() < 1e-12);
     }
@@ -78,7 +94,11 @@ fn hessian_of_softmax_cross_entropy_matches_its_closed_form() {
     for i in 0..4 {
         for j in 0..4 {
             let want = if i == j { p[i] } else { 0.0 } - p[i] * p[j];
-            assert!((h[i * 4 + j] - want).abs() < 1e-12, "H[{i}][{j}] = {} vs {want}", h[i * 4 + j]);
+            assert!(
+                (h[i * 4 + j] - want).abs() < 1e-12,
+                "H[{i}][{j}] = {} vs {want}",
+                h[i * 4 + j]
+            );
         }
     }
 }
@@ -96,10 +116,15 @@ fn grad_returns_zeros_for_unused_inputs_and_leaves_dot_grad_alone() {
 
 #[test]
 fn gradients_flow_through_views_of_f32_tensors() {
-    let w = Tensor::from_vec((0..6).map(|v| v as f32).collect(), &[2, 3]).unwrap().requires_grad_(true);
+    let w = Tensor::from_vec((0..6).map(|v| v as f32).collect(), &[2, 3])
+        .unwrap()
+        .requires_grad_(true);
     let y = w.t().unwrap().narrow(0, 1, 2).unwrap().sum_all().unwrap();
     y.backward().unwrap();
-    assert_eq!(w.grad().unwrap().to_vec::<f32>().unwrap(), vec![0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+    assert_eq!(
+        w.grad().unwrap().to_vec::<f32>().unwrap(),
+        vec![0.0, 1.0, 1.0, 0.0, 1.0, 1.0]
+    );
 }
 
 #[test]
@@ -107,18 +132,30 @@ fn shape_errors_name_the_op_and_shapes() {
     let a = Tensor::zeros(&[2, 3], DType::F32);
     let b = Tensor::zeros(&[4, 3], DType::F32);
     let msg = a.add(&b).unwrap_err().to_string();
-    assert!(msg.contains("add") && msg.contains("[2, 3]") && msg.contains("[4, 3]"), "{msg}");
+    assert!(
+        msg.contains("add") && msg.contains("[2, 3]") && msg.contains("[4, 3]"),
+        "{msg}"
+    );
     let msg = a.matmul(&b).unwrap_err().to_string();
     assert!(msg.contains("matmul") && msg.contains("[4, 3]"), "{msg}");
-    let msg = a.add(&Tensor::zeros(&[2, 3], DType::F64)).unwrap_err().to_string();
+    let msg = a
+        .add(&Tensor::zeros(&[2, 3], DType::F64))
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("dtype"), "{msg}");
 }
 
 #[test]
 fn random_tensors_are_reproducible_from_a_seed() {
-    let a = Tensor::randn(&[100], DType::F32, 9).to_vec::<f32>().unwrap();
-    let b = Tensor::randn(&[100], DType::F32, 9).to_vec::<f32>().unwrap();
-    let c = Tensor::randn(&[100], DType::F32, 10).to_vec::<f32>().unwrap();
+    let a = Tensor::randn(&[100], DType::F32, 9)
+        .to_vec::<f32>()
+        .unwrap();
+    let b = Tensor::randn(&[100], DType::F32, 9)
+        .to_vec::<f32>()
+        .unwrap();
+    let c = Tensor::randn(&[100], DType::F32, 10)
+        .to_vec::<f32>()
+        .unwrap();
     assert_eq!(a, b);
     assert_ne!(a, c);
     let mean = a.iter().sum::<f32>() / 100.0;
@@ -130,7 +167,13 @@ fn parallel_and_serial_paths_agree() {
     // above the parallel threshold, elementwise and reductions must match a serial reference
     let n = 200_000;
     let x = Rng::seed(1).uniform(&[n / 100, 100], -1.0, 1.0, DType::F64);
-    let y = x.mul(&x).unwrap().sum(&[1], false).unwrap().to_vec::<f64>().unwrap();
+    let y = x
+        .mul(&x)
+        .unwrap()
+        .sum(&[1], false)
+        .unwrap()
+        .to_vec::<f64>()
+        .unwrap();
     let xv = x.to_vec::<f64>().unwrap();
     for (r, got) in y.iter().enumerate() {
         let want: f64 = xv[r * 100..(r + 1) * 100].iter().map(|v| v * v).sum();

@@ -5,17 +5,27 @@ use gradus_tensor::ops::conv::Conv2dOptions;
 use gradus_tensor::ops::pool::Pool2d;
 use gradus_tensor::{gradcheck, gradgradcheck, DType, GradcheckOptions, Result, Rng, Tensor};
 
-type Case = (&'static str, Box<dyn Fn(&[Tensor]) -> Result<Tensor>>, Vec<Vec<usize>>);
+type Case = (
+    &'static str,
+    Box<dyn Fn(&[Tensor]) -> Result<Tensor>>,
+    Vec<Vec<usize>>,
+);
 
 fn inputs(shapes: &[Vec<usize>], seed: u64) -> Vec<Tensor> {
     let mut rng = Rng::seed(seed);
-    shapes.iter().map(|s| rng.uniform(s, -1.5, 1.5, DType::F64)).collect()
+    shapes
+        .iter()
+        .map(|s| rng.uniform(s, -1.5, 1.5, DType::F64))
+        .collect()
 }
 
 /// Inputs bounded away from zero (for log, sqrt, div, pow bases).
 fn positive(shapes: &[Vec<usize>], seed: u64) -> Vec<Tensor> {
     let mut rng = Rng::seed(seed);
-    shapes.iter().map(|s| rng.uniform(s, 0.5, 2.0, DType::F64)).collect()
+    shapes
+        .iter()
+        .map(|s| rng.uniform(s, 0.5, 2.0, DType::F64))
+        .collect()
 }
 
 /// Inputs away from the kinks of relu/abs/clamp/max so finite differences are meaningful.
@@ -24,9 +34,20 @@ fn away_from_kinks(shapes: &[Vec<usize>], seed: u64) -> Vec<Tensor> {
     shapes
         .iter()
         .map(|s| {
-            let v: Vec<f64> = rng.uniform(s, 0.2, 1.5, DType::F64).to_vec::<f64>().unwrap();
-            let signs = rng.bernoulli(s, 0.5, DType::F64).unwrap().to_vec::<f64>().unwrap();
-            let v = v.iter().zip(&signs).map(|(x, s)| if *s > 0.5 { *x } else { -*x }).collect();
+            let v: Vec<f64> = rng
+                .uniform(s, 0.2, 1.5, DType::F64)
+                .to_vec::<f64>()
+                .unwrap();
+            let signs = rng
+                .bernoulli(s, 0.5, DType::F64)
+                .unwrap()
+                .to_vec::<f64>()
+                .unwrap();
+            let v = v
+                .iter()
+                .zip(&signs)
+                .map(|(x, s)| if *s > 0.5 { *x } else { -*x })
+                .collect();
             Tensor::from_vec(v, s).unwrap()
         })
         .collect()
@@ -45,7 +66,11 @@ fn run(cases: Vec<Case>, make: fn(&[Vec<usize>], u64) -> Vec<Tensor>, second_ord
             }
         }
     }
-    assert!(failures.is_empty(), "gradcheck failures:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "gradcheck failures:\n{}",
+        failures.join("\n")
+    );
 }
 
 fn v(dims: &[usize]) -> Vec<usize> {
@@ -78,20 +103,44 @@ fn smooth_elementwise_ops_first_and_second_order() {
             case!("mul_broadcast", |x| x[0].mul(&x[1]), [[2, 1, 4], [3, 1]]),
             case!("mul_same", |x| x[0].mul(&x[0]), [[3, 3]]),
             case!("mul_add", |x| x[0].mul_add(&x[1], &x[2]), [[6], [6], [6]]),
-            case!("mul_add_broadcast", |x| x[0].mul_add(&x[1], &x[2]), [[2, 3], [3], [2, 1]]),
-            case!("sum_keepdim", |x| x[0].sum(&[0, 2], true)?.mul(&x[1]), [[2, 3, 4], [1, 3, 1]]),
+            case!(
+                "mul_add_broadcast",
+                |x| x[0].mul_add(&x[1], &x[2]),
+                [[2, 3], [3], [2, 1]]
+            ),
+            case!(
+                "sum_keepdim",
+                |x| x[0].sum(&[0, 2], true)?.mul(&x[1]),
+                [[2, 3, 4], [1, 3, 1]]
+            ),
             case!("mean", |x| x[0].mean(&[-1], false)?.exp(), [[3, 4]]),
             case!("var_unbiased", |x| x[0].var(&[1], 1, false), [[3, 5]]),
-            case!("var_biased_keepdim", |x| x[0].var(&[0, 1], 0, true), [[3, 4]]),
+            case!(
+                "var_biased_keepdim",
+                |x| x[0].var(&[0, 1], 0, true),
+                [[3, 4]]
+            ),
             case!("matmul_2d", |x| x[0].matmul(&x[1]), [[3, 4], [4, 2]]),
-            case!("matmul_batch_broadcast", |x| x[0].matmul(&x[1]), [[2, 1, 3, 4], [3, 4, 2]]),
+            case!(
+                "matmul_batch_broadcast",
+                |x| x[0].matmul(&x[1]),
+                [[2, 1, 3, 4], [3, 4, 2]]
+            ),
             case!("matmul_vec_mat", |x| x[0].matmul(&x[1]), [[4], [4, 3]]),
             case!("matmul_mat_vec", |x| x[0].matmul(&x[1]), [[2, 4], [4]]),
-            case!("matmul_transposed_operands", |x| x[0].t()?.matmul(&x[1].t()?), [[4, 3], [2, 4]]),
+            case!(
+                "matmul_transposed_operands",
+                |x| x[0].t()?.matmul(&x[1].t()?),
+                [[4, 3], [2, 4]]
+            ),
             case!("softmax", |x| x[0].softmax(-1), [[3, 5]]),
             case!("softmax_axis0", |x| x[0].softmax(0), [[3, 5]]),
             case!("log_softmax", |x| x[0].log_softmax(1), [[2, 4]]),
-            case!("powf", |x| x[0].mul(&x[0])?.add_scalar(1.0)?.powf(1.5), [[5]]),
+            case!(
+                "powf",
+                |x| x[0].mul(&x[0])?.add_scalar(1.0)?.powf(1.5),
+                [[5]]
+            ),
         ],
         inputs,
         true,
@@ -127,7 +176,11 @@ fn piecewise_ops_away_from_kinks() {
             case!("max_axis", |x| x[0].max(1, false), [[3, 5]]),
             case!("max_keepdim_axis0", |x| x[0].max(0, true), [[3, 5]]),
             case!("max_all", |x| x[0].max_all(), [[2, 3]]),
-            case!("where", |x| x[0].gt(&Tensor::scalar(0.0f64))?.where_cond(&x[1], &x[2]), [[3, 4], [3, 4], [4]]),
+            case!(
+                "where",
+                |x| x[0].gt(&Tensor::scalar(0.0f64))?.where_cond(&x[1], &x[2]),
+                [[3, 4], [3, 4], [4]]
+            ),
         ],
         away_from_kinks,
         false,
@@ -148,23 +201,67 @@ fn piecewise_ops_away_from_kinks() {
 fn shape_and_index_ops() {
     run(
         vec![
-            case!("reshape", |x| x[0].reshape(&[4, 3])?.mul(&x[1]), [[2, 6], [3]]),
-            case!("permute_noncontiguous", |x| x[0].permute(&[2, 0, 1])?.exp(), [[2, 3, 4]]),
-            case!("transpose_then_reshape", |x| x[0].t()?.reshape(&[6]), [[2, 3]]),
+            case!(
+                "reshape",
+                |x| x[0].reshape(&[4, 3])?.mul(&x[1]),
+                [[2, 6], [3]]
+            ),
+            case!(
+                "permute_noncontiguous",
+                |x| x[0].permute(&[2, 0, 1])?.exp(),
+                [[2, 3, 4]]
+            ),
+            case!(
+                "transpose_then_reshape",
+                |x| x[0].t()?.reshape(&[6]),
+                [[2, 3]]
+            ),
             case!("flatten", |x| x[0].flatten(1, -1), [[2, 3, 2]]),
-            case!("squeeze_unsqueeze", |x| x[0].unsqueeze(1)?.squeeze(1), [[3]]),
-            case!("expand", |x| x[0].expand(&[2, 3, 4])?.mul(&x[1]), [[3, 1], [2, 3, 4]]),
+            case!(
+                "squeeze_unsqueeze",
+                |x| x[0].unsqueeze(1)?.squeeze(1),
+                [[3]]
+            ),
+            case!(
+                "expand",
+                |x| x[0].expand(&[2, 3, 4])?.mul(&x[1]),
+                [[3, 1], [2, 3, 4]]
+            ),
             case!("narrow", |x| x[0].narrow(1, 1, 2)?.tanh(), [[3, 4]]),
-            case!("narrow_of_transpose", |x| x[0].t()?.narrow(0, 1, 2), [[3, 4]]),
+            case!(
+                "narrow_of_transpose",
+                |x| x[0].t()?.narrow(0, 1, 2),
+                [[3, 4]]
+            ),
             case!("pad_axis", |x| x[0].pad_axis(0, 2, 1), [[2, 3]]),
-            case!("concat", |x| Tensor::concat(&[&x[0], &x[1]], 1), [[2, 3], [2, 2]]),
+            case!(
+                "concat",
+                |x| Tensor::concat(&[&x[0], &x[1]], 1),
+                [[2, 3], [2, 2]]
+            ),
             case!("stack", |x| Tensor::stack(&[&x[0], &x[1]], 0), [[3], [3]]),
             case!("contiguous", |x| x[0].t()?.contiguous(), [[3, 2]]),
-            case!("index_select", |x| x[0].index_select(0, &[2, 0, 2]), [[3, 4]]),
-            case!("index_select_axis1", |x| x[0].index_select(1, &[1, 1, 0]), [[2, 3]]),
-            case!("index_add", |x| x[0].index_add(0, &[1, 1], &x[1]), [[3, 2], [2, 2]]),
+            case!(
+                "index_select",
+                |x| x[0].index_select(0, &[2, 0, 2]),
+                [[3, 4]]
+            ),
+            case!(
+                "index_select_axis1",
+                |x| x[0].index_select(1, &[1, 1, 0]),
+                [[2, 3]]
+            ),
+            case!(
+                "index_add",
+                |x| x[0].index_add(0, &[1, 1], &x[1]),
+                [[3, 2], [2, 2]]
+            ),
             case!("gather", |x| x[0].gather(1, &[2, 0, 1]), [[3, 3]]),
-            case!("scatter_add", |x| x[0].scatter_add(1, &[2, 0], &x[1]), [[2, 3], [2, 1]]),
+            case!(
+                "scatter_add",
+                |x| x[0].scatter_add(1, &[2, 0], &x[1]),
+                [[2, 3], [2, 1]]
+            ),
             case!("sum_to", |x| x[0].sum_to(&[3, 1]), [[2, 3, 4]]),
             case!("sum_all", |x| x[0].sum_all(), [[2, 3]]),
             case!("mean_all", |x| x[0].mean_all(), [[2, 3]]),
@@ -176,30 +273,80 @@ fn shape_and_index_ops() {
 
 #[test]
 fn convolution_pooling_and_dropout() {
-    let strided = Conv2dOptions { stride: (2, 1), padding: (1, 2), dilation: (1, 1), groups: 1 };
-    let grouped = Conv2dOptions { stride: (1, 1), padding: (2, 2), dilation: (2, 2), groups: 2 };
-    let pool = Pool2d { kernel: (3, 3), stride: (2, 2), padding: (1, 1) };
+    let strided = Conv2dOptions {
+        stride: (2, 1),
+        padding: (1, 2),
+        dilation: (1, 1),
+        groups: 1,
+    };
+    let grouped = Conv2dOptions {
+        stride: (1, 1),
+        padding: (2, 2),
+        dilation: (2, 2),
+        groups: 2,
+    };
+    let pool = Pool2d {
+        kernel: (3, 3),
+        stride: (2, 2),
+        padding: (1, 1),
+    };
     run(
         vec![
             case!("unfold", |x| x[0].unfold((2, 3), &strided), [[2, 2, 5, 4]]),
-            case!("fold", |x| x[0].fold((5, 4), (2, 2), &Conv2dOptions::default()), [[1, 8, 12]]),
-            case!("conv2d", |x| x[0].conv2d(&x[1], Some(&x[2]), &Conv2dOptions::default()), [[2, 2, 5, 5], [3, 2, 3, 3], [3]]),
-            case!("conv2d_strided_padded", |x| x[0].conv2d(&x[1], None, &strided), [[1, 2, 5, 4], [2, 2, 3, 2]]),
-            case!("conv2d_grouped_dilated", |x| x[0].conv2d(&x[1], Some(&x[2]), &grouped), [[1, 4, 5, 5], [4, 2, 3, 3], [4]]),
+            case!(
+                "fold",
+                |x| x[0].fold((5, 4), (2, 2), &Conv2dOptions::default()),
+                [[1, 8, 12]]
+            ),
+            case!(
+                "conv2d",
+                |x| x[0].conv2d(&x[1], Some(&x[2]), &Conv2dOptions::default()),
+                [[2, 2, 5, 5], [3, 2, 3, 3], [3]]
+            ),
+            case!(
+                "conv2d_strided_padded",
+                |x| x[0].conv2d(&x[1], None, &strided),
+                [[1, 2, 5, 4], [2, 2, 3, 2]]
+            ),
+            case!(
+                "conv2d_grouped_dilated",
+                |x| x[0].conv2d(&x[1], Some(&x[2]), &grouped),
+                [[1, 4, 5, 5], [4, 2, 3, 3], [4]]
+            ),
             case!("avg_pool2d", |x| x[0].avg_pool2d(&pool), [[1, 2, 5, 5]]),
-            case!("dropout", |x| x[0].dropout(0.3, &mut Rng::seed(5)), [[4, 5]]),
+            case!(
+                "dropout",
+                |x| x[0].dropout(0.3, &mut Rng::seed(5)),
+                [[4, 5]]
+            ),
         ],
         inputs,
         false,
     );
     // max pooling away from ties
-    run(vec![case!("max_pool2d", |x| x[0].max_pool2d(&Pool2d::new((2, 2))), [[1, 2, 4, 6]])], away_from_kinks, false);
+    run(
+        vec![case!(
+            "max_pool2d",
+            |x| x[0].max_pool2d(&Pool2d::new((2, 2))),
+            [[1, 2, 4, 6]]
+        )],
+        away_from_kinks,
+        false,
+    );
 }
 
 #[test]
 fn gradcheck_reports_a_wrong_gradient() {
     // detach hides a dependence from autodiff: the analytic gradient is wrong and must be caught
     let x = Tensor::from_vec(vec![0.5f64, 1.5], &[2]).unwrap();
-    let err = gradcheck(|xs| xs[0].mul(&xs[0].detach()), &[x], GradcheckOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("gradcheck failed for input 0"), "{err}");
+    let err = gradcheck(
+        |xs| xs[0].mul(&xs[0].detach()),
+        &[x],
+        GradcheckOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("gradcheck failed for input 0"),
+        "{err}"
+    );
 }

@@ -67,16 +67,32 @@ const PLATEAU_KEY: &str = "gradus.plateau";
 ///
 /// # Errors
 /// When the file cannot be written.
-pub fn save(path: &Path, model: &dyn Module, optimizer: &Optimizer, plateau: Option<&ReduceOnPlateau>, progress: &Progress) -> Result<()> {
+pub fn save(
+    path: &Path,
+    model: &dyn Module,
+    optimizer: &Optimizer,
+    plateau: Option<&ReduceOnPlateau>,
+    progress: &Progress,
+) -> Result<()> {
     let bytes = gradus_nn::state_dict::to_bytes(model)?;
     let mut meta = BTreeMap::new();
     let json = |v: serde_json::Result<String>| v.expect("checkpoint state serializes");
-    meta.insert(PROGRESS_KEY.to_string(), json(serde_json::to_string(progress)));
-    meta.insert(OPTIMIZER_KEY.to_string(), json(serde_json::to_string(&optimizer.state_dict())));
+    meta.insert(
+        PROGRESS_KEY.to_string(),
+        json(serde_json::to_string(progress)),
+    );
+    meta.insert(
+        OPTIMIZER_KEY.to_string(),
+        json(serde_json::to_string(&optimizer.state_dict())),
+    );
     if let Some(p) = plateau {
         meta.insert(PLATEAU_KEY.to_string(), json(serde_json::to_string(p)));
     }
-    let bytes = crate::model_file::with_metadata(&bytes, &meta).map_err(|e| TrainError::Checkpoint { path: path.to_path_buf(), detail: e.to_string() })?;
+    let bytes =
+        crate::model_file::with_metadata(&bytes, &meta).map_err(|e| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
     write_atomic(path, &bytes).map_err(TrainError::io(path))
 }
 
@@ -85,17 +101,38 @@ pub fn save(path: &Path, model: &dyn Module, optimizer: &Optimizer, plateau: Opt
 ///
 /// # Errors
 /// When the file is missing, torn or from a different model or optimizer.
-pub fn load(path: &Path, model: &dyn Module, optimizer: &mut Optimizer, plateau: Option<&mut ReduceOnPlateau>) -> Result<Progress> {
-    let bad = |detail: String| TrainError::Checkpoint { path: path.to_path_buf(), detail };
-    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read it to resume ({e}); run without --resume to start fresh")))?;
+pub fn load(
+    path: &Path,
+    model: &dyn Module,
+    optimizer: &mut Optimizer,
+    plateau: Option<&mut ReduceOnPlateau>,
+) -> Result<Progress> {
+    let bad = |detail: String| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let bytes = std::fs::read(path).map_err(|e| {
+        bad(format!(
+            "cannot read it to resume ({e}); run without --resume to start fresh"
+        ))
+    })?;
     let meta = crate::model_file::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
-    let get = |key: &str| meta.get(key).ok_or_else(|| bad(format!("has no `{key}` entry (not a gradus checkpoint)")));
-    let progress: Progress = serde_json::from_str(get(PROGRESS_KEY)?).map_err(|e| bad(format!("bad progress: {e}")))?;
-    let states: Vec<State> = serde_json::from_str(get(OPTIMIZER_KEY)?).map_err(|e| bad(format!("bad optimizer state: {e}")))?;
-    gradus_nn::state_dict::from_bytes(model, &bytes).map_err(|e| bad(format!("does not match the model: {e}")))?;
-    optimizer.load_state_dict(states).map_err(|e| bad(format!("does not match the optimizer: {e}")))?;
+    let get = |key: &str| {
+        meta.get(key)
+            .ok_or_else(|| bad(format!("has no `{key}` entry (not a gradus checkpoint)")))
+    };
+    let progress: Progress =
+        serde_json::from_str(get(PROGRESS_KEY)?).map_err(|e| bad(format!("bad progress: {e}")))?;
+    let states: Vec<State> = serde_json::from_str(get(OPTIMIZER_KEY)?)
+        .map_err(|e| bad(format!("bad optimizer state: {e}")))?;
+    gradus_nn::state_dict::from_bytes(model, &bytes)
+        .map_err(|e| bad(format!("does not match the model: {e}")))?;
+    optimizer
+        .load_state_dict(states)
+        .map_err(|e| bad(format!("does not match the optimizer: {e}")))?;
     if let (Some(p), Some(saved)) = (plateau, meta.get(PLATEAU_KEY)) {
-        let saved: ReduceOnPlateau = serde_json::from_str(saved).map_err(|e| bad(format!("bad plateau state: {e}")))?;
+        let saved: ReduceOnPlateau =
+            serde_json::from_str(saved).map_err(|e| bad(format!("bad plateau state: {e}")))?;
         p.lr().set(saved.lr().get());
     }
     Ok(progress)

@@ -12,14 +12,20 @@ use gradus_tensor::{DType, Tensor};
 /// assert_eq!(gradus_train::diagnostics::layer_of("bias"), "bias");
 /// ```
 pub fn layer_of(name: &str) -> &str {
-    name.rsplit_once('.').map(|(layer, _)| layer).unwrap_or(name)
+    name.rsplit_once('.')
+        .map(|(layer, _)| layer)
+        .unwrap_or(name)
 }
 
 /// Sum of squares in f64, reading the tensor in place (no copy for contiguous tensors).
 fn sum_squares(t: &Tensor) -> f64 {
     match t.dtype() {
-        DType::F32 => t.with_data(|v: &[f32]| v.iter().map(|&x| (x as f64) * (x as f64)).sum()).unwrap_or(f64::NAN),
-        _ => t.with_data(|v: &[f64]| v.iter().map(|x| x * x).sum()).unwrap_or(f64::NAN),
+        DType::F32 => t
+            .with_data(|v: &[f32]| v.iter().map(|&x| (x as f64) * (x as f64)).sum())
+            .unwrap_or(f64::NAN),
+        _ => t
+            .with_data(|v: &[f64]| v.iter().map(|x| x * x).sum())
+            .unwrap_or(f64::NAN),
     }
 }
 
@@ -55,7 +61,10 @@ impl GradNorms {
             }
         }
         let global = per_layer.iter().map(|(_, s)| s).sum::<f64>().sqrt();
-        GradNorms { global, per_layer: per_layer.into_iter().map(|(l, s)| (l, s.sqrt())).collect() }
+        GradNorms {
+            global,
+            per_layer: per_layer.into_iter().map(|(l, s)| (l, s.sqrt())).collect(),
+        }
     }
 
     /// The first layer whose gradient is not finite, else the layer with the largest norm.
@@ -85,7 +94,11 @@ pub fn update_ratio(before: &[Tensor], after: &[Tensor]) -> f64 {
             base += x * x;
         }
     }
-    if base > 0.0 { (delta / base).sqrt() } else { delta.sqrt() }
+    if base > 0.0 {
+        (delta / base).sqrt()
+    } else {
+        delta.sqrt()
+    }
 }
 
 /// Watches gradient norms over steps and produces warnings.
@@ -112,14 +125,25 @@ pub struct GradientWatch {
 
 impl Default for GradientWatch {
     fn default() -> Self {
-        GradientWatch { vanishing_below: 1e-7, vanishing_steps: 100, exploding_above: 1e4, small_run: 0, warned_vanishing: false, warned_exploding: false }
+        GradientWatch {
+            vanishing_below: 1e-7,
+            vanishing_steps: 100,
+            exploding_above: 1e4,
+            small_run: 0,
+            warned_vanishing: false,
+            warned_exploding: false,
+        }
     }
 }
 
 impl GradientWatch {
     /// Records one step's norms; returns a warning the first time a condition appears.
     pub fn observe(&mut self, step: u64, norms: &GradNorms) -> Option<String> {
-        if let Some((layer, n)) = norms.per_layer.iter().find(|(_, n)| *n > self.exploding_above) {
+        if let Some((layer, n)) = norms
+            .per_layer
+            .iter()
+            .find(|(_, n)| *n > self.exploding_above)
+        {
             if !self.warned_exploding {
                 self.warned_exploding = true;
                 return Some(format!("warning: exploding gradient at step {step}: layer `{layer}` has norm {n:.3e} (> {:.1e}); consider gradient clipping or a lower learning rate", self.exploding_above));

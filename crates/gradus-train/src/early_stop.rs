@@ -26,7 +26,12 @@ pub struct EarlyStopping {
 impl EarlyStopping {
     /// A rule with the given patience and minimum improvement.
     pub fn new(patience: usize, min_delta: f64) -> EarlyStopping {
-        EarlyStopping { patience, min_delta, best: None, bad_epochs: 0 }
+        EarlyStopping {
+            patience,
+            min_delta,
+            best: None,
+            bad_epochs: 0,
+        }
     }
 
     /// Records an epoch's validation loss; true when it is a new best.

@@ -43,7 +43,10 @@ fn fmt(v: f64) -> String {
 /// assert!(std::fs::read_to_string(&path).unwrap().starts_with("epoch,step,train_loss,val_loss,grad_norm,lr"));
 /// ```
 pub fn write_metrics_csv(path: &Path, records: &[EpochRecord]) -> std::io::Result<()> {
-    let names: Vec<&str> = records.first().map(|r| r.metrics.iter().map(|(k, _)| k.as_str()).collect()).unwrap_or_default();
+    let names: Vec<&str> = records
+        .first()
+        .map(|r| r.metrics.keys().map(|k| k.as_str()).collect())
+        .unwrap_or_default();
     let mut out = String::from("epoch,step,train_loss,val_loss,grad_norm,lr,update_ratio");
     for n in &names {
         out.push(',');
@@ -52,8 +55,16 @@ pub fn write_metrics_csv(path: &Path, records: &[EpochRecord]) -> std::io::Resul
     out.push_str(",seconds\n");
     for r in records {
         let val = r.val_loss.map(fmt).unwrap_or_default();
-        out.push_str(&format!("{},{},{},{val},{},{},{}", r.epoch, r.step, fmt(r.train_loss), fmt(r.grad_norm), fmt(r.lr), fmt(r.update_ratio)));
-        for (_, v) in &r.metrics {
+        out.push_str(&format!(
+            "{},{},{},{val},{},{},{}",
+            r.epoch,
+            r.step,
+            fmt(r.train_loss),
+            fmt(r.grad_norm),
+            fmt(r.lr),
+            fmt(r.update_ratio)
+        ));
+        for v in r.metrics.values() {
             out.push(',');
             out.push_str(&fmt(*v));
         }

@@ -12,10 +12,20 @@ pub enum ModelFileError {
     Format(String),
 }
 
-fn header(bytes: &[u8]) -> Result<(usize, serde_json::Map<String, serde_json::Value>), ModelFileError> {
-    let len = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize).ok_or_else(|| ModelFileError::Format("shorter than its 8-byte header size".into()))?;
-    let json = bytes.get(8..8usize.saturating_add(len)).ok_or_else(|| ModelFileError::Format(format!("header of {len} bytes runs past the end of the file")))?;
-    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(json).map_err(|e| ModelFileError::Format(format!("header is not JSON: {e}")))?;
+fn header(
+    bytes: &[u8],
+) -> Result<(usize, serde_json::Map<String, serde_json::Value>), ModelFileError> {
+    let len = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+        .ok_or_else(|| ModelFileError::Format("shorter than its 8-byte header size".into()))?;
+    let json = bytes.get(8..8usize.saturating_add(len)).ok_or_else(|| {
+        ModelFileError::Format(format!(
+            "header of {len} bytes runs past the end of the file"
+        ))
+    })?;
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(json)
+        .map_err(|e| ModelFileError::Format(format!("header is not JSON: {e}")))?;
     Ok((len, map))
 }
 
@@ -33,9 +43,14 @@ fn header(bytes: &[u8]) -> Result<(usize, serde_json::Map<String, serde_json::Va
 /// let bytes = with_metadata(&empty, &meta).unwrap();
 /// assert_eq!(read_metadata(&bytes).unwrap(), meta);
 /// ```
-pub fn with_metadata(bytes: &[u8], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>, ModelFileError> {
+pub fn with_metadata(
+    bytes: &[u8],
+    metadata: &BTreeMap<String, String>,
+) -> Result<Vec<u8>, ModelFileError> {
     let (len, mut map) = header(bytes)?;
-    let entry = map.entry("__metadata__").or_insert_with(|| serde_json::Value::Object(Default::default()));
+    let entry = map
+        .entry("__metadata__")
+        .or_insert_with(|| serde_json::Value::Object(Default::default()));
     if let serde_json::Value::Object(m) = entry {
         for (k, v) in metadata {
             m.insert(k.clone(), serde_json::Value::String(v.clone()));
@@ -59,7 +74,10 @@ pub fn with_metadata(bytes: &[u8], metadata: &BTreeMap<String, String>) -> Resul
 pub fn read_metadata(bytes: &[u8]) -> Result<BTreeMap<String, String>, ModelFileError> {
     let (_, map) = header(bytes)?;
     Ok(match map.get("__metadata__") {
-        Some(serde_json::Value::Object(m)) => m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect(),
+        Some(serde_json::Value::Object(m)) => m
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+            .collect(),
         _ => BTreeMap::new(),
     })
 }
@@ -72,8 +90,20 @@ pub fn tensor_infos(bytes: &[u8]) -> Result<Vec<(String, String, Vec<usize>)>, M
     let (_, map) = header(bytes)?;
     let mut out = Vec::new();
     for (name, info) in map.iter().filter(|(k, _)| *k != "__metadata__") {
-        let dtype = info.get("dtype").and_then(|d| d.as_str()).unwrap_or("?").to_string();
-        let shape = info.get("shape").and_then(|s| s.as_array()).map(|a| a.iter().filter_map(|d| d.as_u64().map(|d| d as usize)).collect()).unwrap_or_default();
+        let dtype = info
+            .get("dtype")
+            .and_then(|d| d.as_str())
+            .unwrap_or("?")
+            .to_string();
+        let shape = info
+            .get("shape")
+            .and_then(|s| s.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_u64().map(|d| d as usize))
+                    .collect()
+            })
+            .unwrap_or_default();
         out.push((name.clone(), dtype, shape));
     }
     Ok(out)

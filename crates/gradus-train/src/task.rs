@@ -39,7 +39,10 @@ pub enum Targets {
 }
 
 fn wrong_targets(task: &Task) -> TensorError {
-    TensorError::InvalidArgument { op: "loss", detail: format!("targets do not fit the task {task:?}") }
+    TensorError::InvalidArgument {
+        op: "loss",
+        detail: format!("targets do not fit the task {task:?}"),
+    }
 }
 
 impl Task {
@@ -50,7 +53,11 @@ impl Task {
     pub fn loss(&self, output: &Tensor, targets: &Targets) -> Result<Tensor> {
         match (self, targets) {
             (Task::Classification { .. }, Targets::Classes(c)) => {
-                let logits = if output.rank() > 2 { output.reshape(&[c.len(), output.numel() / c.len().max(1)])? } else { output.clone() };
+                let logits = if output.rank() > 2 {
+                    output.reshape(&[c.len(), output.numel() / c.len().max(1)])?
+                } else {
+                    output.clone()
+                };
                 cross_entropy(&logits, c, &CrossEntropyOptions::default())
             }
             (Task::Binary, Targets::Classes(c)) => {
@@ -58,7 +65,9 @@ impl Task {
                 let y = Tensor::from_vec(y, output.shape())?.to_dtype(output.dtype())?;
                 bce_with_logits(output, &y, Reduction::Mean)
             }
-            (Task::Regression { .. }, Targets::Values(y)) => mse_loss(&like(output, y)?, y, Reduction::Mean),
+            (Task::Regression { .. }, Targets::Values(y)) => {
+                mse_loss(&like(output, y)?, y, Reduction::Mean)
+            }
             _ => Err(wrong_targets(self)),
         }
     }
@@ -70,12 +79,20 @@ impl Task {
     pub fn metrics(&self, output: &Tensor, targets: &Targets) -> Result<Vec<(String, f64)>> {
         match (self, targets) {
             (Task::Classification { .. }, Targets::Classes(c)) => {
-                let logits = if output.rank() > 2 { output.reshape(&[c.len(), output.numel() / c.len().max(1)])? } else { output.clone() };
+                let logits = if output.rank() > 2 {
+                    output.reshape(&[c.len(), output.numel() / c.len().max(1)])?
+                } else {
+                    output.clone()
+                };
                 let predicted = logits.argmax(1)?;
                 Ok(vec![("accuracy".into(), fraction_equal(&predicted, c))])
             }
             (Task::Binary, Targets::Classes(c)) => {
-                let predicted: Vec<usize> = output.to_vec_f64().iter().map(|&z| (z > 0.0) as usize).collect();
+                let predicted: Vec<usize> = output
+                    .to_vec_f64()
+                    .iter()
+                    .map(|&z| (z > 0.0) as usize)
+                    .collect();
                 Ok(vec![("accuracy".into(), fraction_equal(&predicted, c))])
             }
             (Task::Regression { .. }, Targets::Values(y)) => {
@@ -107,7 +124,12 @@ fn like(output: &Tensor, y: &Tensor) -> Result<Tensor> {
         return Ok(output.clone());
     }
     if output.numel() != y.numel() {
-        return Err(TensorError::ShapeMismatch { op: "regression loss", lhs: output.shape().to_vec(), rhs: y.shape().to_vec(), detail: ": model outputs and targets differ in size".into() });
+        return Err(TensorError::ShapeMismatch {
+            op: "regression loss",
+            lhs: output.shape().to_vec(),
+            rhs: y.shape().to_vec(),
+            detail: ": model outputs and targets differ in size".into(),
+        });
     }
     output.reshape(y.shape())
 }

@@ -54,7 +54,10 @@ impl Default for TrainOptions {
         TrainOptions {
             epochs: 10,
             max_steps: None,
-            batch: BatchMode::MiniBatch { size: 32, drop_last: false },
+            batch: BatchMode::MiniBatch {
+                size: 32,
+                drop_last: false,
+            },
             seed: 0,
             dtype: DType::F32,
             early_stopping: None,
@@ -117,9 +120,15 @@ fn prepare(data: &Dataset, idx: &[usize], task: &Task, dtype: DType) -> Result<P
     let b = data.batch(idx);
     let x = Tensor::from_vec(b.x, &b.x_shape)?.to_dtype(dtype)?;
     let y = match (&b.y, task) {
-        (gradus_data::Targets::Classes { labels, .. }, _) => Targets::Classes(labels.iter().map(|&l| l as usize).collect()),
-        (gradus_data::Targets::Values { values, .. }, Task::Classification { .. }) => Targets::Classes(values.iter().map(|&v| v as usize).collect()),
-        (gradus_data::Targets::Values { values, dim }, _) => Targets::Values(Tensor::from_vec(values.clone(), &[idx.len(), *dim])?.to_dtype(dtype)?),
+        (gradus_data::Targets::Classes { labels, .. }, _) => {
+            Targets::Classes(labels.iter().map(|&l| l as usize).collect())
+        }
+        (gradus_data::Targets::Values { values, .. }, Task::Classification { .. }) => {
+            Targets::Classes(values.iter().map(|&v| v as usize).collect())
+        }
+        (gradus_data::Targets::Values { values, dim }, _) => {
+            Targets::Values(Tensor::from_vec(values.clone(), &[idx.len(), *dim])?.to_dtype(dtype)?)
+        }
     };
     Ok(Prepared { x, y })
 }
@@ -137,7 +146,11 @@ struct EpochStats {
 
 impl Trainer {
     fn named_params(&self) -> Vec<(String, gradus_nn::Param)> {
-        self.model.named_parameters().into_iter().filter(|(_, p)| p.requires_grad()).collect()
+        self.model
+            .named_parameters()
+            .into_iter()
+            .filter(|(_, p)| p.requires_grad())
+            .collect()
     }
 
     fn lr(&self, step: u64) -> f64 {
@@ -163,9 +176,29 @@ impl Trainer {
             }
             let output = Tensor::concat(&outputs.iter().collect::<Vec<_>>(), 0)?;
             let y = match targets.first() {
-                Some(Targets::Classes(_)) => Targets::Classes(targets.iter().flat_map(|t| if let Targets::Classes(c) = t { c.clone() } else { vec![] }).collect()),
+                Some(Targets::Classes(_)) => Targets::Classes(
+                    targets
+                        .iter()
+                        .flat_map(|t| {
+                            if let Targets::Classes(c) = t {
+                                c.clone()
+                            } else {
+                                vec![]
+                            }
+                        })
+                        .collect(),
+                ),
                 _ => {
-                    let ts: Vec<Tensor> = targets.iter().filter_map(|t| if let Targets::Values(v) = t { Some(v.clone()) } else { None }).collect();
+                    let ts: Vec<Tensor> = targets
+                        .iter()
+                        .filter_map(|t| {
+                            if let Targets::Values(v) = t {
+                                Some(v.clone())
+                            } else {
+                                None
+                            }
+                        })
+                        .collect();
                     Targets::Values(Tensor::concat(&ts.iter().collect::<Vec<_>>(), 0)?)
                 }
             };
@@ -191,7 +224,12 @@ impl Trainer {
 
     /// The index batches of an epoch: curriculum order (easy first) for the first epochs, else
     /// the batcher's shuffled order.
-    fn epoch_batches(&self, batcher: &Batcher, epoch: usize, curriculum: &[usize]) -> Vec<Vec<usize>> {
+    fn epoch_batches(
+        &self,
+        batcher: &Batcher,
+        epoch: usize,
+        curriculum: &[usize],
+    ) -> Vec<Vec<usize>> {
         if epoch <= self.options.curriculum_epochs && !curriculum.is_empty() {
             let size = match self.options.batch {
                 BatchMode::Full => curriculum.len(),
@@ -210,17 +248,30 @@ impl Trainer {
     /// # Errors
     /// On divergence (with the step, the layer and a hint), data that does not fit the model, or
     /// files that cannot be written.
-    pub fn fit(&mut self, train: &Dataset, val: Option<&Dataset>, out: &Path, resume: bool) -> Result<Summary> {
+    pub fn fit(
+        &mut self,
+        train: &Dataset,
+        val: Option<&Dataset>,
+        out: &Path,
+        resume: bool,
+    ) -> Result<Summary> {
         std::fs::create_dir_all(out).map_err(TrainError::io(out))?;
         let ckpt_path = out.join("checkpoint.safetensors");
         let mut saved = Saved::default();
         if resume {
-            saved = checkpoint::load(&ckpt_path, self.model.as_ref(), &mut self.optimizer, self.plateau.as_mut())?;
-            if let (Some(es), Some(state)) = (&mut self.options.early_stopping, &saved.early_stopping) {
+            saved = checkpoint::load(
+                &ckpt_path,
+                self.model.as_ref(),
+                &mut self.optimizer,
+                self.plateau.as_mut(),
+            )?;
+            if let (Some(es), Some(state)) =
+                (&mut self.options.early_stopping, &saved.early_stopping)
+            {
                 *es = state.clone();
             }
         }
-        let batcher = Batcher::new(train.len(), self.options.batch.clone())?.shuffled(self.options.seed);
+        let batcher = Batcher::new(train.len(), self.options.batch)?.shuffled(self.options.seed);
         if self.options.curriculum_epochs > 0 && saved.curriculum.is_empty() {
             let scores = self.difficulty(train)?;
             let mut order: Vec<usize> = (0..train.len()).collect();
@@ -229,7 +280,12 @@ impl Trainer {
         }
         let progress = Progress::new(true, self.options.quiet);
         let params_count = self.model.num_parameters();
-        progress.line(&format!("training {} parameters on {} samples ({} validation)", params_count, train.len(), val.map_or(0, |v| v.len())));
+        progress.line(&format!(
+            "training {} parameters on {} samples ({} validation)",
+            params_count,
+            train.len(),
+            val.map_or(0, |v| v.len())
+        ));
         let mut stopped = "completed".to_string();
         self.model.train(true);
         'epochs: for epoch in saved.epoch + 1..=self.options.epochs {
@@ -253,7 +309,8 @@ impl Trainer {
             progress.epoch_done(&epoch_line(&record));
             saved.epoch = epoch;
             saved.history.push(record.clone());
-            write_metrics_csv(&out.join("metrics.csv"), &saved.history).map_err(TrainError::io(out.join("metrics.csv")))?;
+            write_metrics_csv(&out.join("metrics.csv"), &saved.history)
+                .map_err(TrainError::io(out.join("metrics.csv")))?;
             let monitored = record.val_loss.unwrap_or(record.train_loss);
             if let Some(plateau) = &mut self.plateau {
                 plateau.step(monitored);
@@ -269,8 +326,16 @@ impl Trainer {
                 self.options.early_stopping = Some(es);
             }
             let last = stop || epoch == self.options.epochs || stopped != "completed";
-            if last || (self.options.checkpoint_every > 0 && epoch % self.options.checkpoint_every == 0) {
-                checkpoint::save(&ckpt_path, self.model.as_ref(), &self.optimizer, self.plateau.as_ref(), &saved)?;
+            if last
+                || (self.options.checkpoint_every > 0 && epoch % self.options.checkpoint_every == 0)
+            {
+                checkpoint::save(
+                    &ckpt_path,
+                    self.model.as_ref(),
+                    &self.optimizer,
+                    self.plateau.as_ref(),
+                    &saved,
+                )?;
             }
             if stop {
                 stopped = "early stopping".into();
@@ -284,7 +349,15 @@ impl Trainer {
         self.finish(out, &saved, stopped, params_count)
     }
 
-    fn train_step(&mut self, p: &Prepared, epoch: usize, saved: &mut Saved, stats: &mut EpochStats, ckpt: &Path, progress: &Progress) -> Result<()> {
+    fn train_step(
+        &mut self,
+        p: &Prepared,
+        epoch: usize,
+        saved: &mut Saved,
+        stats: &mut EpochStats,
+        ckpt: &Path,
+        progress: &Progress,
+    ) -> Result<()> {
         let step = saved.step + 1;
         let loss = self.task.loss(&self.model.forward(&p.x)?, &p.y)?;
         let value = loss.item()?;
@@ -292,10 +365,32 @@ impl Trainer {
         let named = self.named_params();
         let diverged = |this: &Trainer, what: String, norms: Option<&GradNorms>| {
             let (layer, grad_norm) = norms
-                .and_then(|n| n.worst_layer().map(|l| (l.to_string(), n.per_layer.iter().find(|(k, _)| k == l).map_or(f64::NAN, |x| x.1))))
+                .and_then(|n| {
+                    n.worst_layer().map(|l| {
+                        (
+                            l.to_string(),
+                            n.per_layer
+                                .iter()
+                                .find(|(k, _)| k == l)
+                                .map_or(f64::NAN, |x| x.1),
+                        )
+                    })
+                })
                 .unwrap_or_else(|| ("(no gradient yet)".into(), f64::NAN));
-            let checkpoint = if ckpt.exists() { format!(" The last good checkpoint is kept at {}.", ckpt.display()) } else { String::new() };
-            TrainError::Diverged { epoch, step, what, layer, grad_norm, lr: this.lr(saved.step), checkpoint }
+            let checkpoint = if ckpt.exists() {
+                format!(" The last good checkpoint is kept at {}.", ckpt.display())
+            } else {
+                String::new()
+            };
+            TrainError::Diverged {
+                epoch,
+                step,
+                what,
+                layer,
+                grad_norm,
+                lr: this.lr(saved.step),
+                checkpoint,
+            }
         };
         if !value.is_finite() {
             // name the layer: the gradient of a NaN loss tells which parameters it came through
@@ -305,8 +400,17 @@ impl Trainer {
         }
         loss.backward()?;
         let norms = GradNorms::measure(&named);
-        if !norms.global.is_finite() || value > self.options.divergence_factor * first.abs().max(1e-12) {
-            let what = if norms.global.is_finite() { format!("loss {value:.4e} is over {}x its start ({first:.4e})", self.options.divergence_factor) } else { "the gradient is not finite".to_string() };
+        if !norms.global.is_finite()
+            || value > self.options.divergence_factor * first.abs().max(1e-12)
+        {
+            let what = if norms.global.is_finite() {
+                format!(
+                    "loss {value:.4e} is over {}x its start ({first:.4e})",
+                    self.options.divergence_factor
+                )
+            } else {
+                "the gradient is not finite".to_string()
+            };
             return Err(diverged(self, what, Some(&norms)));
         }
         if let Some(w) = self.options.watch.observe(step, &norms) {
@@ -315,7 +419,14 @@ impl Trainer {
         }
         let every = self.options.diagnostics_every;
         let measure = stats.batches == 0 || (every > 0 && step % every == 0);
-        let before: Vec<Tensor> = if measure { named.iter().map(|(_, p)| Ok(Tensor::from_vec(p.tensor().to_vec_f64(), &p.shape())?)).collect::<Result<_>>()? } else { vec![] };
+        let before: Vec<Tensor> = if measure {
+            named
+                .iter()
+                .map(|(_, p)| Ok(Tensor::from_vec(p.tensor().to_vec_f64(), &p.shape())?))
+                .collect::<Result<_>>()?
+        } else {
+            vec![]
+        };
         self.optimizer.step()?;
         self.optimizer.zero_grad();
         if measure {
@@ -331,7 +442,15 @@ impl Trainer {
         Ok(())
     }
 
-    fn end_epoch(&self, epoch: usize, s: &EpochStats, started: Instant, train: &Dataset, val: Option<&Dataset>, saved: &Saved) -> Result<EpochRecord> {
+    fn end_epoch(
+        &self,
+        epoch: usize,
+        s: &EpochStats,
+        started: Instant,
+        train: &Dataset,
+        val: Option<&Dataset>,
+        saved: &Saved,
+    ) -> Result<EpochRecord> {
         let (val_loss, metrics) = match val {
             Some(v) if !v.is_empty() => {
                 let (l, m) = self.evaluate(v)?;
@@ -346,7 +465,11 @@ impl Trainer {
             val_loss,
             grad_norm: s.norm_sum / s.batches as f64,
             lr: self.lr(saved.step),
-            update_ratio: if s.ratios > 0 { s.ratio_sum / s.ratios as f64 } else { f64::NAN },
+            update_ratio: if s.ratios > 0 {
+                s.ratio_sum / s.ratios as f64
+            } else {
+                f64::NAN
+            },
             metrics: metrics.into_iter().collect(),
             seconds: started.elapsed().as_secs_f64(),
         })
@@ -358,24 +481,55 @@ impl Trainer {
     /// When the file cannot be written.
     pub fn write_model(&self, path: &Path) -> Result<()> {
         let bytes = gradus_nn::state_dict::to_bytes(self.model.as_ref())?;
-        let bytes = crate::model_file::with_metadata(&bytes, &self.model_metadata).map_err(|e| TrainError::Checkpoint { path: path.to_path_buf(), detail: e.to_string() })?;
+        let bytes =
+            crate::model_file::with_metadata(&bytes, &self.model_metadata).map_err(|e| {
+                TrainError::Checkpoint {
+                    path: path.to_path_buf(),
+                    detail: e.to_string(),
+                }
+            })?;
         checkpoint::write_atomic(path, &bytes).map_err(TrainError::io(path))
     }
 
-    fn finish(&mut self, out: &Path, saved: &Saved, stopped: String, parameters: usize) -> Result<Summary> {
+    fn finish(
+        &mut self,
+        out: &Path,
+        saved: &Saved,
+        stopped: String,
+        parameters: usize,
+    ) -> Result<Summary> {
         let best_path = out.join("best.safetensors");
-        if self.options.early_stopping.is_some() && self.options.restore_best && best_path.exists() {
+        if self.options.early_stopping.is_some() && self.options.restore_best && best_path.exists()
+        {
             let bytes = std::fs::read(&best_path).map_err(TrainError::io(&best_path))?;
             gradus_nn::state_dict::from_bytes(self.model.as_ref(), &bytes)?;
         }
         self.write_model(&out.join("model.safetensors"))?;
-        let best = saved.history.iter().min_by(|a, b| a.val_loss.unwrap_or(a.train_loss).total_cmp(&b.val_loss.unwrap_or(b.train_loss))).cloned();
-        let summary = Summary { epochs: saved.epoch, steps: saved.step, stopped, last: saved.history.last().cloned(), best, parameters, warnings: saved.warnings.clone() };
+        let best = saved
+            .history
+            .iter()
+            .min_by(|a, b| {
+                a.val_loss
+                    .unwrap_or(a.train_loss)
+                    .total_cmp(&b.val_loss.unwrap_or(b.train_loss))
+            })
+            .cloned();
+        let summary = Summary {
+            epochs: saved.epoch,
+            steps: saved.step,
+            stopped,
+            last: saved.history.last().cloned(),
+            best,
+            parameters,
+            warnings: saved.warnings.clone(),
+        };
         let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
-        checkpoint::write_atomic(&out.join("summary.json"), json.as_bytes()).map_err(TrainError::io(out.join("summary.json")))?;
+        checkpoint::write_atomic(&out.join("summary.json"), json.as_bytes())
+            .map_err(TrainError::io(out.join("summary.json")))?;
         let table = summary_table(&summary);
         let html = crate::report::html_report("gradus training report", &table, &saved.history);
-        checkpoint::write_atomic(&out.join("report.html"), html.as_bytes()).map_err(TrainError::io(out.join("report.html")))?;
+        checkpoint::write_atomic(&out.join("report.html"), html.as_bytes())
+            .map_err(TrainError::io(out.join("report.html")))?;
         Ok(summary)
     }
 }
@@ -388,11 +542,19 @@ fn epoch_line(r: &EpochRecord) -> String {
     for (k, v) in &r.metrics {
         s += &format!("  {k} {v:.4}");
     }
-    s + &format!("  grad_norm {:.3e}  lr {:.3e}  ({:.1}s)", r.grad_norm, r.lr, r.seconds)
+    s + &format!(
+        "  grad_norm {:.3e}  lr {:.3e}  ({:.1}s)",
+        r.grad_norm, r.lr, r.seconds
+    )
 }
 
 fn summary_table(s: &Summary) -> Vec<(String, String)> {
-    let mut rows = vec![("epochs".into(), s.epochs.to_string()), ("steps".into(), s.steps.to_string()), ("stopped".into(), s.stopped.clone()), ("parameters".into(), s.parameters.to_string())];
+    let mut rows = vec![
+        ("epochs".into(), s.epochs.to_string()),
+        ("steps".into(), s.steps.to_string()),
+        ("stopped".into(), s.stopped.clone()),
+        ("parameters".into(), s.parameters.to_string()),
+    ];
     if let Some(last) = &s.last {
         rows.push(("final train loss".into(), format!("{:.6}", last.train_loss)));
         if let Some(v) = last.val_loss {

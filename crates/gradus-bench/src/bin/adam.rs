@@ -17,5 +17,9 @@ fn main() {
     let grads = [g];
     let mut state = adam.init(&params).unwrap();
     let s = median_seconds(3, 20, || adam.apply(&params, &grads, &mut state).unwrap());
-    report("adam_10m", s, serde_json::json!({"gb_per_s": 28.0 * n as f64 / s / 1e9, "threads": threads}));
+    report(
+        "adam_10m",
+        s,
+        serde_json::json!({"gb_per_s": 28.0 * n as f64 / s / 1e9, "threads": threads}),
+    );
 }

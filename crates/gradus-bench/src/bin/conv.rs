@@ -13,7 +13,11 @@ use gradus_tensor::{DType, Rng, Tensor};
 /// The `--threads N` value, exported to rayon; defaults to the machine's parallelism.
 fn threads_arg() -> usize {
     let args: Vec<String> = std::env::args().collect();
-    let n: Option<usize> = args.iter().position(|a| a == "--threads").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok());
+    let n: Option<usize> = args
+        .iter()
+        .position(|a| a == "--threads")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok());
     match n {
         Some(n) => {
             std::env::set_var("RAYON_NUM_THREADS", n.to_string());
@@ -27,14 +31,26 @@ fn main() {
     let threads = threads_arg();
     for (cin, cout, hw, pad) in [(1, 6, 28, 2), (6, 16, 14, 0)] {
         let mut rng = Rng::seed(0);
-        let opts = Conv2dOptions { padding: (pad, pad), ..Default::default() };
+        let opts = Conv2dOptions {
+            padding: (pad, pad),
+            ..Default::default()
+        };
         let conv = Conv2d::new(cin, cout, (5, 5), opts, true, &mut rng);
         let x = Tensor::randn(&[128, cin, hw, hw], DType::F32, 1).requires_grad_(true);
         let s = median_seconds(3, 20, || {
             conv.zero_grad();
             x.set_grad(None);
-            conv.forward(&x).unwrap().sum_all().unwrap().backward().unwrap();
+            conv.forward(&x)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
         });
-        report(&format!("conv2d_{cin}to{cout}_fwd_bwd"), s, serde_json::json!({"ms": s * 1e3, "threads": threads, "reps": 20}));
+        report(
+            &format!("conv2d_{cin}to{cout}_fwd_bwd"),
+            s,
+            serde_json::json!({"ms": s * 1e3, "threads": threads, "reps": 20}),
+        );
     }
 }

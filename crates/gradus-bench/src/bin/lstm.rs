@@ -12,7 +12,11 @@ use gradus_tensor::{DType, Rng, Tensor};
 /// The `--threads N` value, exported to rayon; defaults to the machine's parallelism.
 fn threads_arg() -> usize {
     let args: Vec<String> = std::env::args().collect();
-    let n: Option<usize> = args.iter().position(|a| a == "--threads").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok());
+    let n: Option<usize> = args
+        .iter()
+        .position(|a| a == "--threads")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok());
     match n {
         Some(n) => {
             std::env::set_var("RAYON_NUM_THREADS", n.to_string());
@@ -30,8 +34,17 @@ fn main() {
         let reps = if seq == 1 { 50 } else { 10 };
         let s = median_seconds(3, reps, || {
             lstm.zero_grad();
-            lstm.forward(&x).unwrap().sum_all().unwrap().backward().unwrap();
+            lstm.forward(&x)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
         });
-        report(&format!("lstm_seq{seq}_fwd_bwd"), s, serde_json::json!({"ms": s * 1e3, "threads": threads, "reps": reps}));
+        report(
+            &format!("lstm_seq{seq}_fwd_bwd"),
+            s,
+            serde_json::json!({"ms": s * 1e3, "threads": threads, "reps": reps}),
+        );
     }
 }

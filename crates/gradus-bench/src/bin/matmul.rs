@@ -13,6 +13,10 @@ fn main() {
             std::hint::black_box(a.matmul(&b).unwrap());
         });
         let gflops = 2.0 * (m * n * k) as f64 / s / 1e9;
-        report(&format!("matmul_{m}x{k}x{n}"), s, serde_json::json!({"gflops": gflops, "threads": threads, "reps": reps}));
+        report(
+            &format!("matmul_{m}x{k}x{n}"),
+            s,
+            serde_json::json!({"gflops": gflops, "threads": threads, "reps": reps}),
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! One training step of an MLP 784-512-256-10 (ReLU, softmax cross-entropy), batch 128, f32:
-//! forward + backward (`mlp_fwd_bwd`) and forward + backward + Adam (`mlp_train_step`).
+//! forward + backward (`mlp_fwd_bwd`) and forward + backward + Adam (`mlp_train_step`), the work
+//! `bench/peers.py` gives PyTorch and JAX.
 
 use gradus_bench::{median_seconds, report};
+use gradus_optim::{Adam, Optimizer};
 use gradus_tensor::{DType, Result, Rng, Tensor};
 
 const BATCH: usize = 128;
@@ -12,8 +14,12 @@ fn init(sizes: &[usize], rng: &mut Rng) -> Vec<(Tensor, Tensor)> {
         .windows(2)
         .map(|p| {
             let bound = 1.0 / (p[0] as f64).sqrt();
-            let w = rng.uniform(&[p[0], p[1]], -bound, bound, DType::F32).requires_grad_(true);
-            let b = rng.uniform(&[p[1]], -bound, bound, DType::F32).requires_grad_(true);
+            let w = rng
+                .uniform(&[p[0], p[1]], -bound, bound, DType::F32)
+                .requires_grad_(true);
+            let b = rng
+                .uniform(&[p[1]], -bound, bound, DType::F32)
+                .requires_grad_(true);
             (w, b)
         })
         .collect()
@@ -45,6 +51,27 @@ fn main() -> Result<()> {
         }
     };
     let s = median_seconds(5, 50, step);
-    report("mlp_fwd_bwd", s, serde_json::json!({"samples_per_s": BATCH as f64 / s, "threads": threads}));
+    report(
+        "mlp_fwd_bwd",
+        s,
+        serde_json::json!({"samples_per_s": BATCH as f64 / s, "threads": threads}),
+    );
+
+    let params: Vec<Tensor> = layers
+        .iter()
+        .flat_map(|(w, b)| [w.clone(), b.clone()])
+        .collect();
+    let mut adam = Optimizer::new(Adam::new(1e-3), &params).expect("valid hyperparameters");
+    let train_step = || {
+        loss(&layers, &x, &labels).unwrap().backward().unwrap();
+        adam.step().unwrap();
+        adam.zero_grad();
+    };
+    let s = median_seconds(5, 50, train_step);
+    report(
+        "mlp_train_step",
+        s,
+        serde_json::json!({"samples_per_s": BATCH as f64 / s, "threads": threads}),
+    );
     Ok(())
 }

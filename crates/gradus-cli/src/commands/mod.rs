@@ -16,11 +16,14 @@ pub const SPEC_KEY: &str = "gradus.spec";
 /// Rebuilds a trained model from its file: the spec from the metadata, then the weights.
 pub fn load_model(path: &Path) -> Result<(Box<dyn Module>, ModelSpec), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let meta = gradus_train::model_file::read_metadata(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let meta = gradus_train::model_file::read_metadata(&bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let spec_json = meta.get(SPEC_KEY).ok_or_else(|| format!("{}: not a gradus model file (no `{SPEC_KEY}` metadata); `gradus inspect` shows its tensors", path.display()))?;
-    let spec: ModelSpec = serde_json::from_str(spec_json).map_err(|e| format!("{}: bad model metadata: {e}", path.display()))?;
+    let spec: ModelSpec = serde_json::from_str(spec_json)
+        .map_err(|e| format!("{}: bad model metadata: {e}", path.display()))?;
     let model = spec.build(&mut Rng::seed(0))?;
-    gradus_nn::state_dict::from_bytes(model.as_ref(), &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    gradus_nn::state_dict::from_bytes(model.as_ref(), &bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     model.eval();
     Ok((model, spec))
 }

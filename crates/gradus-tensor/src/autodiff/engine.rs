@@ -52,7 +52,9 @@ fn propagate(
     let mut pending = HashMap::from([(root.id(), seed)]);
     let mut kept = HashMap::new();
     for t in topological_order(root).iter().rev() {
-        let Some(g) = pending.remove(&t.id()) else { continue };
+        let Some(g) = pending.remove(&t.id()) else {
+            continue;
+        };
         if keep.contains(&t.id()) {
             kept.insert(t.id(), g.clone());
         }
@@ -60,7 +62,10 @@ fn propagate(
             on_leaf(t, &g)?;
             continue;
         };
-        let ctx = Ctx { inputs: &node.inputs, output: t };
+        let ctx = Ctx {
+            inputs: &node.inputs,
+            output: t,
+        };
         let input_grads = node.op.backward(&ctx, &g)?;
         for (input, ig) in node.inputs.iter().zip(input_grads) {
             let Some(ig) = ig else { continue };
@@ -174,7 +179,9 @@ pub fn grad(
     create_graph: bool,
 ) -> Result<Vec<Tensor>> {
     if !output.requires_grad() {
-        return Err(TensorError::Autodiff("grad(): the output does not require gradients".into()));
+        return Err(TensorError::Autodiff(
+            "grad(): the output does not require gradients".into(),
+        ));
     }
     let seed = seed_for(output, seed)?;
     let keep: HashSet<TensorId> = inputs.iter().map(|t| t.id()).collect();

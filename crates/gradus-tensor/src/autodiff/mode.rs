@@ -47,12 +47,16 @@ pub struct NoGradGuard {
 impl NoGradGuard {
     /// Turns recording off for this thread.
     pub fn new() -> NoGradGuard {
-        NoGradGuard { previous: set_grad_enabled(false) }
+        NoGradGuard {
+            previous: set_grad_enabled(false),
+        }
     }
 
     /// Sets the mode to `enabled` until dropped (used by the engine for `create_graph`).
     pub(crate) fn with(enabled: bool) -> NoGradGuard {
-        NoGradGuard { previous: set_grad_enabled(enabled) }
+        NoGradGuard {
+            previous: set_grad_enabled(enabled),
+        }
     }
 }
 

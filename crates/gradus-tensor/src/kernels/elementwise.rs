@@ -8,13 +8,19 @@ use std::mem::MaybeUninit;
 
 /// A new vector of `n` elements, written chunk by chunk (in parallel above the threshold) by
 /// `fill(start, chunk)`, without zero-filling first.
-fn fill_new<T: Element>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send) -> Vec<T> {
+fn fill_new<T: Element>(
+    n: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send,
+) -> Vec<T> {
     let mut out: Vec<T> = Vec::with_capacity(n);
     let spare = &mut out.spare_capacity_mut()[..n];
     if n < PARALLEL_THRESHOLD {
         fill(0, spare);
     } else {
-        spare.par_chunks_mut(CHUNK).enumerate().for_each(|(i, chunk)| fill(i * CHUNK, chunk));
+        spare
+            .par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(i, chunk)| fill(i * CHUNK, chunk));
     }
     // SAFETY: `fill` wrote every element of every chunk, and the chunks cover 0..n.
     unsafe { out.set_len(n) };
@@ -42,13 +48,20 @@ pub(crate) fn zip<T: Element>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync + S
 }
 
 /// `out[i] = f(a[i], b[i], c[i])` for equal-length slices (fused multiply-add and friends).
-pub(crate) fn zip3<T: Element>(a: &[T], b: &[T], c: &[T], f: impl Fn(T, T, T) -> T + Sync + Send) -> Vec<T> {
+pub(crate) fn zip3<T: Element>(
+    a: &[T],
+    b: &[T],
+    c: &[T],
+    f: impl Fn(T, T, T) -> T + Sync + Send,
+) -> Vec<T> {
     fill_new(a.len(), |start, o| {
         let r = start..start + o.len();
         let (a, b, c) = (&a[r.clone()], &b[r.clone()], &c[r]);
-        o.iter_mut().zip(a.iter().zip(b.iter().zip(c))).for_each(|(o, (&x, (&y, &z)))| {
-            o.write(f(x, y, z));
-        })
+        o.iter_mut()
+            .zip(a.iter().zip(b.iter().zip(c)))
+            .for_each(|(o, (&x, (&y, &z)))| {
+                o.write(f(x, y, z));
+            })
     })
 }
 
@@ -75,7 +88,11 @@ pub(crate) fn zip_strided<T: Element>(
     let numel = la.numel();
     let rank = la.shape.len();
     let inner = if rank == 0 { 1 } else { la.shape[rank - 1] };
-    let (sa, sb) = if rank == 0 { (0, 0) } else { (la.strides[rank - 1], lb.strides[rank - 1]) };
+    let (sa, sb) = if rank == 0 {
+        (0, 0)
+    } else {
+        (la.strides[rank - 1], lb.strides[rank - 1])
+    };
     let mut out = vec![T::zero(); numel];
     if numel == 0 {
         return out;
@@ -83,21 +100,38 @@ pub(crate) fn zip_strided<T: Element>(
     let fill_row = |r: usize, o: &mut [T]| {
         let (ba, bb) = (row_base(la, r), row_base(lb, r));
         match (sa, sb) {
-            (1, 1) => o.iter_mut().zip(&a[ba..ba + inner]).zip(&b[bb..bb + inner]).for_each(|((o, &x), &y)| *o = f(x, y)),
-            (1, 0) => o.iter_mut().zip(&a[ba..ba + inner]).for_each(|(o, &x)| *o = f(x, b[bb])),
-            (0, 1) => o.iter_mut().zip(&b[bb..bb + inner]).for_each(|(o, &y)| *o = f(a[ba], y)),
-            _ => o.iter_mut().enumerate().for_each(|(j, o)| *o = f(a[ba + j * sa], b[bb + j * sb])),
+            (1, 1) => o
+                .iter_mut()
+                .zip(&a[ba..ba + inner])
+                .zip(&b[bb..bb + inner])
+                .for_each(|((o, &x), &y)| *o = f(x, y)),
+            (1, 0) => o
+                .iter_mut()
+                .zip(&a[ba..ba + inner])
+                .for_each(|(o, &x)| *o = f(x, b[bb])),
+            (0, 1) => o
+                .iter_mut()
+                .zip(&b[bb..bb + inner])
+                .for_each(|(o, &y)| *o = f(a[ba], y)),
+            _ => o
+                .iter_mut()
+                .enumerate()
+                .for_each(|(j, o)| *o = f(a[ba + j * sa], b[bb + j * sb])),
         }
     };
     if numel < PARALLEL_THRESHOLD {
-        out.chunks_mut(inner).enumerate().for_each(|(r, o)| fill_row(r, o));
+        out.chunks_mut(inner)
+            .enumerate()
+            .for_each(|(r, o)| fill_row(r, o));
     } else {
         let rows_per_task = (CHUNK / inner).max(1);
-        out.par_chunks_mut(inner * rows_per_task).enumerate().for_each(|(t, block)| {
-            for (i, o) in block.chunks_mut(inner).enumerate() {
-                fill_row(t * rows_per_task + i, o);
-            }
-        });
+        out.par_chunks_mut(inner * rows_per_task)
+            .enumerate()
+            .for_each(|(t, block)| {
+                for (i, o) in block.chunks_mut(inner).enumerate() {
+                    fill_row(t * rows_per_task + i, o);
+                }
+            });
     }
     out
 }

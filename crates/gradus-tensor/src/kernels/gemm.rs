@@ -36,15 +36,36 @@ pub(crate) fn gemm<T: Element>(
     }
     let last_a = va.offset + (m - 1) * va.rs + (k - 1) * va.cs;
     let last_b = vb.offset + (k - 1) * vb.rs + (n - 1) * vb.cs;
-    assert!(last_a < a.len() && last_b < b.len(), "gemm operand view out of bounds");
-    let par = NonZeroUsize::new(threads).filter(|t| t.get() > 1).map_or(Par::Seq, Par::Rayon);
+    assert!(
+        last_a < a.len() && last_b < b.len(),
+        "gemm operand view out of bounds"
+    );
+    let par = NonZeroUsize::new(threads)
+        .filter(|t| t.get() > 1)
+        .map_or(Par::Seq, Par::Rayon);
     // SAFETY: the asserts above keep every element of both views inside `a` and `b`, and `out`
     // holds the m x n row-major result. `T` is f32 or f64 as `T::DTYPE` says, so the pointer casts
     // only rename the type.
     unsafe {
         match T::DTYPE {
-            DType::F32 => run::<f32>((m, n, k), a.as_ptr().cast(), va, b.as_ptr().cast(), vb, out.as_mut_ptr().cast(), par),
-            DType::F64 => run::<f64>((m, n, k), a.as_ptr().cast(), va, b.as_ptr().cast(), vb, out.as_mut_ptr().cast(), par),
+            DType::F32 => run::<f32>(
+                (m, n, k),
+                a.as_ptr().cast(),
+                va,
+                b.as_ptr().cast(),
+                vb,
+                out.as_mut_ptr().cast(),
+                par,
+            ),
+            DType::F64 => run::<f64>(
+                (m, n, k),
+                a.as_ptr().cast(),
+                va,
+                b.as_ptr().cast(),
+                vb,
+                out.as_mut_ptr().cast(),
+                par,
+            ),
         }
     }
 }

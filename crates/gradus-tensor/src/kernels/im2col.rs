@@ -23,8 +23,20 @@ impl Window {
             (size + 2 * p).checked_sub(span).map(|r| r / s + 1)
         };
         Some((
-            out(self.h, self.kernel.0, self.stride.0, self.padding.0, self.dilation.0)?,
-            out(self.w, self.kernel.1, self.stride.1, self.padding.1, self.dilation.1)?,
+            out(
+                self.h,
+                self.kernel.0,
+                self.stride.0,
+                self.padding.0,
+                self.dilation.0,
+            )?,
+            out(
+                self.w,
+                self.kernel.1,
+                self.stride.1,
+                self.padding.1,
+                self.dilation.1,
+            )?,
         ))
     }
 
@@ -48,22 +60,25 @@ pub(crate) fn im2col<T: Element>(x: &[T], n: usize, win: &Window, pad: T) -> Vec
     let l = oh * ow;
     let image = win.channels * win.h * win.w;
     let mut cols = vec![T::zero(); n * win.patch_len() * l];
-    cols.par_chunks_mut(kh * kw * l).enumerate().for_each(|(nc, block)| {
-        let src = &x[(nc / win.channels) * image + (nc % win.channels) * win.h * win.w..][..win.h * win.w];
-        for i in 0..kh {
-            for j in 0..kw {
-                let row = &mut block[(i * kw + j) * l..][..l];
-                for y in 0..oh {
-                    for xo in 0..ow {
-                        row[y * ow + xo] = match win.source(y, xo, i, j) {
-                            Some((sy, sx)) => src[sy * win.w + sx],
-                            None => pad,
-                        };
+    cols.par_chunks_mut(kh * kw * l)
+        .enumerate()
+        .for_each(|(nc, block)| {
+            let src = &x[(nc / win.channels) * image + (nc % win.channels) * win.h * win.w..]
+                [..win.h * win.w];
+            for i in 0..kh {
+                for j in 0..kw {
+                    let row = &mut block[(i * kw + j) * l..][..l];
+                    for y in 0..oh {
+                        for xo in 0..ow {
+                            row[y * ow + xo] = match win.source(y, xo, i, j) {
+                                Some((sy, sx)) => src[sy * win.w + sx],
+                                None => pad,
+                            };
+                        }
                     }
                 }
             }
-        }
-    });
+        });
     cols
 }
 
@@ -73,20 +88,22 @@ pub(crate) fn col2im<T: Element>(cols: &[T], n: usize, win: &Window) -> Vec<T> {
     let (kh, kw) = win.kernel;
     let l = oh * ow;
     let mut x = vec![T::zero(); n * win.channels * win.h * win.w];
-    x.par_chunks_mut(win.h * win.w).enumerate().for_each(|(nc, dst)| {
-        let block = &cols[nc * kh * kw * l..][..kh * kw * l];
-        for i in 0..kh {
-            for j in 0..kw {
-                let row = &block[(i * kw + j) * l..][..l];
-                for y in 0..oh {
-                    for xo in 0..ow {
-                        if let Some((sy, sx)) = win.source(y, xo, i, j) {
-                            dst[sy * win.w + sx] = dst[sy * win.w + sx] + row[y * ow + xo];
+    x.par_chunks_mut(win.h * win.w)
+        .enumerate()
+        .for_each(|(nc, dst)| {
+            let block = &cols[nc * kh * kw * l..][..kh * kw * l];
+            for i in 0..kh {
+                for j in 0..kw {
+                    let row = &block[(i * kw + j) * l..][..l];
+                    for y in 0..oh {
+                        for xo in 0..ow {
+                            if let Some((sy, sx)) = win.source(y, xo, i, j) {
+                                dst[sy * win.w + sx] = dst[sy * win.w + sx] + row[y * ow + xo];
+                            }
                         }
                     }
                 }
             }
-        }
-    });
+        });
     x
 }

@@ -37,7 +37,10 @@ pub(crate) fn sum_cols<T: Element>(x: &[T], len: usize) -> Vec<T> {
     }
     let block = 512;
     let starts: Vec<usize> = (0..len).step_by(block).collect();
-    starts.par_iter().flat_map_iter(|&s| add_rows(s..(s + block).min(len))).collect()
+    starts
+        .par_iter()
+        .flat_map_iter(|&s| add_rows(s..(s + block).min(len)))
+        .collect()
 }
 
 /// Maximum and its first index for each row of a row-major `[rows, len]` block.

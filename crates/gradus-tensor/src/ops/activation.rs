@@ -9,11 +9,19 @@ struct Relu;
 impl UnaryKernel for Relu {
     const NAME: &'static str = "relu";
     fn f<T: Element>(&self, x: T) -> T {
-        if x > T::zero() { x } else { T::zero() }
+        if x > T::zero() {
+            x
+        } else {
+            T::zero()
+        }
     }
     // d relu(x) = 1 if x > 0 else 0
     fn grad(&self, x: &Tensor, _out: &Tensor, g: &Tensor) -> Result<Tensor> {
-        g.mul(&map_constant(x, |v| (v > 0.0) as u8 as f32, |v| (v > 0.0) as u8 as f64))
+        g.mul(&map_constant(
+            x,
+            |v| (v > 0.0) as u8 as f32,
+            |v| (v > 0.0) as u8 as f64,
+        ))
     }
 }
 
@@ -22,12 +30,20 @@ struct LeakyRelu(f64);
 impl UnaryKernel for LeakyRelu {
     const NAME: &'static str = "leaky_relu";
     fn f<T: Element>(&self, x: T) -> T {
-        if x > T::zero() { x } else { x * T::from_f64(self.0) }
+        if x > T::zero() {
+            x
+        } else {
+            x * T::from_f64(self.0)
+        }
     }
     // d = 1 if x > 0 else slope
     fn grad(&self, x: &Tensor, _out: &Tensor, g: &Tensor) -> Result<Tensor> {
         let s = self.0;
-        g.mul(&map_constant(x, move |v| if v > 0.0 { 1.0 } else { s as f32 }, move |v| if v > 0.0 { 1.0 } else { s }))
+        g.mul(&map_constant(
+            x,
+            move |v| if v > 0.0 { 1.0 } else { s as f32 },
+            move |v| if v > 0.0 { 1.0 } else { s },
+        ))
     }
 }
 
@@ -36,12 +52,18 @@ struct Elu(f64);
 impl UnaryKernel for Elu {
     const NAME: &'static str = "elu";
     fn f<T: Element>(&self, x: T) -> T {
-        if x > T::zero() { x } else { T::from_f64(self.0) * x.exp_m1() }
+        if x > T::zero() {
+            x
+        } else {
+            T::from_f64(self.0) * x.exp_m1()
+        }
     }
     // d = 1 if x > 0 else alpha e^x = out + alpha
     fn grad(&self, x: &Tensor, out: &Tensor, g: &Tensor) -> Result<Tensor> {
         let positive = map_constant(x, |v| (v > 0.0) as u8 as f32, |v| (v > 0.0) as u8 as f64);
-        let negative_slope = out.add_scalar(self.0)?.mul(&positive.neg()?.add_scalar(1.0)?)?;
+        let negative_slope = out
+            .add_scalar(self.0)?
+            .mul(&positive.neg()?.add_scalar(1.0)?)?;
         g.mul(&positive.add(&negative_slope)?)
     }
 }
@@ -65,7 +87,11 @@ impl UnaryKernel for Softplus {
     // d = sigmoid(beta x) below the threshold, 1 above it (PyTorch's linear region)
     fn grad(&self, x: &Tensor, _out: &Tensor, g: &Tensor) -> Result<Tensor> {
         let t = self.threshold / self.beta;
-        let linear = map_constant(x, move |v| ((v as f64) > t) as u8 as f32, move |v| (v > t) as u8 as f64);
+        let linear = map_constant(
+            x,
+            move |v| ((v as f64) > t) as u8 as f32,
+            move |v| (v > t) as u8 as f64,
+        );
         let s = x.mul_scalar(self.beta)?.sigmoid()?;
         let slope = s.mul(&linear.neg()?.add_scalar(1.0)?)?.add(&linear)?;
         g.mul(&slope)
@@ -124,7 +150,10 @@ impl Tensor {
     /// assert_eq!(Tensor::scalar(0.0f64).gelu().unwrap().item().unwrap(), 0.0);
     /// ```
     pub fn gelu(&self) -> Result<Tensor> {
-        let phi = self.mul_scalar(std::f64::consts::FRAC_1_SQRT_2)?.erf()?.affine(0.5, 0.5)?;
+        let phi = self
+            .mul_scalar(std::f64::consts::FRAC_1_SQRT_2)?
+            .erf()?
+            .affine(0.5, 0.5)?;
         self.mul(&phi)
     }
 
@@ -137,7 +166,9 @@ impl Tensor {
     /// ```
     pub fn gelu_tanh(&self) -> Result<Tensor> {
         let c = (2.0 / std::f64::consts::PI).sqrt();
-        let inner = self.add(&self.powf(3.0)?.mul_scalar(0.044715)?)?.mul_scalar(c)?;
+        let inner = self
+            .add(&self.powf(3.0)?.mul_scalar(0.044715)?)?
+            .mul_scalar(c)?;
         self.mul(&inner.tanh()?.affine(0.5, 0.5)?)
     }
 

@@ -13,7 +13,13 @@ trait BinaryKernel: Copy + Send + Sync + 'static {
     const NAME: &'static str;
     fn f<T: Element>(&self, a: T, b: T) -> T;
     /// `(g * df/da, g * df/db)` at the broadcast shape (reduced to the input shapes afterwards).
-    fn grad(&self, a: &Tensor, b: &Tensor, out: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)>;
+    fn grad(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        out: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)>;
 }
 
 struct BinaryOp<K>(K);
@@ -34,13 +40,21 @@ impl<K: BinaryKernel> BackwardOp for BinaryOp<K> {
 }
 
 /// Evaluates `f` over the broadcast of `a` and `b` into a new contiguous buffer.
-fn zip_broadcast<T: Element>(op: &'static str, a: &Tensor, b: &Tensor, f: impl Fn(T, T) -> T + Sync + Send) -> Result<(Vec<T>, Vec<usize>)> {
+fn zip_broadcast<T: Element>(
+    op: &'static str,
+    a: &Tensor,
+    b: &Tensor,
+    f: impl Fn(T, T) -> T + Sync + Send,
+) -> Result<(Vec<T>, Vec<usize>)> {
     let shape = broadcast_shapes(op, a.shape(), b.shape())?;
     if a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous() {
         let data = a.with_slice(|x: &[T]| b.with_slice(|y: &[T]| elementwise::zip(x, y, &f)));
         return Ok((data, shape));
     }
-    let (la, lb) = (a.layout().broadcast_to(&shape), b.layout().broadcast_to(&shape));
+    let (la, lb) = (
+        a.layout().broadcast_to(&shape),
+        b.layout().broadcast_to(&shape),
+    );
     let ga = a.0.storage.read().expect("storage lock");
     let data = if a.shares_storage(b) {
         let s = T::slice(&ga);
@@ -79,7 +93,13 @@ macro_rules! binary_kernel {
             fn f<T: Element>(&self, $x: T, $y: T) -> T {
                 $f
             }
-            fn grad(&self, $a: &Tensor, $b: &Tensor, $out: &Tensor, $g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+            fn grad(
+                &self,
+                $a: &Tensor,
+                $b: &Tensor,
+                $out: &Tensor,
+                $g: &Tensor,
+            ) -> Result<(Option<Tensor>, Option<Tensor>)> {
                 let _ = ($a, $b, $out);
                 $grad
             }
@@ -88,34 +108,92 @@ macro_rules! binary_kernel {
 }
 
 // d(a+b) = (1, 1)
-binary_kernel!(Add, "add", |x, y| x + y, |_a, _b, _o, g| Ok((Some(g.clone()), Some(g.clone()))));
+binary_kernel!(Add, "add", |x, y| x + y, |_a, _b, _o, g| Ok((
+    Some(g.clone()),
+    Some(g.clone())
+)));
 // d(a-b) = (1, -1)
-binary_kernel!(Sub, "sub", |x, y| x - y, |_a, b, _o, g| Ok((Some(g.clone()), if b.requires_grad() { Some(g.neg()?) } else { None })));
+binary_kernel!(Sub, "sub", |x, y| x - y, |_a, b, _o, g| Ok((
+    Some(g.clone()),
+    if b.requires_grad() {
+        Some(g.neg()?)
+    } else {
+        None
+    }
+)));
 // d(ab) = (b, a)
 binary_kernel!(Mul, "mul", |x, y| x * y, |a, b, _o, g| Ok((
-    if a.requires_grad() { Some(g.mul(b)?) } else { None },
-    if b.requires_grad() { Some(g.mul(a)?) } else { None },
+    if a.requires_grad() {
+        Some(g.mul(b)?)
+    } else {
+        None
+    },
+    if b.requires_grad() {
+        Some(g.mul(a)?)
+    } else {
+        None
+    },
 )));
 // d(a/b) = (1/b, -a/b^2)
 binary_kernel!(Div, "div", |x, y| x / y, |a, b, _o, g| Ok((
-    if a.requires_grad() { Some(g.div(b)?) } else { None },
-    if b.requires_grad() { Some(g.mul(a)?.div(&b.mul(b)?)?.neg()?) } else { None },
+    if a.requires_grad() {
+        Some(g.div(b)?)
+    } else {
+        None
+    },
+    if b.requires_grad() {
+        Some(g.mul(a)?.div(&b.mul(b)?)?.neg()?)
+    } else {
+        None
+    },
 )));
 // d(a^b) = (b a^(b-1), a^b ln a)
 binary_kernel!(Pow, "pow", |x, y| x.powf(y), |a, b, out, g| Ok((
-    if a.requires_grad() { Some(g.mul(&b.mul(&a.pow(&b.add_scalar(-1.0)?)?)?)?) } else { None },
-    if b.requires_grad() { Some(g.mul(&out.mul(&a.log()?)?)?) } else { None },
+    if a.requires_grad() {
+        Some(g.mul(&b.mul(&a.pow(&b.add_scalar(-1.0)?)?)?)?)
+    } else {
+        None
+    },
+    if b.requires_grad() {
+        Some(g.mul(&out.mul(&a.log()?)?)?)
+    } else {
+        None
+    },
 )));
 // d max(a, b): the larger side gets the gradient, ties split it evenly (as PyTorch)
-binary_kernel!(Maximum, "maximum", |x, y| if x.is_nan() || y.is_nan() { x + y } else { x.max(y) }, |a, b, _o, g| {
-    let share = a.gt(b)?.add(&a.eq_elem(b)?.mul_scalar(0.5)?)?;
-    Ok((Some(g.mul(&share)?), Some(g.mul(&share.neg()?.add_scalar(1.0)?)?)))
-});
+binary_kernel!(
+    Maximum,
+    "maximum",
+    |x, y| if x.is_nan() || y.is_nan() {
+        x + y
+    } else {
+        x.max(y)
+    },
+    |a, b, _o, g| {
+        let share = a.gt(b)?.add(&a.eq_elem(b)?.mul_scalar(0.5)?)?;
+        Ok((
+            Some(g.mul(&share)?),
+            Some(g.mul(&share.neg()?.add_scalar(1.0)?)?),
+        ))
+    }
+);
 // d min(a, b): mirror of maximum
-binary_kernel!(Minimum, "minimum", |x, y| if x.is_nan() || y.is_nan() { x + y } else { x.min(y) }, |a, b, _o, g| {
-    let share = a.lt(b)?.add(&a.eq_elem(b)?.mul_scalar(0.5)?)?;
-    Ok((Some(g.mul(&share)?), Some(g.mul(&share.neg()?.add_scalar(1.0)?)?)))
-});
+binary_kernel!(
+    Minimum,
+    "minimum",
+    |x, y| if x.is_nan() || y.is_nan() {
+        x + y
+    } else {
+        x.min(y)
+    },
+    |a, b, _o, g| {
+        let share = a.lt(b)?.add(&a.eq_elem(b)?.mul_scalar(0.5)?)?;
+        Ok((
+            Some(g.mul(&share)?),
+            Some(g.mul(&share.neg()?.add_scalar(1.0)?)?),
+        ))
+    }
+);
 
 struct WhereOp;
 impl BackwardOp for WhereOp {
@@ -126,8 +204,16 @@ impl BackwardOp for WhereOp {
     fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let (cond, a, b) = (ctx.input(0), ctx.input(1), ctx.input(2));
         let mask = cond.ne_zero();
-        let ga = if a.requires_grad() { Some(g.mul(&mask)?.sum_to(a.shape())?) } else { None };
-        let gb = if b.requires_grad() { Some(g.mul(&mask.neg()?.add_scalar(1.0)?)?.sum_to(b.shape())?) } else { None };
+        let ga = if a.requires_grad() {
+            Some(g.mul(&mask)?.sum_to(a.shape())?)
+        } else {
+            None
+        };
+        let gb = if b.requires_grad() {
+            Some(g.mul(&mask.neg()?.add_scalar(1.0)?)?.sum_to(b.shape())?)
+        } else {
+            None
+        };
         Ok(vec![None, ga, gb])
     }
 }
@@ -141,9 +227,21 @@ impl BackwardOp for MulAddOp {
     fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let (a, b, c) = (ctx.input(0), ctx.input(1), ctx.input(2));
         Ok(vec![
-            if a.requires_grad() { Some(g.mul(b)?) } else { None },
-            if b.requires_grad() { Some(g.mul(a)?) } else { None },
-            if c.requires_grad() { Some(g.clone()) } else { None },
+            if a.requires_grad() {
+                Some(g.mul(b)?)
+            } else {
+                None
+            },
+            if b.requires_grad() {
+                Some(g.mul(a)?)
+            } else {
+                None
+            },
+            if c.requires_grad() {
+                Some(g.clone())
+            } else {
+                None
+            },
         ])
     }
 }
@@ -265,7 +363,9 @@ impl Tensor {
     pub fn mul_add(&self, b: &Tensor, c: &Tensor) -> Result<Tensor> {
         self.check_same("mul_add", b)?;
         self.check_same("mul_add", c)?;
-        let contiguous_same = self.shape() == b.shape() && b.shape() == c.shape() && [self, b, c].iter().all(|t| t.is_contiguous());
+        let contiguous_same = self.shape() == b.shape()
+            && b.shape() == c.shape()
+            && [self, b, c].iter().all(|t| t.is_contiguous());
         if !contiguous_same {
             return self.mul(b)?.add(c);
         }
@@ -291,9 +391,18 @@ impl Tensor {
     pub fn where_cond(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         a.check_same("where", b)?;
         self.check_same("where", a)?;
-        let shape = broadcast_shapes("where", &broadcast_shapes("where", self.shape(), a.shape())?, b.shape())?;
+        let shape = broadcast_shapes(
+            "where",
+            &broadcast_shapes("where", self.shape(), a.shape())?,
+            b.shape(),
+        )?;
         let value = crate::autodiff::no_grad(|| -> Result<Tensor> {
-            let keep_a: Vec<bool> = self.expand(&shape)?.to_vec_f64().iter().map(|&m| m != 0.0).collect();
+            let keep_a: Vec<bool> = self
+                .expand(&shape)?
+                .to_vec_f64()
+                .iter()
+                .map(|&m| m != 0.0)
+                .collect();
             with_dtype!(a.dtype(), T => {
                 let (x, y) = (a.expand(&shape)?.contiguous_vec::<T>(), b.expand(&shape)?.contiguous_vec::<T>());
                 // exact selection: the unselected value never enters arithmetic, so inf/NaN stay out
@@ -301,7 +410,12 @@ impl Tensor {
                 Ok(Tensor::from_data(data, &shape))
             })
         })?;
-        Ok(Tensor::from_op(value.0.storage.clone(), value.layout().clone(), WhereOp, &[self, a, b]))
+        Ok(Tensor::from_op(
+            value.0.storage.clone(),
+            value.layout().clone(),
+            WhereOp,
+            &[self, a, b],
+        ))
     }
 
     /// 1 where `self > other`, else 0 (a constant for autodiff).
@@ -382,6 +496,10 @@ impl Tensor {
     /// assert_eq!(a.ne_zero().to_vec::<f64>().unwrap(), vec![0.0, 1.0]);
     /// ```
     pub fn ne_zero(&self) -> Tensor {
-        super::unary::map_constant(self, |v| (v != 0.0) as u8 as f32, |v| (v != 0.0) as u8 as f64)
+        super::unary::map_constant(
+            self,
+            |v| (v != 0.0) as u8 as f32,
+            |v| (v != 0.0) as u8 as f64,
+        )
     }
 }

@@ -27,20 +27,61 @@ pub struct Conv2dOptions {
 
 impl Default for Conv2dOptions {
     fn default() -> Self {
-        Conv2dOptions { stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1 }
+        Conv2dOptions {
+            stride: (1, 1),
+            padding: (0, 0),
+            dilation: (1, 1),
+            groups: 1,
+        }
     }
 }
 
-fn window(op: &'static str, shape: &[usize], kernel: (usize, usize), o: &Conv2dOptions) -> Result<Window> {
+fn window(
+    op: &'static str,
+    shape: &[usize],
+    kernel: (usize, usize),
+    o: &Conv2dOptions,
+) -> Result<Window> {
     if shape.len() != 4 {
-        return Err(TensorError::InvalidShape { op, shape: shape.to_vec(), detail: "expected [batch, channels, height, width]".into() });
+        return Err(TensorError::InvalidShape {
+            op,
+            shape: shape.to_vec(),
+            detail: "expected [batch, channels, height, width]".into(),
+        });
     }
-    if kernel.0 == 0 || kernel.1 == 0 || o.stride.0 == 0 || o.stride.1 == 0 || o.dilation.0 == 0 || o.dilation.1 == 0 {
-        return Err(TensorError::InvalidArgument { op, detail: format!("kernel {kernel:?}, stride {:?} and dilation {:?} must be positive", o.stride, o.dilation) });
+    if kernel.0 == 0
+        || kernel.1 == 0
+        || o.stride.0 == 0
+        || o.stride.1 == 0
+        || o.dilation.0 == 0
+        || o.dilation.1 == 0
+    {
+        return Err(TensorError::InvalidArgument {
+            op,
+            detail: format!(
+                "kernel {kernel:?}, stride {:?} and dilation {:?} must be positive",
+                o.stride, o.dilation
+            ),
+        });
     }
-    let win = Window { channels: shape[1], h: shape[2], w: shape[3], kernel, stride: o.stride, padding: o.padding, dilation: o.dilation };
+    let win = Window {
+        channels: shape[1],
+        h: shape[2],
+        w: shape[3],
+        kernel,
+        stride: o.stride,
+        padding: o.padding,
+        dilation: o.dilation,
+    };
     if win.output_size().is_none() {
-        return Err(TensorError::InvalidShape { op, shape: shape.to_vec(), detail: format!("kernel {kernel:?} (dilation {:?}) does not fit the padded input", o.dilation) });
+        return Err(TensorError::InvalidShape {
+            op,
+            shape: shape.to_vec(),
+            detail: format!(
+                "kernel {kernel:?} (dilation {:?}) does not fit the padded input",
+                o.dilation
+            ),
+        });
     }
     Ok(win)
 }
@@ -52,7 +93,11 @@ impl BackwardOp for UnfoldOp {
     }
     // unfold is linear; its adjoint is fold
     fn backward(&self, _ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
-        Ok(vec![Some(g.fold((self.0.h, self.0.w), self.0.kernel, &self.1)?)])
+        Ok(vec![Some(g.fold(
+            (self.0.h, self.0.w),
+            self.0.kernel,
+            &self.1,
+        )?)])
     }
 }
 
@@ -84,7 +129,12 @@ impl Tensor {
     }
 
     /// `unfold` reading `pad_value` outside the image (max pooling pads with -inf).
-    pub(crate) fn unfold_padded(&self, kernel: (usize, usize), options: &Conv2dOptions, pad_value: f64) -> Result<Tensor> {
+    pub(crate) fn unfold_padded(
+        &self,
+        kernel: (usize, usize),
+        options: &Conv2dOptions,
+        pad_value: f64,
+    ) -> Result<Tensor> {
         let win = window("unfold", self.shape(), kernel, options)?;
         let (oh, ow) = win.output_size().expect("checked");
         let n = self.shape()[0];
@@ -108,13 +158,30 @@ impl Tensor {
     /// assert_eq!(x.shape(), &[1, 1, 4, 4]);
     /// assert_eq!(x.sum_all().unwrap().item().unwrap(), 36.0);
     /// ```
-    pub fn fold(&self, output_size: (usize, usize), kernel: (usize, usize), options: &Conv2dOptions) -> Result<Tensor> {
-        let bad = || TensorError::InvalidShape { op: "fold", shape: self.shape().to_vec(), detail: format!("does not match kernel {kernel:?} over output {output_size:?}") };
-        if self.rank() != 3 || kernel.0 * kernel.1 == 0 || self.shape()[1] % (kernel.0 * kernel.1) != 0 {
+    pub fn fold(
+        &self,
+        output_size: (usize, usize),
+        kernel: (usize, usize),
+        options: &Conv2dOptions,
+    ) -> Result<Tensor> {
+        let bad = || TensorError::InvalidShape {
+            op: "fold",
+            shape: self.shape().to_vec(),
+            detail: format!("does not match kernel {kernel:?} over output {output_size:?}"),
+        };
+        if self.rank() != 3
+            || kernel.0 * kernel.1 == 0
+            || self.shape()[1] % (kernel.0 * kernel.1) != 0
+        {
             return Err(bad());
         }
         let (n, c) = (self.shape()[0], self.shape()[1] / (kernel.0 * kernel.1));
-        let win = window("fold", &[n, c, output_size.0, output_size.1], kernel, options)?;
+        let win = window(
+            "fold",
+            &[n, c, output_size.0, output_size.1],
+            kernel,
+            options,
+        )?;
         let (oh, ow) = win.output_size().expect("checked");
         if self.shape()[2] != oh * ow {
             return Err(bad());
@@ -138,28 +205,46 @@ impl Tensor {
     /// let y = x.conv2d(&w, None, &Conv2dOptions { padding: (1, 1), ..Default::default() }).unwrap();
     /// assert_eq!(y.shape(), &[2, 4, 8, 8]);
     /// ```
-    pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, options: &Conv2dOptions) -> Result<Tensor> {
+    pub fn conv2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        options: &Conv2dOptions,
+    ) -> Result<Tensor> {
         let ws = weight.shape();
         let g = options.groups;
-        let mismatch = |detail: String| TensorError::ShapeMismatch { op: "conv2d", lhs: self.shape().to_vec(), rhs: ws.to_vec(), detail };
+        let mismatch = |detail: String| TensorError::ShapeMismatch {
+            op: "conv2d",
+            lhs: self.shape().to_vec(),
+            rhs: ws.to_vec(),
+            detail,
+        };
         if ws.len() != 4 || self.rank() != 4 {
-            return Err(mismatch(": input must be [n, c, h, w] and weight [c_out, c_in/groups, kh, kw]".into()));
+            return Err(mismatch(
+                ": input must be [n, c, h, w] and weight [c_out, c_in/groups, kh, kw]".into(),
+            ));
         }
         if g == 0 || self.shape()[1] != ws[1] * g || ws[0] % g != 0 {
             return Err(mismatch(format!(" (input channels must equal weight.shape[1] * groups = {} * {g}, and c_out divide by groups)", ws[1])));
         }
         let cols = self.unfold((ws[2], ws[3]), options)?; // [n, c*kh*kw, L]
         let (n, l) = (self.shape()[0], cols.shape()[2]);
-        let (oh, ow) = window("conv2d", self.shape(), (ws[2], ws[3]), options)?.output_size().expect("checked");
+        let (oh, ow) = window("conv2d", self.shape(), (ws[2], ws[3]), options)?
+            .output_size()
+            .expect("checked");
         let patch = ws[1] * ws[2] * ws[3];
         let cols = cols.reshape(&[n, g, patch, l])?;
         let w = weight.reshape(&[g, ws[0] / g, patch])?;
         let y = w.matmul(&cols)?.reshape(&[n, ws[0], oh, ow])?;
         match bias {
-            Some(b) if b.shape() != [ws[0]] => Err(TensorError::ShapeMismatch { op: "conv2d", lhs: vec![ws[0]], rhs: b.shape().to_vec(), detail: ": bias must have c_out elements".into() }),
+            Some(b) if b.shape() != [ws[0]] => Err(TensorError::ShapeMismatch {
+                op: "conv2d",
+                lhs: vec![ws[0]],
+                rhs: b.shape().to_vec(),
+                detail: ": bias must have c_out elements".into(),
+            }),
             Some(b) => y.add(&b.reshape(&[1, ws[0], 1, 1])?),
             None => Ok(y),
         }
     }
 }
-

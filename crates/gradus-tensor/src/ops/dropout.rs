@@ -17,13 +17,18 @@ impl Tensor {
     /// ```
     pub fn dropout(&self, p: f64, rng: &mut Rng) -> Result<Tensor> {
         if !(0.0..=1.0).contains(&p) {
-            return Err(TensorError::InvalidArgument { op: "dropout", detail: format!("probability {p} is outside [0, 1]") });
+            return Err(TensorError::InvalidArgument {
+                op: "dropout",
+                detail: format!("probability {p} is outside [0, 1]"),
+            });
         }
         if p == 0.0 {
             return Ok(self.clone());
         }
         let keep = if p == 1.0 { 0.0 } else { 1.0 / (1.0 - p) };
-        let mask = rng.bernoulli(self.shape(), 1.0 - p, self.dtype())?.mul_scalar(keep)?;
+        let mask = rng
+            .bernoulli(self.shape(), 1.0 - p, self.dtype())?
+            .mul_scalar(keep)?;
         self.mul(&mask)
     }
 }

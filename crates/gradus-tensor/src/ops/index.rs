@@ -16,7 +16,11 @@ fn check_indices(op: &'static str, indices: &[usize], size: usize) -> Result<()>
 
 /// (outer, axis size, inner) of a shape split around `axis`.
 fn split(shape: &[usize], axis: usize) -> (usize, usize, usize) {
-    (shape[..axis].iter().product(), shape[axis], shape[axis + 1..].iter().product())
+    (
+        shape[..axis].iter().product(),
+        shape[axis],
+        shape[axis + 1..].iter().product(),
+    )
 }
 
 struct IndexSelectOp {
@@ -43,7 +47,11 @@ impl BackwardOp for IndexAddOp {
         "index_add"
     }
     fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
-        let src = if ctx.input(1).requires_grad() { Some(g.index_select(self.axis, &self.indices)?) } else { None };
+        let src = if ctx.input(1).requires_grad() {
+            Some(g.index_select(self.axis, &self.indices)?)
+        } else {
+            None
+        };
         Ok(vec![Some(g.clone()), src])
     }
 }
@@ -57,7 +65,11 @@ impl BackwardOp for GatherOp {
         "gather"
     }
     fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
-        Ok(vec![Some(ctx.input(0).zeros_like().scatter_add(self.axis as isize, &self.index, g)?)])
+        Ok(vec![Some(ctx.input(0).zeros_like().scatter_add(
+            self.axis as isize,
+            &self.index,
+            g,
+        )?)])
     }
 }
 
@@ -70,7 +82,11 @@ impl BackwardOp for ScatterAddOp {
         "scatter_add"
     }
     fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
-        let src = if ctx.input(1).requires_grad() { Some(g.gather(self.axis as isize, &self.index)?) } else { None };
+        let src = if ctx.input(1).requires_grad() {
+            Some(g.gather(self.axis as isize, &self.index)?)
+        } else {
+            None
+        };
         Ok(vec![Some(g.clone()), src])
     }
 }
@@ -125,7 +141,12 @@ impl Tensor {
         let mut expected = self.shape().to_vec();
         expected[axis] = indices.len();
         if src.shape() != expected.as_slice() {
-            return Err(TensorError::ShapeMismatch { op: "index_add", lhs: expected, rhs: src.shape().to_vec(), detail: ": src must have the selected shape".into() });
+            return Err(TensorError::ShapeMismatch {
+                op: "index_add",
+                lhs: expected,
+                rhs: src.shape().to_vec(),
+                detail: ": src must have the selected shape".into(),
+            });
         }
         with_dtype!(self.dtype(), T => {
             let mut out = self.contiguous_vec::<T>();
@@ -134,7 +155,7 @@ impl Tensor {
                 for (k, &i) in indices.iter().enumerate() {
                     let dst = &mut out[(o * size + i) * inner..][..inner];
                     for (d, &v) in dst.iter_mut().zip(&s[(o * indices.len() + k) * inner..][..inner]) {
-                        *d = *d + v;
+                        *d += v;
                     }
                 }
             }
@@ -194,7 +215,12 @@ impl Tensor {
         let mut expected = self.shape().to_vec();
         expected[axis] = k;
         if src.shape() != expected.as_slice() {
-            return Err(TensorError::ShapeMismatch { op: "scatter_add", lhs: expected, rhs: src.shape().to_vec(), detail: ": src must have the index's shape".into() });
+            return Err(TensorError::ShapeMismatch {
+                op: "scatter_add",
+                lhs: expected,
+                rhs: src.shape().to_vec(),
+                detail: ": src must have the index's shape".into(),
+            });
         }
         with_dtype!(self.dtype(), T => {
             let mut out = self.contiguous_vec::<T>();
@@ -202,7 +228,7 @@ impl Tensor {
             for (p, (&v, &ix)) in s.iter().zip(index).enumerate() {
                 let (o, i) = (p / (k * inner), p % inner);
                 let d = &mut out[(o * size + ix) * inner + i];
-                *d = *d + v;
+                *d += v;
             }
             Ok(Tensor::from_op_data(out, self.shape(), ScatterAddOp { axis, index: index.to_vec() }, &[self, src]))
         })
@@ -232,7 +258,10 @@ impl Tensor {
 
 fn index_axis_len(op: &'static str, len: usize, others: usize, shape: &[usize]) -> Result<usize> {
     if others == 0 || len % others != 0 {
-        return Err(TensorError::InvalidArgument { op, detail: format!("{len} indices do not fill whole slices of shape {shape:?}") });
+        return Err(TensorError::InvalidArgument {
+            op,
+            detail: format!("{len} indices do not fill whole slices of shape {shape:?}"),
+        });
     }
     Ok(len / others)
 }

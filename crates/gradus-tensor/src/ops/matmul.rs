@@ -19,8 +19,16 @@ impl BackwardOp for MatmulOp {
     // C = A B:  dA = dC B^T,  dB = A^T dC  (summed over broadcast batch axes)
     fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let (a, b) = (ctx.input(0), ctx.input(1));
-        let ga = if a.requires_grad() { Some(matmul_nd(g, &b.t()?)?.sum_to(a.shape())?) } else { None };
-        let gb = if b.requires_grad() { Some(matmul_nd(&a.t()?, g)?.sum_to(b.shape())?) } else { None };
+        let ga = if a.requires_grad() {
+            Some(matmul_nd(g, &b.t()?)?.sum_to(a.shape())?)
+        } else {
+            None
+        };
+        let gb = if b.requires_grad() {
+            Some(matmul_nd(&a.t()?, g)?.sum_to(b.shape())?)
+        } else {
+            None
+        };
         Ok(vec![ga, gb])
     }
 }
@@ -39,17 +47,41 @@ fn batch_offset(layout: &Layout, batch_rank: usize, mut index: usize) -> usize {
 fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     a.check_same("matmul", b)?;
     let (ra, rb) = (a.rank(), b.rank());
-    let (m, k, k2, n) = (a.shape()[ra - 2], a.shape()[ra - 1], b.shape()[rb - 2], b.shape()[rb - 1]);
-    let mismatch = || TensorError::ShapeMismatch { op: "matmul", lhs: a.shape().to_vec(), rhs: b.shape().to_vec(), detail: String::new() };
+    let (m, k, k2, n) = (
+        a.shape()[ra - 2],
+        a.shape()[ra - 1],
+        b.shape()[rb - 2],
+        b.shape()[rb - 1],
+    );
+    let mismatch = || TensorError::ShapeMismatch {
+        op: "matmul",
+        lhs: a.shape().to_vec(),
+        rhs: b.shape().to_vec(),
+        detail: String::new(),
+    };
     if k != k2 {
         return Err(mismatch());
     }
-    let batch = broadcast_shapes("matmul", &a.shape()[..ra - 2], &b.shape()[..rb - 2]).map_err(|_| mismatch())?;
+    let batch = broadcast_shapes("matmul", &a.shape()[..ra - 2], &b.shape()[..rb - 2])
+        .map_err(|_| mismatch())?;
     let count: usize = batch.iter().product();
-    let with = |d: &[usize]| batch.iter().copied().chain(d.iter().copied()).collect::<Vec<_>>();
-    let (la, lb) = (a.layout().broadcast_to(&with(&[m, k])), b.layout().broadcast_to(&with(&[k, n])));
+    let with = |d: &[usize]| {
+        batch
+            .iter()
+            .copied()
+            .chain(d.iter().copied())
+            .collect::<Vec<_>>()
+    };
+    let (la, lb) = (
+        a.layout().broadcast_to(&with(&[m, k])),
+        b.layout().broadcast_to(&with(&[k, n])),
+    );
     let br = batch.len();
-    let view = |l: &Layout, i: usize| MatView { offset: batch_offset(l, br, i), rs: l.strides[br], cs: l.strides[br + 1] };
+    let view = |l: &Layout, i: usize| MatView {
+        offset: batch_offset(l, br, i),
+        rs: l.strides[br],
+        cs: l.strides[br + 1],
+    };
     with_dtype!(a.dtype(), T => {
         let mut out = vec![T::zero(); count * m * n];
         a.with_storages::<T, _>(b, |sa, sb| {
@@ -81,7 +113,12 @@ impl Tensor {
     /// ```
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
         if self.rank() == 0 || other.rank() == 0 {
-            return Err(TensorError::ShapeMismatch { op: "matmul", lhs: self.shape().to_vec(), rhs: other.shape().to_vec(), detail: ": operands must have at least one axis".into() });
+            return Err(TensorError::ShapeMismatch {
+                op: "matmul",
+                lhs: self.shape().to_vec(),
+                rhs: other.shape().to_vec(),
+                detail: ": operands must have at least one axis".into(),
+            });
         }
         match (self.rank(), other.rank()) {
             (1, 1) => matmul_nd(&self.unsqueeze(0)?, &other.unsqueeze(1)?)?.reshape(&[]),

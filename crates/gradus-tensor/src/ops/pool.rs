@@ -23,19 +23,36 @@ pub struct Pool2d {
 impl Pool2d {
     /// A window of `kernel` with stride equal to the kernel and no padding.
     pub fn new(kernel: (usize, usize)) -> Pool2d {
-        Pool2d { kernel, stride: kernel, padding: (0, 0) }
+        Pool2d {
+            kernel,
+            stride: kernel,
+            padding: (0, 0),
+        }
     }
 
     fn windows(&self, x: &Tensor, pad_value: f64) -> Result<(Tensor, Vec<usize>)> {
         let s = x.shape();
         if s.len() != 4 {
-            return Err(crate::TensorError::InvalidShape { op: "pool2d", shape: s.to_vec(), detail: "expected [batch, channels, height, width]".into() });
+            return Err(crate::TensorError::InvalidShape {
+                op: "pool2d",
+                shape: s.to_vec(),
+                detail: "expected [batch, channels, height, width]".into(),
+            });
         }
-        let options = Conv2dOptions { stride: self.stride, padding: self.padding, ..Default::default() };
+        let options = Conv2dOptions {
+            stride: self.stride,
+            padding: self.padding,
+            ..Default::default()
+        };
         let planes = x.reshape(&[s[0] * s[1], 1, s[2], s[3]])?;
         let cols = planes.unfold_padded(self.kernel, &options, pad_value)?; // [n*c, kh*kw, oh*ow]
         let span = |size: usize, k: usize, st: usize, p: usize| (size + 2 * p - k) / st + 1;
-        let out = vec![s[0], s[1], span(s[2], self.kernel.0, self.stride.0, self.padding.0), span(s[3], self.kernel.1, self.stride.1, self.padding.1)];
+        let out = vec![
+            s[0],
+            s[1],
+            span(s[2], self.kernel.0, self.stride.0, self.padding.0),
+            span(s[3], self.kernel.1, self.stride.1, self.padding.1),
+        ];
         Ok((cols, out))
     }
 }

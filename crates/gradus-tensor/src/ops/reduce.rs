@@ -9,7 +9,10 @@ use crate::{Element, Result, Tensor, TensorError};
 
 /// Sorted, de-duplicated, non-negative axes.
 fn normalize_axes(op: &'static str, axes: &[isize], shape: &[usize]) -> Result<Vec<usize>> {
-    let mut out = axes.iter().map(|&a| normalize_axis(op, a, shape)).collect::<Result<Vec<_>>>()?;
+    let mut out = axes
+        .iter()
+        .map(|&a| normalize_axis(op, a, shape))
+        .collect::<Result<Vec<_>>>()?;
     out.sort_unstable();
     out.dedup();
     Ok(out)
@@ -34,7 +37,10 @@ fn with_axes_last<T: Element>(x: &Tensor, axes: &[usize]) -> (Vec<T>, usize) {
     let block = axes.iter().map(|&a| x.shape()[a]).product();
     let layout = x.layout().permute(&order);
     let guard = x.0.storage.read().expect("storage lock");
-    (elementwise::gather_strided(T::slice(&guard), &layout), block)
+    (
+        elementwise::gather_strided(T::slice(&guard), &layout),
+        block,
+    )
 }
 
 fn sum_kernel<T: Element>(x: &Tensor, axes: &[usize]) -> Vec<T> {
@@ -42,10 +48,16 @@ fn sum_kernel<T: Element>(x: &Tensor, axes: &[usize]) -> Vec<T> {
     let block: usize = axes.iter().map(|&a| x.shape()[a]).product();
     let outer = x.numel().checked_div(block).unwrap_or(0);
     if block == 0 {
-        let kept: usize = (0..rank).filter(|a| !axes.contains(a)).map(|a| x.shape()[a]).product();
+        let kept: usize = (0..rank)
+            .filter(|a| !axes.contains(a))
+            .map(|a| x.shape()[a])
+            .product();
         return vec![T::zero(); kept];
     }
-    let trailing = axes.iter().enumerate().all(|(i, &a)| a == rank - axes.len() + i);
+    let trailing = axes
+        .iter()
+        .enumerate()
+        .all(|(i, &a)| a == rank - axes.len() + i);
     let leading = axes.iter().enumerate().all(|(i, &a)| a == i);
     if x.is_contiguous() && trailing {
         return x.with_slice(|v: &[T]| reduce::sum_rows(v, block));
@@ -67,7 +79,9 @@ impl BackwardOp for SumOp {
     }
     // d sum(x) / dx = 1: the gradient is broadcast back over the reduced axes
     fn backward(&self, _ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
-        Ok(vec![Some(g.reshape(&self.keep_shape)?.expand(&self.input_shape)?)])
+        Ok(vec![Some(
+            g.reshape(&self.keep_shape)?.expand(&self.input_shape)?,
+        )])
     }
 }
 
@@ -85,7 +99,11 @@ impl BackwardOp for MaxOp {
     fn backward(&self, _ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let g = g.reshape(&self.keep_shape)?;
         let zeros = Tensor::zeros(&self.input_shape, g.dtype());
-        Ok(vec![Some(zeros.scatter_add(self.axis as isize, &self.argmax, &g)?)])
+        Ok(vec![Some(zeros.scatter_add(
+            self.axis as isize,
+            &self.argmax,
+            &g,
+        )?)])
     }
 }
 
@@ -105,7 +123,10 @@ impl Tensor {
         let axes = normalize_axes("sum", axes, self.shape())?;
         let keep_shape = reduced_shape(self.shape(), &axes, true);
         let out_shape = reduced_shape(self.shape(), &axes, keepdim);
-        let op = SumOp { input_shape: self.shape().to_vec(), keep_shape };
+        let op = SumOp {
+            input_shape: self.shape().to_vec(),
+            keep_shape,
+        };
         with_dtype!(self.dtype(), T => Ok(Tensor::from_op_data(sum_kernel::<T>(self, &axes), &out_shape, op, &[self])))
     }
 
@@ -169,7 +190,10 @@ impl Tensor {
         let count: usize = norm.iter().map(|&a| self.shape()[a]).product();
         let centered = self.sub(&self.mean(axes, true)?)?;
         let denom = count.saturating_sub(correction).max(1) as f64;
-        centered.mul(&centered)?.sum(axes, keepdim)?.mul_scalar(1.0 / denom)
+        centered
+            .mul(&centered)?
+            .sum(axes, keepdim)?
+            .mul_scalar(1.0 / denom)
     }
 
     /// Maximum along one axis; the gradient flows to the first maximal element.
@@ -186,8 +210,18 @@ impl Tensor {
         let (values, argmax, axis) = self.max_with_index("max", axis)?;
         let keep_shape = reduced_shape(self.shape(), &[axis], true);
         let out_shape = reduced_shape(self.shape(), &[axis], keepdim);
-        let op = MaxOp { axis, input_shape: self.shape().to_vec(), keep_shape, argmax };
-        Ok(Tensor::from_op(values.0.storage.clone(), crate::layout::Layout::contiguous(&out_shape), op, &[self]))
+        let op = MaxOp {
+            axis,
+            input_shape: self.shape().to_vec(),
+            keep_shape,
+            argmax,
+        };
+        Ok(Tensor::from_op(
+            values.0.storage.clone(),
+            crate::layout::Layout::contiguous(&out_shape),
+            op,
+            &[self],
+        ))
     }
 
     /// Maximum of all elements.
@@ -221,7 +255,11 @@ impl Tensor {
     fn max_with_index(&self, op: &'static str, axis: isize) -> Result<(Tensor, Vec<usize>, usize)> {
         let axis = normalize_axis(op, axis, self.shape())?;
         if self.shape()[axis] == 0 {
-            return Err(TensorError::InvalidShape { op, shape: self.shape().to_vec(), detail: format!("axis {axis} is empty") });
+            return Err(TensorError::InvalidShape {
+                op,
+                shape: self.shape().to_vec(),
+                detail: format!("axis {axis} is empty"),
+            });
         }
         let out_shape = reduced_shape(self.shape(), &[axis], false);
         with_dtype!(self.dtype(), T => {
@@ -246,19 +284,27 @@ impl Tensor {
         if self.shape() == shape {
             return Ok(self.clone());
         }
-        let extra = self.rank().checked_sub(shape.len()).ok_or_else(|| TensorError::ShapeMismatch {
-            op: "sum_to",
-            lhs: self.shape().to_vec(),
-            rhs: shape.to_vec(),
-            detail: ": target has more axes".into(),
-        })?;
+        let extra =
+            self.rank()
+                .checked_sub(shape.len())
+                .ok_or_else(|| TensorError::ShapeMismatch {
+                    op: "sum_to",
+                    lhs: self.shape().to_vec(),
+                    rhs: shape.to_vec(),
+                    detail: ": target has more axes".into(),
+                })?;
         let mut axes: Vec<isize> = (0..extra as isize).collect();
         for (i, &d) in shape.iter().enumerate() {
             let have = self.shape()[extra + i];
             if d == 1 && have != 1 {
                 axes.push((extra + i) as isize);
             } else if d != have {
-                return Err(TensorError::ShapeMismatch { op: "sum_to", lhs: self.shape().to_vec(), rhs: shape.to_vec(), detail: String::new() });
+                return Err(TensorError::ShapeMismatch {
+                    op: "sum_to",
+                    lhs: self.shape().to_vec(),
+                    rhs: shape.to_vec(),
+                    detail: String::new(),
+                });
             }
         }
         self.sum(&axes, true)?.reshape(shape)

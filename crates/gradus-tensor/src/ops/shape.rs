@@ -78,7 +78,11 @@ impl BackwardOp for PadOp {
         "pad_axis"
     }
     fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
-        Ok(vec![Some(g.narrow(self.axis, self.before, ctx.input(0).shape()[self.axis])?)])
+        Ok(vec![Some(g.narrow(
+            self.axis,
+            self.before,
+            ctx.input(0).shape()[self.axis],
+        )?)])
     }
 }
 
@@ -94,7 +98,11 @@ impl BackwardOp for ConcatOp {
         let mut start = 0;
         let mut grads = Vec::with_capacity(self.sizes.len());
         for (input, &size) in ctx.inputs.iter().zip(&self.sizes) {
-            grads.push(if input.requires_grad() { Some(g.narrow(self.axis, start, size)?) } else { None });
+            grads.push(if input.requires_grad() {
+                Some(g.narrow(self.axis, start, size)?)
+            } else {
+                None
+            });
             start += size;
         }
         Ok(grads)
@@ -136,8 +144,16 @@ impl Tensor {
             return Ok(self.clone());
         }
         let source = self.contiguous()?;
-        let layout = Layout { offset: source.layout().offset, ..Layout::contiguous(shape) };
-        Ok(Tensor::from_op(source.0.storage.clone(), layout, ReshapeOp(self.shape().to_vec()), &[&source]))
+        let layout = Layout {
+            offset: source.layout().offset,
+            ..Layout::contiguous(shape)
+        };
+        Ok(Tensor::from_op(
+            source.0.storage.clone(),
+            layout,
+            ReshapeOp(self.shape().to_vec()),
+            &[&source],
+        ))
     }
 
     /// Merges axes `start..=end` into one.
@@ -154,9 +170,15 @@ impl Tensor {
         if self.rank() == 0 {
             return self.reshape(&[1]);
         }
-        let (s, e) = (normalize_axis("flatten", start, self.shape())?, normalize_axis("flatten", end, self.shape())?);
+        let (s, e) = (
+            normalize_axis("flatten", start, self.shape())?,
+            normalize_axis("flatten", end, self.shape())?,
+        );
         if s > e {
-            return Err(TensorError::InvalidArgument { op: "flatten", detail: format!("start axis {s} is after end axis {e}") });
+            return Err(TensorError::InvalidArgument {
+                op: "flatten",
+                detail: format!("start axis {s} is after end axis {e}"),
+            });
         }
         let mut shape = self.shape()[..s].to_vec();
         shape.push(self.shape()[s..=e].iter().product());
@@ -176,11 +198,17 @@ impl Tensor {
     /// ```
     pub fn permute(&self, axes: &[usize]) -> Result<Tensor> {
         let mut seen = vec![false; self.rank()];
-        let valid = axes.len() == self.rank() && axes.iter().all(|&a| a < self.rank() && !std::mem::replace(&mut seen[a], true));
+        let valid = axes.len() == self.rank()
+            && axes
+                .iter()
+                .all(|&a| a < self.rank() && !std::mem::replace(&mut seen[a], true));
         if !valid {
             return Err(TensorError::InvalidArgument {
                 op: "permute",
-                detail: format!("{axes:?} is not a permutation of the axes of shape {:?}", self.shape()),
+                detail: format!(
+                    "{axes:?} is not a permutation of the axes of shape {:?}",
+                    self.shape()
+                ),
             });
         }
         Ok(self.view_op(self.layout().permute(axes), PermuteOp(axes.to_vec())))
@@ -197,7 +225,10 @@ impl Tensor {
     /// assert_eq!(x.transpose(0, -1).unwrap().shape(), &[4, 3, 2]);
     /// ```
     pub fn transpose(&self, a: isize, b: isize) -> Result<Tensor> {
-        let (a, b) = (normalize_axis("transpose", a, self.shape())?, normalize_axis("transpose", b, self.shape())?);
+        let (a, b) = (
+            normalize_axis("transpose", a, self.shape())?,
+            normalize_axis("transpose", b, self.shape())?,
+        );
         let mut axes: Vec<usize> = (0..self.rank()).collect();
         axes.swap(a, b);
         self.permute(&axes)
@@ -229,7 +260,11 @@ impl Tensor {
         let rank = self.rank() as isize;
         let a = if axis < 0 { axis + rank + 1 } else { axis };
         if a < 0 || a > rank {
-            return Err(TensorError::AxisOutOfRange { op: "unsqueeze", axis, shape: self.shape().to_vec() });
+            return Err(TensorError::AxisOutOfRange {
+                op: "unsqueeze",
+                axis,
+                shape: self.shape().to_vec(),
+            });
         }
         let mut shape = self.shape().to_vec();
         shape.insert(a as usize, 1);
@@ -248,7 +283,11 @@ impl Tensor {
     pub fn squeeze(&self, axis: isize) -> Result<Tensor> {
         let a = normalize_axis("squeeze", axis, self.shape())?;
         if self.shape()[a] != 1 {
-            return Err(TensorError::InvalidShape { op: "squeeze", shape: self.shape().to_vec(), detail: format!("axis {a} has size {}, not 1", self.shape()[a]) });
+            return Err(TensorError::InvalidShape {
+                op: "squeeze",
+                shape: self.shape().to_vec(),
+                detail: format!("axis {a} has size {}, not 1", self.shape()[a]),
+            });
         }
         let mut shape = self.shape().to_vec();
         shape.remove(a);
@@ -271,9 +310,17 @@ impl Tensor {
         }
         let target = crate::layout::broadcast_shapes("expand", self.shape(), shape)?;
         if target != shape {
-            return Err(TensorError::ShapeMismatch { op: "expand", lhs: self.shape().to_vec(), rhs: shape.to_vec(), detail: String::new() });
+            return Err(TensorError::ShapeMismatch {
+                op: "expand",
+                lhs: self.shape().to_vec(),
+                rhs: shape.to_vec(),
+                detail: String::new(),
+            });
         }
-        Ok(self.view_op(self.layout().broadcast_to(shape), ExpandOp(self.shape().to_vec())))
+        Ok(self.view_op(
+            self.layout().broadcast_to(shape),
+            ExpandOp(self.shape().to_vec()),
+        ))
     }
 
     /// A row-major copy if this view is not contiguous, else the tensor itself.
@@ -310,7 +357,11 @@ impl Tensor {
         let axis = normalize_axis("narrow", axis as isize, self.shape())?;
         let size = self.shape()[axis];
         if start + len > size {
-            return Err(TensorError::IndexOutOfRange { op: "narrow", index: start + len, size });
+            return Err(TensorError::IndexOutOfRange {
+                op: "narrow",
+                index: start + len,
+                size,
+            });
         }
         let mut layout = self.layout().clone();
         layout.offset += start * layout.strides[axis];
@@ -357,13 +408,27 @@ impl Tensor {
     /// assert_eq!(Tensor::concat(&[&a, &b], 1).unwrap().shape(), &[2, 4]);
     /// ```
     pub fn concat(tensors: &[&Tensor], axis: isize) -> Result<Tensor> {
-        let first = tensors.first().ok_or(TensorError::InvalidArgument { op: "concat", detail: "no tensors to join".into() })?;
+        let first = tensors.first().ok_or(TensorError::InvalidArgument {
+            op: "concat",
+            detail: "no tensors to join".into(),
+        })?;
         let axis = normalize_axis("concat", axis, first.shape())?;
         for t in tensors {
             first.check_same("concat", t)?;
             let same_rank = t.rank() == first.rank();
-            if !same_rank || t.shape().iter().zip(first.shape()).enumerate().any(|(i, (a, b))| i != axis && a != b) {
-                return Err(TensorError::ShapeMismatch { op: "concat", lhs: first.shape().to_vec(), rhs: t.shape().to_vec(), detail: format!(" (must agree except on axis {axis})") });
+            if !same_rank
+                || t.shape()
+                    .iter()
+                    .zip(first.shape())
+                    .enumerate()
+                    .any(|(i, (a, b))| i != axis && a != b)
+            {
+                return Err(TensorError::ShapeMismatch {
+                    op: "concat",
+                    lhs: first.shape().to_vec(),
+                    rhs: t.shape().to_vec(),
+                    detail: format!(" (must agree except on axis {axis})"),
+                });
             }
         }
         let sizes: Vec<usize> = tensors.iter().map(|t| t.shape()[axis]).collect();
@@ -394,7 +459,10 @@ impl Tensor {
     /// assert_eq!(Tensor::stack(&[&a, &a], 0).unwrap().shape(), &[2, 3]);
     /// ```
     pub fn stack(tensors: &[&Tensor], axis: isize) -> Result<Tensor> {
-        let expanded = tensors.iter().map(|t| t.unsqueeze(axis)).collect::<Result<Vec<_>>>()?;
+        let expanded = tensors
+            .iter()
+            .map(|t| t.unsqueeze(axis))
+            .collect::<Result<Vec<_>>>()?;
         Tensor::concat(&expanded.iter().collect::<Vec<_>>(), axis)
     }
 
@@ -415,7 +483,12 @@ impl Tensor {
         let values = self.to_vec_f64();
         let data = with_dtype!(dtype, T => T::into_storage(elementwise_cast::<T>(&values)));
         let storage = std::sync::Arc::new(std::sync::RwLock::new(data));
-        Ok(Tensor::from_op(storage, Layout::contiguous(self.shape()), CastOp(self.dtype()), &[self]))
+        Ok(Tensor::from_op(
+            storage,
+            Layout::contiguous(self.shape()),
+            CastOp(self.dtype()),
+            &[self],
+        ))
     }
 }
 

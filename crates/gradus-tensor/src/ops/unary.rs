@@ -36,10 +36,20 @@ pub(crate) fn unary<K: UnaryKernel>(x: &Tensor, k: K) -> Result<Tensor> {
 
 /// Applies an elementwise function whose gradient is zero or undefined (masks, signs): the
 /// result is a constant for autodiff.
-pub(crate) fn map_constant(x: &Tensor, f32f: impl Fn(f32) -> f32 + Sync + Send, f64f: impl Fn(f64) -> f64 + Sync + Send) -> Tensor {
+pub(crate) fn map_constant(
+    x: &Tensor,
+    f32f: impl Fn(f32) -> f32 + Sync + Send,
+    f64f: impl Fn(f64) -> f64 + Sync + Send,
+) -> Tensor {
     match x.dtype() {
-        crate::DType::F32 => Tensor::from_data(x.with_slice(|v: &[f32]| elementwise::map(v, f32f)), x.shape()),
-        crate::DType::F64 => Tensor::from_data(x.with_slice(|v: &[f64]| elementwise::map(v, f64f)), x.shape()),
+        crate::DType::F32 => Tensor::from_data(
+            x.with_slice(|v: &[f32]| elementwise::map(v, f32f)),
+            x.shape(),
+        ),
+        crate::DType::F64 => Tensor::from_data(
+            x.with_slice(|v: &[f64]| elementwise::map(v, f64f)),
+            x.shape(),
+        ),
     }
 }
 
@@ -70,15 +80,23 @@ unary_kernel!(Exp, "exp", |_s, x| x.exp(), |_k, _x, out, g| g.mul(out));
 // d log(x) = 1/x
 unary_kernel!(Log, "log", |_s, x| x.ln(), |_k, x, _o, g| g.div(x));
 // d sqrt(x) = 1 / (2 sqrt(x))
-unary_kernel!(Sqrt, "sqrt", |_s, x| x.sqrt(), |_k, _x, out, g| g.div(&out.mul_scalar(2.0)?));
+unary_kernel!(Sqrt, "sqrt", |_s, x| x.sqrt(), |_k, _x, out, g| g
+    .div(&out.mul_scalar(2.0)?));
 // d |x| = sign(x)  (0 at 0, as PyTorch)
 unary_kernel!(Abs, "abs", |_s, x| x.abs(), |_k, x, _o, g| g.mul(&x.sign()));
 // d tanh(x) = 1 - tanh(x)^2
-unary_kernel!(Tanh, "tanh", |_s, x| x.tanh(), |_k, _x, out, g| g.mul(&out.mul(out)?.neg()?.add_scalar(1.0)?));
+unary_kernel!(Tanh, "tanh", |_s, x| x.tanh(), |_k, _x, out, g| g
+    .mul(&out.mul(out)?.neg()?.add_scalar(1.0)?));
 // d sigmoid(x) = s (1 - s)
-unary_kernel!(Sigmoid, "sigmoid", |_s, x| sigmoid(x), |_k, _x, out, g| g.mul(&out.mul(&out.neg()?.add_scalar(1.0)?)?));
+unary_kernel!(Sigmoid, "sigmoid", |_s, x| sigmoid(x), |_k, _x, out, g| g
+    .mul(&out.mul(&out.neg()?.add_scalar(1.0)?)?));
 // d erf(x) = 2/sqrt(pi) exp(-x^2)
-unary_kernel!(Erf, "erf", |_s, x| x.erf(), |_k, x, _o, g| g.mul(&x.mul(x)?.neg()?.exp()?.mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?));
+unary_kernel!(Erf, "erf", |_s, x| x.erf(), |_k, x, _o, g| g.mul(
+    &x.mul(x)?
+        .neg()?
+        .exp()?
+        .mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?
+));
 
 /// A numerically stable logistic function.
 pub(crate) fn sigmoid<T: Element>(x: T) -> T {
@@ -141,7 +159,13 @@ impl UnaryKernel for Clamp {
         let (lo, hi) = (self.min, self.max);
         g.mul(&map_constant(
             x,
-            move |v| if (v as f64) >= lo && (v as f64) <= hi { 1.0 } else { 0.0 },
+            move |v| {
+                if (v as f64) >= lo && (v as f64) <= hi {
+                    1.0
+                } else {
+                    0.0
+                }
+            },
             move |v| if v >= lo && v <= hi { 1.0 } else { 0.0 },
         ))
     }
@@ -246,7 +270,13 @@ impl Tensor {
     /// assert_eq!(Tensor::scalar(1.0f64).add_scalar(2.0).unwrap().item().unwrap(), 3.0);
     /// ```
     pub fn add_scalar(&self, c: f64) -> Result<Tensor> {
-        unary(self, Affine { scale: 1.0, shift: c })
+        unary(
+            self,
+            Affine {
+                scale: 1.0,
+                shift: c,
+            },
+        )
     }
 
     /// `x * c`.
@@ -256,7 +286,13 @@ impl Tensor {
     /// assert_eq!(Tensor::scalar(1.5f64).mul_scalar(2.0).unwrap().item().unwrap(), 3.0);
     /// ```
     pub fn mul_scalar(&self, c: f64) -> Result<Tensor> {
-        unary(self, Affine { scale: c, shift: 0.0 })
+        unary(
+            self,
+            Affine {
+                scale: c,
+                shift: 0.0,
+            },
+        )
     }
 
     /// `x * scale + shift` in one pass.
