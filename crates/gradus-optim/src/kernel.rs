@@ -112,7 +112,7 @@ fn run<T: Scalar, const K: usize, F>(
 fn serial<T: Scalar, const K: usize, F>(
     dst: &mut [T],
     src: &[T],
-    mut slots: [&mut [T]; K],
+    slots: [&mut [T]; K],
     dst_is_param: bool,
     rule: &F,
 ) where
@@ -123,6 +123,9 @@ fn serial<T: Scalar, const K: usize, F>(
         src.len() == n && slots.iter().all(|s| s.len() == n),
         "parameter, gradient and state lengths differ"
     );
+    // re-slicing to exactly `n` lets the compiler drop bounds checks and vectorize the loop
+    let (dst, src) = (&mut dst[..n], &src[..n]);
+    let mut slots = slots.map(|s| &mut s[..n]);
     if dst_is_param {
         for i in 0..n {
             let d = rule(dst[i], src[i], slots.each_mut().map(|s| &mut s[i]));
