@@ -106,9 +106,6 @@ pub struct ModelConfig {
     /// Tie the GPT's output projection to its token embedding.
     #[serde(default)]
     pub tie_weights: bool,
-    /// Dropout probability (gpt).
-    #[serde(default)]
-    pub dropout: Option<f64>,
 }
 
 /// Optimizer name and hyperparameters (PyTorch names).

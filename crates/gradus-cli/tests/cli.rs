@@ -147,6 +147,7 @@ fn a_run_writes_its_directory_and_the_model_can_be_inspected_evaluated_and_used(
     assert!(o.status.success(), "{}", stderr(&o));
     for f in [
         "metrics.csv",
+        "layers.csv",
         "model.safetensors",
         "config.toml",
         "summary.json",

@@ -5,16 +5,14 @@ use gradus_nn::Param;
 use gradus_tensor::{DType, Tensor};
 
 /// The layer a parameter belongs to: its dotted name without the last part
-/// (`encoder.0.weight` -> `encoder.0`).
+/// (`encoder.0.weight` -> `encoder.0`); a model's own parameters belong to `(root)`.
 ///
 /// ```
 /// assert_eq!(gradus_train::diagnostics::layer_of("blocks.1.attn.weight"), "blocks.1.attn");
-/// assert_eq!(gradus_train::diagnostics::layer_of("bias"), "bias");
+/// assert_eq!(gradus_train::diagnostics::layer_of("bias"), "(root)");
 /// ```
 pub fn layer_of(name: &str) -> &str {
-    name.rsplit_once('.')
-        .map(|(layer, _)| layer)
-        .unwrap_or(name)
+    name.rsplit_once('.').map_or("(root)", |(layer, _)| layer)
 }
 
 /// Sum of squares in f64, reading the tensor in place (no copy for contiguous tensors).

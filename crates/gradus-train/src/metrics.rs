@@ -22,6 +22,8 @@ pub struct EpochRecord {
     pub update_ratio: f64,
     /// Task metrics on the validation set (empty without one), by name.
     pub metrics: std::collections::BTreeMap<String, f64>,
+    /// Mean gradient norm of each layer over the epoch's steps, in parameter order.
+    pub layer_grad_norms: Vec<(String, f64)>,
     /// Wall-clock seconds of the epoch.
     pub seconds: f64,
 }
@@ -69,6 +71,28 @@ pub fn write_metrics_csv(path: &Path, records: &[EpochRecord]) -> std::io::Resul
             out.push_str(&fmt(*v));
         }
         out.push_str(&format!(",{:.3}\n", r.seconds));
+    }
+    crate::checkpoint::write_atomic(path, out.as_bytes())
+}
+
+/// Writes `layers.csv`, the per-layer diagnostics in long form: `epoch,layer,grad_norm`.
+///
+/// # Errors
+/// When the file cannot be written.
+///
+/// ```
+/// use gradus_train::metrics::{write_layers_csv, EpochRecord};
+/// let path = std::env::temp_dir().join("gradus-doc-layers.csv");
+/// let r = EpochRecord { epoch: 1, layer_grad_norms: vec![("0".into(), 0.5)], ..Default::default() };
+/// write_layers_csv(&path, &[r]).unwrap();
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "epoch,layer,grad_norm\n1,0,0.5\n");
+/// ```
+pub fn write_layers_csv(path: &Path, records: &[EpochRecord]) -> std::io::Result<()> {
+    let mut out = String::from("epoch,layer,grad_norm\n");
+    for r in records {
+        for (layer, norm) in &r.layer_grad_norms {
+            out.push_str(&format!("{},{layer},{}\n", r.epoch, fmt(*norm)));
+        }
     }
     crate::checkpoint::write_atomic(path, out.as_bytes())
 }

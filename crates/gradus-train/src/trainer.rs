@@ -5,7 +5,7 @@ use crate::checkpoint::{self, Progress as Saved};
 use crate::diagnostics::{update_ratio, GradNorms, GradientWatch};
 use crate::early_stop::EarlyStopping;
 use crate::error::{Result, TrainError};
-use crate::metrics::{write_metrics_csv, EpochRecord};
+use crate::metrics::{write_layers_csv, write_metrics_csv, EpochRecord};
 use crate::progress::Progress;
 use crate::task::{Targets, Task};
 use gradus_data::{BatchMode, Batcher, Dataset};
@@ -139,6 +139,7 @@ struct EpochStats {
     loss_sum: f64,
     batches: usize,
     norm_sum: f64,
+    layer_norm_sums: Vec<(String, f64)>,
     ratio_sum: f64,
     ratios: usize,
     samples: usize,
@@ -311,6 +312,8 @@ impl Trainer {
             saved.history.push(record.clone());
             write_metrics_csv(&out.join("metrics.csv"), &saved.history)
                 .map_err(TrainError::io(out.join("metrics.csv")))?;
+            write_layers_csv(&out.join("layers.csv"), &saved.history)
+                .map_err(TrainError::io(out.join("layers.csv")))?;
             let monitored = record.val_loss.unwrap_or(record.train_loss);
             if let Some(plateau) = &mut self.plateau {
                 plateau.step(monitored);
@@ -437,6 +440,16 @@ impl Trainer {
         saved.step = step;
         stats.loss_sum += value;
         stats.norm_sum += norms.global;
+        if stats.layer_norm_sums.is_empty() {
+            stats.layer_norm_sums = norms
+                .per_layer
+                .iter()
+                .map(|(l, _)| (l.clone(), 0.0))
+                .collect();
+        }
+        for ((_, acc), (_, n)) in stats.layer_norm_sums.iter_mut().zip(&norms.per_layer) {
+            *acc += n;
+        }
         stats.batches += 1;
         stats.samples += p.x.shape().first().copied().unwrap_or(1);
         Ok(())
@@ -471,6 +484,11 @@ impl Trainer {
                 f64::NAN
             },
             metrics: metrics.into_iter().collect(),
+            layer_grad_norms: s
+                .layer_norm_sums
+                .iter()
+                .map(|(l, v)| (l.clone(), v / s.batches as f64))
+                .collect(),
             seconds: started.elapsed().as_secs_f64(),
         })
     }
