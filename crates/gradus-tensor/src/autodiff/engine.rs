@@ -1,5 +1,6 @@
 //! The backward pass: topological order, chain rule, gradient accumulation.
 
+use super::accumulate;
 use super::mode::NoGradGuard;
 use super::Ctx;
 use crate::{Result, Tensor, TensorError, TensorId};
@@ -30,15 +31,6 @@ fn topological_order(root: &Tensor) -> Vec<Tensor> {
     order
 }
 
-fn accumulate(grads: &mut HashMap<TensorId, Tensor>, id: TensorId, g: Tensor) -> Result<()> {
-    let total = match grads.remove(&id) {
-        Some(previous) => previous.add(&g)?,
-        None => g,
-    };
-    grads.insert(id, total);
-    Ok(())
-}
-
 /// Runs the chain rule from `root` (seeded with `seed`), calling `on_leaf` with each leaf's total
 /// gradient and keeping the totals of the tensors in `keep`.
 fn propagate(
@@ -62,6 +54,12 @@ fn propagate(
             on_leaf(t, &g)?;
             continue;
         };
+        if let (false, Some((axis, start))) = (create_graph, node.op.slice_of_input()) {
+            if node.inputs[0].requires_grad() {
+                accumulate::add_slice(&mut pending, &node.inputs[0], &g, axis, start)?;
+            }
+            continue;
+        }
         let ctx = Ctx {
             inputs: &node.inputs,
             output: t,
@@ -80,7 +78,7 @@ fn propagate(
                     input.shape()
                 )));
             }
-            accumulate(&mut pending, input.id(), ig)?;
+            accumulate::add(&mut pending, input.id(), ig, !create_graph)?;
         }
     }
     Ok(kept)

@@ -6,6 +6,7 @@
 //! differentiable tensor ops, so with `create_graph` the gradients themselves are recorded and can
 //! be differentiated again: see [`grad`], [`hvp`] and [`hessian`].
 
+mod accumulate;
 mod engine;
 mod mode;
 
@@ -20,6 +21,12 @@ pub(crate) trait BackwardOp: Send + Sync {
     fn name(&self) -> &'static str;
     /// Gradients of each input, in input order (`None` where no gradient flows).
     fn backward(&self, ctx: &Ctx<'_>, grad: &Tensor) -> Result<Vec<Option<Tensor>>>;
+    /// `Some((axis, start))` when the output is the slice of the single input starting at `start`
+    /// on `axis` (`narrow`). Without `create_graph` the engine then adds the gradient into that
+    /// region of the input's total in place; `backward` (zero-padding) is the recorded rule.
+    fn slice_of_input(&self) -> Option<(usize, usize)> {
+        None
+    }
 }
 
 /// A recorded op application: the rule and its inputs (the output is the tensor holding it).

@@ -67,6 +67,9 @@ impl BackwardOp for NarrowOp {
         let after = self.size - self.start - g.shape()[self.axis];
         Ok(vec![Some(g.pad_axis(self.axis, self.start, after)?)])
     }
+    fn slice_of_input(&self) -> Option<(usize, usize)> {
+        Some((self.axis, self.start))
+    }
 }
 
 struct PadOp {
