@@ -594,3 +594,64 @@ fn summary_table(s: &Summary) -> Vec<(String, String)> {
 pub fn default_run_dir(config: &Path) -> PathBuf {
     PathBuf::from("runs").join(config.file_stem().unwrap_or_default())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gradus_nn::layers::Linear;
+    use gradus_optim::Sgd;
+    use gradus_tensor::Rng;
+
+    fn trainer(curriculum_epochs: usize) -> Trainer {
+        let model = Linear::new(1, 1, true, &mut Rng::seed(0));
+        let params: Vec<Tensor> = model.parameters().iter().map(|p| p.tensor()).collect();
+        Trainer {
+            model: Box::new(model),
+            optimizer: Optimizer::new(Sgd::new(0.1), &params).unwrap(),
+            schedule: Schedule::Constant(0.1),
+            plateau: None,
+            task: Task::Regression { outputs: 1 },
+            options: TrainOptions {
+                curriculum_epochs,
+                batch: BatchMode::MiniBatch {
+                    size: 2,
+                    drop_last: false,
+                },
+                ..TrainOptions::default()
+            },
+            model_metadata: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn curriculum_orders_the_first_epochs_easy_to_hard_then_shuffles() {
+        // targets far from the initial model's outputs are hard: sample i has target 10 * i
+        let x: Vec<f32> = vec![0.0; 6];
+        let y: Vec<f32> = [3.0, 0.0, 5.0, 1.0, 4.0, 2.0]
+            .iter()
+            .map(|v| v * 10.0)
+            .collect();
+        let data = Dataset::new(
+            x,
+            vec![1],
+            gradus_data::Targets::Values { values: y, dim: 1 },
+        )
+        .unwrap();
+        let t = trainer(1);
+        let scores = t.difficulty(&data).unwrap();
+        let mut order: Vec<usize> = (0..6).collect();
+        order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+        let batcher = Batcher::new(6, t.options.batch).unwrap().shuffled(0);
+        let first = t.epoch_batches(&batcher, 1, &order);
+        assert_eq!(
+            first,
+            vec![vec![1, 3], vec![5, 0], vec![4, 2]],
+            "easy (small targets) first"
+        );
+        assert_eq!(
+            t.epoch_batches(&batcher, 2, &order),
+            batcher.epoch(2),
+            "then the shuffled order"
+        );
+    }
+}
