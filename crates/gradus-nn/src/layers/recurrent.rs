@@ -187,18 +187,22 @@ impl Recurrent {
                 detail: "expected [batch, seq (> 0), input]".into(),
             });
         }
-        let (batch, seq, input_size) = (x.shape()[0], x.shape()[1], x.shape()[2]);
-        // per-step inputs [batch, in]; later layers take the previous layer's per-step outputs
-        // directly, so no gradient is ever padded back to a whole sequence per step
-        let mut steps = (0..seq)
-            .map(|t| x.narrow(1, t, 1)?.reshape(&[batch, input_size]))
-            .collect::<Result<Vec<_>>>()?;
+        let seq = x.shape()[1];
+        // each layer projects its whole input sequence at once and slices one step at a time
+        // (the engine adds the step slices' gradients into one buffer, not one per step)
+        let mut steps: Vec<Tensor> = Vec::new();
         let mut state = RecurrentState {
             h: Vec::new(),
             c: Vec::new(),
         };
-        for layer in &self.layers {
-            let c = self.run_layer(layer, &mut steps)?;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let input = if l == 0 {
+                x.clone()
+            } else {
+                Tensor::stack(&steps.iter().collect::<Vec<_>>(), 1)?
+            };
+            let (steps_next, c) = self.run_layer(layer, &input)?;
+            steps = steps_next;
             state.h.push(steps[seq - 1].clone());
             state.c.extend(c);
         }
@@ -206,20 +210,28 @@ impl Recurrent {
         Ok((out, state))
     }
 
-    /// Runs one layer over the steps, replacing each input with the layer's hidden state; returns
+    /// Runs one layer over `input` `[batch, seq, in]`; returns the hidden state of every step and
     /// the final cell state of an LSTM.
-    fn run_layer(&self, p: &LayerParams, steps: &mut [Tensor]) -> Result<Option<Tensor>> {
-        let batch = steps[0].shape()[0];
+    fn run_layer(&self, p: &LayerParams, input: &Tensor) -> Result<(Vec<Tensor>, Option<Tensor>)> {
+        let (batch, seq, features) = (input.shape()[0], input.shape()[1], input.shape()[2]);
         let (w_ih_t, w_hh_t) = (p.w_ih.tensor().t()?, p.w_hh.tensor().t()?);
         // GRU needs b_hh inside r * (W_hn h + b_hn); the other cells fold both biases together
         let (b_in, b_h) = match self.kind {
             CellKind::Gru => (p.b_ih.tensor(), Some(p.b_hh.tensor())),
             _ => (p.b_ih.tensor().add(&p.b_hh.tensor())?, None),
         };
-        let mut h = Tensor::zeros(&[batch, self.hidden_size], steps[0].dtype());
+        // the input projection of every step in one product: [batch * seq, in] -> [batch, seq, G]
+        let gates = p.w_ih.tensor().shape()[0];
+        let xw_all = input
+            .reshape(&[batch * seq, features])?
+            .matmul(&w_ih_t)?
+            .add(&b_in)?
+            .reshape(&[batch, seq, gates])?;
+        let mut h = Tensor::zeros(&[batch, self.hidden_size], input.dtype());
         let mut c = h.clone();
-        for step in steps.iter_mut() {
-            let xw = step.matmul(&w_ih_t)?.add(&b_in)?;
+        let mut steps = Vec::with_capacity(seq);
+        for t in 0..seq {
+            let xw = xw_all.narrow(1, t, 1)?.reshape(&[batch, gates])?;
             let hw = h.matmul(&w_hh_t)?;
             let hw = match &b_h {
                 Some(b) => hw.add(b)?,
@@ -234,9 +246,9 @@ impl Recurrent {
                     hn
                 }
             };
-            *step = h.clone();
+            steps.push(h.clone());
         }
-        Ok((self.kind == CellKind::Lstm).then_some(c))
+        Ok((steps, (self.kind == CellKind::Lstm).then_some(c)))
     }
 }
 
