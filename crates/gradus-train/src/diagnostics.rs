@@ -103,7 +103,7 @@ pub fn update_ratio(before: &[Tensor], after: &[Tensor]) -> f64 {
 ///
 /// ```
 /// use gradus_train::diagnostics::{GradNorms, GradientWatch};
-/// let mut w = GradientWatch { vanishing_below: 1e-6, vanishing_steps: 2, exploding_above: 1e3, ..Default::default() };
+/// let mut w = GradientWatch::new(1e-6, 2, 1e3);
 /// let tiny = GradNorms { global: 1e-9, per_layer: vec![("fc".into(), 1e-9)] };
 /// assert!(w.observe(1, &tiny).is_none());
 /// assert!(w.observe(2, &tiny).unwrap().contains("vanishing"));
@@ -135,6 +135,21 @@ impl Default for GradientWatch {
 }
 
 impl GradientWatch {
+    /// Warns when a layer's norm stays below `vanishing_below` for `vanishing_steps` steps, or
+    /// exceeds `exploding_above`.
+    pub fn new(
+        vanishing_below: f64,
+        vanishing_steps: usize,
+        exploding_above: f64,
+    ) -> GradientWatch {
+        GradientWatch {
+            vanishing_below,
+            vanishing_steps,
+            exploding_above,
+            ..Default::default()
+        }
+    }
+
     /// Records one step's norms; returns a warning the first time a condition appears.
     pub fn observe(&mut self, step: u64, norms: &GradNorms) -> Option<String> {
         if let Some((layer, n)) = norms
