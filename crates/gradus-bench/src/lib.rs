@@ -17,9 +17,7 @@ extern "C" {
 /// Tells mimalloc to keep freed memory instead of returning it to the OS after its purge delay
 /// (`MIMALLOC_PURGE_DELAY=-1`). Without this every training step faults its large tensors back
 /// in, and the kernel zeroes each fresh page (2 MiB at a time with transparent huge pages): in
-/// the LSTM benchmark that zeroing was over a quarter of the profile. This cuts its page faults
-/// from about 1,200 to about 230 per run, but fresh-page zeroing (from `mi_page_free_list_extend`)
-/// still shows at a similar share there: not yet explained. glibc's `malloc`, which the
+/// the LSTM benchmark that zeroing was over a quarter of the profile. glibc's `malloc`, which the
 /// Python peers use, keeps such blocks too once it has freed one (its mmap threshold adapts).
 /// Returns whether the option was set (only for the bundled mimalloc 3.x, whose option numbering
 /// is known; `MIMALLOC_PURGE_DELAY` in the environment wins either way).
