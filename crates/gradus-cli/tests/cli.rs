@@ -306,3 +306,44 @@ fn resume_gives_bitwise_identical_weights_after_a_stop_and_after_a_kill() {
     let reference = run("straight40", &["--set", "epochs=40"]);
     assert_eq!(model_tensors(&reference), model_tensors(&out));
 }
+
+#[test]
+fn resume_continues_reduce_on_plateau_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "{}\n[schedule]\nname = \"plateau\"\npatience = 1\ngamma = 0.5\n",
+        std::fs::read_to_string(repo().join("examples/breast-cancer.toml"))
+            .unwrap()
+            .replace("epochs = 60", "epochs = 12")
+    );
+    let cfg = write(dir.path(), "plateau.toml", &cfg);
+    let train = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec!["train", cfg.as_str(), "--out", out.to_str().unwrap(), "-q"];
+        args.extend_from_slice(extra);
+        let o = gradus(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        out
+    };
+    let straight = train("straight", &[]);
+    train("split", &["--set", "epochs=5"]);
+    let split = train("split", &["--resume"]);
+    let lrs = |run: &Path| {
+        std::fs::read_to_string(run.join("metrics.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(5).unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(lrs(&straight), lrs(&split), "learning rates per epoch");
+    assert!(
+        lrs(&straight)
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            > 1,
+        "the plateau rule must have fired"
+    );
+    assert_eq!(model_tensors(&straight), model_tensors(&split));
+}

@@ -130,6 +130,29 @@ impl ReduceOnPlateau {
     pub fn lr(&self) -> SharedLr {
         self.lr.clone()
     }
+    /// Restores a state saved with serde (a checkpoint) into this scheduler, keeping the shared
+    /// rate that the optimizer reads: counters, best metric and the rate itself continue exactly.
+    ///
+    /// ```
+    /// use gradus_optim::ReduceOnPlateau;
+    /// let mut live = ReduceOnPlateau::new(0.1).patience(0);
+    /// let reader = live.lr(); // what the optimizer holds
+    /// let json = serde_json::to_string(&live).unwrap();
+    /// let mut saved: ReduceOnPlateau = serde_json::from_str(&json).unwrap();
+    /// saved.step(1.0);
+    /// saved.step(2.0); // no improvement: the saved copy's rate drops
+    /// assert_eq!(reader.get(), 0.1);
+    /// live.load_state(saved);
+    /// assert!((reader.get() - 0.01).abs() < 1e-15);
+    /// ```
+    pub fn load_state(&mut self, saved: ReduceOnPlateau) {
+        let shared = self.lr.clone();
+        shared.set(saved.lr.get());
+        *self = ReduceOnPlateau {
+            lr: shared,
+            ..saved
+        };
+    }
 
     fn improved(&self, metric: f64) -> bool {
         match (self.best, self.mode) {

@@ -133,7 +133,7 @@ pub fn load(
     if let (Some(p), Some(saved)) = (plateau, meta.get(PLATEAU_KEY)) {
         let saved: ReduceOnPlateau =
             serde_json::from_str(saved).map_err(|e| bad(format!("bad plateau state: {e}")))?;
-        p.lr().set(saved.lr().get());
+        p.load_state(saved);
     }
     Ok(progress)
 }
