@@ -245,6 +245,16 @@ fn divergence_stops_with_the_step_the_layer_and_a_hint_and_keeps_the_last_good_c
     );
 }
 
+/// Runs `gradus train CONFIG --out DIR/NAME -q EXTRA...`, which must succeed; returns the run dir.
+fn train_quietly(dir: &Path, config: &str, name: &str, extra: &[&str]) -> PathBuf {
+    let out = dir.join(name);
+    let mut args = vec!["train", config, "--out", out.to_str().unwrap(), "-q"];
+    args.extend_from_slice(extra);
+    let o = gradus(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    out
+}
+
 fn model_tensors(run: &Path) -> Vec<u8> {
     let bytes = std::fs::read(run.join("model.safetensors")).unwrap();
     let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
@@ -255,14 +265,7 @@ fn model_tensors(run: &Path) -> Vec<u8> {
 fn resume_gives_bitwise_identical_weights_after_a_stop_and_after_a_kill() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(dir.path(), "c.toml", SMALL_MNIST);
-    let run = |name: &str, extra: &[&str]| {
-        let out = dir.path().join(name);
-        let mut args = vec!["train", cfg.as_str(), "--out", out.to_str().unwrap(), "-q"];
-        args.extend_from_slice(extra);
-        let o = gradus(&args);
-        assert!(o.status.success(), "{}", stderr(&o));
-        out
-    };
+    let run = |name: &str, extra: &[&str]| train_quietly(dir.path(), &cfg, name, extra);
     let straight = run("straight", &[]);
     // stopped after two epochs, then resumed
     run("split", &["--set", "epochs=2"]);
@@ -317,14 +320,7 @@ fn resume_continues_reduce_on_plateau_exactly() {
             .replace("epochs = 60", "epochs = 12")
     );
     let cfg = write(dir.path(), "plateau.toml", &cfg);
-    let train = |name: &str, extra: &[&str]| {
-        let out = dir.path().join(name);
-        let mut args = vec!["train", cfg.as_str(), "--out", out.to_str().unwrap(), "-q"];
-        args.extend_from_slice(extra);
-        let o = gradus(&args);
-        assert!(o.status.success(), "{}", stderr(&o));
-        out
-    };
+    let train = |name: &str, extra: &[&str]| train_quietly(dir.path(), &cfg, name, extra);
     let straight = train("straight", &[]);
     train("split", &["--set", "epochs=5"]);
     let split = train("split", &["--resume"]);
