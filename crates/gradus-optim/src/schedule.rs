@@ -152,7 +152,13 @@ impl From<f64> for Schedule {
 }
 
 impl Schedule {
-    /// torch `StepLR`.
+    /// torch `StepLR`: `base * gamma^floor(t / step_size)`.
+    ///
+    /// ```
+    /// use gradus_optim::Schedule;
+    /// let s = Schedule::step(0.1, 10, 0.5);
+    /// assert_eq!((s.value(9), s.value(10), s.value(20)), (0.1, 0.05, 0.025));
+    /// ```
     pub fn step(base: f64, step_size: u64, gamma: f64) -> Schedule {
         Schedule::Step {
             base,
@@ -160,7 +166,13 @@ impl Schedule {
             gamma,
         }
     }
-    /// torch `MultiStepLR`.
+    /// torch `MultiStepLR`: `base * gamma^(number of milestones <= t)`.
+    ///
+    /// ```
+    /// use gradus_optim::Schedule;
+    /// let s = Schedule::multi_step(1.0, vec![5, 15], 0.1);
+    /// assert_eq!((s.value(4), s.value(5), s.value(15)), (1.0, 0.1, 0.1 * 0.1));
+    /// ```
     pub fn multi_step(base: f64, mut milestones: Vec<u64>, gamma: f64) -> Schedule {
         milestones.sort_unstable();
         Schedule::MultiStep {
@@ -169,11 +181,23 @@ impl Schedule {
             gamma,
         }
     }
-    /// torch `ExponentialLR`.
+    /// torch `ExponentialLR`: `base * gamma^t`.
+    ///
+    /// ```
+    /// use gradus_optim::Schedule;
+    /// assert_eq!(Schedule::exponential(1.0, 0.5).value(3), 0.125);
+    /// ```
     pub fn exponential(base: f64, gamma: f64) -> Schedule {
         Schedule::Exponential { base, gamma }
     }
-    /// Inverse-time decay.
+    /// Inverse-time decay: `base / (1 + decay_rate * t / decay_steps)`, with `t / decay_steps`
+    /// floored when `staircase`.
+    ///
+    /// ```
+    /// use gradus_optim::Schedule;
+    /// assert_eq!(Schedule::inverse_time(1.0, 1.0, 10, false).value(10), 0.5);
+    /// assert_eq!(Schedule::inverse_time(1.0, 1.0, 10, true).value(9), 1.0);
+    /// ```
     pub fn inverse_time(base: f64, decay_rate: f64, decay_steps: u64, staircase: bool) -> Schedule {
         Schedule::InverseTime {
             base,
@@ -182,7 +206,13 @@ impl Schedule {
             staircase,
         }
     }
-    /// torch `PolynomialLR` (decays to 0).
+    /// torch `PolynomialLR`: `base * (1 - min(t, total_iters) / total_iters)^power`, reaching 0.
+    ///
+    /// ```
+    /// use gradus_optim::Schedule;
+    /// let s = Schedule::polynomial(1.0, 10, 2.0);
+    /// assert_eq!((s.value(5), s.value(10), s.value(20)), (0.25, 0.0, 0.0));
+    /// ```
     pub fn polynomial(base: f64, total_iters: u64, power: f64) -> Schedule {
         Schedule::Polynomial {
             base,
@@ -191,7 +221,14 @@ impl Schedule {
             power,
         }
     }
-    /// torch `CosineAnnealingLR`.
+    /// torch `CosineAnnealingLR`: `eta_min + (base - eta_min) (1 + cos(pi t / t_max)) / 2`.
+    ///
+    /// ```
+    /// use gradus_optim::Schedule;
+    /// let s = Schedule::cosine(1.0, 10, 0.0);
+    /// assert_eq!(s.value(0), 1.0);
+    /// assert!((s.value(5) - 0.5).abs() < 1e-15 && s.value(10).abs() < 1e-15);
+    /// ```
     pub fn cosine(base: f64, t_max: u64, eta_min: f64) -> Schedule {
         Schedule::Cosine {
             base,
@@ -199,7 +236,15 @@ impl Schedule {
             eta_min,
         }
     }
-    /// torch `CosineAnnealingWarmRestarts`.
+    /// torch `CosineAnnealingWarmRestarts`: cosine annealing over periods `t_0, t_0 t_mult, ...`,
+    /// restarting at `base` at the start of each.
+    ///
+    /// ```
+    /// use gradus_optim::Schedule;
+    /// let s = Schedule::cosine_warm_restarts(1.0, 4, 2, 0.0);
+    /// assert_eq!((s.value(0), s.value(4), s.value(12)), (1.0, 1.0, 1.0)); // restarts at 4 and 4 + 8
+    /// assert!((s.value(2) - 0.5).abs() < 1e-15);
+    /// ```
     pub fn cosine_warm_restarts(base: f64, t_0: u64, t_mult: u64, eta_min: f64) -> Schedule {
         Schedule::CosineWarmRestarts {
             base,
@@ -208,7 +253,14 @@ impl Schedule {
             eta_min,
         }
     }
-    /// torch `LinearLR` (a linear warmup when `start_factor < end_factor`).
+    /// torch `LinearLR`: `base * (start_factor + (end_factor - start_factor) min(t, total_iters) /
+    /// total_iters)`, a linear warmup when `start_factor < end_factor`.
+    ///
+    /// ```
+    /// use gradus_optim::Schedule;
+    /// let warmup = Schedule::linear(1.0, 0.1, 1.0, 9);
+    /// assert_eq!((warmup.value(0), warmup.value(9), warmup.value(50)), (0.1, 1.0, 1.0));
+    /// ```
     pub fn linear(base: f64, start_factor: f64, end_factor: f64, total_iters: u64) -> Schedule {
         Schedule::Linear {
             base,
@@ -217,7 +269,14 @@ impl Schedule {
             total_iters,
         }
     }
-    /// torch `SequentialLR`.
+    /// torch `SequentialLR`: schedule `i` runs from milestone `i - 1`, with its own step count
+    /// starting at 0 there (warmup, then anything).
+    ///
+    /// ```
+    /// use gradus_optim::Schedule;
+    /// let s = Schedule::sequential(vec![Schedule::linear(1.0, 0.5, 1.0, 2), Schedule::exponential(1.0, 0.5)], vec![2]);
+    /// assert_eq!(s.sample(5), vec![0.5, 0.75, 1.0, 0.5, 0.25]);
+    /// ```
     pub fn sequential(schedules: Vec<Schedule>, milestones: Vec<u64>) -> Schedule {
         Schedule::Sequential {
             schedules,
@@ -226,6 +285,10 @@ impl Schedule {
     }
 
     /// The value used by step `t + 1`.
+    ///
+    /// ```
+    /// assert_eq!(gradus_optim::Schedule::Constant(0.3).value(100), 0.3);
+    /// ```
     pub fn value(&self, t: u64) -> f64 {
         match self {
             Schedule::Constant(v) => *v,
@@ -309,6 +372,10 @@ impl Schedule {
     }
 
     /// The first `n` values (for plotting).
+    ///
+    /// ```
+    /// assert_eq!(gradus_optim::Schedule::exponential(1.0, 0.5).sample(3), vec![1.0, 0.5, 0.25]);
+    /// ```
     pub fn sample(&self, n: u64) -> Vec<f64> {
         (0..n).map(|t| self.value(t)).collect()
     }
