@@ -16,6 +16,8 @@ use std::io::IsTerminal;
 pub struct Progress {
     bar: Option<ProgressBar>,
     quiet: bool,
+    /// Samples seen and start time of the current epoch, for the throughput figure.
+    epoch: std::sync::Mutex<(usize, std::time::Instant)>,
 }
 
 impl Progress {
@@ -23,19 +25,23 @@ impl Progress {
     pub fn new(interactive: bool, quiet: bool) -> Progress {
         let bar = (interactive && !quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(0);
-            let style = ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {pos}/{len} {msg} ({per_sec}, eta {eta})",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            let style =
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} (eta {eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
             bar.set_style(style);
             bar
         });
-        Progress { bar, quiet }
+        Progress {
+            bar,
+            quiet,
+            epoch: std::sync::Mutex::new((0, std::time::Instant::now())),
+        }
     }
 
     /// Starts an epoch of `batches` steps.
     pub fn epoch_started(&self, epoch: usize, batches: usize) {
+        *self.epoch.lock().expect("progress lock") = (0, std::time::Instant::now());
         if let Some(bar) = &self.bar {
             bar.reset();
             bar.set_length(batches as u64);
@@ -44,10 +50,13 @@ impl Progress {
     }
 
     /// One step done with this batch loss over `samples` samples.
-    pub fn step(&self, loss: f64, _samples: usize) {
+    pub fn step(&self, loss: f64, samples: usize) {
+        let mut epoch = self.epoch.lock().expect("progress lock");
+        epoch.0 += samples;
         if let Some(bar) = &self.bar {
+            let rate = epoch.0 as f64 / epoch.1.elapsed().as_secs_f64().max(1e-9);
             bar.inc(1);
-            bar.set_message(format!("loss {loss:.4}"));
+            bar.set_message(format!("loss {loss:.4}, {rate:.0} samples/s"));
         }
     }
 
