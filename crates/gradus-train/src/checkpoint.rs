@@ -39,7 +39,7 @@ use std::collections::BTreeMap;
 /// Where a run stands: everything besides weights and optimizer buffers that a resumed run needs
 /// to continue exactly (the data order is a function of seed and epoch, so it needs no state).
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
-pub struct Progress {
+pub struct RunState {
     /// Epochs completed.
     pub epoch: usize,
     /// Optimizer steps taken.
@@ -72,7 +72,7 @@ pub fn save(
     model: &dyn Module,
     optimizer: &Optimizer,
     plateau: Option<&ReduceOnPlateau>,
-    progress: &Progress,
+    progress: &RunState,
 ) -> Result<()> {
     let bytes = gradus_nn::state_dict::to_bytes(model)?;
     let mut meta = BTreeMap::new();
@@ -106,7 +106,7 @@ pub fn load(
     model: &dyn Module,
     optimizer: &mut Optimizer,
     plateau: Option<&mut ReduceOnPlateau>,
-) -> Result<Progress> {
+) -> Result<RunState> {
     let bad = |detail: String| TrainError::Checkpoint {
         path: path.to_path_buf(),
         detail,
@@ -121,7 +121,7 @@ pub fn load(
         meta.get(key)
             .ok_or_else(|| bad(format!("has no `{key}` entry (not a gradus checkpoint)")))
     };
-    let progress: Progress =
+    let progress: RunState =
         serde_json::from_str(get(PROGRESS_KEY)?).map_err(|e| bad(format!("bad progress: {e}")))?;
     let states: Vec<State> = serde_json::from_str(get(OPTIMIZER_KEY)?)
         .map_err(|e| bad(format!("bad optimizer state: {e}")))?;

@@ -1,7 +1,7 @@
 //! The training loop: batches, forward, backward, diagnostics, optimizer step, validation,
 //! early stopping, checkpoints and the run directory's files.
 
-use crate::checkpoint::{self, Progress as Saved};
+use crate::checkpoint::{self, RunState};
 use crate::diagnostics::{update_ratio, GradNorms, GradientWatch};
 use crate::early_stop::EarlyStopping;
 use crate::error::{Result, TrainError};
@@ -258,7 +258,7 @@ impl Trainer {
     ) -> Result<Summary> {
         std::fs::create_dir_all(out).map_err(TrainError::io(out))?;
         let ckpt_path = out.join("checkpoint.safetensors");
-        let mut saved = Saved::default();
+        let mut saved = RunState::default();
         if resume {
             saved = checkpoint::load(
                 &ckpt_path,
@@ -356,7 +356,7 @@ impl Trainer {
         &mut self,
         p: &Prepared,
         epoch: usize,
-        saved: &mut Saved,
+        saved: &mut RunState,
         stats: &mut EpochStats,
         ckpt: &Path,
         progress: &Progress,
@@ -462,7 +462,7 @@ impl Trainer {
         started: Instant,
         train: &Dataset,
         val: Option<&Dataset>,
-        saved: &Saved,
+        saved: &RunState,
     ) -> Result<EpochRecord> {
         let (val_loss, metrics) = match val {
             Some(v) if !v.is_empty() => {
@@ -512,7 +512,7 @@ impl Trainer {
     fn finish(
         &mut self,
         out: &Path,
-        saved: &Saved,
+        saved: &RunState,
         stopped: String,
         parameters: usize,
     ) -> Result<Summary> {
