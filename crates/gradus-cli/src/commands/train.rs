@@ -103,7 +103,7 @@ pub fn run(
         .map_err(|e| format!("{}: {e}", out.display()))?;
     if !quiet {
         eprintln!(
-            "wrote {} (metrics.csv, model.safetensors, config.toml, summary.json, report.html)",
+            "wrote {} (metrics.csv, layers.csv, model.safetensors, config.toml, summary.json, report.html)",
             out.display()
         );
     }
