@@ -58,6 +58,20 @@ pub(crate) fn check_beta(index: usize, beta: f64) -> Result<()> {
     })
 }
 
+/// The checks every Adam-family optimizer makes of its hyperparameters, in PyTorch's order.
+pub(crate) fn check_adam_hyperparameters(
+    lr: f64,
+    eps: f64,
+    betas: (f64, f64),
+    weight_decay: f64,
+) -> Result<()> {
+    check_lr(lr)?;
+    check_nonneg("epsilon", eps)?;
+    check_beta(0, betas.0)?;
+    check_beta(1, betas.1)?;
+    check_nonneg("weight_decay", weight_decay)
+}
+
 /// Errors with `message()` unless `ok`.
 pub(crate) fn check(ok: bool, message: impl FnOnce() -> String) -> Result<()> {
     if ok {

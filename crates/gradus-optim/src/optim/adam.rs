@@ -1,7 +1,7 @@
 //! Adam and AdamW (PyTorch `torch.optim.Adam`, `torch.optim.AdamW`).
 
 use super::fused_transformation;
-use crate::error::{check_beta, check_lr, check_nonneg};
+use crate::error::check_adam_hyperparameters;
 use crate::kernel::{dispatch, elementwise, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
@@ -109,11 +109,7 @@ impl Adam {
     }
 
     fn init_state(&self, params: &[Tensor]) -> Result<State> {
-        check_lr(self.lr.value(0))?;
-        check_nonneg("epsilon", self.eps)?;
-        check_beta(0, self.betas.0)?;
-        check_beta(1, self.betas.1)?;
-        check_nonneg("weight_decay", self.weight_decay)?;
+        check_adam_hyperparameters(self.lr.value(0), self.eps, self.betas, self.weight_decay)?;
         let mut slots = vec![("exp_avg", 0.0), ("exp_avg_sq", 0.0)];
         if self.amsgrad {
             slots.push(("max_exp_avg_sq", 0.0));

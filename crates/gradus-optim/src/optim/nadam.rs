@@ -1,7 +1,7 @@
 //! NAdam (PyTorch `torch.optim.NAdam`).
 
 use super::fused_transformation;
-use crate::error::{check_beta, check_lr, check_nonneg};
+use crate::error::{check_adam_hyperparameters, check_nonneg};
 use crate::kernel::{dispatch, elementwise, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
@@ -77,11 +77,7 @@ impl NAdam {
     }
 
     fn init_state(&self, params: &[Tensor]) -> Result<State> {
-        check_lr(self.lr.value(0))?;
-        check_nonneg("epsilon", self.eps)?;
-        check_beta(0, self.betas.0)?;
-        check_beta(1, self.betas.1)?;
-        check_nonneg("weight_decay", self.weight_decay)?;
+        check_adam_hyperparameters(self.lr.value(0), self.eps, self.betas, self.weight_decay)?;
         check_nonneg("momentum_decay", self.momentum_decay)?;
         let mut s = State::with_slots(params, &[("exp_avg", 0.0), ("exp_avg_sq", 0.0)]);
         s.scalars.insert("mu_product".into(), 1.0);
