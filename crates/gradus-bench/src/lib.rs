@@ -8,6 +8,28 @@ use std::time::Instant;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The thread count of a benchmark run: `--threads N` from the command line (configuring rayon's
+/// global pool), else rayon's default (`RAYON_NUM_THREADS` or the machine's parallelism).
+///
+/// ```
+/// assert!(gradus_bench::threads() >= 1);
+/// ```
+pub fn threads() -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    let requested = args
+        .iter()
+        .position(|a| a == "--threads")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(n) = requested {
+        // fails only when the pool already exists; its size is then reported below
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
+    }
+    rayon::current_num_threads()
+}
+
 /// Median wall-clock seconds of `reps` runs of `f` after `warmup` untimed runs.
 ///
 /// ```

@@ -8,7 +8,7 @@ use gradus_optim::{Adam, GradientTransformation};
 use gradus_tensor::{DType, Tensor};
 
 fn main() {
-    let threads = rayon::current_num_threads();
+    let threads = gradus_bench::threads();
     let n = 10_000_000;
     let p = Tensor::randn(&[n], DType::F32, 1);
     let g = Tensor::randn(&[n], DType::F32, 2).mul_scalar(1e-3).unwrap();

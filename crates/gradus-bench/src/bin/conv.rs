@@ -10,25 +10,8 @@ use gradus_nn::{layers::Conv2d, Module};
 use gradus_tensor::ops::conv::Conv2dOptions;
 use gradus_tensor::{DType, Rng, Tensor};
 
-/// The `--threads N` value, exported to rayon; defaults to the machine's parallelism.
-fn threads_arg() -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    let n: Option<usize> = args
-        .iter()
-        .position(|a| a == "--threads")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok());
-    match n {
-        Some(n) => {
-            std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-            n
-        }
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    }
-}
-
 fn main() {
-    let threads = threads_arg();
+    let threads = gradus_bench::threads();
     for (cin, cout, hw, pad) in [(1, 6, 28, 2), (6, 16, 14, 0)] {
         let mut rng = Rng::seed(0);
         let opts = Conv2dOptions {

@@ -7,7 +7,7 @@ use gradus_tensor::{DType, Tensor};
 use rayon::prelude::*;
 
 fn main() {
-    let threads = rayon::current_num_threads();
+    let threads = gradus_bench::threads();
     let n = 10_000_000;
     let (a, b, c) = (
         Tensor::randn(&[n], DType::F32, 1),

@@ -9,25 +9,8 @@ use gradus_bench::{median_seconds, report};
 use gradus_nn::{layers::Recurrent, Module};
 use gradus_tensor::{DType, Rng, Tensor};
 
-/// The `--threads N` value, exported to rayon; defaults to the machine's parallelism.
-fn threads_arg() -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    let n: Option<usize> = args
-        .iter()
-        .position(|a| a == "--threads")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok());
-    match n {
-        Some(n) => {
-            std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-            n
-        }
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    }
-}
-
 fn main() {
-    let threads = threads_arg();
+    let threads = gradus_bench::threads();
     let lstm = Recurrent::lstm(128, 256, 1, &mut Rng::seed(0));
     for seq in [1, 32] {
         let x = Tensor::randn(&[64, seq, 128], DType::F32, 1);

@@ -38,7 +38,7 @@ fn loss(layers: &[(Tensor, Tensor)], x: &Tensor, labels: &[usize]) -> Result<Ten
 }
 
 fn main() -> Result<()> {
-    let threads = rayon::current_num_threads();
+    let threads = gradus_bench::threads();
     let mut rng = Rng::seed(0);
     let layers = init(&[784, 512, 256, 10], &mut rng);
     let x = rng.uniform(&[BATCH, 784], 0.0, 1.0, DType::F32);
