@@ -153,24 +153,33 @@ impl Layout {
     }
 
     /// Calls `f` with the storage offset of every element, in row-major order of the view.
+    #[cfg(test)]
     pub(crate) fn for_each_offset(&self, mut f: impl FnMut(usize)) {
-        let rank = self.shape.len();
+        let (inner, inner_stride) = self.row();
+        self.for_each_row(|base| (0..inner).for_each(|j| f(base + j * inner_stride)));
+    }
+
+    /// The length and stride of the last axis (`(1, 0)` for a scalar).
+    pub(crate) fn row(&self) -> (usize, usize) {
+        match self.shape.len() {
+            0 => (1, 0),
+            r => (self.shape[r - 1], self.strides[r - 1]),
+        }
+    }
+
+    /// Calls `f` with the storage offset of the first element of every row (the last axis), in
+    /// row-major order of the view.
+    pub(crate) fn for_each_row(&self, mut f: impl FnMut(usize)) {
         if self.numel() == 0 {
             return;
         }
-        if rank == 0 {
-            f(self.offset);
-            return;
-        }
-        let (inner, inner_stride) = (self.shape[rank - 1], self.strides[rank - 1]);
-        let mut index = vec![0usize; rank - 1];
+        let outer = self.shape.len().saturating_sub(1);
+        let mut index = vec![0usize; outer];
         let mut base = self.offset;
         loop {
-            for j in 0..inner {
-                f(base + j * inner_stride);
-            }
+            f(base);
             // odometer increment over the outer axes
-            let mut axis = rank - 1;
+            let mut axis = outer;
             loop {
                 if axis == 0 {
                     return;

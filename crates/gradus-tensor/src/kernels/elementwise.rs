@@ -136,9 +136,15 @@ pub(crate) fn zip_strided<T: Element>(
     out
 }
 
-/// A contiguous copy of a strided view.
+/// A contiguous copy of a strided view, a row (last axis) at a time: rows of unit stride are
+/// copied whole, broadcast rows (stride 0) filled.
 pub(crate) fn gather_strided<T: Element>(src: &[T], layout: &Layout) -> Vec<T> {
     let mut out = Vec::with_capacity(layout.numel());
-    layout.for_each_offset(|o| out.push(src[o]));
+    let (len, stride) = layout.row();
+    layout.for_each_row(|base| match stride {
+        1 => out.extend_from_slice(&src[base..base + len]),
+        0 => out.resize(out.len() + len, src[base]),
+        _ => out.extend((0..len).map(|j| src[base + j * stride])),
+    });
     out
 }
