@@ -4,8 +4,9 @@ use crate::autodiff::{self, BackwardOp, Node};
 use crate::dtype::with_dtype;
 use crate::layout::Layout;
 use crate::{DType, Element, Result, Storage, TensorError};
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 /// A unique id per tensor, used to key gradients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -449,9 +450,21 @@ impl Tensor {
         if layout.is_contiguous() {
             f(&all[layout.offset..layout.offset + layout.numel()])
         } else {
-            let mut out = Vec::with_capacity(layout.numel());
-            layout.for_each_offset(|o| out.push(all[o]));
-            f(&out)
+            f(&crate::kernels::elementwise::gather_strided(all, layout))
+        }
+    }
+
+    /// The elements as one row-major slice that stays readable while other tensors are read
+    /// too: borrowed from the storage when the tensor is contiguous, copied otherwise (internal;
+    /// dtype must match).
+    pub(crate) fn elements<T: Element>(&self) -> Elements<'_, T> {
+        let layout = &self.0.layout;
+        if layout.is_contiguous() {
+            let guard = self.0.storage.read().expect("storage lock");
+            let range = layout.offset..layout.offset + layout.numel();
+            Elements::Borrowed(guard, range)
+        } else {
+            Elements::Copied(self.contiguous_vec())
         }
     }
 
@@ -605,5 +618,21 @@ impl Tensor {
         }
         let b = other.0.storage.read().expect("storage lock");
         f(T::slice(&a), T::slice(&b))
+    }
+}
+
+/// A tensor's elements as a row-major slice: see [`Tensor::elements`].
+pub(crate) enum Elements<'a, T> {
+    Borrowed(RwLockReadGuard<'a, Storage>, std::ops::Range<usize>),
+    Copied(Vec<T>),
+}
+
+impl<T: Element> Deref for Elements<'_, T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        match self {
+            Elements::Borrowed(guard, range) => &T::slice(guard)[range.clone()],
+            Elements::Copied(v) => v,
+        }
     }
 }

@@ -18,7 +18,7 @@ pub(crate) struct MatView {
 
 /// `out[m x n] = a[m x k] @ b[k x n]`, `out` row-major; `threads` > 1 splits the work.
 pub(crate) fn gemm<T: Element>(
-    (m, n, k): (usize, usize, usize),
+    dims: (usize, usize, usize),
     a: &[T],
     va: MatView,
     b: &[T],
@@ -26,44 +26,70 @@ pub(crate) fn gemm<T: Element>(
     out: &mut [T],
     threads: usize,
 ) {
-    assert!(out.len() >= m * n, "gemm output too small");
+    let row_major = MatView {
+        offset: 0,
+        rs: dims.1,
+        cs: 1,
+    };
+    gemm_into(dims, (a, va), (b, vb), (out, row_major), false, threads);
+}
+
+/// `out = a @ b` (or `out += a @ b` with `accumulate`) for strided views of all three.
+pub(crate) fn gemm_into<T: Element>(
+    (m, n, k): (usize, usize, usize),
+    (a, va): (&[T], MatView),
+    (b, vb): (&[T], MatView),
+    (out, vo): (&mut [T], MatView),
+    accumulate: bool,
+    threads: usize,
+) {
     if m == 0 || n == 0 {
         return;
     }
+    let last =
+        |v: MatView, rows: usize, cols: usize| v.offset + (rows - 1) * v.rs + (cols - 1) * v.cs;
+    assert!(last(vo, m, n) < out.len(), "gemm output view out of bounds");
     if k == 0 {
-        out[..m * n].iter_mut().for_each(|o| *o = T::zero());
+        if !accumulate {
+            for i in 0..m {
+                for j in 0..n {
+                    out[vo.offset + i * vo.rs + j * vo.cs] = T::zero();
+                }
+            }
+        }
         return;
     }
-    let last_a = va.offset + (m - 1) * va.rs + (k - 1) * va.cs;
-    let last_b = vb.offset + (k - 1) * vb.rs + (n - 1) * vb.cs;
     assert!(
-        last_a < a.len() && last_b < b.len(),
+        last(va, m, k) < a.len() && last(vb, k, n) < b.len(),
         "gemm operand view out of bounds"
     );
     let par = NonZeroUsize::new(threads)
         .filter(|t| t.get() > 1)
         .map_or(Par::Seq, Par::Rayon);
-    // SAFETY: the asserts above keep every element of both views inside `a` and `b`, and `out`
-    // holds the m x n row-major result. `T` is f32 or f64 as `T::DTYPE` says, so the pointer casts
-    // only rename the type.
+    let accum = if accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
+    // SAFETY: the asserts above keep every element of the three views inside their buffers, and
+    // `out` is borrowed mutably so nothing else reads it. `T` is f32 or f64 as `T::DTYPE` says, so
+    // the pointer casts only rename the type.
     unsafe {
         match T::DTYPE {
             DType::F32 => run::<f32>(
                 (m, n, k),
-                a.as_ptr().cast(),
-                va,
-                b.as_ptr().cast(),
-                vb,
-                out.as_mut_ptr().cast(),
+                (a.as_ptr().cast(), va),
+                (b.as_ptr().cast(), vb),
+                (out.as_mut_ptr().cast(), vo),
+                accum,
                 par,
             ),
             DType::F64 => run::<f64>(
                 (m, n, k),
-                a.as_ptr().cast(),
-                va,
-                b.as_ptr().cast(),
-                vb,
-                out.as_mut_ptr().cast(),
+                (a.as_ptr().cast(), va),
+                (b.as_ptr().cast(), vb),
+                (out.as_mut_ptr().cast(), vo),
+                accum,
                 par,
             ),
         }
@@ -71,18 +97,17 @@ pub(crate) fn gemm<T: Element>(
 }
 
 /// # Safety
-/// The views must lie inside their buffers and `out` must hold `m * n` elements.
+/// The views must lie inside their buffers, and the output view must not overlap the operands.
 unsafe fn run<T: faer::traits::ComplexField + Copy + num_traits::One>(
     (m, n, k): (usize, usize, usize),
-    a: *const T,
-    va: MatView,
-    b: *const T,
-    vb: MatView,
-    out: *mut T,
+    (a, va): (*const T, MatView),
+    (b, vb): (*const T, MatView),
+    (out, vo): (*mut T, MatView),
+    accum: Accum,
     par: Par,
 ) {
     let lhs = MatRef::from_raw_parts(a.add(va.offset), m, k, va.rs as isize, va.cs as isize);
     let rhs = MatRef::from_raw_parts(b.add(vb.offset), k, n, vb.rs as isize, vb.cs as isize);
-    let dst = MatMut::from_raw_parts_mut(out, m, n, n as isize, 1);
-    faer::linalg::matmul::matmul(dst, Accum::Replace, lhs, rhs, T::one(), par);
+    let dst = MatMut::from_raw_parts_mut(out.add(vo.offset), m, n, vo.rs as isize, vo.cs as isize);
+    faer::linalg::matmul::matmul(dst, accum, lhs, rhs, T::one(), par);
 }
