@@ -336,6 +336,32 @@ fn convolution_pooling_and_dropout() {
 }
 
 #[test]
+fn fused_lstm_sequence_first_and_second_order() {
+    // both outputs (hidden and cell states of every step) feed the checked function; the second
+    // order goes through the op's create_graph path (a recomputation from primitive ops)
+    let lstm = |x: &[Tensor]| -> Result<Tensor> {
+        let (h, c) = x[0].lstm_sequence(&x[1], &x[2], &x[3])?;
+        h.add(&c.mul_scalar(0.5)?)
+    };
+    run(
+        vec![
+            case!(
+                "lstm_sequence",
+                |x| lstm(x),
+                [[2, 3, 12], [12, 3], [2, 3], [2, 3]]
+            ),
+            case!(
+                "lstm_sequence_one_step",
+                |x| lstm(x),
+                [[1, 1, 8], [8, 2], [1, 2], [1, 2]]
+            ),
+        ],
+        inputs,
+        true,
+    );
+}
+
+#[test]
 fn gradcheck_reports_a_wrong_gradient() {
     // detach hides a dependence from autodiff: the analytic gradient is wrong and must be caught
     let x = Tensor::from_vec(vec![0.5f64, 1.5], &[2]).unwrap();

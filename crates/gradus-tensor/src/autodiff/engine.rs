@@ -6,8 +6,9 @@ use super::Ctx;
 use crate::{Result, Tensor, TensorError, TensorId};
 use std::collections::{HashMap, HashSet};
 
-/// Tensors reachable from `root` through recorded ops, inputs before the tensors made from them.
-fn topological_order(root: &Tensor) -> Vec<Tensor> {
+/// Tensors reachable from `root` through recorded ops, inputs before the tensors made from them;
+/// the walk does not go past the tensors in `stop`.
+fn topological_order(root: &Tensor, stop: &HashSet<TensorId>) -> Vec<Tensor> {
     let mut order = Vec::new();
     let mut visited = HashSet::new();
     let mut stack = vec![(root.clone(), false)];
@@ -20,6 +21,9 @@ fn topological_order(root: &Tensor) -> Vec<Tensor> {
             continue;
         }
         stack.push((t.clone(), true));
+        if stop.contains(&t.id()) {
+            continue;
+        }
         if let Some(node) = &t.0.node {
             for input in node.inputs.iter().filter(|i| i.requires_grad()) {
                 if !visited.contains(&input.id()) {
@@ -31,24 +35,40 @@ fn topological_order(root: &Tensor) -> Vec<Tensor> {
     order
 }
 
+/// What one backward pass keeps: the totals of the tensors in `keep`; with `stop_at_kept` the pass
+/// treats those tensors as leaves (partial derivatives, for an op's own backward rule).
+struct Keep<'a> {
+    ids: &'a HashSet<TensorId>,
+    stop_at_kept: bool,
+}
+
 /// Runs the chain rule from `root` (seeded with `seed`), calling `on_leaf` with each leaf's total
 /// gradient and keeping the totals of the tensors in `keep`.
 fn propagate(
     root: &Tensor,
     seed: Tensor,
     create_graph: bool,
-    keep: &HashSet<TensorId>,
+    keep: Keep<'_>,
     mut on_leaf: impl FnMut(&Tensor, &Tensor) -> Result<()>,
 ) -> Result<HashMap<TensorId, Tensor>> {
     let _mode = NoGradGuard::with(create_graph);
     let mut pending = HashMap::from([(root.id(), seed)]);
     let mut kept = HashMap::new();
-    for t in topological_order(root).iter().rev() {
+    let no_stop = HashSet::new();
+    let stop = if keep.stop_at_kept {
+        keep.ids
+    } else {
+        &no_stop
+    };
+    for t in topological_order(root, stop).iter().rev() {
         let Some(g) = pending.remove(&t.id()) else {
             continue;
         };
-        if keep.contains(&t.id()) {
+        if keep.ids.contains(&t.id()) {
             kept.insert(t.id(), g.clone());
+            if keep.stop_at_kept {
+                continue;
+            }
         }
         let Some(node) = &t.0.node else {
             on_leaf(t, &g)?;
@@ -142,7 +162,11 @@ impl Tensor {
             ));
         }
         let seed = seed_for(self, seed)?;
-        propagate(self, seed, create_graph, &HashSet::new(), |leaf, g| {
+        let keep = Keep {
+            ids: &HashSet::new(),
+            stop_at_kept: false,
+        };
+        propagate(self, seed, create_graph, keep, |leaf, g| {
             let g = if create_graph { g.clone() } else { g.detach() };
             let total = match leaf.grad() {
                 Some(previous) => previous.add(&g)?,
@@ -183,7 +207,11 @@ pub fn grad(
     }
     let seed = seed_for(output, seed)?;
     let keep: HashSet<TensorId> = inputs.iter().map(|t| t.id()).collect();
-    let mut kept = propagate(output, seed, create_graph, &keep, |_, _| Ok(()))?;
+    let keep = Keep {
+        ids: &keep,
+        stop_at_kept: false,
+    };
+    let mut kept = propagate(output, seed, create_graph, keep, |_, _| Ok(()))?;
     Ok(inputs
         .iter()
         .map(|t| match kept.remove(&t.id()) {
@@ -192,6 +220,25 @@ pub fn grad(
             None => t.zeros_like(),
         })
         .collect())
+}
+
+/// The vector-Jacobian product of `output` with respect to `inputs` taken as independent
+/// variables (the walk stops at them), seeded by `seed`; `None` where no gradient reaches an
+/// input. Ops whose fast backward is not differentiable use it to differentiate a composed
+/// recomputation of themselves under `create_graph`.
+pub(crate) fn vjp(
+    output: &Tensor,
+    inputs: &[Tensor],
+    seed: &Tensor,
+    create_graph: bool,
+) -> Result<Vec<Option<Tensor>>> {
+    let ids: HashSet<TensorId> = inputs.iter().map(|t| t.id()).collect();
+    let keep = Keep {
+        ids: &ids,
+        stop_at_kept: true,
+    };
+    let mut kept = propagate(output, seed.clone(), create_graph, keep, |_, _| Ok(()))?;
+    Ok(inputs.iter().map(|t| kept.remove(&t.id())).collect())
 }
 
 /// Hessian-vector product `H(x) v` of a scalar function `f`, by differentiating the gradient

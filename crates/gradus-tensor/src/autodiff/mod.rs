@@ -10,6 +10,7 @@ mod accumulate;
 mod engine;
 mod mode;
 
+pub(crate) use engine::vjp;
 pub use engine::{grad, hessian, hvp};
 pub use mode::{is_grad_enabled, no_grad, NoGradGuard};
 

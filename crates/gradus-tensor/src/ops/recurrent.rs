@@ -1,0 +1,487 @@
+//! A whole LSTM layer over a sequence as one op (PyTorch's equations and gate order i, f, g, o).
+//!
+//! Forward: per step one matrix product `h W_hh^T` and one fused kernel for the gates and the
+//! cell. Backward: backpropagation through time by hand, one fused kernel and one product per
+//! step, then a single product for `dW_hh` over all steps. Written as separate ops, the same
+//! layer allocates and walks a dozen tensors per step. With `create_graph` the backward
+//! differentiates a recomputation made of primitive ops instead, so the op is twice
+//! differentiable like every other.
+
+use crate::autodiff::{self, BackwardOp, Ctx};
+use crate::dtype::with_dtype;
+use crate::kernels::gemm::{gemm_into, MatView};
+use crate::kernels::math::GateMath;
+use crate::kernels::{with_widest_simd, SimdKernel, PARALLEL_THRESHOLD};
+use crate::{Result, Tensor, TensorError};
+use rayon::prelude::*;
+
+/// Sizes of one call: batch, steps, hidden.
+#[derive(Clone, Copy)]
+struct Dims {
+    batch: usize,
+    steps: usize,
+    hidden: usize,
+}
+
+impl Dims {
+    /// Batch rows per parallel task: enough gate elements per task to pay for the hand-off.
+    fn rows_per_task(self) -> usize {
+        (PARALLEL_THRESHOLD / (4 * self.hidden).max(1)).max(1)
+    }
+
+    /// Row view of step `t` in a batch-first `[batch, steps, width]` buffer.
+    fn step_view(self, t: usize, width: usize) -> MatView {
+        MatView {
+            offset: t * width,
+            rs: self.steps * width,
+            cs: 1,
+        }
+    }
+}
+
+/// What the backward pass needs beyond the inputs and the output.
+struct LstmOp<T> {
+    dims: Dims,
+    /// The activated gates `i, f, g, o` of every step, `[batch, steps, 4 * hidden]`.
+    gates: Vec<T>,
+    /// `tanh(c)` of every step, `[batch, steps, hidden]`.
+    tanh_c: Vec<T>,
+}
+
+impl<T: GateMath> BackwardOp for LstmOp<T> {
+    fn name(&self) -> &'static str {
+        "lstm_sequence"
+    }
+
+    fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let [xw, w_hh, h0, c0] = [0, 1, 2, 3].map(|i| ctx.input(i));
+        if autodiff::is_grad_enabled() {
+            // create_graph: differentiate the same function built from primitive ops
+            let out = composed(xw, w_hh, h0, c0)?;
+            return autodiff::vjp(&out, ctx.inputs, g, true);
+        }
+        // the small operands are copied so that no storage is locked twice
+        let (h0v, c0v) = (h0.contiguous_vec::<T>(), c0.contiguous_vec::<T>());
+        let (g, out, w) = (
+            g.elements::<T>(),
+            ctx.output().elements::<T>(),
+            w_hh.elements::<T>(),
+        );
+        let saved = Saved {
+            out: &out,
+            gates: &self.gates,
+            tanh_c: &self.tanh_c,
+        };
+        let grads = backward(self.dims, &g, &saved, &w, &h0v, &c0v);
+        let wanted =
+            |t: &Tensor, v: Vec<T>| t.requires_grad().then(|| Tensor::from_data(v, t.shape()));
+        Ok(vec![
+            wanted(xw, grads.xw),
+            wanted(w_hh, grads.w_hh),
+            wanted(h0, grads.h0),
+            wanted(c0, grads.c0),
+        ])
+    }
+}
+
+impl Tensor {
+    /// Runs an LSTM layer over a whole sequence. `self` is the input projection of every step
+    /// plus both biases, `x W_ih^T + b_ih + b_hh`, `[batch, steps, 4 * hidden]`; `w_hh` is
+    /// `[4 * hidden, hidden]`; `h0` and `c0` are the initial states `[batch, hidden]`. Returns the
+    /// hidden and cell states of every step, each `[batch, steps, hidden]`:
+    ///
+    /// `i, f, g, o = s(z_i), s(z_f), tanh(z_g), s(z_o)` with `z = xw_t + h_{t-1} W_hh^T`,
+    /// `c_t = f c_{t-1} + i g`, `h_t = o tanh(c_t)`.
+    ///
+    /// # Errors
+    /// On shapes other than the above, or mixed dtypes.
+    ///
+    /// ```
+    /// use gradus_tensor::{DType, Tensor};
+    /// // zero gates: i = f = o = 1/2, g = 0, so c_t = c_{t-1} / 2
+    /// let xw = Tensor::zeros(&[1, 2, 4], DType::F64);
+    /// let (w, h0, c0) = (Tensor::zeros(&[4, 1], DType::F64), Tensor::zeros(&[1, 1], DType::F64), Tensor::ones(&[1, 1], DType::F64));
+    /// let (_h, c) = xw.lstm_sequence(&w, &h0, &c0).unwrap();
+    /// assert_eq!(c.to_vec_f64(), vec![0.5, 0.25]);
+    /// ```
+    pub fn lstm_sequence(
+        &self,
+        w_hh: &Tensor,
+        h0: &Tensor,
+        c0: &Tensor,
+    ) -> Result<(Tensor, Tensor)> {
+        let d = check_shapes(self, w_hh, h0, c0)?;
+        let out_shape = [2, d.batch, d.steps, d.hidden];
+        let packed = with_dtype!(self.dtype(), T => {
+            // h W_hh^T runs fastest with W_hh^T stored row-major: transpose it once per call.
+            // The small operands are copied so that only one storage lock is held at a time.
+            let w_hh_t = w_hh.t()?.contiguous_vec::<T>();
+            let (h0v, c0v) = (h0.contiguous_vec::<T>(), c0.contiguous_vec::<T>());
+            let xw = self.elements::<T>();
+            let f = forward(d, &xw, &w_hh_t, &h0v, &c0v);
+            let op = LstmOp { dims: d, gates: f.gates, tanh_c: f.tanh_c };
+            Tensor::from_op_data(f.out, &out_shape, op, &[self, w_hh, h0, c0])
+        });
+        // both halves are contiguous views of the packed [2, batch, steps, hidden] output
+        let h = packed.narrow(0, 0, 1)?.squeeze(0)?;
+        let c = packed.narrow(0, 1, 1)?.squeeze(0)?;
+        Ok((h, c))
+    }
+}
+
+fn check_shapes(xw: &Tensor, w_hh: &Tensor, h0: &Tensor, c0: &Tensor) -> Result<Dims> {
+    for t in [w_hh, h0, c0] {
+        xw.check_same("lstm_sequence", t)?;
+    }
+    let bad = |what: &str, t: &Tensor| TensorError::InvalidShape {
+        op: "lstm_sequence",
+        shape: t.shape().to_vec(),
+        detail: what.to_string(),
+    };
+    if xw.rank() != 3 || xw.shape()[2] % 4 != 0 {
+        return Err(bad("xw must be [batch, steps, 4 * hidden]", xw));
+    }
+    let d = Dims {
+        batch: xw.shape()[0],
+        steps: xw.shape()[1],
+        hidden: xw.shape()[2] / 4,
+    };
+    if w_hh.shape() != [4 * d.hidden, d.hidden] {
+        return Err(bad(
+            &format!("w_hh must be [{}, {}]", 4 * d.hidden, d.hidden),
+            w_hh,
+        ));
+    }
+    for (name, t) in [("h0", h0), ("c0", c0)] {
+        if t.shape() != [d.batch, d.hidden] {
+            return Err(bad(
+                &format!("{name} must be [{}, {}]", d.batch, d.hidden),
+                t,
+            ));
+        }
+    }
+    Ok(d)
+}
+
+/// Forward results: the packed `[2, batch, steps, hidden]` output (h then c) and what backward
+/// keeps.
+struct Forward<T> {
+    out: Vec<T>,
+    gates: Vec<T>,
+    tanh_c: Vec<T>,
+}
+
+/// The forward pass; `w_hh_t` is `W_hh^T`, `[hidden, 4 * hidden]` row-major.
+fn forward<T: GateMath>(d: Dims, xw: &[T], w_hh_t: &[T], h0: &[T], c0: &[T]) -> Forward<T> {
+    let (b, steps, h) = (d.batch, d.steps, d.hidden);
+    let (g4, seq_h, seq_g) = (4 * h, steps * h, steps * 4 * h);
+    let mut out = vec![T::zero(); 2 * b * seq_h];
+    let mut gates = vec![T::zero(); b * seq_g];
+    let mut tanh_c = vec![T::zero(); b * seq_h];
+    let threads = rayon::current_num_threads();
+    let w_view = MatView {
+        offset: 0,
+        rs: g4,
+        cs: 1,
+    };
+    for t in 0..steps {
+        let h_prev = if t == 0 {
+            (
+                h0,
+                MatView {
+                    offset: 0,
+                    rs: h,
+                    cs: 1,
+                },
+            )
+        } else {
+            (&out[..], d.step_view(t - 1, h))
+        };
+        let z = (&mut gates[..], d.step_view(t, g4));
+        gemm_into((b, g4, h), h_prev, (w_hh_t, w_view), z, false, threads);
+        let (out_h, out_c) = out.split_at_mut(b * seq_h);
+        out_h
+            .par_chunks_mut(seq_h)
+            .zip(out_c.par_chunks_mut(seq_h))
+            .zip(gates.par_chunks_mut(seq_g))
+            .zip(tanh_c.par_chunks_mut(seq_h))
+            .zip(xw.par_chunks(seq_g))
+            .zip(c0.par_chunks(h))
+            .with_min_len(d.rows_per_task())
+            .for_each(|(((((hs, cs), zs), tcs), xws), c0)| {
+                let (before, now) = cs.split_at_mut(t * h);
+                let c_prev = if t == 0 { c0 } else { &before[(t - 1) * h..] };
+                with_widest_simd(CellForward {
+                    xw: &xws[t * g4..][..g4],
+                    z: &mut zs[t * g4..][..g4],
+                    c_prev: &c_prev[..h],
+                    c: &mut now[..h],
+                    tanh_c: &mut tcs[t * h..][..h],
+                    h: &mut hs[t * h..][..h],
+                });
+            });
+    }
+    Forward { out, gates, tanh_c }
+}
+
+/// One step of one batch row: `z` holds `h W_hh^T` on entry and the activated gates on exit.
+struct CellForward<'a, T> {
+    xw: &'a [T],
+    z: &'a mut [T],
+    c_prev: &'a [T],
+    c: &'a mut [T],
+    tanh_c: &'a mut [T],
+    h: &'a mut [T],
+}
+
+impl<T: GateMath> SimdKernel for CellForward<'_, T> {
+    #[inline(always)]
+    fn run(self) {
+        let n = self.c.len();
+        let (zi, rest) = self.z.split_at_mut(n);
+        let (zf, rest) = rest.split_at_mut(n);
+        let (zg, zo) = rest.split_at_mut(n);
+        let xw = self.xw;
+        let (xi, xf, xg, xo) = (
+            &xw[..n],
+            &xw[n..2 * n],
+            &xw[2 * n..3 * n],
+            &xw[3 * n..4 * n],
+        );
+        let (zo, c_prev, c) = (&mut zo[..n], &self.c_prev[..n], &mut self.c[..n]);
+        let (tanh_c, h) = (&mut self.tanh_c[..n], &mut self.h[..n]);
+        for j in 0..n {
+            let i = (xi[j] + zi[j]).sigmoid();
+            let f = (xf[j] + zf[j]).sigmoid();
+            let g = (xg[j] + zg[j]).tanh_gate();
+            let o = (xo[j] + zo[j]).sigmoid();
+            (zi[j], zf[j], zg[j], zo[j]) = (i, f, g, o);
+            let cj = f * c_prev[j] + i * g;
+            let tc = cj.tanh_gate();
+            (c[j], tanh_c[j], h[j]) = (cj, tc, o * tc);
+        }
+    }
+}
+
+/// The forward's results that backward reads (all batch-first).
+struct Saved<'a, T> {
+    out: &'a [T],
+    gates: &'a [T],
+    tanh_c: &'a [T],
+}
+
+/// Gradients of every input.
+struct Grads<T> {
+    xw: Vec<T>,
+    w_hh: Vec<T>,
+    h0: Vec<T>,
+    c0: Vec<T>,
+}
+
+/// Backpropagation through time; `g` is the gradient of the packed output.
+fn backward<T: GateMath>(
+    d: Dims,
+    g: &[T],
+    saved: &Saved<'_, T>,
+    w_hh: &[T],
+    h0: &[T],
+    c0: &[T],
+) -> Grads<T> {
+    let (b, steps, h) = (d.batch, d.steps, d.hidden);
+    let (g4, seq_h, seq_g) = (4 * h, steps * h, steps * 4 * h);
+    let (g_h, g_c) = g.split_at(b * seq_h);
+    let (_, c_all) = saved.out.split_at(b * seq_h);
+    let threads = rayon::current_num_threads();
+    let mut dz = vec![T::zero(); b * seq_g];
+    // the gradients that step t passes back to step t - 1 (and finally to h0, c0)
+    let mut dh = vec![T::zero(); b * h];
+    let mut dc = vec![T::zero(); b * h];
+    for t in (0..steps).rev() {
+        dz.par_chunks_mut(seq_g)
+            .zip(dh.par_chunks_mut(h))
+            .zip(dc.par_chunks_mut(h))
+            .zip(g_h.par_chunks(seq_h))
+            .zip(g_c.par_chunks(seq_h))
+            .zip(saved.gates.par_chunks(seq_g))
+            .zip(saved.tanh_c.par_chunks(seq_h))
+            .zip(c_all.par_chunks(seq_h))
+            .zip(c0.par_chunks(h))
+            .with_min_len(d.rows_per_task())
+            .for_each(|((((((((dzs, dh), dc), ghs), gcs), zs), tcs), cs), c0)| {
+                let c_prev = if t == 0 { c0 } else { &cs[(t - 1) * h..][..h] };
+                with_widest_simd(CellBackward {
+                    g_h: &ghs[t * h..][..h],
+                    g_c: &gcs[t * h..][..h],
+                    gates: &zs[t * g4..][..g4],
+                    tanh_c: &tcs[t * h..][..h],
+                    c_prev,
+                    dh,
+                    dc,
+                    dz: &mut dzs[t * g4..][..g4],
+                });
+            });
+        // dh_{t-1} = dz_t W_hh
+        let w = MatView {
+            offset: 0,
+            rs: h,
+            cs: 1,
+        };
+        let row_major = MatView {
+            offset: 0,
+            rs: h,
+            cs: 1,
+        };
+        gemm_into(
+            (b, h, g4),
+            (&dz, d.step_view(t, g4)),
+            (w_hh, w),
+            (&mut dh, row_major),
+            false,
+            threads,
+        );
+    }
+    // dW_hh = sum_t dz_t^T h_{t-1}: one product over all steps at once
+    let mut h_prev = vec![T::zero(); b * seq_h];
+    for (r, hp) in h_prev.chunks_mut(seq_h).enumerate() {
+        hp[..h].copy_from_slice(&h0[r * h..][..h]);
+        hp[h..].copy_from_slice(&saved.out[r * seq_h..][..seq_h - h]);
+    }
+    let mut dw = vec![T::zero(); g4 * h];
+    let dz_t = MatView {
+        offset: 0,
+        rs: 1,
+        cs: g4,
+    };
+    let rows = MatView {
+        offset: 0,
+        rs: h,
+        cs: 1,
+    };
+    gemm_into(
+        (g4, h, b * steps),
+        (&dz, dz_t),
+        (&h_prev, rows),
+        (&mut dw, rows),
+        false,
+        threads,
+    );
+    Grads {
+        xw: dz,
+        w_hh: dw,
+        h0: dh,
+        c0: dc,
+    }
+}
+
+/// One step of one batch row backward. `g_h`, `g_c` are the output's gradients at this step. On
+/// entry `dh`, `dc` hold what step t + 1 passed back; on exit `dc` holds the gradient of `c_{t-1}`
+/// (`dh` is then recomputed from `dz` by a product).
+struct CellBackward<'a, T> {
+    g_h: &'a [T],
+    g_c: &'a [T],
+    gates: &'a [T],
+    tanh_c: &'a [T],
+    c_prev: &'a [T],
+    dh: &'a mut [T],
+    dc: &'a mut [T],
+    dz: &'a mut [T],
+}
+
+impl<T: GateMath> SimdKernel for CellBackward<'_, T> {
+    #[inline(always)]
+    fn run(self) {
+        let n = self.dh.len();
+        let one = T::one();
+        let gates = self.gates;
+        let (i, f) = (&gates[..n], &gates[n..2 * n]);
+        let (g, o) = (&gates[2 * n..3 * n], &gates[3 * n..4 * n]);
+        let (dzi, rest) = self.dz.split_at_mut(n);
+        let (dzf, rest) = rest.split_at_mut(n);
+        let (dzg, dzo) = rest.split_at_mut(n);
+        let (g_h, g_c, dh) = (&self.g_h[..n], &self.g_c[..n], &self.dh[..n]);
+        let (tanh_c, c_prev) = (&self.tanh_c[..n], &self.c_prev[..n]);
+        let (dc, dzo) = (&mut self.dc[..n], &mut dzo[..n]);
+        for j in 0..n {
+            let dh_j = g_h[j] + dh[j];
+            let tc = tanh_c[j];
+            let dc_j = g_c[j] + dc[j] + dh_j * o[j] * (one - tc * tc);
+            dzo[j] = dh_j * tc * o[j] * (one - o[j]);
+            dzi[j] = dc_j * g[j] * i[j] * (one - i[j]);
+            dzf[j] = dc_j * c_prev[j] * f[j] * (one - f[j]);
+            dzg[j] = dc_j * i[j] * (one - g[j] * g[j]);
+            dc[j] = dc_j * f[j];
+        }
+    }
+}
+
+/// The same function from primitive ops, packed `[2, batch, steps, hidden]` (for `create_graph`).
+fn composed(xw: &Tensor, w_hh: &Tensor, h0: &Tensor, c0: &Tensor) -> Result<Tensor> {
+    let (b, steps, g4) = (xw.shape()[0], xw.shape()[1], xw.shape()[2]);
+    let h = g4 / 4;
+    let w_hh_t = w_hh.t()?;
+    let (mut h_t, mut c_t) = (h0.clone(), c0.clone());
+    let (mut hs, mut cs) = (Vec::with_capacity(steps), Vec::with_capacity(steps));
+    for t in 0..steps {
+        let z = xw
+            .narrow(1, t, 1)?
+            .reshape(&[b, g4])?
+            .add(&h_t.matmul(&w_hh_t)?)?;
+        let i = z.narrow(1, 0, h)?.sigmoid()?;
+        let f = z.narrow(1, h, h)?.sigmoid()?;
+        let g = z.narrow(1, 2 * h, h)?.tanh()?;
+        let o = z.narrow(1, 3 * h, h)?.sigmoid()?;
+        c_t = f.mul(&c_t)?.add(&i.mul(&g)?)?;
+        h_t = o.mul(&c_t.tanh()?)?;
+        hs.push(h_t.clone());
+        cs.push(c_t.clone());
+    }
+    let h_all = Tensor::stack(&hs.iter().collect::<Vec<_>>(), 1)?;
+    let c_all = Tensor::stack(&cs.iter().collect::<Vec<_>>(), 1)?;
+    Tensor::stack(&[&h_all, &c_all], 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::composed;
+    use crate::{DType, Tensor};
+
+    fn inputs(dtype: DType) -> [Tensor; 4] {
+        let (b, t, h) = (3, 4, 5);
+        [
+            Tensor::randn(&[b, t, 4 * h], dtype, 1),
+            Tensor::randn(&[4 * h, h], dtype, 2)
+                .mul_scalar(0.5)
+                .unwrap(),
+            Tensor::randn(&[b, h], dtype, 3),
+            Tensor::randn(&[b, h], dtype, 4),
+        ]
+        .map(|x| x.requires_grad_(true))
+    }
+
+    fn fused(x: &[Tensor; 4]) -> Tensor {
+        let (h, c) = x[0].lstm_sequence(&x[1], &x[2], &x[3]).unwrap();
+        Tensor::stack(&[&h, &c], 0).unwrap()
+    }
+
+    fn assert_close(a: &Tensor, b: &Tensor, tol: f64) {
+        assert_eq!(a.shape(), b.shape());
+        for (x, y) in a.to_vec_f64().iter().zip(b.to_vec_f64()) {
+            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn fused_forward_and_backward_match_the_composed_ops() {
+        for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 2e-6)] {
+            let x = inputs(dtype);
+            let seed = Tensor::randn(&[2, 3, 4, 5], dtype, 9);
+            let (a, b) = (fused(&x), composed(&x[0], &x[1], &x[2], &x[3]).unwrap());
+            assert_close(&a, &b, tol);
+            let ga = crate::autodiff::grad(&a, &x.each_ref(), Some(&seed), false).unwrap();
+            let gb = crate::autodiff::grad(&b, &x.each_ref(), Some(&seed), false).unwrap();
+            for (ga, gb) in ga.iter().zip(&gb) {
+                assert_close(ga, gb, 10.0 * tol);
+            }
+        }
+    }
+}
