@@ -187,34 +187,28 @@ impl Recurrent {
                 detail: "expected [batch, seq (> 0), input]".into(),
             });
         }
-        let seq = x.shape()[1];
-        // each layer projects its whole input sequence at once and slices one step at a time
-        // (the engine adds the step slices' gradients into one buffer, not one per step)
-        let mut steps: Vec<Tensor> = Vec::new();
+        let mut out = x.clone();
         let mut state = RecurrentState {
             h: Vec::new(),
             c: Vec::new(),
         };
-        for (l, layer) in self.layers.iter().enumerate() {
-            let input = if l == 0 {
-                x.clone()
-            } else {
-                Tensor::stack(&steps.iter().collect::<Vec<_>>(), 1)?
-            };
-            let (steps_next, c) = self.run_layer(layer, &input)?;
-            steps = steps_next;
-            state.h.push(steps[seq - 1].clone());
+        for layer in &self.layers {
+            let (next, h, c) = self.run_layer(layer, &out)?;
+            out = next;
+            state.h.push(h);
             state.c.extend(c);
         }
-        let out = Tensor::stack(&steps.iter().collect::<Vec<_>>(), 1)?;
         Ok((out, state))
     }
 
-    /// Runs one layer over `input` `[batch, seq, in]`; returns the hidden state of every step and
-    /// the final cell state of an LSTM.
-    fn run_layer(&self, p: &LayerParams, input: &Tensor) -> Result<(Vec<Tensor>, Option<Tensor>)> {
+    /// Runs one layer over `input` `[batch, seq, in]`; returns the hidden states `[batch, seq,
+    /// hidden]`, the last hidden state and, for an LSTM, the last cell state.
+    fn run_layer(
+        &self,
+        p: &LayerParams,
+        input: &Tensor,
+    ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
         let (batch, seq, features) = (input.shape()[0], input.shape()[1], input.shape()[2]);
-        let (w_ih_t, w_hh_t) = (p.w_ih.tensor().t()?, p.w_hh.tensor().t()?);
         // GRU needs b_hh inside r * (W_hn h + b_hn); the other cells fold both biases together
         let (b_in, b_h) = match self.kind {
             CellKind::Gru => (p.b_ih.tensor(), Some(p.b_hh.tensor())),
@@ -224,11 +218,19 @@ impl Recurrent {
         let gates = p.w_ih.tensor().shape()[0];
         let xw_all = input
             .reshape(&[batch * seq, features])?
-            .matmul(&w_ih_t)?
+            .matmul(&p.w_ih.tensor().t()?)?
             .add(&b_in)?
             .reshape(&[batch, seq, gates])?;
-        let mut h = Tensor::zeros(&[batch, self.hidden_size], input.dtype());
-        let mut c = h.clone();
+        let zeros = Tensor::zeros(&[batch, self.hidden_size], input.dtype());
+        let last = |all: &Tensor| all.narrow(1, seq - 1, 1)?.squeeze(1);
+        if self.kind == CellKind::Lstm {
+            // one fused op for the whole sequence (see `Tensor::lstm_sequence`)
+            let (h_all, c_all) = xw_all.lstm_sequence(&p.w_hh.tensor(), &zeros, &zeros)?;
+            return Ok((h_all.clone(), last(&h_all)?, Some(last(&c_all)?)));
+        }
+        // the engine adds the step slices' gradients into one buffer, not one per step
+        let w_hh_t = p.w_hh.tensor().t()?;
+        let mut h = zeros;
         let mut steps = Vec::with_capacity(seq);
         for t in 0..seq {
             let xw = xw_all.narrow(1, t, 1)?.reshape(&[batch, gates])?;
@@ -238,17 +240,13 @@ impl Recurrent {
                 None => hw,
             };
             h = match self.kind {
-                CellKind::RnnTanh => cells::rnn_tanh(&xw, &hw)?,
                 CellKind::Gru => cells::gru(&xw, &hw, &h)?,
-                CellKind::Lstm => {
-                    let (hn, cn) = cells::lstm(&xw, &hw, &c)?;
-                    c = cn;
-                    hn
-                }
+                _ => cells::rnn_tanh(&xw, &hw)?,
             };
             steps.push(h.clone());
         }
-        Ok((steps, (self.kind == CellKind::Lstm).then_some(c)))
+        let out = Tensor::stack(&steps.iter().collect::<Vec<_>>(), 1)?;
+        Ok((out, h, None))
     }
 }
 
