@@ -8,6 +8,21 @@ use std::time::Instant;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay`.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Configures the allocator as the `gradus` binary does: freed memory is kept for a second
+/// before it returns to the OS, so steps that reallocate the same large buffers do not fault in
+/// freshly zeroed pages each time.
+///
+/// ```
+/// gradus_bench::configure_allocator();
+/// ```
+pub fn configure_allocator() {
+    // SAFETY: sets an integer option; mimalloc reads options atomically.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000) }
+}
+
 /// The thread count of a benchmark run: `--threads N` from the command line (configuring rayon's
 /// global pool), else rayon's default (`RAYON_NUM_THREADS` or the machine's parallelism).
 ///

@@ -11,6 +11,7 @@ use gradus_tensor::ops::conv::Conv2dOptions;
 use gradus_tensor::{DType, Rng, Tensor};
 
 fn main() {
+    gradus_bench::configure_allocator();
     let threads = gradus_bench::threads();
     for (cin, cout, hw, pad) in [(1, 6, 28, 2), (6, 16, 14, 0)] {
         let mut rng = Rng::seed(0);

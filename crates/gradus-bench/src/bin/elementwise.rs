@@ -7,6 +7,7 @@ use gradus_tensor::{DType, Tensor};
 use rayon::prelude::*;
 
 fn main() {
+    gradus_bench::configure_allocator();
     let threads = gradus_bench::threads();
     let n = 10_000_000;
     let (a, b, c) = (

@@ -10,6 +10,7 @@ use gradus_nn::{layers::Recurrent, Module};
 use gradus_tensor::{DType, Rng, Tensor};
 
 fn main() {
+    gradus_bench::configure_allocator();
     let threads = gradus_bench::threads();
     let lstm = Recurrent::lstm(128, 256, 1, &mut Rng::seed(0));
     for seq in [1, 32] {

@@ -4,6 +4,7 @@ use gradus_bench::{median_seconds, report};
 use gradus_tensor::{DType, Tensor};
 
 fn main() {
+    gradus_bench::configure_allocator();
     let threads = gradus_bench::threads();
     for (m, k, n) in [(128, 784, 512), (512, 512, 512), (1024, 1024, 1024)] {
         let a = Tensor::randn(&[m, k], DType::F32, 1);

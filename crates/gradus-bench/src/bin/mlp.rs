@@ -38,6 +38,7 @@ fn loss(layers: &[(Tensor, Tensor)], x: &Tensor, labels: &[usize]) -> Result<Ten
 }
 
 fn main() -> Result<()> {
+    gradus_bench::configure_allocator();
     let threads = gradus_bench::threads();
     let mut rng = Rng::seed(0);
     let layers = init(&[784, 512, 256, 10], &mut rng);
