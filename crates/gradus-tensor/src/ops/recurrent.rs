@@ -94,7 +94,7 @@ impl Tensor {
     /// `c_t = f c_{t-1} + i g`, `h_t = o tanh(c_t)`.
     ///
     /// # Errors
-    /// On shapes other than the above, or mixed dtypes.
+    /// On shapes other than the above (or no steps), or mixed dtypes.
     ///
     /// ```
     /// use gradus_tensor::{DType, Tensor};
@@ -138,8 +138,8 @@ fn check_shapes(xw: &Tensor, w_hh: &Tensor, h0: &Tensor, c0: &Tensor) -> Result<
         shape: t.shape().to_vec(),
         detail: what.to_string(),
     };
-    if xw.rank() != 3 || xw.shape()[2] % 4 != 0 {
-        return Err(bad("xw must be [batch, steps, 4 * hidden]", xw));
+    if xw.rank() != 3 || xw.shape()[1] == 0 || xw.shape()[2] == 0 || xw.shape()[2] % 4 != 0 {
+        return Err(bad("xw must be [batch, steps (> 0), 4 * hidden (> 0)]", xw));
     }
     let d = Dims {
         batch: xw.shape()[0],
@@ -468,6 +468,19 @@ mod tests {
         for (x, y) in a.to_vec_f64().iter().zip(b.to_vec_f64()) {
             assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{x} vs {y}");
         }
+    }
+
+    #[test]
+    fn shapes_are_checked_and_named() {
+        let [xw, w, h0, c0] = inputs(DType::F64);
+        let err = |r: crate::Result<(Tensor, Tensor)>| r.err().unwrap().to_string();
+        assert!(err(xw.lstm_sequence(&w.t().unwrap(), &h0, &c0)).contains("w_hh must be [20, 5]"));
+        assert!(err(xw.lstm_sequence(&w, &c0.narrow(0, 0, 2).unwrap(), &c0))
+            .contains("h0 must be [3, 5]"));
+        let no_steps = Tensor::zeros(&[3, 0, 20], DType::F64);
+        assert!(err(no_steps.lstm_sequence(&w, &h0, &c0)).contains("steps (> 0)"));
+        let f32_w = Tensor::zeros(&[20, 5], DType::F32);
+        assert!(xw.lstm_sequence(&f32_w, &h0, &c0).is_err());
     }
 
     #[test]
