@@ -11,7 +11,7 @@ use crate::autodiff::{self, BackwardOp, Ctx};
 use crate::dtype::with_dtype;
 use crate::kernels::gemm::{gemm_into, MatView};
 use crate::kernels::math::GateMath;
-use crate::kernels::{with_widest_simd, SimdKernel, PARALLEL_THRESHOLD};
+use crate::kernels::{with_widest_simd, SimdKernel};
 use crate::{Result, Tensor, TensorError};
 use rayon::prelude::*;
 
@@ -24,9 +24,24 @@ struct Dims {
 }
 
 impl Dims {
-    /// Batch rows per parallel task: enough gate elements per task to pay for the hand-off.
-    fn rows_per_task(self) -> usize {
-        (PARALLEL_THRESHOLD / (4 * self.hidden).max(1)).max(1)
+    /// How to use `threads`: `(rows per block, threads per product)`. Batch rows are independent
+    /// through the whole recurrence, so each thread runs a block of rows over every step with
+    /// single-threaded products and no synchronization between steps; a batch smaller than the
+    /// thread count runs as one block with parallel products instead.
+    fn blocks(self, threads: usize) -> (usize, usize) {
+        if self.batch >= threads {
+            (self.batch.div_ceil(threads).max(1), 1)
+        } else {
+            (self.batch.max(1), threads)
+        }
+    }
+
+    /// The same sizes for a block of `rows` batch rows.
+    fn with_batch(self, rows: usize) -> Dims {
+        Dims {
+            batch: rows,
+            ..self
+        }
     }
 
     /// Row view of step `t` in a batch-first `[batch, steps, width]` buffer.
@@ -36,6 +51,15 @@ impl Dims {
             rs: self.steps * width,
             cs: 1,
         }
+    }
+}
+
+/// A row-major `[rows, cols]` matrix view.
+fn row_major(cols: usize) -> MatView {
+    MatView {
+        offset: 0,
+        rs: cols,
+        cs: 1,
     }
 }
 
@@ -173,55 +197,81 @@ struct Forward<T> {
 
 /// The forward pass; `w_hh_t` is `W_hh^T`, `[hidden, 4 * hidden]` row-major.
 fn forward<T: GateMath>(d: Dims, xw: &[T], w_hh_t: &[T], h0: &[T], c0: &[T]) -> Forward<T> {
-    let (b, steps, h) = (d.batch, d.steps, d.hidden);
-    let (g4, seq_h, seq_g) = (4 * h, steps * h, steps * 4 * h);
-    let mut out = vec![T::zero(); 2 * b * seq_h];
-    let mut gates = vec![T::zero(); b * seq_g];
-    let mut tanh_c = vec![T::zero(); b * seq_h];
-    let threads = rayon::current_num_threads();
-    let w_view = MatView {
-        offset: 0,
-        rs: g4,
-        cs: 1,
-    };
-    for t in 0..steps {
-        let h_prev = if t == 0 {
-            (
-                h0,
-                MatView {
-                    offset: 0,
-                    rs: h,
-                    cs: 1,
-                },
-            )
-        } else {
-            (&out[..], d.step_view(t - 1, h))
-        };
-        let z = (&mut gates[..], d.step_view(t, g4));
-        gemm_into((b, g4, h), h_prev, (w_hh_t, w_view), z, false, threads);
-        let (out_h, out_c) = out.split_at_mut(b * seq_h);
-        out_h
-            .par_chunks_mut(seq_h)
-            .zip(out_c.par_chunks_mut(seq_h))
-            .zip(gates.par_chunks_mut(seq_g))
-            .zip(tanh_c.par_chunks_mut(seq_h))
-            .zip(xw.par_chunks(seq_g))
-            .zip(c0.par_chunks(h))
-            .with_min_len(d.rows_per_task())
-            .for_each(|(((((hs, cs), zs), tcs), xws), c0)| {
-                let (before, now) = cs.split_at_mut(t * h);
-                let c_prev = if t == 0 { c0 } else { &before[(t - 1) * h..] };
-                with_widest_simd(CellForward {
-                    xw: &xws[t * g4..][..g4],
-                    z: &mut zs[t * g4..][..g4],
-                    c_prev: &c_prev[..h],
-                    c: &mut now[..h],
-                    tanh_c: &mut tcs[t * h..][..h],
-                    h: &mut hs[t * h..][..h],
-                });
-            });
-    }
+    let (seq_h, seq_g) = (d.steps * d.hidden, d.steps * 4 * d.hidden);
+    let mut out = vec![T::zero(); 2 * d.batch * seq_h];
+    let mut gates = vec![T::zero(); d.batch * seq_g];
+    let mut tanh_c = vec![T::zero(); d.batch * seq_h];
+    let (rows, gemm_threads) = d.blocks(rayon::current_num_threads());
+    let (out_h, out_c) = out.split_at_mut(d.batch * seq_h);
+    out_h
+        .par_chunks_mut(rows * seq_h)
+        .zip(out_c.par_chunks_mut(rows * seq_h))
+        .zip(gates.par_chunks_mut(rows * seq_g))
+        .zip(tanh_c.par_chunks_mut(rows * seq_h))
+        .zip(xw.par_chunks(rows * seq_g))
+        .zip(h0.par_chunks(rows * d.hidden))
+        .zip(c0.par_chunks(rows * d.hidden))
+        .for_each(|((((((h, c), z), tc), xw), h0), c0)| {
+            let block = Block {
+                h,
+                c,
+                z,
+                tanh_c: tc,
+            };
+            let d = d.with_batch(h0.len() / d.hidden);
+            forward_block(d, block, (xw, w_hh_t, h0, c0), gemm_threads);
+        });
     Forward { out, gates, tanh_c }
+}
+
+/// The forward's per-row results for a block of batch rows, each batch-first.
+struct Block<'a, T> {
+    h: &'a mut [T],
+    c: &'a mut [T],
+    z: &'a mut [T],
+    tanh_c: &'a mut [T],
+}
+
+/// Runs a block of batch rows through every step.
+fn forward_block<T: GateMath>(
+    d: Dims,
+    out: Block<'_, T>,
+    (xw, w_hh_t, h0, c0): (&[T], &[T], &[T], &[T]),
+    gemm_threads: usize,
+) {
+    let (h, g4) = (d.hidden, 4 * d.hidden);
+    let (seq_h, seq_g) = (d.steps * h, d.steps * g4);
+    for t in 0..d.steps {
+        let h_prev = match t {
+            0 => (h0, row_major(h)),
+            _ => (&*out.h, d.step_view(t - 1, h)),
+        };
+        let z = (&mut *out.z, d.step_view(t, g4));
+        gemm_into(
+            (d.batch, g4, h),
+            h_prev,
+            (w_hh_t, row_major(g4)),
+            z,
+            false,
+            gemm_threads,
+        );
+        for r in 0..d.batch {
+            let (before, now) = out.c[r * seq_h..][..seq_h].split_at_mut(t * h);
+            let c_prev = match t {
+                0 => &c0[r * h..][..h],
+                _ => &before[(t - 1) * h..],
+            };
+            let (row, row_g) = (r * seq_h + t * h, r * seq_g + t * g4);
+            with_widest_simd(CellForward {
+                xw: &xw[row_g..][..g4],
+                z: &mut out.z[row_g..][..g4],
+                c_prev,
+                c: &mut now[..h],
+                tanh_c: &mut out.tanh_c[row..][..h],
+                h: &mut out.h[row..][..h],
+            });
+        }
+    }
 }
 
 /// One step of one batch row: `z` holds `h W_hh^T` on entry and the activated gates on exit.
@@ -287,64 +337,44 @@ fn backward<T: GateMath>(
     h0: &[T],
     c0: &[T],
 ) -> Grads<T> {
-    let (b, steps, h) = (d.batch, d.steps, d.hidden);
-    let (g4, seq_h, seq_g) = (4 * h, steps * h, steps * 4 * h);
-    let (g_h, g_c) = g.split_at(b * seq_h);
-    let (_, c_all) = saved.out.split_at(b * seq_h);
+    let (h, g4) = (d.hidden, 4 * d.hidden);
+    let (seq_h, seq_g) = (d.steps * h, d.steps * g4);
+    let (g_h, g_c) = g.split_at(d.batch * seq_h);
+    let (h_all, c_all) = saved.out.split_at(d.batch * seq_h);
     let threads = rayon::current_num_threads();
-    let mut dz = vec![T::zero(); b * seq_g];
-    // the gradients that step t passes back to step t - 1 (and finally to h0, c0)
-    let mut dh = vec![T::zero(); b * h];
-    let mut dc = vec![T::zero(); b * h];
-    for t in (0..steps).rev() {
-        dz.par_chunks_mut(seq_g)
-            .zip(dh.par_chunks_mut(h))
-            .zip(dc.par_chunks_mut(h))
-            .zip(g_h.par_chunks(seq_h))
-            .zip(g_c.par_chunks(seq_h))
-            .zip(saved.gates.par_chunks(seq_g))
-            .zip(saved.tanh_c.par_chunks(seq_h))
-            .zip(c_all.par_chunks(seq_h))
-            .zip(c0.par_chunks(h))
-            .with_min_len(d.rows_per_task())
-            .for_each(|((((((((dzs, dh), dc), ghs), gcs), zs), tcs), cs), c0)| {
-                let c_prev = if t == 0 { c0 } else { &cs[(t - 1) * h..][..h] };
-                with_widest_simd(CellBackward {
-                    g_h: &ghs[t * h..][..h],
-                    g_c: &gcs[t * h..][..h],
-                    gates: &zs[t * g4..][..g4],
-                    tanh_c: &tcs[t * h..][..h],
-                    c_prev,
-                    dh,
-                    dc,
-                    dz: &mut dzs[t * g4..][..g4],
-                });
-            });
-        // dh_{t-1} = dz_t W_hh
-        let w = MatView {
-            offset: 0,
-            rs: h,
-            cs: 1,
-        };
-        let row_major = MatView {
-            offset: 0,
-            rs: h,
-            cs: 1,
-        };
-        gemm_into(
-            (b, h, g4),
-            (&dz, d.step_view(t, g4)),
-            (w_hh, w),
-            (&mut dh, row_major),
-            false,
-            threads,
+    let (rows, gemm_threads) = d.blocks(threads);
+    let mut dz = vec![T::zero(); d.batch * seq_g];
+    // what step t passes back to step t - 1, and finally to h0 and c0
+    let mut dh = vec![T::zero(); d.batch * h];
+    let mut dc = vec![T::zero(); d.batch * h];
+    dz.par_chunks_mut(rows * seq_g)
+        .zip(dh.par_chunks_mut(rows * h))
+        .zip(dc.par_chunks_mut(rows * h))
+        .zip(g_h.par_chunks(rows * seq_h))
+        .zip(g_c.par_chunks(rows * seq_h))
+        .zip(saved.gates.par_chunks(rows * seq_g))
+        .zip(saved.tanh_c.par_chunks(rows * seq_h))
+        .zip(c_all.par_chunks(rows * seq_h))
+        .zip(c0.par_chunks(rows * h))
+        .for_each(
+            |((((((((dz, dh), dc), g_h), g_c), gates), tanh_c), c_all), c0)| {
+                let d = d.with_batch(c0.len() / h);
+                let saved = BlockSaved {
+                    g_h,
+                    g_c,
+                    gates,
+                    tanh_c,
+                    c_all,
+                    c0,
+                };
+                backward_block(d, &saved, w_hh, (dz, dh, dc), gemm_threads);
+            },
         );
-    }
     // dW_hh = sum_t dz_t^T h_{t-1}: one product over all steps at once
-    let mut h_prev = vec![T::zero(); b * seq_h];
+    let mut h_prev = vec![T::zero(); d.batch * seq_h];
     for (r, hp) in h_prev.chunks_mut(seq_h).enumerate() {
         hp[..h].copy_from_slice(&h0[r * h..][..h]);
-        hp[h..].copy_from_slice(&saved.out[r * seq_h..][..seq_h - h]);
+        hp[h..].copy_from_slice(&h_all[r * seq_h..][..seq_h - h]);
     }
     let mut dw = vec![T::zero(); g4 * h];
     let dz_t = MatView {
@@ -352,16 +382,12 @@ fn backward<T: GateMath>(
         rs: 1,
         cs: g4,
     };
-    let rows = MatView {
-        offset: 0,
-        rs: h,
-        cs: 1,
-    };
+    let dims = (g4, h, d.batch * d.steps);
     gemm_into(
-        (g4, h, b * steps),
+        dims,
         (&dz, dz_t),
-        (&h_prev, rows),
-        (&mut dw, rows),
+        (&h_prev, row_major(h)),
+        (&mut dw, row_major(h)),
         false,
         threads,
     );
@@ -370,6 +396,58 @@ fn backward<T: GateMath>(
         w_hh: dw,
         h0: dh,
         c0: dc,
+    }
+}
+
+/// What backward reads for a block of batch rows.
+struct BlockSaved<'a, T> {
+    g_h: &'a [T],
+    g_c: &'a [T],
+    gates: &'a [T],
+    tanh_c: &'a [T],
+    c_all: &'a [T],
+    c0: &'a [T],
+}
+
+/// Runs a block of batch rows back through every step, writing the gate gradients `dz` and
+/// leaving the gradients of `h0`, `c0` in `dh`, `dc`.
+fn backward_block<T: GateMath>(
+    d: Dims,
+    s: &BlockSaved<'_, T>,
+    w_hh: &[T],
+    (dz, dh, dc): (&mut [T], &mut [T], &mut [T]),
+    gemm_threads: usize,
+) {
+    let (h, g4) = (d.hidden, 4 * d.hidden);
+    let (seq_h, seq_g) = (d.steps * h, d.steps * g4);
+    for t in (0..d.steps).rev() {
+        for r in 0..d.batch {
+            let (row, row_g) = (r * seq_h + t * h, r * seq_g + t * g4);
+            let c_prev = match t {
+                0 => &s.c0[r * h..][..h],
+                _ => &s.c_all[row - h..][..h],
+            };
+            with_widest_simd(CellBackward {
+                g_h: &s.g_h[row..][..h],
+                g_c: &s.g_c[row..][..h],
+                gates: &s.gates[row_g..][..g4],
+                tanh_c: &s.tanh_c[row..][..h],
+                c_prev,
+                dh: &mut dh[r * h..][..h],
+                dc: &mut dc[r * h..][..h],
+                dz: &mut dz[row_g..][..g4],
+            });
+        }
+        // dh_{t-1} = dz_t W_hh
+        let dz_t = (&*dz, d.step_view(t, g4));
+        gemm_into(
+            (d.batch, h, g4),
+            dz_t,
+            (w_hh, row_major(h)),
+            (dh, row_major(h)),
+            false,
+            gemm_threads,
+        );
     }
 }
 
