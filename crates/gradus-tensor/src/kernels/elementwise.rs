@@ -93,47 +93,58 @@ pub(crate) fn zip_strided<T: Element>(
     } else {
         (la.strides[rank - 1], lb.strides[rank - 1])
     };
-    let mut out = vec![T::zero(); numel];
     if numel == 0 {
-        return out;
+        return Vec::new();
     }
-    let fill_row = |r: usize, o: &mut [T]| {
+    let fill_row = |r: usize, o: &mut [MaybeUninit<T>]| {
         let (ba, bb) = (row_base(la, r), row_base(lb, r));
+        let o = o.iter_mut();
         match (sa, sb) {
             (1, 1) => o
-                .iter_mut()
                 .zip(&a[ba..ba + inner])
                 .zip(&b[bb..bb + inner])
-                .for_each(|((o, &x), &y)| *o = f(x, y)),
+                .for_each(|((o, &x), &y)| _ = o.write(f(x, y))),
             (1, 0) => o
-                .iter_mut()
                 .zip(&a[ba..ba + inner])
-                .for_each(|(o, &x)| *o = f(x, b[bb])),
+                .for_each(|(o, &x)| _ = o.write(f(x, b[bb]))),
             (0, 1) => o
-                .iter_mut()
                 .zip(&b[bb..bb + inner])
-                .for_each(|(o, &y)| *o = f(a[ba], y)),
+                .for_each(|(o, &y)| _ = o.write(f(a[ba], y))),
             _ => o
-                .iter_mut()
                 .enumerate()
-                .for_each(|(j, o)| *o = f(a[ba + j * sa], b[bb + j * sb])),
+                .for_each(|(j, o)| _ = o.write(f(a[ba + j * sa], b[bb + j * sb]))),
+        }
+    };
+    // whole rows per task, so that each task starts at a row boundary
+    let rows_per_task = (CHUNK / inner).max(1);
+    let mut out: Vec<T> = Vec::with_capacity(numel);
+    let spare = &mut out.spare_capacity_mut()[..numel];
+    let fill_block = |t: usize, block: &mut [MaybeUninit<T>]| {
+        for (i, o) in block.chunks_mut(inner).enumerate() {
+            fill_row(t * rows_per_task + i, o);
         }
     };
     if numel < PARALLEL_THRESHOLD {
-        out.chunks_mut(inner)
-            .enumerate()
-            .for_each(|(r, o)| fill_row(r, o));
+        fill_block(0, spare);
     } else {
-        let rows_per_task = (CHUNK / inner).max(1);
-        out.par_chunks_mut(inner * rows_per_task)
+        spare
+            .par_chunks_mut(inner * rows_per_task)
             .enumerate()
-            .for_each(|(t, block)| {
-                for (i, o) in block.chunks_mut(inner).enumerate() {
-                    fill_row(t * rows_per_task + i, o);
-                }
-            });
+            .for_each(|(t, block)| fill_block(t, block));
     }
+    // SAFETY: every row of every block was written, and the blocks cover 0..numel.
+    unsafe { out.set_len(numel) };
     out
+}
+
+/// A vector of `n` zeros, written in parallel above the threshold (a reused allocation is
+/// otherwise cleared by one thread).
+pub(crate) fn zeros<T: Element>(n: usize) -> Vec<T> {
+    fill_new(n, |_, o| {
+        o.iter_mut().for_each(|x| {
+            x.write(T::zero());
+        })
+    })
 }
 
 /// A contiguous copy of a strided view, a row (last axis) at a time: rows of unit stride are

@@ -2,10 +2,10 @@
 
 use crate::autodiff::{BackwardOp, Ctx};
 use crate::dtype::with_dtype;
+use crate::kernels::elementwise::zeros;
 use crate::kernels::gemm::{gemm, MatView};
 use crate::layout::{broadcast_shapes, Layout};
 use crate::{Result, Tensor, TensorError};
-use num_traits::Zero;
 use rayon::prelude::*;
 
 /// Below this many multiply-adds per matrix, batched products run one matrix per thread.
@@ -83,7 +83,7 @@ fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         cs: l.strides[br + 1],
     };
     with_dtype!(a.dtype(), T => {
-        let mut out = vec![T::zero(); count * m * n];
+        let mut out = zeros::<T>(count * m * n);
         a.with_storages::<T, _>(b, |sa, sb| {
             let threads = rayon::current_num_threads();
             if count > 1 && m * n * k < SMALL_GEMM && m * n > 0 {

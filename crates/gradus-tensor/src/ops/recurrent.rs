@@ -9,6 +9,7 @@
 
 use crate::autodiff::{self, BackwardOp, Ctx};
 use crate::dtype::with_dtype;
+use crate::kernels::elementwise::zeros;
 use crate::kernels::gemm::{gemm_into, MatView};
 use crate::kernels::math::GateMath;
 use crate::kernels::{with_widest_simd, SimdKernel};
@@ -198,9 +199,9 @@ struct Forward<T> {
 /// The forward pass; `w_hh_t` is `W_hh^T`, `[hidden, 4 * hidden]` row-major.
 fn forward<T: GateMath>(d: Dims, xw: &[T], w_hh_t: &[T], h0: &[T], c0: &[T]) -> Forward<T> {
     let (seq_h, seq_g) = (d.steps * d.hidden, d.steps * 4 * d.hidden);
-    let mut out = vec![T::zero(); 2 * d.batch * seq_h];
-    let mut gates = vec![T::zero(); d.batch * seq_g];
-    let mut tanh_c = vec![T::zero(); d.batch * seq_h];
+    let mut out = zeros::<T>(2 * d.batch * seq_h);
+    let mut gates = zeros::<T>(d.batch * seq_g);
+    let mut tanh_c = zeros::<T>(d.batch * seq_h);
     let (rows, gemm_threads) = d.blocks(rayon::current_num_threads());
     let (out_h, out_c) = out.split_at_mut(d.batch * seq_h);
     out_h
@@ -342,7 +343,7 @@ fn backward<T: GateMath>(
     let (g_h, g_c) = g.split_at(d.batch * seq_h);
     let (h_all, c_all) = saved.out.split_at(d.batch * seq_h);
     let (rows, gemm_threads) = d.blocks(rayon::current_num_threads());
-    let mut dz = vec![T::zero(); d.batch * seq_g];
+    let mut dz = zeros::<T>(d.batch * seq_g);
     // what step t passes back to step t - 1, and finally to h0 and c0
     let mut dh = vec![T::zero(); d.batch * h];
     let mut dc = vec![T::zero(); d.batch * h];
