@@ -11,7 +11,8 @@
 //!   [`autodiff::hvp`] and [`autodiff::hessian`] build on it; [`autodiff::no_grad`] turns
 //!   recording off.
 //! - [`gradcheck()`]: finite-difference checks users can run on their own functions.
-//! - `kernels/`: the CPU kernels (elementwise, reductions, im2col, GEMM via the `gemm` crate).
+//! - `kernels/`: the CPU kernels (elementwise, reductions, im2col, gate math, GEMM via the `faer`
+//!   crate); [`simd`] compiles hot loops for the widest vector instructions the CPU has.
 //!
 //! ```
 //! use gradus_tensor::{autodiff, DType, Rng, Tensor};
@@ -35,6 +36,7 @@ mod kernels;
 pub mod layout;
 pub mod ops;
 mod random;
+pub mod simd;
 mod storage;
 mod tensor;
 

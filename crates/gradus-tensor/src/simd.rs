@@ -1,0 +1,75 @@
+//! Compiling a hot loop once per vector instruction level and picking the widest this CPU has.
+//!
+//! The build targets baseline x86-64, where loops auto-vectorize to 4-lane SSE. A loop wrapped in a
+//! [`SimdKernel`] and run through [`with_widest_simd`] is also compiled for AVX2 + FMA and for
+//! AVX-512, and runs the best level available at run time. Rust never contracts `a * b + c` into
+//! an FMA, so every level computes bit-identical results.
+
+/// A loop to compile once per instruction level. `run` must be `#[inline(always)]`, so that it
+/// (and what it inlines) is compiled inside each level's wrapper.
+///
+/// ```
+/// use gradus_tensor::simd::{with_widest_simd, SimdKernel};
+/// struct Scale<'a>(&'a mut [f32], f32);
+/// impl SimdKernel for Scale<'_> {
+///     #[inline(always)]
+///     fn run(self) {
+///         self.0.iter_mut().for_each(|x| *x *= self.1);
+///     }
+/// }
+/// let mut v = vec![1.0f32; 100];
+/// with_widest_simd(Scale(&mut v, 3.0));
+/// assert!(v.iter().all(|&x| x == 3.0));
+/// ```
+pub trait SimdKernel {
+    /// The loop.
+    fn run(self);
+}
+
+/// Runs `kernel` compiled for the widest vector instructions this CPU has: AVX-512, else AVX2 +
+/// FMA, else the baseline.
+///
+/// ```
+/// use gradus_tensor::simd::{with_widest_simd, SimdKernel};
+/// struct Sum<'a>(&'a [f64], &'a mut f64);
+/// impl SimdKernel for Sum<'_> {
+///     #[inline(always)]
+///     fn run(self) {
+///         *self.1 = self.0.iter().sum();
+///     }
+/// }
+/// let mut total = 0.0;
+/// with_widest_simd(Sum(&[1.0, 2.0, 3.0], &mut total));
+/// assert_eq!(total, 6.0);
+/// ```
+#[inline(always)]
+pub fn with_widest_simd(kernel: impl SimdKernel) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            return unsafe { levels::avx512(kernel) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+            return unsafe { levels::avx2(kernel) };
+        }
+    }
+    kernel.run()
+}
+
+#[cfg(target_arch = "x86_64")]
+mod levels {
+    use super::SimdKernel;
+
+    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+    pub(super) unsafe fn avx512(kernel: impl SimdKernel) {
+        kernel.run()
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn avx2(kernel: impl SimdKernel) {
+        kernel.run()
+    }
+}
