@@ -1,13 +1,13 @@
 //! One Adam step over 10 million f32 parameters in one tensor: the fused kernel reads `p, g, m, v`
 //! and writes `p, m, v` (28 bytes per parameter). Reports the median step time and the effective
-//! bandwidth `28 n / seconds`. Accepts `--json --threads N` for the comparison driver (the thread
-//! count itself comes from RAYON_NUM_THREADS).
+//! bandwidth `28 n / seconds`. Accepts `--json` (output is always JSON lines) and `--threads N`.
 
 use gradus_bench::{median_seconds, report};
 use gradus_optim::{Adam, GradientTransformation};
 use gradus_tensor::{DType, Tensor};
 
 fn main() {
+    gradus_bench::configure_allocator();
     let threads = gradus_bench::threads();
     let n = 10_000_000;
     let p = Tensor::randn(&[n], DType::F32, 1);
