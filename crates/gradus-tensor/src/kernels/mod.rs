@@ -8,8 +8,9 @@ pub(crate) mod math;
 pub(crate) mod reduce;
 
 /// Element count above which elementwise kernels and reductions split work across threads.
-/// Below it, thread hand-off costs more than it saves.
-pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 15;
+/// Below it (1 MiB of f32, in cache) the op ends about as soon as another thread could be woken:
+/// measured on the MLP training step, 2^18 ran it ~20% faster than 2^15.
+pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 18;
 
 /// Elements per parallel task.
 pub(crate) const CHUNK: usize = 1 << 13;
