@@ -7,7 +7,9 @@ run from the repository root that prints one JSON object per line, e.g.
     {"name": "mlp_train_step", "seconds": 0.0051, "reps": 50, "threads": 2}
 "seconds" is the median seconds per operation. Lines that are not JSON objects are ignored.
 If the command fails or prints no matching name, the peer figures are shown alone.
-Ratio = peer seconds / gradus seconds: > 1 means gradus is faster.
+Ratio = peer seconds / gradus seconds: > 1 means gradus is faster. With --runs N both sides run
+N times and keep their lowest median. For a close contest on a shared machine, alternate.py
+interleaves the two sides round by round and reports the median of the per-round ratios.
 """
 import argparse, json, os, shlex, subprocess, sys
 
@@ -27,24 +29,28 @@ COMPARISONS = {
 }
 
 
-def gradus_results(bin_name, template, threads, cache={}):
-    """{name: result dict} from one gradus bench binary (run once, cached); {} if it fails."""
+def gradus_results(bin_name, template, threads, runs, cache={}):
+    """{name: result dict} from one gradus bench binary, run `runs` times keeping each name's
+    lowest median (as for the peers); cached per binary; {} if it fails."""
     if bin_name not in cache:
         cmd = shlex.split(template.format(bin=bin_name, threads=threads))
         env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
-        try:
-            out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
-            lines = out.stdout.splitlines() if out.returncode == 0 else []
-        except (OSError, subprocess.TimeoutExpired):
-            lines = []
         found = {}
-        for line in lines:
+        for _ in range(runs):
             try:
-                obj = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(obj, dict) and "name" in obj and "seconds" in obj:
-                found[obj["name"]] = obj
+                out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+                lines = out.stdout.splitlines() if out.returncode == 0 else []
+            except (OSError, subprocess.TimeoutExpired):
+                lines = []
+            for line in lines:
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(obj, dict) and "name" in obj and "seconds" in obj:
+                    best = found.get(obj["name"])
+                    if best is None or obj["seconds"] < best["seconds"]:
+                        found[obj["name"]] = obj
         cache[bin_name] = found
     return cache[bin_name]
 
@@ -52,7 +58,7 @@ def gradus_results(bin_name, template, threads, cache={}):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--runs", type=int, default=1, help="repeat each peer bench, keep the lowest median")
+    ap.add_argument("--runs", type=int, default=1, help="repeat each bench (peer and gradus), keep the lowest median")
     ap.add_argument("--gradus-cmd", default=DEFAULT_CMD)
     args = ap.parse_args()
 
@@ -64,7 +70,7 @@ def main():
     missing = set()
     for r in peers.run_isolated(args.threads, args.runs):
         name, peer_s = r["name"], r.get("seconds")
-        g = gradus_results(COMPARISONS[name], args.gradus_cmd, args.threads).get(name)
+        g = gradus_results(COMPARISONS[name], args.gradus_cmd, args.threads, args.runs).get(name)
         if g is None:
             missing.add(name)
         fmt = lambda s: f"{s * 1e3:10.3f}" if s else f"{'-':>10}"
