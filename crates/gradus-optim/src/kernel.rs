@@ -87,14 +87,17 @@ fn run<T: Scalar, const K: usize, F>(
 ) where
     F: Fn(T, T, [&mut T; K]) -> T + Sync,
 {
-    if dst.len() < PAR_MIN {
+    let serial = |dst, src, slots| {
         with_widest_simd(Serial {
             dst,
             src,
             slots,
             dst_is_param,
             rule,
-        });
+        })
+    };
+    if dst.len() < PAR_MIN {
+        serial(dst, src, slots);
         return;
     }
     let mut slot_chunks = slots.map(|s| s.chunks_mut(CHUNK));
@@ -111,15 +114,8 @@ fn run<T: Scalar, const K: usize, F>(
             )
         })
         .collect();
-    jobs.into_par_iter().for_each(|(dst, src, slots)| {
-        with_widest_simd(Serial {
-            dst,
-            src,
-            slots,
-            dst_is_param,
-            rule,
-        })
-    });
+    jobs.into_par_iter()
+        .for_each(|(dst, src, slots)| serial(dst, src, slots));
 }
 
 /// One chunk's loop, compiled for the widest vector instructions the CPU has: at 4 SSE lanes the
