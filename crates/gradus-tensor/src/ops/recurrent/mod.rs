@@ -1,16 +1,18 @@
 //! Whole recurrent layers over a sequence as single ops, with PyTorch's equations and gate
-//! order: [`Tensor::lstm_sequence`](crate::Tensor::lstm_sequence).
+//! orders: [`Tensor::lstm_sequence`](crate::Tensor::lstm_sequence) and
+//! [`Tensor::gru_sequence`](crate::Tensor::gru_sequence).
 //!
 //! Batch rows are independent through the recurrence, so each thread takes a block of rows and
 //! runs it over every step with no synchronization between steps. Forward: per step one matrix
 //! product `h W_hh^T` and one fused kernel for the gates. Backward: backpropagation through time
 //! by hand, one fused kernel and one product per step, then one product for the block's share of
 //! `dW_hh`. With `create_graph` the backward differentiates a recomputation made of primitive ops
-//! instead, so the op is twice differentiable like every other.
+//! instead, so the ops are twice differentiable like every other.
 //!
-//! This file holds what such ops share: the sizes of a call, how the batch splits into blocks,
-//! and the matrix views of a step.
+//! This file holds what both share: the sizes of a call, how the batch splits into blocks, and
+//! the matrix views of a step.
 
+mod gru;
 mod lstm;
 
 use crate::kernels::gemm::MatView;
