@@ -362,6 +362,25 @@ fn fused_lstm_sequence_first_and_second_order() {
 }
 
 #[test]
+fn fused_gru_sequence_first_and_second_order() {
+    // every input, b_hh included, is checked; the second order goes through the op's
+    // create_graph path (a recomputation from primitive ops)
+    let gru = |x: &[Tensor]| x[0].gru_sequence(&x[1], &x[2], &x[3]);
+    run(
+        vec![
+            case!("gru_sequence", |x| gru(x), [[2, 3, 9], [9, 3], [9], [2, 3]]),
+            case!(
+                "gru_sequence_one_step",
+                |x| gru(x),
+                [[1, 1, 6], [6, 2], [6], [1, 2]]
+            ),
+        ],
+        inputs,
+        true,
+    );
+}
+
+#[test]
 fn gradcheck_reports_a_wrong_gradient() {
     // detach hides a dependence from autodiff: the analytic gradient is wrong and must be caught
     let x = Tensor::from_vec(vec![0.5f64, 1.5], &[2]).unwrap();
