@@ -210,9 +210,9 @@ impl Recurrent {
     ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
         let (batch, seq, features) = (input.shape()[0], input.shape()[1], input.shape()[2]);
         // GRU needs b_hh inside r * (W_hn h + b_hn); the other cells fold both biases together
-        let (b_in, b_h) = match self.kind {
-            CellKind::Gru => (p.b_ih.tensor(), Some(p.b_hh.tensor())),
-            _ => (p.b_ih.tensor().add(&p.b_hh.tensor())?, None),
+        let b_in = match self.kind {
+            CellKind::Gru => p.b_ih.tensor(),
+            _ => p.b_ih.tensor().add(&p.b_hh.tensor())?,
         };
         // the input projection of every step in one product: [batch * seq, in] -> [batch, seq, G]
         let gates = p.w_ih.tensor().shape()[0];
@@ -223,10 +223,18 @@ impl Recurrent {
             .reshape(&[batch, seq, gates])?;
         let zeros = Tensor::zeros(&[batch, self.hidden_size], input.dtype());
         let last = |all: &Tensor| all.narrow(1, seq - 1, 1)?.squeeze(1);
-        if self.kind == CellKind::Lstm {
-            // one fused op for the whole sequence (see `Tensor::lstm_sequence`)
-            let (h_all, c_all) = xw_all.lstm_sequence(&p.w_hh.tensor(), &zeros, &zeros)?;
-            return Ok((h_all.clone(), last(&h_all)?, Some(last(&c_all)?)));
+        // LSTM and GRU: one fused op for the whole sequence (see `Tensor::lstm_sequence` and
+        // `Tensor::gru_sequence`)
+        match self.kind {
+            CellKind::Lstm => {
+                let (h_all, c_all) = xw_all.lstm_sequence(&p.w_hh.tensor(), &zeros, &zeros)?;
+                return Ok((h_all.clone(), last(&h_all)?, Some(last(&c_all)?)));
+            }
+            CellKind::Gru => {
+                let h_all = xw_all.gru_sequence(&p.w_hh.tensor(), &p.b_hh.tensor(), &zeros)?;
+                return Ok((h_all.clone(), last(&h_all)?, None));
+            }
+            CellKind::RnnTanh => {}
         }
         // the engine adds the step slices' gradients into one buffer, not one per step
         let w_hh_t = p.w_hh.tensor().t()?;
@@ -234,15 +242,7 @@ impl Recurrent {
         let mut steps = Vec::with_capacity(seq);
         for t in 0..seq {
             let xw = xw_all.narrow(1, t, 1)?.reshape(&[batch, gates])?;
-            let hw = h.matmul(&w_hh_t)?;
-            let hw = match &b_h {
-                Some(b) => hw.add(b)?,
-                None => hw,
-            };
-            h = match self.kind {
-                CellKind::Gru => cells::gru(&xw, &hw, &h)?,
-                _ => cells::rnn_tanh(&xw, &hw)?,
-            };
+            h = cells::rnn_tanh(&xw, &h.matmul(&w_hh_t)?)?;
             steps.push(h.clone());
         }
         let out = Tensor::stack(&steps.iter().collect::<Vec<_>>(), 1)?;
