@@ -132,17 +132,18 @@ def torch_conv(cin, cout, hw):
     return {"name": f"conv2d_{cin}to{cout}_fwd_bwd", "lib": "torch", "seconds": s, "ms": s * 1e3}
 
 
-def torch_lstm(seq):
+def torch_recurrent(kind, seq):
+    """torch.nn.LSTM or GRU (kind "lstm" or "gru"), 128 -> 256, batch-first, batch 64."""
     import torch
     torch.manual_seed(0)
-    lstm = torch.nn.LSTM(128, 256, batch_first=True)
+    layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind](128, 256, batch_first=True)
     x = torch.randn(64, seq, 128)
 
     def step():
-        lstm.zero_grad(set_to_none=True)
-        lstm(x)[0].sum().backward()
+        layer.zero_grad(set_to_none=True)
+        layer(x)[0].sum().backward()
     s = median_seconds(step)
-    return {"name": f"lstm_seq{seq}_fwd_bwd", "lib": "torch", "seconds": s, "ms": s * 1e3}
+    return {"name": f"{kind}_seq{seq}_fwd_bwd", "lib": "torch", "seconds": s, "ms": s * 1e3}
 
 
 def torch_elementwise(n=10_000_000):
@@ -199,8 +200,9 @@ def all_benches():
         ("adam_10m", lambda: torch_adam("fused")),
         ("conv2d_1to6_fwd_bwd", lambda: torch_conv(1, 6, 28)),
         ("conv2d_6to16_fwd_bwd", lambda: torch_conv(6, 16, 14)),
-        ("lstm_seq1_fwd_bwd", lambda: torch_lstm(1)),
-        ("lstm_seq32_fwd_bwd", lambda: torch_lstm(32)),
+        ("lstm_seq1_fwd_bwd", lambda: torch_recurrent("lstm", 1)),
+        ("lstm_seq32_fwd_bwd", lambda: torch_recurrent("lstm", 32)),
+        ("gru_seq32_fwd_bwd", lambda: torch_recurrent("gru", 32)),
         ("elementwise_fma_1e7", numpy_elementwise),
         ("elementwise_fma_1e7", torch_elementwise),
     ]
