@@ -87,8 +87,8 @@ fn run<T: Scalar, const K: usize, F>(
 ) where
     F: Fn(T, T, [&mut T; K]) -> T + Sync,
 {
-    let serial = |dst, src, slots| {
-        with_widest_simd(Serial {
+    let chunk = |dst, src, slots| {
+        with_widest_simd(Chunk {
             dst,
             src,
             slots,
@@ -97,7 +97,7 @@ fn run<T: Scalar, const K: usize, F>(
         })
     };
     if dst.len() < PAR_MIN {
-        serial(dst, src, slots);
+        chunk(dst, src, slots);
         return;
     }
     let mut slot_chunks = slots.map(|s| s.chunks_mut(CHUNK));
@@ -115,12 +115,12 @@ fn run<T: Scalar, const K: usize, F>(
         })
         .collect();
     jobs.into_par_iter()
-        .for_each(|(dst, src, slots)| serial(dst, src, slots));
+        .for_each(|(dst, src, slots)| chunk(dst, src, slots));
 }
 
 /// One chunk's loop, compiled for the widest vector instructions the CPU has: at 4 SSE lanes the
 /// square roots and divisions of the adaptive optimizers are not hidden behind memory traffic.
-struct Serial<'a, T, const K: usize, F> {
+struct Chunk<'a, T, const K: usize, F> {
     dst: &'a mut [T],
     src: &'a [T],
     slots: [&'a mut [T]; K],
@@ -128,42 +128,29 @@ struct Serial<'a, T, const K: usize, F> {
     rule: &'a F,
 }
 
-impl<T: Scalar, const K: usize, F> SimdKernel for Serial<'_, T, K, F>
+impl<T: Scalar, const K: usize, F> SimdKernel for Chunk<'_, T, K, F>
 where
     F: Fn(T, T, [&mut T; K]) -> T,
 {
     #[inline(always)]
     fn run(self) {
-        serial(self.dst, self.src, self.slots, self.dst_is_param, self.rule)
-    }
-}
-
-#[inline(always)]
-fn serial<T: Scalar, const K: usize, F>(
-    dst: &mut [T],
-    src: &[T],
-    slots: [&mut [T]; K],
-    dst_is_param: bool,
-    rule: &F,
-) where
-    F: Fn(T, T, [&mut T; K]) -> T,
-{
-    let n = dst.len();
-    assert!(
-        src.len() == n && slots.iter().all(|s| s.len() == n),
-        "parameter, gradient and state lengths differ"
-    );
-    // re-slicing to exactly `n` lets the compiler drop bounds checks and vectorize the loop
-    let (dst, src) = (&mut dst[..n], &src[..n]);
-    let mut slots = slots.map(|s| &mut s[..n]);
-    if dst_is_param {
-        for i in 0..n {
-            let d = rule(dst[i], src[i], slots.each_mut().map(|s| &mut s[i]));
-            dst[i] = dst[i] + d;
-        }
-    } else {
-        for i in 0..n {
-            dst[i] = rule(src[i], dst[i], slots.each_mut().map(|s| &mut s[i]));
+        let (rule, n) = (self.rule, self.dst.len());
+        assert!(
+            self.src.len() == n && self.slots.iter().all(|s| s.len() == n),
+            "parameter, gradient and state lengths differ"
+        );
+        // re-slicing to exactly `n` lets the compiler drop bounds checks and vectorize the loop
+        let (dst, src) = (&mut self.dst[..n], &self.src[..n]);
+        let mut slots = self.slots.map(|s| &mut s[..n]);
+        if self.dst_is_param {
+            for i in 0..n {
+                let d = rule(dst[i], src[i], slots.each_mut().map(|s| &mut s[i]));
+                dst[i] = dst[i] + d;
+            }
+        } else {
+            for i in 0..n {
+                dst[i] = rule(src[i], dst[i], slots.each_mut().map(|s| &mut s[i]));
+            }
         }
     }
 }
