@@ -1,4 +1,12 @@
-//! The TOML config of a run. Every table rejects unknown keys, so a typo is an error that names it.
+//! The TOML config of a run. Every table rejects unknown keys, so a typo is an error that names it,
+//! and every value is checked against its allowed range before the run starts ([`Config::validate`]).
+
+mod check;
+mod data_rules;
+mod optim_rules;
+#[cfg(test)]
+mod tests;
+mod validate;
 
 use serde::{Deserialize, Serialize};
 
@@ -9,7 +17,7 @@ pub struct Config {
     /// Seeds initialization, data order and dropout.
     #[serde(default)]
     pub seed: u64,
-    /// Passes over the training data.
+    /// Passes over the training data, at least 1 (`max_steps` may end the run earlier).
     #[serde(default = "default_epochs")]
     pub epochs: usize,
     /// Stop after this many optimizer steps.
@@ -261,12 +269,21 @@ impl Default for TrainConfig {
     }
 }
 
-/// Parses a config, applying `key.path=value` overrides first. Values are TOML (`0.01`, `true`,
-/// `[64, 32]`); anything that does not parse as TOML is taken as a string.
+/// Parses a config, applying `key.path=value` overrides first, and validates it
+/// ([`Config::validate`]). Values are TOML (`0.01`, `true`, `[64, 32]`); anything that does not
+/// parse as TOML is taken as a string.
 ///
 /// # Errors
-/// A message naming the unknown key or bad value, with line and column for file errors.
+/// A message naming the source and the unknown key or bad value, with line and column for file
+/// errors and the allowed range for values out of range.
 pub fn parse(text: &str, source: &str, overrides: &[String]) -> Result<Config, String> {
+    let config = read(text, source, overrides)?;
+    config.validate().map_err(|e| format!("{source}: {e}"))?;
+    Ok(config)
+}
+
+/// [`parse`] without the validation.
+fn read(text: &str, source: &str, overrides: &[String]) -> Result<Config, String> {
     if overrides.is_empty() {
         return toml::from_str::<Config>(text).map_err(|e| format!("{source}: {e}"));
     }
@@ -282,8 +299,37 @@ pub fn parse(text: &str, source: &str, overrides: &[String]) -> Result<Config, S
         set_path(&mut value, key.trim(), parsed).map_err(|e| format!("--set {o}: {e}"))?;
     }
     let text = toml::to_string(&value).map_err(|e| e.to_string())?;
-    toml::from_str::<Config>(&text)
-        .map_err(|e| format!("{source} (with --set overrides): {}", e.message()))
+    toml::from_str::<Config>(&text).map_err(|e| {
+        let key = e
+            .span()
+            .and_then(|span| key_at(&text, span.start))
+            .map_or(String::new(), |k| format!("{k}: "));
+        format!(
+            "{source} (with --set overrides): {key}{}",
+            e.message().trim_end()
+        )
+    })
+}
+
+/// The dotted key (`model.hidden`) on the line of `offset` in TOML written by `toml::to_string`
+/// (one `key = value` per line under `[table]` headers), so that errors in the merged text of
+/// `--set` overrides can name the key although their line numbers mean nothing to the user.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let start = text.get(..offset)?.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?.trim();
+    if let Some(header) = line.strip_prefix('[') {
+        return Some(header.trim_end_matches(']').to_string());
+    }
+    let key = line.split('=').next()?.trim();
+    let table = text[..start]
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix('['))
+        .map(|h| h.trim_end_matches(']'));
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_string(),
+    })
 }
 
 fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {

@@ -1,6 +1,9 @@
 //! `gradus`: train models by gradient descent from a TOML config, then evaluate, predict with and
 //! inspect the saved model files.
 
+// first: its print macros replace std's in every module below (see output.rs)
+#[macro_use]
+mod output;
 mod commands;
 mod config;
 mod setup;
@@ -101,7 +104,7 @@ fn main() -> ExitCode {
         } => commands::predict::run(&model, &input, output.as_deref()),
         Command::Inspect { model } => commands::inspect::run(&model),
     };
-    match result {
+    match result.and_then(|()| output::finish()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");

@@ -1,9 +1,10 @@
 //! What the user sees while training: a progress bar with loss and throughput on a terminal,
 //! plain lines otherwise (logs, CI). The bar comes from `indicatif`, the standard terminal
-//! progress crate.
+//! progress crate. Lines go to standard error and a failed write is ignored: a reader that closed
+//! the pipe (`gradus train CONFIG 2>&1 | head`) ends the printing, never the run.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 /// Progress display for one run.
 ///
@@ -60,14 +61,17 @@ impl Progress {
         }
     }
 
-    /// Prints a line (above the bar on a terminal).
+    /// Prints a line (above the bar on a terminal). A line that cannot be written (closed pipe) is
+    /// dropped: progress output never stops training.
     pub fn line(&self, text: &str) {
         if self.quiet {
             return;
         }
         match &self.bar {
             Some(bar) => bar.println(text),
-            None => eprintln!("{text}"),
+            None => {
+                let _ = writeln!(std::io::stderr().lock(), "{text}");
+            }
         }
     }
 

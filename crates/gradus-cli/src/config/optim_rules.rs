@@ -1,0 +1,266 @@
+//! The rules for the `[optimizer]` and `[schedule]` tables of a config: PyTorch's argument
+//! checks, and refusal of a key the chosen optimizer or schedule does not use (see
+//! [`Config::validate`](super::Config::validate)).
+
+use super::check::{
+    Bound::{Closed, Open, Unbounded},
+    Checker,
+};
+use super::{OptimizerConfig, ScheduleConfig};
+
+const OPTIMIZERS: &[&str] = &[
+    "sgd",
+    "adam",
+    "adamw",
+    "rmsprop",
+    "adagrad",
+    "adadelta",
+    "adamax",
+    "nadam",
+    "radam",
+    "lion",
+    "lamb",
+    "lars",
+    "adabelief",
+    "yogi",
+];
+const SCHEDULES: &[&str] = &[
+    "constant",
+    "step",
+    "multistep",
+    "exponential",
+    "cosine",
+    "warm_restarts",
+    "onecycle",
+    "polynomial",
+    "plateau",
+];
+/// Which optimizers take each optional hyperparameter (as the CLI builds them).
+const OPTIMIZER_KEYS: &[(&str, &[&str])] = &[
+    ("momentum", &["sgd", "rmsprop"]),
+    ("nesterov", &["sgd"]),
+    ("betas", &["adam", "adamw", "adamax", "nadam", "radam"]),
+    ("eps", &["adam", "adamw", "rmsprop"]),
+    ("amsgrad", &["adam", "adamw"]),
+    (
+        "weight_decay",
+        &[
+            "sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam",
+            "lion", "lamb", "lars",
+        ],
+    ),
+];
+
+/// Which schedules take each optional setting.
+const SCHEDULE_KEYS: &[(&str, &[&str])] = &[
+    (
+        "warmup_steps",
+        &[
+            "constant",
+            "step",
+            "multistep",
+            "exponential",
+            "cosine",
+            "warm_restarts",
+            "polynomial",
+        ],
+    ),
+    ("step_size", &["step", "warm_restarts"]),
+    ("milestones", &["multistep"]),
+    ("gamma", &["step", "multistep", "exponential", "plateau"]),
+    ("min_lr", &["cosine", "warm_restarts"]),
+    ("t_mult", &["warm_restarts"]),
+    ("total_steps", &["cosine", "onecycle", "polynomial"]),
+    ("max_lr", &["onecycle"]),
+    ("patience", &["plateau"]),
+    ("power", &["polynomial"]),
+];
+
+/// The names in `table` that take `key`.
+fn users_of<'a>(table: &[(&str, &'a [&'a str])], key: &str) -> &'a [&'a str] {
+    table
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or(&[], |(_, users)| users)
+}
+
+/// Refuses `section.key` when it is set but the chosen `name` is not among its users in `table`.
+fn used_by(
+    c: &mut Checker,
+    table: &[(&str, &[&str])],
+    section: &str,
+    key: &str,
+    name: &str,
+    set: bool,
+) {
+    let users = users_of(table, key);
+    c.unused(
+        &format!("{section}.{key}"),
+        set && !users.contains(&name),
+        &format!("{section} \"{name}\""),
+        &users.join(", "),
+    );
+}
+
+pub(super) fn check_optimizer(c: &mut Checker, o: &OptimizerConfig, onecycle: bool) {
+    let OptimizerConfig {
+        name,
+        lr,
+        momentum,
+        nesterov,
+        weight_decay,
+        no_decay_on_bias,
+        betas,
+        eps,
+        amsgrad,
+        clip_grad_norm,
+    } = o;
+    c.one_of("optimizer.name", name, OPTIMIZERS);
+    c.real("optimizer.lr", *lr, Closed(0.0), Unbounded);
+    for (key, v) in [
+        ("optimizer.momentum", momentum),
+        ("optimizer.weight_decay", weight_decay),
+        ("optimizer.eps", eps),
+    ] {
+        if let Some(v) = v {
+            c.real(key, *v, Closed(0.0), Unbounded);
+        }
+    }
+    for (i, b) in betas.iter().flatten().enumerate() {
+        c.real(&format!("optimizer.betas[{i}]"), *b, Closed(0.0), Open(1.0));
+    }
+    if let Some(v) = clip_grad_norm {
+        c.real("optimizer.clip_grad_norm", *v, Open(0.0), Unbounded);
+    }
+    if !OPTIMIZERS.contains(&name.as_str()) {
+        return;
+    }
+    let n = name.as_str();
+    for (key, set) in [
+        ("momentum", momentum.is_some()),
+        ("nesterov", *nesterov),
+        ("betas", betas.is_some()),
+        ("eps", eps.is_some()),
+        ("amsgrad", *amsgrad),
+        ("weight_decay", weight_decay.is_some()),
+    ] {
+        used_by(c, OPTIMIZER_KEYS, "optimizer", key, n, set);
+    }
+    let cycled = onecycle && n == "sgd";
+    if cycled && momentum.is_some() {
+        c.fail(
+            "optimizer.momentum",
+            "is replaced by the one-cycle schedule's momentum (0.95 to 0.85 and back); remove it",
+        );
+    }
+    if *nesterov && n == "sgd" && !cycled && momentum.unwrap_or(0.0) <= 0.0 {
+        c.fail(
+            "optimizer.nesterov",
+            format!(
+                "needs optimizer.momentum > 0, got {} (torch: \"Nesterov momentum requires a momentum\")",
+                momentum.unwrap_or(0.0)
+            ),
+        );
+    }
+    let decay = weight_decay.unwrap_or(if n == "adamw" { 0.01 } else { 0.0 });
+    let decays = users_of(OPTIMIZER_KEYS, "weight_decay").contains(&n);
+    if *no_decay_on_bias && (!decays || decay == 0.0) {
+        c.fail(
+            "optimizer.no_decay_on_bias",
+            format!("has no effect: optimizer \"{n}\" runs with no weight decay here"),
+        );
+    }
+}
+
+pub(super) fn check_schedule(c: &mut Checker, s: &ScheduleConfig, lr: f64) {
+    let ScheduleConfig {
+        name,
+        warmup_steps,
+        step_size,
+        milestones,
+        gamma,
+        min_lr,
+        t_mult,
+        total_steps,
+        max_lr,
+        patience,
+        power,
+    } = s;
+    c.one_of("schedule.name", name, SCHEDULES);
+    let n = name.as_str();
+    if SCHEDULES.contains(&n) {
+        for (key, set) in [
+            ("warmup_steps", warmup_steps.is_some()),
+            ("step_size", step_size.is_some()),
+            ("milestones", milestones.is_some()),
+            ("gamma", gamma.is_some()),
+            ("min_lr", min_lr.is_some()),
+            ("t_mult", t_mult.is_some()),
+            ("total_steps", total_steps.is_some()),
+            ("max_lr", max_lr.is_some()),
+            ("patience", patience.is_some()),
+            ("power", power.is_some()),
+        ] {
+            used_by(c, SCHEDULE_KEYS, "schedule", key, n, set);
+        }
+    }
+    for (key, missing) in [
+        (
+            "step_size",
+            step_size.is_none() && matches!(n, "step" | "warm_restarts"),
+        ),
+        ("milestones", milestones.is_none() && n == "multistep"),
+        ("gamma", gamma.is_none() && n == "exponential"),
+    ] {
+        if missing {
+            c.fail(
+                format!("schedule.{key}"),
+                format!("is required for schedule \"{n}\""),
+            );
+        }
+    }
+    if let (Some(w), Some(t)) = (warmup_steps, total_steps) {
+        if w >= t {
+            c.fail(
+                "schedule.warmup_steps",
+                format!("must be less than schedule.total_steps ({t}), got {w}"),
+            );
+        }
+    }
+    for (key, v) in [
+        ("schedule.step_size", step_size),
+        ("schedule.t_mult", t_mult),
+        ("schedule.total_steps", total_steps),
+    ] {
+        if let Some(v) = v {
+            c.at_least(key, *v, 1);
+        }
+    }
+    if let Some(list) = milestones {
+        if list.is_empty() {
+            c.fail("schedule.milestones", "must list at least one step, got []");
+        }
+        for (i, m) in list.iter().enumerate() {
+            c.at_least(&format!("schedule.milestones[{i}]"), *m, 1);
+        }
+    }
+    match gamma {
+        Some(g) if n == "plateau" => c.real("schedule.gamma", *g, Open(0.0), Open(1.0)),
+        Some(g) => c.real("schedule.gamma", *g, Open(0.0), Unbounded),
+        None => {}
+    }
+    if let Some(m) = min_lr {
+        c.real("schedule.min_lr", *m, Closed(0.0), Unbounded);
+        if *m > lr {
+            c.fail(
+                "schedule.min_lr",
+                format!("must not exceed optimizer.lr ({lr}), got {m}"),
+            );
+        }
+    }
+    for (key, v) in [("schedule.max_lr", max_lr), ("schedule.power", power)] {
+        if let Some(v) = v {
+            c.real(key, *v, Open(0.0), Unbounded);
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! [`Config::validate`]: every key of a run's config checked before any data is read or model
+//! built, each refusal naming its key and the allowed range (`model.hidden[1]: must be at least
+//! 1, got 0`).
+//!
+//! Allowed values, PyTorch's argument checks where torch has one:
+//!
+//! | key | allowed |
+//! |---|---|
+//! | `epochs` | at least 1 (`max_steps` only ends a run early, it never extends it) |
+//! | `max_steps` | at least 1 |
+//! | `dtype` | "f32", "f64" |
+//! | `seed` | any |
+//! | `data.format` | csv, mnist, libsvm, text, ratings |
+//! | `data.path`, `data.validation_path`, `data.test_path` | not empty |
+//! | `data.task` | classification, binary, regression (csv, libsvm); mnist and text are classification, ratings regression |
+//! | `data.target` | required (csv, ratings), not empty |
+//! | `data.features` | csv, ratings: at least one, distinct, not the target; ratings: exactly two (user, item) |
+//! | `data.n_features` | at least 1 (libsvm) |
+//! | `data.validation` | in (0, 1); not together with `data.validation_path` |
+//! | `data.standardize` | not with text or ratings (their features are ids) |
+//! | `data.limit` | at least 1 |
+//! | `data.block_size` | required for text, at least 1 |
+//! | `model.kind` | linear (regression), logistic (binary), softmax (classification), mlp, cnn (mnist), lstm, gpt (text), mf (ratings) |
+//! | `model.hidden[i]` | at least 1 (mlp) |
+//! | `model.activation` | relu, tanh, sigmoid, gelu, silu, leaky_relu, elu (mlp) |
+//! | `model.width`, `model.layers` | at least 1 (width: lstm, gpt, mf; layers: lstm, gpt) |
+//! | `model.heads` | at least 1 and dividing `model.width` (gpt) |
+//! | `optimizer.lr` | >= 0 (torch: "Invalid learning rate") |
+//! | `optimizer.momentum` | >= 0 (sgd, rmsprop; not with one-cycle, whose momentum schedule replaces it) |
+//! | `optimizer.nesterov` | sgd, with momentum > 0 (torch: "Nesterov momentum requires a momentum") |
+//! | `optimizer.weight_decay` | >= 0 |
+//! | `optimizer.no_decay_on_bias` | only with a non-zero weight decay |
+//! | `optimizer.betas[i]` | in [0, 1) (adam, adamw, adamax, nadam, radam) |
+//! | `optimizer.eps` | >= 0 (adam, adamw, rmsprop; torch allows 0 too) |
+//! | `optimizer.amsgrad` | adam, adamw |
+//! | `optimizer.clip_grad_norm` | > 0 |
+//! | `schedule.name` | constant, step, multistep, exponential, cosine, warm_restarts, onecycle, polynomial, plateau |
+//! | `schedule.warmup_steps` | less than `schedule.total_steps`; not with onecycle, plateau |
+//! | `schedule.step_size` | at least 1, required (step, warm_restarts) |
+//! | `schedule.milestones[i]` | at least 1, at least one milestone, required (multistep) |
+//! | `schedule.gamma` | > 0 (step, multistep; required for exponential), in (0, 1) (plateau; torch: "Factor should be < 1.0") |
+//! | `schedule.min_lr` | in [0, `optimizer.lr`] (cosine, warm_restarts) |
+//! | `schedule.t_mult` | at least 1 (warm_restarts; torch: "Expected integer T_mult >= 1") |
+//! | `schedule.total_steps` | at least 1 (cosine, onecycle, polynomial) |
+//! | `schedule.max_lr` | > 0 (onecycle) |
+//! | `schedule.patience` | any (plateau) |
+//! | `schedule.power` | > 0 (polynomial) |
+//! | `batch.mode` | minibatch (mini-batch), full (batch), stochastic (sgd) |
+//! | `batch.size` | at least 1 |
+//! | `batch.drop_last` | minibatch only |
+//! | `train.early_stopping_patience` | at least 1 |
+//! | `train.min_delta` | >= 0, only with early stopping |
+//! | `train.divergence_factor` | > 1 (`inf`: never stop) |
+//! | `train.curriculum_epochs` | at most `epochs` |
+//! | `train.restore_best`, `train.checkpoint_every` | any (0: checkpoint at the end only) |
+//!
+//! A key set for a part that does not use it (`optimizer.betas` with sgd, `schedule.gamma` with
+//! cosine) is refused rather than silently ignored. Real numbers must be finite (TOML's `nan` and
+//! `inf` are refused) except where the table says otherwise.
+
+use super::check::{
+    Bound::{Closed, Unbounded},
+    Checker, ConfigError,
+};
+use super::data_rules::{check_data, check_model};
+use super::optim_rules::{check_optimizer, check_schedule};
+use super::{BatchConfig, Config, TrainConfig};
+
+const BATCH_MODES: &[&str] = &[
+    "minibatch",
+    "mini-batch",
+    "full",
+    "batch",
+    "stochastic",
+    "sgd",
+];
+
+impl Config {
+    /// Checks every value against its allowed range (see the module docs for the table), before
+    /// any file is read.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] listing every refused key with its allowed range and the value found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        // destructured without `..`: a new key does not compile until it has a rule here
+        let Config {
+            seed: _, // any
+            epochs,
+            max_steps,
+            dtype,
+            data,
+            model,
+            optimizer,
+            schedule,
+            batch,
+            train,
+        } = self;
+        let mut c = Checker::default();
+        if *epochs == 0 {
+            c.fail(
+                "epochs",
+                "must be at least 1, got 0 (max_steps only ends a run early, it never extends it)",
+            );
+        }
+        if let Some(m) = max_steps {
+            c.at_least("max_steps", *m, 1);
+        }
+        c.one_of("dtype", dtype, &["f32", "f64"]);
+        check_data(&mut c, data);
+        check_model(&mut c, model, data);
+        let onecycle = schedule.as_ref().is_some_and(|s| s.name == "onecycle");
+        check_optimizer(&mut c, optimizer, onecycle);
+        if let Some(s) = schedule {
+            check_schedule(&mut c, s, optimizer.lr);
+        }
+        check_batch(&mut c, batch);
+        check_train(&mut c, train, *epochs);
+        c.finish()
+    }
+}
+
+fn check_batch(c: &mut Checker, b: &BatchConfig) {
+    let BatchConfig {
+        mode,
+        size,
+        drop_last,
+    } = b;
+    c.one_of("batch.mode", mode, BATCH_MODES);
+    c.at_least("batch.size", *size as u64, 1);
+    if *drop_last && matches!(mode.as_str(), "full" | "batch" | "stochastic" | "sgd") {
+        c.fail(
+            "batch.drop_last",
+            format!("is not used by batch.mode = \"{mode}\" (only by minibatch)"),
+        );
+    }
+}
+
+fn check_train(c: &mut Checker, t: &TrainConfig, epochs: usize) {
+    let TrainConfig {
+        early_stopping_patience,
+        min_delta,
+        restore_best: _,     // any
+        checkpoint_every: _, // any; 0 checkpoints at the end only
+        divergence_factor,
+        curriculum_epochs,
+    } = t;
+    if let Some(p) = early_stopping_patience {
+        c.at_least("train.early_stopping_patience", *p as u64, 1);
+    }
+    c.real("train.min_delta", *min_delta, Closed(0.0), Unbounded);
+    if *min_delta != 0.0 && early_stopping_patience.is_none() {
+        c.fail(
+            "train.min_delta",
+            "has no effect without train.early_stopping_patience",
+        );
+    }
+    if divergence_factor.is_nan() || *divergence_factor <= 1.0 {
+        c.fail(
+            "train.divergence_factor",
+            format!("must be > 1 (inf: never stop), got {divergence_factor}"),
+        );
+    }
+    if *curriculum_epochs > epochs {
+        c.fail(
+            "train.curriculum_epochs",
+            format!("must be at most epochs ({epochs}), got {curriculum_epochs}"),
+        );
+    }
+}
