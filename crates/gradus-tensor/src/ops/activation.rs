@@ -1,6 +1,7 @@
 //! Activation functions: `relu`, `leaky_relu`, `elu`, `softplus` (primitives) and `gelu`,
 //! `gelu_tanh`, `silu` (composites of primitives, so every order of derivative is exact).
 
+use super::binary::keep_where;
 use super::unary::{map_constant, unary, UnaryKernel};
 use crate::{Element, Result, Tensor};
 
@@ -15,13 +16,11 @@ impl UnaryKernel for Relu {
             T::zero()
         }
     }
-    // d relu(x) = 1 if x > 0 else 0
+    // d relu(x) = 1 if x > 0 else 0, by selection (PyTorch's `where(x <= 0, 0, g)`: an infinite
+    // gradient where x <= 0 gives 0, not 0 * inf = NaN)
     fn grad(&self, x: &Tensor, _out: &Tensor, g: &Tensor) -> Result<Tensor> {
-        g.mul(&map_constant(
-            x,
-            |v| (v > 0.0) as u8 as f32,
-            |v| (v > 0.0) as u8 as f64,
-        ))
+        let positive = map_constant(x, |v| (v > 0.0) as u8 as f32, |v| (v > 0.0) as u8 as f64);
+        keep_where(&positive, g)
     }
 }
 
