@@ -5,11 +5,11 @@
 //! kernel turns the hidden state's gradient into the gradients of both projections, which give
 //! `dh_{t-1}` (one product), `dW_hh` (one product per block) and `db_hh` (a sum).
 
-use super::{row_major, weight_grad, Dims};
+use super::{row_major, Dims};
 use crate::autodiff::{self, BackwardOp, Ctx};
 use crate::dtype::with_dtype;
 use crate::kernels::elementwise::zeros;
-use crate::kernels::gemm::gemm_into;
+use crate::kernels::gemm::{gemm_into, MatView};
 use crate::kernels::math::GateMath;
 use crate::kernels::{with_widest_simd, SimdKernel};
 use crate::{Result, Tensor, TensorError};
@@ -260,17 +260,15 @@ fn backward<T: GateMath>(d: Dims, g: &[T], saved: &Saved<'_, T>, w_hh: &[T], h0:
     let mut dxw = zeros::<T>(d.batch * seq_g);
     // what step t passes back to step t - 1, and finally to h0
     let mut dh = vec![T::zero(); d.batch * h];
-    // the gradient of h_{t-1} W_hh^T + b_hh of every step
-    let mut dhw = zeros::<T>(d.batch * seq_g);
-    dxw.par_chunks_mut(rows * seq_g)
-        .zip(dhw.par_chunks_mut(rows * seq_g))
+    let shares: Vec<(Vec<T>, Vec<T>)> = dxw
+        .par_chunks_mut(rows * seq_g)
         .zip(dh.par_chunks_mut(rows * h))
         .zip(g.par_chunks(rows * seq_h))
         .zip(saved.gates.par_chunks(rows * seq_g))
         .zip(saved.hw_n.par_chunks(rows * seq_h))
         .zip(saved.out.par_chunks(rows * seq_h))
         .zip(h0.par_chunks(rows * h))
-        .for_each(|(((((((dxw, dhw), dh), g_h), gates), hw_n), h_all), h0)| {
+        .map(|((((((dxw, dh), g_h), gates), hw_n), h_all), h0)| {
             let d = d.with_batch(h0.len() / h);
             let saved = BlockSaved {
                 g_h,
@@ -279,13 +277,17 @@ fn backward<T: GateMath>(d: Dims, g: &[T], saved: &Saved<'_, T>, w_hh: &[T], h0:
                 h_all,
                 h0,
             };
-            backward_block(d, &saved, w_hh, (dxw, dhw, dh), gemm_threads);
-        });
-    let dw = weight_grad(d, g3, &dhw, saved.out, h0);
-    // db_hh = the sum of dhw over rows and steps, in row-major order
-    let mut db = vec![T::zero(); g3];
-    for step in dhw.chunks(g3) {
-        db.iter_mut().zip(step).for_each(|(a, &b)| *a = *a + b);
+            backward_block(d, &saved, w_hh, (dxw, dh), gemm_threads)
+        })
+        .collect();
+    // the blocks' shares of dW_hh and db_hh, added in block order
+    let mut shares = shares.into_iter();
+    let (mut dw, mut db) = shares
+        .next()
+        .unwrap_or_else(|| (vec![T::zero(); g3 * h], vec![T::zero(); g3]));
+    for (share_w, share_b) in shares {
+        dw.iter_mut().zip(&share_w).for_each(|(a, &b)| *a = *a + b);
+        db.iter_mut().zip(&share_b).for_each(|(a, &b)| *a = *a + b);
     }
     Grads {
         xw: dxw,
@@ -304,17 +306,19 @@ struct BlockSaved<'a, T> {
     h0: &'a [T],
 }
 
-/// Runs a block of batch rows back through every step, writing the gradients of `xw` into `dxw`
-/// and of `h_{t-1} W_hh^T + b_hh` into `dhw`, and leaving the gradient of `h0` in `dh`.
+/// Runs a block of batch rows back through every step, writing the gradient of `xw` into `dxw`
+/// and leaving the gradient of `h0` in `dh`; returns the block's shares of `dW_hh` and `db_hh`.
 fn backward_block<T: GateMath>(
     d: Dims,
     s: &BlockSaved<'_, T>,
     w_hh: &[T],
-    (dxw, dhw, dh): (&mut [T], &mut [T], &mut [T]),
+    (dxw, dh): (&mut [T], &mut [T]),
     gemm_threads: usize,
-) {
+) -> (Vec<T>, Vec<T>) {
     let (h, g3) = (d.hidden, 3 * d.hidden);
     let (seq_h, seq_g) = (d.steps * h, d.steps * g3);
+    // the gradient of h_{t-1} W_hh^T + b_hh of every step
+    let mut dhw = zeros::<T>(d.batch * seq_g);
     for t in (0..d.steps).rev() {
         for r in 0..d.batch {
             let (row, row_g) = (r * seq_h + t * h, r * seq_g + t * g3);
@@ -343,6 +347,32 @@ fn backward_block<T: GateMath>(
             gemm_threads,
         );
     }
+    // dW_hh = sum_t dhw_t^T h_{t-1}: one product over all steps of the block
+    let mut h_prev = vec![T::zero(); d.batch * seq_h];
+    for (r, hp) in h_prev.chunks_mut(seq_h).enumerate() {
+        hp[..h].copy_from_slice(&s.h0[r * h..][..h]);
+        hp[h..].copy_from_slice(&s.h_all[r * seq_h..][..seq_h - h]);
+    }
+    let mut dw = vec![T::zero(); g3 * h];
+    let dhw_all_t = MatView {
+        offset: 0,
+        rs: 1,
+        cs: g3,
+    };
+    gemm_into(
+        (g3, h, d.batch * d.steps),
+        (&dhw[..], dhw_all_t),
+        (&h_prev[..], row_major(h)),
+        (&mut dw, row_major(h)),
+        false,
+        gemm_threads,
+    );
+    // db_hh = the sum of dhw over the block's rows and steps
+    let mut db = vec![T::zero(); g3];
+    for step in dhw.chunks(g3) {
+        db.iter_mut().zip(step).for_each(|(a, &b)| *a = *a + b);
+    }
+    (dw, db)
 }
 
 /// One step of one batch row backward. `g_h` is the output's gradient at this step. On entry

@@ -4,11 +4,11 @@
 //! and the cell. Written as separate ops, the same layer allocates and walks a dozen tensors per
 //! step (4.4x slower).
 
-use super::{row_major, weight_grad, Dims};
+use super::{row_major, Dims};
 use crate::autodiff::{self, BackwardOp, Ctx};
 use crate::dtype::with_dtype;
 use crate::kernels::elementwise::zeros;
-use crate::kernels::gemm::gemm_into;
+use crate::kernels::gemm::{gemm_into, MatView};
 use crate::kernels::math::GateMath;
 use crate::kernels::{with_widest_simd, SimdKernel};
 use crate::{Result, Tensor, TensorError};
@@ -297,30 +297,40 @@ fn backward<T: GateMath>(
     // what step t passes back to step t - 1, and finally to h0 and c0
     let mut dh = vec![T::zero(); d.batch * h];
     let mut dc = vec![T::zero(); d.batch * h];
-    dz.par_chunks_mut(rows * seq_g)
+    let shares: Vec<Vec<T>> = dz
+        .par_chunks_mut(rows * seq_g)
         .zip(dh.par_chunks_mut(rows * h))
         .zip(dc.par_chunks_mut(rows * h))
         .zip(g_h.par_chunks(rows * seq_h))
         .zip(g_c.par_chunks(rows * seq_h))
         .zip(saved.gates.par_chunks(rows * seq_g))
         .zip(saved.tanh_c.par_chunks(rows * seq_h))
+        .zip(h_all.par_chunks(rows * seq_h))
         .zip(c_all.par_chunks(rows * seq_h))
-        .zip(c0.par_chunks(rows * h))
-        .for_each(
-            |((((((((dz, dh), dc), g_h), g_c), gates), tanh_c), c_all), c0)| {
+        .zip(h0.par_chunks(rows * h).zip(c0.par_chunks(rows * h)))
+        .map(
+            |(((((((((dz, dh), dc), g_h), g_c), gates), tanh_c), h_all), c_all), (h0, c0))| {
                 let d = d.with_batch(c0.len() / h);
                 let saved = BlockSaved {
                     g_h,
                     g_c,
                     gates,
                     tanh_c,
+                    h_all,
                     c_all,
+                    h0,
                     c0,
                 };
-                backward_block(d, &saved, w_hh, (dz, dh, dc), gemm_threads);
+                backward_block(d, &saved, w_hh, (dz, dh, dc), gemm_threads)
             },
-        );
-    let dw = weight_grad(d, g4, &dz, h_all, h0);
+        )
+        .collect();
+    // the blocks' shares of dW_hh, added in block order
+    let mut shares = shares.into_iter();
+    let mut dw = shares.next().unwrap_or_else(|| vec![T::zero(); g4 * h]);
+    for share in shares {
+        dw.iter_mut().zip(&share).for_each(|(a, &b)| *a = *a + b);
+    }
     Grads {
         xw: dz,
         w_hh: dw,
@@ -335,19 +345,21 @@ struct BlockSaved<'a, T> {
     g_c: &'a [T],
     gates: &'a [T],
     tanh_c: &'a [T],
+    h_all: &'a [T],
     c_all: &'a [T],
+    h0: &'a [T],
     c0: &'a [T],
 }
 
 /// Runs a block of batch rows back through every step, writing the gate gradients `dz` and
-/// leaving the gradients of `h0`, `c0` in `dh`, `dc`.
+/// leaving the gradients of `h0`, `c0` in `dh`, `dc`; returns the block's share of `dW_hh`.
 fn backward_block<T: GateMath>(
     d: Dims,
     s: &BlockSaved<'_, T>,
     w_hh: &[T],
     (dz, dh, dc): (&mut [T], &mut [T], &mut [T]),
     gemm_threads: usize,
-) {
+) -> Vec<T> {
     let (h, g4) = (d.hidden, 4 * d.hidden);
     let (seq_h, seq_g) = (d.steps * h, d.steps * g4);
     for t in (0..d.steps).rev() {
@@ -379,6 +391,29 @@ fn backward_block<T: GateMath>(
             gemm_threads,
         );
     }
+    // dW_hh = sum_t dz_t^T h_{t-1}: one product over all steps of the block
+    let mut h_prev = vec![T::zero(); d.batch * seq_h];
+    for (r, hp) in h_prev.chunks_mut(seq_h).enumerate() {
+        hp[..h].copy_from_slice(&s.h0[r * h..][..h]);
+        hp[h..].copy_from_slice(&s.h_all[r * seq_h..][..seq_h - h]);
+    }
+    let mut dw = vec![T::zero(); g4 * h];
+    let dz_t = MatView {
+        offset: 0,
+        rs: 1,
+        cs: g4,
+    };
+    let dims = (g4, h, d.batch * d.steps);
+    let (dz, h_prev) = ((&*dz, dz_t), (&h_prev[..], row_major(h)));
+    gemm_into(
+        dims,
+        dz,
+        h_prev,
+        (&mut dw, row_major(h)),
+        false,
+        gemm_threads,
+    );
+    dw
 }
 
 /// One step of one batch row backward. `g_h`, `g_c` are the output's gradients at this step. On

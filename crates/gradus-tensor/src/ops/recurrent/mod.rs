@@ -4,12 +4,12 @@
 //!
 //! Batch rows are independent through the recurrence, so the batch is split into blocks of a
 //! fixed number of rows, run in parallel, each over every step with no synchronization between
-//! steps. Forward: per step one matrix
-//! product `h W_hh^T` and one fused kernel for the gates. Backward: backpropagation through time
-//! by hand, one fused kernel and one product per step; then, once all blocks are done, one
-//! product over the whole batch for `dW_hh`, so that its sums do not depend on how the batch was
-//! split (results are the same bits whatever the number of threads). With `create_graph` the backward differentiates a recomputation made of primitive ops
-//! instead, so the ops are twice differentiable like every other.
+//! steps. Forward: per step one matrix product `h W_hh^T` and one fused kernel for the gates.
+//! Backward: backpropagation through time by hand, one fused kernel and one product per step,
+//! then one product for the block's share of `dW_hh`; the shares are added in block order. The
+//! blocks do not depend on the thread count, so neither do the results, to the bit. With
+//! `create_graph` the backward differentiates a recomputation made of primitive ops instead, so
+//! the ops are twice differentiable like every other.
 //!
 //! This file holds what both share: the sizes of a call, how the batch splits into blocks, and
 //! the matrix views of a step.
@@ -17,8 +17,7 @@
 mod gru;
 mod lstm;
 
-use crate::kernels::gemm::{gemm_into, MatView};
-use crate::Element;
+use crate::kernels::gemm::MatView;
 
 /// Batch rows per block: fixed, so that results do not depend on the number of threads. 32 keeps
 /// the per-step products efficient and is the split a 64-row batch had on two threads.
@@ -69,32 +68,4 @@ fn row_major(cols: usize) -> MatView {
         rs: cols,
         cs: 1,
     }
-}
-
-/// `dW_hh = sum over rows and steps of dz^T h_{t-1}`: one product over the whole batch (rows and
-/// steps on its inner axis), split by the product into parts of the output, never of the sum, so
-/// the result does not depend on the thread count. `dz` is `[batch, steps, width]`, `h_all` the
-/// hidden state of every step `[batch, steps, hidden]`, `h0` the initial one `[batch, hidden]`.
-fn weight_grad<T: Element>(d: Dims, width: usize, dz: &[T], h_all: &[T], h0: &[T]) -> Vec<T> {
-    let (h, seq_h) = (d.hidden, d.steps * d.hidden);
-    let mut h_prev = vec![T::zero(); d.batch * seq_h];
-    for (r, hp) in h_prev.chunks_mut(seq_h).enumerate() {
-        hp[..h].copy_from_slice(&h0[r * h..][..h]);
-        hp[h..].copy_from_slice(&h_all[r * seq_h..][..seq_h - h]);
-    }
-    let mut dw = vec![T::zero(); width * h];
-    let dz_t = MatView {
-        offset: 0,
-        rs: 1,
-        cs: width,
-    };
-    gemm_into(
-        (width, h, d.batch * d.steps),
-        (dz, dz_t),
-        (&h_prev[..], row_major(h)),
-        (&mut dw, row_major(h)),
-        false,
-        rayon::current_num_threads(),
-    );
-    dw
 }
