@@ -210,3 +210,29 @@ fn guarded_rules_pass_gradcheck_away_from_the_singular_points() {
     let (a, b) = (t(&[0.5, -1.5, 2.0]), t(&[0.7, -1.3, 1.5]));
     gradcheck(max, &[a, b], opts).unwrap();
 }
+
+#[test]
+fn true_poles_and_kinks_keep_pytorchs_values() {
+    // |x|' = sign(x): 0 at 0; sqrt' and log' are +inf at 0 (a real pole, as in PyTorch)
+    assert_eq!(
+        grads(|x| x[0].abs(), &[leaf(&[-2.0, 0.0, 3.0])])[0],
+        vec![-1.0, 0.0, 1.0]
+    );
+    assert_eq!(grads(|x| x[0].sqrt(), &[leaf(&[0.0])])[0], vec![INF]);
+    assert_eq!(grads(|x| x[0].log(), &[leaf(&[0.0])])[0], vec![INF]);
+    // clamp passes the gradient at its bounds; relu not at 0
+    assert_eq!(
+        grads(|x| x[0].clamp(-1.0, 1.0), &[leaf(&[-1.0, 1.0, 1.5])])[0],
+        vec![1.0, 1.0, 0.0]
+    );
+    assert_eq!(grads(|x| x[0].relu(), &[leaf(&[0.0])])[0], vec![0.0]);
+    // log_softmax with a -inf logit: finite gradients (PyTorch: [1, -1] for a seed of ones)
+    assert_eq!(
+        grads(|x| x[0].log_softmax(0), &[leaf(&[f64::NEG_INFINITY, 0.0])])[0],
+        vec![1.0, -1.0]
+    );
+    assert_eq!(
+        grads(|x| x[0].softmax(0), &[leaf(&[f64::NEG_INFINITY, 0.0])])[0],
+        vec![0.0, 0.0]
+    );
+}
