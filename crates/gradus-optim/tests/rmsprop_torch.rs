@@ -42,7 +42,7 @@ fn replay(x0: &[f64], case: &Value) -> f64 {
     let p = Tensor::from_vec(x0.to_vec(), &[x0.len()])
         .unwrap()
         .requires_grad_(true);
-    let mut opt = Optimizer::new(rmsprop(&case["hyper"]), &[p.clone()]).unwrap();
+    let mut opt = Optimizer::new(rmsprop(&case["hyper"]), std::slice::from_ref(&p)).unwrap();
     let steps = case["steps"].as_u64().unwrap() as usize;
     let mut worst = 0f64;
     for t in 0..steps {
@@ -94,7 +94,7 @@ fn autodiff_trajectories_match_torch_to_1e9_until_the_chaotic_steps() {
         let p = Tensor::from_vec(x0.clone(), &[x0.len()])
             .unwrap()
             .requires_grad_(true);
-        let mut opt = Optimizer::new(rmsprop(&case["hyper"]), &[p.clone()]).unwrap();
+        let mut opt = Optimizer::new(rmsprop(&case["hyper"]), std::slice::from_ref(&p)).unwrap();
         let steps = (case["steps"].as_u64().unwrap() as usize).min(100);
         for t in 0..steps {
             opt.zero_grad();
