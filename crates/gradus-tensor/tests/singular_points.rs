@@ -226,6 +226,11 @@ fn true_poles_and_kinks_keep_pytorchs_values() {
         vec![1.0, 1.0, 0.0]
     );
     assert_eq!(grads(|x| x[0].relu(), &[leaf(&[0.0])])[0], vec![0.0]);
+    // elu at +inf has slope 1 (its unused negative branch is inf there), at 0 slope alpha
+    assert_eq!(
+        grads(|x| x[0].elu(0.5), &[leaf(&[INF, 0.0, 1.0])])[0],
+        vec![1.0, 0.5, 1.0]
+    );
     // log_softmax with a -inf logit: finite gradients (PyTorch: [1, -1] for a seed of ones)
     assert_eq!(
         grads(|x| x[0].log_softmax(0), &[leaf(&[f64::NEG_INFINITY, 0.0])])[0],
