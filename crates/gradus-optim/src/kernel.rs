@@ -48,6 +48,41 @@ pub(crate) enum Target {
     Updates,
 }
 
+/// What a rule returns: the update `delta`, which the driver adds to the parameter or writes out.
+pub(crate) trait Delta<T>: Copy {
+    /// The parameter after the update.
+    fn apply(self, p: T) -> T;
+    /// The update itself.
+    fn value(self) -> T;
+}
+
+impl<T: Scalar> Delta<T> for T {
+    #[inline(always)]
+    fn apply(self, p: T) -> T {
+        p + self
+    }
+    #[inline(always)]
+    fn value(self) -> T {
+        self
+    }
+}
+
+/// The update `c * x`, applied to the parameter as one fused multiply-add `c.mul_add(x, p)`: the
+/// single rounding of PyTorch's `p.add_(x, alpha=c)` on CPU.
+#[derive(Clone, Copy)]
+pub(crate) struct Scaled<T>(pub T, pub T);
+
+impl<T: Scalar> Delta<T> for Scaled<T> {
+    #[inline(always)]
+    fn apply(self, p: T) -> T {
+        self.0.mul_add(self.1, p)
+    }
+    #[inline(always)]
+    fn value(self) -> T {
+        self.0 * self.1
+    }
+}
+
 /// Applies `rule(p, g, slots) -> delta` to every element of one parameter (see the module doc).
 pub(crate) fn elementwise<T: Scalar, const K: usize, F>(
     target: Target,
@@ -58,6 +93,20 @@ pub(crate) fn elementwise<T: Scalar, const K: usize, F>(
 ) -> Result<()>
 where
     F: Fn(T, T, [&mut T; K]) -> T + Sync,
+{
+    elementwise_delta::<T, K, T, F>(target, param, grad, slots, rule)
+}
+
+/// [`elementwise`] for a rule that returns any [`Delta`] (such as [`Scaled`]).
+pub(crate) fn elementwise_delta<T: Scalar, const K: usize, D: Delta<T>, F>(
+    target: Target,
+    param: &Tensor,
+    grad: &Tensor,
+    slots: [&mut Buffer; K],
+    rule: F,
+) -> Result<()>
+where
+    F: Fn(T, T, [&mut T; K]) -> D + Sync,
 {
     let mut views = Vec::with_capacity(K);
     for b in slots {
@@ -78,14 +127,14 @@ where
 }
 
 /// `dst` is written (`p` when `dst_is_param`, else the update), `src` is the other operand.
-fn run<T: Scalar, const K: usize, F>(
+fn run<T: Scalar, const K: usize, D: Delta<T>, F>(
     dst: &mut [T],
     src: &[T],
     slots: [&mut [T]; K],
     dst_is_param: bool,
     rule: &F,
 ) where
-    F: Fn(T, T, [&mut T; K]) -> T + Sync,
+    F: Fn(T, T, [&mut T; K]) -> D + Sync,
 {
     let chunk = |dst, src, slots| {
         with_widest_simd(Chunk {
@@ -128,9 +177,9 @@ struct Chunk<'a, T, const K: usize, F> {
     rule: &'a F,
 }
 
-impl<T: Scalar, const K: usize, F> SimdKernel for Chunk<'_, T, K, F>
+impl<T: Scalar, const K: usize, D: Delta<T>, F> SimdKernel for Chunk<'_, T, K, F>
 where
-    F: Fn(T, T, [&mut T; K]) -> T,
+    F: Fn(T, T, [&mut T; K]) -> D,
 {
     #[inline(always)]
     fn run(self) {
@@ -145,11 +194,11 @@ where
         if self.dst_is_param {
             for i in 0..n {
                 let d = rule(dst[i], src[i], slots.each_mut().map(|s| &mut s[i]));
-                dst[i] = dst[i] + d;
+                dst[i] = d.apply(dst[i]);
             }
         } else {
             for i in 0..n {
-                dst[i] = rule(src[i], dst[i], slots.each_mut().map(|s| &mut s[i]));
+                dst[i] = rule(src[i], dst[i], slots.each_mut().map(|s| &mut s[i])).value();
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use super::fused_transformation;
 use crate::error::{check_lr, check_nonneg};
-use crate::kernel::{dispatch, elementwise, Target};
+use crate::kernel::{dispatch, elementwise_delta, Scaled, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
 
@@ -15,6 +15,10 @@ use gradus_tensor::{Element, Tensor};
 /// if centered: a <- alpha a + (1 - alpha) g;  d <- sqrt(v - a^2) + eps   else d <- sqrt(v) + eps
 /// if momentum > 0: b <- momentum b + g / d;  p <- p - lr b   else p <- p - lr g / d
 /// ```
+///
+/// Each step rounds as `torch.optim.RMSprop` (single tensor, CPU) does: `a` moves by torch's
+/// `lerp`, and the sums torch fuses (`g + lambda p`, the `addcmul`s, `p - lr b`) are fused
+/// multiply-adds, so that given the same gradients the parameters match torch's bit for bit.
 ///
 /// ```
 /// use gradus_optim::{Optimizer, RmsProp};
@@ -107,25 +111,41 @@ impl RmsProp {
                 let (lr, alpha, one_alpha, eps, wd, mu) =
                     (c(lr), c(self.alpha), c(1.0 - self.alpha), c(self.eps), c(self.weight_decay), c(self.momentum));
                 let [v, b, a] = state.param_slots::<3>(i, p)?;
-                elementwise::<T, 3, _>(target, p, g, [v, b, a], move |p, g, [v, b, a]| {
-                    let g = g + wd * p;
-                    *v = alpha * *v + one_alpha * g * g;
+                elementwise_delta::<T, 3, _, _>(target, p, g, [v, b, a], move |p, g, [v, b, a]| {
+                    // torch's operations in torch's order; its CPU kernels fuse `x + c * y`
+                    // (add with alpha, addcmul, lerp) into one rounding, so these use mul_add
+                    let g = wd.mul_add(p, g);
+                    *v = (one_alpha * g).mul_add(g, alpha * *v);
                     let d = if centered {
-                        *a = alpha * *a + one_alpha * g;
-                        (*v - *a * *a).sqrt() + eps
+                        *a = lerp(*a, g, one_alpha);
+                        (-*a).mul_add(*a, *v).sqrt() + eps
                     } else {
                         v.sqrt() + eps
                     };
                     if use_momentum {
                         *b = mu * *b + g / d;
-                        -lr * *b
+                        // param.add_(buf, alpha=-lr): one rounding
+                        Scaled(-lr, *b)
                     } else {
-                        -lr * g / d
+                        // param.addcdiv_(grad, avg, value=-lr): (-lr g) / d, then added
+                        Scaled(c(1.0), -lr * g / d)
                     }
                 })?;
             });
         }
         Ok(())
+    }
+}
+
+/// `start + weight (end - start)` as torch's CPU `lerp`: one fused multiply-add, from `start`
+/// for `|weight| < 0.5` and from `end` otherwise.
+#[inline(always)]
+fn lerp<T: Element>(start: T, end: T, weight: T) -> T {
+    let half = T::from_f64(0.5);
+    if weight.abs() < half {
+        weight.mul_add(end - start, start)
+    } else {
+        (weight - T::one()).mul_add(end - start, end)
     }
 }
 

@@ -101,6 +101,9 @@ pub(crate) fn im2col<T: Element>(x: &[T], n: usize, win: &Window, pad: T) -> Vec
         .collect();
     let sx = win.stride.1;
     let mut cols = vec![pad; n * win.patch_len() * l];
+    if cols.is_empty() || win.h * win.w == 0 {
+        return cols;
+    }
     cols.par_chunks_mut(kh * kw * l)
         .enumerate()
         .for_each(|(nc, block)| {
@@ -135,6 +138,9 @@ pub(crate) fn col2im<T: Element>(cols: &[T], n: usize, win: &Window) -> Vec<T> {
         .collect();
     let sx = win.stride.1;
     let mut x = vec![T::zero(); n * win.channels * win.h * win.w];
+    if x.is_empty() {
+        return x;
+    }
     x.par_chunks_mut(win.h * win.w)
         .enumerate()
         .for_each(|(nc, dst)| {

@@ -6,10 +6,11 @@ use super::{CHUNK, PARALLEL_THRESHOLD};
 use crate::Element;
 use rayon::prelude::*;
 
-/// Sums each row of a row-major `[rows, len]` block.
+/// Sums each row of a row-major `[rows, len]` block (`len` > 0: with empty rows the caller knows
+/// the row count, this slice does not).
 pub(crate) fn sum_rows<T: Element>(x: &[T], len: usize) -> Vec<T> {
     if len == 0 {
-        return vec![T::zero(); if x.is_empty() { 0 } else { x.len() }];
+        return Vec::new();
     }
     let row_sum = |r: &[T]| r.iter().fold(T::zero(), |acc, &v| acc + v);
     if x.len() < PARALLEL_THRESHOLD {
@@ -23,6 +24,9 @@ pub(crate) fn sum_rows<T: Element>(x: &[T], len: usize) -> Vec<T> {
 
 /// Sums a row-major `[rows, len]` block over its rows, giving `len` values.
 pub(crate) fn sum_cols<T: Element>(x: &[T], len: usize) -> Vec<T> {
+    if len == 0 {
+        return Vec::new();
+    }
     let add_rows = |cols: std::ops::Range<usize>| {
         let mut acc = vec![T::zero(); cols.len()];
         for row in x.chunks(len) {
@@ -45,6 +49,10 @@ pub(crate) fn sum_cols<T: Element>(x: &[T], len: usize) -> Vec<T> {
 
 /// Maximum and its first index for each row of a row-major `[rows, len]` block.
 pub(crate) fn max_rows<T: Element>(x: &[T], len: usize) -> (Vec<T>, Vec<usize>) {
+    if len == 0 {
+        // callers refuse an empty axis; no rows to report
+        return (Vec::new(), Vec::new());
+    }
     let row_max = |r: &[T]| {
         let mut best = (r[0], 0);
         for (i, &v) in r.iter().enumerate().skip(1) {

@@ -1,6 +1,7 @@
 //! Activation functions: `relu`, `leaky_relu`, `elu`, `softplus` (primitives) and `gelu`,
 //! `gelu_tanh`, `silu` (composites of primitives, so every order of derivative is exact).
 
+use super::binary::keep_where;
 use super::unary::{map_constant, unary, UnaryKernel};
 use crate::{Element, Result, Tensor};
 
@@ -15,13 +16,11 @@ impl UnaryKernel for Relu {
             T::zero()
         }
     }
-    // d relu(x) = 1 if x > 0 else 0
+    // d relu(x) = 1 if x > 0 else 0, by selection (PyTorch's `where(x <= 0, 0, g)`: an infinite
+    // gradient where x <= 0 gives 0, not 0 * inf = NaN)
     fn grad(&self, x: &Tensor, _out: &Tensor, g: &Tensor) -> Result<Tensor> {
-        g.mul(&map_constant(
-            x,
-            |v| (v > 0.0) as u8 as f32,
-            |v| (v > 0.0) as u8 as f64,
-        ))
+        let positive = map_constant(x, |v| (v > 0.0) as u8 as f32, |v| (v > 0.0) as u8 as f64);
+        keep_where(&positive, g)
     }
 }
 
@@ -58,12 +57,11 @@ impl UnaryKernel for Elu {
             T::from_f64(self.0) * x.exp_m1()
         }
     }
-    // d = 1 if x > 0 else alpha e^x = out + alpha
+    // d = 1 if x > 0 else alpha e^x = out + alpha (picked, not masked by a product: at x = inf
+    // the unused out + alpha is inf, and inf * 0 would be NaN)
     fn grad(&self, x: &Tensor, out: &Tensor, g: &Tensor) -> Result<Tensor> {
         let positive = map_constant(x, |v| (v > 0.0) as u8 as f32, |v| (v > 0.0) as u8 as f64);
-        let negative_slope = out
-            .add_scalar(self.0)?
-            .mul(&positive.neg()?.add_scalar(1.0)?)?;
+        let negative_slope = keep_where(&positive.affine(-1.0, 1.0)?, &out.add_scalar(self.0)?)?;
         g.mul(&positive.add(&negative_slope)?)
     }
 }

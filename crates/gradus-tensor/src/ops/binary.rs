@@ -134,33 +134,48 @@ binary_kernel!(Mul, "mul", |x, y| x * y, |a, b, _o, g| Ok((
         None
     },
 )));
-// d(a/b) = (1/b, -a/b^2)
-binary_kernel!(Div, "div", |x, y| x / y, |a, b, _o, g| Ok((
+// d(a/b) = (1/b, -(a/b)/b): PyTorch's form, which stays finite where b^2 would overflow or
+// underflow
+binary_kernel!(Div, "div", |x, y| x / y, |a, b, out, g| Ok((
     if a.requires_grad() {
         Some(g.div(b)?)
     } else {
         None
     },
     if b.requires_grad() {
-        Some(g.mul(a)?.div(&b.mul(b)?)?.neg()?)
+        Some(g.mul(&out.div(b)?)?.neg()?)
     } else {
         None
     },
 )));
-// d(a^b) = (b a^(b-1), a^b ln a)
-binary_kernel!(Pow, "pow", |x, y| x.powf(y), |a, b, out, g| Ok((
-    if a.requires_grad() {
-        Some(g.mul(&b.mul(&a.pow(&b.add_scalar(-1.0)?)?)?)?)
+// d(a^b) = (b a^(b-1), a^b ln a), with PyTorch's values at the singular points: the slope in `a`
+// is 0 where b = 0 (not 0 * 0^-1 = NaN at a = 0), the slope in `b` is 0 where a = 0 and b >= 0
+// (the limit of a^b ln a, not 0 * ln 0 = NaN). The guarded places compute with a safe stand-in
+// (b -> 1, a -> 1), so second derivatives are finite there too.
+binary_kernel!(Pow, "pow", |x, y| x.powf(y), |a, b, out, g| {
+    let zero = Tensor::zeros(&[], a.dtype());
+    let ga = if a.requires_grad() {
+        let zero_exp = b.eq_elem(&zero)?;
+        let b_safe = b.add(&zero_exp)?;
+        let slope = b.mul(&a.pow(&b_safe.add_scalar(-1.0)?)?)?;
+        Some(keep_where(
+            &zero_exp.neg()?.add_scalar(1.0)?,
+            &g.mul(&slope)?,
+        )?)
     } else {
         None
-    },
-    if b.requires_grad() {
-        Some(g.mul(&out.mul(&a.log()?)?)?)
+    };
+    let gb = if b.requires_grad() {
+        let limit_zero = a.eq_elem(&zero)?.mul(&b.ge(&zero)?)?;
+        let a_safe = a.add(&limit_zero)?;
+        Some(g.mul(&out.mul(&a_safe.log()?)?)?)
     } else {
         None
-    },
-)));
-// d max(a, b): the larger side gets the gradient, ties split it evenly (as PyTorch)
+    };
+    Ok((ga, gb))
+});
+// d max(a, b): the larger side gets the gradient, ties split it evenly, and where either is NaN
+// both get it (as PyTorch's `where(a == b, g / 2, g).masked_fill(a < b, 0)`)
 binary_kernel!(
     Maximum,
     "maximum",
@@ -170,10 +185,10 @@ binary_kernel!(
         x.max(y)
     },
     |a, b, _o, g| {
-        let share = a.gt(b)?.add(&a.eq_elem(b)?.mul_scalar(0.5)?)?;
+        let shared = g.mul(&a.eq_elem(b)?.affine(-0.5, 1.0)?)?;
         Ok((
-            Some(g.mul(&share)?),
-            Some(g.mul(&share.neg()?.add_scalar(1.0)?)?),
+            Some(keep_where(&a.lt(b)?.affine(-1.0, 1.0)?, &shared)?),
+            Some(keep_where(&a.gt(b)?.affine(-1.0, 1.0)?, &shared)?),
         ))
     }
 );
@@ -187,13 +202,42 @@ binary_kernel!(
         x.min(y)
     },
     |a, b, _o, g| {
-        let share = a.lt(b)?.add(&a.eq_elem(b)?.mul_scalar(0.5)?)?;
+        let shared = g.mul(&a.eq_elem(b)?.affine(-0.5, 1.0)?)?;
         Ok((
-            Some(g.mul(&share)?),
-            Some(g.mul(&share.neg()?.add_scalar(1.0)?)?),
+            Some(keep_where(&a.gt(b)?.affine(-1.0, 1.0)?, &shared)?),
+            Some(keep_where(&a.lt(b)?.affine(-1.0, 1.0)?, &shared)?),
         ))
     }
 );
+
+/// `g` where `mask` is non-zero and an exact 0 elsewhere (broadcasting): gradient masking by
+/// selection, as PyTorch's `where(mask, grad, 0)`, so an infinite or NaN gradient in a masked-off
+/// place gives 0 rather than 0 * inf = NaN. Differentiable in `g`; `mask` is a constant.
+pub(crate) fn keep_where(mask: &Tensor, g: &Tensor) -> Result<Tensor> {
+    mask.check_same("keep_where", g)?;
+    with_dtype!(g.dtype(), T => {
+        let pick = |m: T, v: T| if m != T::zero() { v } else { T::zero() };
+        let (data, shape) = zip_broadcast::<T>("keep_where", mask, g, pick)?;
+        Ok(Tensor::from_op_data(data, &shape, KeepWhereOp, &[mask, g]))
+    })
+}
+
+struct KeepWhereOp;
+impl BackwardOp for KeepWhereOp {
+    fn name(&self) -> &'static str {
+        "keep_where"
+    }
+    // linear in g: the same selection of the incoming gradient
+    fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let (mask, x) = (ctx.input(0), ctx.input(1));
+        let gx = if x.requires_grad() {
+            Some(keep_where(mask, g)?.sum_to(x.shape())?)
+        } else {
+            None
+        };
+        Ok(vec![None, gx])
+    }
+}
 
 struct WhereOp;
 impl BackwardOp for WhereOp {
@@ -203,14 +247,15 @@ impl BackwardOp for WhereOp {
     // d where(c, a, b) = (c, 1 - c); the condition gets no gradient
     fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let (cond, a, b) = (ctx.input(0), ctx.input(1), ctx.input(2));
+        // selection, not multiplication: an inf gradient on the unpicked side stays out
         let mask = cond.ne_zero();
         let ga = if a.requires_grad() {
-            Some(g.mul(&mask)?.sum_to(a.shape())?)
+            Some(keep_where(&mask, g)?.sum_to(a.shape())?)
         } else {
             None
         };
         let gb = if b.requires_grad() {
-            Some(g.mul(&mask.neg()?.add_scalar(1.0)?)?.sum_to(b.shape())?)
+            Some(keep_where(&mask.affine(-1.0, 1.0)?, g)?.sum_to(b.shape())?)
         } else {
             None
         };

@@ -8,6 +8,7 @@ pub mod conv;
 pub mod dropout;
 pub mod index;
 pub mod matmul;
+pub mod norm;
 pub mod pool;
 pub mod recurrent;
 pub mod reduce;

@@ -8,7 +8,11 @@ use crate::layout::normalize_axis;
 use crate::{Element, Result, Tensor, TensorError};
 
 /// Sorted, de-duplicated, non-negative axes.
-fn normalize_axes(op: &'static str, axes: &[isize], shape: &[usize]) -> Result<Vec<usize>> {
+pub(crate) fn normalize_axes(
+    op: &'static str,
+    axes: &[isize],
+    shape: &[usize],
+) -> Result<Vec<usize>> {
     let mut out = axes
         .iter()
         .map(|&a| normalize_axis(op, a, shape))
@@ -18,7 +22,7 @@ fn normalize_axes(op: &'static str, axes: &[isize], shape: &[usize]) -> Result<V
     Ok(out)
 }
 
-fn reduced_shape(shape: &[usize], axes: &[usize], keepdim: bool) -> Vec<usize> {
+pub(crate) fn reduced_shape(shape: &[usize], axes: &[usize], keepdim: bool) -> Vec<usize> {
     let mut out = Vec::with_capacity(shape.len());
     for (i, &d) in shape.iter().enumerate() {
         if !axes.contains(&i) {
@@ -47,7 +51,8 @@ fn sum_kernel<T: Element>(x: &Tensor, axes: &[usize]) -> Vec<T> {
     let rank = x.rank();
     let block: usize = axes.iter().map(|&a| x.shape()[a]).product();
     let outer = x.numel().checked_div(block).unwrap_or(0);
-    if block == 0 {
+    if block == 0 || outer == 0 {
+        // an empty reduced axis sums to 0 (as PyTorch); no kept elements gives an empty result
         let kept: usize = (0..rank)
             .filter(|a| !axes.contains(a))
             .map(|a| x.shape()[a])
@@ -104,6 +109,26 @@ impl BackwardOp for MaxOp {
             &self.argmax,
             &g,
         )?)])
+    }
+}
+
+struct MaxAllOp;
+impl BackwardOp for MaxAllOp {
+    fn name(&self) -> &'static str {
+        "max_all"
+    }
+    // g / k to each of the k elements equal to the maximum
+    fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let x = ctx.input(0);
+        let best = ctx.output().detach();
+        let hit = if best.item()?.is_nan() {
+            super::unary::map_constant(x, |v| v.is_nan() as u8 as f32, |v| v.is_nan() as u8 as f64)
+        } else {
+            x.detach().eq_elem(&best)?
+        };
+        let count = Tensor::full(&[], hit.sum_all()?.item()?, g.dtype());
+        let share = g.div(&count)?.expand(x.shape())?;
+        Ok(vec![Some(super::binary::keep_where(&hit, &share)?)])
     }
 }
 
@@ -175,7 +200,11 @@ impl Tensor {
         self.sum_all()?.mul_scalar(1.0 / self.numel() as f64)
     }
 
-    /// Variance over `axes` with Bessel's `correction` (1: unbiased, as `torch.var`; 0: biased).
+    /// Variance over `axes` with Bessel's `correction` (1: unbiased, as `torch.var`; 0: biased):
+    /// the sum of squared deviations divided by `n - correction`.
+    ///
+    /// As in `torch.var`, when `correction >= n` the divisor is 0 and the result is NaN (or inf
+    /// where the deviations are not all 0): an unbiased variance of one sample is undefined.
     ///
     /// # Errors
     /// On an axis out of range.
@@ -184,12 +213,15 @@ impl Tensor {
     /// use gradus_tensor::Tensor;
     /// let x = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0], &[4]).unwrap();
     /// assert_eq!(x.var(&[0], 0, false).unwrap().item().unwrap(), 1.25);
+    /// let one = Tensor::from_vec(vec![3.0f64], &[1]).unwrap();
+    /// assert!(one.var(&[0], 1, false).unwrap().item().unwrap().is_nan());
     /// ```
     pub fn var(&self, axes: &[isize], correction: usize, keepdim: bool) -> Result<Tensor> {
         let norm = normalize_axes("var", axes, self.shape())?;
         let count: usize = norm.iter().map(|&a| self.shape()[a]).product();
         let centered = self.sub(&self.mean(axes, true)?)?;
-        let denom = count.saturating_sub(correction).max(1) as f64;
+        // no clamping: a divisor of 0 gives 0 * inf = NaN (or inf), as torch.var
+        let denom = count.saturating_sub(correction) as f64;
         centered
             .mul(&centered)?
             .sum(axes, keepdim)?
@@ -224,7 +256,8 @@ impl Tensor {
         ))
     }
 
-    /// Maximum of all elements.
+    /// Maximum of all elements. The gradient is split evenly among the elements equal to the
+    /// maximum (NaN ones when it is NaN), as PyTorch's `max()` without an axis.
     ///
     /// # Errors
     /// On an empty tensor.
@@ -235,7 +268,14 @@ impl Tensor {
     /// assert_eq!(x.max_all().unwrap().item().unwrap(), 5.0);
     /// ```
     pub fn max_all(&self) -> Result<Tensor> {
-        self.reshape(&[self.numel()])?.max(0, false)
+        let flat = crate::autodiff::no_grad(|| self.reshape(&[self.numel()]))?;
+        let (values, _, _) = flat.max_with_index("max_all", 0)?;
+        Ok(Tensor::from_op(
+            values.0.storage.clone(),
+            crate::layout::Layout::contiguous(&[]),
+            MaxAllOp,
+            &[self],
+        ))
     }
 
     /// Index of the first maximum along `axis` (as a `Vec` in row-major order of the other axes).

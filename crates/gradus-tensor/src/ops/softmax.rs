@@ -16,7 +16,7 @@ impl Tensor {
     /// assert_eq!(x.softmax(-1).unwrap().to_vec::<f64>().unwrap(), vec![0.5, 0.5]);
     /// ```
     pub fn softmax(&self, axis: isize) -> Result<Tensor> {
-        let shift = no_grad(|| self.max(axis, true))?;
+        let shift = self.stable_shift(axis)?;
         let e = self.sub(&shift)?.exp()?;
         e.div(&e.sum(&[axis], true)?)
     }
@@ -33,8 +33,19 @@ impl Tensor {
     /// assert!((y[0] + 2f64.ln()).abs() < 1e-15);
     /// ```
     pub fn log_softmax(&self, axis: isize) -> Result<Tensor> {
-        let shift = no_grad(|| self.max(axis, true))?;
+        let shift = self.stable_shift(axis)?;
         let z = self.sub(&shift)?;
         z.sub(&z.exp()?.sum(&[axis], true)?.log()?)
+    }
+
+    /// The maximum along `axis` (kept as size 1), a constant; zeros when the tensor is empty
+    /// (softmax of an empty tensor is empty, as in PyTorch, where `max` would refuse the axis).
+    fn stable_shift(&self, axis: isize) -> Result<Tensor> {
+        if self.numel() == 0 {
+            let mut shape = self.shape().to_vec();
+            shape[crate::layout::normalize_axis("softmax", axis, self.shape())?] = 1;
+            return Ok(Tensor::zeros(&shape, self.dtype()));
+        }
+        no_grad(|| self.max(axis, true))
     }
 }

@@ -1,6 +1,7 @@
 //! Elementwise functions of one tensor: `neg`, `exp`, `log`, `sqrt`, `abs`, `tanh`, `sigmoid`,
 //! `erf`, `powf`, `clamp`, scalar affine ops; and the machinery other unary ops use.
 
+use super::binary::keep_where;
 use crate::autodiff::{BackwardOp, Ctx};
 use crate::dtype::with_dtype;
 use crate::kernels::elementwise;
@@ -77,9 +78,9 @@ macro_rules! unary_kernel {
 unary_kernel!(Neg, "neg", |_s, x| -x, |_k, _x, _o, g| g.neg());
 // d exp(x) = exp(x)
 unary_kernel!(Exp, "exp", |_s, x| x.exp(), |_k, _x, out, g| g.mul(out));
-// d log(x) = 1/x
+// d log(x) = 1/x (inf at 0, as PyTorch)
 unary_kernel!(Log, "log", |_s, x| x.ln(), |_k, x, _o, g| g.div(x));
-// d sqrt(x) = 1 / (2 sqrt(x))
+// d sqrt(x) = 1 / (2 sqrt(x)) (inf at 0, as PyTorch)
 unary_kernel!(Sqrt, "sqrt", |_s, x| x.sqrt(), |_k, _x, out, g| g
     .div(&out.mul_scalar(2.0)?));
 // d |x| = sign(x)  (0 at 0, as PyTorch)
@@ -115,7 +116,8 @@ impl UnaryKernel for PowScalar {
     fn f<T: Element>(&self, x: T) -> T {
         x.powf(T::from_f64(self.0))
     }
-    // d x^p = p x^(p-1)
+    // d x^p = p x^(p-1); 0 for p = 0 (PyTorch: not 0 * 0^-1 = NaN at x = 0). At x = 0 with
+    // 0 < p < 1 the slope is inf, as PyTorch's (and sqrt's).
     fn grad(&self, x: &Tensor, _out: &Tensor, g: &Tensor) -> Result<Tensor> {
         if self.0 == 0.0 {
             return Ok(g.zeros_like());
@@ -152,12 +154,17 @@ struct Clamp {
 impl UnaryKernel for Clamp {
     const NAME: &'static str = "clamp";
     fn f<T: Element>(&self, x: T) -> T {
+        // NaN stays NaN, as in PyTorch (`f64::max` would return the bound)
+        if x.is_nan() {
+            return x;
+        }
         x.max(T::from_f64(self.min)).min(T::from_f64(self.max))
     }
-    // gradient passes where min <= x <= max (PyTorch's convention at the bounds)
+    // the gradient passes where min <= x <= max (PyTorch's convention at the bounds), selected
+    // rather than multiplied by a 0/1 mask (an infinite gradient outside the range gives 0)
     fn grad(&self, x: &Tensor, _out: &Tensor, g: &Tensor) -> Result<Tensor> {
         let (lo, hi) = (self.min, self.max);
-        g.mul(&map_constant(
+        let inside = map_constant(
             x,
             move |v| {
                 if (v as f64) >= lo && (v as f64) <= hi {
@@ -167,7 +174,8 @@ impl UnaryKernel for Clamp {
                 }
             },
             move |v| if v >= lo && v <= hi { 1.0 } else { 0.0 },
-        ))
+        );
+        keep_where(&inside, g)
     }
 }
 

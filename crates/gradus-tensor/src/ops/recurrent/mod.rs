@@ -2,12 +2,14 @@
 //! orders: [`Tensor::lstm_sequence`](crate::Tensor::lstm_sequence) and
 //! [`Tensor::gru_sequence`](crate::Tensor::gru_sequence).
 //!
-//! Batch rows are independent through the recurrence, so each thread takes a block of rows and
-//! runs it over every step with no synchronization between steps. Forward: per step one matrix
-//! product `h W_hh^T` and one fused kernel for the gates. Backward: backpropagation through time
-//! by hand, one fused kernel and one product per step, then one product for the block's share of
-//! `dW_hh`. With `create_graph` the backward differentiates a recomputation made of primitive ops
-//! instead, so the ops are twice differentiable like every other.
+//! Batch rows are independent through the recurrence, so the batch is split into blocks of a
+//! fixed number of rows, run in parallel, each over every step with no synchronization between
+//! steps. Forward: per step one matrix product `h W_hh^T` and one fused kernel for the gates.
+//! Backward: backpropagation through time by hand, one fused kernel and one product per step,
+//! then one product for the block's share of `dW_hh`; the shares are added in block order. The
+//! blocks do not depend on the thread count, so neither do the results, to the bit. With
+//! `create_graph` the backward differentiates a recomputation made of primitive ops instead, so
+//! the ops are twice differentiable like every other.
 //!
 //! This file holds what both share: the sizes of a call, how the batch splits into blocks, and
 //! the matrix views of a step.
@@ -16,6 +18,10 @@ mod gru;
 mod lstm;
 
 use crate::kernels::gemm::MatView;
+
+/// Batch rows per block: fixed, so that results do not depend on the number of threads. 32 keeps
+/// the per-step products efficient and is the split a 64-row batch had on two threads.
+const BLOCK_ROWS: usize = 32;
 
 /// Sizes of one call: batch, steps, hidden.
 #[derive(Clone, Copy)]
@@ -27,15 +33,14 @@ struct Dims {
 
 impl Dims {
     /// How to use `threads`: `(rows per block, threads per product)`. Batch rows are independent
-    /// through the whole recurrence, so each thread runs a block of rows over every step with
-    /// single-threaded products and no synchronization between steps; a batch smaller than the
-    /// thread count runs as one block with parallel products instead.
+    /// through the whole recurrence, so each block of rows runs over every step with no
+    /// synchronization between steps, blocks in parallel. The blocks are [`BLOCK_ROWS`] rows
+    /// whatever the thread count (a product's rows can round differently with another row
+    /// count); when there are fewer blocks than threads, the products of each block use the rest.
     fn blocks(self, threads: usize) -> (usize, usize) {
-        if self.batch >= threads {
-            (self.batch.div_ceil(threads).max(1), 1)
-        } else {
-            (self.batch.max(1), threads)
-        }
+        let rows = self.batch.clamp(1, BLOCK_ROWS);
+        let count = self.batch.div_ceil(rows).max(1);
+        (rows, (threads / count).max(1))
     }
 
     /// The same sizes for a block of `rows` batch rows.
