@@ -343,7 +343,7 @@ fn an_optimizer_refuses_an_invalid_schedule_built_from_the_enum() {
         step_size: 0,
         gamma: 0.5,
     };
-    let err = Optimizer::new(Sgd::new(bad), &[p.clone()])
+    let err = Optimizer::new(Sgd::new(bad), std::slice::from_ref(&p))
         .err()
         .expect("refused");
     assert_eq!(

@@ -150,7 +150,7 @@ pub(super) fn value(
         if step <= stop || i == phases.len() - 1 {
             let length = stop - begin;
             // a phase of zero length (torch divides 0 by 0 there) is at its end value
-            if !(length > 0.0) {
+            if length.is_nan() || length <= 0.0 {
                 return to;
             }
             let pct = (step - begin) / length;
