@@ -504,7 +504,7 @@ pub fn schedule(
         "exponential" => Schedule::exponential(lr, s.gamma.ok_or("schedule.gamma is required for \"exponential\"")?).map_err(key)?,
         "cosine" => Schedule::cosine(lr, total.saturating_sub(s.warmup_steps.unwrap_or(0)).max(1), s.min_lr.unwrap_or(0.0)).map_err(key)?,
         "warm_restarts" => Schedule::cosine_warm_restarts(lr, s.step_size.ok_or("schedule.step_size (T_0) is required for \"warm_restarts\"")?, s.t_mult.unwrap_or(1), s.min_lr.unwrap_or(0.0)).map_err(key)?,
-        "polynomial" => Schedule::polynomial(lr, total, s.power.unwrap_or(1.0)).map_err(key)?,
+        "polynomial" => Schedule::polynomial(lr, total.saturating_sub(s.warmup_steps.unwrap_or(0)).max(1), s.power.unwrap_or(1.0)).map_err(key)?,
         "onecycle" => {
             let cycle = OneCycle::new(s.max_lr.unwrap_or(lr), total);
             let momentum = cycle.momentum_schedule().map_err(key)?;

@@ -115,3 +115,18 @@ fn a_consistent_config_gives_no_warning_and_a_schedule_of_the_run_length() {
     assert!((lrs[0] - half).abs() < 1e-12, "{lrs:?}");
     assert_eq!(*lrs.last().unwrap(), 0.02, "{lrs:?}");
 }
+
+#[test]
+fn warmup_then_polynomial_decay_ends_with_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // 8 steps: 2 of warmup, then a linear decay over the remaining 6 that reaches 0 at step 8
+    let (err, lrs) = train(
+        dir.path(),
+        "poly",
+        "epochs = 2",
+        "[schedule]\nname = \"polynomial\"\nwarmup_steps = 2",
+    );
+    assert!(!err.contains("warning"), "{err}");
+    assert!((lrs[0] - 0.1 * 4.0 / 6.0).abs() < 1e-12, "{lrs:?}");
+    assert_eq!(lrs[1], 0.0, "{lrs:?}");
+}
