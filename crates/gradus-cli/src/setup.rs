@@ -359,11 +359,132 @@ pub fn batch_mode(c: &Config) -> Result<BatchMode, String> {
     }
 }
 
-/// The learning-rate schedule, the plateau scheduler if used, and the SGD momentum schedule of
-/// one-cycle.
+/// A run's schedules, built for the number of steps the run will take.
+pub struct RunSchedule {
+    /// The learning rate.
+    pub lr: Schedule,
+    /// The plateau scheduler feeding `lr`, if used.
+    pub plateau: Option<ReduceOnPlateau>,
+    /// One-cycle's SGD momentum curve.
+    pub momentum: Option<Schedule>,
+    /// Conflicts the user should hear about (printed as warnings by `gradus train`).
+    pub warnings: Vec<String>,
+}
+
+/// The steps a run will take, `epochs * steps_per_epoch` cut at `max_steps`, and a warning when
+/// `max_steps` is never reached (the run ends with its epochs first): `(10, 9, Some(16))` gives
+/// 16 steps, `(1, 518, Some(600))` gives 518 and a warning.
+pub fn run_steps(
+    epochs: usize,
+    steps_per_epoch: u64,
+    max_steps: Option<u64>,
+) -> (u64, Option<String>) {
+    let by_epochs = steps_per_epoch.saturating_mul(epochs as u64);
+    match max_steps {
+        Some(m) if m > by_epochs => (
+            by_epochs,
+            Some(format!(
+                "max_steps = {m} is never reached: epochs = {epochs} of {steps_per_epoch} steps \
+                 end the run after {by_epochs} steps, and the schedule follows those \
+                 {by_epochs} (raise epochs to run {m} steps)"
+            )),
+        ),
+        Some(m) => (m, None),
+        None => (by_epochs, None),
+    }
+}
+
+/// The schedules of a run of `c` with `steps_per_epoch` batches per epoch: lengths that the
+/// config leaves open follow the steps the run will really take ([`run_steps`]), and every
+/// conflict is a warning: `max_steps` out of reach, a schedule that ends before the run (it
+/// holds its final rate from its [`Schedule::horizon`] on) or after it, warmup or decay points
+/// past the run's end.
 ///
 /// # Errors
-/// On an unknown schedule or missing parameters.
+/// On an unknown schedule, missing parameters or invalid settings (naming the key).
+pub fn run_schedule(c: &Config, steps_per_epoch: u64) -> Result<RunSchedule, String> {
+    let (steps, warning) = run_steps(c.epochs, steps_per_epoch, c.max_steps);
+    let (lr, plateau, momentum) = schedule(&c.optimizer, c.schedule.as_ref(), steps)?;
+    let mut warnings: Vec<String> = warning.into_iter().collect();
+    if let Some(s) = &c.schedule {
+        warnings.extend(schedule_warnings(s, &lr, steps));
+    }
+    Ok(RunSchedule {
+        lr,
+        plateau,
+        momentum,
+        warnings,
+    })
+}
+
+/// Where a schedule's own lengths disagree with the run's `steps`.
+fn schedule_warnings(s: &ScheduleConfig, lr: &Schedule, steps: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    let name = s.name.as_str();
+    if let Some(w) = s.warmup_steps.filter(|&w| w >= steps && w > 0) {
+        out.push(format!(
+            "schedule.warmup_steps = {w} is not shorter than the run ({steps} steps): the run \
+             ends before the warmup does"
+        ));
+    }
+    if matches!(name, "cosine" | "polynomial" | "onecycle") {
+        if let Some(h) = lr.horizon() {
+            // one-cycle's horizon is its last step; the others' the step after their end
+            let length = if name == "onecycle" { h + 1 } else { h };
+            let what = s.total_steps.map_or_else(
+                || format!("the {name} schedule ({length} steps)"),
+                |t| format!("schedule.total_steps = {t}"),
+            );
+            if length < steps {
+                out.push(format!(
+                    "{what} is shorter than the run ({steps} steps): from step {h} on the \
+                     schedule holds its final rate {:e}",
+                    lr.value(h)
+                ));
+            } else if length > steps && s.warmup_steps.map_or(true, |w| w < steps) {
+                out.push(format!(
+                    "{what} is longer than the run ({steps} steps): the run ends at rate {:e} \
+                     before the schedule reaches its final rate {:e}",
+                    lr.value(steps.saturating_sub(1)),
+                    lr.value(h)
+                ));
+            }
+        }
+    }
+    match name {
+        "step" => {
+            if let Some(size) = s.step_size.filter(|&size| size >= steps) {
+                out.push(format!(
+                    "schedule.step_size = {size} is not shorter than the run ({steps} steps): \
+                     the rate never decays"
+                ));
+            }
+        }
+        "multistep" => {
+            let late: Vec<u64> = s
+                .milestones
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|&m| m >= steps)
+                .collect();
+            if !late.is_empty() {
+                out.push(format!(
+                    "schedule.milestones {late:?} are past the run's last step ({steps} steps): \
+                     never applied"
+                ));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The learning-rate schedule, the plateau scheduler if used, and the SGD momentum schedule of
+/// one-cycle, with lengths the config leaves open set to `total_steps` (see [`run_schedule`]).
+///
+/// # Errors
+/// On an unknown schedule, missing parameters or invalid settings.
 pub fn schedule(
     o: &OptimizerConfig,
     s: Option<&ScheduleConfig>,
@@ -374,17 +495,20 @@ pub fn schedule(
     };
     let total = s.total_steps.unwrap_or(total_steps).max(1);
     let lr = o.lr;
+    // a schedule's own error names its parameter; say which config table it came from
+    let key = |e: gradus_optim::OptimError| format!("[schedule] name = \"{}\": {e}", s.name);
     let main = match s.name.as_str() {
         "constant" => Schedule::Constant(lr),
-        "step" => Schedule::step(lr, s.step_size.ok_or("schedule.step_size is required for \"step\"")?, s.gamma.unwrap_or(0.1)),
-        "multistep" => Schedule::multi_step(lr, s.milestones.clone().ok_or("schedule.milestones is required for \"multistep\"")?, s.gamma.unwrap_or(0.1)),
-        "exponential" => Schedule::exponential(lr, s.gamma.ok_or("schedule.gamma is required for \"exponential\"")?),
-        "cosine" => Schedule::cosine(lr, total.saturating_sub(s.warmup_steps.unwrap_or(0)).max(1), s.min_lr.unwrap_or(0.0)),
-        "warm_restarts" => Schedule::cosine_warm_restarts(lr, s.step_size.ok_or("schedule.step_size (T_0) is required for \"warm_restarts\"")?, s.t_mult.unwrap_or(1), s.min_lr.unwrap_or(0.0)),
-        "polynomial" => Schedule::polynomial(lr, total, s.power.unwrap_or(1.0)),
+        "step" => Schedule::step(lr, s.step_size.ok_or("schedule.step_size is required for \"step\"")?, s.gamma.unwrap_or(0.1)).map_err(key)?,
+        "multistep" => Schedule::multi_step(lr, s.milestones.clone().ok_or("schedule.milestones is required for \"multistep\"")?, s.gamma.unwrap_or(0.1)).map_err(key)?,
+        "exponential" => Schedule::exponential(lr, s.gamma.ok_or("schedule.gamma is required for \"exponential\"")?).map_err(key)?,
+        "cosine" => Schedule::cosine(lr, total.saturating_sub(s.warmup_steps.unwrap_or(0)).max(1), s.min_lr.unwrap_or(0.0)).map_err(key)?,
+        "warm_restarts" => Schedule::cosine_warm_restarts(lr, s.step_size.ok_or("schedule.step_size (T_0) is required for \"warm_restarts\"")?, s.t_mult.unwrap_or(1), s.min_lr.unwrap_or(0.0)).map_err(key)?,
+        "polynomial" => Schedule::polynomial(lr, total.saturating_sub(s.warmup_steps.unwrap_or(0)).max(1), s.power.unwrap_or(1.0)).map_err(key)?,
         "onecycle" => {
             let cycle = OneCycle::new(s.max_lr.unwrap_or(lr), total);
-            return Ok((cycle.lr_schedule(), None, Some(cycle.momentum_schedule())));
+            let momentum = cycle.momentum_schedule().map_err(key)?;
+            return Ok((cycle.lr_schedule().map_err(key)?, None, Some(momentum)));
         }
         "plateau" => {
             let p = ReduceOnPlateau::new(lr).factor(s.gamma.unwrap_or(0.1)).patience(s.patience.unwrap_or(10));
@@ -394,9 +518,13 @@ pub fn schedule(
     };
     let schedule = match s.warmup_steps {
         Some(w) if w > 0 => Schedule::sequential(
-            vec![Schedule::linear(lr, 1.0 / w as f64, 1.0, w), main],
+            vec![
+                Schedule::linear(lr, 1.0 / w as f64, 1.0, w).map_err(key)?,
+                main,
+            ],
             vec![w],
-        ),
+        )
+        .map_err(key)?,
         _ => main,
     };
     Ok((schedule, None, None))

@@ -1,5 +1,6 @@
 //! The error type of optimizers, schedules and transforms.
 
+use crate::Schedule;
 use gradus_tensor::TensorError;
 
 /// What went wrong while building or stepping an optimizer.
@@ -46,6 +47,12 @@ pub(crate) fn check_lr(lr: f64) -> Result<()> {
     check(lr >= 0.0, || format!("Invalid learning rate: {lr}"))
 }
 
+/// Checks a learning-rate schedule's settings ([`Schedule::validate`]), then its first rate.
+pub(crate) fn check_lr_schedule(lr: &Schedule) -> Result<()> {
+    lr.validate()?;
+    check_lr(lr.value(0))
+}
+
 /// Errors unless `value >= 0` (PyTorch: "Invalid weight_decay value: -1").
 pub(crate) fn check_nonneg(name: &str, value: f64) -> Result<()> {
     check(value >= 0.0, || format!("Invalid {name} value: {value}"))
@@ -60,12 +67,12 @@ pub(crate) fn check_beta(index: usize, beta: f64) -> Result<()> {
 
 /// The checks every Adam-family optimizer makes of its hyperparameters, in PyTorch's order.
 pub(crate) fn check_adam_hyperparameters(
-    lr: f64,
+    lr: &Schedule,
     eps: f64,
     betas: (f64, f64),
     weight_decay: f64,
 ) -> Result<()> {
-    check_lr(lr)?;
+    check_lr_schedule(lr)?;
     check_nonneg("epsilon", eps)?;
     check_beta(0, betas.0)?;
     check_beta(1, betas.1)?;

@@ -37,7 +37,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let w = Tensor::from_vec(vec![0.5f32, -0.3, 0.8], &[3])?.requires_grad_(true);
 //! let b = Tensor::from_vec(vec![0.1f32], &[1])?.requires_grad_(true);
-//! let lr = Schedule::cosine(1e-2, 100, 0.0);
+//! let lr = Schedule::cosine(1e-2, 100, 0.0)?;
 //! let mut opt = Optimizer::new(
 //!     Chain::new().then(ClipByGlobalNorm::new(1.0)).then(AdamW::new(lr.clone()).weight_decay(0.05)),
 //!     &[w.clone()],
@@ -69,7 +69,7 @@ pub use optim::{
     AdaBelief, Adadelta, Adagrad, Adam, AdamW, Adamax, Lamb, Lars, Lbfgs, LbfgsState, Lion,
     Lookahead, NAdam, Newton, RAdam, RmsProp, Rprop, Sam, Sgd, Yogi,
 };
-pub use plateau::{PlateauMode, ReduceOnPlateau, SharedLr};
+pub use plateau::{PlateauMode, ReduceOnPlateau, SharedLr, ThresholdMode};
 pub use schedule::{Anneal, OneCycle, Schedule};
 pub use state::{Buffer, Data, Scalar, State};
 pub use transform::{apply_updates, chain, Chain, GradientTransformation, Optimizer, ParamGroup};

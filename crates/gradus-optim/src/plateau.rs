@@ -50,9 +50,25 @@ pub enum PlateauMode {
     Max,
 }
 
-/// torch `ReduceLROnPlateau` (relative threshold): multiplies the rate by `factor` when the metric
-/// has not improved by more than `threshold` (relative) for `patience` calls, then waits
-/// `cooldown` calls; never goes below `min_lr`.
+/// Whether [`ReduceOnPlateau`]'s threshold is relative to the best metric or absolute.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ThresholdMode {
+    /// An improvement must beat the best by `threshold * |best|` (torch's `"rel"`, the default).
+    #[default]
+    Rel,
+    /// An improvement must beat the best by `threshold` (torch's `"abs"`).
+    Abs,
+}
+
+/// torch `ReduceLROnPlateau`: multiplies the rate by `factor` when the metric has not improved by
+/// more than `threshold` (relative by default, see [`ThresholdMode`]) for `patience` calls, then
+/// waits `cooldown` calls; never goes below `min_lr`.
+///
+/// **Difference from torch.** torch's relative test is `metric < best * (1 - threshold)` (min
+/// mode) and `metric > best * (1 + threshold)` (max mode), which moves the bar the wrong way for a
+/// negative best: a constant metric of -1 counts as improving forever and the rate never drops.
+/// gradus scales the margin by `|best|` (`metric < best - threshold * |best|`), identical to torch
+/// for a positive best and symmetric for a negative one.
 ///
 /// ```
 /// use gradus_optim::{Optimizer, ReduceOnPlateau, Schedule, Sgd};
@@ -71,6 +87,8 @@ pub struct ReduceOnPlateau {
     factor: f64,
     patience: u64,
     threshold: f64,
+    #[serde(default)]
+    threshold_mode: ThresholdMode,
     cooldown: u64,
     min_lr: f64,
     eps: f64,
@@ -88,6 +106,7 @@ impl ReduceOnPlateau {
             factor: 0.1,
             patience: 10,
             threshold: 1e-4,
+            threshold_mode: ThresholdMode::Rel,
             cooldown: 0,
             min_lr: 0.0,
             eps: 1e-8,
@@ -111,9 +130,23 @@ impl ReduceOnPlateau {
         self.patience = patience;
         self
     }
-    /// Relative improvement threshold.
+    /// Improvement threshold (relative to `|best|` or absolute, see
+    /// [`ReduceOnPlateau::threshold_mode`]).
     pub fn threshold(mut self, threshold: f64) -> Self {
         self.threshold = threshold;
+        self
+    }
+    /// Relative (default) or absolute threshold.
+    ///
+    /// ```
+    /// use gradus_optim::{ReduceOnPlateau, ThresholdMode};
+    /// let mut p = ReduceOnPlateau::new(1.0).threshold_mode(ThresholdMode::Abs).threshold(0.5).patience(0).factor(0.5);
+    /// assert_eq!(p.step(-1.0), 1.0);
+    /// assert_eq!(p.step(-1.4), 0.5); // not better by 0.5
+    /// assert_eq!(p.step(-1.6), 0.5); // better by 0.6
+    /// ```
+    pub fn threshold_mode(mut self, mode: ThresholdMode) -> Self {
+        self.threshold_mode = mode;
         self
     }
     /// Calls to wait after a reduction.
@@ -154,11 +187,19 @@ impl ReduceOnPlateau {
         };
     }
 
+    /// True when `metric` beats the best by more than the threshold (a NaN never does; the first
+    /// finite metric sets the best).
     fn improved(&self, metric: f64) -> bool {
-        match (self.best, self.mode) {
-            (None, _) => true,
-            (Some(b), PlateauMode::Min) => metric < b * (1.0 - self.threshold),
-            (Some(b), PlateauMode::Max) => metric > b * (1.0 + self.threshold),
+        let Some(best) = self.best else {
+            return metric.is_finite();
+        };
+        let margin = match self.threshold_mode {
+            ThresholdMode::Rel => self.threshold * best.abs(),
+            ThresholdMode::Abs => self.threshold,
+        };
+        match self.mode {
+            PlateauMode::Min => metric < best - margin,
+            PlateauMode::Max => metric > best + margin,
         }
     }
 

@@ -90,8 +90,9 @@ pub fn apply_updates(params: &[Tensor], updates: &[Tensor]) -> Result<()> {
 /// use gradus_optim::{AdamW, Chain, ClipByGlobalNorm, GradientTransformation, Schedule};
 /// let opt = Chain::new()
 ///     .then(ClipByGlobalNorm::new(1.0))
-///     .then(AdamW::new(Schedule::cosine(3e-4, 1000, 0.0)).weight_decay(0.05));
+///     .then(AdamW::new(Schedule::cosine(3e-4, 1000, 0.0)?).weight_decay(0.05));
 /// # let _ = opt;
+/// # Ok::<(), gradus_optim::OptimError>(())
 /// ```
 #[derive(Default)]
 pub struct Chain {

@@ -117,7 +117,7 @@ fn stochastic_and_mini_batch_modes_converge_too() {
     ] {
         // decaying steps remove the noise floor of sampled gradients
         let steps_per_epoch = mode.batches_per_epoch(ds.len()) as u64;
-        let sgd = Sgd::new(Schedule::step(lr, steps_per_epoch * 10, 0.5));
+        let sgd = Sgd::new(Schedule::step(lr, steps_per_epoch * 10, 0.5).unwrap());
         let t = train(
             linear(1, 1),
             sgd,

@@ -3,7 +3,6 @@
 use crate::commands::SPEC_KEY;
 use crate::config;
 use crate::setup::{self, reshape_for_model};
-use gradus_data::BatchMode;
 use gradus_tensor::Rng;
 use gradus_train::early_stop::EarlyStopping;
 use gradus_train::{TrainOptions, Trainer};
@@ -33,17 +32,12 @@ pub fn run(
         .transpose()?;
     let model = spec.build(&mut Rng::seed(c.seed))?;
     let batch = setup::batch_mode(&c)?;
-    let steps_per_epoch = match &batch {
-        BatchMode::Full => 1,
-        BatchMode::Stochastic => train.len() as u64,
-        BatchMode::MiniBatch {
-            size,
-            drop_last: true,
-        } => (train.len() / size) as u64,
-        BatchMode::MiniBatch { size, .. } => train.len().div_ceil(*size) as u64,
-    };
-    let total = c.max_steps.unwrap_or(steps_per_epoch * c.epochs as u64);
-    let (schedule, plateau, momentum) = setup::schedule(&c.optimizer, c.schedule.as_ref(), total)?;
+    // the schedule follows the steps the run will take (the batcher's own count)
+    let run = setup::run_schedule(&c, batch.batches_per_epoch(train.len()) as u64)?;
+    for warning in &run.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let (schedule, plateau, momentum) = (run.lr, run.plateau, run.momentum);
     let optimizer = setup::optimizer(&c.optimizer, model.as_ref(), &schedule, momentum)?;
     let options = TrainOptions {
         epochs: c.epochs,

@@ -1,6 +1,8 @@
 //! `BatchNorm1d` / `BatchNorm2d`: normalization over the batch (and spatial) axes with running
 //! statistics, as PyTorch: the running variance uses the unbiased batch variance, evaluation
-//! mode normalizes with the running statistics.
+//! mode normalizes with the running statistics. In training mode a channel needs more than one
+//! value (batch × spatial positions): one value has no variance, so it is an error naming the
+//! layer, as PyTorch's "Expected more than 1 value per channel when training".
 
 use crate::module::{Module, TrainingFlag};
 use crate::param::{Buffer, Param};
@@ -92,6 +94,15 @@ impl BatchNorm {
         self
     }
 
+    /// `BatchNorm1d` or `BatchNorm2d`, as errors name the layer.
+    pub fn kind(&self) -> &'static str {
+        if self.spatial {
+            "BatchNorm2d"
+        } else {
+            "BatchNorm1d"
+        }
+    }
+
     fn check(&self, x: &Tensor) -> Result<()> {
         let ok_rank = if self.spatial {
             x.rank() == 4
@@ -105,12 +116,33 @@ impl BatchNorm {
                 if self.spatial { "4-D" } else { "2-D or 3-D" }
             );
             return Err(TensorError::InvalidShape {
-                op: "batch_norm",
+                op: self.kind(),
                 shape: x.shape().to_vec(),
                 detail,
             });
         }
         Ok(())
+    }
+
+    /// Errors unless each channel has more than one value (PyTorch checks the same in training).
+    fn check_batch_statistics(&self, x: &Tensor) -> Result<()> {
+        let per_channel = x.numel() / self.num_features.max(1);
+        if per_channel != 1 {
+            return Ok(());
+        }
+        let detail = format!(
+            "expected more than 1 value per channel when training, got 1 for each of the {} \
+             channels of {}({}) (a batch of one sample); use batches of 2 or more, or evaluation \
+             mode",
+            self.num_features,
+            self.kind(),
+            self.num_features
+        );
+        Err(TensorError::InvalidShape {
+            op: self.kind(),
+            shape: x.shape().to_vec(),
+            detail,
+        })
     }
 
     fn update_running(&self, mean: &Tensor, var: &Tensor, count: usize) -> Result<()> {
@@ -119,7 +151,8 @@ impl BatchNorm {
             let m = self
                 .momentum
                 .unwrap_or_else(|| 1.0 / tracked.item().unwrap_or(1.0));
-            let unbiased = var.mul_scalar(count as f64 / (count.max(2) - 1) as f64)?;
+            // count >= 2: forward refuses one value per channel in training
+            let unbiased = var.mul_scalar(count as f64 / (count - 1) as f64)?;
             let blend =
                 |old: &Tensor, new: &Tensor| old.mul_scalar(1.0 - m)?.add(&new.mul_scalar(m)?);
             self.running_mean
@@ -139,6 +172,11 @@ impl Module for BatchNorm {
         let mut bshape = vec![1; x.rank()];
         bshape[1] = self.num_features;
         let (mean, var) = if self.training.get() {
+            self.check_batch_statistics(x)?;
+            if x.numel() == 0 {
+                // PyTorch: an empty batch gives an empty output and leaves the statistics alone
+                return x.mul_scalar(1.0);
+            }
             let mean = x.mean(&axes, false)?;
             let var = x.var(&axes, 0, false)?;
             self.update_running(&mean.detach(), &var.detach(), x.numel() / self.num_features)?;

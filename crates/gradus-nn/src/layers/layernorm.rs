@@ -6,6 +6,9 @@ use gradus_tensor::{DType, Result, Tensor, TensorError};
 
 /// Layer normalization over the last `normalized_shape.len()` axes (`torch.nn.LayerNorm`).
 ///
+/// Its statistics are per sample, so a batch of one is fine; a normalized shape of one element
+/// gives the bias (each value minus itself), without an error, as PyTorch.
+///
 /// ```
 /// use gradus_nn::{layers::LayerNorm, Module};
 /// use gradus_tensor::{DType, Rng};
@@ -58,7 +61,7 @@ impl Module for LayerNorm {
         if x.rank() < k || x.shape()[x.rank() - k..] != self.normalized_shape[..] {
             let detail = format!("trailing dimensions must be {:?}", self.normalized_shape);
             return Err(TensorError::InvalidShape {
-                op: "layer_norm",
+                op: "LayerNorm",
                 shape: x.shape().to_vec(),
                 detail,
             });

@@ -1,7 +1,7 @@
 //! Adadelta (PyTorch `torch.optim.Adadelta`).
 
 use super::fused_transformation;
-use crate::error::{check, check_lr, check_nonneg};
+use crate::error::{check, check_lr_schedule, check_nonneg};
 use crate::kernel::{dispatch, elementwise, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
@@ -63,7 +63,7 @@ impl Adadelta {
     }
 
     fn init_state(&self, params: &[Tensor]) -> Result<State> {
-        check_lr(self.lr.value(0))?;
+        check_lr_schedule(&self.lr)?;
         check((0.0..=1.0).contains(&self.rho), || {
             format!("Invalid rho value: {}", self.rho)
         })?;

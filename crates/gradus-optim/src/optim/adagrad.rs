@@ -1,7 +1,7 @@
 //! Adagrad (PyTorch `torch.optim.Adagrad`).
 
 use super::fused_transformation;
-use crate::error::{check_lr, check_nonneg};
+use crate::error::{check_lr_schedule, check_nonneg};
 use crate::kernel::{dispatch, elementwise, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
@@ -69,7 +69,7 @@ impl Adagrad {
     }
 
     fn init_state(&self, params: &[Tensor]) -> Result<State> {
-        check_lr(self.lr.value(0))?;
+        check_lr_schedule(&self.lr)?;
         check_nonneg("lr_decay", self.lr_decay)?;
         check_nonneg("weight_decay", self.weight_decay)?;
         check_nonneg("initial_accumulator_value", self.initial_accumulator_value)?;

@@ -109,7 +109,7 @@ impl Adam {
     }
 
     fn init_state(&self, params: &[Tensor]) -> Result<State> {
-        check_adam_hyperparameters(self.lr.value(0), self.eps, self.betas, self.weight_decay)?;
+        check_adam_hyperparameters(&self.lr, self.eps, self.betas, self.weight_decay)?;
         let mut slots = vec![("exp_avg", 0.0), ("exp_avg_sq", 0.0)];
         if self.amsgrad {
             slots.push(("max_exp_avg_sq", 0.0));

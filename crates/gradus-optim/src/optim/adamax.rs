@@ -62,7 +62,7 @@ impl Adamax {
     }
 
     fn init_state(&self, params: &[Tensor]) -> Result<State> {
-        check_adam_hyperparameters(self.lr.value(0), self.eps, self.betas, self.weight_decay)?;
+        check_adam_hyperparameters(&self.lr, self.eps, self.betas, self.weight_decay)?;
         Ok(State::with_slots(
             params,
             &[("exp_avg", 0.0), ("exp_inf", 0.0)],

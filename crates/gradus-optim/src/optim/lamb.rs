@@ -1,6 +1,6 @@
 //! LAMB (optax `optax.lamb`).
 
-use crate::error::{check_beta, check_lr, check_nonneg};
+use crate::error::{check_beta, check_lr_schedule, check_nonneg};
 use crate::kernel::{check_pairs, dispatch, elementwise, l2_norm, scale_in_place, Target};
 use crate::{GradientTransformation, Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
@@ -68,7 +68,7 @@ impl Lamb {
 
 impl GradientTransformation for Lamb {
     fn init(&self, params: &[Tensor]) -> Result<State> {
-        check_lr(self.learning_rate.value(0))?;
+        check_lr_schedule(&self.learning_rate)?;
         check_beta(0, self.b1)?;
         check_beta(1, self.b2)?;
         check_nonneg("epsilon", self.eps)?;

@@ -1,6 +1,6 @@
 //! LARS (optax `optax.lars`).
 
-use crate::error::{check_lr, check_nonneg};
+use crate::error::{check_lr_schedule, check_nonneg};
 use crate::kernel::{check_pairs, dispatch, elementwise, l2_norm, Target};
 use crate::{GradientTransformation, Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
@@ -79,7 +79,7 @@ impl Lars {
 
 impl GradientTransformation for Lars {
     fn init(&self, params: &[Tensor]) -> Result<State> {
-        check_lr(self.learning_rate.value(0))?;
+        check_lr_schedule(&self.learning_rate)?;
         check_nonneg("weight_decay", self.weight_decay)?;
         check_nonneg("momentum", self.momentum)?;
         check_nonneg("trust_coefficient", self.trust_coefficient)?;

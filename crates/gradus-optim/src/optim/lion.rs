@@ -1,7 +1,7 @@
 //! Lion (optax `optax.lion`).
 
 use super::fused_transformation;
-use crate::error::{check_beta, check_lr, check_nonneg};
+use crate::error::{check_beta, check_lr_schedule, check_nonneg};
 use crate::kernel::{dispatch, elementwise, sign, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
@@ -59,7 +59,7 @@ impl Lion {
     }
 
     fn init_state(&self, params: &[Tensor]) -> Result<State> {
-        check_lr(self.learning_rate.value(0))?;
+        check_lr_schedule(&self.learning_rate)?;
         check_beta(0, self.b1)?;
         check_beta(1, self.b2)?;
         check_nonneg("weight_decay", self.weight_decay)?;

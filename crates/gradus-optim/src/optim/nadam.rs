@@ -77,7 +77,7 @@ impl NAdam {
     }
 
     fn init_state(&self, params: &[Tensor]) -> Result<State> {
-        check_adam_hyperparameters(self.lr.value(0), self.eps, self.betas, self.weight_decay)?;
+        check_adam_hyperparameters(&self.lr, self.eps, self.betas, self.weight_decay)?;
         check_nonneg("momentum_decay", self.momentum_decay)?;
         let mut s = State::with_slots(params, &[("exp_avg", 0.0), ("exp_avg_sq", 0.0)]);
         s.scalars.insert("mu_product".into(), 1.0);

@@ -71,7 +71,7 @@ impl RAdam {
     }
 
     fn init_state(&self, params: &[Tensor]) -> Result<State> {
-        check_adam_hyperparameters(self.lr.value(0), self.eps, self.betas, self.weight_decay)?;
+        check_adam_hyperparameters(&self.lr, self.eps, self.betas, self.weight_decay)?;
         Ok(State::with_slots(
             params,
             &[("exp_avg", 0.0), ("exp_avg_sq", 0.0)],

@@ -1,7 +1,7 @@
 //! RMSprop (PyTorch `torch.optim.RMSprop`).
 
 use super::fused_transformation;
-use crate::error::{check_lr, check_nonneg};
+use crate::error::{check_lr_schedule, check_nonneg};
 use crate::kernel::{dispatch, elementwise_delta, Scaled, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
@@ -80,7 +80,7 @@ impl RmsProp {
     }
 
     fn init_state(&self, params: &[Tensor]) -> Result<State> {
-        check_lr(self.lr.value(0))?;
+        check_lr_schedule(&self.lr)?;
         check_nonneg("epsilon", self.eps)?;
         check_nonneg("momentum", self.momentum)?;
         check_nonneg("weight_decay", self.weight_decay)?;

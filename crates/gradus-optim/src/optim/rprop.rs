@@ -1,7 +1,7 @@
 //! Rprop (PyTorch `torch.optim.Rprop`).
 
 use super::fused_transformation;
-use crate::error::{check, check_lr};
+use crate::error::{check, check_lr_schedule};
 use crate::kernel::{dispatch, elementwise, sign, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
@@ -56,7 +56,7 @@ impl Rprop {
     }
 
     fn init_state(&self, params: &[Tensor]) -> Result<State> {
-        check_lr(self.lr.value(0))?;
+        check_lr_schedule(&self.lr)?;
         let (em, ep) = self.etas;
         check(0.0 < em && em < 1.0 && 1.0 < ep, || {
             format!("Invalid eta values: {em}, {ep}")

@@ -1,7 +1,7 @@
 //! Stochastic gradient descent with momentum (PyTorch `torch.optim.SGD`).
 
 use super::fused_transformation;
-use crate::error::{check_lr, check_nonneg};
+use crate::error::{check_lr_schedule, check_nonneg};
 use crate::kernel::{dispatch, elementwise, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
@@ -89,8 +89,11 @@ impl Sgd {
     }
 
     fn init_state(&self, params: &[Tensor]) -> Result<State> {
-        check_lr(self.lr.value(0))?;
+        check_lr_schedule(&self.lr)?;
         check_nonneg("momentum", self.momentum)?;
+        if let Some(m) = &self.momentum_schedule {
+            m.validate()?;
+        }
         check_nonneg("weight_decay", self.weight_decay)?;
         crate::error::check(
             !self.nesterov

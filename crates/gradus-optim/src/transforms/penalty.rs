@@ -127,6 +127,7 @@ impl DecoupledWeightDecay {
 impl GradientTransformation for DecoupledWeightDecay {
     fn init(&self, _params: &[Tensor]) -> Result<State> {
         check_nonneg("weight_decay", self.weight_decay)?;
+        self.lr.validate()?;
         Ok(State::default())
     }
     fn update(&self, updates: &mut [Tensor], state: &mut State, params: &[Tensor]) -> Result<()> {

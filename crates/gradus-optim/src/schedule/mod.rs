@@ -1,9 +1,26 @@
 //! Learning-rate schedules: pure functions of the step count (optax style), with PyTorch's
 //! `lr_scheduler` semantics and names. `value(t)` is the rate used by step `t + 1` (so `value(0)`
 //! is the first step's rate, like a torch scheduler after `t` calls to `scheduler.step()`).
+//!
+//! **Past the horizon.** A schedule with an end ([`Schedule::horizon`]: cosine, polynomial,
+//! linear, one-cycle, multi-step, and sequences ending in one of these) holds its final value from
+//! its horizon on, as optax's schedules do. PyTorch differs: `OneCycleLR` raises once stepped past
+//! `total_steps`, and `CosineAnnealingLR` continues its cosine back up to the initial rate (a
+//! period of `2 T_max`). Holding keeps a run that outlasts its schedule at the rate it annealed to.
+//!
+//! **Settings.** The constructors return an error naming the parameter for settings without a
+//! meaning (a zero length, a non-finite value, `pct_start` outside `[0, 1]`...); see
+//! [`Schedule::validate`]. Degenerate but meaningful settings are defined: a one-cycle of one step
+//! runs at its final rate, a zero-length phase jumps to its end value.
 
+use crate::error::Result;
 use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
+
+mod check;
+mod one_cycle;
+
+pub use one_cycle::OneCycle;
 
 /// How one-cycle anneals between its phase endpoints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,12 +40,14 @@ pub enum Anneal {
 /// use gradus_optim::Schedule;
 /// // 5 steps of linear warmup from 0.1x, then cosine annealing over the remaining 35 steps.
 /// let s = Schedule::sequential(vec![
-///     Schedule::linear(0.05, 0.1, 1.0, 5),
-///     Schedule::cosine(0.05, 35, 0.0),
-/// ], vec![5]);
+///     Schedule::linear(0.05, 0.1, 1.0, 5)?,
+///     Schedule::cosine(0.05, 35, 0.0)?,
+/// ], vec![5])?;
 /// assert!((s.value(0) - 0.005).abs() < 1e-15);
 /// assert!((s.value(5) - 0.05).abs() < 1e-15);
 /// assert_eq!(s.sample(40).len(), 40);
+/// assert_eq!(s.horizon(), Some(40)); // 0 from step 40 on
+/// # Ok::<(), gradus_optim::OptimError>(())
 /// ```
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -84,7 +103,8 @@ pub enum Schedule {
         power: f64,
     },
     /// torch `CosineAnnealingLR` (closed form):
-    /// `eta_min + (base - eta_min) * (1 + cos(pi * t / t_max)) / 2`.
+    /// `eta_min + (base - eta_min) * (1 + cos(pi * min(t, t_max) / t_max)) / 2` (holds `eta_min`
+    /// from `t_max` on, where torch's cosine rises again).
     Cosine {
         /// Initial value.
         base: f64,
@@ -117,7 +137,8 @@ pub enum Schedule {
         total_iters: u64,
     },
     /// torch `OneCycleLR`'s curve from `start` to `peak` then to `end` (three-phase: back to
-    /// `start` first). See [`OneCycle`] for torch's defaults and the matching momentum curve.
+    /// `start` first), holding `end` from step `total_steps - 1` on (torch raises there). See
+    /// [`OneCycle`] for torch's defaults and the matching momentum curve.
     OneCycle {
         /// Total steps of the cycle.
         total_steps: u64,
@@ -154,137 +175,212 @@ impl From<f64> for Schedule {
 impl Schedule {
     /// torch `StepLR`: `base * gamma^floor(t / step_size)`.
     ///
-    /// ```
-    /// use gradus_optim::Schedule;
-    /// let s = Schedule::step(0.1, 10, 0.5);
-    /// assert_eq!((s.value(9), s.value(10), s.value(20)), (0.1, 0.05, 0.025));
-    /// ```
-    pub fn step(base: f64, step_size: u64, gamma: f64) -> Schedule {
-        Schedule::Step {
-            base,
-            step_size: step_size.max(1),
-            gamma,
-        }
-    }
-    /// torch `MultiStepLR`: `base * gamma^(number of milestones <= t)`.
+    /// # Errors
+    /// When `step_size` is 0, or `base` or `gamma` is not finite or `gamma < 0`.
     ///
     /// ```
     /// use gradus_optim::Schedule;
-    /// let s = Schedule::multi_step(1.0, vec![5, 15], 0.1);
-    /// assert_eq!((s.value(4), s.value(5), s.value(15)), (1.0, 0.1, 0.1 * 0.1));
+    /// let s = Schedule::step(0.1, 10, 0.5)?;
+    /// assert_eq!((s.value(9), s.value(10), s.value(20)), (0.1, 0.05, 0.025));
+    /// assert!(Schedule::step(0.1, 0, 0.5).unwrap_err().to_string().contains("step_size"));
+    /// # Ok::<(), gradus_optim::OptimError>(())
     /// ```
-    pub fn multi_step(base: f64, mut milestones: Vec<u64>, gamma: f64) -> Schedule {
+    pub fn step(base: f64, step_size: u64, gamma: f64) -> Result<Schedule> {
+        Schedule::Step {
+            base,
+            step_size,
+            gamma,
+        }
+        .validated()
+    }
+    /// torch `MultiStepLR`: `base * gamma^(number of milestones <= t)`.
+    ///
+    /// # Errors
+    /// When `base` or `gamma` is not finite or `gamma < 0`.
+    ///
+    /// ```
+    /// use gradus_optim::Schedule;
+    /// let s = Schedule::multi_step(1.0, vec![5, 15], 0.1)?;
+    /// assert_eq!((s.value(4), s.value(5), s.value(15)), (1.0, 0.1, 0.1 * 0.1));
+    /// # Ok::<(), gradus_optim::OptimError>(())
+    /// ```
+    pub fn multi_step(base: f64, mut milestones: Vec<u64>, gamma: f64) -> Result<Schedule> {
         milestones.sort_unstable();
         Schedule::MultiStep {
             base,
             milestones,
             gamma,
         }
+        .validated()
     }
     /// torch `ExponentialLR`: `base * gamma^t`.
     ///
+    /// # Errors
+    /// When `base` or `gamma` is not finite or `gamma < 0`.
+    ///
     /// ```
     /// use gradus_optim::Schedule;
-    /// assert_eq!(Schedule::exponential(1.0, 0.5).value(3), 0.125);
+    /// assert_eq!(Schedule::exponential(1.0, 0.5)?.value(3), 0.125);
+    /// # Ok::<(), gradus_optim::OptimError>(())
     /// ```
-    pub fn exponential(base: f64, gamma: f64) -> Schedule {
-        Schedule::Exponential { base, gamma }
+    pub fn exponential(base: f64, gamma: f64) -> Result<Schedule> {
+        Schedule::Exponential { base, gamma }.validated()
     }
     /// Inverse-time decay: `base / (1 + decay_rate * t / decay_steps)`, with `t / decay_steps`
     /// floored when `staircase`.
     ///
+    /// # Errors
+    /// When `decay_steps` is 0, or `base` or `decay_rate` is not finite or `decay_rate < 0`.
+    ///
     /// ```
     /// use gradus_optim::Schedule;
-    /// assert_eq!(Schedule::inverse_time(1.0, 1.0, 10, false).value(10), 0.5);
-    /// assert_eq!(Schedule::inverse_time(1.0, 1.0, 10, true).value(9), 1.0);
+    /// assert_eq!(Schedule::inverse_time(1.0, 1.0, 10, false)?.value(10), 0.5);
+    /// assert_eq!(Schedule::inverse_time(1.0, 1.0, 10, true)?.value(9), 1.0);
+    /// # Ok::<(), gradus_optim::OptimError>(())
     /// ```
-    pub fn inverse_time(base: f64, decay_rate: f64, decay_steps: u64, staircase: bool) -> Schedule {
+    pub fn inverse_time(
+        base: f64,
+        decay_rate: f64,
+        decay_steps: u64,
+        staircase: bool,
+    ) -> Result<Schedule> {
         Schedule::InverseTime {
             base,
             decay_rate,
-            decay_steps: decay_steps.max(1),
+            decay_steps,
             staircase,
         }
+        .validated()
     }
-    /// torch `PolynomialLR`: `base * (1 - min(t, total_iters) / total_iters)^power`, reaching 0.
+    /// torch `PolynomialLR`: `base * (1 - min(t, total_iters) / total_iters)^power`, reaching 0
+    /// at `total_iters` and holding it.
+    ///
+    /// # Errors
+    /// When `total_iters` is 0, or `base` or `power` is not finite or `power < 0`.
     ///
     /// ```
     /// use gradus_optim::Schedule;
-    /// let s = Schedule::polynomial(1.0, 10, 2.0);
+    /// let s = Schedule::polynomial(1.0, 10, 2.0)?;
     /// assert_eq!((s.value(5), s.value(10), s.value(20)), (0.25, 0.0, 0.0));
+    /// # Ok::<(), gradus_optim::OptimError>(())
     /// ```
-    pub fn polynomial(base: f64, total_iters: u64, power: f64) -> Schedule {
+    pub fn polynomial(base: f64, total_iters: u64, power: f64) -> Result<Schedule> {
         Schedule::Polynomial {
             base,
             end: 0.0,
-            total_iters: total_iters.max(1),
+            total_iters,
             power,
         }
+        .validated()
     }
-    /// torch `CosineAnnealingLR`: `eta_min + (base - eta_min) (1 + cos(pi t / t_max)) / 2`.
+    /// torch `CosineAnnealingLR`: `eta_min + (base - eta_min) (1 + cos(pi t / t_max)) / 2` up to
+    /// `t_max`, then `eta_min` (torch's curve would rise again; use
+    /// [`Schedule::cosine_warm_restarts`] for periodic annealing).
+    ///
+    /// # Errors
+    /// When `t_max` is 0, or `base` or `eta_min` is not finite.
     ///
     /// ```
     /// use gradus_optim::Schedule;
-    /// let s = Schedule::cosine(1.0, 10, 0.0);
+    /// let s = Schedule::cosine(1.0, 10, 0.0)?;
     /// assert_eq!(s.value(0), 1.0);
     /// assert!((s.value(5) - 0.5).abs() < 1e-15 && s.value(10).abs() < 1e-15);
+    /// assert_eq!((s.value(15), s.horizon()), (s.value(10), Some(10)));
+    /// # Ok::<(), gradus_optim::OptimError>(())
     /// ```
-    pub fn cosine(base: f64, t_max: u64, eta_min: f64) -> Schedule {
+    pub fn cosine(base: f64, t_max: u64, eta_min: f64) -> Result<Schedule> {
         Schedule::Cosine {
             base,
-            t_max: t_max.max(1),
+            t_max,
             eta_min,
         }
+        .validated()
     }
     /// torch `CosineAnnealingWarmRestarts`: cosine annealing over periods `t_0, t_0 t_mult, ...`,
-    /// restarting at `base` at the start of each.
+    /// restarting at `base` at the start of each (periodic: no horizon).
+    ///
+    /// # Errors
+    /// When `t_0` or `t_mult` is 0, or `base` or `eta_min` is not finite.
     ///
     /// ```
     /// use gradus_optim::Schedule;
-    /// let s = Schedule::cosine_warm_restarts(1.0, 4, 2, 0.0);
+    /// let s = Schedule::cosine_warm_restarts(1.0, 4, 2, 0.0)?;
     /// assert_eq!((s.value(0), s.value(4), s.value(12)), (1.0, 1.0, 1.0)); // restarts at 4 and 4 + 8
     /// assert!((s.value(2) - 0.5).abs() < 1e-15);
+    /// # Ok::<(), gradus_optim::OptimError>(())
     /// ```
-    pub fn cosine_warm_restarts(base: f64, t_0: u64, t_mult: u64, eta_min: f64) -> Schedule {
+    pub fn cosine_warm_restarts(
+        base: f64,
+        t_0: u64,
+        t_mult: u64,
+        eta_min: f64,
+    ) -> Result<Schedule> {
         Schedule::CosineWarmRestarts {
             base,
-            t_0: t_0.max(1),
-            t_mult: t_mult.max(1),
+            t_0,
+            t_mult,
             eta_min,
         }
+        .validated()
     }
     /// torch `LinearLR`: `base * (start_factor + (end_factor - start_factor) min(t, total_iters) /
     /// total_iters)`, a linear warmup when `start_factor < end_factor`.
     ///
+    /// Unlike torch, factors above 1 are allowed (the closed form needs no division by them).
+    ///
+    /// # Errors
+    /// When `total_iters` is 0, or `base` or a factor is not finite or a factor is negative.
+    ///
     /// ```
     /// use gradus_optim::Schedule;
-    /// let warmup = Schedule::linear(1.0, 0.1, 1.0, 9);
+    /// let warmup = Schedule::linear(1.0, 0.1, 1.0, 9)?;
     /// assert_eq!((warmup.value(0), warmup.value(9), warmup.value(50)), (0.1, 1.0, 1.0));
+    /// # Ok::<(), gradus_optim::OptimError>(())
     /// ```
-    pub fn linear(base: f64, start_factor: f64, end_factor: f64, total_iters: u64) -> Schedule {
+    pub fn linear(
+        base: f64,
+        start_factor: f64,
+        end_factor: f64,
+        total_iters: u64,
+    ) -> Result<Schedule> {
         Schedule::Linear {
             base,
             start_factor,
             end_factor,
             total_iters,
         }
+        .validated()
     }
     /// torch `SequentialLR`: schedule `i` runs from milestone `i - 1`, with its own step count
     /// starting at 0 there (warmup, then anything).
     ///
+    /// # Errors
+    /// When there is not exactly one more schedule than milestones, the milestones decrease, or
+    /// a schedule is invalid.
+    ///
     /// ```
     /// use gradus_optim::Schedule;
-    /// let s = Schedule::sequential(vec![Schedule::linear(1.0, 0.5, 1.0, 2), Schedule::exponential(1.0, 0.5)], vec![2]);
+    /// let s = Schedule::sequential(vec![Schedule::linear(1.0, 0.5, 1.0, 2)?, Schedule::exponential(1.0, 0.5)?], vec![2])?;
     /// assert_eq!(s.sample(5), vec![0.5, 0.75, 1.0, 0.5, 0.25]);
+    /// assert!(Schedule::sequential(vec![Schedule::Constant(1.0)], vec![2]).is_err());
+    /// # Ok::<(), gradus_optim::OptimError>(())
     /// ```
-    pub fn sequential(schedules: Vec<Schedule>, milestones: Vec<u64>) -> Schedule {
+    pub fn sequential(schedules: Vec<Schedule>, milestones: Vec<u64>) -> Result<Schedule> {
         Schedule::Sequential {
             schedules,
             milestones,
         }
+        .validated()
     }
 
-    /// The value used by step `t + 1`.
+    fn validated(self) -> Result<Schedule> {
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// The value used by step `t + 1`. Defined for every `t` and every setting (an invalid one
+    /// built directly from the enum gives a finite value, never a panic; see
+    /// [`Schedule::validate`]).
     ///
     /// ```
     /// assert_eq!(gradus_optim::Schedule::Constant(0.3).value(100), 0.3);
@@ -296,20 +392,24 @@ impl Schedule {
                 base,
                 step_size,
                 gamma,
-            } => base * gamma.powi((t / step_size) as i32),
+            } => decay(*base, *gamma, (t / (*step_size).max(1)) as f64),
             Schedule::MultiStep {
                 base,
                 milestones,
                 gamma,
-            } => base * gamma.powi(milestones.iter().filter(|&&m| m <= t).count() as i32),
-            Schedule::Exponential { base, gamma } => base * gamma.powf(t as f64),
+            } => decay(
+                *base,
+                *gamma,
+                milestones.iter().filter(|&&m| m <= t).count() as f64,
+            ),
+            Schedule::Exponential { base, gamma } => decay(*base, *gamma, t as f64),
             Schedule::InverseTime {
                 base,
                 decay_rate,
                 decay_steps,
                 staircase,
             } => {
-                let mut x = t as f64 / *decay_steps as f64;
+                let mut x = t as f64 / (*decay_steps).max(1) as f64;
                 if *staircase {
                     x = x.floor();
                 }
@@ -321,25 +421,21 @@ impl Schedule {
                 total_iters,
                 power,
             } => {
-                let frac = 1.0 - (t.min(*total_iters) as f64) / *total_iters as f64;
+                let frac = 1.0 - fraction(t, *total_iters);
                 end + (base - end) * frac.powf(*power)
             }
             Schedule::Cosine {
                 base,
                 t_max,
                 eta_min,
-            } => cosine(*base, *eta_min, t as f64 / *t_max as f64),
+            } => cosine(*base, *eta_min, fraction(t, *t_max)),
             Schedule::CosineWarmRestarts {
                 base,
                 t_0,
                 t_mult,
                 eta_min,
             } => {
-                let (mut t_cur, mut t_i) = (t, *t_0);
-                while t_cur >= t_i {
-                    t_cur -= t_i;
-                    t_i *= t_mult;
-                }
+                let (t_cur, t_i) = restart_position(t, (*t_0).max(1), (*t_mult).max(1));
                 cosine(*base, *eta_min, t_cur as f64 / t_i as f64)
             }
             Schedule::Linear {
@@ -347,15 +443,23 @@ impl Schedule {
                 start_factor,
                 end_factor,
                 total_iters,
-            } => {
-                let frac = if *total_iters == 0 {
-                    1.0
-                } else {
-                    t.min(*total_iters) as f64 / *total_iters as f64
-                };
-                base * (start_factor + (end_factor - start_factor) * frac)
-            }
-            Schedule::OneCycle { .. } => self.one_cycle_value(t),
+            } => base * (start_factor + (end_factor - start_factor) * fraction(t, *total_iters)),
+            Schedule::OneCycle {
+                total_steps,
+                pct_start,
+                anneal,
+                three_phase,
+                start,
+                peak,
+                end,
+            } => one_cycle::value(
+                t,
+                *total_steps,
+                *pct_start,
+                *anneal,
+                *three_phase,
+                (*start, *peak, *end),
+            ),
             Schedule::Shared(lr) => lr.get(),
             Schedule::Sequential {
                 schedules,
@@ -366,7 +470,7 @@ impl Schedule {
                 schedules
                     .get(idx)
                     .or(schedules.last())
-                    .map_or(0.0, |s| s.value(t - start))
+                    .map_or(0.0, |s| s.value(t.saturating_sub(start)))
             }
         }
     }
@@ -374,129 +478,46 @@ impl Schedule {
     /// The first `n` values (for plotting).
     ///
     /// ```
-    /// assert_eq!(gradus_optim::Schedule::exponential(1.0, 0.5).sample(3), vec![1.0, 0.5, 0.25]);
+    /// assert_eq!(gradus_optim::Schedule::exponential(1.0, 0.5)?.sample(3), vec![1.0, 0.5, 0.25]);
+    /// # Ok::<(), gradus_optim::OptimError>(())
     /// ```
     pub fn sample(&self, n: u64) -> Vec<f64> {
         (0..n).map(|t| self.value(t)).collect()
     }
+}
 
-    fn one_cycle_value(&self, t: u64) -> f64 {
-        let Schedule::OneCycle {
-            total_steps,
-            pct_start,
-            anneal,
-            three_phase,
-            start,
-            peak,
-            end,
-        } = *self
-        else {
-            unreachable!("called on OneCycle only")
-        };
-        let total = total_steps as f64;
-        let rise = pct_start * total - 1.0;
-        let phases: Vec<(f64, f64, f64)> = if three_phase {
-            vec![
-                (rise, start, peak),
-                (2.0 * pct_start * total - 2.0, peak, start),
-                (total - 1.0, start, end),
-            ]
-        } else {
-            vec![(rise, start, peak), (total - 1.0, peak, end)]
-        };
-        let step = t as f64;
-        let mut begin = 0.0;
-        for (i, &(stop, from, to)) in phases.iter().enumerate() {
-            if step <= stop || i == phases.len() - 1 {
-                let pct = (step - begin) / (stop - begin);
-                return match anneal {
-                    Anneal::Cos => to + (from - to) / 2.0 * ((PI * pct).cos() + 1.0),
-                    Anneal::Linear => (to - from) * pct + from,
-                };
-            }
-            begin = stop;
-        }
-        end
+/// `base * gamma^k`, 0 for a zero base (no `0 * inf` when `gamma > 1` overflows).
+fn decay(base: f64, gamma: f64, k: f64) -> f64 {
+    if base == 0.0 {
+        0.0
+    } else {
+        base * gamma.powf(k)
     }
+}
+
+/// `min(t, n) / n`, 1 when `n` is 0 (the end already reached).
+fn fraction(t: u64, n: u64) -> f64 {
+    if n == 0 {
+        1.0
+    } else {
+        t.min(n) as f64 / n as f64
+    }
+}
+
+/// Position in the current warm-restart period and that period's length, in closed form for
+/// `t_mult = 1` and with saturating growth otherwise (at most 64 periods for any `t`).
+fn restart_position(t: u64, t_0: u64, t_mult: u64) -> (u64, u64) {
+    if t_mult == 1 {
+        return (t % t_0, t_0);
+    }
+    let (mut t_cur, mut t_i) = (t, t_0);
+    while t_cur >= t_i {
+        t_cur -= t_i;
+        t_i = t_i.saturating_mul(t_mult);
+    }
+    (t_cur, t_i)
 }
 
 fn cosine(base: f64, eta_min: f64, frac: f64) -> f64 {
     eta_min + (base - eta_min) * (1.0 + (PI * frac).cos()) / 2.0
-}
-
-/// torch `OneCycleLR`'s configuration and defaults (`pct_start` 0.3, cosine annealing,
-/// `div_factor` 25, `final_div_factor` 1e4, two phases, momentum cycled between 0.95 and 0.85).
-///
-/// Like torch, one-cycle also cycles momentum (inversely to the rate): give
-/// [`OneCycle::momentum_schedule`] to [`Sgd::momentum_schedule`](crate::Sgd::momentum_schedule)
-/// to match `torch.optim.lr_scheduler.OneCycleLR(cycle_momentum=True)` (cycling Adam's beta1 is
-/// not supported yet).
-///
-/// ```
-/// use gradus_optim::OneCycle;
-/// let oc = OneCycle::new(0.1, 40);
-/// let lr = oc.lr_schedule();
-/// assert!((lr.value(0) - 0.004).abs() < 1e-15 && (lr.value(11) - 0.1).abs() < 1e-15);
-/// assert!((oc.momentum_schedule().value(11) - 0.85).abs() < 1e-15);
-/// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct OneCycle {
-    /// Peak learning rate.
-    pub max_lr: f64,
-    /// Steps in the cycle.
-    pub total_steps: u64,
-    /// Fraction of steps spent increasing the rate.
-    pub pct_start: f64,
-    /// Annealing strategy.
-    pub anneal: Anneal,
-    /// Initial rate is `max_lr / div_factor`.
-    pub div_factor: f64,
-    /// Final rate is `initial / final_div_factor`.
-    pub final_div_factor: f64,
-    /// Three phases (up, down to initial, annihilate) instead of two.
-    pub three_phase: bool,
-    /// Lowest momentum (at the peak rate).
-    pub base_momentum: f64,
-    /// Highest momentum (at the ends).
-    pub max_momentum: f64,
-}
-
-impl OneCycle {
-    /// torch's defaults for `max_lr` and `total_steps`.
-    pub fn new(max_lr: f64, total_steps: u64) -> OneCycle {
-        OneCycle {
-            max_lr,
-            total_steps,
-            pct_start: 0.3,
-            anneal: Anneal::Cos,
-            div_factor: 25.0,
-            final_div_factor: 1e4,
-            three_phase: false,
-            base_momentum: 0.85,
-            max_momentum: 0.95,
-        }
-    }
-
-    /// The learning-rate curve.
-    pub fn lr_schedule(&self) -> Schedule {
-        let start = self.max_lr / self.div_factor;
-        self.curve(start, self.max_lr, start / self.final_div_factor)
-    }
-
-    /// The momentum curve (high when the rate is low).
-    pub fn momentum_schedule(&self) -> Schedule {
-        self.curve(self.max_momentum, self.base_momentum, self.max_momentum)
-    }
-
-    fn curve(&self, start: f64, peak: f64, end: f64) -> Schedule {
-        Schedule::OneCycle {
-            total_steps: self.total_steps,
-            pct_start: self.pct_start,
-            anneal: self.anneal,
-            three_phase: self.three_phase,
-            start,
-            peak,
-            end,
-        }
-    }
 }
