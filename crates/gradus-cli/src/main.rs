@@ -3,6 +3,7 @@
 
 mod commands;
 mod config;
+mod interrupt;
 mod setup;
 
 use clap::{Parser, Subcommand};
