@@ -263,7 +263,10 @@ fn healthy_noisy_stochastic_runs_are_never_called_divergent() {
     }
     // the old rule, one sample's loss against the first sample's (a window of 1), aborts some
     let false_alarms: Vec<u64> = (0..40).filter(|&s| noisy_run(s, 1).is_err()).collect();
-    assert!(!false_alarms.is_empty(), "seeds 2 and 21 abort at a window of 1");
+    assert!(
+        !false_alarms.is_empty(),
+        "seeds 2 and 21 abort at a window of 1"
+    );
 }
 
 #[test]
