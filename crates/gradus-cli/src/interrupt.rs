@@ -52,9 +52,12 @@ impl Interrupt {
     }
 }
 
-/// The command line of this process with `--resume` added, quoted for a POSIX shell.
+/// The command line of this process with `--resume` added, quoted for a POSIX shell (arguments
+/// that are not valid Unicode are shown lossily rather than panicking).
 pub fn resume_command() -> String {
-    let mut args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     if !args.iter().any(|a| a == "--resume") {
         args.push("--resume".into());
     }
