@@ -179,11 +179,6 @@ impl Batcher {
         }
     }
 
-    /// The mode this batcher cuts epochs with.
-    pub fn mode(&self) -> BatchMode {
-        self.mode
-    }
-
     /// The batches of epoch `epoch`: every index of `0..n` exactly once (less the
     /// dropped tail with `drop_last`).
     ///

@@ -255,13 +255,14 @@ impl Trainer {
     }
 
     /// Why the run must stop before its next step, if it must.
-    fn halt(&self, step: u64) -> Option<&'static str> {
+    fn halt(&self, step: u64, progress: &Progress) -> Option<&'static str> {
         if self
             .options
             .interrupt
             .as_ref()
             .is_some_and(|f| f.load(Ordering::SeqCst))
         {
+            progress.line("interrupted: writing the checkpoint, the model and the report (interrupt again to quit at once)");
             Some(INTERRUPTED)
         } else if self.options.max_steps.is_some_and(|m| step >= m) {
             Some(MAX_STEPS)
@@ -388,7 +389,7 @@ impl Trainer {
             progress.epoch_started(epoch, batches.len());
             progress.skip(done);
             while done < batches.len() {
-                if let Some(reason) = self.halt(saved.step) {
+                if let Some(reason) = self.halt(saved.step, &progress) {
                     stopped = reason;
                     break;
                 }
@@ -411,7 +412,16 @@ impl Trainer {
                 }
             }
             if done < batches.len() {
-                // stopped inside the epoch: record how far it got, keep the position to resume
+                // stopped inside the epoch: keep the position to resume (checkpoint first, so a
+                // second interrupt during the evaluation below loses nothing), then record how
+                // far it got
+                saved.partial = Some(EpochProgress {
+                    epoch,
+                    batches_done: done,
+                    batches_total: batches.len(),
+                    stats: stats.clone(),
+                });
+                self.save_checkpoint(&ckpt_path, &mut saved)?;
                 if stats.batches > 0 {
                     let record = self.end_epoch(epoch, &stats, started, train, val, &saved)?;
                     progress.epoch_done(&format!(
@@ -421,14 +431,7 @@ impl Trainer {
                     ));
                     unfinished = Some(record);
                 }
-                saved.partial = Some(EpochProgress {
-                    epoch,
-                    batches_done: done,
-                    batches_total: batches.len(),
-                    stats,
-                });
                 write_records(out, &saved.history, unfinished.as_ref())?;
-                self.save_checkpoint(&ckpt_path, &mut saved)?;
                 break;
             }
             let record = self.end_epoch(epoch, &stats, started, train, val, &saved)?;
@@ -451,7 +454,7 @@ impl Trainer {
                 self.options.early_stopping = Some(es);
             }
             if epoch < self.options.epochs && !stop {
-                if let Some(reason) = self.halt(saved.step) {
+                if let Some(reason) = self.halt(saved.step, &progress) {
                     stopped = reason;
                 }
             }
