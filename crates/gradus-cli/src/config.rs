@@ -238,6 +238,10 @@ pub struct TrainConfig {
     /// Checkpoint every this many epochs (0: only at the end).
     #[serde(default = "one")]
     pub checkpoint_every: usize,
+    /// Also checkpoint every this many optimizer steps, inside epochs too (0: never); for runs
+    /// with long epochs.
+    #[serde(default)]
+    pub checkpoint_every_steps: u64,
     /// Stop when the loss exceeds this multiple of its start.
     #[serde(default = "default_divergence")]
     pub divergence_factor: f64,
@@ -263,6 +267,7 @@ impl Default for TrainConfig {
             min_delta: 0.0,
             restore_best: true,
             checkpoint_every: 1,
+            checkpoint_every_steps: 0,
             divergence_factor: default_divergence(),
             curriculum_epochs: 0,
         }

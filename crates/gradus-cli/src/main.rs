@@ -6,6 +6,7 @@
 mod output;
 mod commands;
 mod config;
+mod interrupt;
 mod setup;
 
 use clap::{Parser, Subcommand};

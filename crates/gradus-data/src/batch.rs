@@ -86,6 +86,9 @@ pub struct Batcher {
     mode: BatchMode,
     /// `None`: keep the natural order `0..n`.
     seed: Option<u64>,
+    /// Merge a last batch of one sample into the batch before it.
+    #[serde(default)]
+    merge_single_last: bool,
 }
 
 impl Batcher {
@@ -106,6 +109,7 @@ impl Batcher {
             n,
             mode,
             seed: None,
+            merge_single_last: false,
         })
     }
 
@@ -135,6 +139,23 @@ impl Batcher {
         self
     }
 
+    /// Merges a last batch of a single sample into the batch before it, so that no step sees one
+    /// sample alone (a batch-norm layer cannot normalize one sample in training mode). Batches of
+    /// one sample that have no batch before them (stochastic mode, a data set of one sample) are
+    /// left as they are: the caller must refuse those.
+    ///
+    /// ```
+    /// use gradus_data::{BatchMode, Batcher};
+    /// let b = Batcher::new(5, BatchMode::MiniBatch { size: 2, drop_last: false })?.merge_single_last();
+    /// assert_eq!(b.epoch(0), vec![vec![0, 1], vec![2, 3, 4]]);
+    /// assert_eq!(b.batches_per_epoch(), 2);
+    /// # Ok::<(), gradus_data::DataError>(())
+    /// ```
+    pub fn merge_single_last(mut self) -> Self {
+        self.merge_single_last = true;
+        self
+    }
+
     /// Number of batches per epoch.
     ///
     /// ```
@@ -143,7 +164,19 @@ impl Batcher {
     /// # Ok::<(), gradus_data::DataError>(())
     /// ```
     pub fn batches_per_epoch(&self) -> usize {
-        self.mode.batches_per_epoch(self.n)
+        let batches = self.mode.batches_per_epoch(self.n);
+        let single_tail = match self.mode {
+            BatchMode::MiniBatch {
+                size,
+                drop_last: false,
+            } => size > 1 && self.n % size == 1,
+            _ => false,
+        };
+        if self.merge_single_last && single_tail && batches > 1 {
+            batches - 1
+        } else {
+            batches
+        }
     }
 
     /// The batches of epoch `epoch`: every index of `0..n` exactly once (less the
@@ -160,12 +193,35 @@ impl Batcher {
             Some(seed) => permutation(self.n, seed, epoch),
             None => (0..self.n).collect(),
         };
+        self.batches_of(&order)
+    }
+
+    /// Cuts a given order of the `n` indices into batches, as [`Batcher::epoch`] cuts its own
+    /// (same sizes, `drop_last` and merging): for orders chosen elsewhere, such as a curriculum.
+    ///
+    /// ```
+    /// use gradus_data::{BatchMode, Batcher};
+    /// let b = Batcher::new(5, BatchMode::MiniBatch { size: 2, drop_last: true })?;
+    /// assert_eq!(b.batches_of(&[4, 3, 2, 1, 0]), vec![vec![4, 3], vec![2, 1]]);
+    /// # Ok::<(), gradus_data::DataError>(())
+    /// ```
+    pub fn batches_of(&self, order: &[usize]) -> Vec<Vec<usize>> {
         let size = self.mode.size(self.n);
-        order
+        let kept = self.batches_per_epoch();
+        let mut batches: Vec<Vec<usize>> = order
             .chunks(size)
-            .take(self.batches_per_epoch())
+            .take(self.mode.batches_per_epoch(self.n))
             .map(<[usize]>::to_vec)
-            .collect()
+            .collect();
+        if batches.len() > kept {
+            // merge_single_last: the one-sample tail joins the batch before it
+            if let Some(tail) = batches.pop() {
+                if let Some(last) = batches.last_mut() {
+                    last.extend(tail);
+                }
+            }
+        }
+        batches
     }
 }
 

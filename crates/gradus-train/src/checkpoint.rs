@@ -1,5 +1,8 @@
-//! Crash-safe file writes: write a temporary file beside the target, flush it to disk, then
-//! rename it over the target, so a kill mid-write never leaves a torn file.
+//! Crash-safe file writes and resumable checkpoints.
+//!
+//! Every run file is written to a temporary file beside the target, flushed to disk, then renamed
+//! over the target (an atomic replacement on POSIX file systems), and the directory is flushed
+//! too: a kill at any moment leaves either the old file or the new one, never a torn one.
 
 use std::io::Write;
 use std::path::Path;
@@ -21,7 +24,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        sync_dir(path)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -29,7 +33,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Flushes the directory holding `path`, so that the rename itself survives a power cut.
+#[cfg(unix)]
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Directories cannot be opened for flushing on this platform; the rename is still atomic.
+#[cfg(not(unix))]
+fn sync_dir(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+use crate::diagnostics::GradientWatch;
+use crate::divergence::DivergenceWatch;
 use crate::early_stop::EarlyStopping;
+use crate::epoch::EpochProgress;
 use crate::error::{Result, TrainError};
 use crate::metrics::EpochRecord;
 use gradus_nn::Module;
@@ -37,15 +60,27 @@ use gradus_optim::{Optimizer, ReduceOnPlateau, State};
 use std::collections::BTreeMap;
 
 /// Where a run stands: everything besides weights and optimizer buffers that a resumed run needs
-/// to continue exactly (the data order is a function of seed and epoch, so it needs no state).
+/// to continue exactly. The data order is a function of seed and epoch, so it needs no generator
+/// state; the position inside an unfinished epoch and that epoch's sums are kept in `partial`.
+///
+/// Random state kept inside a model (a `Dropout` layer's generator) is not part of the model's
+/// tensors and so not of the checkpoint: a model with dropout resumes with a fresh mask stream.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunState {
     /// Epochs completed.
     pub epoch: usize,
     /// Optimizer steps taken.
     pub step: u64,
-    /// The first step's loss (the divergence check's reference).
-    pub first_loss: Option<f64>,
+    /// The epoch in progress when the checkpoint was written mid-epoch (`max_steps`, an
+    /// interrupt, `checkpoint_every_steps`); `None` at an epoch boundary.
+    #[serde(default)]
+    pub partial: Option<EpochProgress>,
+    /// The divergence check's reference and running mean.
+    #[serde(default)]
+    pub divergence: DivergenceWatch,
+    /// The gradient watch's counters.
+    #[serde(default)]
+    pub watch: Option<GradientWatch>,
     /// Records of the completed epochs.
     pub history: Vec<EpochRecord>,
     /// Early-stopping state.

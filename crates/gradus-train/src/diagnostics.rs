@@ -108,7 +108,7 @@ pub fn update_ratio(before: &[Tensor], after: &[Tensor]) -> f64 {
 /// assert!(w.observe(1, &tiny).is_none());
 /// assert!(w.observe(2, &tiny).unwrap().contains("vanishing"));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GradientWatch {
     /// A layer norm under this counts as vanishing.
     pub vanishing_below: f64,
@@ -148,6 +148,15 @@ impl GradientWatch {
             exploding_above,
             ..Default::default()
         }
+    }
+
+    /// Takes over the counters (steps in a row under the threshold, warnings given) of a watch
+    /// saved in a checkpoint, keeping this watch's thresholds: a resumed run warns as the
+    /// uninterrupted run would.
+    pub fn resume_from(&mut self, saved: &GradientWatch) {
+        self.small_run = saved.small_run;
+        self.warned_vanishing = saved.warned_vanishing;
+        self.warned_exploding = saved.warned_exploding;
     }
 
     /// Records one step's norms; returns a warning the first time a condition appears.

@@ -26,6 +26,10 @@ pub enum TrainError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A run that cannot train as set up: no batches or no epochs (the message gives the
+    /// numbers), or one-sample batches for a model with batch norm.
+    #[error("{0}")]
+    Setup(String),
     /// A checkpoint that cannot be used to resume.
     #[error("checkpoint {}: {detail}", path.display())]
     Checkpoint {

@@ -4,7 +4,10 @@
 //!   validates, stops early, detects divergence, and writes the run directory.
 //! - [`task`]: the loss and metrics of classification, binary classification and regression.
 //! - [`diagnostics`]: gradient norms per layer, update ratios, vanishing/exploding warnings.
+//! - [`divergence`]: the divergence check on a running mean of the loss.
+//! - [`epoch`]: per-epoch sums (sample-weighted losses) and the position inside an epoch.
 //! - [`early_stop`]: patience and minimum improvement.
+//! - [`plan`]: how epochs are cut into batches, checked before the first step.
 //! - [`checkpoint`]: atomic writes and resumable checkpoints.
 //! - [`metrics`], [`report`], [`model_file`], [`progress`]: `metrics.csv`, `report.html`, model
 //!   files with metadata, and the progress bar.
@@ -12,10 +15,13 @@
 
 pub mod checkpoint;
 pub mod diagnostics;
+pub mod divergence;
 pub mod early_stop;
+pub mod epoch;
 mod error;
 pub mod metrics;
 pub mod model_file;
+pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod task;

@@ -10,17 +10,20 @@ pub struct EpochRecord {
     pub epoch: usize,
     /// Optimizer steps taken so far.
     pub step: u64,
-    /// Mean training loss over the epoch's batches.
+    /// Mean training loss per sample over the epoch (each batch's mean weighted by its
+    /// samples, so a small last batch counts for what it holds, as in `gradus eval`).
     pub train_loss: f64,
     /// Validation loss, when there is a validation set.
     pub val_loss: Option<f64>,
-    /// Mean global gradient norm over the epoch's steps.
+    /// Mean global gradient norm over the epoch's steps (a norm describes a step, not a sample:
+    /// each step counts once, whatever its batch size).
     pub grad_norm: f64,
     /// Learning rate at the end of the epoch.
     pub lr: f64,
     /// Mean update-to-parameter norm ratio over the epoch's steps.
     pub update_ratio: f64,
-    /// Task metrics on the validation set (empty without one), by name.
+    /// Task metrics over every sample of the validation set (of the training set, after the
+    /// epoch's last step, without one), by name.
     pub metrics: std::collections::BTreeMap<String, f64>,
     /// Mean gradient norm of each layer over the epoch's steps, in parameter order.
     pub layer_grad_norms: Vec<(String, f64)>,

@@ -50,7 +50,14 @@ impl Progress {
         }
     }
 
-    /// One step done with this batch loss over `samples` samples.
+    /// Moves the bar past `batches` already done (a run resumed inside an epoch).
+    pub fn skip(&self, batches: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(batches as u64);
+        }
+    }
+
+    /// One step done; `loss` is the epoch's mean loss so far, the batch had `samples` samples.
     pub fn step(&self, loss: f64, samples: usize) {
         let mut epoch = self.epoch.lock().expect("progress lock");
         epoch.0 += samples;

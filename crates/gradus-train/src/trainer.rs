@@ -4,6 +4,7 @@
 use crate::checkpoint::{self, RunState};
 use crate::diagnostics::{update_ratio, GradNorms, GradientWatch};
 use crate::early_stop::EarlyStopping;
+use crate::epoch::{EpochProgress, EpochStats};
 use crate::error::{Result, TrainError};
 use crate::metrics::{write_layers_csv, write_metrics_csv, EpochRecord};
 use crate::progress::Progress;
@@ -14,6 +15,8 @@ use gradus_optim::{Optimizer, ReduceOnPlateau, Schedule};
 use gradus_tensor::{autodiff::no_grad, DType, Tensor};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// How to train: length, batching, safety nets and outputs.
@@ -35,8 +38,14 @@ pub struct TrainOptions {
     pub restore_best: bool,
     /// Write a checkpoint every this many epochs (0: only at the end).
     pub checkpoint_every: usize,
-    /// Stop when the loss exceeds this multiple of the first step's loss.
+    /// Also write a checkpoint every this many optimizer steps, inside epochs too (0: never).
+    pub checkpoint_every_steps: u64,
+    /// Stop when the running mean of the training loss exceeds this multiple of its mean over
+    /// the first `divergence_window` samples (see [`crate::divergence`]).
     pub divergence_factor: f64,
+    /// Samples in the divergence check's reference and running mean (capped at the training
+    /// set's size).
+    pub divergence_window: usize,
     /// Order the first this-many epochs from easy to hard by the initial model's per-sample loss.
     pub curriculum_epochs: usize,
     /// Vanishing / exploding gradient thresholds.
@@ -47,6 +56,10 @@ pub struct TrainOptions {
     pub eval_batch: usize,
     /// No progress output at all.
     pub quiet: bool,
+    /// Set from outside (a signal handler) to stop the run cleanly: the current step finishes,
+    /// then the checkpoint, the model and the report are written and `fit` returns a summary
+    /// with `stopped = "interrupted"`.
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 impl Default for TrainOptions {
@@ -63,12 +76,15 @@ impl Default for TrainOptions {
             early_stopping: None,
             restore_best: true,
             checkpoint_every: 1,
+            checkpoint_every_steps: 0,
             divergence_factor: 1e3,
+            divergence_window: crate::divergence::DEFAULT_WINDOW,
             curriculum_epochs: 0,
             watch: GradientWatch::default(),
             diagnostics_every: 10,
             eval_batch: 1024,
             quiet: false,
+            interrupt: None,
         }
     }
 }
@@ -98,9 +114,9 @@ pub struct Summary {
     pub epochs: usize,
     /// Optimizer steps taken.
     pub steps: u64,
-    /// Why training ended: "completed", "early stopping", "max steps".
+    /// Why training ended: "completed", "early stopping", "max steps", "interrupted".
     pub stopped: String,
-    /// The last epoch's record.
+    /// The last epoch's record (of the unfinished epoch when the run stopped inside one).
     pub last: Option<EpochRecord>,
     /// The epoch with the best validation loss (or training loss without validation).
     pub best: Option<EpochRecord>,
@@ -114,6 +130,7 @@ pub struct Summary {
 struct Prepared {
     x: Tensor,
     y: Targets,
+    samples: usize,
 }
 
 fn prepare(data: &Dataset, idx: &[usize], task: &Task, dtype: DType) -> Result<Prepared> {
@@ -130,20 +147,16 @@ fn prepare(data: &Dataset, idx: &[usize], task: &Task, dtype: DType) -> Result<P
             Targets::Values(Tensor::from_vec(values.clone(), &[idx.len(), *dim])?.to_dtype(dtype)?)
         }
     };
-    Ok(Prepared { x, y })
+    Ok(Prepared {
+        x,
+        y,
+        samples: idx.len(),
+    })
 }
 
-/// Per-epoch accumulators.
-#[derive(Default)]
-struct EpochStats {
-    loss_sum: f64,
-    batches: usize,
-    norm_sum: f64,
-    layer_norm_sums: Vec<(String, f64)>,
-    ratio_sum: f64,
-    ratios: usize,
-    samples: usize,
-}
+/// Why a run stops before its last epoch, checked before every step.
+const INTERRUPTED: &str = "interrupted";
+const MAX_STEPS: &str = "max steps";
 
 impl Trainer {
     fn named_params(&self) -> Vec<(String, gradus_nn::Param)> {
@@ -161,7 +174,8 @@ impl Trainer {
         }
     }
 
-    /// Loss and metrics of the model on a whole data set, in evaluation mode.
+    /// Loss and metrics of the model on a whole data set, in evaluation mode: means over its
+    /// samples, however it is cut into forward passes.
     ///
     /// # Errors
     /// When the data does not fit the model.
@@ -210,21 +224,24 @@ impl Trainer {
         result
     }
 
-    /// Per-sample training loss of the current model (the curriculum's difficulty score).
+    /// Per-sample loss of the current model (the curriculum's difficulty score), in evaluation
+    /// mode: scoring must not draw dropout masks nor feed batch norm one sample in training mode.
     fn difficulty(&self, data: &Dataset) -> Result<Vec<f64>> {
         let mut scores = Vec::with_capacity(data.len());
-        no_grad(|| -> Result<()> {
+        self.model.eval();
+        let result = no_grad(|| -> Result<()> {
             for i in 0..data.len() {
                 let p = prepare(data, &[i], &self.task, self.options.dtype)?;
                 scores.push(self.task.loss(&self.model.forward(&p.x)?, &p.y)?.item()?);
             }
             Ok(())
-        })?;
-        Ok(scores)
+        });
+        self.model.train(true);
+        result.map(|()| scores)
     }
 
     /// The index batches of an epoch: curriculum order (easy first) for the first epochs, else
-    /// the batcher's shuffled order.
+    /// the batcher's shuffled order; both cut by the same batcher (size, `drop_last`, merging).
     fn epoch_batches(
         &self,
         batcher: &Batcher,
@@ -232,23 +249,68 @@ impl Trainer {
         curriculum: &[usize],
     ) -> Vec<Vec<usize>> {
         if epoch <= self.options.curriculum_epochs && !curriculum.is_empty() {
-            let size = match self.options.batch {
-                BatchMode::Full => curriculum.len(),
-                BatchMode::Stochastic => 1,
-                BatchMode::MiniBatch { size, .. } => size,
-            };
-            return curriculum.chunks(size.max(1)).map(|c| c.to_vec()).collect();
+            return batcher.batches_of(curriculum);
         }
         batcher.epoch(epoch as u64)
     }
 
+    /// Why the run must stop before its next step, if it must.
+    fn halt(&self, step: u64, progress: &Progress) -> Option<&'static str> {
+        if self
+            .options
+            .interrupt
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::SeqCst))
+        {
+            progress.line("interrupted: writing the checkpoint, the model and the report (interrupt again to quit at once)");
+            Some(INTERRUPTED)
+        } else if self.options.max_steps.is_some_and(|m| step >= m) {
+            Some(MAX_STEPS)
+        } else {
+            None
+        }
+    }
+
+    /// Refuses settings that would run no step at all (the message gives the numbers).
+    fn check_length(&self) -> Result<()> {
+        if self.options.epochs == 0 {
+            return Err(TrainError::Setup(
+                "no training steps: epochs = 0 (the number of passes over the data must be at least 1)".into(),
+            ));
+        }
+        if self.options.max_steps == Some(0) {
+            return Err(TrainError::Setup(
+                "no training steps: max_steps = 0 (must be at least 1, or left out)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn save_checkpoint(&self, path: &Path, saved: &mut RunState) -> Result<()> {
+        saved.watch = Some(self.options.watch.clone());
+        checkpoint::save(
+            path,
+            self.model.as_ref(),
+            &self.optimizer,
+            self.plateau.as_ref(),
+            saved,
+        )
+    }
+
     /// Trains on `train`, validating on `val` each epoch, writing the run files into `out`.
-    /// With `resume`, continues from `out/checkpoint.safetensors` so that the final weights are
-    /// bitwise identical to an uninterrupted run's.
+    /// With `resume`, continues from `out/checkpoint.safetensors` (written at epoch ends, every
+    /// `checkpoint_every_steps` steps, and where the run stopped, inside an epoch too) so that the
+    /// final weights are bitwise identical to an uninterrupted run's.
+    ///
+    /// A run stopped inside an epoch (`max_steps`, an interrupt) ends `metrics.csv` with a row
+    /// for the unfinished epoch, whose `step` column tells how far it got; a resumed run
+    /// finishes that epoch and replaces the row. Reduce-on-plateau and early stopping only see
+    /// whole epochs.
     ///
     /// # Errors
-    /// On divergence (with the step, the layer and a hint), data that does not fit the model, or
-    /// files that cannot be written.
+    /// On settings that give no training step (no samples, no batch, no epoch; the message gives
+    /// the numbers), divergence (with the step, the layer and a hint), data that does not fit
+    /// the model, or files that cannot be written.
     pub fn fit(
         &mut self,
         train: &Dataset,
@@ -256,6 +318,20 @@ impl Trainer {
         out: &Path,
         resume: bool,
     ) -> Result<Summary> {
+        self.check_length()?;
+        let batch_norm = crate::plan::has_batch_norm(self.model.as_ref());
+        let batcher = crate::plan::epoch_batcher(
+            train.len(),
+            self.options.batch,
+            self.options.seed,
+            batch_norm,
+        )
+        .map_err(|e| match (e, val) {
+            (TrainError::Setup(m), Some(v)) if train.is_empty() => {
+                TrainError::Setup(format!("{m}; the validation set has {} samples", v.len()))
+            }
+            (e, _) => e,
+        })?;
         std::fs::create_dir_all(out).map_err(TrainError::io(out))?;
         let ckpt_path = out.join("checkpoint.safetensors");
         let mut saved = RunState::default();
@@ -271,14 +347,17 @@ impl Trainer {
             {
                 *es = state.clone();
             }
+            if let Some(watch) = &saved.watch {
+                self.options.watch.resume_from(watch);
+            }
         }
-        let batcher = Batcher::new(train.len(), self.options.batch)?.shuffled(self.options.seed);
         if self.options.curriculum_epochs > 0 && saved.curriculum.is_empty() {
             let scores = self.difficulty(train)?;
             let mut order: Vec<usize> = (0..train.len()).collect();
             order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
             saved.curriculum = order;
         }
+        let window = self.options.divergence_window.clamp(1, train.len());
         let progress = Progress::new(true, self.options.quiet);
         let params_count = self.model.num_parameters();
         progress.line(&format!(
@@ -287,33 +366,79 @@ impl Trainer {
             train.len(),
             val.map_or(0, |v| v.len())
         ));
-        let mut stopped = "completed".to_string();
+        if batcher.batches_per_epoch() < self.options.batch.batches_per_epoch(train.len()) {
+            progress.line("note: the model has batch norm, which cannot train on one sample; the last batch of each epoch (one sample) is merged into the batch before it");
+        }
+        let mut stopped = "completed";
+        let mut unfinished = None;
         self.model.train(true);
-        'epochs: for epoch in saved.epoch + 1..=self.options.epochs {
+        let first = saved.partial.as_ref().map_or(saved.epoch + 1, |p| p.epoch);
+        for epoch in first..=self.options.epochs {
             let started = Instant::now();
             let batches = self.epoch_batches(&batcher, epoch, &saved.curriculum);
+            let (mut done, mut stats) = match saved.partial.take() {
+                Some(p) if p.batches_total != batches.len() => {
+                    return Err(TrainError::Checkpoint {
+                        path: ckpt_path,
+                        detail: format!("was written inside epoch {} of {} batches, but these settings cut it into {}; resume with the batch settings of the interrupted run", p.epoch, p.batches_total, batches.len()),
+                    });
+                }
+                Some(p) => (p.batches_done, p.stats),
+                None => (0, EpochStats::default()),
+            };
             progress.epoch_started(epoch, batches.len());
-            let mut stats = EpochStats::default();
-            for idx in &batches {
-                if self.options.max_steps.is_some_and(|m| saved.step >= m) {
-                    stopped = "max steps".into();
+            progress.skip(done);
+            while done < batches.len() {
+                if let Some(reason) = self.halt(saved.step, &progress) {
+                    stopped = reason;
                     break;
                 }
-                let p = prepare(train, idx, &self.task, self.options.dtype)?;
-                self.train_step(&p, epoch, &mut saved, &mut stats, &ckpt_path, &progress)?;
-                progress.step(stats.loss_sum / stats.batches as f64, idx.len());
+                let p = prepare(train, &batches[done], &self.task, self.options.dtype)?;
+                self.train_step(
+                    &p, epoch, window, &mut saved, &mut stats, &ckpt_path, &progress,
+                )?;
+                done += 1;
+                progress.step(stats.mean_loss(), p.samples);
+                let every = self.options.checkpoint_every_steps;
+                if every > 0 && saved.step % every == 0 && done < batches.len() {
+                    saved.partial = Some(EpochProgress {
+                        epoch,
+                        batches_done: done,
+                        batches_total: batches.len(),
+                        stats: stats.clone(),
+                    });
+                    self.save_checkpoint(&ckpt_path, &mut saved)?;
+                    saved.partial = None;
+                }
             }
-            if stats.batches == 0 {
+            if done < batches.len() {
+                // stopped inside the epoch: keep the position to resume (checkpoint first, so a
+                // second interrupt during the evaluation below loses nothing), then record how
+                // far it got
+                saved.partial = Some(EpochProgress {
+                    epoch,
+                    batches_done: done,
+                    batches_total: batches.len(),
+                    stats: stats.clone(),
+                });
+                self.save_checkpoint(&ckpt_path, &mut saved)?;
+                if stats.batches > 0 {
+                    let record = self.end_epoch(epoch, &stats, started, train, val, &saved)?;
+                    progress.epoch_done(&format!(
+                        "{}  [stopped after {done} of {} batches]",
+                        epoch_line(&record),
+                        batches.len()
+                    ));
+                    unfinished = Some(record);
+                }
+                write_records(out, &saved.history, unfinished.as_ref())?;
                 break;
             }
             let record = self.end_epoch(epoch, &stats, started, train, val, &saved)?;
             progress.epoch_done(&epoch_line(&record));
             saved.epoch = epoch;
             saved.history.push(record.clone());
-            write_metrics_csv(&out.join("metrics.csv"), &saved.history)
-                .map_err(TrainError::io(out.join("metrics.csv")))?;
-            write_layers_csv(&out.join("layers.csv"), &saved.history)
-                .map_err(TrainError::io(out.join("layers.csv")))?;
+            write_records(out, &saved.history, None)?;
             let monitored = record.val_loss.unwrap_or(record.train_loss);
             if let Some(plateau) = &mut self.plateau {
                 plateau.step(monitored);
@@ -328,34 +453,35 @@ impl Trainer {
                 saved.early_stopping = Some(es.clone());
                 self.options.early_stopping = Some(es);
             }
+            if epoch < self.options.epochs && !stop {
+                if let Some(reason) = self.halt(saved.step, &progress) {
+                    stopped = reason;
+                }
+            }
             let last = stop || epoch == self.options.epochs || stopped != "completed";
             if last
                 || (self.options.checkpoint_every > 0 && epoch % self.options.checkpoint_every == 0)
             {
-                checkpoint::save(
-                    &ckpt_path,
-                    self.model.as_ref(),
-                    &self.optimizer,
-                    self.plateau.as_ref(),
-                    &saved,
-                )?;
+                self.save_checkpoint(&ckpt_path, &mut saved)?;
             }
             if stop {
-                stopped = "early stopping".into();
-                break 'epochs;
+                stopped = "early stopping";
+                break;
             }
             if stopped != "completed" {
                 break;
             }
         }
         progress.finish();
-        self.finish(out, &saved, stopped, params_count)
+        self.finish(out, &saved, unfinished, stopped.to_string(), params_count)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn train_step(
         &mut self,
         p: &Prepared,
         epoch: usize,
+        window: usize,
         saved: &mut RunState,
         stats: &mut EpochStats,
         ckpt: &Path,
@@ -364,7 +490,6 @@ impl Trainer {
         let step = saved.step + 1;
         let loss = self.task.loss(&self.model.forward(&p.x)?, &p.y)?;
         let value = loss.item()?;
-        let first = *saved.first_loss.get_or_insert(value);
         let named = self.named_params();
         let diverged = |this: &Trainer, what: String, norms: Option<&GradNorms>| {
             let (layer, grad_norm) = norms
@@ -403,17 +528,15 @@ impl Trainer {
         }
         loss.backward()?;
         let norms = GradNorms::measure(&named);
-        if !norms.global.is_finite()
-            || value > self.options.divergence_factor * first.abs().max(1e-12)
+        if !norms.global.is_finite() {
+            let what = "the gradient is not finite".to_string();
+            return Err(diverged(self, what, Some(&norms)));
+        }
+        let factor = self.options.divergence_factor;
+        if let Some((current, reference)) =
+            saved.divergence.observe(value, p.samples, window, factor)
         {
-            let what = if norms.global.is_finite() {
-                format!(
-                    "loss {value:.4e} is over {}x its start ({first:.4e})",
-                    self.options.divergence_factor
-                )
-            } else {
-                "the gradient is not finite".to_string()
-            };
+            let what = format!("loss {current:.4e} (running mean over ~{window} samples) is over {factor}x its start ({reference:.4e}, the mean over the first {window} samples)");
             return Err(diverged(self, what, Some(&norms)));
         }
         if let Some(w) = self.options.watch.observe(step, &norms) {
@@ -434,24 +557,10 @@ impl Trainer {
         self.optimizer.zero_grad();
         if measure {
             let after: Vec<Tensor> = named.iter().map(|(_, p)| p.tensor()).collect();
-            stats.ratio_sum += update_ratio(&before, &after);
-            stats.ratios += 1;
+            stats.add_ratio(update_ratio(&before, &after));
         }
         saved.step = step;
-        stats.loss_sum += value;
-        stats.norm_sum += norms.global;
-        if stats.layer_norm_sums.is_empty() {
-            stats.layer_norm_sums = norms
-                .per_layer
-                .iter()
-                .map(|(l, _)| (l.clone(), 0.0))
-                .collect();
-        }
-        for ((_, acc), (_, n)) in stats.layer_norm_sums.iter_mut().zip(&norms.per_layer) {
-            *acc += n;
-        }
-        stats.batches += 1;
-        stats.samples += p.x.shape().first().copied().unwrap_or(1);
+        stats.add_step(value, p.samples, norms.global, &norms.per_layer);
         Ok(())
     }
 
@@ -474,21 +583,13 @@ impl Trainer {
         Ok(EpochRecord {
             epoch,
             step: saved.step,
-            train_loss: s.loss_sum / s.batches as f64,
+            train_loss: s.mean_loss(),
             val_loss,
-            grad_norm: s.norm_sum / s.batches as f64,
+            grad_norm: s.mean_grad_norm(),
             lr: self.lr(saved.step),
-            update_ratio: if s.ratios > 0 {
-                s.ratio_sum / s.ratios as f64
-            } else {
-                f64::NAN
-            },
+            update_ratio: s.mean_update_ratio(),
             metrics: metrics.into_iter().collect(),
-            layer_grad_norms: s
-                .layer_norm_sums
-                .iter()
-                .map(|(l, v)| (l.clone(), v / s.batches as f64))
-                .collect(),
+            layer_grad_norms: s.mean_layer_norms(),
             seconds: started.elapsed().as_secs_f64(),
         })
     }
@@ -513,6 +614,7 @@ impl Trainer {
         &mut self,
         out: &Path,
         saved: &RunState,
+        unfinished: Option<EpochRecord>,
         stopped: String,
         parameters: usize,
     ) -> Result<Summary> {
@@ -536,7 +638,7 @@ impl Trainer {
             epochs: saved.epoch,
             steps: saved.step,
             stopped,
-            last: saved.history.last().cloned(),
+            last: unfinished.clone().or_else(|| saved.history.last().cloned()),
             best,
             parameters,
             warnings: saved.warnings.clone(),
@@ -545,11 +647,24 @@ impl Trainer {
         checkpoint::write_atomic(&out.join("summary.json"), json.as_bytes())
             .map_err(TrainError::io(out.join("summary.json")))?;
         let table = summary_table(&summary);
-        let html = crate::report::html_report("gradus training report", &table, &saved.history);
+        let records: Vec<EpochRecord> = saved.history.iter().cloned().chain(unfinished).collect();
+        let html = crate::report::html_report("gradus training report", &table, &records);
         checkpoint::write_atomic(&out.join("report.html"), html.as_bytes())
             .map_err(TrainError::io(out.join("report.html")))?;
         Ok(summary)
     }
+}
+
+/// Writes `metrics.csv` and `layers.csv`: the completed epochs, then the unfinished one if any.
+fn write_records(
+    out: &Path,
+    history: &[EpochRecord],
+    unfinished: Option<&EpochRecord>,
+) -> Result<()> {
+    let all: Vec<EpochRecord> = history.iter().chain(unfinished).cloned().collect();
+    write_metrics_csv(&out.join("metrics.csv"), &all)
+        .map_err(TrainError::io(out.join("metrics.csv")))?;
+    write_layers_csv(&out.join("layers.csv"), &all).map_err(TrainError::io(out.join("layers.csv")))
 }
 
 fn epoch_line(r: &EpochRecord) -> String {

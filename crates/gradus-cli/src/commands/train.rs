@@ -2,6 +2,7 @@
 
 use crate::commands::SPEC_KEY;
 use crate::config;
+use crate::interrupt::Interrupt;
 use crate::setup::{self, reshape_for_model};
 use gradus_tensor::Rng;
 use gradus_train::early_stop::EarlyStopping;
@@ -10,6 +11,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Runs `gradus train`.
+///
+/// On SIGINT or SIGTERM the run stops after the current step, writes its checkpoint, model,
+/// metrics and report, prints the command that resumes it, and the process exits with status
+/// 128 + the signal number (130 for Ctrl-C), as shells expect of an interrupted program.
 pub fn run(
     config_path: &Path,
     out: Option<PathBuf>,
@@ -32,13 +37,16 @@ pub fn run(
         .transpose()?;
     let model = spec.build(&mut Rng::seed(c.seed))?;
     let batch = setup::batch_mode(&c)?;
-    // the schedule follows the steps the run will take (the batcher's own count)
-    let run = setup::run_schedule(&c, batch.batches_per_epoch(train.len()) as u64)?;
+    // the schedule follows the steps the run will take (the trainer's own count per epoch)
+    let batch_norm = gradus_train::plan::has_batch_norm(model.as_ref());
+    let steps_per_epoch = gradus_train::plan::steps_per_epoch(train.len(), batch, batch_norm);
+    let run = setup::run_schedule(&c, steps_per_epoch)?;
     for warning in &run.warnings {
         eprintln!("warning: {warning}");
     }
     let (schedule, plateau, momentum) = (run.lr, run.plateau, run.momentum);
     let optimizer = setup::optimizer(&c.optimizer, model.as_ref(), &schedule, momentum)?;
+    let interrupt = Interrupt::install()?;
     let options = TrainOptions {
         epochs: c.epochs,
         max_steps: c.max_steps,
@@ -51,9 +59,11 @@ pub fn run(
             .map(|p| EarlyStopping::new(p, c.train.min_delta)),
         restore_best: c.train.restore_best,
         checkpoint_every: c.train.checkpoint_every,
+        checkpoint_every_steps: c.train.checkpoint_every_steps,
         divergence_factor: c.train.divergence_factor,
         curriculum_epochs: c.train.curriculum_epochs,
         quiet,
+        interrupt: Some(interrupt.flag.clone()),
         ..TrainOptions::default()
     };
     let spec_json = serde_json::to_string(&spec).map_err(|e| e.to_string())?;
@@ -73,8 +83,9 @@ pub fn run(
     let summary = trainer
         .fit(&train, val.as_ref(), &out, resume)
         .map_err(|e| e.to_string())?;
+    let interrupted = summary.stopped == "interrupted";
     let mut json = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
-    if let Some(test) = &test {
+    if let Some(test) = test.as_ref().filter(|_| !interrupted) {
         let (loss, metrics) = trainer.evaluate(test).map_err(|e| e.to_string())?;
         let mut t = serde_json::Map::new();
         t.insert("loss".into(), loss.into());
@@ -95,6 +106,17 @@ pub fn run(
     let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
     gradus_train::checkpoint::write_atomic(&out.join("summary.json"), text.as_bytes())
         .map_err(|e| format!("{}: {e}", out.display()))?;
+    if interrupted {
+        eprintln!(
+            "interrupted by {} after step {} ({} epochs complete): wrote the checkpoint, model.safetensors, metrics.csv, summary.json and report.html to {}\nresume with:\n  {}",
+            interrupt.name(),
+            summary.steps,
+            summary.epochs,
+            out.display(),
+            crate::interrupt::resume_command()
+        );
+        std::process::exit(interrupt.exit_code());
+    }
     if !quiet {
         eprintln!(
             "wrote {} (metrics.csv, layers.csv, model.safetensors, config.toml, summary.json, report.html)",

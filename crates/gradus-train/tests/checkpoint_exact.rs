@@ -1,0 +1,80 @@
+//! Checkpoints keep f64 values exactly, in the library's normal build (no dev-dependency features):
+//! optimizer moments, scalars and losses go through JSON, whose parser must round-trip every f64.
+
+use gradus_nn::layers::Linear;
+use gradus_nn::Module;
+use gradus_optim::{Adam, Data, Optimizer};
+use gradus_tensor::{DType, Rng, Tensor};
+use gradus_train::checkpoint::{self, RunState};
+use gradus_train::metrics::EpochRecord;
+
+/// f64 values whose shortest decimal form a fast, inexact float parser reads back one ulp off.
+const HARD: [f64; 6] = [
+    2.1073947491912492e-7,
+    3.4048592608515074e-9,
+    90.27474764568267,
+    0.9519560284026387,
+    0.0018057721557255225,
+    0.9259338926496359,
+];
+
+fn setup() -> (Linear, Optimizer) {
+    let model = Linear::new(3, 2, true, &mut Rng::seed(0));
+    model.cast(DType::F64).unwrap();
+    let params: Vec<Tensor> = model.parameters().iter().map(|p| p.tensor()).collect();
+    let opt = Optimizer::new(Adam::new(1e-3), &params).unwrap();
+    (model, opt)
+}
+
+#[test]
+fn a_checkpoint_round_trips_hard_f64_values_bit_for_bit() {
+    let (model, mut opt) = setup();
+    let mut states = opt.state_dict();
+    let mut k = 0;
+    for slots in &mut states[0].slots {
+        for buffer in slots {
+            if let Data::F64(values) = &mut buffer.data {
+                for v in values.iter_mut() {
+                    *v = HARD[k % HARD.len()];
+                    k += 1;
+                }
+            }
+        }
+    }
+    assert!(k >= HARD.len(), "the state has f64 buffers to fill");
+    states[0].scalars.insert("probe".into(), HARD[3]);
+    opt.load_state_dict(states.clone()).unwrap();
+    let progress = RunState {
+        history: HARD
+            .iter()
+            .map(|&v| EpochRecord {
+                train_loss: v,
+                grad_norm: v,
+                ..EpochRecord::default()
+            })
+            .collect(),
+        ..RunState::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.safetensors");
+    checkpoint::save(&path, &model, &opt, None, &progress).unwrap();
+
+    let (fresh, mut opt2) = setup();
+    let back = checkpoint::load(&path, &fresh, &mut opt2, None).unwrap();
+    let bits = |s: &[gradus_optim::State]| -> Vec<u64> {
+        s[0].slots
+            .iter()
+            .flatten()
+            .flat_map(|b| b.values::<f64>().unwrap().to_vec())
+            .chain(s[0].scalars.values().copied())
+            .map(f64::to_bits)
+            .collect()
+    };
+    assert_eq!(bits(&opt2.state_dict()), bits(&states));
+    let losses: Vec<u64> = back
+        .history
+        .iter()
+        .map(|r| r.train_loss.to_bits())
+        .collect();
+    assert_eq!(losses, HARD.map(f64::to_bits).to_vec());
+}
