@@ -153,7 +153,10 @@ fn heart_scale_is_270_by_13() {
 fn a9a_test_rows_pad_to_the_123_training_features() {
     let path = repo_data("libsvm/a9a-t-first1000");
     let test = read_libsvm(&path, TargetKind::Class, None).unwrap();
-    assert_eq!((test.len(), test.x.n_cols(), test.x.nnz()), (1000, 121, 13869));
+    assert_eq!(
+        (test.len(), test.x.n_cols(), test.x.nnz()),
+        (1000, 121, 13869)
+    );
     let padded = read_libsvm(&path, TargetKind::Class, Some(123)).unwrap();
     assert_eq!(padded.x.n_cols(), 123);
     assert_eq!(

@@ -20,9 +20,7 @@ const TOL: f64 = 1e-9;
 fn reference_path() -> PathBuf {
     let dir = std::env::var("GRADUS_REFERENCE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference")
-        });
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference"));
     dir.join("layers.json")
 }
 

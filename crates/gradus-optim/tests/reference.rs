@@ -18,10 +18,7 @@ use std::path::PathBuf;
 fn reference_dir() -> PathBuf {
     match std::env::var_os("GRADUS_REFERENCE_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/reference"
-        )),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference")),
     }
 }
 
