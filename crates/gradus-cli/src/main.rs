@@ -3,6 +3,8 @@
 
 mod commands;
 mod config;
+#[cfg(test)]
+mod config_fuzz;
 mod setup;
 
 use clap::{Parser, Subcommand};
