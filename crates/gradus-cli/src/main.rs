@@ -6,6 +6,8 @@
 mod output;
 mod commands;
 mod config;
+#[cfg(test)]
+mod config_fuzz;
 mod interrupt;
 mod setup;
 

@@ -51,10 +51,6 @@ pub struct RunData {
     pub test: Option<Dataset>,
 }
 
-fn err<E: std::fmt::Display>(context: &str) -> impl Fn(E) -> String + '_ {
-    move |e| format!("{context}: {e}")
-}
-
 /// The dtype named in a config.
 pub fn dtype_of(name: &str) -> Result<DType, String> {
     match name {
@@ -81,14 +77,33 @@ fn need<'a, T>(v: &'a Option<T>, key: &str) -> Result<&'a T, String> {
         .ok_or_else(|| format!("{key} is required for this data format"))
 }
 
-/// Reads one file or folder in the config's format (mnist: the given split).
+/// What a file must match to feed a model trained on another file: the training file's CSV
+/// feature columns (matched by name, in any order), its text vocabulary (the same character
+/// ids), its libsvm width. The default matches nothing: a training file.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Like<'a> {
+    /// CSV feature column names, in model input order.
+    pub columns: Option<&'a [String]>,
+    /// The character vocabulary of the training text.
+    pub vocab: Option<&'a CharVocab>,
+    /// Features per libsvm sample.
+    pub width: Option<usize>,
+}
+
+/// Reads one file or folder in the config's format (mnist: the given split). CSV columns are
+/// matched by name: `like.columns` (the feature names a model was trained on) when given, else
+/// the config's `data.features`, else every column but the target; the names read come back in
+/// the order of the features. Text is encoded with `like.vocab` when given. Training, its
+/// validation and test files and `gradus eval` all read here.
 ///
 /// # Errors
-/// A message naming the file and the problem.
+/// A message naming the file and the problem (a missing column by its name, a character outside
+/// the vocabulary by its line and column).
 pub fn read(
     d: &DataConfig,
     path: &str,
     split: mnist::Split,
+    like: Like<'_>,
 ) -> Result<(Dataset, Vec<String>, Option<CharVocab>), String> {
     let task = d.task.clone().unwrap_or_else(|| "classification".into());
     match d.format.as_str() {
@@ -100,12 +115,16 @@ pub fn read(
                 target_kind(&task)?
             };
             let mut opts = csv::CsvOptions::new(target, kind);
-            if let Some(f) = &d.features {
+            if let Some(f) = like.columns.or(d.features.as_deref()) {
                 opts = opts.features(&f.iter().map(String::as_str).collect::<Vec<_>>());
             }
-            let ds = csv::read_csv(path, &opts).map_err(|e| e.to_string())?;
-            let names = feature_names(path, d, target)?;
-            Ok((ds, names, None))
+            let table = csv::read_csv_table(path, &opts).map_err(|e| e.to_string())?;
+            let names = table.feature_names.clone();
+            Ok((
+                table.into_dataset().map_err(|e| e.to_string())?,
+                names,
+                None,
+            ))
         }
         "mnist" => Ok((
             mnist::load(path, split).map_err(|e| e.to_string())?,
@@ -113,18 +132,22 @@ pub fn read(
             None,
         )),
         "libsvm" => {
-            let sparse = libsvm::read_libsvm(path, target_kind(&task)?, d.n_features)
-                .map_err(|e| e.to_string())?;
+            let width = d.n_features.or(like.width);
+            let sparse =
+                libsvm::read_libsvm(path, target_kind(&task)?, width).map_err(|e| e.to_string())?;
             Ok((
-                sparse.to_dense(d.n_features).map_err(|e| e.to_string())?,
+                sparse.to_dense(width).map_err(|e| e.to_string())?,
                 vec![],
                 None,
             ))
         }
         "text" => {
             let text = text::read_text(path).map_err(|e| e.to_string())?;
-            let vocab = CharVocab::from_text(&text);
-            let tokens = vocab.encode(&text).map_err(|e| e.to_string())?;
+            let vocab = like
+                .vocab
+                .cloned()
+                .unwrap_or_else(|| CharVocab::from_text(&text));
+            let tokens = vocab.encode_file(&text, path).map_err(|e| e.to_string())?;
             let block = *need(&d.block_size, "data.block_size")?;
             let windows = TextDataset::new(tokens, block).map_err(|e| e.to_string())?;
             Ok((text_to_dataset(&windows)?, vec![], Some(vocab)))
@@ -133,19 +156,6 @@ pub fn read(
             "data.format: unknown value `{other}` (expected csv, mnist, libsvm, text or ratings)"
         )),
     }
-}
-
-fn feature_names(path: &str, d: &DataConfig, target: &str) -> Result<Vec<String>, String> {
-    if let Some(f) = &d.features {
-        return Ok(f.clone());
-    }
-    let text = std::fs::read_to_string(path).map_err(err(path))?;
-    let header = text.lines().next().unwrap_or_default();
-    Ok(header
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| s != target)
-        .collect())
 }
 
 /// Next-character windows as a data set: inputs are token ids, targets the following ids.
@@ -173,12 +183,19 @@ fn text_to_dataset(w: &TextDataset) -> Result<Dataset, String> {
 /// A message naming the file and the problem.
 pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec), String> {
     let d = &c.data;
-    let (mut train, features, vocab) = read(d, &d.path, mnist::Split::Train)?;
+    let (mut train, features, vocab) = read(d, &d.path, mnist::Split::Train, Like::default())?;
+    // validation and test files: the training file's columns by name, whatever their order, and
+    // its vocabulary and width
+    let like = Like {
+        columns: (!features.is_empty()).then_some(&features[..]),
+        vocab: vocab.as_ref(),
+        width: (d.format == "libsvm").then(|| train.feature_len()),
+    };
     if let Some(limit) = d.limit {
         train = train.subset(&(0..limit.min(train.len())).collect::<Vec<_>>());
     }
     let validation = match (&d.validation_path, d.validation) {
-        (Some(p), _) => Validation::Separate(read(d, p, mnist::Split::Test)?.0),
+        (Some(p), _) => Validation::Separate(read(d, p, mnist::Split::Test, like)?.0),
         (None, Some(f)) => Validation::Holdout {
             fraction: f,
             seed: c.seed,
@@ -189,9 +206,9 @@ pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec), String> {
         gradus_data::split_dataset(train, validation).map_err(|e| e.to_string())?;
     let mut test = match &d.test_path {
         Some(p) if d.format == "mnist" && p == "test" => {
-            Some(read(d, &d.path, mnist::Split::Test)?.0)
+            Some(read(d, &d.path, mnist::Split::Test, Like::default())?.0)
         }
-        Some(p) => Some(read(d, p, mnist::Split::Test)?.0),
+        Some(p) => Some(read(d, p, mnist::Split::Test, like)?.0),
         None => None,
     };
     let scaler = if d.standardize {
@@ -275,6 +292,35 @@ impl ModelSpec {
                 classes: self.outputs,
             },
         }
+    }
+
+    /// What data files must match to feed this model: its CSV columns by name, its vocabulary,
+    /// its libsvm width.
+    pub fn like(&self) -> Like<'_> {
+        Like {
+            columns: (!self.features.is_empty()).then_some(&self.features[..]),
+            vocab: self.vocab.as_ref(),
+            width: (self.data.format == "libsvm").then(|| self.input_shape.iter().product()),
+        }
+    }
+
+    /// Feature rows as the model's input: standardized with the scaler stored at training (the
+    /// transform training applied), shaped `[rows, model input shape]`, in the model's dtype.
+    /// `gradus eval` and `gradus predict` both feed the model through here.
+    ///
+    /// # Errors
+    /// When the values do not make `rows` samples of the model's input size.
+    pub fn input_tensor(&self, mut features: Vec<f32>, rows: usize) -> Result<Tensor, String> {
+        if let Some(s) = &self.scaler {
+            s.transform_slice(&mut features)
+                .map_err(|e| e.to_string())?;
+        }
+        let dtype = dtype_of(&self.dtype)?;
+        let mut shape = vec![rows];
+        shape.extend(self.model_input_shape());
+        Tensor::from_vec(features, &shape)
+            .and_then(|x| x.to_dtype(dtype))
+            .map_err(|e| e.to_string())
     }
 
     /// The per-sample input shape the model takes (data are reshaped to it).

@@ -64,6 +64,23 @@ impl CsvOptions {
         }
     }
 
+    /// Only these feature columns, in this order, and no target (for inputs to predict from):
+    /// [`read_csv_table`] then returns no targets, and other columns of the file are ignored.
+    ///
+    /// ```
+    /// use gradus_data::csv::{CsvOptions, FeatureColumns};
+    /// let opts = CsvOptions::features_only(&["area"]);
+    /// assert!(opts.targets.is_empty());
+    /// ```
+    pub fn features_only(names: &[&str]) -> Self {
+        CsvOptions {
+            targets: Vec::new(),
+            features: FeatureColumns::Named(names.iter().map(|s| s.to_string()).collect()),
+            kind: TargetKind::Value,
+            delimiter: b',',
+        }
+    }
+
     /// Uses exactly these feature columns, in this order.
     ///
     /// ```
@@ -109,9 +126,7 @@ impl CsvOptions {
 /// # Ok::<(), gradus_data::DataError>(())
 /// ```
 pub fn read_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<Dataset, DataError> {
-    let path = path.as_ref();
-    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    read_csv_from(std::io::BufReader::new(file), path, options)
+    read_csv_table(path, options)?.into_dataset()
 }
 
 /// Like [`read_csv`], from any reader; `source` is the name used in error messages.
@@ -128,7 +143,44 @@ pub fn read_csv_from(
     source: impl AsRef<Path>,
     options: &CsvOptions,
 ) -> Result<Dataset, DataError> {
+    read_csv_table_from(reader, source, options)?.into_dataset()
+}
+
+/// Reads a CSV file into a [`CsvTable`]: the features with their column names, and the targets
+/// unless the options name none ([`CsvOptions::features_only`]). Every gradus command reads CSV
+/// through this function, so training, `eval` and `predict` see the same columns: matched by
+/// name, the UTF-8 byte-order mark of the first header name removed, CRLF and quoting handled.
+///
+/// ```
+/// use gradus_data::csv::{read_csv_table, CsvOptions, TargetKind};
+/// let opts = CsvOptions::new("target", TargetKind::Class);
+/// let iris = read_csv_table("../../data/sklearn/iris.csv", &opts)?;
+/// assert_eq!(iris.feature_names[0], "sepal length (cm)");
+/// assert_eq!(iris.rows(), 150);
+/// # Ok::<(), gradus_data::DataError>(())
+/// ```
+pub fn read_csv_table(path: impl AsRef<Path>, options: &CsvOptions) -> Result<CsvTable, DataError> {
+    let path = path.as_ref();
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    read_csv_table_from(std::io::BufReader::new(file), path, options)
+}
+
+/// Like [`read_csv_table`], from any reader; `source` is the name used in error messages.
+///
+/// ```
+/// use gradus_data::csv::{read_csv_table_from, CsvOptions};
+/// let text = "\u{feff}price,area\r\n62,100\r\n74,200\r\n";
+/// let t = read_csv_table_from(text.as_bytes(), "in.csv", &CsvOptions::features_only(&["area"]))?;
+/// assert_eq!((t.features, t.feature_names, t.targets), (vec![100.0, 200.0], vec!["area".to_string()], None));
+/// # Ok::<(), gradus_data::DataError>(())
+/// ```
+pub fn read_csv_table_from(
+    reader: impl std::io::Read,
+    source: impl AsRef<Path>,
+    options: &CsvOptions,
+) -> Result<CsvTable, DataError> {
     let path = source.as_ref().to_path_buf();
+    // csv-core drops a UTF-8 byte-order mark at the start of the input (spreadsheets' "CSV UTF-8")
     let mut rdr = ::csv::ReaderBuilder::new()
         .delimiter(options.delimiter)
         .has_headers(true)
@@ -137,7 +189,7 @@ pub fn read_csv_from(
         .from_reader(reader);
     let header = read_header(&mut rdr, &path)?;
     let cols = Columns::select(&path, &header, options)?;
-    let mut rows = Rows::new(cols.features.len(), options.kind, cols.targets.len());
+    let mut rows = Rows::new(options.kind, cols.targets.len());
     let mut record = ::csv::StringRecord::new();
     while rdr
         .read_record(&mut record)
@@ -161,7 +213,64 @@ pub fn read_csv_from(
         };
         rows.push(&cols, cell)?;
     }
-    rows.finish(path)
+    let feature_names = cols.features.iter().map(|&c| header[c].clone()).collect();
+    rows.finish(path, feature_names)
+}
+
+/// The columns read from a CSV file: features (with their names) and targets.
+///
+/// ```
+/// use gradus_data::csv::{read_csv_table_from, CsvOptions, TargetKind};
+/// let opts = CsvOptions::new("y", TargetKind::Value);
+/// let t = read_csv_table_from("b,y,a\n1,2,3\n".as_bytes(), "t.csv", &opts)?;
+/// assert_eq!((t.feature_names.join(","), t.features), ("b,a".to_string(), vec![1.0, 3.0]));
+/// # Ok::<(), gradus_data::DataError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvTable {
+    /// The file (or source name), for error messages.
+    pub path: PathBuf,
+    /// Feature values, row-major: one row per data line, one value per feature name.
+    pub features: Vec<f32>,
+    /// The feature columns' header names, in the order of the values of a row.
+    pub feature_names: Vec<String>,
+    /// The targets, or `None` when the options named no target column.
+    pub targets: Option<Targets>,
+}
+
+impl CsvTable {
+    /// Number of data rows.
+    ///
+    /// ```
+    /// use gradus_data::csv::{read_csv_table_from, CsvOptions};
+    /// let t = read_csv_table_from("a\n1\n2\n".as_bytes(), "t.csv", &CsvOptions::features_only(&["a"]))?;
+    /// assert_eq!(t.rows(), 2);
+    /// # Ok::<(), gradus_data::DataError>(())
+    /// ```
+    pub fn rows(&self) -> usize {
+        self.features.len() / self.feature_names.len().max(1)
+    }
+
+    /// The table as a [`Dataset`] of shape `[n_features]`.
+    ///
+    /// # Errors
+    /// When the table has no targets (read with [`CsvOptions::features_only`]).
+    ///
+    /// ```
+    /// use gradus_data::csv::{read_csv_table_from, CsvOptions, TargetKind};
+    /// let opts = CsvOptions::new("y", TargetKind::Value);
+    /// let ds = read_csv_table_from("x,y\n1,2\n".as_bytes(), "t.csv", &opts)?.into_dataset()?;
+    /// assert_eq!(ds.len(), 1);
+    /// # Ok::<(), gradus_data::DataError>(())
+    /// ```
+    pub fn into_dataset(self) -> Result<Dataset, DataError> {
+        let width = self.feature_names.len();
+        let targets = self.targets.ok_or_else(|| DataError::Header {
+            path: self.path.clone(),
+            message: "no target column was selected".into(),
+        })?;
+        Dataset::new(self.features, vec![width], targets)
+    }
 }
 
 /// The header's column names; an empty file is an error.
@@ -210,7 +319,11 @@ impl Columns {
             path: path.to_path_buf(),
             message,
         };
-        if opts.targets.is_empty() || (opts.kind == TargetKind::Class && opts.targets.len() != 1) {
+        let features_only = opts.targets.is_empty() && opts.features != FeatureColumns::AllOthers;
+        if !features_only
+            && (opts.targets.is_empty()
+                || (opts.kind == TargetKind::Class && opts.targets.len() != 1))
+        {
             return Err(header_error(
                 "classification needs exactly one target column, regression at least one".into(),
             ));
@@ -302,18 +415,16 @@ struct Rows {
     features: Vec<f32>,
     labels: Vec<u32>,
     values: Vec<f32>,
-    n_features: usize,
     n_targets: usize,
     kind: TargetKind,
 }
 
 impl Rows {
-    fn new(n_features: usize, kind: TargetKind, n_targets: usize) -> Self {
+    fn new(kind: TargetKind, n_targets: usize) -> Self {
         Rows {
             features: Vec::new(),
             labels: Vec::new(),
             values: Vec::new(),
-            n_features,
             n_targets,
             kind,
         }
@@ -336,7 +447,7 @@ impl Rows {
         Ok(())
     }
 
-    fn finish(self, path: PathBuf) -> Result<Dataset, DataError> {
+    fn finish(self, path: PathBuf, feature_names: Vec<String>) -> Result<CsvTable, DataError> {
         if self.features.is_empty() {
             return Err(DataError::Empty {
                 path,
@@ -344,15 +455,21 @@ impl Rows {
             });
         }
         let targets = match self.kind {
-            TargetKind::Class => Targets::Classes {
+            _ if self.n_targets == 0 => None,
+            TargetKind::Class => Some(Targets::Classes {
                 num_classes: self.labels.iter().max().map_or(0, |&m| m as usize + 1),
                 labels: self.labels,
-            },
-            TargetKind::Value => Targets::Values {
+            }),
+            TargetKind::Value => Some(Targets::Values {
                 values: self.values,
                 dim: self.n_targets,
-            },
+            }),
         };
-        Dataset::new(self.features, vec![self.n_features], targets)
+        Ok(CsvTable {
+            path,
+            features: self.features,
+            feature_names,
+            targets,
+        })
     }
 }

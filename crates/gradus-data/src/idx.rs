@@ -88,7 +88,11 @@ fn parse_stream(mut reader: impl Read, path: &Path, gzip: bool) -> Result<IdxArr
     if raw_dims.len() < 4 * ndims {
         return Err(idx_error(
             path,
-            format!("file ends inside the header of {ndims} dimensions"),
+            format!(
+                "file ends inside the header of {ndims} dimensions: the header takes {} bytes, the file has {}",
+                4 + 4 * ndims,
+                4 + raw_dims.len()
+            ),
         ));
     }
     let dims: Vec<usize> = raw_dims

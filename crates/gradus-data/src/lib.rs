@@ -19,7 +19,9 @@
 //!    - [`libsvm`]: sparse `label index:value` files, as a
 //!      [`sparse::CsrMatrix`];
 //!    - [`text`]: character vocabularies and next-token windows for
-//!      character-level language models.
+//!      character-level language models;
+//!    - [`utf8`]: the decoding all text readers share (byte-order mark
+//!      dropped, invalid UTF-8 located).
 //! 3. **Validation** ([`split`]): a reproducible random holdout, or a separate
 //!    file.
 //! 4. **Scaling** ([`scale`]): a [`Standardizer`] fitted on training data only,
@@ -65,6 +67,7 @@ pub mod sparse;
 pub mod split;
 pub mod targets;
 pub mod text;
+pub mod utf8;
 
 pub use batch::{BatchMode, Batcher};
 pub use dataset::{Batch, Dataset};

@@ -11,7 +11,7 @@
 //!   regression targets.
 //!
 //! Errors name the file, the 1-based line, the 1-based byte column and the
-//! offending token.
+//! offending token. A UTF-8 byte-order mark at the start of the file is ignored.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ use crate::{DataError, Dataset, TargetKind, Targets};
 /// ```
 /// use gradus_data::libsvm::read_libsvm;
 /// use gradus_data::TargetKind;
-/// let heart = read_libsvm("../../../shared/data/libsvm/heart_scale", TargetKind::Class, None)?;
+/// let heart = read_libsvm("../../data/libsvm/heart_scale", TargetKind::Class, None)?;
 /// assert_eq!((heart.len(), heart.x.n_cols()), (270, 13));
 /// # Ok::<(), gradus_data::DataError>(())
 /// ```
@@ -81,7 +81,7 @@ impl SparseDataset {
 /// ```
 /// use gradus_data::libsvm::read_libsvm;
 /// use gradus_data::TargetKind;
-/// let heart = read_libsvm("../../../shared/data/libsvm/heart_scale", TargetKind::Class, Some(13))?;
+/// let heart = read_libsvm("../../data/libsvm/heart_scale", TargetKind::Class, Some(13))?;
 /// assert_eq!(heart.targets.num_classes(), Some(2));
 /// # Ok::<(), gradus_data::DataError>(())
 /// ```
@@ -121,10 +121,18 @@ pub fn read_libsvm_from(
             break;
         }
         parser.line += 1;
-        let text = std::str::from_utf8(&buf).map_err(|_| DataError::Parse {
+        let bytes = if parser.line == 1 {
+            crate::utf8::strip_bom(&buf)
+        } else {
+            &buf
+        };
+        let text = std::str::from_utf8(bytes).map_err(|e| DataError::Parse {
             path: parser.path.clone(),
             line: parser.line,
-            message: "line is not valid UTF-8".into(),
+            message: format!(
+                "byte {} of the line is not valid UTF-8",
+                e.valid_up_to() + 1
+            ),
         })?;
         parser.parse_line(text)?;
     }

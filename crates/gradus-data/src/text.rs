@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::DataError;
 
-/// Reads a UTF-8 text file.
+/// Reads a UTF-8 text file, without a leading byte-order mark (see [`crate::utf8::decode`]).
+///
+/// # Errors
+/// When the file cannot be read, or at the line and column of the first invalid UTF-8.
 ///
 /// ```
 /// let text = gradus_data::text::read_text("../../data/tinyshakespeare/input.txt")?;
@@ -21,7 +24,8 @@ use crate::DataError;
 /// ```
 pub fn read_text(path: impl AsRef<Path>) -> Result<String, DataError> {
     let path = path.as_ref();
-    std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    crate::utf8::decode(bytes, path)
 }
 
 /// The sorted distinct characters of a text; a character's id is its rank.
@@ -146,6 +150,36 @@ impl CharVocab {
             .enumerate()
             .map(|(offset, ch)| self.id(ch).ok_or(DataError::UnknownChar { ch, offset }))
             .collect()
+    }
+
+    /// Encodes the text of file `path` (a model's validation, test or evaluation text, read with
+    /// the vocabulary of its training text); a character outside the vocabulary is an error
+    /// naming the file, the line and the column.
+    ///
+    /// ```
+    /// use gradus_data::text::CharVocab;
+    /// let v = CharVocab::from_text("ab\n");
+    /// assert_eq!(v.encode_file("ab\nba", "val.txt")?, vec![1, 2, 0, 2, 1]);
+    /// let err = v.encode_file("ab\nbza", "val.txt").unwrap_err();
+    /// assert_eq!(err.to_string(), "val.txt:2: column 2: character 'z' is not in the vocabulary of the training text");
+    /// # Ok::<(), gradus_data::DataError>(())
+    /// ```
+    pub fn encode_file(&self, text: &str, path: impl AsRef<Path>) -> Result<Vec<u32>, DataError> {
+        self.encode(text).map_err(|e| match e {
+            DataError::UnknownChar { ch, offset } => {
+                let before: String = text.chars().take(offset).collect();
+                let line = before.matches('\n').count() as u64 + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                DataError::Parse {
+                    path: path.as_ref().to_path_buf(),
+                    line,
+                    message: format!(
+                        "column {column}: character {ch:?} is not in the vocabulary of the training text"
+                    ),
+                }
+            }
+            other => other,
+        })
     }
 
     /// Decodes ids back to text; fails on an id outside the vocabulary.

@@ -1,9 +1,8 @@
-//! Every reader on the real data shipped in `data/` (and LIBSVM files from
-//! the workplace's `shared/data`).
+//! Every reader on the real data shipped in the repository's `data/` folder.
 
 mod common;
 
-use common::{repo_data, shared_data, TempDir};
+use common::{repo_data, TempDir};
 use gradus_data::csv::{read_csv, CsvOptions};
 use gradus_data::libsvm::read_libsvm;
 use gradus_data::text::{read_text, CharVocab, TextDataset};
@@ -138,7 +137,7 @@ fn mnist_loads_uncompressed_files_too() {
 
 #[test]
 fn heart_scale_is_270_by_13() {
-    let heart = read_libsvm(shared_data("libsvm/heart_scale"), TargetKind::Class, None).unwrap();
+    let heart = read_libsvm(repo_data("libsvm/heart_scale"), TargetKind::Class, None).unwrap();
     assert_eq!((heart.len(), heart.x.n_cols()), (270, 13));
     let dense = heart.to_dense(None).unwrap();
     assert_eq!(dense.class_counts(), Some(vec![150, 120]));
@@ -148,26 +147,25 @@ fn heart_scale_is_270_by_13() {
     assert!(dense.features().iter().all(|v| (-1.0..=1.0).contains(v)));
 }
 
+/// The first 1000 lines of LIBSVM's `a9a.t` (shipped as `data/libsvm/a9a-t-first1000`): their
+/// largest index is 121 of a9a's 123 features, so `n_features` must pad them to the training width.
 #[test]
-fn a9a_train_and_test_agree_on_123_features() {
-    let train = read_libsvm(shared_data("libsvm/a9a"), TargetKind::Class, None).unwrap();
-    assert_eq!(
-        (train.len(), train.x.n_cols(), train.x.nnz()),
-        (32561, 123, 451592)
-    );
-    let test = read_libsvm(shared_data("libsvm/a9a.t"), TargetKind::Class, None).unwrap();
+fn a9a_test_rows_pad_to_the_123_training_features() {
+    let path = repo_data("libsvm/a9a-t-first1000");
+    let test = read_libsvm(&path, TargetKind::Class, None).unwrap();
     assert_eq!(
         (test.len(), test.x.n_cols(), test.x.nnz()),
-        (16281, 122, 225731)
+        (1000, 121, 13869)
     );
-    let padded = read_libsvm(shared_data("libsvm/a9a.t"), TargetKind::Class, Some(123)).unwrap();
+    let padded = read_libsvm(&path, TargetKind::Class, Some(123)).unwrap();
     assert_eq!(padded.x.n_cols(), 123);
     assert_eq!(
         test.to_dense(Some(123)).unwrap(),
         padded.to_dense(None).unwrap()
     );
-    let counts = train.to_dense(None).unwrap().class_counts().unwrap();
-    assert_eq!(counts, vec![32561 - 7841, 7841]);
+    // labels -1/+1 map to classes 0/1: 760 of -1, 240 of +1
+    let counts = padded.to_dense(None).unwrap().class_counts().unwrap();
+    assert_eq!(counts, vec![760, 240]);
 }
 
 #[test]

@@ -39,8 +39,8 @@ pub enum NnError {
         /// The dtype as safetensors names it.
         dtype: String,
     },
-    /// The safetensors file could not be read or written.
-    #[error("safetensors: {0}")]
+    /// The safetensors file could not be read or written (the message says what and where).
+    #[error("{0}")]
     Safetensors(String),
     /// A file could not be read.
     #[error("io: {0}")]
@@ -57,7 +57,7 @@ pub enum NnError {
 
 impl From<safetensors::SafeTensorError> for NnError {
     fn from(e: safetensors::SafeTensorError) -> Self {
-        NnError::Safetensors(e.to_string())
+        NnError::Safetensors(format!("safetensors: {e}"))
     }
 }
 

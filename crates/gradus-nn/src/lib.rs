@@ -10,7 +10,8 @@
 //! - [`loss`]: MSE, L1, Huber, BCE with logits, cross-entropy, NLL, KL divergence.
 //! - [`models`]: MLP, LeNet, LSTM classifier, GPT, matrix factorization.
 //! - [`state_dict`]: safetensors files that `safetensors.torch.load_file` +
-//!   `model.load_state_dict` accept for the equivalent PyTorch model, and back.
+//!   `model.load_state_dict` accept for the equivalent PyTorch model, and back;
+//!   [`safetensors_check`] says what is wrong with a damaged one, and where.
 //!
 //! ```
 //! use gradus_nn::{layers::Activation, loss, models::Mlp, state_dict, Module};
@@ -35,6 +36,7 @@ pub mod loss;
 pub mod models;
 pub mod module;
 mod param;
+pub mod safetensors_check;
 pub mod state_dict;
 
 pub use error::{NnError, Result};

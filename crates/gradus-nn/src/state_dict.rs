@@ -8,6 +8,7 @@
 use crate::error::{NnError, Result};
 use crate::module::Module;
 use crate::param::{Buffer, Param};
+use crate::safetensors_check::check;
 use gradus_tensor::{DType, Tensor};
 use safetensors::{Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashSet};
@@ -141,13 +142,24 @@ pub fn save(module: &dyn Module, path: impl AsRef<Path>) -> Result<()> {
 /// state_dict::load(&mlp, "mlp.safetensors").unwrap();
 /// ```
 pub fn load(module: &dyn Module, path: impl AsRef<Path>) -> Result<()> {
-    from_bytes(module, &std::fs::read(path)?)
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| {
+        NnError::Io(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e}", path.display()),
+        ))
+    })?;
+    from_bytes(module, &bytes).map_err(|e| match e {
+        NnError::Safetensors(m) => NnError::Safetensors(format!("{}: {m}", path.display())),
+        other => other,
+    })
 }
 
 /// Reads safetensors bytes into the model (strict, as [`load`]).
 ///
 /// # Errors
-/// As [`load`].
+/// As [`load`]; a damaged file (truncated, bad header, inconsistent offsets) is an
+/// [`NnError::Safetensors`] saying what and where, from [`crate::safetensors_check`].
 ///
 /// ```
 /// use gradus_nn::{layers::Linear, state_dict, Module};
@@ -158,7 +170,10 @@ pub fn load(module: &dyn Module, path: impl AsRef<Path>) -> Result<()> {
 /// assert_eq!(a.named_parameters()[0].1.tensor().to_vec_f64(), b.named_parameters()[0].1.tensor().to_vec_f64());
 /// ```
 pub fn from_bytes(module: &dyn Module, bytes: &[u8]) -> Result<()> {
-    let file = SafeTensors::deserialize(bytes)?;
+    let file = SafeTensors::deserialize(bytes).map_err(|_| match check(bytes) {
+        Err(e) => NnError::Safetensors(e.to_string()),
+        Ok(()) => NnError::Safetensors("not a valid safetensors file".into()),
+    })?;
     let mut tensors = BTreeMap::new();
     for (name, view) in file.tensors() {
         tensors.insert(

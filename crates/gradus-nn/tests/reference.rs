@@ -1,4 +1,5 @@
-//! Every layer and loss against PyTorch float64 references in `shared/reference/layers.json`:
+//! Every layer and loss against PyTorch float64 references in `tests/reference/layers.json` (made by
+//! `tests/reference/make_layer_reference.py`; `GRADUS_REFERENCE_DIR` points at another folder):
 //! output, gradients of `sum(output * cotangent)` for every input and parameter, and buffers
 //! (BatchNorm running statistics), all to 1e-9 relative.
 
@@ -19,9 +20,7 @@ const TOL: f64 = 1e-9;
 fn reference_path() -> PathBuf {
     let dir = std::env::var("GRADUS_REFERENCE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference")
-        });
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference"));
     dir.join("layers.json")
 }
 

@@ -1,7 +1,8 @@
-//! Every trajectory in `shared/reference/optimizers.json` (made by torch.optim and optax in
-//! float64) reproduced with gradus: the objective in gradus tensors, gradients from autodiff,
-//! parameters after every step to 1e-9 relative, the loss before every step and the learning
-//! rates where given.
+//! Every trajectory in `tests/reference/optimizers.json` (made by torch.optim and optax in
+//! float64 with `tests/reference/make_reference.py`) reproduced with gradus: the objective in
+//! gradus tensors, gradients from autodiff, parameters after every step to 1e-9 relative, the loss
+//! before every step and the learning rates where given. `GRADUS_REFERENCE_DIR` names another
+//! folder holding an `optimizers.json` of the same format, with any number of cases.
 
 mod common;
 
@@ -17,10 +18,7 @@ use std::path::PathBuf;
 fn reference_dir() -> PathBuf {
     match std::env::var_os("GRADUS_REFERENCE_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/reference"
-        )),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference")),
     }
 }
 
@@ -314,7 +312,7 @@ fn every_reference_trajectory_matches() {
     });
     let doc: Value = serde_json::from_str(&text).expect("optimizers.json is valid JSON");
     let cases = doc["cases"].as_array().expect("cases");
-    assert_eq!(cases.len(), 86, "expected 86 reference cases");
+    assert!(!cases.is_empty(), "no cases in {}", path.display());
     let failures: Vec<String> = cases
         .iter()
         .enumerate()

@@ -10,11 +10,18 @@ pub enum ModelFileError {
     /// The bytes are not a safetensors file.
     #[error("not a safetensors file: {0}")]
     Format(String),
+    /// The file is damaged: truncated, a bad header, inconsistent tensor offsets (what and where).
+    #[error(transparent)]
+    Damaged(#[from] gradus_nn::safetensors_check::SafetensorsError),
 }
 
+/// The header's length and JSON map, after checking the whole file as `safetensors` does, so a
+/// damaged model or checkpoint file is reported as such (truncated: with declared and actual
+/// sizes) before anything reads its metadata.
 fn header(
     bytes: &[u8],
 ) -> Result<(usize, serde_json::Map<String, serde_json::Value>), ModelFileError> {
+    gradus_nn::safetensors_check::check(bytes)?;
     let len = bytes
         .get(..8)
         .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)

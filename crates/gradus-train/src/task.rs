@@ -78,21 +78,8 @@ impl Task {
     /// When outputs and targets do not fit.
     pub fn metrics(&self, output: &Tensor, targets: &Targets) -> Result<Vec<(String, f64)>> {
         match (self, targets) {
-            (Task::Classification { .. }, Targets::Classes(c)) => {
-                let logits = if output.rank() > 2 {
-                    output.reshape(&[c.len(), output.numel() / c.len().max(1)])?
-                } else {
-                    output.clone()
-                };
-                let predicted = logits.argmax(1)?;
-                Ok(vec![("accuracy".into(), fraction_equal(&predicted, c))])
-            }
-            (Task::Binary, Targets::Classes(c)) => {
-                let predicted: Vec<usize> = output
-                    .to_vec_f64()
-                    .iter()
-                    .map(|&z| (z > 0.0) as usize)
-                    .collect();
+            (Task::Classification { .. } | Task::Binary, Targets::Classes(c)) => {
+                let predicted = self.predicted_classes(output)?;
                 Ok(vec![("accuracy".into(), fraction_equal(&predicted, c))])
             }
             (Task::Regression { .. }, Targets::Values(y)) => {
@@ -105,6 +92,42 @@ impl Task {
                 Ok(vec![("rmse".into(), (sse / n).sqrt()), ("r2".into(), r2)])
             }
             _ => Err(wrong_targets(self)),
+        }
+    }
+
+    /// The class each sample is predicted to be: the index of the largest logit (the first one on
+    /// a tie, as `torch.argmax`) for classification, over the last axis of any rank; `logit > 0`
+    /// (probability above 0.5) for binary. Accuracy, `gradus eval` and `gradus predict` all pick
+    /// classes here. Empty for regression.
+    ///
+    /// # Errors
+    /// When classification logits have no class axis (rank below 2, or an empty last axis).
+    ///
+    /// ```
+    /// use gradus_train::task::Task;
+    /// use gradus_tensor::Tensor;
+    /// let logits = Tensor::from_vec(vec![1.0f64, 3.0, 3.0, 2.0, 0.0, 0.0], &[2, 3]).unwrap();
+    /// assert_eq!(Task::Classification { classes: 3 }.predicted_classes(&logits).unwrap(), vec![1, 0]);
+    /// let z = Tensor::from_vec(vec![-0.5f64, 0.0, 0.5], &[3, 1]).unwrap();
+    /// assert_eq!(Task::Binary.predicted_classes(&z).unwrap(), vec![0, 0, 1]);
+    /// ```
+    pub fn predicted_classes(&self, output: &Tensor) -> Result<Vec<usize>> {
+        match self {
+            Task::Classification { .. } if output.rank() < 2 => Err(TensorError::InvalidArgument {
+                op: "predicted_classes",
+                detail: format!("logits of shape {:?} have no class axis", output.shape()),
+            }),
+            Task::Classification { .. } => {
+                let classes = output.shape().last().copied().unwrap_or(0);
+                let rows = output.numel() / classes.max(1);
+                output.reshape(&[rows, classes])?.argmax(1)
+            }
+            Task::Binary => Ok(output
+                .to_vec_f64()
+                .iter()
+                .map(|&z| (z > 0.0) as usize)
+                .collect()),
+            Task::Regression { .. } => Ok(Vec::new()),
         }
     }
 

@@ -1,7 +1,7 @@
 //! `gradus eval MODEL [--data PATH]`: loss and metrics of a saved model.
 
 use crate::commands::load_model;
-use crate::setup::{read, reshape_for_model};
+use crate::setup::read;
 use gradus_data::mnist::Split;
 use gradus_tensor::autodiff::no_grad;
 use std::path::Path;
@@ -18,21 +18,16 @@ pub fn run(model_path: &Path, data: Option<&str>) -> Result<(), String> {
             return Err("no --data given and the model's config names no test data".into())
         }
     };
-    let (mut ds, _, _) = read(d, &path, split)?;
-    if let Some(s) = &spec.scaler {
-        s.transform(&mut ds).map_err(|e| e.to_string())?;
-    }
-    let ds = reshape_for_model(ds, &spec.model_input_shape())?;
+    // the model's columns by name, in the order it was trained on; its vocabulary and width
+    let (ds, _, _) = read(d, &path, split, spec.like())?;
+    let rows = ds.len();
+    let (features, _, targets) = ds.into_parts();
     let task = spec.task();
     let dtype = crate::setup::dtype_of(&spec.dtype)?;
     let (loss, metrics) = no_grad(|| -> Result<_, String> {
-        let idx: Vec<usize> = (0..ds.len()).collect();
-        let b = ds.batch(&idx);
-        let x = gradus_tensor::Tensor::from_vec(b.x, &b.x_shape)
-            .and_then(|x| x.to_dtype(dtype))
-            .map_err(|e| e.to_string())?;
+        let x = spec.input_tensor(features, rows)?;
         let out = model.forward(&x).map_err(|e| e.to_string())?;
-        let y = match b.y {
+        let y = match targets {
             gradus_data::Targets::Classes { labels, .. } => {
                 gradus_train::task::Targets::Classes(labels.iter().map(|&l| l as usize).collect())
             }
@@ -43,7 +38,7 @@ pub fn run(model_path: &Path, data: Option<&str>) -> Result<(), String> {
                 gradus_train::task::Targets::Classes(values.iter().map(|&v| v as usize).collect())
             }
             gradus_data::Targets::Values { values, dim } => gradus_train::task::Targets::Values(
-                gradus_tensor::Tensor::from_vec(values, &[idx.len(), dim])
+                gradus_tensor::Tensor::from_vec(values, &[rows, dim])
                     .and_then(|t| t.to_dtype(dtype))
                     .map_err(|e| e.to_string())?,
             ),
@@ -55,8 +50,7 @@ pub fn run(model_path: &Path, data: Option<&str>) -> Result<(), String> {
         Ok((loss, task.metrics(&out, &y).map_err(|e| e.to_string())?))
     })?;
     println!(
-        "samples {}  loss {loss:.6}{}",
-        ds.len(),
+        "samples {rows}  loss {loss:.6}{}",
         metrics
             .iter()
             .map(|(k, v)| format!("  {k} {v:.4}"))

@@ -1,7 +1,8 @@
 //! `gradus predict MODEL --input in.csv`: one prediction per row of a CSV file.
 
 use crate::commands::load_model;
-use gradus_tensor::{autodiff::no_grad, Tensor};
+use gradus_data::csv::CsvOptions;
+use gradus_tensor::autodiff::no_grad;
 use gradus_train::task::Task;
 use std::fmt::Write;
 use std::path::Path;
@@ -16,68 +17,20 @@ pub fn run(model_path: &Path, input: &Path, output: Option<&Path>) -> Result<(),
             spec.data.format
         ));
     }
-    let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines
-        .next()
-        .ok_or_else(|| format!("{}: empty file", input.display()))?;
-    let columns: Vec<&str> = header.split(',').map(str::trim).collect();
-    let index: Vec<usize> = spec
-        .features
-        .iter()
-        .map(|f| {
-            columns.iter().position(|c| c == f).ok_or_else(|| {
-                format!(
-                    "{}: line 1: missing feature column `{f}` (the model needs {:?})",
-                    input.display(),
-                    spec.features
-                )
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    let mut x = Vec::new();
-    let mut rows = 0;
-    for (i, line) in lines {
-        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-        for (&c, name) in index.iter().zip(&spec.features) {
-            let cell = cells.get(c).ok_or_else(|| {
-                format!(
-                    "{}: line {}: has {} columns, expected {}",
-                    input.display(),
-                    i + 1,
-                    cells.len(),
-                    columns.len()
-                )
-            })?;
-            let v: f32 = cell.parse().map_err(|_| {
-                format!(
-                    "{}: line {}, column {} (`{name}`): `{cell}` is not a number",
-                    input.display(),
-                    i + 1,
-                    c + 1
-                )
-            })?;
-            x.push(v);
-        }
-        rows += 1;
-    }
-    if let Some(s) = &spec.scaler {
-        s.transform_slice(&mut x).map_err(|e| e.to_string())?;
-    }
-    let dtype = crate::setup::dtype_of(&spec.dtype)?;
-    let out = no_grad(|| {
-        Tensor::from_vec(x, &[rows, spec.features.len()])
-            .and_then(|x| x.to_dtype(dtype))
-            .and_then(|x| model.forward(&x))
-    })
-    .map_err(|e| e.to_string())?;
+    // the training CSV reader, with the model's columns by name (other columns are ignored)
+    let names: Vec<&str> = spec.features.iter().map(String::as_str).collect();
+    let table = gradus_data::csv::read_csv_table(input, &CsvOptions::features_only(&names))
+        .map_err(|e| e.to_string())?;
+    let rows = table.rows();
+    let x = spec.input_tensor(table.features, rows)?;
+    let out = no_grad(|| model.forward(&x)).map_err(|e| e.to_string())?;
     let values = out.to_vec_f64();
     let per_row = values.len() / rows.max(1);
+    let task = spec.task();
+    // the classes accuracy is computed on, in training and in `gradus eval`
+    let predicted = task.predicted_classes(&out).map_err(|e| e.to_string())?;
     let mut csv = String::new();
-    match spec.task() {
+    match task {
         Task::Classification { classes } => {
             let probs = no_grad(|| out.softmax(-1))
                 .map_err(|e| e.to_string())?
@@ -85,12 +38,7 @@ pub fn run(model_path: &Path, input: &Path, output: Option<&Path>) -> Result<(),
             csv.push_str("prediction");
             (0..classes).for_each(|k| write!(csv, ",p{k}").expect("string"));
             csv.push('\n');
-            for r in probs.chunks(classes) {
-                let best = r
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .map_or(0, |(k, _)| k);
+            for (r, best) in probs.chunks(classes).zip(&predicted) {
                 write!(csv, "{best}").expect("string");
                 r.iter()
                     .for_each(|p| write!(csv, ",{p:.6}").expect("string"));
@@ -99,9 +47,9 @@ pub fn run(model_path: &Path, input: &Path, output: Option<&Path>) -> Result<(),
         }
         Task::Binary => {
             csv.push_str("prediction,p1\n");
-            for z in &values {
+            for (z, class) in values.iter().zip(&predicted) {
                 let p = 1.0 / (1.0 + (-z).exp());
-                writeln!(csv, "{},{p:.6}", (p > 0.5) as u8).expect("string");
+                writeln!(csv, "{class},{p:.6}").expect("string");
             }
         }
         Task::Regression { .. } => {

@@ -22,8 +22,8 @@ pub fn run(
     resume: bool,
     quiet: bool,
 ) -> Result<(), String> {
-    let text = std::fs::read_to_string(config_path)
-        .map_err(|e| format!("{}: {e}", config_path.display()))?;
+    // as every text reader: a byte-order mark dropped, invalid UTF-8 located
+    let text = gradus_data::text::read_text(config_path).map_err(|e| e.to_string())?;
     let c = config::parse(&text, &config_path.display().to_string(), overrides)?;
     let out = out.unwrap_or_else(|| gradus_train::trainer::default_run_dir(config_path));
     let dtype = setup::dtype_of(&c.dtype)?;

@@ -11,15 +11,6 @@ pub fn repo_data(rel: &str) -> PathBuf {
         .join(rel)
 }
 
-/// A file in the workplace's `shared/data` folder (beside the repository).
-pub fn shared_data(rel: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel);
-    assert!(path.exists(), "test data {} is missing", path.display());
-    path
-}
-
 /// A fresh temporary folder with a unique name, removed on drop.
 pub struct TempDir {
     pub path: PathBuf,
