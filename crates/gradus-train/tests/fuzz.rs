@@ -40,7 +40,6 @@ fn valid_checkpoint() -> Vec<u8> {
     let progress = RunState {
         epoch: 1,
         step: 1,
-        first_loss: Some(0.5),
         ..RunState::default()
     };
     checkpoint::save(&path, &model, &optimizer, Some(&plateau), &progress).unwrap();
