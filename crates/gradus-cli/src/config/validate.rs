@@ -139,7 +139,7 @@ fn check_train(c: &mut Checker, t: &TrainConfig, epochs: usize) {
     let TrainConfig {
         early_stopping_patience,
         min_delta,
-        restore_best: _,     // any
+        restore_best: _,           // any
         checkpoint_every: _,       // any; 0 checkpoints at the end only
         checkpoint_every_steps: _, // any; 0 turns step checkpoints off
         divergence_factor,
