@@ -73,6 +73,22 @@ fn check(result: Result<crate::config::Config, String>, source: &str) {
     }
 }
 
+/// True when `msg` starts with a config key (`model.hidden[1]: ...`) or lists refused values,
+/// each line of which does.
+fn names_a_key(msg: &str) -> bool {
+    let key = |line: &str| {
+        line.split_once(": ").is_some_and(|(k, _)| {
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c))
+        })
+    };
+    match msg.split_once(" invalid values:") {
+        Some((_, rest)) => rest.lines().skip(1).all(|l| key(l.trim_start())),
+        None => key(msg),
+    }
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -88,7 +104,12 @@ proptest! {
         let result = parse(&text, "fuzz.toml", &[]);
         if let Err(msg) = &result {
             prop_assert!(msg.starts_with("fuzz.toml: "), "{}", msg);
-            prop_assert!(msg.contains("line "), "no line: {}", msg);
+            // a syntax or type error points at a line; a refused value names its key
+            prop_assert!(
+                msg.contains("line ") || names_a_key(&msg["fuzz.toml: ".len()..]),
+                "neither a line nor a key: {}",
+                msg
+            );
         }
         check(parse(&text, "fuzz.toml", &["optimizer.lr=0.01".to_string()]), "fuzz.toml");
     }
