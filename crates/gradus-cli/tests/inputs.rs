@@ -211,6 +211,15 @@ fn columns_are_matched_by_name_in_eval_predict_and_validation_files() {
     );
 
     // training's validation and test files are read by the training file's column names
+    // (the example holds out a fraction; these runs give a validation file instead)
+    let example = std::fs::read_to_string(repo().join("examples/breast-cancer.toml")).unwrap();
+    let no_fraction: String = example
+        .lines()
+        .filter(|l| !l.starts_with("validation = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(example.contains("\nvalidation = ") && !no_fraction.contains("\nvalidation = "));
+    let config = write(dir.path(), "files.toml", &no_fraction);
     let runs: Vec<String> = [original_csv, reversed_csv.as_str()]
         .iter()
         .enumerate()
@@ -219,7 +228,7 @@ fn columns_are_matched_by_name_in_eval_predict_and_validation_files() {
             let set_test = format!("data.test_path=\"{file}\"");
             let out = train(
                 dir.path(),
-                "examples/breast-cancer.toml",
+                &config,
                 &format!("val{i}"),
                 &["--set", "epochs=2", "--set", &set_val, "--set", &set_test],
             );
