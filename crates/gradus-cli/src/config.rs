@@ -176,7 +176,8 @@ pub struct ScheduleConfig {
     /// warm_restarts: period multiplier.
     #[serde(default)]
     pub t_mult: Option<u64>,
-    /// Total steps (cosine, onecycle, polynomial); epochs x batches when absent.
+    /// Total steps (cosine, onecycle, polynomial); the steps the run takes when absent
+    /// (epochs x batches per epoch, or max_steps if that is reached first).
     #[serde(default)]
     pub total_steps: Option<u64>,
     /// onecycle: peak rate (default: the optimizer's lr).
@@ -197,9 +198,9 @@ pub struct BatchConfig {
     /// "minibatch" (default), "full" (batch gradient descent) or "stochastic" (one sample).
     #[serde(default = "default_mode")]
     pub mode: String,
-    /// Mini-batch size.
-    #[serde(default = "default_size")]
-    pub size: usize,
+    /// Mini-batch size (minibatch mode only; 32 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<usize>,
     /// Drop the last incomplete mini-batch.
     #[serde(default)]
     pub drop_last: bool,
@@ -208,15 +209,14 @@ pub struct BatchConfig {
 fn default_mode() -> String {
     "minibatch".into()
 }
-fn default_size() -> usize {
-    32
-}
+/// The mini-batch size when `batch.size` is absent.
+pub const DEFAULT_BATCH_SIZE: usize = 32;
 
 impl Default for BatchConfig {
     fn default() -> Self {
         BatchConfig {
             mode: default_mode(),
-            size: default_size(),
+            size: None,
             drop_last: false,
         }
     }
@@ -232,9 +232,9 @@ pub struct TrainConfig {
     /// Smallest improvement that counts.
     #[serde(default)]
     pub min_delta: f64,
-    /// Restore the best epoch's weights at the end (with early stopping).
-    #[serde(default = "yes")]
-    pub restore_best: bool,
+    /// Restore the best epoch's weights at the end (with early stopping; true when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_best: Option<bool>,
     /// Checkpoint every this many epochs (0: only at the end).
     #[serde(default = "one")]
     pub checkpoint_every: usize,
@@ -250,9 +250,6 @@ pub struct TrainConfig {
     pub curriculum_epochs: usize,
 }
 
-fn yes() -> bool {
-    true
-}
 fn one() -> usize {
     1
 }
@@ -265,7 +262,7 @@ impl Default for TrainConfig {
         TrainConfig {
             early_stopping_patience: None,
             min_delta: 0.0,
-            restore_best: true,
+            restore_best: None,
             checkpoint_every: 1,
             checkpoint_every_steps: 0,
             divergence_factor: default_divergence(),

@@ -1,7 +1,9 @@
 //! From a config to the pieces of a run: data sets, model, task and optimizer. The model's
 //! description ([`ModelSpec`]) is stored in the model file so `eval` and `predict` can rebuild it.
 
-use crate::config::{Config, DataConfig, ModelConfig, OptimizerConfig, ScheduleConfig};
+use crate::config::{
+    Config, DataConfig, ModelConfig, OptimizerConfig, ScheduleConfig, DEFAULT_BATCH_SIZE,
+};
 use gradus_data::text::{CharVocab, TextDataset};
 use gradus_data::{
     csv, libsvm, mnist, text, BatchMode, Dataset, Standardizer, TargetKind, Targets, Validation,
@@ -394,11 +396,13 @@ pub fn batch_mode(c: &Config) -> Result<BatchMode, String> {
     match c.batch.mode.as_str() {
         "full" | "batch" => Ok(BatchMode::Full),
         "stochastic" | "sgd" => Ok(BatchMode::Stochastic),
-        "minibatch" | "mini-batch" if c.batch.size > 0 => Ok(BatchMode::MiniBatch {
-            size: c.batch.size,
-            drop_last: c.batch.drop_last,
-        }),
-        "minibatch" | "mini-batch" => Err("batch.size must be positive".into()),
+        "minibatch" | "mini-batch" => match c.batch.size.unwrap_or(DEFAULT_BATCH_SIZE) {
+            0 => Err("batch.size must be positive".into()),
+            size => Ok(BatchMode::MiniBatch {
+                size,
+                drop_last: c.batch.drop_last,
+            }),
+        },
         other => Err(format!(
             "batch.mode: unknown value `{other}` (expected minibatch, full or stochastic)"
         )),

@@ -234,9 +234,15 @@ fn step_checkpoints_survive_a_kill_inside_the_epoch() {
     // one sample per step, 569 steps per epoch, a checkpoint every 50: kill once one exists
     let dir = tempfile::tempdir().unwrap();
     let cfg = breast_cancer(dir.path(), "");
+    // stochastic mode takes no batch.size
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("\nsize = 32\n"));
+    std::fs::write(
+        &cfg,
+        text.replace("\nsize = 32\n", "\nmode = \"stochastic\"\n"),
+    )
+    .unwrap();
     let set = [
-        "--set",
-        "batch.mode=\"stochastic\"",
         "--set",
         "optimizer.lr=0.001",
         "--set",

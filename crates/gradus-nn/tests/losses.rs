@@ -131,6 +131,16 @@ fn kl_divergence_reductions() {
 }
 
 #[test]
+fn an_empty_batch_reduces_as_torch() {
+    // torch: mean and batchmean of no values are 0 / 0 = NaN, sum is 0
+    let empty = t(&[], &[0, 3]);
+    let r = |red| loss::reduce(&empty, red).unwrap().item().unwrap();
+    assert!(r(Reduction::Mean).is_nan());
+    assert!(r(Reduction::BatchMean).is_nan());
+    assert_eq!(r(Reduction::Sum), 0.0);
+}
+
+#[test]
 fn regression_losses_by_hand() {
     let (x, y) = (t(&[1.0, -2.0, 0.5], &[3]), t(&[0.0, 0.0, 0.0], &[3]));
     assert!(close(

@@ -57,7 +57,7 @@ pub fn run(
             .train
             .early_stopping_patience
             .map(|p| EarlyStopping::new(p, c.train.min_delta)),
-        restore_best: c.train.restore_best,
+        restore_best: c.train.restore_best.unwrap_or(true),
         checkpoint_every: c.train.checkpoint_every,
         checkpoint_every_steps: c.train.checkpoint_every_steps,
         divergence_factor: c.train.divergence_factor,

@@ -212,10 +212,13 @@ const CASES: &[Case] = &[
     (CSV, &["batch.mode=\"tiny\""], "batch.mode", "unknown value `tiny`"),
     (CSV, &["batch.size=0"], "batch.size", "at least 1, got 0"),
     (CSV, &["batch.mode=\"full\"", "batch.drop_last=true"], "batch.drop_last", "only by minibatch"),
+    (CSV, &["batch.mode=\"full\"", "batch.size=16"], "batch.size", "not used by batch.mode = \"full\""),
+    (CSV, &["batch.mode=\"stochastic\"", "batch.size=16"], "batch.size", "only by minibatch"),
     // train
     (CSV, &["train.early_stopping_patience=0"], "train.early_stopping_patience", "at least 1, got 0"),
     (CSV, &["train.early_stopping_patience=3", "train.min_delta=-0.1"], "train.min_delta", ">= 0, got -0.1"),
     (CSV, &["train.min_delta=0.01"], "train.min_delta", "without train.early_stopping_patience"),
+    (CSV, &["train.restore_best=false"], "train.restore_best", "without train.early_stopping_patience"),
     (CSV, &["train.divergence_factor=1.0"], "train.divergence_factor", "must be > 1 (inf: never stop), got 1"),
     (CSV, &["train.divergence_factor=nan"], "train.divergence_factor", "got NaN"),
     (CSV, &["train.curriculum_epochs=11"], "train.curriculum_epochs", "at most epochs (10), got 11"),

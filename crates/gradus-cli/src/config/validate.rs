@@ -52,7 +52,8 @@
 //! | `train.min_delta` | >= 0, only with early stopping |
 //! | `train.divergence_factor` | > 1 (`inf`: never stop) |
 //! | `train.curriculum_epochs` | at most `epochs` |
-//! | `train.restore_best`, `train.checkpoint_every` | any (0: checkpoint at the end only) |
+//! | `train.restore_best` | needs `train.early_stopping_patience` |
+//! | `train.checkpoint_every` | any (0: checkpoint at the end only) |
 //!
 //! A key set for a part that does not use it (`optimizer.betas` with sgd, `schedule.gamma` with
 //! cosine) is refused rather than silently ignored. Real numbers must be finite (TOML's `nan` and
@@ -126,12 +127,20 @@ fn check_batch(c: &mut Checker, b: &BatchConfig) {
         drop_last,
     } = b;
     c.one_of("batch.mode", mode, BATCH_MODES);
-    c.at_least("batch.size", *size as u64, 1);
-    if *drop_last && matches!(mode.as_str(), "full" | "batch" | "stochastic" | "sgd") {
-        c.fail(
-            "batch.drop_last",
-            format!("is not used by batch.mode = \"{mode}\" (only by minibatch)"),
-        );
+    if let Some(size) = size {
+        c.at_least("batch.size", *size as u64, 1);
+    }
+    let whole_or_single = matches!(mode.as_str(), "full" | "batch" | "stochastic" | "sgd");
+    for (key, set) in [
+        ("batch.size", size.is_some()),
+        ("batch.drop_last", *drop_last),
+    ] {
+        if set && whole_or_single {
+            c.fail(
+                key,
+                format!("is not used by batch.mode = \"{mode}\" (only by minibatch)"),
+            );
+        }
     }
 }
 
@@ -139,7 +148,7 @@ fn check_train(c: &mut Checker, t: &TrainConfig, epochs: usize) {
     let TrainConfig {
         early_stopping_patience,
         min_delta,
-        restore_best: _,           // any
+        restore_best,
         checkpoint_every: _,       // any; 0 checkpoints at the end only
         checkpoint_every_steps: _, // any; 0 turns step checkpoints off
         divergence_factor,
@@ -149,6 +158,12 @@ fn check_train(c: &mut Checker, t: &TrainConfig, epochs: usize) {
         c.at_least("train.early_stopping_patience", *p as u64, 1);
     }
     c.real("train.min_delta", *min_delta, Closed(0.0), Unbounded);
+    if restore_best.is_some() && early_stopping_patience.is_none() {
+        c.fail(
+            "train.restore_best",
+            "has no effect without train.early_stopping_patience",
+        );
+    }
     if *min_delta != 0.0 && early_stopping_patience.is_none() {
         c.fail(
             "train.min_delta",

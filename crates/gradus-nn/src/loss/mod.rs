@@ -37,8 +37,10 @@ pub enum Reduction {
 
 /// Applies a reduction to per-element losses.
 ///
+/// An empty batch gives NaN for `Mean` and `BatchMean` (0 / 0, as PyTorch) and 0 for `Sum`.
+///
 /// # Errors
-/// On an empty tensor's `BatchMean` (a zero batch) or a tensor error.
+/// On a tensor error.
 ///
 /// ```
 /// use gradus_nn::loss::{reduce, Reduction};
@@ -53,7 +55,8 @@ pub fn reduce(losses: &Tensor, reduction: Reduction) -> Result<Tensor> {
         Reduction::Mean => losses.mean_all(),
         Reduction::Sum => losses.sum_all(),
         Reduction::BatchMean => {
-            let n = losses.shape().first().copied().unwrap_or(1).max(1);
+            // sum / batch size, as torch: an empty batch gives 0 / 0 = NaN (as `Mean` does)
+            let n = losses.shape().first().copied().unwrap_or(1);
             losses.sum_all()?.mul_scalar(1.0 / n as f64)
         }
     }
