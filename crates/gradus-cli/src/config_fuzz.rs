@@ -2,67 +2,13 @@
 //! byte flips, insertions), decoded as `gradus train` decodes a config file and parsed with and
 //! without `--set` overrides. It must return, never panic; an error names the file (or the
 //! override) and, for TOML syntax and type errors, the line and column. `PROPTEST_CASES` sets the
-//! number of cases (512 by default).
+//! number of cases (4096 by default).
 
 use crate::config::parse;
+use gradus_fuzz::{config, mutated};
 use proptest::prelude::*;
-use proptest::sample::Index;
 
 const VALID: &str = include_str!("../../../examples/breast-cancer.toml");
-
-/// Bytes TOML treats specially, to make flips and insertions bite.
-const SPECIAL: &[u8] = b"0123456789=.,-+_\"'[]{}#\n\r\t abcdefglrt\x00\xff\xef\xbb\xbf";
-
-fn byte() -> impl Strategy<Value = u8> {
-    prop_oneof![any::<u8>(), proptest::sample::select(SPECIAL)]
-}
-
-/// One edit: truncate, flip a byte, or insert bytes.
-fn edit() -> impl Strategy<Value = (u8, Index, Vec<u8>)> {
-    (
-        0u8..3,
-        any::<Index>(),
-        proptest::collection::vec(byte(), 1..6),
-    )
-}
-
-fn apply(mut bytes: Vec<u8>, edits: &[(u8, Index, Vec<u8>)]) -> Vec<u8> {
-    for (kind, i, b) in edits {
-        match kind {
-            0 => bytes.truncate(i.index(bytes.len() + 1)),
-            1 if !bytes.is_empty() => {
-                let at = i.index(bytes.len());
-                bytes[at] = b[0];
-            }
-            _ => {
-                let at = i.index(bytes.len() + 1);
-                bytes.splice(at..at, b.iter().copied());
-            }
-        }
-    }
-    bytes
-}
-
-fn mutated() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        3 => proptest::collection::vec(edit(), 1..5)
-            .prop_map(|e| apply(VALID.as_bytes().to_vec(), &e)),
-        1 => proptest::collection::vec(any::<u8>(), 0..400),
-    ]
-}
-
-/// `PROPTEST_CASES` cases (512 by default), no regression files written into the source tree.
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(512);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 fn check(result: Result<crate::config::Config, String>, source: &str) {
     if let Err(msg) = result {
@@ -93,7 +39,7 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn config_files(bytes in mutated()) {
+    fn config_files(bytes in mutated(VALID.as_bytes().to_vec())) {
         let text = match gradus_data::utf8::decode(bytes, "fuzz.toml") {
             Ok(text) => text,
             Err(e) => {

@@ -1,18 +1,16 @@
 //! Property tests: every reader of user files (CSV, IDX plain and gzipped, MNIST folders, libsvm,
 //! text) fed random bytes and mutations of a valid file (truncations, byte flips, insertions).
 //! Each must return, never panic, and an error must name the file and, where the format has
-//! lines, the 1-based line. `PROPTEST_CASES` sets the number of cases per reader (512 by default).
+//! lines, the 1-based line. `PROPTEST_CASES` sets the number of cases per reader (4096 by default).
 
 mod common;
-#[path = "common/mutate.rs"]
-mod mutate;
 
 use common::{gzip, idx_bytes, TempDir};
 use gradus_data::csv::{read_csv_table_from, CsvOptions};
 use gradus_data::idx::{parse_idx, read_idx};
 use gradus_data::libsvm::read_libsvm_from;
 use gradus_data::{mnist, utf8, DataError, TargetKind};
-use mutate::{config, mutated};
+use gradus_fuzz::{config, mutated};
 use proptest::prelude::*;
 
 /// An error names `source` first and, for line-based formats, a line of the file.

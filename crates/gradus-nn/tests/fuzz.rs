@@ -2,17 +2,14 @@
 //! (truncations, byte flips, insertions). Loading must return, never panic; an error names the
 //! file and says what is wrong in the file's terms (never a bare `safetensors` variant name);
 //! [`check`] accepts exactly the files `safetensors` accepts. `PROPTEST_CASES` sets the number of
-//! cases (512 by default).
+//! cases (4096 by default).
 
-#[path = "common/mutate.rs"]
-mod mutate;
-
+use gradus_fuzz::{config, mutated};
 use gradus_nn::layers::{Activation, Linear};
 use gradus_nn::models::Mlp;
 use gradus_nn::safetensors_check::check;
 use gradus_nn::{state_dict, NnError};
 use gradus_tensor::Rng;
-use mutate::{config, mutated};
 use proptest::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

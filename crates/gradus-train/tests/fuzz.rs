@@ -1,18 +1,15 @@
 //! Property test: checkpoint and model files fed random bytes and mutations of a valid checkpoint
 //! (truncations, byte flips, insertions). Resuming from one and reading its metadata must return,
 //! never panic; a resume error names the checkpoint file and says what is wrong in the user's
-//! terms. `PROPTEST_CASES` sets the number of cases (512 by default).
+//! terms. `PROPTEST_CASES` sets the number of cases (4096 by default).
 
-#[path = "common/mutate.rs"]
-mod mutate;
-
+use gradus_fuzz::{config, mutated};
 use gradus_nn::layers::Linear;
 use gradus_nn::Module;
 use gradus_optim::{Adam, Optimizer, ReduceOnPlateau, Schedule};
 use gradus_tensor::{Rng, Tensor};
 use gradus_train::checkpoint::{self, RunState};
 use gradus_train::model_file::{read_metadata, tensor_infos};
-use mutate::{config, mutated};
 use proptest::prelude::*;
 
 fn setup(seed: u64) -> (Linear, Optimizer, ReduceOnPlateau) {

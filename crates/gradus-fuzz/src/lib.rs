@@ -1,6 +1,16 @@
-//! Random and mutated bytes for the fuzz tests: a valid file cut short, with bytes flipped,
-//! bytes inserted, or all of these; or bytes at random.
-#![allow(dead_code)] // each test binary uses a different subset
+//! Random and mutated bytes for the fuzz tests of gradus's file readers (CSV, IDX, libsvm, text,
+//! TOML configs, safetensors models and checkpoints): a valid file cut short, with bytes flipped,
+//! bytes inserted, or all of these; or bytes at random. A dev-dependency only.
+//!
+//! ```
+//! use gradus_fuzz::mutated;
+//! use proptest::strategy::{Strategy, ValueTree};
+//! use proptest::test_runner::TestRunner;
+//! let valid = b"a,b\n1,2\n".to_vec();
+//! let bytes = mutated(valid).new_tree(&mut TestRunner::deterministic()).unwrap().current();
+//! // at most four edits of at most five bytes each, or random bytes up to 2 x 8 + 16
+//! assert!(bytes.len() <= 32);
+//! ```
 
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -16,8 +26,9 @@ pub enum Edit {
     Insert(Index, Vec<u8>),
 }
 
-/// Bytes that parsers treat specially, to make flips and insertions bite.
-const SPECIAL: &[u8] = b"0123456789:,;.-+eE\n\r\t \"{}[]#\x00\xff\xef\xbb\xbf";
+/// Bytes that the readers treat specially (digits, separators, quotes, brackets, TOML's `=`,
+/// `'` and keywords' letters, NUL, a byte-order mark), to make flips and insertions bite.
+const SPECIAL: &[u8] = b"0123456789:,;.=-+_eE\n\r\t \"'{}[]#abcdfglrt\x00\xff\xef\xbb\xbf";
 
 fn byte() -> impl Strategy<Value = u8> {
     prop_oneof![any::<u8>(), proptest::sample::select(SPECIAL)]
@@ -60,13 +71,13 @@ pub fn mutated(valid: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-/// Proptest's settings: `PROPTEST_CASES` cases (512 by default, a few seconds for all readers),
+/// Proptest's settings: `PROPTEST_CASES` cases (4096 by default: a few seconds for all readers on two cores),
 /// no regression files written into the source tree.
 pub fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(512);
+        .unwrap_or(4096);
     ProptestConfig {
         cases,
         failure_persistence: None,
