@@ -1,46 +1,12 @@
 //! The `gradus` command as a user meets it: help, errors that name what is wrong (never a panic),
 //! the run directory, divergence, and resume after a kill.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn gradus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradus"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("gradus runs")
-}
+use common::{assert_fails_with, gradus, repo, stderr, train, write};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A failed run: non-zero exit, a message containing every `needle`, and no panic.
-fn assert_fails_with(o: &Output, needles: &[&str]) {
-    let err = stderr(o);
-    assert!(
-        !o.status.success(),
-        "expected failure, got success; stderr:\n{err}"
-    );
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "panic:\n{err}"
-    );
-    for n in needles {
-        assert!(err.contains(n), "stderr lacks {n:?}:\n{err}");
-    }
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
-}
+use std::path::Path;
+use std::process::Command;
 
 const SMALL_MNIST: &str = r#"
 seed = 3
@@ -245,16 +211,6 @@ fn divergence_stops_with_the_step_the_layer_and_a_hint_and_keeps_the_last_good_c
     );
 }
 
-/// Runs `gradus train CONFIG --out DIR/NAME -q EXTRA...`, which must succeed; returns the run dir.
-fn train_quietly(dir: &Path, config: &str, name: &str, extra: &[&str]) -> PathBuf {
-    let out = dir.join(name);
-    let mut args = vec!["train", config, "--out", out.to_str().unwrap(), "-q"];
-    args.extend_from_slice(extra);
-    let o = gradus(&args);
-    assert!(o.status.success(), "{}", stderr(&o));
-    out
-}
-
 fn model_tensors(run: &Path) -> Vec<u8> {
     let bytes = std::fs::read(run.join("model.safetensors")).unwrap();
     let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
@@ -265,7 +221,7 @@ fn model_tensors(run: &Path) -> Vec<u8> {
 fn resume_gives_bitwise_identical_weights_after_a_stop_and_after_a_kill() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(dir.path(), "c.toml", SMALL_MNIST);
-    let run = |name: &str, extra: &[&str]| train_quietly(dir.path(), &cfg, name, extra);
+    let run = |name: &str, extra: &[&str]| train(dir.path(), &cfg, name, extra);
     let straight = run("straight", &[]);
     // stopped after two epochs, then resumed
     run("split", &["--set", "epochs=2"]);
@@ -320,7 +276,7 @@ fn resume_continues_reduce_on_plateau_exactly() {
             .replace("epochs = 60", "epochs = 12")
     );
     let cfg = write(dir.path(), "plateau.toml", &cfg);
-    let train = |name: &str, extra: &[&str]| train_quietly(dir.path(), &cfg, name, extra);
+    let train = |name: &str, extra: &[&str]| train(dir.path(), &cfg, name, extra);
     let straight = train("straight", &[]);
     train("split", &["--set", "epochs=5"]);
     let split = train("split", &["--resume"]);

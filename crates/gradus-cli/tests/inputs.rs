@@ -2,55 +2,11 @@
 //! byte-order mark and CRLF line ends as spreadsheets write them), the same scaling and the same
 //! class picking; a damaged model or checkpoint file is reported in the user's terms.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn gradus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradus"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("gradus runs")
-}
+use common::{assert_fails_with, gradus, repo, stdout, train, write};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    assert!(o.status.success(), "{}", stderr(o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// A failed run: non-zero exit, a message containing every `needle`, and no panic.
-fn assert_fails_with(o: &Output, needles: &[&str]) -> String {
-    let err = stderr(o);
-    assert!(!o.status.success(), "expected failure; stderr:\n{err}");
-    assert!(!err.contains("panicked"), "panic:\n{err}");
-    for n in needles {
-        assert!(err.contains(n), "stderr lacks {n:?}:\n{err}");
-    }
-    err
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
-}
-
-fn train(dir: &Path, config: &str, name: &str, extra: &[&str]) -> PathBuf {
-    let out = dir.join(name);
-    let mut args = vec!["train", config, "--out", out.to_str().unwrap(), "-q"];
-    args.extend_from_slice(extra);
-    let o = gradus(&args);
-    assert!(o.status.success(), "{}", stderr(&o));
-    out
-}
+use std::path::Path;
 
 /// A CSV table as rows of cells.
 fn table(text: &str) -> Vec<Vec<String>> {

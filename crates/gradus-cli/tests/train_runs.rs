@@ -1,44 +1,12 @@
 //! `gradus train` runs that must stop, resume and report exactly: zero-batch settings, epoch means
 //! over samples, resume inside an epoch, f64 resume, Ctrl-C, step checkpoints and kills.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{gradus, model, repo, stderr, train, write};
 
-fn gradus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradus"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("gradus runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
-}
-
-/// Runs `gradus train CONFIG --out DIR/NAME -q EXTRA...`, which must succeed; returns the run dir.
-fn train(dir: &Path, config: &str, name: &str, extra: &[&str]) -> PathBuf {
-    let out = dir.join(name);
-    let mut args = vec!["train", config, "--out", out.to_str().unwrap(), "-q"];
-    args.extend_from_slice(extra);
-    let o = gradus(&args);
-    assert!(o.status.success(), "{}", stderr(&o));
-    out
-}
-
-fn model(run: &Path) -> Vec<u8> {
-    std::fs::read(run.join("model.safetensors")).unwrap()
-}
+use std::path::Path;
+use std::process::Command;
 
 /// The breast-cancer example without its validation split: 569 rows.
 fn breast_cancer(dir: &Path, extra: &str) -> String {
