@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::csv_lines::{LineCounter, Lines};
 pub use crate::targets::TargetKind;
 use crate::{DataError, Dataset, Targets};
 
@@ -180,6 +181,7 @@ pub fn read_csv_table_from(
     options: &CsvOptions,
 ) -> Result<CsvTable, DataError> {
     let path = source.as_ref().to_path_buf();
+    let (reader, lines) = LineCounter::new(reader);
     // csv-core drops a UTF-8 byte-order mark at the start of the input (spreadsheets' "CSV UTF-8")
     let mut rdr = ::csv::ReaderBuilder::new()
         .delimiter(options.delimiter)
@@ -187,15 +189,15 @@ pub fn read_csv_table_from(
         .flexible(true)
         .trim(::csv::Trim::All)
         .from_reader(reader);
-    let header = read_header(&mut rdr, &path)?;
+    let header = read_header(&mut rdr, &path, &lines)?;
     let cols = Columns::select(&path, &header, options)?;
     let mut rows = Rows::new(options.kind, cols.targets.len());
     let mut record = ::csv::StringRecord::new();
     while rdr
         .read_record(&mut record)
-        .map_err(|e| csv_error(&path, e))?
+        .map_err(|e| csv_error(&path, e, &lines))?
     {
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
         if record.len() != header.len() {
             return Err(DataError::RaggedRow {
                 path,
@@ -277,8 +279,9 @@ impl CsvTable {
 fn read_header<R: std::io::Read>(
     rdr: &mut ::csv::Reader<R>,
     path: &Path,
+    lines: &Lines,
 ) -> Result<Vec<String>, DataError> {
-    let header = rdr.headers().map_err(|e| csv_error(path, e))?;
+    let header = rdr.headers().map_err(|e| csv_error(path, e, lines))?;
     if header.is_empty() {
         return Err(DataError::Empty {
             path: path.to_path_buf(),
@@ -289,8 +292,8 @@ fn read_header<R: std::io::Read>(
 }
 
 /// Turns a `csv` crate error into ours, keeping the line if it has one.
-fn csv_error(path: &Path, err: ::csv::Error) -> DataError {
-    let line = err.position().map_or(0, |p| p.line());
+fn csv_error(path: &Path, err: ::csv::Error, lines: &Lines) -> DataError {
+    let line = err.position().map_or(0, |p| lines.line_at(p.byte()));
     let message = match err.kind() {
         ::csv::ErrorKind::Utf8 { err, .. } => {
             format!("field {} is not valid UTF-8", err.field() + 1)

@@ -57,6 +57,7 @@
 
 pub mod batch;
 pub mod csv;
+mod csv_lines;
 pub mod dataset;
 pub mod error;
 pub mod idx;

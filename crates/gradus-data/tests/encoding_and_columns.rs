@@ -107,3 +107,23 @@ fn text_drops_a_byte_order_mark_and_locates_invalid_utf8() {
         )
     );
 }
+
+#[test]
+fn crlf_and_lf_files_report_the_same_lines() {
+    // a bad value on line 4 and a ragged row on line 3, in LF and CRLF (with a BOM) files
+    let opts = CsvOptions::new("price", TargetKind::Value);
+    for (end, bom) in [("\n", ""), ("\r\n", "\u{feff}")] {
+        let text = ["area,price", "1000,1", "2000,2", "3000,x"].join(end) + end;
+        let f = TempFile::new("lines.csv", format!("{bom}{text}").as_bytes());
+        match read_csv_table(&f.path, &opts).unwrap_err() {
+            DataError::BadValue { line, .. } => assert_eq!(line, 4, "{end:?}"),
+            e => panic!("{e}"),
+        }
+        let text = ["area,price", "1000,1", "2000", "3000,3"].join(end) + end;
+        let f = TempFile::new("ragged.csv", text.as_bytes());
+        match read_csv_table(&f.path, &opts).unwrap_err() {
+            DataError::RaggedRow { line, .. } => assert_eq!(line, 3, "{end:?}"),
+            e => panic!("{e}"),
+        }
+    }
+}
