@@ -117,8 +117,12 @@ pub(super) fn check_optimizer(c: &mut Checker, o: &OptimizerConfig, onecycle: bo
     } = o;
     c.one_of("optimizer.name", name, OPTIMIZERS);
     c.real("optimizer.lr", *lr, Closed(0.0), Unbounded);
+    // torch accepts any momentum >= 0; at 1 or more the velocity never decays and the run
+    // diverges or circles, so gradus refuses it (as it refuses betas outside [0, 1))
+    if let Some(m) = momentum {
+        c.real("optimizer.momentum", *m, Closed(0.0), Open(1.0));
+    }
     for (key, v) in [
-        ("optimizer.momentum", momentum),
         ("optimizer.weight_decay", weight_decay),
         ("optimizer.eps", eps),
     ] {

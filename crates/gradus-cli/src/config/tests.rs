@@ -167,7 +167,7 @@ const CASES: &[Case] = &[
     (CSV, &["optimizer.lr=-0.1"], "optimizer.lr", "must be a finite number >= 0, got -0.1"),
     (CSV, &["optimizer.lr=nan"], "optimizer.lr", "got NaN"),
     (CSV, &["optimizer.lr=inf"], "optimizer.lr", "got inf"),
-    (CSV, &["optimizer.momentum=-0.5"], "optimizer.momentum", ">= 0, got -0.5"),
+    (CSV, &["optimizer.momentum=-0.5"], "optimizer.momentum", "in [0, 1), got -0.5"),
     (CSV, &["optimizer.weight_decay=-1"], "optimizer.weight_decay", ">= 0, got -1"),
     (CSV, &["optimizer.nesterov=true"], "optimizer.nesterov", "needs optimizer.momentum > 0"),
     (CSV, &["optimizer.nesterov=true", "optimizer.momentum=0.0"], "optimizer.nesterov", "got 0"),
@@ -209,6 +209,7 @@ const CASES: &[Case] = &[
     (CSV, &["schedule.name=\"plateau\"", "schedule.warmup_steps=3"], "schedule.warmup_steps", "not used by schedule \"plateau\""),
     (CSV, &["schedule.name=\"constant\"", "schedule.patience=3"], "schedule.patience", "only by plateau"),
     // batch
+    (CSV, &["optimizer.momentum=1.0"], "optimizer.momentum", "in [0, 1), got 1"),
     (CSV, &["batch.mode=\"tiny\""], "batch.mode", "unknown value `tiny`"),
     (CSV, &["batch.size=0"], "batch.size", "at least 1, got 0"),
     (CSV, &["batch.mode=\"full\"", "batch.drop_last=true"], "batch.drop_last", "only by minibatch"),

@@ -26,7 +26,7 @@
 //! | `model.width`, `model.layers` | at least 1 (width: lstm, gpt, mf; layers: lstm, gpt) |
 //! | `model.heads` | at least 1 and dividing `model.width` (gpt) |
 //! | `optimizer.lr` | >= 0 (torch: "Invalid learning rate") |
-//! | `optimizer.momentum` | >= 0 (sgd, rmsprop; not with one-cycle, whose momentum schedule replaces it) |
+//! | `optimizer.momentum` | in [0, 1) (torch allows >= 1, where the velocity never decays; sgd, rmsprop; not with one-cycle, whose momentum schedule replaces it) |
 //! | `optimizer.nesterov` | sgd, with momentum > 0 (torch: "Nesterov momentum requires a momentum") |
 //! | `optimizer.weight_decay` | >= 0 |
 //! | `optimizer.no_decay_on_bias` | only with a non-zero weight decay |
