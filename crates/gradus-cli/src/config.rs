@@ -4,6 +4,7 @@
 mod check;
 mod data_rules;
 mod optim_rules;
+pub mod resume;
 #[cfg(test)]
 mod tests;
 mod validate;

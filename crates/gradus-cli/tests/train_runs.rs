@@ -237,3 +237,50 @@ fn step_checkpoints_survive_a_kill_inside_the_epoch() {
     let straight = train(dir.path(), &cfg, "straight", &set);
     assert_eq!(model(&straight), model(&resumed));
 }
+
+#[test]
+fn resume_refuses_a_changed_config_and_warns_when_the_schedule_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = breast_cancer(dir.path(), "");
+    let cosine = ["--set", "schedule.name=\"cosine\"", "--set", "epochs=2"];
+    let run = train(dir.path(), &cfg, "run", &cosine);
+    let out = run.to_str().unwrap();
+    let resume = |extra: &[&str]| {
+        let mut args = vec!["train", cfg.as_str(), "--out", out, "-q", "--resume"];
+        args.extend_from_slice(&cosine[..2]);
+        args.extend_from_slice(extra);
+        gradus(&args)
+    };
+    // another seed or momentum is another training: refused, naming both values
+    let o = resume(&[
+        "--set",
+        "epochs=2",
+        "--set",
+        "seed=7",
+        "--set",
+        "optimizer.momentum=0.5",
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("seed: 0 in the run being resumed, now 7"),
+        "{err}"
+    );
+    assert!(
+        err.contains("optimizer.momentum: 0.9 in the run being resumed, now 0.5"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    // a lower learning rate may resume (what the divergence hint suggests), with a warning
+    let o = resume(&["--set", "epochs=2", "--set", "optimizer.lr=0.01"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("resuming with optimizer.lr = 0.01 (the run used 0.05 so far)"));
+    // a longer run may resume; the cosine is rebuilt for its new length, and the user hears so
+    let o = resume(&["--set", "epochs=4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("was 18 steps long and is now 36: its learning-rate schedule is rebuilt"),
+        "{err}"
+    );
+}

@@ -48,8 +48,12 @@ impl<R: Read> Read for LineCounter<R> {
         let n = self.inner.read(buf)?;
         let mut f = self.feeds.borrow_mut();
         let start = f.read;
-        let ends = buf[..n].iter().enumerate().filter(|(_, &b)| b == b'\n' || b == b'\r');
-        f.ahead.extend(ends.map(|(i, &b)| (start + i as u64, b == b'\n')));
+        let ends = buf[..n]
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| b == b'\n' || b == b'\r');
+        f.ahead
+            .extend(ends.map(|(i, &b)| (start + i as u64, b == b'\n')));
         f.read += n as u64;
         Ok(n)
     }

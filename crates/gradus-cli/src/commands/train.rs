@@ -44,6 +44,9 @@ pub fn run(
     for warning in &run.warnings {
         eprintln!("warning: {warning}");
     }
+    if resume {
+        check_resume(&out, &c, steps_per_epoch, &run.lr)?;
+    }
     let (schedule, plateau, momentum) = (run.lr, run.plateau, run.momentum);
     let optimizer = setup::optimizer(&c.optimizer, model.as_ref(), &schedule, momentum)?;
     let interrupt = Interrupt::install()?;
@@ -121,6 +124,39 @@ pub fn run(
         eprintln!(
             "wrote {} (metrics.csv, layers.csv, model.safetensors, config.toml, summary.json, report.html)",
             out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Before `--resume`: the config must be the one the run in `out` was started with, except for
+/// its length and checkpoints ([`config::resume`]); when the length changed, a schedule sized to
+/// the run is rebuilt for the new length, and the user hears that the result then differs from a
+/// straight run of that length.
+fn check_resume(
+    out: &Path,
+    c: &config::Config,
+    steps_per_epoch: u64,
+    lr: &gradus_optim::Schedule,
+) -> Result<(), String> {
+    let saved = out.join("config.toml");
+    let Ok(text) = std::fs::read_to_string(&saved) else {
+        return Ok(()); // no run there: the checkpoint's absence is reported when it is read
+    };
+    let previous = config::parse(&text, &saved.display().to_string(), &[])?;
+    config::resume::check(&previous, c)?;
+    for (key, before, now) in config::resume::changes(&previous, c) {
+        if key.starts_with("optimizer.") {
+            eprintln!("warning: resuming with {key} = {now} (the run used {before} so far)");
+        }
+    }
+    let steps = |c: &config::Config| setup::run_steps(c.epochs, steps_per_epoch, c.max_steps).0;
+    let (before, now) = (steps(&previous), steps(c));
+    if before != now && lr.horizon().is_some() {
+        eprintln!(
+            "warning: the run being resumed was {before} steps long and is now {now}: its \
+             learning-rate schedule is rebuilt for {now} steps, so from the step it resumes at the \
+             rate follows the new schedule and the result differs from a straight {now}-step run"
         );
     }
     Ok(())

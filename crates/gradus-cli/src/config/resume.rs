@@ -1,0 +1,83 @@
+//! What a resumed run may change: `--resume` continues the same training, so the config must be
+//! the one the run was started with, except for how long it runs, how often it checkpoints, the
+//! divergence threshold, and the learning rate and clipping (lowering them after a divergence
+//! and resuming from the last good checkpoint is what the divergence message suggests).
+
+use super::Config;
+use std::collections::BTreeMap;
+
+/// Keys a resumed run may change: its length, its checkpoints, its divergence threshold, and the
+/// learning rate and gradient clipping.
+pub const MAY_CHANGE: &[&str] = &[
+    "epochs",
+    "max_steps",
+    "train.checkpoint_every",
+    "train.checkpoint_every_steps",
+    "train.divergence_factor",
+    "optimizer.lr",
+    "optimizer.clip_grad_norm",
+];
+
+/// The keys that differ between `previous` (the config the run was started with, as written to
+/// its run directory) and `now`, as `(key, before, now)`; absent keys read `(absent)`.
+pub fn changes(previous: &Config, now: &Config) -> Vec<(String, String, String)> {
+    let flat = |c: &Config| {
+        let mut out = BTreeMap::new();
+        if let Ok(toml::Value::Table(t)) = toml::Value::try_from(c) {
+            flatten("", &toml::Value::Table(t), &mut out);
+        }
+        out
+    };
+    let (before, after) = (flat(previous), flat(now));
+    let absent = || "(absent)".to_string();
+    let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .map(|k| {
+            let b = before.get(k).cloned().unwrap_or_else(absent);
+            let a = after.get(k).cloned().unwrap_or_else(absent);
+            (k.clone(), b, a)
+        })
+        .collect()
+}
+
+/// Checks that `now` may resume a run started with `previous`.
+///
+/// # Errors
+/// Names every changed key that a resumed run must keep, with both values.
+pub fn check(previous: &Config, now: &Config) -> Result<(), String> {
+    let refused: Vec<String> = changes(previous, now)
+        .into_iter()
+        .filter(|(k, ..)| !MAY_CHANGE.contains(&k.as_str()))
+        .map(|(k, b, a)| format!("  {k}: {b} in the run being resumed, now {a}"))
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "--resume continues the same training, but the config changed:\n{}\nchange it back, or \
+         start a new run (without --resume, or with another --out); only {} may change",
+        refused.join("\n"),
+        MAY_CHANGE.join(", ")
+    ))
+}
+
+fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
