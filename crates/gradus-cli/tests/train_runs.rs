@@ -280,7 +280,7 @@ fn resume_refuses_a_changed_config_and_warns_when_the_schedule_is_rebuilt() {
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
-        err.contains("was 18 steps long and is now 36: its learning-rate schedule is rebuilt"),
+        err.contains("was 36 steps long and is now 72: its learning-rate schedule is rebuilt"),
         "{err}"
     );
 }
