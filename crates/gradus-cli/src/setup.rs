@@ -151,7 +151,8 @@ pub fn read(
                 .unwrap_or_else(|| CharVocab::from_text(&text));
             let tokens = vocab.encode_file(&text, path).map_err(|e| e.to_string())?;
             let block = *need(&d.block_size, "data.block_size")?;
-            let windows = TextDataset::new(tokens, block).map_err(|e| e.to_string())?;
+            let windows = TextDataset::new(tokens, block)
+                .map_err(|e| format!("{path}: data.block_size: {e}"))?;
             Ok((text_to_dataset(&windows)?, vec![], Some(vocab)))
         }
         other => Err(format!(
@@ -204,8 +205,8 @@ pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec), String> {
         },
         (None, None) => Validation::Disabled,
     };
-    let (mut train, mut val) =
-        gradus_data::split_dataset(train, validation).map_err(|e| e.to_string())?;
+    let (mut train, mut val) = gradus_data::split_dataset(train, validation)
+        .map_err(|e| format!("{}: data.validation: {e}", d.path))?;
     let mut test = match &d.test_path {
         Some(p) if d.format == "mnist" && p == "test" => {
             Some(read(d, &d.path, mnist::Split::Test, Like::default())?.0)

@@ -82,3 +82,43 @@ fn several_invalid_values_are_listed_together() {
          batch.drop_last: is not used by batch.mode = \"full\" (only by minibatch)",
     );
 }
+
+#[test]
+fn settings_that_only_fail_on_the_data_name_their_key_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("three.csv");
+    std::fs::write(&csv, "x,y\n1,2\n2,4\n3,6\n").unwrap();
+    let text = dir.path().join("two.txt");
+    std::fs::write(&text, "ab").unwrap();
+    let cases = [
+        (
+            format!("[data]\nformat = \"csv\"\npath = \"{}\"\ntarget = \"y\"\ntask = \"regression\"\nvalidation = 0.9\n[model]\nkind = \"linear\"\n[optimizer]\nname = \"sgd\"\nlr = 0.1\n", csv.display()),
+            format!("{}: data.validation: ", csv.display()),
+        ),
+        (
+            format!("[data]\nformat = \"text\"\npath = \"{}\"\nblock_size = 64\n[model]\nkind = \"gpt\"\nwidth = 8\nlayers = 1\nheads = 2\n[optimizer]\nname = \"adam\"\nlr = 0.01\n", text.display()),
+            format!("{}: data.block_size: ", text.display()),
+        ),
+    ];
+    for (i, (config, needle)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("c{i}.toml"));
+        std::fs::write(&path, config).unwrap();
+        let out = dir.path().join(format!("run{i}"));
+        let o = Command::new(env!("CARGO_BIN_EXE_gradus"))
+            .args([
+                "train",
+                path.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "-q",
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains(needle.as_str()),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

@@ -79,7 +79,12 @@ pub fn run(
         options,
         model_metadata: BTreeMap::from([(SPEC_KEY.to_string(), spec_json)]),
     };
-    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::create_dir_all(&out).map_err(|e| {
+        format!(
+            "--out {}: cannot make the run directory: {e}",
+            out.display()
+        )
+    })?;
     let resolved = toml::to_string(&c).map_err(|e| e.to_string())?;
     gradus_train::checkpoint::write_atomic(&out.join("config.toml"), resolved.as_bytes())
         .map_err(|e| format!("{}: {e}", out.display()))?;
