@@ -1,8 +1,9 @@
-//! Ctrl-C (SIGINT) and SIGTERM during `gradus train`: the first asks the trainer to stop after the
-//! current step, writing the checkpoint, the model and the report; a second one ends the process
-//! at once (exit status 128 + the signal number, as a shell reports a process killed by it).
+//! Ctrl-C (SIGINT), SIGTERM and SIGHUP (the terminal closed) during `gradus train`: the first
+//! asks the trainer to stop after the current step, writing the checkpoint, the model and the
+//! report; a second one ends the process at once, saying that the last checkpoint is intact and
+//! how to resume (exit status 128 + the signal number, as a shell reports a process killed by it).
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::flag;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -16,17 +17,34 @@ pub struct Interrupt {
 }
 
 impl Interrupt {
-    /// Installs the handlers for SIGINT and SIGTERM.
+    /// Installs the handlers for SIGINT, SIGTERM and SIGHUP.
     ///
     /// # Errors
     /// When a handler cannot be installed.
     pub fn install() -> Result<Interrupt, String> {
         let flag = Arc::new(AtomicBool::new(false));
         let signal = Arc::new(AtomicUsize::new(0));
-        for sig in [SIGINT, SIGTERM] {
+        // made now: a signal handler may not allocate
+        let message: &'static [u8] = format!(
+            "\ninterrupted again: stopped at once; the last checkpoint written is intact\n\
+             resume with:\n  {}\n",
+            resume_command()
+        )
+        .leak()
+        .as_bytes();
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
             let err = |e: std::io::Error| format!("cannot handle signal {sig}: {e}");
             // registered first, so it runs first: exits only when an earlier signal set the flag
-            flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&flag)).map_err(err)?;
+            let earlier = Arc::clone(&flag);
+            let second = move || {
+                if earlier.load(Ordering::SeqCst) {
+                    // SAFETY: write(2) and _exit(2) are async-signal-safe; `message` is static
+                    unsafe { libc::write(2, message.as_ptr().cast(), message.len()) };
+                    signal_hook::low_level::exit(128 + sig);
+                }
+            };
+            // SAFETY: the action only reads an atomic, writes and exits (async-signal-safe)
+            unsafe { signal_hook::low_level::register(sig, second) }.map_err(err)?;
             flag::register_usize(sig, Arc::clone(&signal), sig as usize).map_err(err)?;
             flag::register(sig, Arc::clone(&flag)).map_err(err)?;
         }
@@ -38,12 +56,13 @@ impl Interrupt {
         match self.signal.load(Ordering::SeqCst) as i32 {
             SIGINT => "SIGINT (Ctrl-C)",
             SIGTERM => "SIGTERM",
+            SIGHUP => "SIGHUP (terminal closed)",
             _ => "a signal",
         }
     }
 
     /// The exit status a shell expects of a process stopped by the signal: 128 + its number
-    /// (130 for SIGINT, 143 for SIGTERM).
+    /// (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP).
     pub fn exit_code(&self) -> i32 {
         match self.signal.load(Ordering::SeqCst) {
             0 => 1,

@@ -163,20 +163,33 @@ fn spawn(config: &str, out: &Path, extra: &[&str]) -> std::process::Child {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_finishes_the_step_writes_everything_and_says_how_to_resume() {
+    stop_by_signal_then_resume("INT", 130, "interrupted by SIGINT");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_closed_terminal_stops_the_run_as_ctrl_c_does() {
+    stop_by_signal_then_resume("HUP", 129, "interrupted by SIGHUP (terminal closed)");
+}
+
+/// Sends `signal` once the run has a metrics file; the run must stop after its step with exit
+/// status `code`, say `said` and how to resume, write every file, and resume exactly.
+#[cfg(unix)]
+fn stop_by_signal_then_resume(signal: &str, code: i32, said: &str) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = breast_cancer(dir.path(), "");
     let out = dir.path().join("run");
     let mut child = spawn(&cfg, &out, &["--set", "epochs=100000"]);
     wait_for(&out.join("metrics.csv"), &mut child);
     let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([format!("-{signal}"), child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
     let o = child.wait_with_output().unwrap();
     let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(130), "{err}");
-    assert!(err.contains("interrupted by SIGINT"), "{err}");
+    assert_eq!(o.status.code(), Some(code), "{err}");
+    assert!(err.contains(said), "{err}");
     let resume = format!("--out {} -q --set epochs=100000 --resume", out.display());
     assert!(err.contains(&resume) && err.contains("bc.toml"), "{err}");
     for f in [
