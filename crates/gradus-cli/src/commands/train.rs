@@ -116,10 +116,13 @@ pub fn run(
         .map_err(|e| format!("{}: {e}", out.display()))?;
     if interrupted {
         eprintln!(
-            "interrupted by {} after step {} ({} epochs complete): wrote the checkpoint, model.safetensors, metrics.csv, summary.json and report.html to {}\nresume with:\n  {}",
+            "interrupted by {} after step {} ({} complete): wrote the checkpoint, model.safetensors, metrics.csv, summary.json and report.html to {}\nresume with:\n  {}",
             interrupt.name(),
             summary.steps,
-            summary.epochs,
+            match summary.epochs {
+                1 => "1 epoch".to_string(),
+                n => format!("{n} epochs"),
+            },
             out.display(),
             crate::interrupt::resume_command()
         );
