@@ -298,6 +298,12 @@ impl Optimizer {
         self.groups.iter().map(|g| g.state.clone()).collect()
     }
 
+    /// The state of every group, borrowed (a checkpoint writer streams its buffers from here
+    /// without copying them).
+    pub fn states(&self) -> Vec<&State> {
+        self.groups.iter().map(|g| &g.state).collect()
+    }
+
     /// Restores states saved by [`Optimizer::state_dict`].
     ///
     /// # Errors

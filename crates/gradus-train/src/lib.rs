@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+pub mod checkpoint_file;
 pub mod diagnostics;
 pub mod divergence;
 pub mod early_stop;
