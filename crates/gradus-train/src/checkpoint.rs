@@ -192,8 +192,14 @@ pub fn load(
     let skeleton: Vec<checkpoint_file::StateMeta> =
         serde_json::from_str(get(checkpoint_file::OPTIMIZER_STATE_KEY)?)
             .map_err(|e| bad(format!("bad optimizer state: {e}")))?;
-    let file = safetensors::SafeTensors::deserialize(&bytes)
-        .map_err(|e| bad(format!("is damaged or not a checkpoint: {e}")))?;
+    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|_| {
+        let why = gradus_nn::safetensors_check::check(&bytes)
+            .err()
+            .map_or("not a valid safetensors file".to_string(), |e| {
+                e.to_string()
+            });
+        bad(format!("is damaged or not a checkpoint: {why}"))
+    })?;
     gradus_nn::state_dict::load_from(model, &file, &|name| {
         name.starts_with(checkpoint_file::OPTIMIZER_PREFIX)
     })
