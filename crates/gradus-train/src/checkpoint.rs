@@ -146,7 +146,16 @@ pub fn save(
     if let Some(p) = plateau {
         meta.insert(PLATEAU_KEY.to_string(), json(serde_json::to_string(p))?);
     }
-    checkpoint_file::write(path, model, &optimizer.states(), meta).map_err(bad)
+    let states = optimizer.states();
+    let skeleton: Vec<checkpoint_file::StateMeta> = states
+        .iter()
+        .map(|s| checkpoint_file::StateMeta::of(s))
+        .collect();
+    meta.insert(
+        checkpoint_file::OPTIMIZER_STATE_KEY.to_string(),
+        json(serde_json::to_string(&skeleton))?,
+    );
+    checkpoint_file::write(path, model, &states, meta).map_err(TrainError::io(path))
 }
 
 /// Restores a checkpoint written by [`save`] into `model`, `optimizer` and `plateau`, returning the

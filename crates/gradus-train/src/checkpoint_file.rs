@@ -154,25 +154,27 @@ fn write_source(w: &mut dyn Write, source: &Source<'_>) -> std::io::Result<()> {
     }
 }
 
-/// Writes a checkpoint to `path` atomically, streaming each tensor from its buffer: the model's
-/// tensors, every buffer of `states` (one state per parameter group) and `metadata` plus the
-/// optimizer's skeleton in the header.
+/// Writes a safetensors file to `path` atomically, streaming each tensor from its buffer: the
+/// model's tensors, then every buffer of `states` (one state per parameter group, none for a
+/// model file) under its `optimizer.` name, with `metadata` in the header. A checkpoint adds the
+/// states' skeletons ([`StateMeta`]) to `metadata` under [`OPTIMIZER_STATE_KEY`].
 ///
 /// # Errors
 /// When the file cannot be written, or a name would be ambiguous (a model tensor under
-/// `optimizer.`, two buffers with one name); the message names it.
+/// `optimizer.`, two buffers with one name; `InvalidInput`, naming it).
 pub fn write(
     path: &Path,
     model: &dyn Module,
     states: &[&State],
-    mut metadata: BTreeMap<String, String>,
-) -> Result<(), String> {
+    metadata: BTreeMap<String, String>,
+) -> std::io::Result<()> {
+    let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
     let mut entries: Vec<Entry<'_>> = Vec::new();
     for (name, t, integer) in gradus_nn::state_dict::entries(model) {
         if name.starts_with(OPTIMIZER_PREFIX) {
-            return Err(format!(
+            return Err(invalid(format!(
                 "model tensor `{name}` starts with `{OPTIMIZER_PREFIX}`, the prefix reserved for the optimizer's state in a checkpoint"
-            ));
+            )));
         }
         let dtype = match (integer, t.dtype()) {
             (true, _) => Dtype::I64,
@@ -211,9 +213,9 @@ pub fn write(
         });
     }
     if let Some(name) = duplicate {
-        return Err(format!(
+        return Err(invalid(format!(
             "two optimizer buffers would both be named `{name}` (slot names must be unique)"
-        ));
+        )));
     }
     for (e, s) in entries.iter().zip(entries.iter().map(Entry::byte_len)) {
         let numel = match &e.source {
@@ -224,20 +226,15 @@ pub fn write(
             Source::Model(t, _) => t.numel(),
         };
         if numel * e.elem_size() != s {
-            return Err(format!(
+            return Err(invalid(format!(
                 "optimizer buffer `{}` has {numel} values for shape {:?}",
                 e.name, e.shape
-            ));
+            )));
         }
     }
     // 8-byte elements first, so that every tensor starts aligned to its element size.
     entries.sort_by_key(|e| std::cmp::Reverse(e.elem_size()));
 
-    let skeleton: Vec<StateMeta> = states.iter().map(|s| StateMeta::of(s)).collect();
-    metadata.insert(
-        OPTIMIZER_STATE_KEY.to_string(),
-        serde_json::to_string(&skeleton).map_err(|e| format!("optimizer skeleton: {e}"))?,
-    );
     let mut header = serde_json::Map::new();
     header.insert(
         "__metadata__".into(),
@@ -257,7 +254,7 @@ pub fn write(
         );
         offset = end;
     }
-    let mut json = serde_json::to_vec(&header).map_err(|e| format!("header: {e}"))?;
+    let mut json = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
     while json.len() % 8 != 0 {
         json.push(b' '); // safetensors pads the header with spaces to keep data aligned
     }
@@ -269,7 +266,6 @@ pub fn write(
         }
         Ok(())
     })
-    .map_err(|e| format!("cannot write it: {e}"))
 }
 
 /// Decodes one optimizer buffer from its tensor.
