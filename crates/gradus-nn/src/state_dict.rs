@@ -287,9 +287,63 @@ pub fn entries(module: &dyn Module) -> Vec<(String, Tensor, bool)> {
         .collect()
 }
 
+/// Checks, without writing anything, that [`load_from`] would accept `file` for the model: no
+/// unexpected tensor (besides the ignored names), none missing, same shapes, readable dtypes.
+///
+/// # Errors
+/// As [`load_from`].
+///
+/// ```
+/// use gradus_nn::{layers::Linear, state_dict};
+/// use gradus_tensor::Rng;
+/// let bytes = state_dict::to_bytes(&Linear::new(2, 3, true, &mut Rng::seed(0))).unwrap();
+/// let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+/// assert!(state_dict::check_from(&Linear::new(3, 3, true, &mut Rng::seed(0)), &file, &|_| false).is_err());
+/// ```
+pub fn check_from(
+    module: &dyn Module,
+    file: &SafeTensors<'_>,
+    ignore: &dyn Fn(&str) -> bool,
+) -> Result<()> {
+    let slots = slots(module);
+    let names = file.names();
+    if let Some(extra) = names
+        .iter()
+        .find(|k| !ignore(k) && !slots.iter().any(|(n, _)| n == **k))
+    {
+        return Err(NnError::UnexpectedTensor(extra.to_string()));
+    }
+    let current = |slot: &Slot| match slot {
+        Slot::Param(p) => p.tensor(),
+        Slot::Buffer(b) => b.tensor(),
+    };
+    for (name, slot) in &slots {
+        let view = file
+            .tensor(name)
+            .map_err(|_| NnError::MissingTensor(name.clone()))?;
+        let now = current(slot);
+        if now.shape() != view.shape() {
+            return Err(NnError::ShapeMismatch {
+                name: name.clone(),
+                expected: now.shape().to_vec(),
+                found: view.shape().to_vec(),
+            });
+        }
+        if !matches!(view.dtype(), Dtype::F32 | Dtype::F64 | Dtype::I64) {
+            return Err(NnError::UnsupportedDType {
+                name: name.clone(),
+                dtype: format!("{:?}", view.dtype()),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Reads the model's tensors from a parsed safetensors file, one tensor at a time, skipping the
 /// names for which `ignore` is true (a checkpoint's optimizer tensors). Otherwise strict, as
-/// [`load`]: a missing, unexpected or mis-shaped tensor is an error naming it.
+/// [`load`]: a missing, unexpected or mis-shaped tensor is an error naming it, and every name,
+/// shape and dtype is checked before any value is written, so on an error the model is
+/// untouched.
 ///
 /// # Errors
 /// As [`load`].
@@ -307,29 +361,18 @@ pub fn load_from(
     file: &SafeTensors<'_>,
     ignore: &dyn Fn(&str) -> bool,
 ) -> Result<()> {
+    // everything is checked before anything is written: on an error the model is untouched
+    check_from(module, file, ignore)?;
     let slots = slots(module);
-    let names = file.names();
-    if let Some(extra) = names
-        .iter()
-        .find(|k| !ignore(k) && !slots.iter().any(|(n, _)| n == **k))
-    {
-        return Err(NnError::UnexpectedTensor(extra.to_string()));
-    }
+    let current = |slot: &Slot| match slot {
+        Slot::Param(p) => p.tensor(),
+        Slot::Buffer(b) => b.tensor(),
+    };
     for (name, slot) in &slots {
         let view = file
             .tensor(name)
             .map_err(|_| NnError::MissingTensor(name.clone()))?;
-        let current = match slot {
-            Slot::Param(p) => p.tensor(),
-            Slot::Buffer(b) => b.tensor(),
-        };
-        if current.shape() != view.shape() {
-            return Err(NnError::ShapeMismatch {
-                name: name.clone(),
-                expected: current.shape().to_vec(),
-                found: view.shape().to_vec(),
-            });
-        }
+        let current = current(slot);
         let value = if view.dtype() == Dtype::F32 && current.dtype() == DType::F32 {
             let data: Vec<f32> = view
                 .data()

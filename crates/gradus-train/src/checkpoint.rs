@@ -209,15 +209,16 @@ pub fn load(
             });
         bad(format!("is damaged or not a checkpoint: {why}"))
     })?;
-    gradus_nn::state_dict::load_from(model, &file, &|name| {
-        name.starts_with(checkpoint_file::OPTIMIZER_PREFIX)
-    })
-    .map_err(|e| bad(format!("does not match the model: {e}")))?;
-    let states = checkpoint_file::read_states(&skeleton, &optimizer.states(), &file)
-        .map_err(|e| bad(format!("does not match the optimizer: {e}")))?;
-    optimizer
-        .load_state_dict(states)
-        .map_err(|e| bad(format!("does not match the optimizer: {e}")))?;
+    let is_optimizer = |name: &str| name.starts_with(checkpoint_file::OPTIMIZER_PREFIX);
+    let model_mismatch = |e: gradus_nn::NnError| bad(format!("does not match the model: {e}"));
+    let mismatch = |e: String| bad(format!("does not match the optimizer: {e}"));
+    // the model, then the optimizer, are checked before either is written: a refused checkpoint
+    // leaves both untouched, and a different model is blamed on the model
+    gradus_nn::state_dict::check_from(model, &file, &is_optimizer).map_err(model_mismatch)?;
+    checkpoint_file::check_states(&skeleton, &optimizer.states(), &file).map_err(mismatch)?;
+    gradus_nn::state_dict::load_from(model, &file, &is_optimizer).map_err(model_mismatch)?;
+    checkpoint_file::restore_states(&skeleton, &mut optimizer.states_mut(), &file)
+        .map_err(mismatch)?;
     if let (Some(p), Some(saved)) = (plateau, meta.get(PLATEAU_KEY)) {
         let saved: ReduceOnPlateau =
             serde_json::from_str(saved).map_err(|e| bad(format!("bad plateau state: {e}")))?;

@@ -22,7 +22,9 @@
 //!
 //! Saving streams: the header is written first, then each tensor's bytes from its own buffer
 //! through a buffered writer, so saving needs about one chunk of extra memory, not a copy of the
-//! state. Loading reads the file into memory once, then decodes one tensor at a time.
+//! state. Loading reads the file into memory once, checks every name, shape and dtype, then
+//! decodes one tensor at a time into the model's parameters and straight into the optimizer's
+//! existing buffers (no second copy of the state).
 
 use crate::checkpoint::write_atomic_with;
 use gradus_nn::Module;
@@ -268,43 +270,20 @@ pub fn write(
     })
 }
 
-/// Decodes one optimizer buffer from its tensor.
-fn buffer_from(view: &safetensors::tensor::TensorView<'_>) -> Option<Buffer> {
-    let data = match view.dtype() {
-        Dtype::F32 => Data::F32(
-            view.data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                .collect(),
-        ),
-        Dtype::F64 => Data::F64(
-            view.data()
-                .chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-                .collect(),
-        ),
-        _ => return None,
-    };
-    Some(Buffer {
-        shape: view.shape().to_vec(),
-        data,
-    })
-}
-
 fn dtype_name(d: DType) -> String {
     format!("{d:?}")
 }
 
-/// Rebuilds the state at `path` from its skeleton and the file's tensors, checked against the
-/// optimizer's current state `current` (same slots, parameters, shapes and dtypes). `used`
-/// collects the tensor names read.
-fn rebuild(
+/// Checks the state at `path` of the skeleton against the optimizer's current state `current`
+/// (same slots, parameters, inner states) and the file's tensors (present, same shapes and
+/// dtypes as the buffers they replace). `used` collects the tensor names checked.
+fn check_state(
     path: &str,
     meta: &StateMeta,
     current: &State,
     file: &SafeTensors<'_>,
     used: &mut HashSet<String>,
-) -> Result<State, String> {
+) -> Result<(), String> {
     if meta.slot_names != current.slot_names {
         return Err(format!(
             "state `{path}` has slots {:?} in the checkpoint but {:?} in this optimizer (a different optimizer?)",
@@ -325,76 +304,92 @@ fn rebuild(
             current.inner.len()
         ));
     }
-    let mut slots = Vec::with_capacity(meta.params);
     for (p, row) in current.slots.iter().enumerate() {
-        let mut buffers = Vec::with_capacity(row.len());
         for (k, now) in row.iter().enumerate() {
             let slot = meta.slot_names.get(k).map_or("slot", String::as_str);
             let name = tensor_name(path, slot, p);
             let view = file.tensor(&name).map_err(|_| {
                 format!("has no tensor `{name}` ({slot} of parameter {p}), which its header's optimizer state lists: the file is damaged")
             })?;
-            let buffer = buffer_from(&view).ok_or_else(|| {
-                format!(
-                    "tensor `{name}` is {:?}; optimizer buffers are F32 or F64",
-                    view.dtype()
-                )
-            })?;
-            if buffer.shape != now.shape || buffer.dtype() != now.dtype() {
+            let dtype = match view.dtype() {
+                Dtype::F32 => DType::F32,
+                Dtype::F64 => DType::F64,
+                other => {
+                    return Err(format!(
+                        "tensor `{name}` is {other:?}; optimizer buffers are F32 or F64"
+                    ))
+                }
+            };
+            if view.shape() != now.shape.as_slice() || dtype != now.dtype() {
                 return Err(format!(
                     "tensor `{name}` ({slot} of parameter {p}) is {:?} {} in the checkpoint but {:?} {} in this optimizer",
-                    buffer.shape,
-                    dtype_name(buffer.dtype()),
+                    view.shape(),
+                    dtype_name(dtype),
                     now.shape,
                     dtype_name(now.dtype())
                 ));
             }
             used.insert(name);
-            buffers.push(buffer);
         }
-        slots.push(buffers);
     }
-    let inner = meta
-        .inner
-        .iter()
-        .zip(&current.inner)
-        .enumerate()
-        .map(|(i, (m, c))| rebuild(&format!("{path}.inner.{i}"), m, c, file, used))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(State {
-        count: meta.count,
-        slot_names: meta.slot_names.clone(),
-        slots,
-        scalars: meta.scalars.clone(),
-        inner,
-    })
+    for (i, (m, c)) in meta.inner.iter().zip(&current.inner).enumerate() {
+        check_state(&format!("{path}.inner.{i}"), m, c, file, used)?;
+    }
+    Ok(())
 }
 
-/// Rebuilds the optimizer's states (one per group) from the skeleton and the file's
-/// `optimizer.*` tensors, checked against `current` (the optimizer's states now).
+/// Overwrites `state` (already checked by [`check_state`]) with the skeleton's counts and
+/// scalars and the file's buffer values, decoding each tensor into the buffer it replaces.
+fn fill_state(path: &str, meta: &StateMeta, state: &mut State, file: &SafeTensors<'_>) {
+    state.count = meta.count;
+    state.scalars = meta.scalars.clone();
+    for (p, row) in state.slots.iter_mut().enumerate() {
+        for (k, buffer) in row.iter_mut().enumerate() {
+            let slot = meta.slot_names.get(k).map_or("slot", String::as_str);
+            let view = file
+                .tensor(&tensor_name(path, slot, p))
+                .expect("checked by check_state");
+            let bytes = view.data();
+            match &mut buffer.data {
+                Data::F32(v) => v
+                    .iter_mut()
+                    .zip(bytes.chunks_exact(4))
+                    .for_each(|(d, c)| *d = f32::from_le_bytes(c.try_into().expect("4 bytes"))),
+                Data::F64(v) => v
+                    .iter_mut()
+                    .zip(bytes.chunks_exact(8))
+                    .for_each(|(d, c)| *d = f64::from_le_bytes(c.try_into().expect("8 bytes"))),
+            }
+        }
+    }
+    for (i, (m, s)) in meta.inner.iter().zip(state.inner.iter_mut()).enumerate() {
+        fill_state(&format!("{path}.inner.{i}"), m, s, file);
+    }
+}
+
+/// Checks the skeleton and the file's `optimizer.*` tensors against the optimizer's states (one
+/// per group): slots, parameters, shapes, dtypes, and no tensor left over. Run before anything is
+/// restored, so that a mismatch leaves model and optimizer untouched.
 ///
 /// # Errors
 /// A message naming the state, slot and parameter that do not match, or the tensor that is
 /// missing or left over.
-pub fn read_states(
+pub fn check_states(
     skeleton: &[StateMeta],
-    current: &[&State],
+    states: &[&State],
     file: &SafeTensors<'_>,
-) -> Result<Vec<State>, String> {
-    if skeleton.len() != current.len() {
+) -> Result<(), String> {
+    if skeleton.len() != states.len() {
         return Err(format!(
             "{} parameter groups in the checkpoint but {} in this optimizer",
             skeleton.len(),
-            current.len()
+            states.len()
         ));
     }
     let mut used = HashSet::new();
-    let states = skeleton
-        .iter()
-        .zip(current)
-        .enumerate()
-        .map(|(g, (m, c))| rebuild(&g.to_string(), m, c, file, &mut used))
-        .collect::<Result<Vec<_>, _>>()?;
+    for (g, (m, s)) in skeleton.iter().zip(states).enumerate() {
+        check_state(&g.to_string(), m, s, file, &mut used)?;
+    }
     if let Some(extra) = file
         .names()
         .into_iter()
@@ -404,7 +399,26 @@ pub fn read_states(
             "tensor `{extra}` is not part of the optimizer state its header lists"
         ));
     }
-    Ok(states)
+    Ok(())
+}
+
+/// Restores the optimizer's states in place from the skeleton and the file's tensors, each
+/// decoded straight into the buffer it replaces (no second copy of the state), after
+/// [`check_states`] (which it runs again: on an error the states are untouched).
+///
+/// # Errors
+/// As [`check_states`].
+pub fn restore_states(
+    skeleton: &[StateMeta],
+    states: &mut [&mut State],
+    file: &SafeTensors<'_>,
+) -> Result<(), String> {
+    let shared: Vec<&State> = states.iter().map(|s| &**s).collect();
+    check_states(skeleton, &shared, file)?;
+    for (g, (m, s)) in skeleton.iter().zip(states.iter_mut()).enumerate() {
+        fill_state(&g.to_string(), m, s, file);
+    }
+    Ok(())
 }
 
 /// Whether the first bytes of a file with an over-long header look like a checkpoint of an older

@@ -224,4 +224,15 @@ fn another_optimizer_is_named_by_its_slots_and_parameter() {
         msg.contains("tensor `optimizer.0.exp_avg.0` (exp_avg of parameter 0) is [2, 3] F32 in the checkpoint but [2] F32"),
         "{msg}"
     );
+
+    // the first parameter matches, the second does not: nothing is restored, not even the
+    // model (whose tensors do match: the saved ones are one step further)
+    let weight = params(&model)[0].clone();
+    let mut half = adam(&[weight.clone(), weight.clone()]);
+    let before = half.state_dict();
+    let weights = weight.to_vec::<f32>().unwrap();
+    let msg = load_err(&path, &model, &mut half);
+    assert!(msg.contains("tensor `optimizer.0.exp_avg.1` (exp_avg of parameter 1) is [2] F32 in the checkpoint but [2, 3] F32"), "{msg}");
+    assert_eq!(half.state_dict(), before);
+    assert_eq!(weight.to_vec::<f32>().unwrap(), weights);
 }
