@@ -259,3 +259,140 @@ pub fn load_values(
     }
     Ok(())
 }
+
+/// The model's tensors as they are written to a safetensors file: name, tensor and whether it is
+/// an integer buffer (written as `I64`, e.g. `num_batches_tracked`), in name order. Writers that
+/// stream a file tensor by tensor (checkpoints) use this instead of [`to_bytes`].
+///
+/// ```
+/// use gradus_nn::{layers::Linear, state_dict};
+/// use gradus_tensor::Rng;
+/// let entries = state_dict::entries(&Linear::new(2, 3, true, &mut Rng::seed(0)));
+/// assert_eq!(entries[0].0, "bias");
+/// assert!(!entries[0].2);
+/// ```
+pub fn entries(module: &dyn Module) -> Vec<(String, Tensor, bool)> {
+    let integer: HashSet<String> = module
+        .named_buffers()
+        .into_iter()
+        .filter(|(_, b)| b.is_integer())
+        .map(|(n, _)| n)
+        .collect();
+    state_dict(module)
+        .into_iter()
+        .map(|(n, t)| {
+            let int = integer.contains(&n);
+            (n, t, int)
+        })
+        .collect()
+}
+
+/// Checks, without writing anything, that [`load_from`] would accept `file` for the model: no
+/// unexpected tensor (besides the ignored names), none missing, same shapes, readable dtypes.
+///
+/// # Errors
+/// As [`load_from`].
+///
+/// ```
+/// use gradus_nn::{layers::Linear, state_dict};
+/// use gradus_tensor::Rng;
+/// let bytes = state_dict::to_bytes(&Linear::new(2, 3, true, &mut Rng::seed(0))).unwrap();
+/// let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+/// assert!(state_dict::check_from(&Linear::new(3, 3, true, &mut Rng::seed(0)), &file, &|_| false).is_err());
+/// ```
+pub fn check_from(
+    module: &dyn Module,
+    file: &SafeTensors<'_>,
+    ignore: &dyn Fn(&str) -> bool,
+) -> Result<()> {
+    let slots = slots(module);
+    let names = file.names();
+    if let Some(extra) = names
+        .iter()
+        .find(|k| !ignore(k) && !slots.iter().any(|(n, _)| n == **k))
+    {
+        return Err(NnError::UnexpectedTensor(extra.to_string()));
+    }
+    let current = |slot: &Slot| match slot {
+        Slot::Param(p) => p.tensor(),
+        Slot::Buffer(b) => b.tensor(),
+    };
+    for (name, slot) in &slots {
+        let view = file
+            .tensor(name)
+            .map_err(|_| NnError::MissingTensor(name.clone()))?;
+        let now = current(slot);
+        if now.shape() != view.shape() {
+            return Err(NnError::ShapeMismatch {
+                name: name.clone(),
+                expected: now.shape().to_vec(),
+                found: view.shape().to_vec(),
+            });
+        }
+        if !matches!(view.dtype(), Dtype::F32 | Dtype::F64 | Dtype::I64) {
+            return Err(NnError::UnsupportedDType {
+                name: name.clone(),
+                dtype: format!("{:?}", view.dtype()),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Reads the model's tensors from a parsed safetensors file, one tensor at a time, skipping the
+/// names for which `ignore` is true (a checkpoint's optimizer tensors). Otherwise strict, as
+/// [`load`]: a missing, unexpected or mis-shaped tensor is an error naming it, and every name,
+/// shape and dtype is checked before any value is written, so on an error the model is
+/// untouched.
+///
+/// # Errors
+/// As [`load`].
+///
+/// ```
+/// use gradus_nn::{layers::Linear, state_dict};
+/// use gradus_tensor::Rng;
+/// let bytes = state_dict::to_bytes(&Linear::new(2, 3, true, &mut Rng::seed(0))).unwrap();
+/// let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+/// let b = Linear::new(2, 3, true, &mut Rng::seed(1));
+/// state_dict::load_from(&b, &file, &|name| name.starts_with("optimizer.")).unwrap();
+/// ```
+pub fn load_from(
+    module: &dyn Module,
+    file: &SafeTensors<'_>,
+    ignore: &dyn Fn(&str) -> bool,
+) -> Result<()> {
+    // everything is checked before anything is written: on an error the model is untouched
+    check_from(module, file, ignore)?;
+    let slots = slots(module);
+    let current = |slot: &Slot| match slot {
+        Slot::Param(p) => p.tensor(),
+        Slot::Buffer(b) => b.tensor(),
+    };
+    for (name, slot) in &slots {
+        let view = file
+            .tensor(name)
+            .map_err(|_| NnError::MissingTensor(name.clone()))?;
+        let current = current(slot);
+        let value = if view.dtype() == Dtype::F32 && current.dtype() == DType::F32 {
+            let data: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect();
+            Tensor::from_vec(data, view.shape())?
+        } else {
+            let data = decode(name, view.dtype(), view.data())?;
+            Tensor::from_vec(data, view.shape())?.to_dtype(current.dtype())?
+        };
+        match slot {
+            // in place, so optimizers holding the leaf see the new values
+            Slot::Param(p) => {
+                if p.tensor().copy_from(&value).is_err() {
+                    p.set(value);
+                }
+            }
+            Slot::Buffer(b) => b.set(value),
+        }
+    }
+    Ok(())
+}

@@ -150,8 +150,10 @@ impl Scalar for f64 {
 ///
 /// Plain data: `slots[i][k]` is buffer `slot_names[k]` of parameter `i`; `count` is the number of
 /// steps taken; `scalars` hold per-transform numbers (NAdam's `mu_product`); `inner` holds the
-/// states of the transforms a chain or wrapper is made of. It derives serde, so a checkpoint is
-/// `serde_json::to_string(&state)` and back; values round-trip exactly.
+/// states of the transforms a chain or wrapper is made of. It derives serde, so it can be kept
+/// as `serde_json::to_string(&state)` and back (values round-trip exactly); `gradus-train`'s
+/// checkpoints instead write each buffer as a safetensors tensor and keep only the rest as JSON,
+/// so that the file's header stays small for large models.
 ///
 /// ```
 /// use gradus_optim::{Adam, GradientTransformation, State};

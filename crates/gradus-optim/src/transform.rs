@@ -298,6 +298,18 @@ impl Optimizer {
         self.groups.iter().map(|g| g.state.clone()).collect()
     }
 
+    /// The state of every group, borrowed (a checkpoint writer streams its buffers from here
+    /// without copying them).
+    pub fn states(&self) -> Vec<&State> {
+        self.groups.iter().map(|g| &g.state).collect()
+    }
+
+    /// The state of every group, mutably (a checkpoint reader decodes saved buffers straight
+    /// into them). Buffers must keep their parameters' shapes and dtypes; `step` checks them.
+    pub fn states_mut(&mut self) -> Vec<&mut State> {
+        self.groups.iter_mut().map(|g| &mut g.state).collect()
+    }
+
     /// Restores states saved by [`Optimizer::state_dict`].
     ///
     /// # Errors

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::path::Path;
 
-/// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
+/// Writes `bytes` to `path` atomically (temporary file, fsync, rename, directory fsync).
 ///
 /// # Errors
 /// When the directory is not writable or the disk is full; the previous file is then untouched.
@@ -18,12 +18,35 @@ use std::path::Path;
 /// assert_eq!(std::fs::read(&path).unwrap(), b"hello");
 /// ```
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// Writes `path` atomically as [`write_atomic`] does, with the content streamed by `fill` into a
+/// buffered writer on the temporary file (a checkpoint writes its tensors one by one, without
+/// assembling the file in memory).
+///
+/// # Errors
+/// When `fill` fails, the directory is not writable or the disk is full; the previous file is
+/// then untouched and the temporary file removed.
+///
+/// ```
+/// use std::io::Write;
+/// let path = std::env::temp_dir().join("gradus-doc-atomic-with.txt");
+/// gradus_train::checkpoint::write_atomic_with(&path, |w| w.write_all(b"hi")).unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"hi");
+/// ```
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+        let file = std::fs::File::create(&tmp)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        fill(&mut w)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
         std::fs::rename(&tmp, path)?;
         sync_dir(path)
     })();
@@ -49,6 +72,7 @@ fn sync_dir(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+use crate::checkpoint_file;
 use crate::diagnostics::GradientWatch;
 use crate::divergence::DivergenceWatch;
 use crate::early_stop::EarlyStopping;
@@ -56,7 +80,7 @@ use crate::epoch::EpochProgress;
 use crate::error::{Result, TrainError};
 use crate::metrics::EpochRecord;
 use gradus_nn::Module;
-use gradus_optim::{Optimizer, ReduceOnPlateau, State};
+use gradus_optim::{Optimizer, ReduceOnPlateau};
 use std::collections::BTreeMap;
 
 /// Where a run stands: everything besides weights and optimizer buffers that a resumed run needs
@@ -94,11 +118,11 @@ pub struct RunState {
 }
 
 const PROGRESS_KEY: &str = "gradus.progress";
-const OPTIMIZER_KEY: &str = "gradus.optimizer";
 const PLATEAU_KEY: &str = "gradus.plateau";
 
-/// Writes a checkpoint: the model's tensors (a valid model file) plus, in the header metadata, the
-/// optimizer state, the plateau scheduler and the run's progress. Atomic.
+/// Writes a checkpoint: the model's tensors (a valid model file), the optimizer's buffers as
+/// tensors, and in the header the optimizer's step counts and scalars, the plateau scheduler and
+/// the run's progress (layout: [`crate::checkpoint_file`]). Streams tensor by tensor; atomic.
 ///
 /// # Errors
 /// When the file cannot be written.
@@ -109,33 +133,39 @@ pub fn save(
     plateau: Option<&ReduceOnPlateau>,
     progress: &RunState,
 ) -> Result<()> {
-    let bytes = gradus_nn::state_dict::to_bytes(model)?;
+    let bad = |detail: String| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let json = |v: serde_json::Result<String>| v.map_err(|e| bad(format!("cannot encode: {e}")));
     let mut meta = BTreeMap::new();
-    let json = |v: serde_json::Result<String>| v.expect("checkpoint state serializes");
     meta.insert(
         PROGRESS_KEY.to_string(),
-        json(serde_json::to_string(progress)),
-    );
-    meta.insert(
-        OPTIMIZER_KEY.to_string(),
-        json(serde_json::to_string(&optimizer.state_dict())),
+        json(serde_json::to_string(progress))?,
     );
     if let Some(p) = plateau {
-        meta.insert(PLATEAU_KEY.to_string(), json(serde_json::to_string(p)));
+        meta.insert(PLATEAU_KEY.to_string(), json(serde_json::to_string(p))?);
     }
-    let bytes =
-        crate::model_file::with_metadata(&bytes, &meta).map_err(|e| TrainError::Checkpoint {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        })?;
-    write_atomic(path, &bytes).map_err(TrainError::io(path))
+    let states = optimizer.states();
+    let skeleton: Vec<checkpoint_file::StateMeta> = states
+        .iter()
+        .map(|s| checkpoint_file::StateMeta::of(s))
+        .collect();
+    meta.insert(
+        checkpoint_file::OPTIMIZER_STATE_KEY.to_string(),
+        json(serde_json::to_string(&skeleton))?,
+    );
+    checkpoint_file::write(path, model, &states, meta).map_err(TrainError::io(path))
 }
 
 /// Restores a checkpoint written by [`save`] into `model`, `optimizer` and `plateau`, returning the
-/// progress to continue from.
+/// progress to continue from. The file is read into memory once; its tensors are then decoded one
+/// at a time.
 ///
 /// # Errors
-/// When the file is missing, torn or from a different model or optimizer.
+/// When the file is missing or damaged (the message says what and where), written by an older
+/// gradus (optimizer state in the header: start again without `--resume`), or from a different
+/// model (the message names the tensor) or optimizer (it names the slot and parameter).
 pub fn load(
     path: &Path,
     model: &dyn Module,
@@ -146,25 +176,49 @@ pub fn load(
         path: path.to_path_buf(),
         detail,
     };
+    let legacy = || {
+        bad("was written by an older gradus, which kept the optimizer state as JSON in the file's header; this gradus cannot resume from it. Start the run again without --resume (the checkpoint's model weights are in the same file under their usual names)".into())
+    };
     let bytes = std::fs::read(path).map_err(|e| {
         bad(format!(
             "cannot read it to resume ({e}); run without --resume to start fresh"
         ))
     })?;
-    let meta = crate::model_file::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
+    let meta = match crate::model_file::read_metadata(&bytes) {
+        Ok(meta) => meta,
+        Err(_) if checkpoint_file::looks_legacy(&bytes) => return Err(legacy()),
+        Err(e) => return Err(bad(format!("is damaged or not a checkpoint: {e}"))),
+    };
+    if meta.contains_key(checkpoint_file::LEGACY_OPTIMIZER_KEY) {
+        return Err(legacy());
+    }
     let get = |key: &str| {
         meta.get(key)
             .ok_or_else(|| bad(format!("has no `{key}` entry (not a gradus checkpoint)")))
     };
     let progress: RunState =
         serde_json::from_str(get(PROGRESS_KEY)?).map_err(|e| bad(format!("bad progress: {e}")))?;
-    let states: Vec<State> = serde_json::from_str(get(OPTIMIZER_KEY)?)
-        .map_err(|e| bad(format!("bad optimizer state: {e}")))?;
-    gradus_nn::state_dict::from_bytes(model, &bytes)
-        .map_err(|e| bad(format!("does not match the model: {e}")))?;
-    optimizer
-        .load_state_dict(states)
-        .map_err(|e| bad(format!("does not match the optimizer: {e}")))?;
+    let skeleton: Vec<checkpoint_file::StateMeta> =
+        serde_json::from_str(get(checkpoint_file::OPTIMIZER_STATE_KEY)?)
+            .map_err(|e| bad(format!("bad optimizer state: {e}")))?;
+    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|_| {
+        let why = gradus_nn::safetensors_check::check(&bytes)
+            .err()
+            .map_or("not a valid safetensors file".to_string(), |e| {
+                e.to_string()
+            });
+        bad(format!("is damaged or not a checkpoint: {why}"))
+    })?;
+    let is_optimizer = |name: &str| name.starts_with(checkpoint_file::OPTIMIZER_PREFIX);
+    let model_mismatch = |e: gradus_nn::NnError| bad(format!("does not match the model: {e}"));
+    let mismatch = |e: String| bad(format!("does not match the optimizer: {e}"));
+    // the model, then the optimizer, are checked before either is written: a refused checkpoint
+    // leaves both untouched, and a different model is blamed on the model
+    gradus_nn::state_dict::check_from(model, &file, &is_optimizer).map_err(model_mismatch)?;
+    checkpoint_file::check_states(&skeleton, &optimizer.states(), &file).map_err(mismatch)?;
+    gradus_nn::state_dict::load_from(model, &file, &is_optimizer).map_err(model_mismatch)?;
+    checkpoint_file::restore_states(&skeleton, &mut optimizer.states_mut(), &file)
+        .map_err(mismatch)?;
     if let (Some(p), Some(saved)) = (plateau, meta.get(PLATEAU_KEY)) {
         let saved: ReduceOnPlateau =
             serde_json::from_str(saved).map_err(|e| bad(format!("bad plateau state: {e}")))?;

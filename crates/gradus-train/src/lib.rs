@@ -9,11 +9,14 @@
 //! - [`early_stop`]: patience and minimum improvement.
 //! - [`plan`]: how epochs are cut into batches, checked before the first step.
 //! - [`checkpoint`]: atomic writes and resumable checkpoints.
+//! - [`checkpoint_file`]: the checkpoint layout (optimizer buffers as tensors, a small header)
+//!   and its streaming writer.
 //! - [`metrics`], [`report`], [`model_file`], [`progress`]: `metrics.csv`, `report.html`, model
 //!   files with metadata, and the progress bar.
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+pub mod checkpoint_file;
 pub mod diagnostics;
 pub mod divergence;
 pub mod early_stop;

@@ -594,20 +594,13 @@ impl Trainer {
         })
     }
 
-    /// Writes the model with its metadata (atomically).
+    /// Writes the model with its metadata (atomically, streaming tensor by tensor).
     ///
     /// # Errors
     /// When the file cannot be written.
     pub fn write_model(&self, path: &Path) -> Result<()> {
-        let bytes = gradus_nn::state_dict::to_bytes(self.model.as_ref())?;
-        let bytes =
-            crate::model_file::with_metadata(&bytes, &self.model_metadata).map_err(|e| {
-                TrainError::Checkpoint {
-                    path: path.to_path_buf(),
-                    detail: e.to_string(),
-                }
-            })?;
-        checkpoint::write_atomic(path, &bytes).map_err(TrainError::io(path))
+        crate::checkpoint_file::write(path, self.model.as_ref(), &[], self.model_metadata.clone())
+            .map_err(TrainError::io(path))
     }
 
     fn finish(

@@ -1,0 +1,431 @@
+//! The checkpoint file format: one safetensors file holding the model's tensors under their
+//! PyTorch names, the optimizer's state buffers as tensors of their own, and small JSON metadata.
+//!
+//! # Layout
+//! - Model tensors keep their names (`0.weight`, `layers.1.bias`...), so the file loads as a model
+//!   (`safetensors.torch.load_file`, then `load_state_dict(strict=False)` ignores the rest).
+//! - Optimizer buffers are named `optimizer.<path>.<slot>.<param>`: `<path>` is the index of the
+//!   parameter group's state, followed by `.inner.<i>` for each nested state of a chain or
+//!   wrapper; `<slot>` is the buffer's slot name (`exp_avg`, `momentum_buffer`...); `<param>` is
+//!   the parameter's index within its group. Adam's second moment of parameter 3 of group 0 is
+//!   `optimizer.0.exp_avg_sq.3`; a buffer of the second transform of a chain is
+//!   `optimizer.0.inner.1.<slot>.<param>`. Buffers keep their dtype (`F32` or `F64`) and bits.
+//! - The header's `__metadata__` holds, as JSON strings, the run's progress (`gradus.progress`),
+//!   the plateau scheduler (`gradus.plateau`) and the optimizer's skeleton
+//!   (`gradus.optimizer_state`: per state its step count, slot names, number of parameters,
+//!   scalars and inner states; the buffers' shapes are those of their tensor entries). The header
+//!   stays a few KiB whatever the model's size.
+//! - Tensors are stored 8-byte elements first, then 4-byte ones, so every tensor is aligned.
+//!
+//! Files written before this layout kept the whole optimizer state as JSON in the header
+//! (`gradus.optimizer`); they are refused with an error that says so.
+//!
+//! Saving streams: the header is written first, then each tensor's bytes from its own buffer
+//! through a buffered writer, so saving needs about one chunk of extra memory, not a copy of the
+//! state. Loading reads the file into memory once, checks every name, shape and dtype, then
+//! decodes one tensor at a time into the model's parameters and straight into the optimizer's
+//! existing buffers (no second copy of the state).
+
+use crate::checkpoint::write_atomic_with;
+use gradus_nn::Module;
+use gradus_optim::{Buffer, Data, State};
+use gradus_tensor::{DType, Tensor};
+use safetensors::{Dtype, SafeTensors};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::path::Path;
+
+/// The prefix of every optimizer tensor's name.
+pub const OPTIMIZER_PREFIX: &str = "optimizer.";
+/// The metadata key of the optimizer's skeleton.
+pub const OPTIMIZER_STATE_KEY: &str = "gradus.optimizer_state";
+/// The metadata key under which older gradus versions kept the whole optimizer state as JSON.
+pub const LEGACY_OPTIMIZER_KEY: &str = "gradus.optimizer";
+
+/// A [`State`] without its buffers: what the header keeps of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateMeta {
+    /// Steps taken.
+    pub count: u64,
+    /// Names of the per-parameter buffers, in slot order.
+    pub slot_names: Vec<String>,
+    /// Number of parameters with buffers (`State::slots.len()`).
+    pub params: usize,
+    /// Named scalars.
+    pub scalars: BTreeMap<String, f64>,
+    /// Skeletons of the inner states.
+    pub inner: Vec<StateMeta>,
+}
+
+impl StateMeta {
+    /// The skeleton of `state`.
+    pub fn of(state: &State) -> StateMeta {
+        StateMeta {
+            count: state.count,
+            slot_names: state.slot_names.clone(),
+            params: state.slots.len(),
+            scalars: state.scalars.clone(),
+            inner: state.inner.iter().map(StateMeta::of).collect(),
+        }
+    }
+}
+
+/// The tensor name of buffer `slot` of parameter `param` of the state at `path`
+/// (`"0"`, `"0.inner.1"`...).
+///
+/// ```
+/// assert_eq!(gradus_train::checkpoint_file::tensor_name("0", "exp_avg", 3), "optimizer.0.exp_avg.3");
+/// ```
+pub fn tensor_name(path: &str, slot: &str, param: usize) -> String {
+    format!("{OPTIMIZER_PREFIX}{path}.{slot}.{param}")
+}
+
+/// Calls `f(path, state)` for `state` at `path` and every nested state below it, parents first.
+fn walk<'a>(path: &str, state: &'a State, f: &mut dyn FnMut(&str, &'a State)) {
+    f(path, state);
+    for (i, s) in state.inner.iter().enumerate() {
+        walk(&format!("{path}.inner.{i}"), s, f);
+    }
+}
+
+/// What a tensor's bytes come from.
+enum Source<'a> {
+    /// A model tensor; `true` for an integer buffer (written as I64).
+    Model(Tensor, bool),
+    /// An optimizer buffer.
+    Buffer(&'a Buffer),
+}
+
+struct Entry<'a> {
+    name: String,
+    dtype: Dtype,
+    shape: Vec<usize>,
+    source: Source<'a>,
+}
+
+impl Entry<'_> {
+    fn elem_size(&self) -> usize {
+        match self.dtype {
+            Dtype::F32 => 4,
+            _ => 8,
+        }
+    }
+    fn byte_len(&self) -> usize {
+        self.shape.iter().product::<usize>() * self.elem_size()
+    }
+}
+
+/// Elements converted per write: 64 Ki elements (256 or 512 KiB).
+const CHUNK: usize = 1 << 16;
+
+fn write_le<T: Copy, const N: usize>(
+    w: &mut dyn Write,
+    values: &[T],
+    bytes: impl Fn(T) -> [u8; N],
+) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(CHUNK.min(values.len()) * N);
+    for chunk in values.chunks(CHUNK) {
+        buf.clear();
+        chunk.iter().for_each(|&v| buf.extend_from_slice(&bytes(v)));
+        w.write_all(&buf)?;
+    }
+    Ok(())
+}
+
+fn write_source(w: &mut dyn Write, source: &Source<'_>) -> std::io::Result<()> {
+    let other = |e: gradus_tensor::TensorError| std::io::Error::other(e.to_string());
+    match source {
+        Source::Model(t, true) => {
+            write_le(w, &t.to_vec_f64(), |v| (v.round() as i64).to_le_bytes())
+        }
+        Source::Model(t, false) => match t.dtype() {
+            DType::F32 => t
+                .with_data(|v: &[f32]| write_le(w, v, f32::to_le_bytes))
+                .map_err(other)?,
+            DType::F64 => t
+                .with_data(|v: &[f64]| write_le(w, v, f64::to_le_bytes))
+                .map_err(other)?,
+            // as `state_dict::to_bytes`: any other float dtype is written as F64
+            _ => write_le(w, &t.to_vec_f64(), f64::to_le_bytes),
+        },
+        Source::Buffer(b) => match &b.data {
+            Data::F32(v) => write_le(w, v, f32::to_le_bytes),
+            Data::F64(v) => write_le(w, v, f64::to_le_bytes),
+        },
+    }
+}
+
+/// Writes a safetensors file to `path` atomically, streaming each tensor from its buffer: the
+/// model's tensors, then every buffer of `states` (one state per parameter group, none for a
+/// model file) under its `optimizer.` name, with `metadata` in the header. A checkpoint adds the
+/// states' skeletons ([`StateMeta`]) to `metadata` under [`OPTIMIZER_STATE_KEY`].
+///
+/// # Errors
+/// When the file cannot be written, or a name would be ambiguous (a model tensor under
+/// `optimizer.`, two buffers with one name; `InvalidInput`, naming it).
+pub fn write(
+    path: &Path,
+    model: &dyn Module,
+    states: &[&State],
+    metadata: BTreeMap<String, String>,
+) -> std::io::Result<()> {
+    let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
+    let mut entries: Vec<Entry<'_>> = Vec::new();
+    for (name, t, integer) in gradus_nn::state_dict::entries(model) {
+        if name.starts_with(OPTIMIZER_PREFIX) {
+            return Err(invalid(format!(
+                "model tensor `{name}` starts with `{OPTIMIZER_PREFIX}`, the prefix reserved for the optimizer's state in a checkpoint"
+            )));
+        }
+        let dtype = match (integer, t.dtype()) {
+            (true, _) => Dtype::I64,
+            (false, DType::F32) => Dtype::F32,
+            (false, _) => Dtype::F64,
+        };
+        entries.push(Entry {
+            name,
+            dtype,
+            shape: t.shape().to_vec(),
+            source: Source::Model(t, integer),
+        });
+    }
+    let mut seen = HashSet::new();
+    let mut duplicate = None;
+    for (g, state) in states.iter().enumerate() {
+        walk(&g.to_string(), state, &mut |path, s| {
+            for (p, row) in s.slots.iter().enumerate() {
+                for (k, buffer) in row.iter().enumerate() {
+                    let slot = s.slot_names.get(k).map_or("slot", String::as_str);
+                    let name = tensor_name(path, slot, p);
+                    if !seen.insert(name.clone()) {
+                        duplicate = Some(name.clone());
+                    }
+                    entries.push(Entry {
+                        name,
+                        dtype: match buffer.data {
+                            Data::F32(_) => Dtype::F32,
+                            Data::F64(_) => Dtype::F64,
+                        },
+                        shape: buffer.shape.clone(),
+                        source: Source::Buffer(buffer),
+                    });
+                }
+            }
+        });
+    }
+    if let Some(name) = duplicate {
+        return Err(invalid(format!(
+            "two optimizer buffers would both be named `{name}` (slot names must be unique)"
+        )));
+    }
+    for (e, s) in entries.iter().zip(entries.iter().map(Entry::byte_len)) {
+        let numel = match &e.source {
+            Source::Buffer(b) => match &b.data {
+                Data::F32(v) => v.len(),
+                Data::F64(v) => v.len(),
+            },
+            Source::Model(t, _) => t.numel(),
+        };
+        if numel * e.elem_size() != s {
+            return Err(invalid(format!(
+                "optimizer buffer `{}` has {numel} values for shape {:?}",
+                e.name, e.shape
+            )));
+        }
+    }
+    // 8-byte elements first, so that every tensor starts aligned to its element size.
+    entries.sort_by_key(|e| std::cmp::Reverse(e.elem_size()));
+
+    let mut header = serde_json::Map::new();
+    header.insert(
+        "__metadata__".into(),
+        serde_json::Value::Object(
+            metadata
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect(),
+        ),
+    );
+    let mut offset = 0usize;
+    for e in &entries {
+        let end = offset + e.byte_len();
+        header.insert(
+            e.name.clone(),
+            serde_json::json!({ "dtype": format!("{:?}", e.dtype), "shape": e.shape, "data_offsets": [offset, end] }),
+        );
+        offset = end;
+    }
+    let mut json = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
+    while json.len() % 8 != 0 {
+        json.push(b' '); // safetensors pads the header with spaces to keep data aligned
+    }
+    write_atomic_with(path, |w| {
+        w.write_all(&(json.len() as u64).to_le_bytes())?;
+        w.write_all(&json)?;
+        for e in &entries {
+            write_source(w, &e.source)?;
+        }
+        Ok(())
+    })
+}
+
+fn dtype_name(d: DType) -> String {
+    format!("{d:?}")
+}
+
+/// Checks the state at `path` of the skeleton against the optimizer's current state `current`
+/// (same slots, parameters, inner states) and the file's tensors (present, same shapes and
+/// dtypes as the buffers they replace). `used` collects the tensor names checked.
+fn check_state(
+    path: &str,
+    meta: &StateMeta,
+    current: &State,
+    file: &SafeTensors<'_>,
+    used: &mut HashSet<String>,
+) -> Result<(), String> {
+    if meta.slot_names != current.slot_names {
+        return Err(format!(
+            "state `{path}` has slots {:?} in the checkpoint but {:?} in this optimizer (a different optimizer?)",
+            meta.slot_names, current.slot_names
+        ));
+    }
+    if meta.params != current.slots.len() {
+        return Err(format!(
+            "state `{path}` holds buffers for {} parameters in the checkpoint but {} in this optimizer",
+            meta.params,
+            current.slots.len()
+        ));
+    }
+    if meta.inner.len() != current.inner.len() {
+        return Err(format!(
+            "state `{path}` has {} inner states in the checkpoint but {} in this optimizer",
+            meta.inner.len(),
+            current.inner.len()
+        ));
+    }
+    for (p, row) in current.slots.iter().enumerate() {
+        for (k, now) in row.iter().enumerate() {
+            let slot = meta.slot_names.get(k).map_or("slot", String::as_str);
+            let name = tensor_name(path, slot, p);
+            let view = file.tensor(&name).map_err(|_| {
+                format!("has no tensor `{name}` ({slot} of parameter {p}), which its header's optimizer state lists: the file is damaged")
+            })?;
+            let dtype = match view.dtype() {
+                Dtype::F32 => DType::F32,
+                Dtype::F64 => DType::F64,
+                other => {
+                    return Err(format!(
+                        "tensor `{name}` is {other:?}; optimizer buffers are F32 or F64"
+                    ))
+                }
+            };
+            if view.shape() != now.shape.as_slice() || dtype != now.dtype() {
+                return Err(format!(
+                    "tensor `{name}` ({slot} of parameter {p}) is {:?} {} in the checkpoint but {:?} {} in this optimizer",
+                    view.shape(),
+                    dtype_name(dtype),
+                    now.shape,
+                    dtype_name(now.dtype())
+                ));
+            }
+            used.insert(name);
+        }
+    }
+    for (i, (m, c)) in meta.inner.iter().zip(&current.inner).enumerate() {
+        check_state(&format!("{path}.inner.{i}"), m, c, file, used)?;
+    }
+    Ok(())
+}
+
+/// Overwrites `state` (already checked by [`check_state`]) with the skeleton's counts and
+/// scalars and the file's buffer values, decoding each tensor into the buffer it replaces.
+fn fill_state(path: &str, meta: &StateMeta, state: &mut State, file: &SafeTensors<'_>) {
+    state.count = meta.count;
+    state.scalars = meta.scalars.clone();
+    for (p, row) in state.slots.iter_mut().enumerate() {
+        for (k, buffer) in row.iter_mut().enumerate() {
+            let slot = meta.slot_names.get(k).map_or("slot", String::as_str);
+            let view = file
+                .tensor(&tensor_name(path, slot, p))
+                .expect("checked by check_state");
+            let bytes = view.data();
+            match &mut buffer.data {
+                Data::F32(v) => v
+                    .iter_mut()
+                    .zip(bytes.chunks_exact(4))
+                    .for_each(|(d, c)| *d = f32::from_le_bytes(c.try_into().expect("4 bytes"))),
+                Data::F64(v) => v
+                    .iter_mut()
+                    .zip(bytes.chunks_exact(8))
+                    .for_each(|(d, c)| *d = f64::from_le_bytes(c.try_into().expect("8 bytes"))),
+            }
+        }
+    }
+    for (i, (m, s)) in meta.inner.iter().zip(state.inner.iter_mut()).enumerate() {
+        fill_state(&format!("{path}.inner.{i}"), m, s, file);
+    }
+}
+
+/// Checks the skeleton and the file's `optimizer.*` tensors against the optimizer's states (one
+/// per group): slots, parameters, shapes, dtypes, and no tensor left over. Run before anything is
+/// restored, so that a mismatch leaves model and optimizer untouched.
+///
+/// # Errors
+/// A message naming the state, slot and parameter that do not match, or the tensor that is
+/// missing or left over.
+pub fn check_states(
+    skeleton: &[StateMeta],
+    states: &[&State],
+    file: &SafeTensors<'_>,
+) -> Result<(), String> {
+    if skeleton.len() != states.len() {
+        return Err(format!(
+            "{} parameter groups in the checkpoint but {} in this optimizer",
+            skeleton.len(),
+            states.len()
+        ));
+    }
+    let mut used = HashSet::new();
+    for (g, (m, s)) in skeleton.iter().zip(states).enumerate() {
+        check_state(&g.to_string(), m, s, file, &mut used)?;
+    }
+    if let Some(extra) = file
+        .names()
+        .into_iter()
+        .find(|n| n.starts_with(OPTIMIZER_PREFIX) && !used.contains(n.as_str()))
+    {
+        return Err(format!(
+            "tensor `{extra}` is not part of the optimizer state its header lists"
+        ));
+    }
+    Ok(())
+}
+
+/// Restores the optimizer's states in place from the skeleton and the file's tensors, each
+/// decoded straight into the buffer it replaces (no second copy of the state), after
+/// [`check_states`] (which it runs again: on an error the states are untouched).
+///
+/// # Errors
+/// As [`check_states`].
+pub fn restore_states(
+    skeleton: &[StateMeta],
+    states: &mut [&mut State],
+    file: &SafeTensors<'_>,
+) -> Result<(), String> {
+    let shared: Vec<&State> = states.iter().map(|s| &**s).collect();
+    check_states(skeleton, &shared, file)?;
+    for (g, (m, s)) in skeleton.iter().zip(states.iter_mut()).enumerate() {
+        fill_state(&g.to_string(), m, s, file);
+    }
+    Ok(())
+}
+
+/// Whether the first bytes of a file with an over-long header look like a checkpoint of an older
+/// gradus (whole optimizer state as JSON in the header), which readers refuse as too large.
+pub fn looks_legacy(bytes: &[u8]) -> bool {
+    let head = &bytes[8.min(bytes.len())..bytes.len().min(8 + (1 << 20))];
+    let needle = format!("\"{LEGACY_OPTIMIZER_KEY}\":");
+    let has = |needle: &[u8]| head.windows(needle.len()).any(|w| w == needle);
+    has(b"\"__metadata__\":{") && has(needle.as_bytes())
+}
