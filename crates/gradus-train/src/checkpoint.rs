@@ -2,7 +2,9 @@
 //!
 //! Every run file is written to a temporary file beside the target, flushed to disk, then renamed
 //! over the target (an atomic replacement on POSIX file systems), and the directory is flushed
-//! too: a kill at any moment leaves either the old file or the new one, never a torn one.
+//! too: a kill at any moment leaves either the old file or the new one, never a torn one. A
+//! symbolic link keeps pointing where it did (its target is replaced), and a device or pipe
+//! (`--output /dev/stdout`, a FIFO) is written into, not replaced.
 
 use std::io::Write;
 use std::path::Path;
@@ -39,6 +41,22 @@ pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    // a symbolic link stays a link: the file it points to is replaced
+    let resolved;
+    let path = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            resolved = std::fs::canonicalize(path)?;
+            resolved.as_path()
+        }
+        _ => path,
+    };
+    // a device, pipe or socket (`/dev/stdout`, a FIFO) cannot be replaced: write into it
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let file = std::fs::OpenOptions::new().write(true).open(path)?;
+        let mut w = std::io::BufWriter::new(file);
+        fill(&mut w)?;
+        return w.flush();
+    }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {

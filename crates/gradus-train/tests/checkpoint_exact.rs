@@ -78,3 +78,44 @@ fn a_checkpoint_round_trips_hard_f64_values_bit_for_bit() {
         .collect();
     assert_eq!(losses, HARD.map(f64::to_bits).to_vec());
 }
+
+/// `predict --output` and every run file go through `write_atomic`: a symbolic link keeps
+/// pointing at its file, and a pipe is written into instead of being replaced by a file.
+#[cfg(target_os = "linux")]
+#[test]
+fn atomic_writes_keep_links_and_write_into_pipes() {
+    use gradus_train::checkpoint::write_atomic;
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target.csv");
+    std::fs::write(&target, "old").unwrap();
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    write_atomic(&link, b"new").unwrap();
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read(&target).unwrap(), b"new");
+
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // a reader that does not wait for a writer (O_NONBLOCK), so a regression fails, not hangs
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    const O_NONBLOCK: i32 = 0o4000; // Linux's value
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    write_atomic(&fifo, b"rows\n").unwrap();
+    let mut got = Vec::new();
+    let _ = reader.read_to_end(&mut got);
+    assert_eq!(got, b"rows\n");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+}
