@@ -152,6 +152,20 @@ fn a_run_writes_its_directory_and_the_model_can_be_inspected_evaluated_and_used(
         "{}",
         stderr(&eval)
     );
+    // the checkpoint is a model file too: the same model at the run's end, the same evaluation
+    let checkpoint = out.join("checkpoint.safetensors");
+    let eval_checkpoint = gradus(&[
+        "eval",
+        checkpoint.to_str().unwrap(),
+        "--data",
+        "data/sklearn/breast_cancer.csv",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&eval_checkpoint.stdout),
+        String::from_utf8_lossy(&eval.stdout),
+        "{}",
+        stderr(&eval_checkpoint)
+    );
     let rows = write(
         dir.path(),
         "rows.csv",

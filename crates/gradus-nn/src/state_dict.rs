@@ -187,6 +187,32 @@ pub fn from_bytes(module: &dyn Module, bytes: &[u8]) -> Result<()> {
     load_values(module, &tensors)
 }
 
+/// [`from_bytes`] for a file that holds more than the model (a checkpoint's `optimizer.*`
+/// tensors): names for which `ignore` is true are skipped; the rest is as strict as
+/// [`from_bytes`].
+///
+/// # Errors
+/// As [`from_bytes`].
+///
+/// ```
+/// use gradus_nn::{layers::Linear, state_dict};
+/// use gradus_tensor::Rng;
+/// let bytes = state_dict::to_bytes(&Linear::new(2, 3, true, &mut Rng::seed(0))).unwrap();
+/// let b = Linear::new(2, 3, true, &mut Rng::seed(1));
+/// state_dict::from_bytes_skipping(&b, &bytes, &|name| name.starts_with("optimizer.")).unwrap();
+/// ```
+pub fn from_bytes_skipping(
+    module: &dyn Module,
+    bytes: &[u8],
+    ignore: &dyn Fn(&str) -> bool,
+) -> Result<()> {
+    let file = SafeTensors::deserialize(bytes).map_err(|_| match check(bytes) {
+        Err(e) => NnError::Safetensors(e.to_string()),
+        Ok(()) => NnError::Safetensors("not a valid safetensors file".into()),
+    })?;
+    load_from(module, &file, ignore)
+}
+
 fn decode(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f64>> {
     let unsupported = || NnError::UnsupportedDType {
         name: name.into(),

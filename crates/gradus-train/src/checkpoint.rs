@@ -151,12 +151,29 @@ pub fn save(
     plateau: Option<&ReduceOnPlateau>,
     progress: &RunState,
 ) -> Result<()> {
+    save_with_model_metadata(path, model, optimizer, plateau, progress, &BTreeMap::new())
+}
+
+/// [`save`], with the model file's own metadata (how to rebuild the model: the trainer's
+/// `model_metadata`) in the header too, so that the checkpoint is a model file `gradus eval`,
+/// `predict` and `inspect` read as well.
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn save_with_model_metadata(
+    path: &Path,
+    model: &dyn Module,
+    optimizer: &Optimizer,
+    plateau: Option<&ReduceOnPlateau>,
+    progress: &RunState,
+    model_metadata: &BTreeMap<String, String>,
+) -> Result<()> {
     let bad = |detail: String| TrainError::Checkpoint {
         path: path.to_path_buf(),
         detail,
     };
     let json = |v: serde_json::Result<String>| v.map_err(|e| bad(format!("cannot encode: {e}")));
-    let mut meta = BTreeMap::new();
+    let mut meta = model_metadata.clone();
     meta.insert(
         PROGRESS_KEY.to_string(),
         json(serde_json::to_string(progress))?,

@@ -288,12 +288,13 @@ impl Trainer {
 
     fn save_checkpoint(&self, path: &Path, saved: &mut RunState) -> Result<()> {
         saved.watch = Some(self.options.watch.clone());
-        checkpoint::save(
+        checkpoint::save_with_model_metadata(
             path,
             self.model.as_ref(),
             &self.optimizer,
             self.plateau.as_ref(),
             saved,
+            &self.model_metadata,
         )
     }
 

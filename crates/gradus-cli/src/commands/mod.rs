@@ -22,7 +22,9 @@ pub fn load_model(path: &Path) -> Result<(Box<dyn Module>, ModelSpec), String> {
     let spec: ModelSpec = serde_json::from_str(spec_json)
         .map_err(|e| format!("{}: bad model metadata: {e}", path.display()))?;
     let model = spec.build(&mut Rng::seed(0))?;
-    gradus_nn::state_dict::from_bytes(model.as_ref(), &bytes)
+    // a checkpoint is a model file too: its optimizer tensors are skipped
+    let optimizer = |name: &str| name.starts_with(gradus_train::checkpoint_file::OPTIMIZER_PREFIX);
+    gradus_nn::state_dict::from_bytes_skipping(model.as_ref(), &bytes, &optimizer)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     model.eval();
     Ok((model, spec))
