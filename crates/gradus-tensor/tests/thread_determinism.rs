@@ -165,3 +165,96 @@ fn reductions_and_convolution_gradients_are_thread_count_independent() {
     };
     assert_thread_independent("conv2d", &f);
 }
+
+/// The shapes of issue #10's report: breast cancer's 30 features as a 30-step sequence, f32,
+/// hidden 40 or 128, batch 16, 31 or 32 (1, 2 and 5 threads used to give models differing by up
+/// to 7e-8 after one step: `dW_hh`'s long, thin product was split by the thread count).
+const LONG_SEQUENCES: [(usize, usize); 5] = [(16, 40), (32, 40), (31, 128), (16, 128), (32, 128)];
+
+#[test]
+fn fused_lstm_over_30_steps_is_thread_count_independent() {
+    for (batch, hidden) in LONG_SEQUENCES {
+        let f = move || {
+            let x = leaves(
+                &[
+                    &[batch, 30, 4 * hidden],
+                    &[4 * hidden, hidden],
+                    &[batch, hidden],
+                    &[batch, hidden],
+                ],
+                DType::F32,
+                0.5,
+            );
+            let (h, c) = x[0].lstm_sequence(&x[1], &x[2], &x[3])?;
+            with_grads(&x, Tensor::stack(&[&h, &c], 0)?)
+        };
+        assert_thread_independent(&format!("lstm 30 steps batch {batch} hidden {hidden}"), &f);
+    }
+}
+
+#[test]
+fn fused_gru_over_30_steps_is_thread_count_independent() {
+    for (batch, hidden) in LONG_SEQUENCES {
+        let f = move || {
+            let x = leaves(
+                &[
+                    &[batch, 30, 3 * hidden],
+                    &[3 * hidden, hidden],
+                    &[3 * hidden],
+                    &[batch, hidden],
+                ],
+                DType::F32,
+                0.5,
+            );
+            let h = x[0].gru_sequence(&x[1], &x[2], &x[3])?;
+            with_grads(&x, h)
+        };
+        assert_thread_independent(&format!("gru 30 steps batch {batch} hidden {hidden}"), &f);
+    }
+}
+
+#[test]
+fn thin_matmuls_with_a_long_inner_axis_are_thread_count_independent() {
+    // the LSTM's input projection and its gradients at the report's shapes ([40, 960] @
+    // [960, 160] is the weight gradient's shape), a thin product, and a long-k outer product
+    for (m, k, n) in [
+        (40, 960, 160),
+        (160, 960, 40),
+        (8, 50_000, 8),
+        (512, 4096, 2),
+    ] {
+        let f = move || {
+            let x = leaves(&[&[m, k], &[k, n]], DType::F32, 1.0);
+            with_grads(&x, x[0].matmul(&x[1])?)
+        };
+        assert_thread_independent(&format!("matmul f32 {m}x{k}x{n}"), &f);
+    }
+}
+
+#[test]
+fn recurrent_input_projection_is_thread_count_independent() {
+    // as the layer computes it, `x @ W_ih^T` with `W_ih` of shape [4 * hidden, features]: the
+    // report's weight gradient (breast cancer: 1 feature, 30 steps, hidden 128, batch 32) differed
+    // in the last bit of 3 or 4 of its 512 elements with 2 and 5 threads
+    for (rows, features, gates) in [(960, 1, 512), (930, 1, 512), (480, 1, 160), (960, 3, 512)] {
+        let f = move || {
+            let x = leaves(&[&[rows, features], &[gates, features]], DType::F32, 1.0);
+            with_grads(&x, x[0].matmul(&x[1].t()?)?)
+        };
+        assert_thread_independent(&format!("projection {rows}x{features} -> {gates}"), &f);
+    }
+}
+
+#[test]
+fn conv2d_weight_gradient_with_a_long_inner_axis_is_thread_count_independent() {
+    // the weight gradient sums over batch x height x width = 32 * 28 * 28 = 25088 positions
+    let f = || {
+        let x = leaves(&[&[32, 4, 28, 28], &[8, 4, 3, 3], &[8]], DType::F32, 1.0);
+        let options = Conv2dOptions {
+            padding: (1, 1),
+            ..Default::default()
+        };
+        with_grads(&x, x[0].conv2d(&x[1], Some(&x[2]), &options)?)
+    };
+    assert_thread_independent("conv2d 32x4x28x28", &f);
+}

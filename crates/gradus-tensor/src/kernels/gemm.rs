@@ -3,10 +3,24 @@
 //!
 //! Operands are strided views (row and column strides in elements), so transposed operands in
 //! backward passes are multiplied without a copy.
+//!
+//! Results do not depend on the number of threads, to the bit: the output is split into panels
+//! whose size depends on the shape alone (never on the thread count, and the same split with one
+//! thread), each panel is one sequential `faer` product, and the panels run in parallel on
+//! rayon. (`faer`'s own parallel path picks its blocking, and for thin products with a long inner
+//! axis its summation order, from the thread count.)
 
 use crate::{DType, Element};
 use faer::{Accum, MatMut, MatRef, Par};
-use std::num::NonZeroUsize;
+use rayon::prelude::*;
+
+/// Products of at most this many multiply-adds are one panel.
+const PANEL_WORK: usize = 1 << 21;
+/// Output columns per panel, at most. 256 (and 256 rows) were as fast as `faer`'s own parallel
+/// path on the benchmark's products with 2 threads; 128 was 5% slower on 1024^3 (BENCHMARKS.md).
+const PANEL_COLS: usize = 256;
+/// Output rows per panel, at least (when the output has that many).
+const PANEL_MIN_ROWS: usize = 256;
 
 /// A strided matrix view: element (i, j) sits at `data[offset + i * rs + j * cs]`.
 #[derive(Clone, Copy)]
@@ -16,7 +30,7 @@ pub(crate) struct MatView {
     pub cs: usize,
 }
 
-/// `out[m x n] = a[m x k] @ b[k x n]`, `out` row-major; `threads` > 1 splits the work.
+/// `out[m x n] = a[m x k] @ b[k x n]`, `out` row-major.
 pub(crate) fn gemm<T: Element>(
     dims: (usize, usize, usize),
     a: &[T],
@@ -24,24 +38,35 @@ pub(crate) fn gemm<T: Element>(
     b: &[T],
     vb: MatView,
     out: &mut [T],
-    threads: usize,
 ) {
     let row_major = MatView {
         offset: 0,
         rs: dims.1,
         cs: 1,
     };
-    gemm_into(dims, (a, va), (b, vb), (out, row_major), false, threads);
+    gemm_into(dims, (a, va), (b, vb), (out, row_major), false);
 }
 
-/// `out = a @ b` (or `out += a @ b` with `accumulate`) for strided views of all three.
+/// `(rows, cols)` of the output panels of an `m x n x k` product: a function of the shape alone,
+/// so that every thread count sums every element in the same order.
+fn panels((m, n, k): (usize, usize, usize)) -> (usize, usize) {
+    if m * n * k <= PANEL_WORK {
+        return (m, n);
+    }
+    let cols = n.min(PANEL_COLS);
+    let rows = (PANEL_WORK / (cols * k)).max(PANEL_MIN_ROWS).min(m);
+    (rows, cols)
+}
+
+/// `out = a @ b` (or `out += a @ b` with `accumulate`) for strided views of all three, the
+/// output's panels in parallel on the current rayon pool; the result does not depend on its
+/// thread count. The output view's elements must be distinct.
 pub(crate) fn gemm_into<T: Element>(
     (m, n, k): (usize, usize, usize),
     (a, va): (&[T], MatView),
     (b, vb): (&[T], MatView),
     (out, vo): (&mut [T], MatView),
     accumulate: bool,
-    threads: usize,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -63,9 +88,6 @@ pub(crate) fn gemm_into<T: Element>(
         last(va, m, k) < a.len() && last(vb, k, n) < b.len(),
         "gemm operand view out of bounds"
     );
-    let par = NonZeroUsize::new(threads)
-        .filter(|t| t.get() > 1)
-        .map_or(Par::Seq, Par::Rayon);
     let accum = if accumulate {
         Accum::Add
     } else {
@@ -82,7 +104,6 @@ pub(crate) fn gemm_into<T: Element>(
                 (b.as_ptr().cast(), vb),
                 (out.as_mut_ptr().cast(), vo),
                 accum,
-                par,
             ),
             DType::F64 => run::<f64>(
                 (m, n, k),
@@ -90,24 +111,133 @@ pub(crate) fn gemm_into<T: Element>(
                 (b.as_ptr().cast(), vb),
                 (out.as_mut_ptr().cast(), vo),
                 accum,
-                par,
             ),
         }
     }
 }
 
+/// Raw operand and output pointers shared by the panels of one product.
+#[derive(Clone, Copy)]
+struct Ptrs<T> {
+    a: *const T,
+    b: *const T,
+    out: *mut T,
+}
+
+// SAFETY: the panels of one product write disjoint elements of the output and only read the
+// operands, which outlive the parallel loop in `run`.
+unsafe impl<T> Send for Ptrs<T> {}
+unsafe impl<T> Sync for Ptrs<T> {}
+
 /// # Safety
-/// The views must lie inside their buffers, and the output view must not overlap the operands.
+/// The views must lie inside their buffers, the output view must not overlap the operands, and
+/// its elements must be distinct.
 unsafe fn run<T: faer::traits::ComplexField + Copy + num_traits::One>(
     (m, n, k): (usize, usize, usize),
     (a, va): (*const T, MatView),
     (b, vb): (*const T, MatView),
     (out, vo): (*mut T, MatView),
     accum: Accum,
-    par: Par,
 ) {
-    let lhs = MatRef::from_raw_parts(a.add(va.offset), m, k, va.rs as isize, va.cs as isize);
-    let rhs = MatRef::from_raw_parts(b.add(vb.offset), k, n, vb.rs as isize, vb.cs as isize);
-    let dst = MatMut::from_raw_parts_mut(out.add(vo.offset), m, n, vo.rs as isize, vo.cs as isize);
-    faer::linalg::matmul::matmul(dst, accum, lhs, rhs, T::one(), par);
+    let (rows, cols) = panels((m, n, k));
+    let (row_panels, col_panels) = (m.div_ceil(rows), n.div_ceil(cols));
+    let p = Ptrs { a, b, out };
+    let panel = move |i: usize| {
+        let (r0, c0) = ((i / col_panels) * rows, (i % col_panels) * cols);
+        let (pm, pn) = (rows.min(m - r0), cols.min(n - c0));
+        // SAFETY: the panel is a sub-block of the views the caller vouched for; panels do not
+        // share output elements.
+        unsafe {
+            let p = p;
+            let lhs = MatRef::from_raw_parts(
+                p.a.add(va.offset + r0 * va.rs),
+                pm,
+                k,
+                va.rs as isize,
+                va.cs as isize,
+            );
+            let rhs = MatRef::from_raw_parts(
+                p.b.add(vb.offset + c0 * vb.cs),
+                k,
+                pn,
+                vb.rs as isize,
+                vb.cs as isize,
+            );
+            let dst = MatMut::from_raw_parts_mut(
+                p.out.add(vo.offset + r0 * vo.rs + c0 * vo.cs),
+                pm,
+                pn,
+                vo.rs as isize,
+                vo.cs as isize,
+            );
+            faer::linalg::matmul::matmul(dst, accum, lhs, rhs, T::one(), Par::Seq);
+        }
+    };
+    match row_panels * col_panels {
+        1 => panel(0),
+        count => (0..count).into_par_iter().for_each(panel),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The naive triple loop, in f64.
+    fn naive(
+        (m, n, k): (usize, usize, usize),
+        (a, va): (&[f64], MatView),
+        (b, vb): (&[f64], MatView),
+    ) -> Vec<f64> {
+        let mut out = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                out[i * n + j] = (0..k)
+                    .map(|p| {
+                        a[va.offset + i * va.rs + p * va.cs] * b[vb.offset + p * vb.rs + j * vb.cs]
+                    })
+                    .sum();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn panels_depend_on_the_shape_alone_and_cover_big_products() {
+        assert_eq!(panels((40, 160, 960)), (40, 160));
+        assert_eq!(panels((1024, 1024, 1024)), (256, 256));
+        assert_eq!(panels((300, 300, 40)), (256, 256));
+        assert_eq!(panels((200_000, 4, 3)), (174_762, 4));
+    }
+
+    #[test]
+    fn split_products_with_strided_views_and_accumulation_are_right() {
+        // (300 x 40) @ (40 x 300): 2 x 2 panels; `a` transposed, `out` column-major
+        let (m, n, k) = (300, 300, 40);
+        let a: Vec<f64> = (0..m * k).map(|i| ((i * 7) % 13) as f64 - 6.0).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| ((i * 5) % 11) as f64 - 5.0).collect();
+        let va = MatView {
+            offset: 0,
+            rs: 1,
+            cs: m,
+        };
+        let vb = MatView {
+            offset: 0,
+            rs: n,
+            cs: 1,
+        };
+        let vo = MatView {
+            offset: 0,
+            rs: 1,
+            cs: m,
+        };
+        let want = naive((m, n, k), (&a, va), (&b, vb));
+        let mut out = vec![1.0; m * n];
+        gemm_into((m, n, k), (&a, va), (&b, vb), (&mut out, vo), true);
+        for i in 0..m {
+            for j in 0..n {
+                assert_eq!(out[j * m + i], want[i * n + j] + 1.0, "element ({i}, {j})");
+            }
+        }
+    }
 }

@@ -85,12 +85,11 @@ fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     with_dtype!(a.dtype(), T => {
         let mut out = zeros::<T>(count * m * n);
         a.with_storages::<T, _>(b, |sa, sb| {
-            let threads = rayon::current_num_threads();
             if count > 1 && m * n * k < SMALL_GEMM && m * n > 0 {
-                out.par_chunks_mut(m * n).enumerate().for_each(|(i, o)| gemm((m, n, k), sa, view(&la, i), sb, view(&lb, i), o, 1));
+                out.par_chunks_mut(m * n).enumerate().for_each(|(i, o)| gemm((m, n, k), sa, view(&la, i), sb, view(&lb, i), o));
             } else if m * n > 0 {
                 for (i, o) in out.chunks_mut(m * n).enumerate() {
-                    gemm((m, n, k), sa, view(&la, i), sb, view(&lb, i), o, threads);
+                    gemm((m, n, k), sa, view(&la, i), sb, view(&lb, i), o);
                 }
             }
         });

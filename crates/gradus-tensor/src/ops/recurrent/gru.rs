@@ -140,7 +140,7 @@ fn forward<T: GateMath>(d: Dims, xw: &[T], w_hh_t: &[T], b_hh: &[T], h0: &[T]) -
     let mut out = zeros::<T>(d.batch * seq_h);
     let mut gates = zeros::<T>(d.batch * seq_g);
     let mut hw_n = zeros::<T>(d.batch * seq_h);
-    let (rows, gemm_threads) = d.blocks(rayon::current_num_threads());
+    let rows = d.block_rows();
     out.par_chunks_mut(rows * seq_h)
         .zip(gates.par_chunks_mut(rows * seq_g))
         .zip(hw_n.par_chunks_mut(rows * seq_h))
@@ -149,7 +149,7 @@ fn forward<T: GateMath>(d: Dims, xw: &[T], w_hh_t: &[T], b_hh: &[T], h0: &[T]) -
         .for_each(|((((h, g), hw_n), xw), h0)| {
             let block = Block { h, gates: g, hw_n };
             let d = d.with_batch(h0.len() / d.hidden);
-            forward_block(d, block, (xw, w_hh_t, b_hh, h0), gemm_threads);
+            forward_block(d, block, (xw, w_hh_t, b_hh, h0));
         });
     Forward { out, gates, hw_n }
 }
@@ -166,7 +166,6 @@ fn forward_block<T: GateMath>(
     d: Dims,
     out: Block<'_, T>,
     (xw, w_hh_t, b_hh, h0): (&[T], &[T], &[T], &[T]),
-    gemm_threads: usize,
 ) {
     let (h, g3) = (d.hidden, 3 * d.hidden);
     let (seq_h, seq_g) = (d.steps * h, d.steps * g3);
@@ -177,14 +176,7 @@ fn forward_block<T: GateMath>(
         };
         // h_{t-1} W_hh^T goes into the gates' slot of this step; the kernel replaces it
         let hw = (&mut *out.gates, d.step_view(t, g3));
-        gemm_into(
-            (d.batch, g3, h),
-            h_prev,
-            (w_hh_t, row_major(g3)),
-            hw,
-            false,
-            gemm_threads,
-        );
+        gemm_into((d.batch, g3, h), h_prev, (w_hh_t, row_major(g3)), hw, false);
         for r in 0..d.batch {
             let (before, now) = out.h[r * seq_h..][..seq_h].split_at_mut(t * h);
             let h_prev = match t {
@@ -256,7 +248,7 @@ struct Grads<T> {
 fn backward<T: GateMath>(d: Dims, g: &[T], saved: &Saved<'_, T>, w_hh: &[T], h0: &[T]) -> Grads<T> {
     let (h, g3) = (d.hidden, 3 * d.hidden);
     let (seq_h, seq_g) = (d.steps * h, d.steps * g3);
-    let (rows, gemm_threads) = d.blocks(rayon::current_num_threads());
+    let rows = d.block_rows();
     let mut dxw = zeros::<T>(d.batch * seq_g);
     // what step t passes back to step t - 1, and finally to h0
     let mut dh = vec![T::zero(); d.batch * h];
@@ -277,7 +269,7 @@ fn backward<T: GateMath>(d: Dims, g: &[T], saved: &Saved<'_, T>, w_hh: &[T], h0:
                 h_all,
                 h0,
             };
-            backward_block(d, &saved, w_hh, (dxw, dh), gemm_threads)
+            backward_block(d, &saved, w_hh, (dxw, dh))
         })
         .collect();
     // the blocks' shares of dW_hh and db_hh, added in block order
@@ -313,7 +305,6 @@ fn backward_block<T: GateMath>(
     s: &BlockSaved<'_, T>,
     w_hh: &[T],
     (dxw, dh): (&mut [T], &mut [T]),
-    gemm_threads: usize,
 ) -> (Vec<T>, Vec<T>) {
     let (h, g3) = (d.hidden, 3 * d.hidden);
     let (seq_h, seq_g) = (d.steps * h, d.steps * g3);
@@ -344,7 +335,6 @@ fn backward_block<T: GateMath>(
             (w_hh, row_major(h)),
             (dh, row_major(h)),
             true,
-            gemm_threads,
         );
     }
     // dW_hh = sum_t dhw_t^T h_{t-1}: one product over all steps of the block
@@ -365,7 +355,6 @@ fn backward_block<T: GateMath>(
         (&h_prev[..], row_major(h)),
         (&mut dw, row_major(h)),
         false,
-        gemm_threads,
     );
     // db_hh = the sum of dhw over the block's rows and steps
     let mut db = vec![T::zero(); g3];

@@ -152,7 +152,7 @@ fn forward<T: GateMath>(d: Dims, xw: &[T], w_hh_t: &[T], h0: &[T], c0: &[T]) -> 
     let mut out = zeros::<T>(2 * d.batch * seq_h);
     let mut gates = zeros::<T>(d.batch * seq_g);
     let mut tanh_c = zeros::<T>(d.batch * seq_h);
-    let (rows, gemm_threads) = d.blocks(rayon::current_num_threads());
+    let rows = d.block_rows();
     let (out_h, out_c) = out.split_at_mut(d.batch * seq_h);
     out_h
         .par_chunks_mut(rows * seq_h)
@@ -170,7 +170,7 @@ fn forward<T: GateMath>(d: Dims, xw: &[T], w_hh_t: &[T], h0: &[T], c0: &[T]) -> 
                 tanh_c: tc,
             };
             let d = d.with_batch(h0.len() / d.hidden);
-            forward_block(d, block, (xw, w_hh_t, h0, c0), gemm_threads);
+            forward_block(d, block, (xw, w_hh_t, h0, c0));
         });
     Forward { out, gates, tanh_c }
 }
@@ -188,7 +188,6 @@ fn forward_block<T: GateMath>(
     d: Dims,
     out: Block<'_, T>,
     (xw, w_hh_t, h0, c0): (&[T], &[T], &[T], &[T]),
-    gemm_threads: usize,
 ) {
     let (h, g4) = (d.hidden, 4 * d.hidden);
     let (seq_h, seq_g) = (d.steps * h, d.steps * g4);
@@ -198,14 +197,7 @@ fn forward_block<T: GateMath>(
             _ => (&*out.h, d.step_view(t - 1, h)),
         };
         let z = (&mut *out.z, d.step_view(t, g4));
-        gemm_into(
-            (d.batch, g4, h),
-            h_prev,
-            (w_hh_t, row_major(g4)),
-            z,
-            false,
-            gemm_threads,
-        );
+        gemm_into((d.batch, g4, h), h_prev, (w_hh_t, row_major(g4)), z, false);
         for r in 0..d.batch {
             let (before, now) = out.c[r * seq_h..][..seq_h].split_at_mut(t * h);
             let c_prev = match t {
@@ -292,7 +284,7 @@ fn backward<T: GateMath>(
     let (seq_h, seq_g) = (d.steps * h, d.steps * g4);
     let (g_h, g_c) = g.split_at(d.batch * seq_h);
     let (h_all, c_all) = saved.out.split_at(d.batch * seq_h);
-    let (rows, gemm_threads) = d.blocks(rayon::current_num_threads());
+    let rows = d.block_rows();
     let mut dz = zeros::<T>(d.batch * seq_g);
     // what step t passes back to step t - 1, and finally to h0 and c0
     let mut dh = vec![T::zero(); d.batch * h];
@@ -321,7 +313,7 @@ fn backward<T: GateMath>(
                     h0,
                     c0,
                 };
-                backward_block(d, &saved, w_hh, (dz, dh, dc), gemm_threads)
+                backward_block(d, &saved, w_hh, (dz, dh, dc))
             },
         )
         .collect();
@@ -358,7 +350,6 @@ fn backward_block<T: GateMath>(
     s: &BlockSaved<'_, T>,
     w_hh: &[T],
     (dz, dh, dc): (&mut [T], &mut [T], &mut [T]),
-    gemm_threads: usize,
 ) -> Vec<T> {
     let (h, g4) = (d.hidden, 4 * d.hidden);
     let (seq_h, seq_g) = (d.steps * h, d.steps * g4);
@@ -388,7 +379,6 @@ fn backward_block<T: GateMath>(
             (w_hh, row_major(h)),
             (dh, row_major(h)),
             false,
-            gemm_threads,
         );
     }
     // dW_hh = sum_t dz_t^T h_{t-1}: one product over all steps of the block
@@ -405,14 +395,7 @@ fn backward_block<T: GateMath>(
     };
     let dims = (g4, h, d.batch * d.steps);
     let (dz, h_prev) = ((&*dz, dz_t), (&h_prev[..], row_major(h)));
-    gemm_into(
-        dims,
-        dz,
-        h_prev,
-        (&mut dw, row_major(h)),
-        false,
-        gemm_threads,
-    );
+    gemm_into(dims, dz, h_prev, (&mut dw, row_major(h)), false);
     dw
 }
 

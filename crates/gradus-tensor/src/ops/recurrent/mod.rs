@@ -32,15 +32,13 @@ struct Dims {
 }
 
 impl Dims {
-    /// How to use `threads`: `(rows per block, threads per product)`. Batch rows are independent
-    /// through the whole recurrence, so each block of rows runs over every step with no
-    /// synchronization between steps, blocks in parallel. The blocks are [`BLOCK_ROWS`] rows
-    /// whatever the thread count (a product's rows can round differently with another row
-    /// count); when there are fewer blocks than threads, the products of each block use the rest.
-    fn blocks(self, threads: usize) -> (usize, usize) {
-        let rows = self.batch.clamp(1, BLOCK_ROWS);
-        let count = self.batch.div_ceil(rows).max(1);
-        (rows, (threads / count).max(1))
+    /// Batch rows per block. Batch rows are independent through the whole recurrence, so each
+    /// block of rows runs over every step with no synchronization between steps, blocks in
+    /// parallel. The blocks are [`BLOCK_ROWS`] rows whatever the thread count (a product's rows
+    /// can round differently with another row count); the products of a block split their own
+    /// work on the same pool, also independently of the thread count (see `kernels::gemm`).
+    fn block_rows(self) -> usize {
+        self.batch.clamp(1, BLOCK_ROWS)
     }
 
     /// The same sizes for a block of `rows` batch rows.
