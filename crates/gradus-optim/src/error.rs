@@ -27,7 +27,7 @@ pub enum OptimError {
     #[error("optimizer state mismatch: {0}")]
     StateMismatch(String),
     /// `step()` found a parameter without a gradient.
-    #[error("parameter {index} of group {group} has no gradient; call backward() first")]
+    #[error("parameter {index} of group {group} has no gradient: call backward() first; if you did, the parameter took no part in the loss, or the tensor the optimizer holds was replaced after the optimizer was built (frozen with set_requires_grad, cast or moved): build the optimizer after such changes")]
     MissingGrad {
         /// The parameter group.
         group: usize,
