@@ -273,15 +273,7 @@ pub fn load_values(
             });
         }
         let value = Tensor::from_vec(data.clone(), shape)?.to_dtype(current.dtype())?;
-        match slot {
-            // in place, so optimizers holding the leaf see the new values
-            Slot::Param(p) => {
-                if p.tensor().copy_from(&value).is_err() {
-                    p.set(value);
-                }
-            }
-            Slot::Buffer(b) => b.set(value),
-        }
+        write_slot(slot, value);
     }
     Ok(())
 }
@@ -410,15 +402,20 @@ pub fn load_from(
             let data = decode(name, view.dtype(), view.data())?;
             Tensor::from_vec(data, view.shape())?.to_dtype(current.dtype())?
         };
-        match slot {
-            // in place, so optimizers holding the leaf see the new values
-            Slot::Param(p) => {
-                if p.tensor().copy_from(&value).is_err() {
-                    p.set(value);
-                }
-            }
-            Slot::Buffer(b) => b.set(value),
-        }
+        write_slot(slot, value);
     }
     Ok(())
+}
+
+/// Puts `value` into a parameter or buffer slot; a parameter is written in place, so optimizers
+/// holding its leaf tensor see the new values.
+fn write_slot(slot: &Slot, value: Tensor) {
+    match slot {
+        Slot::Param(p) => {
+            if p.tensor().copy_from(&value).is_err() {
+                p.set(value);
+            }
+        }
+        Slot::Buffer(b) => b.set(value),
+    }
 }
