@@ -20,6 +20,16 @@ enum Slot {
     Buffer(Buffer),
 }
 
+impl Slot {
+    /// The tensor the slot holds now.
+    fn tensor(&self) -> Tensor {
+        match self {
+            Slot::Param(p) => p.tensor(),
+            Slot::Buffer(b) => b.tensor(),
+        }
+    }
+}
+
 fn slots(module: &dyn Module) -> Vec<(String, Slot)> {
     let mut out: Vec<(String, Slot)> = module
         .named_parameters()
@@ -331,15 +341,11 @@ pub fn check_from(
     {
         return Err(NnError::UnexpectedTensor(extra.to_string()));
     }
-    let current = |slot: &Slot| match slot {
-        Slot::Param(p) => p.tensor(),
-        Slot::Buffer(b) => b.tensor(),
-    };
     for (name, slot) in &slots {
         let view = file
             .tensor(name)
             .map_err(|_| NnError::MissingTensor(name.clone()))?;
-        let now = current(slot);
+        let now = slot.tensor();
         if now.shape() != view.shape() {
             return Err(NnError::ShapeMismatch {
                 name: name.clone(),
@@ -382,15 +388,11 @@ pub fn load_from(
     // everything is checked before anything is written: on an error the model is untouched
     check_from(module, file, ignore)?;
     let slots = slots(module);
-    let current = |slot: &Slot| match slot {
-        Slot::Param(p) => p.tensor(),
-        Slot::Buffer(b) => b.tensor(),
-    };
     for (name, slot) in &slots {
         let view = file
             .tensor(name)
             .map_err(|_| NnError::MissingTensor(name.clone()))?;
-        let current = current(slot);
+        let current = slot.tensor();
         let value = if view.dtype() == Dtype::F32 && current.dtype() == DType::F32 {
             let data: Vec<f32> = view
                 .data()

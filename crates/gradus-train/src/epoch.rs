@@ -98,3 +98,15 @@ pub struct EpochProgress {
     /// Its accumulated sums.
     pub stats: EpochStats,
 }
+
+impl EpochProgress {
+    /// The position after `done` of `total` batches of `epoch`, with the sums so far.
+    pub fn at(epoch: usize, done: usize, total: usize, stats: &EpochStats) -> EpochProgress {
+        EpochProgress {
+            epoch,
+            batches_done: done,
+            batches_total: total,
+            stats: stats.clone(),
+        }
+    }
+}

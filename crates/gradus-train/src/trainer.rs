@@ -286,6 +286,17 @@ impl Trainer {
         Ok(())
     }
 
+    /// Checkpoints a run stopped inside an epoch, at `at` (the position it resumes from).
+    fn save_checkpoint_inside(
+        &self,
+        path: &Path,
+        saved: &mut RunState,
+        at: EpochProgress,
+    ) -> Result<()> {
+        saved.partial = Some(at);
+        self.save_checkpoint(path, saved)
+    }
+
     fn save_checkpoint(&self, path: &Path, saved: &mut RunState) -> Result<()> {
         saved.watch = Some(self.options.watch.clone());
         checkpoint::save_with_model_metadata(
@@ -402,13 +413,8 @@ impl Trainer {
                 progress.step(stats.mean_loss(), p.samples);
                 let every = self.options.checkpoint_every_steps;
                 if every > 0 && saved.step % every == 0 && done < batches.len() {
-                    saved.partial = Some(EpochProgress {
-                        epoch,
-                        batches_done: done,
-                        batches_total: batches.len(),
-                        stats: stats.clone(),
-                    });
-                    self.save_checkpoint(&ckpt_path, &mut saved)?;
+                    let at = EpochProgress::at(epoch, done, batches.len(), &stats);
+                    self.save_checkpoint_inside(&ckpt_path, &mut saved, at)?;
                     saved.partial = None;
                 }
             }
@@ -416,13 +422,8 @@ impl Trainer {
                 // stopped inside the epoch: keep the position to resume (checkpoint first, so a
                 // second interrupt during the evaluation below loses nothing), then record how
                 // far it got
-                saved.partial = Some(EpochProgress {
-                    epoch,
-                    batches_done: done,
-                    batches_total: batches.len(),
-                    stats: stats.clone(),
-                });
-                self.save_checkpoint(&ckpt_path, &mut saved)?;
+                let at = EpochProgress::at(epoch, done, batches.len(), &stats);
+                self.save_checkpoint_inside(&ckpt_path, &mut saved, at)?;
                 if stats.batches > 0 {
                     let record = self.end_epoch(epoch, &stats, started, train, val, &saved)?;
                     progress.epoch_done(&format!(
