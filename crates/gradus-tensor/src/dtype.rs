@@ -1,6 +1,6 @@
 //! Element types a tensor can hold.
 
-use crate::storage::Storage;
+use crate::backend::cpu::CpuStorage;
 use std::fmt::Debug;
 
 /// The element type of a tensor.
@@ -69,11 +69,14 @@ pub trait Element:
     /// The error function, for exact GELU.
     fn erf(self) -> Self;
     #[doc(hidden)]
-    fn slice(storage: &Storage) -> &[Self];
+    #[allow(private_interfaces)]
+    fn cpu_slice(storage: &CpuStorage) -> &[Self];
     #[doc(hidden)]
-    fn slice_mut(storage: &mut Storage) -> &mut [Self];
+    #[allow(private_interfaces)]
+    fn cpu_slice_mut(storage: &mut CpuStorage) -> &mut [Self];
     #[doc(hidden)]
-    fn into_storage(data: Vec<Self>) -> Storage;
+    #[allow(private_interfaces)]
+    fn into_cpu(data: Vec<Self>) -> CpuStorage;
 }
 
 macro_rules! impl_element {
@@ -89,22 +92,25 @@ macro_rules! impl_element {
             fn erf(self) -> Self {
                 $erf(self)
             }
-            fn slice(storage: &Storage) -> &[Self] {
+            #[allow(private_interfaces)]
+            fn cpu_slice(storage: &CpuStorage) -> &[Self] {
                 match storage {
-                    Storage::$variant(v) => v,
+                    CpuStorage::$variant(v) => v,
                     #[allow(unreachable_patterns)]
-                    other => unreachable!("dtype invariant broken: {:?}", other.dtype()),
+                    _ => unreachable!("dtype invariant broken: {:?}", storage),
                 }
             }
-            fn slice_mut(storage: &mut Storage) -> &mut [Self] {
+            #[allow(private_interfaces)]
+            fn cpu_slice_mut(storage: &mut CpuStorage) -> &mut [Self] {
                 match storage {
-                    Storage::$variant(v) => v,
+                    CpuStorage::$variant(v) => v,
                     #[allow(unreachable_patterns)]
-                    other => unreachable!("dtype invariant broken: {:?}", other.dtype()),
+                    _ => unreachable!("dtype invariant broken"),
                 }
             }
-            fn into_storage(data: Vec<Self>) -> Storage {
-                Storage::$variant(data)
+            #[allow(private_interfaces)]
+            fn into_cpu(data: Vec<Self>) -> CpuStorage {
+                CpuStorage::$variant(data)
             }
         }
     };

@@ -11,8 +11,10 @@
 //!   [`autodiff::hvp`] and [`autodiff::hessian`] build on it; [`autodiff::no_grad`] turns
 //!   recording off.
 //! - [`gradcheck()`]: finite-difference checks users can run on their own functions.
-//! - `kernels/`: the CPU kernels (elementwise, reductions, im2col, gate math, GEMM via the `faer`
-//!   crate); [`simd`] compiles hot loops for the widest vector instructions the CPU has.
+//! - `backend/`: the seam between ops and devices. An op makes one call on its input's
+//!   [`Storage`] (opaque: elements, dtype, [`Device`]); `backend/cpu/` holds the CPU kernels
+//!   (elementwise, reductions, im2col, gate math, GEMM via the `faer` crate) and [`simd`], which
+//!   compiles hot loops for the widest vector instructions the CPU has.
 //!
 //! ```
 //! use gradus_tensor::{autodiff, DType, Rng, Tensor};
@@ -28,21 +30,22 @@
 #![warn(missing_docs)]
 
 pub mod autodiff;
+mod backend;
+mod device;
 mod dtype;
 mod error;
 mod gradcheck;
 mod interop;
-mod kernels;
 pub mod layout;
 pub mod ops;
 mod random;
-pub mod simd;
-mod storage;
 mod tensor;
 
+pub use backend::cpu::simd;
+pub use backend::Storage;
+pub use device::Device;
 pub use dtype::{DType, Element};
 pub use error::{Result, TensorError};
 pub use gradcheck::{gradcheck, gradgradcheck, GradcheckOptions};
 pub use random::Rng;
-pub use storage::Storage;
 pub use tensor::{Tensor, TensorId};

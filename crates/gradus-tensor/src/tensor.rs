@@ -1,6 +1,7 @@
 //! The `Tensor` type: a shared, immutable view of a buffer plus its place in the autodiff graph.
 
 use crate::autodiff::{self, BackwardOp, Node};
+use crate::backend::cpu::CpuStorage;
 use crate::dtype::with_dtype;
 use crate::layout::Layout;
 use crate::{DType, Element, Result, Storage, TensorError};
@@ -100,7 +101,7 @@ impl Tensor {
     }
 
     pub(crate) fn from_data<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
-        Tensor::from_storage(T::into_storage(data), shape)
+        Tensor::from_storage(Storage::cpu(CpuStorage::from_vec(data)), shape)
     }
 
     /// Wraps a computed result; records `op` in the graph when gradients are enabled and an input
@@ -139,11 +140,32 @@ impl Tensor {
         inputs: &[&Tensor],
     ) -> Tensor {
         Tensor::from_op(
-            Arc::new(RwLock::new(T::into_storage(data))),
+            Arc::new(RwLock::new(Storage::cpu(CpuStorage::from_vec(data)))),
             Layout::contiguous(shape),
             op,
             inputs,
         )
+    }
+
+    /// A new contiguous result of an op from the buffer a backend call returned.
+    pub(crate) fn from_op_storage(
+        storage: Storage,
+        shape: &[usize],
+        op: impl BackwardOp + 'static,
+        inputs: &[&Tensor],
+    ) -> Tensor {
+        debug_assert_eq!(storage.len(), shape.iter().product::<usize>());
+        Tensor::from_op(
+            Arc::new(RwLock::new(storage)),
+            Layout::contiguous(shape),
+            op,
+            inputs,
+        )
+    }
+
+    /// The storage, read-locked: ops make their backend call on it.
+    pub(crate) fn storage(&self) -> RwLockReadGuard<'_, Storage> {
+        self.0.storage.read().expect("storage lock")
     }
 
     /// A view of this tensor's storage with another layout, recorded as `op`.
@@ -302,6 +324,16 @@ impl Tensor {
         self.0.dtype
     }
 
+    /// The device holding the elements.
+    ///
+    /// ```
+    /// use gradus_tensor::{DType, Device, Tensor};
+    /// assert_eq!(Tensor::zeros(&[1], DType::F32).device(), Device::Cpu);
+    /// ```
+    pub fn device(&self) -> crate::Device {
+        self.storage().device()
+    }
+
     /// The view's layout (shape, strides, offset).
     ///
     /// ```
@@ -445,12 +477,14 @@ impl Tensor {
     /// Internal: `with_data` without the dtype check (callers dispatch on dtype first).
     pub(crate) fn with_slice<T: Element, R>(&self, f: impl FnOnce(&[T]) -> R) -> R {
         let guard = self.0.storage.read().expect("storage lock");
-        let all = T::slice(&guard);
+        let all = guard.as_cpu().slice::<T>();
         let layout = &self.0.layout;
         if layout.is_contiguous() {
             f(&all[layout.offset..layout.offset + layout.numel()])
         } else {
-            f(&crate::kernels::elementwise::gather_strided(all, layout))
+            f(&crate::backend::cpu::kernels::elementwise::gather_strided(
+                all, layout,
+            ))
         }
     }
 
@@ -540,7 +574,7 @@ impl Tensor {
         }
         let mut guard = self.0.storage.write().expect("storage lock");
         let (start, n) = (self.0.layout.offset, self.numel());
-        Ok(f(&mut T::slice_mut(&mut guard)[start..start + n]))
+        Ok(f(&mut guard.as_cpu_mut().slice_mut::<T>()[start..start + n]))
     }
 
     /// Copies `src`'s values into this tensor in place (same shape and dtype).
@@ -613,11 +647,11 @@ impl Tensor {
     ) -> R {
         let a = self.0.storage.read().expect("storage lock");
         if self.shares_storage(other) {
-            let s = T::slice(&a);
+            let s = a.as_cpu().slice::<T>();
             return f(s, s);
         }
         let b = other.0.storage.read().expect("storage lock");
-        f(T::slice(&a), T::slice(&b))
+        f(a.as_cpu().slice::<T>(), b.as_cpu().slice::<T>())
     }
 }
 
@@ -631,7 +665,7 @@ impl<T: Element> Deref for Elements<'_, T> {
     type Target = [T];
     fn deref(&self) -> &[T] {
         match self {
-            Elements::Borrowed(guard, range) => &T::slice(guard)[range.clone()],
+            Elements::Borrowed(guard, range) => &guard.as_cpu().slice::<T>()[range.clone()],
             Elements::Copied(v) => v,
         }
     }

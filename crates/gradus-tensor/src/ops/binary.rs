@@ -2,8 +2,8 @@
 //! `div`, `pow`, `maximum`, `minimum`, comparisons, `where_cond` and the fused `mul_add`.
 
 use crate::autodiff::{BackwardOp, Ctx};
+use crate::backend::cpu::kernels::elementwise;
 use crate::dtype::with_dtype;
-use crate::kernels::elementwise;
 use crate::layout::broadcast_shapes;
 use crate::{Element, Result, Tensor};
 use num_traits::{One, Zero};
@@ -57,11 +57,17 @@ fn zip_broadcast<T: Element>(
     );
     let ga = a.0.storage.read().expect("storage lock");
     let data = if a.shares_storage(b) {
-        let s = T::slice(&ga);
+        let s = ga.as_cpu().slice::<T>();
         elementwise::zip_strided(s, &la, s, &lb, f)
     } else {
         let gb = b.0.storage.read().expect("storage lock");
-        elementwise::zip_strided(T::slice(&ga), &la, T::slice(&gb), &lb, f)
+        elementwise::zip_strided(
+            ga.as_cpu().slice::<T>(),
+            &la,
+            gb.as_cpu().slice::<T>(),
+            &lb,
+            f,
+        )
     };
     Ok((data, shape))
 }

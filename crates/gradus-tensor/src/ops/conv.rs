@@ -2,8 +2,8 @@
 //! and `conv2d` (stride, padding, dilation, groups) composed from them.
 
 use crate::autodiff::{BackwardOp, Ctx};
+use crate::backend::cpu::kernels::im2col::{col2im, im2col, Window};
 use crate::dtype::with_dtype;
-use crate::kernels::im2col::{col2im, im2col, Window};
 use crate::{Element, Result, Tensor, TensorError};
 
 /// Geometry of a 2-D convolution or pooling window, as in PyTorch's `Conv2d` arguments.

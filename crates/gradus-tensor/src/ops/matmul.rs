@@ -1,9 +1,9 @@
 //! Matrix product with NumPy/PyTorch semantics: 1-D operands are promoted, batch axes broadcast.
 
 use crate::autodiff::{BackwardOp, Ctx};
+use crate::backend::cpu::kernels::elementwise::zeros;
+use crate::backend::cpu::kernels::gemm::{gemm, MatView};
 use crate::dtype::with_dtype;
-use crate::kernels::elementwise::zeros;
-use crate::kernels::gemm::{gemm, MatView};
 use crate::layout::{broadcast_shapes, Layout};
 use crate::{Result, Tensor, TensorError};
 use rayon::prelude::*;

@@ -2,8 +2,8 @@
 //! `sum_to`, which undoes broadcasting in backward passes.
 
 use crate::autodiff::{BackwardOp, Ctx};
+use crate::backend::cpu::kernels::{elementwise, reduce};
 use crate::dtype::with_dtype;
-use crate::kernels::{elementwise, reduce};
 use crate::layout::normalize_axis;
 use crate::{Element, Result, Tensor, TensorError};
 
@@ -42,7 +42,7 @@ fn with_axes_last<T: Element>(x: &Tensor, axes: &[usize]) -> (Vec<T>, usize) {
     let layout = x.layout().permute(&order);
     let guard = x.0.storage.read().expect("storage lock");
     (
-        elementwise::gather_strided(T::slice(&guard), &layout),
+        elementwise::gather_strided(guard.as_cpu().slice::<T>(), &layout),
         block,
     )
 }

@@ -484,7 +484,7 @@ impl Tensor {
             return Ok(self.clone());
         }
         let values = self.to_vec_f64();
-        let data = with_dtype!(dtype, T => T::into_storage(elementwise_cast::<T>(&values)));
+        let data = with_dtype!(dtype, T => crate::Storage::cpu(crate::backend::cpu::CpuStorage::from_vec(elementwise_cast::<T>(&values))));
         let storage = std::sync::Arc::new(std::sync::RwLock::new(data));
         Ok(Tensor::from_op(
             storage,

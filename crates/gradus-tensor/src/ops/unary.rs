@@ -3,8 +3,7 @@
 
 use super::binary::keep_where;
 use crate::autodiff::{BackwardOp, Ctx};
-use crate::dtype::with_dtype;
-use crate::kernels::elementwise;
+use crate::backend::cpu::kernels::elementwise;
 use crate::{Element, Result, Tensor};
 
 /// A scalar function with its derivative written in tensor ops.
@@ -29,10 +28,8 @@ impl<K: UnaryKernel> BackwardOp for UnaryOp<K> {
 
 /// Applies a differentiable elementwise kernel.
 pub(crate) fn unary<K: UnaryKernel>(x: &Tensor, k: K) -> Result<Tensor> {
-    with_dtype!(x.dtype(), T => {
-        let data = x.with_slice(|v: &[T]| elementwise::map(v, |a| k.f(a)));
-        Ok(Tensor::from_op_data(data, x.shape(), UnaryOp(k), &[x]))
-    })
+    let out = x.storage().unary(x.layout(), k)?;
+    Ok(Tensor::from_op_storage(out, x.shape(), UnaryOp(k), &[x]))
 }
 
 /// Applies an elementwise function whose gradient is zero or undefined (masks, signs): the

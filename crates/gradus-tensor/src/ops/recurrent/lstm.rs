@@ -6,11 +6,11 @@
 
 use super::{row_major, Dims};
 use crate::autodiff::{self, BackwardOp, Ctx};
+use crate::backend::cpu::kernels::elementwise::zeros;
+use crate::backend::cpu::kernels::gemm::{gemm_into, MatView};
+use crate::backend::cpu::kernels::math::GateMath;
+use crate::backend::cpu::kernels::{with_widest_simd, SimdKernel};
 use crate::dtype::with_dtype;
-use crate::kernels::elementwise::zeros;
-use crate::kernels::gemm::{gemm_into, MatView};
-use crate::kernels::math::GateMath;
-use crate::kernels::{with_widest_simd, SimdKernel};
 use crate::{Result, Tensor, TensorError};
 use rayon::prelude::*;
 

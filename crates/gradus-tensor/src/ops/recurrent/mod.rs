@@ -17,7 +17,7 @@
 mod gru;
 mod lstm;
 
-use crate::kernels::gemm::MatView;
+use crate::backend::cpu::kernels::gemm::MatView;
 
 /// Batch rows per block: fixed, so that results do not depend on the number of threads. 32 keeps
 /// the per-step products efficient and is the split a 64-row batch had on two threads.

@@ -15,4 +15,4 @@ pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 18;
 /// Elements per parallel task.
 pub(crate) const CHUNK: usize = 1 << 13;
 
-pub(crate) use crate::simd::{with_widest_simd, SimdKernel};
+pub(crate) use crate::backend::cpu::simd::{with_widest_simd, SimdKernel};

@@ -1,0 +1,50 @@
+//! The backend seam: where tensor elements live and what runs the kernels.
+//!
+//! An op file (in `ops/`) keeps its shape logic and its backward rule, and makes one call on the
+//! input's [`Storage`]; the storage dispatches it to the backend that holds the elements, through
+//! the [`BackendStorage`] trait. The CPU backend (`cpu/`: faer GEMM, rayon, runtime-dispatched SIMD)
+//! is the first implementation; a CUDA backend adds a `Storage` variant and implements the same
+//! trait, so layers and optimizers never see where a tensor lives.
+//!
+//! The cut follows candle's `BackendStorage`: kernels are named by a type (`K: UnaryKernel` has a
+//! `NAME` and a generic scalar function), so the CPU backend monomorphizes the scalar function
+//! while a GPU backend can pick a compiled kernel by name.
+
+pub(crate) mod cpu;
+mod storage;
+
+pub use storage::Storage;
+
+use crate::layout::Layout;
+use crate::ops::unary::UnaryKernel;
+use crate::{DType, Device, Result};
+
+/// What every backend's buffer implements: one method per op family. Each takes the input views'
+/// layouts (shape, strides, offset) and returns a new contiguous buffer, unless it says otherwise.
+pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
+    /// The element type.
+    fn dtype(&self) -> DType;
+    /// The device holding the elements.
+    fn device(&self) -> Device;
+    /// Number of elements.
+    fn len(&self) -> usize;
+
+    // ---- elementwise ---------------------------------------------------------------------------
+
+    /// `k.f(x)` for every element of the view `layout`, in row-major order.
+    fn unary<K: UnaryKernel>(&self, layout: &Layout, k: K) -> Result<Self>;
+
+    // ---- elementwise: binary, ternary, comparisons, casts (ops/binary.rs, activation, ...) -------
+
+    // ---- reductions (ops/reduce.rs, softmax, norm) -----------------------------------------------
+
+    // ---- random (random.rs, ops/dropout.rs) ------------------------------------------------------
+
+    // ---- copies, shape and index ops (ops/shape.rs, ops/index.rs) --------------------------------
+
+    // ---- matmul, convolution, pooling, recurrent cells (ops/matmul.rs, conv, pool, recurrent) ----
+
+    // ---- optimizer rules: the fused per-element update (gradus-optim) ----------------------------
+
+    // ---- host transfers (Tensor::to_vec, with_data, update_data, from_vec) -----------------------
+}
