@@ -2,7 +2,7 @@
 //! `div`, `pow`, `maximum`, `minimum`, comparisons, `where_cond` and the fused `mul_add`.
 
 use crate::autodiff::{BackwardOp, Ctx};
-use crate::layout::{broadcast_shapes, Layout};
+use crate::layout::broadcast_shapes;
 use crate::{Element, Result, Storage, Tensor};
 use std::sync::RwLockReadGuard;
 
@@ -49,24 +49,21 @@ impl<K: BinaryGrad> BackwardOp for BinaryOp<K> {
 
 /// Runs `f` on the storages of `tensors`, read-locked once each: tensors that share a buffer
 /// share one guard (a second read lock of the same buffer could wait behind a writer).
-fn on_storages<R>(tensors: &[&Tensor], f: impl FnOnce(&[&Storage]) -> R) -> R {
-    let mut guards: Vec<(&Tensor, RwLockReadGuard<'_, Storage>)> = Vec::new();
-    for &t in tensors {
-        if !guards.iter().any(|(owner, _)| owner.shares_storage(t)) {
-            guards.push((t, t.storage()));
-        }
-    }
-    let storages: Vec<&Storage> = tensors
-        .iter()
-        .map(|t| {
-            let (_, guard) = guards
-                .iter()
-                .find(|(owner, _)| owner.shares_storage(t))
-                .expect("every tensor's storage was locked just above");
-            &**guard
-        })
-        .collect();
-    f(&storages)
+fn on_storages<const N: usize, R>(tensors: [&Tensor; N], f: impl FnOnce([&Storage; N]) -> R) -> R {
+    // the first tensor viewing each buffer holds its lock
+    let owner: [usize; N] = std::array::from_fn(|i| {
+        (0..i)
+            .find(|&j| tensors[j].shares_storage(tensors[i]))
+            .unwrap_or(i)
+    });
+    let guards: [Option<RwLockReadGuard<'_, Storage>>; N] =
+        std::array::from_fn(|i| (owner[i] == i).then(|| tensors[i].storage()));
+    let storages: [&Storage; N] = std::array::from_fn(|i| {
+        &**guards[owner[i]]
+            .as_ref()
+            .expect("an owner is the first of its buffer's tensors and holds its guard")
+    });
+    f(storages)
 }
 
 /// `k.f(a, b)` over the broadcast of `a` and `b`: one backend call, a new contiguous buffer and
@@ -78,7 +75,7 @@ fn zip_broadcast<K: BinaryKernel>(a: &Tensor, b: &Tensor, k: K) -> Result<(Stora
         a.layout().broadcast_to(&shape),
         b.layout().broadcast_to(&shape),
     );
-    let out = on_storages(&[a, b], |s| s[0].binary(&la, s[1], &lb, k))?;
+    let out = on_storages([a, b], |[sa, sb]| sa.binary(&la, sb, &lb, k))?;
     Ok((out, shape))
 }
 
@@ -489,13 +486,8 @@ impl Tensor {
         if !contiguous_same {
             return self.mul(b)?.add(c);
         }
-        let out = on_storages(&[self, b, c], |s| {
-            s[0].ternary(
-                self.layout(),
-                (s[1], b.layout()),
-                (s[2], c.layout()),
-                MulAdd,
-            )
+        let out = on_storages([self, b, c], |[sx, sb, sc]| {
+            sx.ternary(self.layout(), (sb, b.layout()), (sc, c.layout()), MulAdd)
         })?;
         Ok(Tensor::from_op_storage(
             out,
@@ -526,14 +518,9 @@ impl Tensor {
             &broadcast_shapes("where", self.shape(), a.shape())?,
             b.shape(),
         )?;
-        let layouts: [Layout; 3] = [self, a, b].map(|t| t.layout().broadcast_to(&shape));
-        let out = on_storages(&[self, a, b], |s| {
-            s[0].ternary(
-                &layouts[0],
-                (s[1], &layouts[1]),
-                (s[2], &layouts[2]),
-                Select,
-            )
+        let [lc, la, lb] = [self, a, b].map(|t| t.layout().broadcast_to(&shape));
+        let out = on_storages([self, a, b], |[sc, sa, sb]| {
+            sc.ternary(&lc, (sa, &la), (sb, &lb), Select)
         })?;
         Ok(Tensor::from_op_storage(out, &shape, WhereOp, &[self, a, b]))
     }
