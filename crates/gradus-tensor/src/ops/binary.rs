@@ -341,7 +341,7 @@ impl TernaryKernel for Select {
 
 macro_rules! comparison {
     ($name:ident, $label:literal, |$x:ident, $y:ident| $test:expr) => {
-        /// 1 where the comparison holds, else 0 (false whenever a NaN is involved, except `!=`).
+        /// 1 where the comparison holds, else 0 (0 when either side is NaN).
         #[derive(Clone, Copy)]
         struct $name;
         impl BinaryKernel for $name {
@@ -361,7 +361,7 @@ comparison!(Gt, "gt", |x, y| x > y);
 comparison!(Lt, "lt", |x, y| x < y);
 comparison!(Ge, "ge", |x, y| x >= y);
 comparison!(Le, "le", |x, y| x <= y);
-comparison!(Eq, "eq", |x, y| x == y);
+comparison!(EqElem, "eq", |x, y| x == y);
 
 impl Tensor {
     /// `self + other`, broadcasting.
@@ -592,7 +592,7 @@ impl Tensor {
     /// assert_eq!(a.eq_elem(&Tensor::scalar(2.0f32)).unwrap().to_vec::<f32>().unwrap(), vec![1.0, 0.0]);
     /// ```
     pub fn eq_elem(&self, other: &Tensor) -> Result<Tensor> {
-        compare(self, other, Eq)
+        compare(self, other, EqElem)
     }
 }
 
