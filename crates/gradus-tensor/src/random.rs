@@ -1,8 +1,11 @@
 //! Seeded random numbers: the same seed gives the same tensors on every run and thread count
 //! (values are drawn serially, in row-major order).
+//!
+//! The generator stays on the host: a random tensor is drawn here as f64 samples, then handed to
+//! the backend of the target device in one call (`Storage::from_samples`), which rounds them to
+//! the dtype and writes them into its memory. So a seed gives the same tensor on every device.
 
-use crate::dtype::with_dtype;
-use crate::{DType, Element, Result, Tensor, TensorError};
+use crate::{DType, Device, Result, Storage, Tensor, TensorError};
 use rand::{Rng as _, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64;
@@ -60,7 +63,7 @@ impl Rng {
                 }
             })
             .collect();
-        from_f64(values, shape, dtype)
+        host_tensor(values, shape, dtype)
     }
 
     /// Uniform samples in `[low, high)`.
@@ -75,7 +78,7 @@ impl Rng {
         let values: Vec<f64> = (0..n)
             .map(|_| low + (high - low) * self.0.gen::<f64>())
             .collect();
-        from_f64(values, shape, dtype)
+        host_tensor(values, shape, dtype)
     }
 
     /// 1 with probability `p`, else 0.
@@ -89,6 +92,17 @@ impl Rng {
     /// assert_eq!(t.to_vec::<f32>().unwrap(), vec![1.0; 4]);
     /// ```
     pub fn bernoulli(&mut self, shape: &[usize], p: f64, dtype: DType) -> Result<Tensor> {
+        self.bernoulli_on(shape, p, dtype, Device::Cpu)
+    }
+
+    /// [`Rng::bernoulli`] on `device` (dropout masks live where the activations do).
+    pub(crate) fn bernoulli_on(
+        &mut self,
+        shape: &[usize],
+        p: f64,
+        dtype: DType,
+        device: Device,
+    ) -> Result<Tensor> {
         if !(0.0..=1.0).contains(&p) {
             return Err(TensorError::InvalidArgument {
                 op: "bernoulli",
@@ -99,7 +113,7 @@ impl Rng {
         let values: Vec<f64> = (0..n)
             .map(|_| if self.0.gen::<f64>() < p { 1.0 } else { 0.0 })
             .collect();
-        Ok(from_f64(values, shape, dtype))
+        sample_tensor(values, shape, dtype, device)
     }
 
     /// A random permutation of `0..n` (Fisher-Yates).
@@ -118,8 +132,22 @@ impl Rng {
     }
 }
 
-fn from_f64(values: Vec<f64>, shape: &[usize], dtype: DType) -> Tensor {
-    with_dtype!(dtype, T => Tensor::from_data(values.into_iter().map(T::from_f64).collect::<Vec<T>>(), shape))
+/// A tensor of `shape` and `dtype` on `device` holding `samples` (row-major): one backend call.
+fn sample_tensor(
+    samples: Vec<f64>,
+    shape: &[usize],
+    dtype: DType,
+    device: Device,
+) -> Result<Tensor> {
+    let storage = Storage::from_samples(device, samples, dtype)?;
+    Ok(Tensor::from_storage(storage, shape))
+}
+
+/// [`sample_tensor`] on the CPU, for the constructors that cannot fail.
+fn host_tensor(samples: Vec<f64>, shape: &[usize], dtype: DType) -> Tensor {
+    // the CPU backend writes the samples into a new host `Vec`: it has no error to report
+    sample_tensor(samples, shape, dtype, Device::Cpu)
+        .expect("the CPU backend fills a host buffer without failing")
 }
 
 impl Tensor {

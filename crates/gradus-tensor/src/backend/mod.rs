@@ -36,9 +36,53 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
 
     // ---- elementwise: binary, ternary, comparisons, casts (ops/binary.rs, activation, ...) -------
 
+    /// `k.f(a, b)` for every element of the two views `layout` (of `self`) and `rhs_layout` (of
+    /// `rhs`), both already broadcast to the output shape (stride 0 on broadcast axes), in
+    /// row-major order. Comparisons and masks are binary kernels too.
+    ///
+    /// # Errors
+    /// When the two buffers hold different dtypes or live on different devices.
+    fn binary<K: crate::ops::binary::BinaryKernel>(
+        &self,
+        layout: &Layout,
+        rhs: &Self,
+        rhs_layout: &Layout,
+        k: K,
+    ) -> Result<Self>;
+
+    /// `k.f(a, b, c)` for every element of three views already broadcast to the output shape
+    /// (`mul_add`, `where`).
+    ///
+    /// # Errors
+    /// When the buffers hold different dtypes or live on different devices.
+    fn ternary<K: crate::ops::binary::TernaryKernel>(
+        &self,
+        layout: &Layout,
+        b: (&Self, &Layout),
+        c: (&Self, &Layout),
+        k: K,
+    ) -> Result<Self>;
+
     // ---- reductions (ops/reduce.rs, softmax, norm) -----------------------------------------------
 
+    /// The sum of the view over `axes` (sorted, distinct, in range), in row-major order of the
+    /// kept axes. Each output element is summed in a fixed order, whatever the thread count; an
+    /// empty reduced axis sums to 0.
+    fn reduce_sum(&self, layout: &Layout, axes: &[usize]) -> Result<Self>;
+
+    /// The maximum of the view along `axis` (in range, non-empty) and the index of its first
+    /// occurrence (a NaN counts as the maximum), in row-major order of the other axes. The
+    /// indices come back to the host: backward rules and `argmax` use them as plain indices.
+    fn reduce_max(&self, layout: &Layout, axis: usize) -> Result<(Self, Vec<usize>)>;
+
     // ---- random (random.rs, ops/dropout.rs) ------------------------------------------------------
+
+    /// A new buffer of `dtype` holding `samples` (drawn on the host) rounded to `dtype`.
+    ///
+    /// The random generator stays on the host and draws serially in row-major order, so a seed
+    /// gives the same tensor on every backend and thread count; the backend only receives the
+    /// drawn values and writes them into its memory.
+    fn from_samples(samples: Vec<f64>, dtype: DType) -> Result<Self>;
 
     // ---- copies, shape and index ops (ops/shape.rs, ops/index.rs) --------------------------------
 

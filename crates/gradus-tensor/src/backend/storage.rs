@@ -85,9 +85,64 @@ impl Storage {
 
     // ---- elementwise: binary, ternary, comparisons, casts ----------------------------------------
 
+    /// `k.f(a, b)` per element of two views broadcast to the output shape, into a new contiguous
+    /// buffer (see [`BackendStorage::binary`]).
+    pub(crate) fn binary<K: crate::ops::binary::BinaryKernel>(
+        &self,
+        layout: &Layout,
+        rhs: &Storage,
+        rhs_layout: &Layout,
+        k: K,
+    ) -> Result<Storage> {
+        match (&self.0, &rhs.0) {
+            (Inner::Cpu(a), Inner::Cpu(b)) => Ok(Storage::cpu(a.binary(layout, b, rhs_layout, k)?)),
+        }
+    }
+
+    /// `k.f(a, b, c)` per element of three views broadcast to the output shape (see
+    /// [`BackendStorage::ternary`]).
+    pub(crate) fn ternary<K: crate::ops::binary::TernaryKernel>(
+        &self,
+        layout: &Layout,
+        b: (&Storage, &Layout),
+        c: (&Storage, &Layout),
+        k: K,
+    ) -> Result<Storage> {
+        let ((b, b_layout), (c, c_layout)) = (b, c);
+        match (&self.0, &b.0, &c.0) {
+            (Inner::Cpu(x), Inner::Cpu(y), Inner::Cpu(z)) => Ok(Storage::cpu(x.ternary(
+                layout,
+                (y, b_layout),
+                (z, c_layout),
+                k,
+            )?)),
+        }
+    }
+
     // ---- reductions ------------------------------------------------------------------------------
 
+    /// The sum of the view over sorted, distinct `axes` (see [`BackendStorage::reduce_sum`]).
+    pub(crate) fn reduce_sum(&self, layout: &Layout, axes: &[usize]) -> Result<Storage> {
+        on_backend!(self, s => Ok(Storage::cpu(s.reduce_sum(layout, axes)?)))
+    }
+
+    /// The maximum along `axis` and its first index (see [`BackendStorage::reduce_max`]).
+    pub(crate) fn reduce_max(&self, layout: &Layout, axis: usize) -> Result<(Storage, Vec<usize>)> {
+        on_backend!(self, s => {
+            let (values, index) = s.reduce_max(layout, axis)?;
+            Ok((Storage::cpu(values), index))
+        })
+    }
+
     // ---- random ----------------------------------------------------------------------------------
+
+    /// A new buffer of `dtype` on `device` holding samples drawn on the host (see
+    /// [`BackendStorage::from_samples`]).
+    pub(crate) fn from_samples(device: Device, samples: Vec<f64>, dtype: DType) -> Result<Storage> {
+        match device {
+            Device::Cpu => Ok(Storage::cpu(CpuStorage::from_samples(samples, dtype)?)),
+        }
+    }
 
     // ---- copies, shape and index ops -------------------------------------------------------------
 

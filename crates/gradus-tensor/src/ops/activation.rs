@@ -2,7 +2,7 @@
 //! `gelu_tanh`, `silu` (composites of primitives, so every order of derivative is exact).
 
 use super::binary::keep_where;
-use super::unary::{map_constant, unary, UnaryKernel};
+use super::unary::{map_constant, unary, UnaryGrad, UnaryKernel};
 use crate::{Element, Result, Tensor};
 
 #[derive(Clone, Copy)]
@@ -16,11 +16,12 @@ impl UnaryKernel for Relu {
             T::zero()
         }
     }
+}
+impl UnaryGrad for Relu {
     // d relu(x) = 1 if x > 0 else 0, by selection (PyTorch's `where(x <= 0, 0, g)`: an infinite
     // gradient where x <= 0 gives 0, not 0 * inf = NaN)
     fn grad(&self, x: &Tensor, _out: &Tensor, g: &Tensor) -> Result<Tensor> {
-        let positive = map_constant(x, |v| (v > 0.0) as u8 as f32, |v| (v > 0.0) as u8 as f64);
-        keep_where(&positive, g)
+        keep_where(&map_constant(x, Above(0.0))?, g)
     }
 }
 
@@ -35,14 +36,11 @@ impl UnaryKernel for LeakyRelu {
             x * T::from_f64(self.0)
         }
     }
+}
+impl UnaryGrad for LeakyRelu {
     // d = 1 if x > 0 else slope
     fn grad(&self, x: &Tensor, _out: &Tensor, g: &Tensor) -> Result<Tensor> {
-        let s = self.0;
-        g.mul(&map_constant(
-            x,
-            move |v| if v > 0.0 { 1.0 } else { s as f32 },
-            move |v| if v > 0.0 { 1.0 } else { s },
-        ))
+        g.mul(&map_constant(x, LeakyReluSlope(self.0))?)
     }
 }
 
@@ -57,10 +55,12 @@ impl UnaryKernel for Elu {
             T::from_f64(self.0) * x.exp_m1()
         }
     }
+}
+impl UnaryGrad for Elu {
     // d = 1 if x > 0 else alpha e^x = out + alpha (picked, not masked by a product: at x = inf
     // the unused out + alpha is inf, and inf * 0 would be NaN)
     fn grad(&self, x: &Tensor, out: &Tensor, g: &Tensor) -> Result<Tensor> {
-        let positive = map_constant(x, |v| (v > 0.0) as u8 as f32, |v| (v > 0.0) as u8 as f64);
+        let positive = map_constant(x, Above(0.0))?;
         let negative_slope = keep_where(&positive.affine(-1.0, 1.0)?, &out.add_scalar(self.0)?)?;
         g.mul(&positive.add(&negative_slope)?)
     }
@@ -82,17 +82,42 @@ impl UnaryKernel for Softplus {
             (bx.max(T::zero()) + (-bx.abs()).exp().ln_1p()) / T::from_f64(self.beta)
         }
     }
+}
+impl UnaryGrad for Softplus {
     // d = sigmoid(beta x) below the threshold, 1 above it (PyTorch's linear region)
     fn grad(&self, x: &Tensor, _out: &Tensor, g: &Tensor) -> Result<Tensor> {
-        let t = self.threshold / self.beta;
-        let linear = map_constant(
-            x,
-            move |v| ((v as f64) > t) as u8 as f32,
-            move |v| (v > t) as u8 as f64,
-        );
+        let linear = map_constant(x, Above(self.threshold / self.beta))?;
         let s = x.mul_scalar(self.beta)?.sigmoid()?;
         let slope = s.mul(&linear.neg()?.add_scalar(1.0)?)?.add(&linear)?;
         g.mul(&slope)
+    }
+}
+
+/// 1 where `x > t` (compared in f64), else 0 (NaN gives 0): the masks of the gradients above.
+#[derive(Clone, Copy)]
+struct Above(f64);
+impl UnaryKernel for Above {
+    const NAME: &'static str = "gt_scalar";
+    fn f<T: Element>(&self, x: T) -> T {
+        if x.to_f64() > self.0 {
+            T::one()
+        } else {
+            T::zero()
+        }
+    }
+}
+
+/// Leaky ReLU's slope: 1 where `x > 0`, else the negative slope.
+#[derive(Clone, Copy)]
+struct LeakyReluSlope(f64);
+impl UnaryKernel for LeakyReluSlope {
+    const NAME: &'static str = "leaky_relu_slope";
+    fn f<T: Element>(&self, x: T) -> T {
+        if x > T::zero() {
+            T::one()
+        } else {
+            T::from_f64(self.0)
+        }
     }
 }
 

@@ -2,16 +2,18 @@
 //! `div`, `pow`, `maximum`, `minimum`, comparisons, `where_cond` and the fused `mul_add`.
 
 use crate::autodiff::{BackwardOp, Ctx};
-use crate::backend::cpu::kernels::elementwise;
-use crate::dtype::with_dtype;
 use crate::layout::broadcast_shapes;
-use crate::{Element, Result, Tensor};
-use num_traits::{One, Zero};
+use crate::{Element, Result, Storage, Tensor};
+use std::sync::RwLockReadGuard;
 
-/// A scalar function of two arguments with its partial derivatives written in tensor ops.
-trait BinaryKernel: Copy + Send + Sync + 'static {
+/// A scalar function of two elements, named so that a backend can select its compiled kernel.
+pub(crate) trait BinaryKernel: Copy + Send + Sync + 'static {
     const NAME: &'static str;
     fn f<T: Element>(&self, a: T, b: T) -> T;
+}
+
+/// The partial derivatives of a [`BinaryKernel`], written in tensor ops.
+trait BinaryGrad: BinaryKernel {
     /// `(g * df/da, g * df/db)` at the broadcast shape (reduced to the input shapes afterwards).
     fn grad(
         &self,
@@ -22,9 +24,15 @@ trait BinaryKernel: Copy + Send + Sync + 'static {
     ) -> Result<(Option<Tensor>, Option<Tensor>)>;
 }
 
+/// A scalar function of three elements (`mul_add`, `where`), named like [`BinaryKernel`].
+pub(crate) trait TernaryKernel: Copy + Send + Sync + 'static {
+    const NAME: &'static str;
+    fn f<T: Element>(&self, a: T, b: T, c: T) -> T;
+}
+
 struct BinaryOp<K>(K);
 
-impl<K: BinaryKernel> BackwardOp for BinaryOp<K> {
+impl<K: BinaryGrad> BackwardOp for BinaryOp<K> {
     fn name(&self) -> &'static str {
         K::NAME
     }
@@ -39,55 +47,47 @@ impl<K: BinaryKernel> BackwardOp for BinaryOp<K> {
     }
 }
 
-/// Evaluates `f` over the broadcast of `a` and `b` into a new contiguous buffer.
-fn zip_broadcast<T: Element>(
-    op: &'static str,
-    a: &Tensor,
-    b: &Tensor,
-    f: impl Fn(T, T) -> T + Sync + Send,
-) -> Result<(Vec<T>, Vec<usize>)> {
-    let shape = broadcast_shapes(op, a.shape(), b.shape())?;
-    if a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous() {
-        let data = a.with_slice(|x: &[T]| b.with_slice(|y: &[T]| elementwise::zip(x, y, &f)));
-        return Ok((data, shape));
-    }
+/// Runs `f` on the storages of `tensors`, read-locked once each: tensors that share a buffer
+/// share one guard (a second read lock of the same buffer could wait behind a writer).
+fn on_storages<const N: usize, R>(tensors: [&Tensor; N], f: impl FnOnce([&Storage; N]) -> R) -> R {
+    // the first tensor viewing each buffer holds its lock
+    let owner: [usize; N] = std::array::from_fn(|i| {
+        (0..i)
+            .find(|&j| tensors[j].shares_storage(tensors[i]))
+            .unwrap_or(i)
+    });
+    let guards: [Option<RwLockReadGuard<'_, Storage>>; N] =
+        std::array::from_fn(|i| (owner[i] == i).then(|| tensors[i].storage()));
+    let storages: [&Storage; N] = std::array::from_fn(|i| {
+        &**guards[owner[i]]
+            .as_ref()
+            .expect("an owner is the first of its buffer's tensors and holds its guard")
+    });
+    f(storages)
+}
+
+/// `k.f(a, b)` over the broadcast of `a` and `b`: one backend call, a new contiguous buffer and
+/// its shape.
+fn zip_broadcast<K: BinaryKernel>(a: &Tensor, b: &Tensor, k: K) -> Result<(Storage, Vec<usize>)> {
+    a.check_same(K::NAME, b)?;
+    let shape = broadcast_shapes(K::NAME, a.shape(), b.shape())?;
     let (la, lb) = (
         a.layout().broadcast_to(&shape),
         b.layout().broadcast_to(&shape),
     );
-    let ga = a.0.storage.read().expect("storage lock");
-    let data = if a.shares_storage(b) {
-        let s = ga.as_cpu().slice::<T>();
-        elementwise::zip_strided(s, &la, s, &lb, f)
-    } else {
-        let gb = b.0.storage.read().expect("storage lock");
-        elementwise::zip_strided(
-            ga.as_cpu().slice::<T>(),
-            &la,
-            gb.as_cpu().slice::<T>(),
-            &lb,
-            f,
-        )
-    };
-    Ok((data, shape))
+    let out = on_storages([a, b], |[sa, sb]| sa.binary(&la, sb, &lb, k))?;
+    Ok((out, shape))
 }
 
-fn binary<K: BinaryKernel>(a: &Tensor, b: &Tensor, k: K) -> Result<Tensor> {
-    a.check_same(K::NAME, b)?;
-    with_dtype!(a.dtype(), T => {
-        let (data, shape) = zip_broadcast::<T>(K::NAME, a, b, |x, y| k.f(x, y))?;
-        Ok(Tensor::from_op_data(data, &shape, BinaryOp(k), &[a, b]))
-    })
+fn binary<K: BinaryGrad>(a: &Tensor, b: &Tensor, k: K) -> Result<Tensor> {
+    let (out, shape) = zip_broadcast(a, b, k)?;
+    Ok(Tensor::from_op_storage(out, &shape, BinaryOp(k), &[a, b]))
 }
 
-/// A broadcasting elementwise function whose result is a constant for autodiff (comparisons).
-fn compare(op: &'static str, a: &Tensor, b: &Tensor, test: fn(f64, f64) -> bool) -> Result<Tensor> {
-    a.check_same(op, b)?;
-    with_dtype!(a.dtype(), T => {
-        let one_if = |x: T, y: T| if test(x.to_f64(), y.to_f64()) { T::one() } else { T::zero() };
-        let (data, shape) = zip_broadcast::<T>(op, a, b, one_if)?;
-        Ok(Tensor::from_data(data, &shape))
-    })
+/// A broadcasting elementwise kernel whose result is a constant for autodiff (comparisons).
+fn compare<K: BinaryKernel>(a: &Tensor, b: &Tensor, k: K) -> Result<Tensor> {
+    let (out, shape) = zip_broadcast(a, b, k)?;
+    Ok(Tensor::from_storage(out, &shape))
 }
 
 macro_rules! binary_kernel {
@@ -99,6 +99,8 @@ macro_rules! binary_kernel {
             fn f<T: Element>(&self, $x: T, $y: T) -> T {
                 $f
             }
+        }
+        impl BinaryGrad for $name {
             fn grad(
                 &self,
                 $a: &Tensor,
@@ -220,12 +222,27 @@ binary_kernel!(
 /// selection, as PyTorch's `where(mask, grad, 0)`, so an infinite or NaN gradient in a masked-off
 /// place gives 0 rather than 0 * inf = NaN. Differentiable in `g`; `mask` is a constant.
 pub(crate) fn keep_where(mask: &Tensor, g: &Tensor) -> Result<Tensor> {
-    mask.check_same("keep_where", g)?;
-    with_dtype!(g.dtype(), T => {
-        let pick = |m: T, v: T| if m != T::zero() { v } else { T::zero() };
-        let (data, shape) = zip_broadcast::<T>("keep_where", mask, g, pick)?;
-        Ok(Tensor::from_op_data(data, &shape, KeepWhereOp, &[mask, g]))
-    })
+    let (out, shape) = zip_broadcast(mask, g, KeepWhere)?;
+    Ok(Tensor::from_op_storage(
+        out,
+        &shape,
+        KeepWhereOp,
+        &[mask, g],
+    ))
+}
+
+/// `v` where `m` is non-zero, else an exact 0.
+#[derive(Clone, Copy)]
+struct KeepWhere;
+impl BinaryKernel for KeepWhere {
+    const NAME: &'static str = "keep_where";
+    fn f<T: Element>(&self, m: T, v: T) -> T {
+        if m != T::zero() {
+            v
+        } else {
+            T::zero()
+        }
+    }
 }
 
 struct KeepWhereOp;
@@ -254,7 +271,7 @@ impl BackwardOp for WhereOp {
     fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let (cond, a, b) = (ctx.input(0), ctx.input(1), ctx.input(2));
         // selection, not multiplication: an inf gradient on the unpicked side stays out
-        let mask = cond.ne_zero();
+        let mask = cond.ne_zero()?;
         let ga = if a.requires_grad() {
             Some(keep_where(&mask, g)?.sum_to(a.shape())?)
         } else {
@@ -296,6 +313,55 @@ impl BackwardOp for MulAddOp {
         ])
     }
 }
+
+/// `a * b + c` (two roundings: Rust never contracts it into an FMA).
+#[derive(Clone, Copy)]
+struct MulAdd;
+impl TernaryKernel for MulAdd {
+    const NAME: &'static str = "mul_add";
+    fn f<T: Element>(&self, a: T, b: T, c: T) -> T {
+        a * b + c
+    }
+}
+
+/// `a` where `cond` is non-zero (NaN included), else `b`: an exact selection, so the unselected
+/// value never enters arithmetic and its inf/NaN stay out.
+#[derive(Clone, Copy)]
+struct Select;
+impl TernaryKernel for Select {
+    const NAME: &'static str = "where";
+    fn f<T: Element>(&self, cond: T, a: T, b: T) -> T {
+        if cond != T::zero() {
+            a
+        } else {
+            b
+        }
+    }
+}
+
+macro_rules! comparison {
+    ($name:ident, $label:literal, |$x:ident, $y:ident| $test:expr) => {
+        /// 1 where the comparison holds, else 0 (0 when either side is NaN).
+        #[derive(Clone, Copy)]
+        struct $name;
+        impl BinaryKernel for $name {
+            const NAME: &'static str = $label;
+            fn f<T: Element>(&self, $x: T, $y: T) -> T {
+                if $test {
+                    T::one()
+                } else {
+                    T::zero()
+                }
+            }
+        }
+    };
+}
+
+comparison!(Gt, "gt", |x, y| x > y);
+comparison!(Lt, "lt", |x, y| x < y);
+comparison!(Ge, "ge", |x, y| x >= y);
+comparison!(Le, "le", |x, y| x <= y);
+comparison!(EqElem, "eq", |x, y| x == y);
 
 impl Tensor {
     /// `self + other`, broadcasting.
@@ -420,10 +486,15 @@ impl Tensor {
         if !contiguous_same {
             return self.mul(b)?.add(c);
         }
-        with_dtype!(self.dtype(), T => {
-            let data = self.with_slice(|x: &[T]| b.with_slice(|y: &[T]| c.with_slice(|z: &[T]| elementwise::zip3(x, y, z, |x, y, z| x * y + z))));
-            Ok(Tensor::from_op_data(data, self.shape(), MulAddOp, &[self, b, c]))
-        })
+        let out = on_storages([self, b, c], |[sx, sb, sc]| {
+            sx.ternary(self.layout(), (sb, b.layout()), (sc, c.layout()), MulAdd)
+        })?;
+        Ok(Tensor::from_op_storage(
+            out,
+            self.shape(),
+            MulAddOp,
+            &[self, b, c],
+        ))
     }
 
     /// Picks `a` where `cond` is non-zero and `b` elsewhere (all three broadcast); the condition
@@ -447,26 +518,11 @@ impl Tensor {
             &broadcast_shapes("where", self.shape(), a.shape())?,
             b.shape(),
         )?;
-        let value = crate::autodiff::no_grad(|| -> Result<Tensor> {
-            let keep_a: Vec<bool> = self
-                .expand(&shape)?
-                .to_vec_f64()
-                .iter()
-                .map(|&m| m != 0.0)
-                .collect();
-            with_dtype!(a.dtype(), T => {
-                let (x, y) = (a.expand(&shape)?.contiguous_vec::<T>(), b.expand(&shape)?.contiguous_vec::<T>());
-                // exact selection: the unselected value never enters arithmetic, so inf/NaN stay out
-                let data: Vec<T> = keep_a.iter().zip(x.iter().zip(&y)).map(|(&k, (&x, &y))| if k { x } else { y }).collect();
-                Ok(Tensor::from_data(data, &shape))
-            })
+        let [lc, la, lb] = [self, a, b].map(|t| t.layout().broadcast_to(&shape));
+        let out = on_storages([self, a, b], |[sc, sa, sb]| {
+            sc.ternary(&lc, (sa, &la), (sb, &lb), Select)
         })?;
-        Ok(Tensor::from_op(
-            value.0.storage.clone(),
-            value.layout().clone(),
-            WhereOp,
-            &[self, a, b],
-        ))
+        Ok(Tensor::from_op_storage(out, &shape, WhereOp, &[self, a, b]))
     }
 
     /// 1 where `self > other`, else 0 (a constant for autodiff).
@@ -480,7 +536,7 @@ impl Tensor {
     /// assert_eq!(a.gt(&Tensor::scalar(2.0f32)).unwrap().to_vec::<f32>().unwrap(), vec![0.0, 1.0]);
     /// ```
     pub fn gt(&self, other: &Tensor) -> Result<Tensor> {
-        compare("gt", self, other, |x, y| x > y)
+        compare(self, other, Gt)
     }
 
     /// 1 where `self < other`, else 0.
@@ -494,7 +550,7 @@ impl Tensor {
     /// assert_eq!(a.lt(&Tensor::scalar(2.0f32)).unwrap().to_vec::<f32>().unwrap(), vec![1.0, 0.0]);
     /// ```
     pub fn lt(&self, other: &Tensor) -> Result<Tensor> {
-        compare("lt", self, other, |x, y| x < y)
+        compare(self, other, Lt)
     }
 
     /// 1 where `self >= other`, else 0.
@@ -508,7 +564,7 @@ impl Tensor {
     /// assert_eq!(a.ge(&Tensor::scalar(3.0f32)).unwrap().to_vec::<f32>().unwrap(), vec![0.0, 1.0]);
     /// ```
     pub fn ge(&self, other: &Tensor) -> Result<Tensor> {
-        compare("ge", self, other, |x, y| x >= y)
+        compare(self, other, Ge)
     }
 
     /// 1 where `self <= other`, else 0.
@@ -522,7 +578,7 @@ impl Tensor {
     /// assert_eq!(a.le(&Tensor::scalar(2.0f32)).unwrap().to_vec::<f32>().unwrap(), vec![1.0, 0.0]);
     /// ```
     pub fn le(&self, other: &Tensor) -> Result<Tensor> {
-        compare("le", self, other, |x, y| x <= y)
+        compare(self, other, Le)
     }
 
     /// 1 where `self == other`, else 0.
@@ -536,21 +592,28 @@ impl Tensor {
     /// assert_eq!(a.eq_elem(&Tensor::scalar(2.0f32)).unwrap().to_vec::<f32>().unwrap(), vec![1.0, 0.0]);
     /// ```
     pub fn eq_elem(&self, other: &Tensor) -> Result<Tensor> {
-        compare("eq", self, other, |x, y| x == y)
+        compare(self, other, EqElem)
     }
+}
 
-    /// 1 where the element is non-zero, else 0 (a constant for autodiff).
-    ///
-    /// ```
-    /// use gradus_tensor::Tensor;
-    /// let a = Tensor::from_vec(vec![0.0f64, -2.0], &[2]).unwrap();
-    /// assert_eq!(a.ne_zero().to_vec::<f64>().unwrap(), vec![0.0, 1.0]);
-    /// ```
-    pub fn ne_zero(&self) -> Tensor {
-        super::unary::map_constant(
-            self,
-            |v| (v != 0.0) as u8 as f32,
-            |v| (v != 0.0) as u8 as f64,
-        )
+#[cfg(test)]
+mod tests {
+    use crate::{DType, Result, Tensor};
+
+    #[test]
+    fn operands_that_share_one_buffer_are_read_through_one_lock() -> Result<()> {
+        // x and its transpose view the same storage: one read lock serves both operands
+        let x = Tensor::arange(0.0, 4.0, 1.0, DType::F64)?.reshape(&[2, 2])?;
+        let xt = x.t()?;
+        assert_eq!(x.add(&xt)?.to_vec::<f64>()?, vec![0.0, 3.0, 3.0, 6.0]);
+        assert_eq!(
+            x.mul_add(&x, &x)?.to_vec::<f64>()?,
+            vec![0.0, 2.0, 6.0, 12.0]
+        );
+        assert_eq!(
+            x.where_cond(&xt, &x.neg()?)?.to_vec::<f64>()?,
+            vec![-0.0, 2.0, 1.0, 3.0]
+        );
+        Ok(())
     }
 }

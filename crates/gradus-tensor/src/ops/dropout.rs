@@ -27,7 +27,7 @@ impl Tensor {
         }
         let keep = if p == 1.0 { 0.0 } else { 1.0 / (1.0 - p) };
         let mask = rng
-            .bernoulli(self.shape(), 1.0 - p, self.dtype())?
+            .bernoulli_on(self.shape(), 1.0 - p, self.dtype(), self.device())?
             .mul_scalar(keep)?;
         self.mul(&mask)
     }

@@ -1,11 +1,10 @@
 //! Reductions: `sum`, `mean`, `max`, `argmax`, `var` over any axes (keepdim or not), and
 //! `sum_to`, which undoes broadcasting in backward passes.
 
+use super::unary::{map_constant, UnaryKernel};
 use crate::autodiff::{BackwardOp, Ctx};
-use crate::backend::cpu::kernels::{elementwise, reduce};
-use crate::dtype::with_dtype;
 use crate::layout::normalize_axis;
-use crate::{Element, Result, Tensor, TensorError};
+use crate::{Element, Result, Storage, Tensor, TensorError};
 
 /// Sorted, de-duplicated, non-negative axes.
 pub(crate) fn normalize_axes(
@@ -32,46 +31,6 @@ pub(crate) fn reduced_shape(shape: &[usize], axes: &[usize], keepdim: bool) -> V
         }
     }
     out
-}
-
-/// Contiguous data of `x` with the `axes` moved last, plus the size of the moved block.
-fn with_axes_last<T: Element>(x: &Tensor, axes: &[usize]) -> (Vec<T>, usize) {
-    let kept = (0..x.rank()).filter(|a| !axes.contains(a));
-    let order: Vec<usize> = kept.chain(axes.iter().copied()).collect();
-    let block = axes.iter().map(|&a| x.shape()[a]).product();
-    let layout = x.layout().permute(&order);
-    let guard = x.0.storage.read().expect("storage lock");
-    (
-        elementwise::gather_strided(guard.as_cpu().slice::<T>(), &layout),
-        block,
-    )
-}
-
-fn sum_kernel<T: Element>(x: &Tensor, axes: &[usize]) -> Vec<T> {
-    let rank = x.rank();
-    let block: usize = axes.iter().map(|&a| x.shape()[a]).product();
-    let outer = x.numel().checked_div(block).unwrap_or(0);
-    if block == 0 || outer == 0 {
-        // an empty reduced axis sums to 0 (as PyTorch); no kept elements gives an empty result
-        let kept: usize = (0..rank)
-            .filter(|a| !axes.contains(a))
-            .map(|a| x.shape()[a])
-            .product();
-        return vec![T::zero(); kept];
-    }
-    let trailing = axes
-        .iter()
-        .enumerate()
-        .all(|(i, &a)| a == rank - axes.len() + i);
-    let leading = axes.iter().enumerate().all(|(i, &a)| a == i);
-    if x.is_contiguous() && trailing {
-        return x.with_slice(|v: &[T]| reduce::sum_rows(v, block));
-    }
-    if x.is_contiguous() && leading {
-        return x.with_slice(|v: &[T]| reduce::sum_cols(v, outer));
-    }
-    let (data, block) = with_axes_last::<T>(x, axes);
-    reduce::sum_rows(&data, block)
 }
 
 struct SumOp {
@@ -122,13 +81,27 @@ impl BackwardOp for MaxAllOp {
         let x = ctx.input(0);
         let best = ctx.output().detach();
         let hit = if best.item()?.is_nan() {
-            super::unary::map_constant(x, |v| v.is_nan() as u8 as f32, |v| v.is_nan() as u8 as f64)
+            map_constant(x, IsNan)?
         } else {
             x.detach().eq_elem(&best)?
         };
         let count = Tensor::full(&[], hit.sum_all()?.item()?, g.dtype());
         let share = g.div(&count)?.expand(x.shape())?;
         Ok(vec![Some(super::binary::keep_where(&hit, &share)?)])
+    }
+}
+
+/// 1 where the element is NaN, else 0: where `max_all`'s gradient goes when the maximum is NaN.
+#[derive(Clone, Copy)]
+struct IsNan;
+impl UnaryKernel for IsNan {
+    const NAME: &'static str = "isnan";
+    fn f<T: Element>(&self, x: T) -> T {
+        if x.is_nan() {
+            T::one()
+        } else {
+            T::zero()
+        }
     }
 }
 
@@ -152,7 +125,8 @@ impl Tensor {
             input_shape: self.shape().to_vec(),
             keep_shape,
         };
-        with_dtype!(self.dtype(), T => Ok(Tensor::from_op_data(sum_kernel::<T>(self, &axes), &out_shape, op, &[self])))
+        let out = self.storage().reduce_sum(self.layout(), &axes)?;
+        Ok(Tensor::from_op_storage(out, &out_shape, op, &[self]))
     }
 
     /// Sum of all elements, as a 0-dimensional tensor.
@@ -248,12 +222,7 @@ impl Tensor {
             keep_shape,
             argmax,
         };
-        Ok(Tensor::from_op(
-            values.0.storage.clone(),
-            crate::layout::Layout::contiguous(&out_shape),
-            op,
-            &[self],
-        ))
+        Ok(Tensor::from_op_storage(values, &out_shape, op, &[self]))
     }
 
     /// Maximum of all elements. The gradient is split evenly among the elements equal to the
@@ -270,12 +239,7 @@ impl Tensor {
     pub fn max_all(&self) -> Result<Tensor> {
         let flat = crate::autodiff::no_grad(|| self.reshape(&[self.numel()]))?;
         let (values, _, _) = flat.max_with_index("max_all", 0)?;
-        Ok(Tensor::from_op(
-            values.0.storage.clone(),
-            crate::layout::Layout::contiguous(&[]),
-            MaxAllOp,
-            &[self],
-        ))
+        Ok(Tensor::from_op_storage(values, &[], MaxAllOp, &[self]))
     }
 
     /// Index of the first maximum along `axis` (as a `Vec` in row-major order of the other axes).
@@ -292,7 +256,13 @@ impl Tensor {
         Ok(self.max_with_index("argmax", axis)?.1)
     }
 
-    fn max_with_index(&self, op: &'static str, axis: isize) -> Result<(Tensor, Vec<usize>, usize)> {
+    /// The maxima along `axis` (a contiguous buffer in row-major order of the other axes), the
+    /// index of each, and the normalized axis.
+    fn max_with_index(
+        &self,
+        op: &'static str,
+        axis: isize,
+    ) -> Result<(Storage, Vec<usize>, usize)> {
         let axis = normalize_axis(op, axis, self.shape())?;
         if self.shape()[axis] == 0 {
             return Err(TensorError::InvalidShape {
@@ -301,12 +271,8 @@ impl Tensor {
                 detail: format!("axis {axis} is empty"),
             });
         }
-        let out_shape = reduced_shape(self.shape(), &[axis], false);
-        with_dtype!(self.dtype(), T => {
-            let (data, len) = with_axes_last::<T>(self, &[axis]);
-            let (values, index) = reduce::max_rows(&data, len);
-            Ok((Tensor::from_data(values, &out_shape), index, axis))
-        })
+        let (values, index) = self.storage().reduce_max(self.layout(), axis)?;
+        Ok((values, index, axis))
     }
 
     /// Sums a broadcast result back to `shape` (the adjoint of [`Tensor::expand`]).

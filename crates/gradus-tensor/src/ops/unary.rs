@@ -3,21 +3,25 @@
 
 use super::binary::keep_where;
 use crate::autodiff::{BackwardOp, Ctx};
-use crate::backend::cpu::kernels::elementwise;
 use crate::{Element, Result, Tensor};
 
-/// A scalar function with its derivative written in tensor ops.
+/// A scalar function of one element, named so that a backend can select its compiled kernel
+/// (the CPU backend monomorphizes `f`).
 pub(crate) trait UnaryKernel: Copy + Send + Sync + 'static {
     const NAME: &'static str;
     /// The function on one element.
     fn f<T: Element>(&self, x: T) -> T;
+}
+
+/// The derivative of a [`UnaryKernel`], written in tensor ops.
+pub(crate) trait UnaryGrad: UnaryKernel {
     /// `g * f'(x)`, given the input `x`, the output `out = f(x)`, and the output gradient `g`.
     fn grad(&self, x: &Tensor, out: &Tensor, g: &Tensor) -> Result<Tensor>;
 }
 
 struct UnaryOp<K>(K);
 
-impl<K: UnaryKernel> BackwardOp for UnaryOp<K> {
+impl<K: UnaryGrad> BackwardOp for UnaryOp<K> {
     fn name(&self) -> &'static str {
         K::NAME
     }
@@ -27,28 +31,16 @@ impl<K: UnaryKernel> BackwardOp for UnaryOp<K> {
 }
 
 /// Applies a differentiable elementwise kernel.
-pub(crate) fn unary<K: UnaryKernel>(x: &Tensor, k: K) -> Result<Tensor> {
+pub(crate) fn unary<K: UnaryGrad>(x: &Tensor, k: K) -> Result<Tensor> {
     let out = x.storage().unary(x.layout(), k)?;
     Ok(Tensor::from_op_storage(out, x.shape(), UnaryOp(k), &[x]))
 }
 
-/// Applies an elementwise function whose gradient is zero or undefined (masks, signs): the
-/// result is a constant for autodiff.
-pub(crate) fn map_constant(
-    x: &Tensor,
-    f32f: impl Fn(f32) -> f32 + Sync + Send,
-    f64f: impl Fn(f64) -> f64 + Sync + Send,
-) -> Tensor {
-    match x.dtype() {
-        crate::DType::F32 => Tensor::from_data(
-            x.with_slice(|v: &[f32]| elementwise::map(v, f32f)),
-            x.shape(),
-        ),
-        crate::DType::F64 => Tensor::from_data(
-            x.with_slice(|v: &[f64]| elementwise::map(v, f64f)),
-            x.shape(),
-        ),
-    }
+/// Applies an elementwise kernel whose gradient is zero or undefined (masks, signs): the result
+/// is a constant for autodiff.
+pub(crate) fn map_constant<K: UnaryKernel>(x: &Tensor, k: K) -> Result<Tensor> {
+    let out = x.storage().unary(x.layout(), k)?;
+    Ok(Tensor::from_storage(out, x.shape()))
 }
 
 macro_rules! unary_kernel {
@@ -62,6 +54,8 @@ macro_rules! unary_kernel {
                 let _ = $s;
                 $f
             }
+        }
+        impl UnaryGrad for $name {
             fn grad(&self, $xt: &Tensor, $out: &Tensor, $g: &Tensor) -> Result<Tensor> {
                 let $k = self;
                 let _ = ($k, $xt, $out);
@@ -81,7 +75,8 @@ unary_kernel!(Log, "log", |_s, x| x.ln(), |_k, x, _o, g| g.div(x));
 unary_kernel!(Sqrt, "sqrt", |_s, x| x.sqrt(), |_k, _x, out, g| g
     .div(&out.mul_scalar(2.0)?));
 // d |x| = sign(x)  (0 at 0, as PyTorch)
-unary_kernel!(Abs, "abs", |_s, x| x.abs(), |_k, x, _o, g| g.mul(&x.sign()));
+unary_kernel!(Abs, "abs", |_s, x| x.abs(), |_k, x, _o, g| g
+    .mul(&x.sign()?));
 // d tanh(x) = 1 - tanh(x)^2
 unary_kernel!(Tanh, "tanh", |_s, x| x.tanh(), |_k, _x, out, g| g
     .mul(&out.mul(out)?.neg()?.add_scalar(1.0)?));
@@ -113,6 +108,8 @@ impl UnaryKernel for PowScalar {
     fn f<T: Element>(&self, x: T) -> T {
         x.powf(T::from_f64(self.0))
     }
+}
+impl UnaryGrad for PowScalar {
     // d x^p = p x^(p-1); 0 for p = 0 (PyTorch: not 0 * 0^-1 = NaN at x = 0). At x = 0 with
     // 0 < p < 1 the slope is inf, as PyTorch's (and sqrt's).
     fn grad(&self, x: &Tensor, _out: &Tensor, g: &Tensor) -> Result<Tensor> {
@@ -133,6 +130,8 @@ impl UnaryKernel for Affine {
     fn f<T: Element>(&self, x: T) -> T {
         x * T::from_f64(self.scale) + T::from_f64(self.shift)
     }
+}
+impl UnaryGrad for Affine {
     // d (a x + b) = a
     fn grad(&self, _x: &Tensor, _out: &Tensor, g: &Tensor) -> Result<Tensor> {
         if self.scale == 1.0 {
@@ -157,22 +156,67 @@ impl UnaryKernel for Clamp {
         }
         x.max(T::from_f64(self.min)).min(T::from_f64(self.max))
     }
+}
+impl UnaryGrad for Clamp {
     // the gradient passes where min <= x <= max (PyTorch's convention at the bounds), selected
     // rather than multiplied by a 0/1 mask (an infinite gradient outside the range gives 0)
     fn grad(&self, x: &Tensor, _out: &Tensor, g: &Tensor) -> Result<Tensor> {
-        let (lo, hi) = (self.min, self.max);
         let inside = map_constant(
             x,
-            move |v| {
-                if (v as f64) >= lo && (v as f64) <= hi {
-                    1.0
-                } else {
-                    0.0
-                }
+            InRange {
+                min: self.min,
+                max: self.max,
             },
-            move |v| if v >= lo && v <= hi { 1.0 } else { 0.0 },
-        );
+        )?;
         keep_where(&inside, g)
+    }
+}
+
+/// 1 where `min <= x <= max` (compared in f64), else 0 (NaN gives 0): clamp's gradient mask.
+#[derive(Clone, Copy)]
+struct InRange {
+    min: f64,
+    max: f64,
+}
+impl UnaryKernel for InRange {
+    const NAME: &'static str = "in_range";
+    fn f<T: Element>(&self, x: T) -> T {
+        let v = x.to_f64();
+        if v >= self.min && v <= self.max {
+            T::one()
+        } else {
+            T::zero()
+        }
+    }
+}
+
+/// The sign: -1, 0 or 1 (NaN gives 0).
+#[derive(Clone, Copy)]
+struct Sign;
+impl UnaryKernel for Sign {
+    const NAME: &'static str = "sign";
+    fn f<T: Element>(&self, x: T) -> T {
+        if x > T::zero() {
+            T::one()
+        } else if x < T::zero() {
+            -T::one()
+        } else {
+            T::zero()
+        }
+    }
+}
+
+/// 1 where the element is non-zero (NaN included), else 0.
+#[derive(Clone, Copy)]
+struct NonZero;
+impl UnaryKernel for NonZero {
+    const NAME: &'static str = "ne_zero";
+    fn f<T: Element>(&self, x: T) -> T {
+        if x != T::zero() {
+            T::one()
+        } else {
+            T::zero()
+        }
     }
 }
 
@@ -332,21 +376,29 @@ impl Tensor {
 
     /// The sign (-1, 0 or 1) of each element; a constant for autodiff.
     ///
+    /// # Errors
+    /// When the backend fails (never on the CPU).
+    ///
     /// ```
     /// use gradus_tensor::Tensor;
     /// let x = Tensor::from_vec(vec![-2.0f32, 0.0, 3.0], &[3]).unwrap();
-    /// assert_eq!(x.sign().to_vec::<f32>().unwrap(), vec![-1.0, 0.0, 1.0]);
+    /// assert_eq!(x.sign().unwrap().to_vec::<f32>().unwrap(), vec![-1.0, 0.0, 1.0]);
     /// ```
-    pub fn sign(&self) -> Tensor {
-        fn sign<T: Element>(v: T) -> T {
-            if v > T::zero() {
-                T::one()
-            } else if v < T::zero() {
-                -T::one()
-            } else {
-                T::zero()
-            }
-        }
-        map_constant(self, sign, sign)
+    pub fn sign(&self) -> Result<Tensor> {
+        map_constant(self, Sign)
+    }
+
+    /// 1 where the element is non-zero (NaN included), else 0 (a constant for autodiff).
+    ///
+    /// # Errors
+    /// When the backend fails (never on the CPU).
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![0.0f64, -2.0], &[2]).unwrap();
+    /// assert_eq!(a.ne_zero().unwrap().to_vec::<f64>().unwrap(), vec![0.0, 1.0]);
+    /// ```
+    pub fn ne_zero(&self) -> Result<Tensor> {
+        map_constant(self, NonZero)
     }
 }

@@ -6,6 +6,9 @@ pub(crate) mod kernels;
 pub mod simd;
 mod unary;
 // one file per op family, in the order of the trait's sections
+mod binary;
+mod random;
+mod reduce;
 
 use super::BackendStorage;
 use crate::layout::Layout;
@@ -70,9 +73,41 @@ impl BackendStorage for CpuStorage {
 
     // ---- elementwise: binary, ternary, comparisons, casts ----------------------------------------
 
+    fn binary<K: crate::ops::binary::BinaryKernel>(
+        &self,
+        layout: &Layout,
+        rhs: &Self,
+        rhs_layout: &Layout,
+        k: K,
+    ) -> Result<Self> {
+        binary::binary(self, layout, rhs, rhs_layout, k)
+    }
+
+    fn ternary<K: crate::ops::binary::TernaryKernel>(
+        &self,
+        layout: &Layout,
+        b: (&Self, &Layout),
+        c: (&Self, &Layout),
+        k: K,
+    ) -> Result<Self> {
+        binary::ternary(self, layout, b, c, k)
+    }
+
     // ---- reductions ------------------------------------------------------------------------------
 
+    fn reduce_sum(&self, layout: &Layout, axes: &[usize]) -> Result<Self> {
+        Ok(reduce::sum(self, layout, axes))
+    }
+
+    fn reduce_max(&self, layout: &Layout, axis: usize) -> Result<(Self, Vec<usize>)> {
+        Ok(reduce::max(self, layout, axis))
+    }
+
     // ---- random ----------------------------------------------------------------------------------
+
+    fn from_samples(samples: Vec<f64>, dtype: DType) -> Result<Self> {
+        Ok(random::from_samples(samples, dtype))
+    }
 
     // ---- copies, shape and index ops -------------------------------------------------------------
 

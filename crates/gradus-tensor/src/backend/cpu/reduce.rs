@@ -1,0 +1,114 @@
+//! Reductions on the CPU: sums over any axes and the maximum along one axis, each output element
+//! accumulated in a fixed order (results do not depend on the thread count).
+
+use super::kernels::{elementwise, reduce};
+use super::CpuStorage;
+use crate::layout::Layout;
+use crate::Element;
+
+/// The sum of the view over sorted, distinct `axes`, in row-major order of the kept axes.
+///
+/// A contiguous view reduced over its trailing (or leading) axes is summed in place, row by row
+/// (or column by column); any other view is first gathered with the reduced axes moved last.
+pub(crate) fn sum(s: &CpuStorage, layout: &Layout, axes: &[usize]) -> CpuStorage {
+    match s {
+        CpuStorage::F32(_) => CpuStorage::from_vec(sum_typed::<f32>(s, layout, axes)),
+        CpuStorage::F64(_) => CpuStorage::from_vec(sum_typed::<f64>(s, layout, axes)),
+    }
+}
+
+fn sum_typed<T: Element>(s: &CpuStorage, layout: &Layout, axes: &[usize]) -> Vec<T> {
+    let shape = layout.shape();
+    let rank = shape.len();
+    let block: usize = axes.iter().map(|&a| shape[a]).product();
+    let outer = layout.numel().checked_div(block).unwrap_or(0);
+    if block == 0 || outer == 0 {
+        // an empty reduced axis sums to 0 (as PyTorch); no kept elements gives an empty result
+        let kept: usize = (0..rank)
+            .filter(|a| !axes.contains(a))
+            .map(|a| shape[a])
+            .product();
+        return vec![T::zero(); kept];
+    }
+    let trailing = axes
+        .iter()
+        .enumerate()
+        .all(|(i, &a)| a == rank - axes.len() + i);
+    let leading = axes.iter().enumerate().all(|(i, &a)| a == i);
+    if layout.is_contiguous() && trailing {
+        return s.with_view(layout, |v: &[T]| reduce::sum_rows(v, block));
+    }
+    if layout.is_contiguous() && leading {
+        return s.with_view(layout, |v: &[T]| reduce::sum_cols(v, outer));
+    }
+    let (data, block) = with_axes_last::<T>(s, layout, axes);
+    reduce::sum_rows(&data, block)
+}
+
+/// The maximum along `axis` (non-empty) and the index of its first occurrence, in row-major
+/// order of the other axes.
+pub(crate) fn max(s: &CpuStorage, layout: &Layout, axis: usize) -> (CpuStorage, Vec<usize>) {
+    fn go<T: Element>(s: &CpuStorage, layout: &Layout, axis: usize) -> (CpuStorage, Vec<usize>) {
+        let (data, len) = with_axes_last::<T>(s, layout, &[axis]);
+        let (values, index) = reduce::max_rows(&data, len);
+        (CpuStorage::from_vec(values), index)
+    }
+    match s {
+        CpuStorage::F32(_) => go::<f32>(s, layout, axis),
+        CpuStorage::F64(_) => go::<f64>(s, layout, axis),
+    }
+}
+
+/// A contiguous copy of the view with `axes` moved last, plus the size of the moved block.
+fn with_axes_last<T: Element>(s: &CpuStorage, layout: &Layout, axes: &[usize]) -> (Vec<T>, usize) {
+    let rank = layout.shape().len();
+    let kept = (0..rank).filter(|a| !axes.contains(a));
+    let order: Vec<usize> = kept.chain(axes.iter().copied()).collect();
+    let block = axes.iter().map(|&a| layout.shape()[a]).product();
+    let moved = layout.permute(&order);
+    (elementwise::gather_strided(s.slice::<T>(), &moved), block)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference: each output element summed over its block in row-major order, serially.
+    fn reference_sum(x: &[f64], shape: &[usize], axes: &[usize]) -> Vec<f64> {
+        let layout = Layout::contiguous(shape);
+        let kept: Vec<usize> = (0..shape.len()).filter(|a| !axes.contains(a)).collect();
+        let order: Vec<usize> = kept.iter().chain(axes).copied().collect();
+        let moved = elementwise::gather_strided(x, &layout.permute(&order));
+        let block: usize = axes.iter().map(|&a| shape[a]).product();
+        moved
+            .chunks(block)
+            .map(|r| r.iter().fold(0.0, |acc, &v| acc + v))
+            .collect()
+    }
+
+    #[test]
+    fn sums_over_leading_middle_and_trailing_axes_match_the_serial_reference() {
+        let shape = [3, 4, 5];
+        let x: Vec<f64> = (0..60).map(|i| (i as f64 * 0.37).sin()).collect();
+        let s = CpuStorage::from_vec(x.clone());
+        let layout = Layout::contiguous(&shape);
+        for axes in [&[0][..], &[1], &[2], &[0, 1], &[1, 2], &[0, 2], &[0, 1, 2]] {
+            let got = sum(&s, &layout, axes);
+            assert_eq!(
+                got.slice::<f64>(),
+                &reference_sum(&x, &shape, axes)[..],
+                "{axes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn max_reads_a_transposed_view_and_reports_first_indices() {
+        // [[1, 5], [5, 2]] transposed: rows [1, 5] and [5, 2]
+        let s = CpuStorage::from_vec(vec![1.0, 5.0, 5.0, 2.0]);
+        let layout = Layout::contiguous(&[2, 2]).permute(&[1, 0]);
+        let (values, index) = max(&s, &layout, 1);
+        assert_eq!(values.slice::<f64>(), &[5.0, 5.0]);
+        assert_eq!(index, vec![1, 0]);
+    }
+}
