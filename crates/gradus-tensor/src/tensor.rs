@@ -4,10 +4,9 @@ use crate::autodiff::{self, BackwardOp, Node};
 use crate::backend::cpu::CpuStorage;
 use crate::dtype::with_dtype;
 use crate::layout::Layout;
-use crate::{DType, Element, Result, Storage, TensorError};
-use std::ops::Deref;
+use crate::{DType, Device, Element, Result, Storage, TensorError};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A unique id per tensor, used to key gradients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -101,7 +100,8 @@ impl Tensor {
     }
 
     pub(crate) fn from_data<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
-        Tensor::from_storage(Storage::cpu(CpuStorage::from_vec(data)), shape)
+        let storage = Storage::from_host_vec(Device::Cpu, data).expect("host memory");
+        Tensor::from_storage(storage, shape)
     }
 
     /// Wraps a computed result; records `op` in the graph when gradients are enabled and an input
@@ -184,6 +184,25 @@ impl Tensor {
     /// assert!(gradus_tensor::Tensor::from_vec(vec![1.0f32], &[2]).is_err());
     /// ```
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
+        Tensor::from_vec_on(data, shape, Device::Cpu)
+    }
+
+    /// A tensor of the given shape on `device` from row-major host data: copies the elements
+    /// from host memory (on the CPU the `Vec` is moved in), as `torch.tensor(data, device=)`.
+    ///
+    /// # Errors
+    /// When `data.len()` differs from the product of `shape`.
+    ///
+    /// ```
+    /// use gradus_tensor::{Device, Tensor};
+    /// let t = Tensor::from_vec_on(vec![1.0f32, 2.0], &[2], Device::Cpu).unwrap();
+    /// assert_eq!(t.device(), Device::Cpu);
+    /// ```
+    pub fn from_vec_on<T: Element>(
+        data: Vec<T>,
+        shape: &[usize],
+        device: Device,
+    ) -> Result<Tensor> {
         let numel: usize = shape.iter().product();
         if data.len() != numel {
             return Err(TensorError::InvalidShape {
@@ -192,7 +211,10 @@ impl Tensor {
                 detail: format!("needs {numel} elements, got {}", data.len()),
             });
         }
-        Ok(Tensor::from_data(data, shape))
+        Ok(Tensor::from_storage(
+            Storage::from_host_vec(device, data)?,
+            shape,
+        ))
     }
 
     /// A 0-dimensional tensor holding one value.
@@ -213,8 +235,20 @@ impl Tensor {
     /// assert_eq!(t.to_vec::<f64>().unwrap(), vec![7.0, 7.0]);
     /// ```
     pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
+        Tensor::full_on(shape, value, dtype, Device::Cpu)
+    }
+
+    /// A tensor filled with `value` on `device` (`torch.full(..., device=)`).
+    ///
+    /// ```
+    /// use gradus_tensor::{DType, Device, Tensor};
+    /// let t = Tensor::full_on(&[2], 7.0, DType::F32, Device::Cpu);
+    /// assert_eq!((t.device(), t.to_vec::<f32>().unwrap()), (Device::Cpu, vec![7.0, 7.0]));
+    /// ```
+    pub fn full_on(shape: &[usize], value: f64, dtype: DType, device: Device) -> Tensor {
         let n = shape.iter().product();
-        with_dtype!(dtype, T => Tensor::from_data(vec![T::from_f64(value); n], shape))
+        let storage = Storage::full(device, n, value, dtype).expect("device memory");
+        Tensor::from_storage(storage, shape)
     }
 
     /// A tensor of zeros.
@@ -227,6 +261,16 @@ impl Tensor {
         Tensor::full(shape, 0.0, dtype)
     }
 
+    /// A tensor of zeros on `device` (`torch.zeros(..., device=)`).
+    ///
+    /// ```
+    /// use gradus_tensor::{DType, Device, Tensor};
+    /// assert_eq!(Tensor::zeros_on(&[3], DType::F64, Device::Cpu).to_vec::<f64>().unwrap(), vec![0.0; 3]);
+    /// ```
+    pub fn zeros_on(shape: &[usize], dtype: DType, device: Device) -> Tensor {
+        Tensor::full_on(shape, 0.0, dtype, device)
+    }
+
     /// A tensor of ones.
     ///
     /// ```
@@ -237,7 +281,17 @@ impl Tensor {
         Tensor::full(shape, 1.0, dtype)
     }
 
-    /// Zeros with this tensor's shape and dtype.
+    /// A tensor of ones on `device` (`torch.ones(..., device=)`).
+    ///
+    /// ```
+    /// use gradus_tensor::{DType, Device, Tensor};
+    /// assert_eq!(Tensor::ones_on(&[2], DType::F32, Device::Cpu).to_vec::<f32>().unwrap(), vec![1.0; 2]);
+    /// ```
+    pub fn ones_on(shape: &[usize], dtype: DType, device: Device) -> Tensor {
+        Tensor::full_on(shape, 1.0, dtype, device)
+    }
+
+    /// Zeros with this tensor's shape, dtype and device.
     ///
     /// ```
     /// use gradus_tensor::{DType, Tensor};
@@ -245,17 +299,17 @@ impl Tensor {
     /// assert_eq!(z.to_vec::<f64>().unwrap(), vec![0.0; 4]);
     /// ```
     pub fn zeros_like(&self) -> Tensor {
-        Tensor::zeros(self.shape(), self.dtype())
+        Tensor::zeros_on(self.shape(), self.dtype(), self.device())
     }
 
-    /// Ones with this tensor's shape and dtype.
+    /// Ones with this tensor's shape, dtype and device.
     ///
     /// ```
     /// use gradus_tensor::{DType, Tensor};
     /// assert_eq!(Tensor::zeros(&[2], DType::F32).ones_like().to_vec::<f32>().unwrap(), vec![1.0, 1.0]);
     /// ```
     pub fn ones_like(&self) -> Tensor {
-        Tensor::ones(self.shape(), self.dtype())
+        Tensor::ones_on(self.shape(), self.dtype(), self.device())
     }
 
     /// Values `start, start + step, ...` below `end`, as a 1-D tensor.
@@ -456,9 +510,11 @@ impl Tensor {
         *self.0.grad.lock().expect("grad lock") = grad;
     }
 
-    // ---- data access --------------------------------------------------------------------------
+    // ---- host transfers: each one backend call -------------------------------------------------
 
-    /// Runs `f` on the elements in row-major order (borrowed when contiguous, else copied).
+    /// Runs `f` on the elements in host memory, row-major: a transfer to the host (on the CPU
+    /// the elements are borrowed when the tensor is contiguous, else copied). For host
+    /// boundaries (files, printing), not for computing: ops run on the tensor's device.
     ///
     /// # Errors
     /// When `T` is not this tensor's element type.
@@ -471,7 +527,7 @@ impl Tensor {
     /// ```
     pub fn with_data<T: Element, R>(&self, f: impl FnOnce(&[T]) -> R) -> Result<R> {
         self.check_dtype::<T>("with_data")?;
-        Ok(self.with_slice(f))
+        self.storage().with_host_slice(self.layout(), f)
     }
 
     /// Internal: `with_data` without the dtype check (callers dispatch on dtype first).
@@ -488,21 +544,7 @@ impl Tensor {
         }
     }
 
-    /// The elements as one row-major slice that stays readable while other tensors are read
-    /// too: borrowed from the storage when the tensor is contiguous, copied otherwise (internal;
-    /// dtype must match).
-    pub(crate) fn elements<T: Element>(&self) -> Elements<'_, T> {
-        let layout = &self.0.layout;
-        if layout.is_contiguous() {
-            let guard = self.0.storage.read().expect("storage lock");
-            let range = layout.offset..layout.offset + layout.numel();
-            Elements::Borrowed(guard, range)
-        } else {
-            Elements::Copied(self.contiguous_vec())
-        }
-    }
-
-    /// A row-major copy of the elements.
+    /// Copies the elements to host memory, row-major.
     ///
     /// # Errors
     /// When `T` is not this tensor's element type.
@@ -513,10 +555,11 @@ impl Tensor {
     /// assert_eq!(t.t().unwrap().to_vec::<f64>().unwrap(), vec![1.0, 3.0, 2.0, 4.0]);
     /// ```
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
-        self.with_data(|v: &[T]| v.to_vec())
+        self.check_dtype::<T>("to_vec")?;
+        self.storage().to_host_vec(self.layout())
     }
 
-    /// A row-major copy of the elements converted to f64, whatever the dtype.
+    /// Copies the elements to host memory converted to f64, whatever the dtype.
     ///
     /// ```
     /// use gradus_tensor::Tensor;
@@ -524,10 +567,13 @@ impl Tensor {
     /// assert_eq!(t.to_vec_f64(), vec![0.5]);
     /// ```
     pub fn to_vec_f64(&self) -> Vec<f64> {
-        with_dtype!(self.dtype(), T => self.with_slice(|v: &[T]| v.iter().map(|x| x.to_f64()).collect()))
+        self.storage()
+            .to_host_vec_f64(self.layout())
+            .expect("a transfer to host memory")
     }
 
-    /// The value of a one-element tensor, as f64.
+    /// Copies the value of a one-element tensor to the host, as f64 (a synchronization point
+    /// on an asynchronous device, like torch's `.item()`).
     ///
     /// # Errors
     /// When the tensor has more or fewer than one element.
@@ -544,13 +590,16 @@ impl Tensor {
                 detail: "item() needs exactly one element".into(),
             });
         }
-        Ok(self.to_vec_f64()[0])
+        Ok(self.storage().to_host_vec_f64(self.layout())?[0])
     }
 
-    /// Overwrites this tensor's elements in place: for optimizers updating parameters.
+    /// Overwrites this tensor's elements in place from host code: `f` sees the elements in host
+    /// memory and what it writes is kept (on the CPU in place; on another device a copy to the
+    /// host and back). For host boundaries (loading a file); ops and optimizer rules run on the
+    /// tensor's device instead.
     ///
-    /// The closure sees the elements of the view; the tensor must be contiguous. In-place updates
-    /// are not recorded by autodiff: call this on leaves outside the graph (between steps).
+    /// The tensor must be contiguous. In-place updates are not recorded by autodiff: call this on
+    /// leaves outside the graph.
     ///
     /// # Errors
     /// On a dtype mismatch or a non-contiguous view.
@@ -563,24 +612,14 @@ impl Tensor {
     /// ```
     pub fn update_data<T: Element, R>(&self, f: impl FnOnce(&mut [T]) -> R) -> Result<R> {
         self.check_dtype::<T>("update_data")?;
-        if !self.is_contiguous() {
-            return Err(TensorError::InvalidArgument {
-                op: "update_data",
-                detail: format!(
-                    "needs a contiguous tensor, got strides {:?}",
-                    self.layout().strides()
-                ),
-            });
-        }
-        let mut guard = self.0.storage.write().expect("storage lock");
-        let (start, n) = (self.0.layout.offset, self.numel());
-        Ok(f(&mut guard.as_cpu_mut().slice_mut::<T>()[start..start + n]))
+        self.storage_mut().with_host_slice_mut(self.layout(), f)
     }
 
-    /// Copies `src`'s values into this tensor in place (same shape and dtype).
+    /// Copies `src`'s values into this tensor in place (same shape and dtype), on the device
+    /// (no host transfer when both live on one). Not recorded by autodiff.
     ///
     /// # Errors
-    /// On a shape or dtype mismatch.
+    /// On a shape or dtype mismatch, or a non-contiguous destination.
     ///
     /// ```
     /// use gradus_tensor::{DType, Tensor};
@@ -598,10 +637,47 @@ impl Tensor {
                 detail: String::new(),
             });
         }
-        with_dtype!(self.dtype(), T => {
-            let values = src.contiguous_vec::<T>();
-            self.update_data(|dst: &mut [T]| dst.copy_from_slice(&values))
-        })
+        if !self.is_contiguous() {
+            return Err(TensorError::InvalidArgument {
+                op: "copy_from",
+                detail: format!(
+                    "needs a contiguous destination, got strides {:?}",
+                    self.layout().strides()
+                ),
+            });
+        }
+        if self.shares_storage(src) {
+            // one buffer cannot be read and written at once: copy the source out first
+            let values = src.storage().copy(src.layout())?;
+            let layout = Layout::contiguous(src.shape());
+            return self
+                .storage_mut()
+                .copy_into(self.layout(), (&values, &layout));
+        }
+        let from = src.storage();
+        self.storage_mut()
+            .copy_into(self.layout(), (&from, src.layout()))
+    }
+
+    /// This tensor on `device`, as torch's `.to(device)`: the tensor itself when it is there
+    /// already, else a copy recorded by autodiff (gradients flow back to the source device).
+    ///
+    /// # Errors
+    /// When the device cannot hold the tensor.
+    ///
+    /// ```
+    /// use gradus_tensor::{DType, Device, Tensor};
+    /// let x = Tensor::ones(&[2], DType::F32).requires_grad_(true);
+    /// let y = x.to_device(Device::Cpu).unwrap();
+    /// assert_eq!(y.id(), x.id()); // already there: the same tensor
+    /// ```
+    pub fn to_device(&self, device: Device) -> Result<Tensor> {
+        if device == self.device() {
+            return Ok(self.clone());
+        }
+        let storage = self.storage().to_device(self.layout(), device)?;
+        let op = ToDeviceOp(self.device());
+        Ok(Tensor::from_op_storage(storage, self.shape(), op, &[self]))
     }
 
     /// A row-major `Vec` of the elements (internal; dtype must match).
@@ -639,34 +715,51 @@ impl Tensor {
 }
 
 impl Tensor {
-    /// Runs `f` on the full storage slices of two tensors (one lock when they share storage).
-    pub(crate) fn with_storages<T: Element, R>(
-        &self,
-        other: &Tensor,
-        f: impl FnOnce(&[T], &[T]) -> R,
-    ) -> R {
-        let a = self.0.storage.read().expect("storage lock");
-        if self.shares_storage(other) {
-            let s = a.as_cpu().slice::<T>();
-            return f(s, s);
+    /// The storage, write-locked: for in-place backend calls on a tensor no other handle reads.
+    pub(crate) fn storage_mut(&self) -> RwLockWriteGuard<'_, Storage> {
+        self.0.storage.write().expect("storage lock")
+    }
+
+    /// Read locks on the storages of `tensors`, each distinct storage locked once (a thread never
+    /// read-locks one storage twice): `get(i)` is the storage of `tensors[i]`.
+    pub(crate) fn read_storages<'a>(tensors: &[&'a Tensor]) -> StorageGuards<'a> {
+        let mut guards: Vec<RwLockReadGuard<'a, Storage>> = Vec::with_capacity(tensors.len());
+        let mut owners: Vec<&Tensor> = Vec::with_capacity(tensors.len());
+        let mut slot = Vec::with_capacity(tensors.len());
+        for &t in tensors {
+            match owners.iter().position(|o| o.shares_storage(t)) {
+                Some(i) => slot.push(i),
+                None => {
+                    slot.push(guards.len());
+                    owners.push(t);
+                    guards.push(t.0.storage.read().expect("storage lock"));
+                }
+            }
         }
-        let b = other.0.storage.read().expect("storage lock");
-        f(a.as_cpu().slice::<T>(), b.as_cpu().slice::<T>())
+        StorageGuards { guards, slot }
     }
 }
 
-/// A tensor's elements as a row-major slice: see [`Tensor::elements`].
-pub(crate) enum Elements<'a, T> {
-    Borrowed(RwLockReadGuard<'a, Storage>, std::ops::Range<usize>),
-    Copied(Vec<T>),
+/// Read-locked storages of several tensors: see [`Tensor::read_storages`].
+pub(crate) struct StorageGuards<'a> {
+    guards: Vec<RwLockReadGuard<'a, Storage>>,
+    slot: Vec<usize>,
 }
 
-impl<T: Element> Deref for Elements<'_, T> {
-    type Target = [T];
-    fn deref(&self) -> &[T] {
-        match self {
-            Elements::Borrowed(guard, range) => &guard.as_cpu().slice::<T>()[range.clone()],
-            Elements::Copied(v) => v,
-        }
+impl StorageGuards<'_> {
+    /// The storage of the `i`-th tensor.
+    pub(crate) fn get(&self, i: usize) -> &Storage {
+        &self.guards[self.slot[i]]
+    }
+}
+
+/// `to_device`: the gradient goes back to the source device.
+struct ToDeviceOp(Device);
+impl BackwardOp for ToDeviceOp {
+    fn name(&self) -> &'static str {
+        "to_device"
+    }
+    fn backward(&self, _ctx: &autodiff::Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(g.to_device(self.0)?)])
     }
 }

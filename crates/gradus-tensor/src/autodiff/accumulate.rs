@@ -7,7 +7,6 @@
 //! `[batch, 4 * hidden]` gate tensor or a `[seq, batch, features]` sequence into pieces then costs
 //! one buffer for the whole, not one full-size buffer per piece.
 
-use crate::dtype::with_dtype;
 use crate::{Result, Tensor, TensorId};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,25 +18,16 @@ fn exclusive(t: &Tensor) -> bool {
         && t.0.node.is_none()
         && t.is_contiguous()
         && t.0.layout.offset == 0
-        && t.0.storage.read().expect("storage lock").len() == t.numel()
+        && t.storage().len() == t.numel()
 }
 
 /// `dst[.., start..start + len, ..] += g` along `axis` (`dst` exclusive, same dtype; `g` has
 /// `dst`'s shape except `len` on `axis`).
 fn add_into_region(dst: &Tensor, g: &Tensor, axis: usize, start: usize) -> Result<()> {
-    let shape = dst.shape();
-    let inner: usize = shape[axis + 1..].iter().product();
-    let outer: usize = shape[..axis].iter().product();
-    let (full, len) = (shape[axis], g.shape()[axis]);
-    with_dtype!(dst.dtype(), T => g.with_slice(|src: &[T]| {
-        dst.update_data(|d: &mut [T]| {
-            for o in 0..outer {
-                let d = &mut d[(o * full + start) * inner..][..len * inner];
-                let s = &src[o * len * inner..][..len * inner];
-                d.iter_mut().zip(s).for_each(|(a, &b)| *a += b);
-            }
-        })
-    }))
+    // `dst` is exclusive, so `g` cannot share its storage: one read and one write lock
+    let src = g.storage();
+    dst.storage_mut()
+        .narrow_add_assign(dst.shape(), (&src, g.layout()), axis, start)
 }
 
 /// Adds contribution `g` to the total gradient of tensor `id`.
@@ -76,10 +66,11 @@ pub(super) fn add_slice(
 ) -> Result<()> {
     let total = match totals.remove(&input.id()) {
         Some(previous) if previous.dtype() == g.dtype() && exclusive(&previous) => previous,
-        Some(previous) => with_dtype!(previous.dtype(), T => {
-            Tensor::from_data(previous.contiguous_vec::<T>(), input.shape())
-        }),
-        None => Tensor::zeros(input.shape(), g.dtype()),
+        Some(previous) => {
+            let copy = previous.storage().copy(previous.layout())?;
+            Tensor::from_storage(copy, input.shape())
+        }
+        None => Tensor::zeros_on(input.shape(), g.dtype(), g.device()),
     };
     add_into_region(&total, g, axis, start)?;
     totals.insert(input.id(), total);

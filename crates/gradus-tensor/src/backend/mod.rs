@@ -86,9 +86,151 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
 
     // ---- copies, shape and index ops (ops/shape.rs, ops/index.rs) --------------------------------
 
+    /// A buffer of `n` elements equal to `value` (rounded to `dtype`).
+    fn full(n: usize, value: f64, dtype: DType) -> Result<Self>;
+
+    /// A contiguous copy of the view `layout` (`Tensor::contiguous`, and a fresh buffer to
+    /// accumulate into).
+    fn copy(&self, layout: &Layout) -> Result<Self>;
+
+    /// The view converted to `dtype` element by element (through f64, which is exact for f32).
+    fn cast(&self, layout: &Layout, dtype: DType) -> Result<Self>;
+
+    /// The view padded on `axis` with `before` zeros in front and `after` behind.
+    fn pad_axis(&self, layout: &Layout, axis: usize, before: usize, after: usize) -> Result<Self>;
+
+    /// The views joined along `axis`; they agree on every other axis and on the dtype.
+    fn concat(parts: &[(&Self, &Layout)], axis: usize) -> Result<Self>;
+
+    /// `dst.narrow(axis, start, len) += src` in place, `dst` being all of `self` (contiguous,
+    /// shape `dst_shape`) and `src` a view with `dst_shape` except `len` on `axis`.
+    fn narrow_add_assign(
+        &mut self,
+        dst_shape: &[usize],
+        src: (&Self, &Layout),
+        axis: usize,
+        start: usize,
+    ) -> Result<()>;
+
+    /// Overwrites the contiguous view `layout` of `self` with the view `src` (same shape).
+    fn copy_into(&mut self, layout: &Layout, src: (&Self, &Layout)) -> Result<()>;
+
+    /// The slices at `indices` along `axis` of the view (`index_select`; indices checked).
+    fn index_select(&self, layout: &Layout, axis: usize, indices: &[usize]) -> Result<Self>;
+
+    /// A copy of the view with the slices of `src` added at `indices` along `axis`.
+    fn index_add(
+        &self,
+        layout: &Layout,
+        axis: usize,
+        indices: &[usize],
+        src: (&Self, &Layout),
+    ) -> Result<Self>;
+
+    /// `out[.., j, ..] = x[.., index[.., j, ..], ..]` along `axis`; the output has the view's
+    /// shape with `axis` resized to `index.len() / (other axes)`.
+    fn gather(&self, layout: &Layout, axis: usize, index: &[usize]) -> Result<Self>;
+
+    /// The adjoint of `gather`: a copy of the view with `src[.., j, ..]` added at
+    /// `[.., index[.., j, ..], ..]` along `axis` (`index` has `src`'s shape).
+    fn scatter_add(
+        &self,
+        layout: &Layout,
+        axis: usize,
+        index: &[usize],
+        src: (&Self, &Layout),
+    ) -> Result<Self>;
+
+    /// `[indices.len(), num_classes]` rows with a 1 at each index (indices checked).
+    fn one_hot(indices: &[usize], num_classes: usize, dtype: DType) -> Result<Self>;
+
     // ---- matmul, convolution, pooling, recurrent cells (ops/matmul.rs, conv, pool, recurrent) ----
+
+    /// Batched matrix product: `self` viewed as `[.., m, k]` by `layout`, `rhs` as `[.., k, n]`,
+    /// both layouts broadcast to the same batch axes; returns the row-major `[.., m, n]` product.
+    fn matmul(&self, layout: &Layout, rhs: (&Self, &Layout)) -> Result<Self>;
+
+    /// im2col: `[n, c, h, w]` images (the view `layout`) to `[n, c*kh*kw, oh*ow]` columns, reading
+    /// `pad` outside the image. Convolution is this call and `matmul`; pooling is this call and a
+    /// reduction.
+    fn im2col(&self, layout: &Layout, window: &crate::ops::conv::Window, pad: f64) -> Result<Self>;
+
+    /// col2im, the adjoint of `im2col`: `[n, c*kh*kw, oh*ow]` columns summed back into
+    /// `[n, c, h, w]` images.
+    fn col2im(&self, layout: &Layout, window: &crate::ops::conv::Window) -> Result<Self>;
+
+    /// A whole LSTM layer over a sequence (`Tensor::lstm_sequence`): `self` is the view `xw`
+    /// `[batch, steps, 4 * hidden]`, `rest` holds `w_hh`, `h0`, `c0`. Returns the packed
+    /// `[2, batch, steps, hidden]` output (h then c) and what the backward reads: the activated
+    /// gates `[batch, steps, 4 * hidden]` and `tanh(c)` `[batch, steps, hidden]`.
+    fn lstm_sequence(
+        &self,
+        xw: &Layout,
+        rest: [(&Self, &Layout); 3],
+        dims: crate::ops::recurrent::RnnDims,
+    ) -> Result<[Self; 3]>;
+
+    /// Backpropagation through time for `lstm_sequence`: `self` is the view `g_layout` of the
+    /// packed output's gradient, `out` the packed output, `saved` the gates and `tanh(c)` the
+    /// forward returned, `rest` its `w_hh`, `h0`, `c0`. Returns the gradients of `xw`, `w_hh`,
+    /// `h0`, `c0`.
+    fn lstm_sequence_backward(
+        &self,
+        g_layout: &Layout,
+        out: (&Self, &Layout),
+        saved: [&Self; 2],
+        rest: [(&Self, &Layout); 3],
+        dims: crate::ops::recurrent::RnnDims,
+    ) -> Result<[Self; 4]>;
+
+    /// A whole GRU layer over a sequence (`Tensor::gru_sequence`): `self` is the view `xw`
+    /// `[batch, steps, 3 * hidden]`, `rest` holds `w_hh`, `b_hh`, `h0`. Returns the output
+    /// `[batch, steps, hidden]` and what the backward reads: the gates `[batch, steps, 3 * hidden]`
+    /// and the `n` part of `h W_hh^T + b_hh`, `[batch, steps, hidden]`.
+    fn gru_sequence(
+        &self,
+        xw: &Layout,
+        rest: [(&Self, &Layout); 3],
+        dims: crate::ops::recurrent::RnnDims,
+    ) -> Result<[Self; 3]>;
+
+    /// Backpropagation through time for `gru_sequence` (arguments as `lstm_sequence_backward`;
+    /// `rest` holds `w_hh`, `b_hh`, `h0`). Returns the gradients of `xw`, `w_hh`, `b_hh`, `h0`.
+    fn gru_sequence_backward(
+        &self,
+        g_layout: &Layout,
+        out: (&Self, &Layout),
+        saved: [&Self; 2],
+        rest: [(&Self, &Layout); 3],
+        dims: crate::ops::recurrent::RnnDims,
+    ) -> Result<[Self; 4]>;
 
     // ---- optimizer rules: the fused per-element update (gradus-optim) ----------------------------
 
     // ---- host transfers (Tensor::to_vec, with_data, update_data, from_vec) -----------------------
+
+    /// A buffer holding `data`, copied from host memory (on the CPU: moved in).
+    fn from_host_vec<T: crate::Element>(data: Vec<T>) -> Result<Self>;
+
+    /// Copies the view's elements to host memory, row-major (`T` is the dtype).
+    fn to_host_vec<T: crate::Element>(&self, layout: &Layout) -> Result<Vec<T>>;
+
+    /// Copies the view's elements to host memory converted to f64, row-major.
+    fn to_host_vec_f64(&self, layout: &Layout) -> Result<Vec<f64>>;
+
+    /// Runs `f` on the view's elements in host memory, row-major (on the CPU: borrowed when the
+    /// view is contiguous, else copied; `T` is the dtype).
+    fn with_host_slice<T: crate::Element, R>(
+        &self,
+        layout: &Layout,
+        f: impl FnOnce(&[T]) -> R,
+    ) -> Result<R>;
+
+    /// Runs `f` on the contiguous view's elements in host memory and keeps what it wrote (on the
+    /// CPU: in place; elsewhere a copy there and back).
+    fn with_host_slice_mut<T: crate::Element, R>(
+        &mut self,
+        layout: &Layout,
+        f: impl FnOnce(&mut [T]) -> R,
+    ) -> Result<R>;
 }

@@ -69,13 +69,6 @@ impl Storage {
         }
     }
 
-    /// Mutable host storage (see [`Storage::as_cpu`]).
-    pub(crate) fn as_cpu_mut(&mut self) -> &mut CpuStorage {
-        match &mut self.0 {
-            Inner::Cpu(s) => s,
-        }
-    }
-
     // ---- backend calls, one per op family (see `backend/mod.rs`) -------------------------------
 
     /// `k.f(x)` per element of the view `layout`, into a new contiguous buffer.
@@ -146,9 +139,291 @@ impl Storage {
 
     // ---- copies, shape and index ops -------------------------------------------------------------
 
+    /// A buffer of `n` elements equal to `value` on `device`.
+    pub(crate) fn full(device: Device, n: usize, value: f64, dtype: DType) -> Result<Storage> {
+        match device {
+            Device::Cpu => Ok(Storage::cpu(CpuStorage::full(n, value, dtype)?)),
+        }
+    }
+
+    /// A contiguous copy of the view `layout`.
+    pub(crate) fn copy(&self, layout: &Layout) -> Result<Storage> {
+        on_backend!(self, s => Ok(Storage::cpu(s.copy(layout)?)))
+    }
+
+    /// A contiguous copy of the view `layout` on `device` (a copy on the same device too).
+    pub(crate) fn to_device(&self, layout: &Layout, device: Device) -> Result<Storage> {
+        match (&self.0, device) {
+            (Inner::Cpu(s), Device::Cpu) => Ok(Storage::cpu(s.copy(layout)?)),
+        }
+    }
+
+    /// The view converted to `dtype`.
+    pub(crate) fn cast(&self, layout: &Layout, dtype: DType) -> Result<Storage> {
+        on_backend!(self, s => Ok(Storage::cpu(s.cast(layout, dtype)?)))
+    }
+
+    /// The view padded with zeros on `axis`.
+    pub(crate) fn pad_axis(
+        &self,
+        layout: &Layout,
+        axis: usize,
+        before: usize,
+        after: usize,
+    ) -> Result<Storage> {
+        on_backend!(self, s => Ok(Storage::cpu(s.pad_axis(layout, axis, before, after)?)))
+    }
+
+    /// The views joined along `axis` (all on one device).
+    pub(crate) fn concat(parts: &[(&Storage, &Layout)], axis: usize) -> Result<Storage> {
+        let cpu: Vec<(&CpuStorage, &Layout)> = parts
+            .iter()
+            .map(|(s, l)| match &s.0 {
+                Inner::Cpu(c) => (c, *l),
+            })
+            .collect();
+        Ok(Storage::cpu(CpuStorage::concat(&cpu, axis)?))
+    }
+
+    /// `self.narrow(axis, start, len) += src` in place (`self` contiguous, shape `dst_shape`).
+    pub(crate) fn narrow_add_assign(
+        &mut self,
+        dst_shape: &[usize],
+        (src, src_layout): (&Storage, &Layout),
+        axis: usize,
+        start: usize,
+    ) -> Result<()> {
+        match (&mut self.0, &src.0) {
+            (Inner::Cpu(d), Inner::Cpu(s)) => {
+                d.narrow_add_assign(dst_shape, (s, src_layout), axis, start)
+            }
+        }
+    }
+
+    /// Overwrites the contiguous view `layout` with the view `src`.
+    pub(crate) fn copy_into(
+        &mut self,
+        layout: &Layout,
+        (src, src_layout): (&Storage, &Layout),
+    ) -> Result<()> {
+        match (&mut self.0, &src.0) {
+            (Inner::Cpu(d), Inner::Cpu(s)) => d.copy_into(layout, (s, src_layout)),
+        }
+    }
+
+    /// The slices at `indices` along `axis`.
+    pub(crate) fn index_select(
+        &self,
+        layout: &Layout,
+        axis: usize,
+        indices: &[usize],
+    ) -> Result<Storage> {
+        on_backend!(self, s => Ok(Storage::cpu(s.index_select(layout, axis, indices)?)))
+    }
+
+    /// A copy with the slices of `src` added at `indices` along `axis`.
+    pub(crate) fn index_add(
+        &self,
+        layout: &Layout,
+        axis: usize,
+        indices: &[usize],
+        (src, src_layout): (&Storage, &Layout),
+    ) -> Result<Storage> {
+        match (&self.0, &src.0) {
+            (Inner::Cpu(d), Inner::Cpu(s)) => Ok(Storage::cpu(d.index_add(
+                layout,
+                axis,
+                indices,
+                (s, src_layout),
+            )?)),
+        }
+    }
+
+    /// Elements picked along `axis` by `index`.
+    pub(crate) fn gather(&self, layout: &Layout, axis: usize, index: &[usize]) -> Result<Storage> {
+        on_backend!(self, s => Ok(Storage::cpu(s.gather(layout, axis, index)?)))
+    }
+
+    /// A copy with `src` added at `index` along `axis` (the adjoint of `gather`).
+    pub(crate) fn scatter_add(
+        &self,
+        layout: &Layout,
+        axis: usize,
+        index: &[usize],
+        (src, src_layout): (&Storage, &Layout),
+    ) -> Result<Storage> {
+        match (&self.0, &src.0) {
+            (Inner::Cpu(d), Inner::Cpu(s)) => Ok(Storage::cpu(d.scatter_add(
+                layout,
+                axis,
+                index,
+                (s, src_layout),
+            )?)),
+        }
+    }
+
+    /// One-hot rows on `device`.
+    pub(crate) fn one_hot(
+        device: Device,
+        indices: &[usize],
+        num_classes: usize,
+        dtype: DType,
+    ) -> Result<Storage> {
+        match device {
+            Device::Cpu => Ok(Storage::cpu(CpuStorage::one_hot(
+                indices,
+                num_classes,
+                dtype,
+            )?)),
+        }
+    }
+
     // ---- matmul, convolution, pooling, recurrent cells -------------------------------------------
+
+    /// Batched matrix product of two views broadcast to the same batch axes.
+    pub(crate) fn matmul(
+        &self,
+        layout: &Layout,
+        (rhs, rhs_layout): (&Storage, &Layout),
+    ) -> Result<Storage> {
+        match (&self.0, &rhs.0) {
+            (Inner::Cpu(a), Inner::Cpu(b)) => Ok(Storage::cpu(a.matmul(layout, (b, rhs_layout))?)),
+        }
+    }
+
+    /// im2col: images to columns of patches.
+    pub(crate) fn im2col(
+        &self,
+        layout: &Layout,
+        window: &crate::ops::conv::Window,
+        pad: f64,
+    ) -> Result<Storage> {
+        on_backend!(self, s => Ok(Storage::cpu(s.im2col(layout, window, pad)?)))
+    }
+
+    /// col2im: columns of patches summed back into images.
+    pub(crate) fn col2im(
+        &self,
+        layout: &Layout,
+        window: &crate::ops::conv::Window,
+    ) -> Result<Storage> {
+        on_backend!(self, s => Ok(Storage::cpu(s.col2im(layout, window)?)))
+    }
+
+    /// A whole LSTM layer over a sequence: packed output, gates, `tanh(c)`.
+    pub(crate) fn lstm_sequence(
+        &self,
+        xw: &Layout,
+        rest: [(&Storage, &Layout); 3],
+        dims: crate::ops::recurrent::RnnDims,
+    ) -> Result<[Storage; 3]> {
+        match &self.0 {
+            Inner::Cpu(x) => Ok(x
+                .lstm_sequence(xw, rest_on_cpu(rest), dims)?
+                .map(Storage::cpu)),
+        }
+    }
+
+    /// The gradients of an LSTM layer's inputs.
+    pub(crate) fn lstm_sequence_backward(
+        &self,
+        g_layout: &Layout,
+        (out, out_layout): (&Storage, &Layout),
+        saved: [&Storage; 2],
+        rest: [(&Storage, &Layout); 3],
+        dims: crate::ops::recurrent::RnnDims,
+    ) -> Result<[Storage; 4]> {
+        match (&self.0, &out.0, &saved[0].0, &saved[1].0) {
+            (Inner::Cpu(g), Inner::Cpu(o), Inner::Cpu(s0), Inner::Cpu(s1)) => {
+                let rest = rest_on_cpu(rest);
+                let grads =
+                    g.lstm_sequence_backward(g_layout, (o, out_layout), [s0, s1], rest, dims)?;
+                Ok(grads.map(Storage::cpu))
+            }
+        }
+    }
+
+    /// A whole GRU layer over a sequence: output, gates, the `n` part of `h W_hh^T + b_hh`.
+    pub(crate) fn gru_sequence(
+        &self,
+        xw: &Layout,
+        rest: [(&Storage, &Layout); 3],
+        dims: crate::ops::recurrent::RnnDims,
+    ) -> Result<[Storage; 3]> {
+        match &self.0 {
+            Inner::Cpu(x) => Ok(x
+                .gru_sequence(xw, rest_on_cpu(rest), dims)?
+                .map(Storage::cpu)),
+        }
+    }
+
+    /// The gradients of a GRU layer's inputs.
+    pub(crate) fn gru_sequence_backward(
+        &self,
+        g_layout: &Layout,
+        (out, out_layout): (&Storage, &Layout),
+        saved: [&Storage; 2],
+        rest: [(&Storage, &Layout); 3],
+        dims: crate::ops::recurrent::RnnDims,
+    ) -> Result<[Storage; 4]> {
+        match (&self.0, &out.0, &saved[0].0, &saved[1].0) {
+            (Inner::Cpu(g), Inner::Cpu(o), Inner::Cpu(s0), Inner::Cpu(s1)) => {
+                let rest = rest_on_cpu(rest);
+                let grads =
+                    g.gru_sequence_backward(g_layout, (o, out_layout), [s0, s1], rest, dims)?;
+                Ok(grads.map(Storage::cpu))
+            }
+        }
+    }
 
     // ---- optimizer rules -------------------------------------------------------------------------
 
     // ---- host transfers --------------------------------------------------------------------------
+
+    /// A buffer on `device` holding `data`, copied from host memory (on the CPU: moved in).
+    pub(crate) fn from_host_vec<T: crate::Element>(
+        device: Device,
+        data: Vec<T>,
+    ) -> Result<Storage> {
+        match device {
+            Device::Cpu => Ok(Storage::cpu(CpuStorage::from_host_vec(data)?)),
+        }
+    }
+
+    /// Copies the view's elements to host memory.
+    pub(crate) fn to_host_vec<T: crate::Element>(&self, layout: &Layout) -> Result<Vec<T>> {
+        on_backend!(self, s => s.to_host_vec(layout))
+    }
+
+    /// Copies the view's elements to host memory as f64.
+    pub(crate) fn to_host_vec_f64(&self, layout: &Layout) -> Result<Vec<f64>> {
+        on_backend!(self, s => s.to_host_vec_f64(layout))
+    }
+
+    /// Runs `f` on the view's elements in host memory.
+    pub(crate) fn with_host_slice<T: crate::Element, R>(
+        &self,
+        layout: &Layout,
+        f: impl FnOnce(&[T]) -> R,
+    ) -> Result<R> {
+        on_backend!(self, s => s.with_host_slice(layout, f))
+    }
+
+    /// Runs `f` on the contiguous view's elements in host memory and keeps what it wrote.
+    pub(crate) fn with_host_slice_mut<T: crate::Element, R>(
+        &mut self,
+        layout: &Layout,
+        f: impl FnOnce(&mut [T]) -> R,
+    ) -> Result<R> {
+        match &mut self.0 {
+            Inner::Cpu(s) => s.with_host_slice_mut(layout, f),
+        }
+    }
+}
+
+/// The CPU buffers of a recurrent call's other operands (all on one device).
+fn rest_on_cpu<'a>(rest: [(&'a Storage, &'a Layout); 3]) -> [(&'a CpuStorage, &'a Layout); 3] {
+    rest.map(|(s, l)| match &s.0 {
+        Inner::Cpu(c) => (c, l),
+    })
 }

@@ -1,10 +1,51 @@
 //! Convolution as im2col + matrix product: `unfold` (patches to columns), its adjoint `fold`,
 //! and `conv2d` (stride, padding, dilation, groups) composed from them.
+//!
+//! The data movement is two backend calls: `im2col` for `unfold` and `col2im` for `fold` (not one
+//! fused convolution call): the product is the backend's `matmul`, and pooling reuses `im2col`,
+//! so every device gets convolution, its gradients of any order, and pooling from those two.
 
 use crate::autodiff::{BackwardOp, Ctx};
-use crate::backend::cpu::kernels::im2col::{col2im, im2col, Window};
-use crate::dtype::with_dtype;
-use crate::{Element, Result, Tensor, TensorError};
+use crate::{Result, Tensor, TensorError};
+
+/// Geometry of a 2-D sliding window over `[channels, h, w]` images (what `im2col` and `col2im`
+/// need beyond the buffer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub(crate) channels: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) kernel: (usize, usize),
+    pub(crate) stride: (usize, usize),
+    pub(crate) padding: (usize, usize),
+    pub(crate) dilation: (usize, usize),
+}
+
+impl Window {
+    /// Output height and width, or `None` when the kernel does not fit.
+    pub(crate) fn output_size(&self) -> Option<(usize, usize)> {
+        let out = |size: usize, k: usize, s: usize, p: usize, d: usize| {
+            let span = d * (k - 1) + 1;
+            (size + 2 * p).checked_sub(span).map(|r| r / s + 1)
+        };
+        Some((
+            out(
+                self.h,
+                self.kernel.0,
+                self.stride.0,
+                self.padding.0,
+                self.dilation.0,
+            )?,
+            out(
+                self.w,
+                self.kernel.1,
+                self.stride.1,
+                self.padding.1,
+                self.dilation.1,
+            )?,
+        ))
+    }
+}
 
 /// Geometry of a 2-D convolution or pooling window, as in PyTorch's `Conv2d` arguments.
 ///
@@ -139,10 +180,13 @@ impl Tensor {
         let (oh, ow) = win.output_size().expect("checked");
         let n = self.shape()[0];
         let shape = [n, win.channels * kernel.0 * kernel.1, oh * ow];
-        with_dtype!(self.dtype(), T => {
-            let cols = self.with_slice(|x: &[T]| im2col(x, n, &win, T::from_f64(pad_value)));
-            Ok(Tensor::from_op_data(cols, &shape, UnfoldOp(win, *options), &[self]))
-        })
+        let cols = self.storage().im2col(self.layout(), &win, pad_value)?;
+        Ok(Tensor::from_op_storage(
+            cols,
+            &shape,
+            UnfoldOp(win, *options),
+            &[self],
+        ))
     }
 
     /// Sums patches back into images: `[n, c*kh*kw, L] -> [n, c, h, w]`, the adjoint of
@@ -186,10 +230,14 @@ impl Tensor {
         if self.shape()[2] != oh * ow {
             return Err(bad());
         }
-        with_dtype!(self.dtype(), T => {
-            let x = self.with_slice(|cols: &[T]| col2im(cols, n, &win));
-            Ok(Tensor::from_op_data(x, &[n, c, output_size.0, output_size.1], FoldOp(win, *options), &[self]))
-        })
+        let x = self.storage().col2im(self.layout(), &win)?;
+        let shape = [n, c, output_size.0, output_size.1];
+        Ok(Tensor::from_op_storage(
+            x,
+            &shape,
+            FoldOp(win, *options),
+            &[self],
+        ))
     }
 
     /// 2-D convolution (cross-correlation, as `torch.nn.functional.conv2d`): input

@@ -2,10 +2,8 @@
 //! (picking one element per row, as cross-entropy does), and `one_hot`.
 
 use crate::autodiff::{BackwardOp, Ctx};
-use crate::dtype::with_dtype;
 use crate::layout::normalize_axis;
-use crate::{DType, Result, Tensor, TensorError};
-use num_traits::{One, Zero};
+use crate::{DType, Device, Result, Storage, Tensor, TensorError};
 
 fn check_indices(op: &'static str, indices: &[usize], size: usize) -> Result<()> {
     match indices.iter().find(|&&i| i >= size) {
@@ -105,20 +103,15 @@ impl Tensor {
     /// ```
     pub fn index_select(&self, axis: usize, indices: &[usize]) -> Result<Tensor> {
         let axis = normalize_axis("index_select", axis as isize, self.shape())?;
-        let (outer, size, inner) = split(self.shape(), axis);
-        check_indices("index_select", indices, size)?;
+        check_indices("index_select", indices, self.shape()[axis])?;
         let mut shape = self.shape().to_vec();
         shape[axis] = indices.len();
-        with_dtype!(self.dtype(), T => {
-            let src = self.contiguous_vec::<T>();
-            let mut out = Vec::with_capacity(outer * indices.len() * inner);
-            for o in 0..outer {
-                for &i in indices {
-                    out.extend_from_slice(&src[(o * size + i) * inner..][..inner]);
-                }
-            }
-            Ok(Tensor::from_op_data(out, &shape, IndexSelectOp { axis, indices: indices.to_vec() }, &[self]))
-        })
+        let out = self.storage().index_select(self.layout(), axis, indices)?;
+        let op = IndexSelectOp {
+            axis,
+            indices: indices.to_vec(),
+        };
+        Ok(Tensor::from_op_storage(out, &shape, op, &[self]))
     }
 
     /// Adds the slices of `src` into this tensor at `indices` along `axis` (duplicates add up).
@@ -136,8 +129,7 @@ impl Tensor {
     pub fn index_add(&self, axis: usize, indices: &[usize], src: &Tensor) -> Result<Tensor> {
         self.check_same("index_add", src)?;
         let axis = normalize_axis("index_add", axis as isize, self.shape())?;
-        let (outer, size, inner) = split(self.shape(), axis);
-        check_indices("index_add", indices, size)?;
+        check_indices("index_add", indices, self.shape()[axis])?;
         let mut expected = self.shape().to_vec();
         expected[axis] = indices.len();
         if src.shape() != expected.as_slice() {
@@ -148,19 +140,16 @@ impl Tensor {
                 detail: ": src must have the selected shape".into(),
             });
         }
-        with_dtype!(self.dtype(), T => {
-            let mut out = self.contiguous_vec::<T>();
-            let s = src.contiguous_vec::<T>();
-            for o in 0..outer {
-                for (k, &i) in indices.iter().enumerate() {
-                    let dst = &mut out[(o * size + i) * inner..][..inner];
-                    for (d, &v) in dst.iter_mut().zip(&s[(o * indices.len() + k) * inner..][..inner]) {
-                        *d += v;
-                    }
-                }
-            }
-            Ok(Tensor::from_op_data(out, self.shape(), IndexAddOp { axis, indices: indices.to_vec() }, &[self, src]))
-        })
+        let s = Tensor::read_storages(&[self, src]);
+        let out = s
+            .get(0)
+            .index_add(self.layout(), axis, indices, (s.get(1), src.layout()))?;
+        drop(s);
+        let op = IndexAddOp {
+            axis,
+            indices: indices.to_vec(),
+        };
+        Ok(Tensor::from_op_storage(out, self.shape(), op, &[self, src]))
     }
 
     /// Picks elements along `axis`: the output has this tensor's shape with `axis` resized to
@@ -183,14 +172,12 @@ impl Tensor {
         check_indices("gather", index, size)?;
         let mut shape = self.shape().to_vec();
         shape[axis] = k;
-        with_dtype!(self.dtype(), T => {
-            let src = self.contiguous_vec::<T>();
-            let out: Vec<T> = (0..outer * k * inner).map(|p| {
-                let (o, i) = (p / (k * inner), p % inner);
-                src[(o * size + index[p]) * inner + i]
-            }).collect();
-            Ok(Tensor::from_op_data(out, &shape, GatherOp { axis, index: index.to_vec() }, &[self]))
-        })
+        let out = self.storage().gather(self.layout(), axis, index)?;
+        let op = GatherOp {
+            axis,
+            index: index.to_vec(),
+        };
+        Ok(Tensor::from_op_storage(out, &shape, op, &[self]))
     }
 
     /// The adjoint of [`Tensor::gather`]: adds `src[.., j, ..]` into a copy of this tensor at
@@ -222,16 +209,16 @@ impl Tensor {
                 detail: ": src must have the index's shape".into(),
             });
         }
-        with_dtype!(self.dtype(), T => {
-            let mut out = self.contiguous_vec::<T>();
-            let s = src.contiguous_vec::<T>();
-            for (p, (&v, &ix)) in s.iter().zip(index).enumerate() {
-                let (o, i) = (p / (k * inner), p % inner);
-                let d = &mut out[(o * size + ix) * inner + i];
-                *d += v;
-            }
-            Ok(Tensor::from_op_data(out, self.shape(), ScatterAddOp { axis, index: index.to_vec() }, &[self, src]))
-        })
+        let s = Tensor::read_storages(&[self, src]);
+        let out = s
+            .get(0)
+            .scatter_add(self.layout(), axis, index, (s.get(1), src.layout()))?;
+        drop(s);
+        let op = ScatterAddOp {
+            axis,
+            index: index.to_vec(),
+        };
+        Ok(Tensor::from_op_storage(out, self.shape(), op, &[self, src]))
     }
 
     /// One-hot rows: `[len(indices), num_classes]` with a 1 at each index.
@@ -246,13 +233,8 @@ impl Tensor {
     /// ```
     pub fn one_hot(indices: &[usize], num_classes: usize, dtype: DType) -> Result<Tensor> {
         check_indices("one_hot", indices, num_classes)?;
-        with_dtype!(dtype, T => {
-            let mut out = vec![T::zero(); indices.len() * num_classes];
-            for (row, &i) in indices.iter().enumerate() {
-                out[row * num_classes + i] = T::one();
-            }
-            Ok(Tensor::from_data(out, &[indices.len(), num_classes]))
-        })
+        let out = Storage::one_hot(Device::Cpu, indices, num_classes, dtype)?;
+        Ok(Tensor::from_storage(out, &[indices.len(), num_classes]))
     }
 }
 

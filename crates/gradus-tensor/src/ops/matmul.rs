@@ -1,15 +1,8 @@
 //! Matrix product with NumPy/PyTorch semantics: 1-D operands are promoted, batch axes broadcast.
 
 use crate::autodiff::{BackwardOp, Ctx};
-use crate::backend::cpu::kernels::elementwise::zeros;
-use crate::backend::cpu::kernels::gemm::{gemm, MatView};
-use crate::dtype::with_dtype;
-use crate::layout::{broadcast_shapes, Layout};
+use crate::layout::broadcast_shapes;
 use crate::{Result, Tensor, TensorError};
-use rayon::prelude::*;
-
-/// Below this many multiply-adds per matrix, batched products run one matrix per thread.
-const SMALL_GEMM: usize = 1 << 18;
 
 struct MatmulOp;
 impl BackwardOp for MatmulOp {
@@ -33,17 +26,6 @@ impl BackwardOp for MatmulOp {
     }
 }
 
-/// Storage offset of batch `index` in a layout whose leading axes are the batch axes.
-fn batch_offset(layout: &Layout, batch_rank: usize, mut index: usize) -> usize {
-    let mut offset = layout.offset;
-    for axis in (0..batch_rank).rev() {
-        let d = layout.shape[axis];
-        offset += (index % d) * layout.strides[axis];
-        index /= d;
-    }
-    offset
-}
-
 fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     a.check_same("matmul", b)?;
     let (ra, rb) = (a.rank(), b.rank());
@@ -64,7 +46,6 @@ fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     }
     let batch = broadcast_shapes("matmul", &a.shape()[..ra - 2], &b.shape()[..rb - 2])
         .map_err(|_| mismatch())?;
-    let count: usize = batch.iter().product();
     let with = |d: &[usize]| {
         batch
             .iter()
@@ -72,29 +53,20 @@ fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             .chain(d.iter().copied())
             .collect::<Vec<_>>()
     };
+    // both operands viewed with the broadcast batch axes: one backend call for the batch
     let (la, lb) = (
         a.layout().broadcast_to(&with(&[m, k])),
         b.layout().broadcast_to(&with(&[k, n])),
     );
-    let br = batch.len();
-    let view = |l: &Layout, i: usize| MatView {
-        offset: batch_offset(l, br, i),
-        rs: l.strides[br],
-        cs: l.strides[br + 1],
-    };
-    with_dtype!(a.dtype(), T => {
-        let mut out = zeros::<T>(count * m * n);
-        a.with_storages::<T, _>(b, |sa, sb| {
-            if count > 1 && m * n * k < SMALL_GEMM && m * n > 0 {
-                out.par_chunks_mut(m * n).enumerate().for_each(|(i, o)| gemm((m, n, k), sa, view(&la, i), sb, view(&lb, i), o));
-            } else if m * n > 0 {
-                for (i, o) in out.chunks_mut(m * n).enumerate() {
-                    gemm((m, n, k), sa, view(&la, i), sb, view(&lb, i), o);
-                }
-            }
-        });
-        Ok(Tensor::from_op_data(out, &with(&[m, n]), MatmulOp, &[a, b]))
-    })
+    let s = Tensor::read_storages(&[a, b]);
+    let out = s.get(0).matmul(&la, (s.get(1), &lb))?;
+    drop(s);
+    Ok(Tensor::from_op_storage(
+        out,
+        &with(&[m, n]),
+        MatmulOp,
+        &[a, b],
+    ))
 }
 
 impl Tensor {

@@ -1,4 +1,6 @@
-//! 2-D max and average pooling, composed from `unfold` and a reduction over each window.
+//! 2-D max and average pooling, composed from `unfold` and a reduction over each window: no
+//! backend call of its own (the backend's `im2col` and a reduction do the work), and gradients
+//! of any order come from those ops.
 
 use super::conv::Conv2dOptions;
 use crate::{Result, Tensor};

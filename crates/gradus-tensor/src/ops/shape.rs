@@ -3,10 +3,8 @@
 //! storage; the rest copy.
 
 use crate::autodiff::{BackwardOp, Ctx};
-use crate::dtype::with_dtype;
 use crate::layout::{normalize_axis, Layout};
-use crate::{DType, Element, Result, Tensor, TensorError};
-use num_traits::Zero;
+use crate::{DType, Result, Storage, Tensor, TensorError};
 
 struct ReshapeOp(Vec<usize>);
 impl BackwardOp for ReshapeOp {
@@ -340,10 +338,13 @@ impl Tensor {
         if self.is_contiguous() {
             return Ok(self.clone());
         }
-        with_dtype!(self.dtype(), T => {
-            let data = self.contiguous_vec::<T>();
-            Ok(Tensor::from_op_data(data, self.shape(), IdentityOp("contiguous"), &[self]))
-        })
+        let out = self.storage().copy(self.layout())?;
+        Ok(Tensor::from_op_storage(
+            out,
+            self.shape(),
+            IdentityOp("contiguous"),
+            &[self],
+        ))
     }
 
     /// The elements `start..start + len` along `axis` (a view), like `torch.narrow`.
@@ -385,18 +386,16 @@ impl Tensor {
     pub fn pad_axis(&self, axis: usize, before: usize, after: usize) -> Result<Tensor> {
         let axis = normalize_axis("pad_axis", axis as isize, self.shape())?;
         let mut shape = self.shape().to_vec();
-        let inner: usize = shape[axis + 1..].iter().product();
-        let outer: usize = shape[..axis].iter().product();
-        let (old, new) = (shape[axis], shape[axis] + before + after);
-        shape[axis] = new;
-        with_dtype!(self.dtype(), T => {
-            let src = self.contiguous_vec::<T>();
-            let mut out = vec![T::zero(); outer * new * inner];
-            for o in 0..outer {
-                out[(o * new + before) * inner..][..old * inner].copy_from_slice(&src[o * old * inner..][..old * inner]);
-            }
-            Ok(Tensor::from_op_data(out, &shape, PadOp { axis, before }, &[self]))
-        })
+        shape[axis] += before + after;
+        let out = self
+            .storage()
+            .pad_axis(self.layout(), axis, before, after)?;
+        Ok(Tensor::from_op_storage(
+            out,
+            &shape,
+            PadOp { axis, before },
+            &[self],
+        ))
     }
 
     /// Joins tensors along an existing axis.
@@ -437,18 +436,20 @@ impl Tensor {
         let sizes: Vec<usize> = tensors.iter().map(|t| t.shape()[axis]).collect();
         let mut shape = first.shape().to_vec();
         shape[axis] = sizes.iter().sum();
-        let outer: usize = shape[..axis].iter().product();
-        let inner: usize = shape[axis + 1..].iter().product();
-        with_dtype!(first.dtype(), T => {
-            let parts: Vec<Vec<T>> = tensors.iter().map(|t| t.contiguous_vec::<T>()).collect();
-            let mut out = Vec::with_capacity(shape.iter().product());
-            for o in 0..outer {
-                for (part, &size) in parts.iter().zip(&sizes) {
-                    out.extend_from_slice(&part[o * size * inner..][..size * inner]);
-                }
-            }
-            Ok(Tensor::from_op_data(out, &shape, ConcatOp { axis, sizes }, tensors))
-        })
+        let storages = Tensor::read_storages(tensors);
+        let parts: Vec<(&Storage, &Layout)> = tensors
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (storages.get(i), t.layout()))
+            .collect();
+        let out = Storage::concat(&parts, axis)?;
+        drop(storages);
+        Ok(Tensor::from_op_storage(
+            out,
+            &shape,
+            ConcatOp { axis, sizes },
+            tensors,
+        ))
     }
 
     /// Joins same-shaped tensors along a new axis.
@@ -483,18 +484,12 @@ impl Tensor {
         if dtype == self.dtype() {
             return Ok(self.clone());
         }
-        let values = self.to_vec_f64();
-        let data = with_dtype!(dtype, T => crate::Storage::cpu(crate::backend::cpu::CpuStorage::from_vec(elementwise_cast::<T>(&values))));
-        let storage = std::sync::Arc::new(std::sync::RwLock::new(data));
-        Ok(Tensor::from_op(
-            storage,
-            Layout::contiguous(self.shape()),
+        let out = self.storage().cast(self.layout(), dtype)?;
+        Ok(Tensor::from_op_storage(
+            out,
+            self.shape(),
             CastOp(self.dtype()),
             &[self],
         ))
     }
-}
-
-fn elementwise_cast<T: Element>(values: &[f64]) -> Vec<T> {
-    values.iter().map(|&v| T::from_f64(v)).collect()
 }

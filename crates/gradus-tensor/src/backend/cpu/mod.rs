@@ -111,9 +111,177 @@ impl BackendStorage for CpuStorage {
 
     // ---- copies, shape and index ops -------------------------------------------------------------
 
+    fn full(n: usize, value: f64, dtype: DType) -> Result<Self> {
+        Ok(copy::full(n, value, dtype))
+    }
+
+    fn copy(&self, layout: &Layout) -> Result<Self> {
+        Ok(copy::copy(self, layout))
+    }
+
+    fn cast(&self, layout: &Layout, dtype: DType) -> Result<Self> {
+        Ok(copy::cast(self, layout, dtype))
+    }
+
+    fn pad_axis(&self, layout: &Layout, axis: usize, before: usize, after: usize) -> Result<Self> {
+        Ok(copy::pad_axis(self, layout, axis, (before, after)))
+    }
+
+    fn concat(parts: &[(&Self, &Layout)], axis: usize) -> Result<Self> {
+        Ok(copy::concat(parts, axis))
+    }
+
+    fn narrow_add_assign(
+        &mut self,
+        dst_shape: &[usize],
+        src: (&Self, &Layout),
+        axis: usize,
+        start: usize,
+    ) -> Result<()> {
+        copy::narrow_add_assign(self, dst_shape, src, axis, start);
+        Ok(())
+    }
+
+    fn copy_into(&mut self, layout: &Layout, src: (&Self, &Layout)) -> Result<()> {
+        copy::copy_into(self, layout, src);
+        Ok(())
+    }
+
+    fn index_select(&self, layout: &Layout, axis: usize, indices: &[usize]) -> Result<Self> {
+        Ok(index::index_select(self, layout, axis, indices))
+    }
+
+    fn index_add(
+        &self,
+        layout: &Layout,
+        axis: usize,
+        indices: &[usize],
+        src: (&Self, &Layout),
+    ) -> Result<Self> {
+        Ok(index::index_add(self, layout, axis, indices, src))
+    }
+
+    fn gather(&self, layout: &Layout, axis: usize, index: &[usize]) -> Result<Self> {
+        Ok(index::gather(self, layout, axis, index))
+    }
+
+    fn scatter_add(
+        &self,
+        layout: &Layout,
+        axis: usize,
+        index: &[usize],
+        src: (&Self, &Layout),
+    ) -> Result<Self> {
+        Ok(index::scatter_add(self, layout, axis, index, src))
+    }
+
+    fn one_hot(indices: &[usize], num_classes: usize, dtype: DType) -> Result<Self> {
+        Ok(index::one_hot(indices, num_classes, dtype))
+    }
+
     // ---- matmul, convolution, pooling, recurrent cells -------------------------------------------
+
+    fn matmul(&self, layout: &Layout, rhs: (&Self, &Layout)) -> Result<Self> {
+        Ok(matmul::matmul(self, layout, rhs))
+    }
+
+    fn im2col(&self, layout: &Layout, window: &crate::ops::conv::Window, pad: f64) -> Result<Self> {
+        Ok(conv::im2col(self, layout, window, pad))
+    }
+
+    fn col2im(&self, layout: &Layout, window: &crate::ops::conv::Window) -> Result<Self> {
+        Ok(conv::col2im(self, layout, window))
+    }
+
+    fn lstm_sequence(
+        &self,
+        xw: &Layout,
+        rest: [(&Self, &Layout); 3],
+        dims: crate::ops::recurrent::RnnDims,
+    ) -> Result<[Self; 3]> {
+        Ok(recurrent::lstm::forward(dims, (self, xw), rest))
+    }
+
+    fn lstm_sequence_backward(
+        &self,
+        g_layout: &Layout,
+        out: (&Self, &Layout),
+        saved: [&Self; 2],
+        rest: [(&Self, &Layout); 3],
+        dims: crate::ops::recurrent::RnnDims,
+    ) -> Result<[Self; 4]> {
+        Ok(recurrent::lstm::backward(
+            dims,
+            (self, g_layout),
+            out,
+            saved,
+            rest,
+        ))
+    }
+
+    fn gru_sequence(
+        &self,
+        xw: &Layout,
+        rest: [(&Self, &Layout); 3],
+        dims: crate::ops::recurrent::RnnDims,
+    ) -> Result<[Self; 3]> {
+        Ok(recurrent::gru::forward(dims, (self, xw), rest))
+    }
+
+    fn gru_sequence_backward(
+        &self,
+        g_layout: &Layout,
+        out: (&Self, &Layout),
+        saved: [&Self; 2],
+        rest: [(&Self, &Layout); 3],
+        dims: crate::ops::recurrent::RnnDims,
+    ) -> Result<[Self; 4]> {
+        Ok(recurrent::gru::backward(
+            dims,
+            (self, g_layout),
+            out,
+            saved,
+            rest,
+        ))
+    }
 
     // ---- optimizer rules -------------------------------------------------------------------------
 
     // ---- host transfers --------------------------------------------------------------------------
+
+    fn from_host_vec<T: Element>(data: Vec<T>) -> Result<Self> {
+        Ok(CpuStorage::from_vec(data))
+    }
+
+    fn to_host_vec<T: Element>(&self, layout: &Layout) -> Result<Vec<T>> {
+        Ok(self.view::<T>(layout).into_owned())
+    }
+
+    fn to_host_vec_f64(&self, layout: &Layout) -> Result<Vec<f64>> {
+        Ok(host::to_vec_f64(self, layout))
+    }
+
+    fn with_host_slice<T: Element, R>(
+        &self,
+        layout: &Layout,
+        f: impl FnOnce(&[T]) -> R,
+    ) -> Result<R> {
+        Ok(f(&self.view::<T>(layout)))
+    }
+
+    fn with_host_slice_mut<T: Element, R>(
+        &mut self,
+        layout: &Layout,
+        f: impl FnOnce(&mut [T]) -> R,
+    ) -> Result<R> {
+        host::with_slice_mut(self, layout, f)
+    }
 }
+
+// ---- copies, shape and index; matmul, convolution, recurrent cells; host transfers ---------------
+mod conv;
+mod copy;
+mod host;
+mod index;
+mod matmul;
+mod recurrent;

@@ -1,45 +1,10 @@
 //! im2col / col2im: the patch extraction behind convolution and pooling.
 
+use crate::ops::conv::Window;
 use crate::Element;
 use rayon::prelude::*;
 
-/// Geometry of a 2-D sliding window over `[channels, h, w]` images.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Window {
-    pub channels: usize,
-    pub h: usize,
-    pub w: usize,
-    pub kernel: (usize, usize),
-    pub stride: (usize, usize),
-    pub padding: (usize, usize),
-    pub dilation: (usize, usize),
-}
-
 impl Window {
-    /// Output height and width, or `None` when the kernel does not fit.
-    pub fn output_size(&self) -> Option<(usize, usize)> {
-        let out = |size: usize, k: usize, s: usize, p: usize, d: usize| {
-            let span = d * (k - 1) + 1;
-            (size + 2 * p).checked_sub(span).map(|r| r / s + 1)
-        };
-        Some((
-            out(
-                self.h,
-                self.kernel.0,
-                self.stride.0,
-                self.padding.0,
-                self.dilation.0,
-            )?,
-            out(
-                self.w,
-                self.kernel.1,
-                self.stride.1,
-                self.padding.1,
-                self.dilation.1,
-            )?,
-        ))
-    }
-
     fn patch_len(&self) -> usize {
         self.channels * self.kernel.0 * self.kernel.1
     }

@@ -1,0 +1,22 @@
+//! Convolution's data movement on the CPU: im2col and its adjoint col2im (`kernels::im2col`).
+//! Convolution itself is im2col then a matrix product; pooling is im2col then a reduction.
+
+use super::kernels::im2col;
+use super::CpuStorage;
+use crate::backend::BackendStorage;
+use crate::dtype::with_dtype;
+use crate::layout::Layout;
+use crate::ops::conv::Window;
+use crate::Element;
+
+/// `[n, c, h, w]` images to `[n, c*kh*kw, oh*ow]` columns, `pad` outside the image.
+pub(crate) fn im2col(s: &CpuStorage, layout: &Layout, win: &Window, pad: f64) -> CpuStorage {
+    let n = layout.shape()[0];
+    with_dtype!(s.dtype(), T => CpuStorage::from_vec(im2col::im2col(&s.view::<T>(layout), n, win, T::from_f64(pad))))
+}
+
+/// `[n, c*kh*kw, oh*ow]` columns summed back into `[n, c, h, w]` images.
+pub(crate) fn col2im(s: &CpuStorage, layout: &Layout, win: &Window) -> CpuStorage {
+    let n = layout.shape()[0];
+    with_dtype!(s.dtype(), T => CpuStorage::from_vec(im2col::col2im(&s.view::<T>(layout), n, win)))
+}
