@@ -1,7 +1,6 @@
 //! The `Tensor` type: a shared, immutable view of a buffer plus its place in the autodiff graph.
 
 use crate::autodiff::{self, BackwardOp, Node};
-use crate::backend::cpu::CpuStorage;
 use crate::dtype::with_dtype;
 use crate::layout::Layout;
 use crate::{DType, Device, Element, Result, Storage, TensorError};
@@ -130,21 +129,6 @@ impl Tensor {
             requires_grad: true,
             grad: Mutex::new(None),
         }))
-    }
-
-    /// A new contiguous result of an op.
-    pub(crate) fn from_op_data<T: Element>(
-        data: Vec<T>,
-        shape: &[usize],
-        op: impl BackwardOp + 'static,
-        inputs: &[&Tensor],
-    ) -> Tensor {
-        Tensor::from_op(
-            Arc::new(RwLock::new(Storage::cpu(CpuStorage::from_vec(data)))),
-            Layout::contiguous(shape),
-            op,
-            inputs,
-        )
     }
 
     /// A new contiguous result of an op from the buffer a backend call returned.
@@ -530,20 +514,6 @@ impl Tensor {
         self.storage().with_host_slice(self.layout(), f)
     }
 
-    /// Internal: `with_data` without the dtype check (callers dispatch on dtype first).
-    pub(crate) fn with_slice<T: Element, R>(&self, f: impl FnOnce(&[T]) -> R) -> R {
-        let guard = self.0.storage.read().expect("storage lock");
-        let all = guard.as_cpu().slice::<T>();
-        let layout = &self.0.layout;
-        if layout.is_contiguous() {
-            f(&all[layout.offset..layout.offset + layout.numel()])
-        } else {
-            f(&crate::backend::cpu::kernels::elementwise::gather_strided(
-                all, layout,
-            ))
-        }
-    }
-
     /// Copies the elements to host memory, row-major.
     ///
     /// # Errors
@@ -678,11 +648,6 @@ impl Tensor {
         let storage = self.storage().to_device(self.layout(), device)?;
         let op = ToDeviceOp(self.device());
         Ok(Tensor::from_op_storage(storage, self.shape(), op, &[self]))
-    }
-
-    /// A row-major `Vec` of the elements (internal; dtype must match).
-    pub(crate) fn contiguous_vec<T: Element>(&self) -> Vec<T> {
-        self.with_slice(|v: &[T]| v.to_vec())
     }
 
     pub(crate) fn check_dtype<T: Element>(&self, op: &'static str) -> Result<()> {

@@ -61,14 +61,6 @@ impl Storage {
         self.len() == 0
     }
 
-    /// The host storage, when the elements live in host memory (internal: CPU kernels and
-    /// explicit host transfers only).
-    pub(crate) fn as_cpu(&self) -> &CpuStorage {
-        match &self.0 {
-            Inner::Cpu(s) => s,
-        }
-    }
-
     // ---- backend calls, one per op family (see `backend/mod.rs`) -------------------------------
 
     /// `k.f(x)` per element of the view `layout`, into a new contiguous buffer.
