@@ -128,6 +128,9 @@ fn scale_gradients(params: &[(String, Param)], c: f64) -> gradus_train::Result<(
     Ok(())
 }
 
+/// A step the hook saw and the parameter names it got.
+type StepSeen = (u64, Vec<String>);
+
 #[test]
 fn a_gradient_hook_sees_every_step_and_halving_the_gradients_halves_the_sgd_step() {
     let data = line(40);
@@ -146,7 +149,7 @@ fn a_gradient_hook_sees_every_step_and_halving_the_gradients_halves_the_sgd_step
     let mut halved_lr = trainer(linear(DType::F64), false, 0.05, task, options());
     fit(&mut halved_lr, &data, None, d1.path());
 
-    let seen: Arc<Mutex<Vec<(u64, Vec<String>)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<StepSeen>>> = Arc::default();
     let log = seen.clone();
     let mut hooked = trainer(linear(DType::F64), false, 0.1, task, options());
     hooked.set_gradient_hook(move |params: &[(String, Param)], step: u64| {
