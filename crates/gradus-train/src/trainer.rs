@@ -63,7 +63,7 @@ pub struct TrainOptions {
     pub quiet: bool,
     /// Set from outside (a signal handler) to stop the run cleanly: the current step finishes,
     /// then the checkpoint, the model and the report are written and `fit` returns a summary
-    /// with `stopped = "interrupted"`.
+    /// with `stopped = StopReason::Interrupted`.
     pub interrupt: Option<Arc<AtomicBool>>,
     /// Read the loss and the gradient norms on the host every this many steps (at least 1; 1:
     /// every step). Between reads they stay on the device and the divergence guard waits for
@@ -147,13 +147,37 @@ impl Trainer {
     /// Installs a gradient hook (replacing any), run on every step's gradients between backward
     /// and the divergence guard; see [`crate::hook`].
     ///
-    /// ```no_run
-    /// # fn trainer() -> gradus_train::Trainer { unimplemented!() }
-    /// let mut t = trainer();
-    /// t.set_gradient_hook(|params: &[(String, gradus_nn::Param)], step: u64| {
-    ///     println!("step {step}: {} gradients", params.len());
+    /// ```
+    /// use gradus_data::{Dataset, Targets};
+    /// use gradus_nn::{layers::Linear, Module, Param};
+    /// use gradus_optim::{Optimizer, Schedule, Sgd};
+    /// use gradus_tensor::{Rng, Tensor};
+    /// use gradus_train::{task::Task, TrainOptions, Trainer};
+    /// use std::sync::{atomic::{AtomicU64, Ordering}, Arc};
+    ///
+    /// let model = Linear::new(1, 1, true, &mut Rng::seed(0));
+    /// let params: Vec<Tensor> = model.parameters().iter().map(|p| p.tensor()).collect();
+    /// let mut t = Trainer {
+    ///     model: Box::new(model),
+    ///     optimizer: Optimizer::new(Sgd::new(0.1), &params).unwrap(),
+    ///     schedule: Schedule::Constant(0.1),
+    ///     plateau: None,
+    ///     task: Task::Regression { outputs: 1 },
+    ///     options: TrainOptions { epochs: 2, quiet: true, ..TrainOptions::default() },
+    ///     model_metadata: Default::default(),
+    /// };
+    /// let steps = Arc::new(AtomicU64::new(0));
+    /// let seen = steps.clone();
+    /// t.set_gradient_hook(move |params: &[(String, Param)], step: u64| {
+    ///     assert_eq!(params.len(), 2); // weight and bias
+    ///     seen.store(step, Ordering::SeqCst);
     ///     Ok(())
     /// });
+    /// let data = Dataset::new(vec![0.0, 1.0], vec![1],
+    ///     Targets::Values { values: vec![1.0, 3.0], dim: 1 }).unwrap();
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.fit(&data, None, dir.path(), false).unwrap();
+    /// assert_eq!(steps.load(Ordering::SeqCst), 2);
     /// ```
     pub fn set_gradient_hook(&mut self, hook: impl GradientHook + 'static) -> &mut Trainer {
         self.options.gradient_hook = Some(SharedGradientHook::new(hook));
