@@ -1,8 +1,14 @@
 //! Convergence diagnostics: gradient norms (global and per layer), update-to-parameter ratios,
 //! and warnings for vanishing and exploding gradients that name the layer.
+//!
+//! The sums of squares behind the norms and ratios are tensor ops in f64 on the tensors' device
+//! ([`grad_squares`], [`update_squares`]); the trainer reads them on the host only at its sync
+//! points and turns them into norms with [`GradNorms::from_squares`] and [`ratio_from_squares`].
+//! Each sum runs over the elements in order in f64, as the host loops they replace did, so the
+//! numbers are bitwise the same.
 
 use gradus_nn::Param;
-use gradus_tensor::{DType, Tensor};
+use gradus_tensor::{autodiff::no_grad, DType, Result, Tensor};
 
 /// The layer a parameter belongs to: its dotted name without the last part
 /// (`encoder.0.weight` -> `encoder.0`); a model's own parameters belong to `(root)`.
@@ -15,16 +21,53 @@ pub fn layer_of(name: &str) -> &str {
     name.rsplit_once('.').map_or("(root)", |(layer, _)| layer)
 }
 
-/// Sum of squares in f64, reading the tensor in place (no copy for contiguous tensors).
-fn sum_squares(t: &Tensor) -> f64 {
-    match t.dtype() {
-        DType::F32 => t
-            .with_data(|v: &[f32]| v.iter().map(|&x| (x as f64) * (x as f64)).sum())
-            .unwrap_or(f64::NAN),
-        _ => t
-            .with_data(|v: &[f64]| v.iter().map(|x| x * x).sum())
-            .unwrap_or(f64::NAN),
-    }
+/// The elements of `t` flattened and cast to f64 (a new tensor, outside the graph).
+fn flat_f64(t: &Tensor) -> Result<Tensor> {
+    t.detach()
+        .contiguous()?
+        .reshape(&[t.numel()])?
+        .to_dtype(DType::F64)
+}
+
+/// `sum(x^2)` of an f64 tensor, as a `[1]` tensor, summed in element order.
+///
+/// With the cast in [`flat_f64`] this makes three passes and two full-size f64 copies where the
+/// host loop it replaces made one pass and no copy: on the CPU the gradient norms of a large
+/// model cost several times what they did. The fix is a fused backend reduction with an f64
+/// accumulator (one pass, no copy), to be called here.
+fn sum_squares(x: &Tensor) -> Result<Tensor> {
+    x.mul(x)?.sum_all()?.reshape(&[1])
+}
+
+/// Each parameter's gradient sum of squares, `[P]` in f64 on the gradients' device, in parameter
+/// order (0 for a parameter without a gradient). Nothing is read on the host.
+///
+/// # Errors
+/// When a gradient cannot be cast to f64.
+///
+/// ```
+/// use gradus_nn::Param;
+/// use gradus_tensor::Tensor;
+/// let p = Param::new(Tensor::from_vec(vec![1.0f32, 1.0], &[2]).unwrap());
+/// p.tensor().set_grad(Some(Tensor::from_vec(vec![3.0f32, 4.0], &[2]).unwrap()));
+/// let q = Param::new(Tensor::from_vec(vec![1.0f32], &[1]).unwrap());
+/// let sq = gradus_train::diagnostics::grad_squares(&[("a".into(), p), ("b".into(), q)]).unwrap();
+/// assert_eq!(sq.to_vec::<f64>().unwrap(), vec![25.0, 0.0]);
+/// ```
+pub fn grad_squares(params: &[(String, Param)]) -> Result<Tensor> {
+    no_grad(|| {
+        let parts = params
+            .iter()
+            .map(|(_, p)| match p.tensor().grad() {
+                Some(g) => sum_squares(&flat_f64(&g)?),
+                None => Ok(Tensor::zeros(&[1], DType::F64)),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if parts.is_empty() {
+            return Ok(Tensor::zeros(&[0], DType::F64));
+        }
+        Tensor::concat(&parts.iter().collect::<Vec<_>>(), 0)
+    })
 }
 
 /// Gradient norms of one step.
@@ -37,21 +80,22 @@ pub struct GradNorms {
 }
 
 impl GradNorms {
-    /// Measures the gradients of named parameters (parameters without a gradient count as 0).
+    /// Norms from each parameter's gradient sum of squares (`squares`, in the order of `names`,
+    /// as [`grad_squares`] gives them once read on the host): per layer the square root of its
+    /// parameters' sums, globally the square root of all.
     ///
     /// ```
-    /// use gradus_nn::Param;
-    /// use gradus_tensor::{DType, Tensor};
-    /// let p = Param::new(Tensor::from_vec(vec![1.0f64], &[1]).unwrap().requires_grad_(true));
-    /// p.tensor().mul_scalar(3.0).unwrap().sum_all().unwrap().backward().unwrap();
-    /// let n = gradus_train::diagnostics::GradNorms::measure(&[("fc.weight".into(), p)]);
-    /// assert_eq!(n.global, 3.0);
-    /// assert_eq!(n.per_layer, vec![("fc".to_string(), 3.0)]);
+    /// use gradus_train::diagnostics::GradNorms;
+    /// let n = GradNorms::from_squares(["fc.weight", "fc.bias", "out.weight"], &[9.0, 16.0, 0.0]);
+    /// assert_eq!(n.global, 5.0);
+    /// assert_eq!(n.per_layer, vec![("fc".to_string(), 5.0), ("out".to_string(), 0.0)]);
     /// ```
-    pub fn measure(params: &[(String, Param)]) -> GradNorms {
+    pub fn from_squares<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+        squares: &[f64],
+    ) -> GradNorms {
         let mut per_layer: Vec<(String, f64)> = Vec::new();
-        for (name, p) in params {
-            let sq = p.grad().map(|g| sum_squares(&g)).unwrap_or(0.0);
+        for (name, &sq) in names.into_iter().zip(squares) {
             let layer = layer_of(name);
             match per_layer.last_mut() {
                 Some((l, acc)) if l == layer => *acc += sq,
@@ -65,6 +109,29 @@ impl GradNorms {
         }
     }
 
+    /// Measures the gradients of named parameters now (parameters without a gradient count as
+    /// 0): [`grad_squares`] read on the host at once, a host synchronization.
+    ///
+    /// # Errors
+    /// When a gradient cannot be cast to f64.
+    ///
+    /// ```
+    /// use gradus_nn::Param;
+    /// use gradus_tensor::{DType, Tensor};
+    /// let p = Param::new(Tensor::from_vec(vec![1.0f64], &[1]).unwrap().requires_grad_(true));
+    /// p.tensor().mul_scalar(3.0).unwrap().sum_all().unwrap().backward().unwrap();
+    /// let n = gradus_train::diagnostics::GradNorms::measure(&[("fc.weight".into(), p)]).unwrap();
+    /// assert_eq!(n.global, 3.0);
+    /// assert_eq!(n.per_layer, vec![("fc".to_string(), 3.0)]);
+    /// ```
+    pub fn measure(params: &[(String, Param)]) -> Result<GradNorms> {
+        let squares = grad_squares(params)?.to_vec_f64();
+        Ok(GradNorms::from_squares(
+            params.iter().map(|(n, _)| n.as_str()),
+            &squares,
+        ))
+    }
+
     /// The first layer whose gradient is not finite, else the layer with the largest norm.
     pub fn worst_layer(&self) -> Option<&str> {
         self.per_layer
@@ -75,28 +142,80 @@ impl GradNorms {
     }
 }
 
-/// `||after - before|| / ||before||` over all parameters: how big a step was relative to the
-/// weights (healthy training is often around 1e-3).
+/// All the tensors flattened and joined in order, in f64: a copy (for the values of parameters
+/// before an in-place optimizer step), `[sum of numel]` (`[0]` for no tensor).
+///
+/// # Errors
+/// When a tensor cannot be cast to f64.
 ///
 /// ```
-/// use gradus_tensor::{DType, Tensor};
-/// let before = vec![Tensor::from_vec(vec![3.0f64, 4.0], &[2]).unwrap()];
-/// let after = vec![Tensor::from_vec(vec![3.0f64, 4.5], &[2]).unwrap()];
-/// assert_eq!(gradus_train::diagnostics::update_ratio(&before, &after), 0.1);
+/// use gradus_tensor::Tensor;
+/// let a = Tensor::from_vec(vec![1.0f32, 2.0], &[2]).unwrap();
+/// let b = Tensor::from_vec(vec![3.0f32], &[1, 1]).unwrap();
+/// let flat = gradus_train::diagnostics::flat_copy_f64(&[a, b]).unwrap();
+/// assert_eq!(flat.to_vec::<f64>().unwrap(), vec![1.0, 2.0, 3.0]);
 /// ```
-pub fn update_ratio(before: &[Tensor], after: &[Tensor]) -> f64 {
-    let (mut delta, mut base) = (0.0, 0.0);
-    for (b, a) in before.iter().zip(after) {
-        for (x, y) in b.to_vec_f64().iter().zip(a.to_vec_f64()) {
-            delta += (y - x) * (y - x);
-            base += x * x;
-        }
+pub fn flat_copy_f64(tensors: &[Tensor]) -> Result<Tensor> {
+    if tensors.is_empty() {
+        return Ok(Tensor::zeros(&[0], DType::F64));
     }
+    no_grad(|| {
+        // concat copies, so the result never shares storage with a parameter
+        let parts = tensors.iter().map(flat_f64).collect::<Result<Vec<_>>>()?;
+        Tensor::concat(&parts.iter().collect::<Vec<_>>(), 0)
+    })
+}
+
+/// `[||after - before||^2, ||before||^2]` in f64 over all parameters (`before` as
+/// [`flat_copy_f64`] took it, `after` the parameters now), on the parameters' device.
+///
+/// # Errors
+/// When the parameters no longer match `before` in size.
+///
+/// ```
+/// use gradus_tensor::Tensor;
+/// use gradus_train::diagnostics::{flat_copy_f64, update_squares};
+/// let w = Tensor::from_vec(vec![3.0f32, 4.0], &[2]).unwrap();
+/// let before = flat_copy_f64(&[w.clone()]).unwrap();
+/// w.update_data(|v: &mut [f32]| v[1] = 4.5).unwrap();
+/// assert_eq!(update_squares(&before, &[w]).unwrap().to_vec::<f64>().unwrap(), vec![0.25, 25.0]);
+/// ```
+pub fn update_squares(before: &Tensor, after: &[Tensor]) -> Result<Tensor> {
+    no_grad(|| {
+        let delta = flat_copy_f64(after)?.sub(before)?;
+        Tensor::concat(&[&sum_squares(&delta)?, &sum_squares(before)?], 0)
+    })
+}
+
+/// `||after - before|| / ||before||` from the two sums of squares of [`update_squares`]
+/// (`||after - before||` when the parameters were all 0).
+///
+/// ```
+/// assert_eq!(gradus_train::diagnostics::ratio_from_squares(0.25, 25.0), 0.1);
+/// ```
+pub fn ratio_from_squares(delta: f64, base: f64) -> f64 {
     if base > 0.0 {
         (delta / base).sqrt()
     } else {
         delta.sqrt()
     }
+}
+
+/// `||after - before|| / ||before||` over all parameters: how big a step was relative to the
+/// weights (healthy training is often around 1e-3). Reads the result on the host.
+///
+/// # Errors
+/// When `before` and `after` differ in sizes or cannot be cast to f64.
+///
+/// ```
+/// use gradus_tensor::{DType, Tensor};
+/// let before = vec![Tensor::from_vec(vec![3.0f64, 4.0], &[2]).unwrap()];
+/// let after = vec![Tensor::from_vec(vec![3.0f64, 4.5], &[2]).unwrap()];
+/// assert_eq!(gradus_train::diagnostics::update_ratio(&before, &after).unwrap(), 0.1);
+/// ```
+pub fn update_ratio(before: &[Tensor], after: &[Tensor]) -> Result<f64> {
+    let sq = update_squares(&flat_copy_f64(before)?, after)?.to_vec_f64();
+    Ok(ratio_from_squares(sq[0], sq[1]))
 }
 
 /// Watches gradient norms over steps and produces warnings.

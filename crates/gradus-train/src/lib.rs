@@ -1,7 +1,11 @@
 //! # gradus-train: the training loop and what it writes
 //!
 //! - [`trainer`]: [`Trainer::fit`] runs epochs of batches (full, stochastic or mini-batch),
-//!   validates, stops early, detects divergence, and writes the run directory.
+//!   validates, stops early, detects divergence, and writes the run directory; it ends with a
+//!   [`StopReason`] ([`stop`]).
+//! - [`step`]: one training step in stages: forward, backward, gradient hook ([`hook`]),
+//!   divergence guard, optimizer step, recording; host reads at sync points ([`sync`]).
+//! - [`batch`]: the data boundary, where host rows become tensors.
 //! - [`task`]: the loss and metrics of classification, binary classification and regression.
 //! - [`diagnostics`]: gradient norms per layer, update ratios, vanishing/exploding warnings.
 //! - [`divergence`]: the divergence check on a running mean of the loss.
@@ -15,6 +19,7 @@
 //!   files with metadata, and the progress bar.
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod checkpoint;
 pub mod checkpoint_file;
 pub mod diagnostics;
@@ -22,13 +27,18 @@ pub mod divergence;
 pub mod early_stop;
 pub mod epoch;
 mod error;
+pub mod hook;
 pub mod metrics;
 pub mod model_file;
 pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod step;
+pub mod stop;
+pub mod sync;
 pub mod task;
 pub mod trainer;
 
 pub use error::{Result, TrainError};
+pub use stop::StopReason;
 pub use trainer::{Summary, TrainOptions, Trainer};

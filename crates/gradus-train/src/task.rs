@@ -1,7 +1,11 @@
 //! What is being learned: the loss to minimize and the metrics to report for it.
+//!
+//! Losses and the regression metrics are tensor ops; the host reads only the final numbers.
+//! Class predictions (accuracy, `gradus eval`, `gradus predict`) are compared with labels that
+//! live on the host, so they cross to the host through the transfer API, once per evaluation.
 
 use gradus_nn::loss::{bce_with_logits, cross_entropy, mse_loss, CrossEntropyOptions, Reduction};
-use gradus_tensor::{Result, Tensor, TensorError};
+use gradus_tensor::{autodiff::no_grad, DType, Result, Tensor, TensorError};
 
 /// A learning task: it turns model outputs and targets into a loss and into metrics.
 ///
@@ -62,7 +66,7 @@ impl Task {
             }
             (Task::Binary, Targets::Classes(c)) => {
                 let y: Vec<f64> = c.iter().map(|&v| v as f64).collect();
-                let y = Tensor::from_vec(y, output.shape())?.to_dtype(output.dtype())?;
+                let y = crate::batch::host_to_device(y, output.shape(), output.dtype())?;
                 bce_with_logits(output, &y, Reduction::Mean)
             }
             (Task::Regression { .. }, Targets::Values(y)) => {
@@ -74,6 +78,10 @@ impl Task {
 
     /// Metrics of a set of outputs: accuracy for classification, RMSE and R² for regression.
     ///
+    /// Accuracy compares predicted classes with the host labels (see
+    /// [`Task::predicted_classes`]); RMSE and R² are sums of squares in f64 on the outputs'
+    /// device, read on the host as two numbers.
+    ///
     /// # Errors
     /// When outputs and targets do not fit.
     pub fn metrics(&self, output: &Tensor, targets: &Targets) -> Result<Vec<(String, f64)>> {
@@ -83,11 +91,8 @@ impl Task {
                 Ok(vec![("accuracy".into(), fraction_equal(&predicted, c))])
             }
             (Task::Regression { .. }, Targets::Values(y)) => {
-                let (p, t) = (like(output, y)?.to_vec_f64(), y.to_vec_f64());
-                let n = t.len().max(1) as f64;
-                let mean = t.iter().sum::<f64>() / n;
-                let sse: f64 = p.iter().zip(&t).map(|(a, b)| (a - b) * (a - b)).sum();
-                let sst: f64 = t.iter().map(|b| (b - mean) * (b - mean)).sum();
+                let n = y.numel().max(1) as f64;
+                let [sse, sst] = regression_squares(&like(output, y)?, y)?;
                 let r2 = if sst > 0.0 { 1.0 - sse / sst } else { 0.0 };
                 Ok(vec![("rmse".into(), (sse / n).sqrt()), ("r2".into(), r2)])
             }
@@ -99,6 +104,10 @@ impl Task {
     /// a tie, as `torch.argmax`) for classification, over the last axis of any rank; `logit > 0`
     /// (probability above 0.5) for binary. Accuracy, `gradus eval` and `gradus predict` all pick
     /// classes here. Empty for regression.
+    ///
+    /// A host boundary: the classes come back as host indices (binary logits are read with
+    /// `to_vec_f64`, classification through `argmax`), to be compared with host labels or
+    /// printed.
     ///
     /// # Errors
     /// When classification logits have no class axis (rank below 2, or an empty last axis).
@@ -155,6 +164,27 @@ fn like(output: &Tensor, y: &Tensor) -> Result<Tensor> {
         });
     }
     output.reshape(y.shape())
+}
+
+/// `[sum (p - t)^2, sum (t - mean t)^2]` over all elements, in f64 in element order, computed on
+/// the tensors' device and read on the host as two numbers.
+fn regression_squares(p: &Tensor, t: &Tensor) -> Result<[f64; 2]> {
+    no_grad(|| {
+        let flat = |x: &Tensor| {
+            x.detach()
+                .contiguous()?
+                .reshape(&[x.numel()])?
+                .to_dtype(DType::F64)
+        };
+        let (p, t) = (flat(p)?, flat(t)?);
+        let count = Tensor::full(&[], t.numel().max(1) as f64, DType::F64);
+        let mean = t.sum_all()?.div(&count)?;
+        let square_sum = |d: Tensor| d.mul(&d)?.sum_all()?.reshape(&[1]);
+        let sse = square_sum(p.sub(&t)?)?;
+        let sst = square_sum(t.sub(&mean)?)?;
+        let both = Tensor::concat(&[&sse, &sst], 0)?.to_vec_f64();
+        Ok([both[0], both[1]])
+    })
 }
 
 fn fraction_equal(a: &[usize], b: &[usize]) -> f64 {

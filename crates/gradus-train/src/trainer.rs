@@ -1,13 +1,18 @@
-//! The training loop: batches, forward, backward, diagnostics, optimizer step, validation,
+//! The training loop: epochs of batches, each a step in stages ([`crate::step`]), validation,
 //! early stopping, checkpoints and the run directory's files.
 
+use crate::batch::to_device;
 use crate::checkpoint::{self, RunState};
-use crate::diagnostics::{update_ratio, GradNorms, GradientWatch};
+use crate::diagnostics::GradientWatch;
 use crate::early_stop::EarlyStopping;
 use crate::epoch::{EpochProgress, EpochStats};
 use crate::error::{Result, TrainError};
+use crate::hook::{GradientHook, SharedGradientHook};
 use crate::metrics::{write_layers_csv, write_metrics_csv, EpochRecord};
 use crate::progress::Progress;
+use crate::step::{Ledger, StepSite};
+use crate::stop::StopReason;
+use crate::sync::Pending;
 use crate::task::{Targets, Task};
 use gradus_data::{BatchMode, Batcher, Dataset};
 use gradus_nn::Module;
@@ -58,8 +63,17 @@ pub struct TrainOptions {
     pub quiet: bool,
     /// Set from outside (a signal handler) to stop the run cleanly: the current step finishes,
     /// then the checkpoint, the model and the report are written and `fit` returns a summary
-    /// with `stopped = "interrupted"`.
+    /// with `stopped = StopReason::Interrupted`.
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// Read the loss and the gradient norms on the host every this many steps (at least 1; 1:
+    /// every step). Between reads they stay on the device and the divergence guard waits for
+    /// the next read, so a divergence is caught up to `sync_every - 1` steps late; the recorded
+    /// values (`metrics.csv`, warnings) are the same at any interval. Epoch ends and checkpoints
+    /// always read first. See [`crate::step`].
+    pub sync_every: u64,
+    /// Sees and may change every step's gradients between backward and the guard (none: the
+    /// identity). See [`crate::hook`] and [`Trainer::set_gradient_hook`].
+    pub gradient_hook: Option<SharedGradientHook>,
 }
 
 impl Default for TrainOptions {
@@ -85,6 +99,8 @@ impl Default for TrainOptions {
             eval_batch: 1024,
             quiet: false,
             interrupt: None,
+            sync_every: 1,
+            gradient_hook: None,
         }
     }
 }
@@ -114,8 +130,9 @@ pub struct Summary {
     pub epochs: usize,
     /// Optimizer steps taken.
     pub steps: u64,
-    /// Why training ended: "completed", "early stopping", "max steps", "interrupted".
-    pub stopped: String,
+    /// Why training ended; written as "completed", "early stopping", "max steps" or
+    /// "interrupted".
+    pub stopped: StopReason,
     /// The last epoch's record (of the unfinished epoch when the run stopped inside one).
     pub last: Option<EpochRecord>,
     /// The epoch with the best validation loss (or training loss without validation).
@@ -126,40 +143,48 @@ pub struct Summary {
     pub warnings: Vec<String>,
 }
 
-/// A prepared batch: model input and task targets.
-struct Prepared {
-    x: Tensor,
-    y: Targets,
-    samples: usize,
-}
-
-fn prepare(data: &Dataset, idx: &[usize], task: &Task, dtype: DType) -> Result<Prepared> {
-    let b = data.batch(idx);
-    let x = Tensor::from_vec(b.x, &b.x_shape)?.to_dtype(dtype)?;
-    let y = match (&b.y, task) {
-        (gradus_data::Targets::Classes { labels, .. }, _) => {
-            Targets::Classes(labels.iter().map(|&l| l as usize).collect())
-        }
-        (gradus_data::Targets::Values { values, .. }, Task::Classification { .. }) => {
-            Targets::Classes(values.iter().map(|&v| v as usize).collect())
-        }
-        (gradus_data::Targets::Values { values, dim }, _) => {
-            Targets::Values(Tensor::from_vec(values.clone(), &[idx.len(), *dim])?.to_dtype(dtype)?)
-        }
-    };
-    Ok(Prepared {
-        x,
-        y,
-        samples: idx.len(),
-    })
-}
-
-/// Why a run stops before its last epoch, checked before every step.
-const INTERRUPTED: &str = "interrupted";
-const MAX_STEPS: &str = "max steps";
-
 impl Trainer {
-    fn named_params(&self) -> Vec<(String, gradus_nn::Param)> {
+    /// Installs a gradient hook (replacing any), run on every step's gradients between backward
+    /// and the divergence guard; see [`crate::hook`].
+    ///
+    /// ```
+    /// use gradus_data::{Dataset, Targets};
+    /// use gradus_nn::{layers::Linear, Module, Param};
+    /// use gradus_optim::{Optimizer, Schedule, Sgd};
+    /// use gradus_tensor::{Rng, Tensor};
+    /// use gradus_train::{task::Task, TrainOptions, Trainer};
+    /// use std::sync::{atomic::{AtomicU64, Ordering}, Arc};
+    ///
+    /// let model = Linear::new(1, 1, true, &mut Rng::seed(0));
+    /// let params: Vec<Tensor> = model.parameters().iter().map(|p| p.tensor()).collect();
+    /// let mut t = Trainer {
+    ///     model: Box::new(model),
+    ///     optimizer: Optimizer::new(Sgd::new(0.1), &params).unwrap(),
+    ///     schedule: Schedule::Constant(0.1),
+    ///     plateau: None,
+    ///     task: Task::Regression { outputs: 1 },
+    ///     options: TrainOptions { epochs: 2, quiet: true, ..TrainOptions::default() },
+    ///     model_metadata: Default::default(),
+    /// };
+    /// let steps = Arc::new(AtomicU64::new(0));
+    /// let seen = steps.clone();
+    /// t.set_gradient_hook(move |params: &[(String, Param)], step: u64| {
+    ///     assert_eq!(params.len(), 2); // weight and bias
+    ///     seen.store(step, Ordering::SeqCst);
+    ///     Ok(())
+    /// });
+    /// let data = Dataset::new(vec![0.0, 1.0], vec![1],
+    ///     Targets::Values { values: vec![1.0, 3.0], dim: 1 }).unwrap();
+    /// let dir = tempfile::tempdir().unwrap();
+    /// t.fit(&data, None, dir.path(), false).unwrap();
+    /// assert_eq!(steps.load(Ordering::SeqCst), 2);
+    /// ```
+    pub fn set_gradient_hook(&mut self, hook: impl GradientHook + 'static) -> &mut Trainer {
+        self.options.gradient_hook = Some(SharedGradientHook::new(hook));
+        self
+    }
+
+    pub(crate) fn named_params(&self) -> Vec<(String, gradus_nn::Param)> {
         self.model
             .named_parameters()
             .into_iter()
@@ -167,7 +192,7 @@ impl Trainer {
             .collect()
     }
 
-    fn lr(&self, step: u64) -> f64 {
+    pub(crate) fn lr(&self, step: u64) -> f64 {
         match &self.plateau {
             Some(p) => p.lr().get(),
             None => self.schedule.value(step),
@@ -185,7 +210,7 @@ impl Trainer {
             let (mut outputs, mut targets) = (Vec::new(), Vec::new());
             let all: Vec<usize> = (0..data.len()).collect();
             for idx in all.chunks(self.options.eval_batch.max(1)) {
-                let p = prepare(data, idx, &self.task, self.options.dtype)?;
+                let p = to_device(data, idx, &self.task, self.options.dtype)?;
                 outputs.push(self.model.forward(&p.x)?);
                 targets.push(p.y);
             }
@@ -231,7 +256,7 @@ impl Trainer {
         self.model.eval();
         let result = no_grad(|| -> Result<()> {
             for i in 0..data.len() {
-                let p = prepare(data, &[i], &self.task, self.options.dtype)?;
+                let p = to_device(data, &[i], &self.task, self.options.dtype)?;
                 scores.push(self.task.loss(&self.model.forward(&p.x)?, &p.y)?.item()?);
             }
             Ok(())
@@ -255,7 +280,7 @@ impl Trainer {
     }
 
     /// Why the run must stop before its next step, if it must.
-    fn halt(&self, step: u64, progress: &Progress) -> Option<&'static str> {
+    fn halt(&self, step: u64, progress: &Progress) -> Option<StopReason> {
         if self
             .options
             .interrupt
@@ -263,9 +288,9 @@ impl Trainer {
             .is_some_and(|f| f.load(Ordering::SeqCst))
         {
             progress.line("interrupted: writing the checkpoint, the model and the report (interrupt again to quit at once)");
-            Some(INTERRUPTED)
+            Some(StopReason::Interrupted)
         } else if self.options.max_steps.is_some_and(|m| step >= m) {
-            Some(MAX_STEPS)
+            Some(StopReason::MaxSteps)
         } else {
             None
         }
@@ -281,6 +306,11 @@ impl Trainer {
         if self.options.max_steps == Some(0) {
             return Err(TrainError::Setup(
                 "no training steps: max_steps = 0 (must be at least 1, or left out)".into(),
+            ));
+        }
+        if self.options.sync_every == 0 {
+            return Err(TrainError::Setup(
+                "sync_every = 0: the loss must be read on the host every 1 or more steps".into(),
             ));
         }
         Ok(())
@@ -381,7 +411,7 @@ impl Trainer {
         if batcher.batches_per_epoch() < self.options.batch.batches_per_epoch(train.len()) {
             progress.line("note: the model has batch norm, which cannot train on one sample; the last batch of each epoch (one sample) is merged into the batch before it");
         }
-        let mut stopped = "completed";
+        let mut stopped = StopReason::Completed;
         let mut unfinished = None;
         self.model.train(true);
         let first = saved.partial.as_ref().map_or(saved.epoch + 1, |p| p.epoch);
@@ -400,24 +430,43 @@ impl Trainer {
             };
             progress.epoch_started(epoch, batches.len());
             progress.skip(done);
+            let site = StepSite {
+                epoch,
+                window,
+                ckpt: &ckpt_path,
+                progress: &progress,
+            };
+            let mut pending = Pending::default();
             while done < batches.len() {
                 if let Some(reason) = self.halt(saved.step, &progress) {
                     stopped = reason;
                     break;
                 }
-                let p = prepare(train, &batches[done], &self.task, self.options.dtype)?;
-                self.train_step(
-                    &p, epoch, window, &mut saved, &mut stats, &ckpt_path, &progress,
-                )?;
+                let b = to_device(train, &batches[done], &self.task, self.options.dtype)?;
+                let mut ledger = Ledger {
+                    saved: &mut saved,
+                    stats: &mut stats,
+                    pending: &mut pending,
+                };
+                self.train_step(&b, &site, &mut ledger)?;
                 done += 1;
-                progress.step(stats.mean_loss(), p.samples);
                 let every = self.options.checkpoint_every_steps;
-                if every > 0 && saved.step % every == 0 && done < batches.len() {
-                    let at = EpochProgress::at(epoch, done, batches.len(), &stats);
-                    self.save_checkpoint_inside(&ckpt_path, &mut saved, at)?;
-                    saved.partial = None;
+                if every > 0 && ledger.saved.step % every == 0 && done < batches.len() {
+                    self.sync(&site, &mut ledger)?;
+                    let at = EpochProgress::at(epoch, done, batches.len(), ledger.stats);
+                    self.save_checkpoint_inside(&ckpt_path, ledger.saved, at)?;
+                    ledger.saved.partial = None;
                 }
             }
+            // the epoch's last sync: its sums are complete before anything is written
+            self.sync(
+                &site,
+                &mut Ledger {
+                    saved: &mut saved,
+                    stats: &mut stats,
+                    pending: &mut pending,
+                },
+            )?;
             if done < batches.len() {
                 // stopped inside the epoch: keep the position to resume (checkpoint first, so a
                 // second interrupt during the evaluation below loses nothing), then record how
@@ -460,110 +509,22 @@ impl Trainer {
                     stopped = reason;
                 }
             }
-            let last = stop || epoch == self.options.epochs || stopped != "completed";
+            let last = stop || epoch == self.options.epochs || stopped != StopReason::Completed;
             if last
                 || (self.options.checkpoint_every > 0 && epoch % self.options.checkpoint_every == 0)
             {
                 self.save_checkpoint(&ckpt_path, &mut saved)?;
             }
             if stop {
-                stopped = "early stopping";
+                stopped = StopReason::EarlyStopped;
                 break;
             }
-            if stopped != "completed" {
+            if stopped != StopReason::Completed {
                 break;
             }
         }
         progress.finish();
-        self.finish(out, &saved, unfinished, stopped.to_string(), params_count)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn train_step(
-        &mut self,
-        p: &Prepared,
-        epoch: usize,
-        window: usize,
-        saved: &mut RunState,
-        stats: &mut EpochStats,
-        ckpt: &Path,
-        progress: &Progress,
-    ) -> Result<()> {
-        let step = saved.step + 1;
-        let loss = self.task.loss(&self.model.forward(&p.x)?, &p.y)?;
-        let value = loss.item()?;
-        let named = self.named_params();
-        let diverged = |this: &Trainer, what: String, norms: Option<&GradNorms>| {
-            let (layer, grad_norm) = norms
-                .and_then(|n| {
-                    n.worst_layer().map(|l| {
-                        (
-                            l.to_string(),
-                            n.per_layer
-                                .iter()
-                                .find(|(k, _)| k == l)
-                                .map_or(f64::NAN, |x| x.1),
-                        )
-                    })
-                })
-                .unwrap_or_else(|| ("(no gradient yet)".into(), f64::NAN));
-            let checkpoint = if ckpt.exists() {
-                format!(" The last good checkpoint is kept at {}.", ckpt.display())
-            } else {
-                String::new()
-            };
-            TrainError::Diverged {
-                epoch,
-                step,
-                what,
-                layer,
-                grad_norm,
-                lr: this.lr(saved.step),
-                checkpoint,
-            }
-        };
-        if !value.is_finite() {
-            // name the layer: the gradient of a NaN loss tells which parameters it came through
-            let _ = loss.backward();
-            let norms = GradNorms::measure(&named);
-            return Err(diverged(self, format!("loss is {value}"), Some(&norms)));
-        }
-        loss.backward()?;
-        let norms = GradNorms::measure(&named);
-        if !norms.global.is_finite() {
-            let what = "the gradient is not finite".to_string();
-            return Err(diverged(self, what, Some(&norms)));
-        }
-        let factor = self.options.divergence_factor;
-        if let Some((current, reference)) =
-            saved.divergence.observe(value, p.samples, window, factor)
-        {
-            let what = format!("loss {current:.4e} (running mean over ~{window} samples) is over {factor}x its start ({reference:.4e}, the mean over the first {window} samples)");
-            return Err(diverged(self, what, Some(&norms)));
-        }
-        if let Some(w) = self.options.watch.observe(step, &norms) {
-            progress.line(&w);
-            saved.warnings.push(w);
-        }
-        let every = self.options.diagnostics_every;
-        let measure = stats.batches == 0 || (every > 0 && step % every == 0);
-        let before: Vec<Tensor> = if measure {
-            named
-                .iter()
-                .map(|(_, p)| Ok(Tensor::from_vec(p.tensor().to_vec_f64(), &p.shape())?))
-                .collect::<Result<_>>()?
-        } else {
-            vec![]
-        };
-        self.optimizer.step()?;
-        self.optimizer.zero_grad();
-        if measure {
-            let after: Vec<Tensor> = named.iter().map(|(_, p)| p.tensor()).collect();
-            stats.add_ratio(update_ratio(&before, &after));
-        }
-        saved.step = step;
-        stats.add_step(value, p.samples, norms.global, &norms.per_layer);
-        Ok(())
+        self.finish(out, &saved, unfinished, stopped, params_count)
     }
 
     fn end_epoch(
@@ -610,7 +571,7 @@ impl Trainer {
         out: &Path,
         saved: &RunState,
         unfinished: Option<EpochRecord>,
-        stopped: String,
+        stopped: StopReason,
         parameters: usize,
     ) -> Result<Summary> {
         let best_path = out.join("best.safetensors");
@@ -680,7 +641,7 @@ fn summary_table(s: &Summary) -> Vec<(String, String)> {
     let mut rows = vec![
         ("epochs".into(), s.epochs.to_string()),
         ("steps".into(), s.steps.to_string()),
-        ("stopped".into(), s.stopped.clone()),
+        ("stopped".into(), s.stopped.to_string()),
         ("parameters".into(), s.parameters.to_string()),
     ];
     if let Some(last) = &s.last {

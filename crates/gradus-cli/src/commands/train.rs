@@ -91,7 +91,7 @@ pub fn run(
     let summary = trainer
         .fit(&train, val.as_ref(), &out, resume)
         .map_err(|e| e.to_string())?;
-    let interrupted = summary.stopped == "interrupted";
+    let interrupted = summary.stopped == gradus_train::StopReason::Interrupted;
     let mut json = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
     if let Some(test) = test.as_ref().filter(|_| !interrupted) {
         let (loss, metrics) = trainer.evaluate(test).map_err(|e| e.to_string())?;

@@ -1,0 +1,197 @@
+//! One training step in named stages: forward, backward, the gradient hook, the divergence guard,
+//! the optimizer step and recording (see [`crate::hook`] and [`crate::sync`]).
+//!
+//! The guard and the records work on host numbers, so they run at sync points: every
+//! [`TrainOptions::sync_every`](crate::TrainOptions::sync_every) steps (before that step's
+//! optimizer step), before a checkpoint, and at the end of an epoch. Between syncs a step leaves
+//! its loss and gradient sums of squares on the device. With `sync_every = 1` every step is
+//! guarded before its optimizer step, as the trainer always did; with more, a divergence is caught
+//! at the next sync, after the optimizer steps in between (the error still names the step it
+//! began at, and no checkpoint is ever written over unguarded steps).
+
+use crate::batch::DeviceBatch;
+use crate::checkpoint::RunState;
+use crate::diagnostics::{flat_copy_f64, update_squares};
+use crate::epoch::EpochStats;
+use crate::error::{Result, TrainError};
+use crate::progress::Progress;
+use crate::sync::{Pending, SyncedStep};
+use crate::Trainer;
+use gradus_nn::Param;
+use gradus_tensor::Tensor;
+use std::path::Path;
+
+/// Where a step runs: its epoch, the divergence window, the checkpoint path (named in a
+/// divergence error) and the progress display.
+pub(crate) struct StepSite<'a> {
+    pub epoch: usize,
+    pub window: usize,
+    pub ckpt: &'a Path,
+    pub progress: &'a Progress,
+}
+
+/// What a step updates on the host: the run's state, the epoch's sums and the values not yet
+/// read.
+pub(crate) struct Ledger<'a> {
+    pub saved: &'a mut RunState,
+    pub stats: &'a mut EpochStats,
+    pub pending: &'a mut Pending,
+}
+
+impl Trainer {
+    /// One optimizer step on `batch`: forward, backward, gradient hook, (at a sync) guard and
+    /// records, optimizer step.
+    pub(crate) fn train_step(
+        &mut self,
+        batch: &DeviceBatch,
+        site: &StepSite<'_>,
+        l: &mut Ledger<'_>,
+    ) -> Result<()> {
+        let step = l.saved.step + 1;
+        let named = self.named_params();
+        let measure = self.measures_update(step, l.stats.batches + l.pending.steps());
+        let loss = self.forward(batch)?;
+        let backward = loss.backward();
+        if backward.is_ok() {
+            self.run_gradient_hook(&named, step)?;
+        }
+        l.pending.record_step(step, batch.samples, &loss, &named)?;
+        if let Err(e) = backward {
+            // a non-finite loss may fail backward: the guard then says so, with the layer
+            self.sync(site, l)?;
+            return Err(e.into());
+        }
+        if l.pending.steps() as u64 >= self.options.sync_every.max(1) {
+            self.sync(site, l)?;
+        }
+        self.optimizer_step(&named, measure, l.pending)?;
+        l.saved.step = step;
+        Ok(())
+    }
+
+    /// Whether this step measures its update-to-parameter ratio: the first step of an epoch
+    /// (`done` steps into it) and every `diagnostics_every` steps.
+    fn measures_update(&self, step: u64, done: usize) -> bool {
+        let every = self.options.diagnostics_every;
+        done == 0 || (every > 0 && step % every == 0)
+    }
+
+    /// Forward: the batch's mean loss, with its graph.
+    fn forward(&self, batch: &DeviceBatch) -> Result<Tensor> {
+        Ok(self.task.loss(&self.model.forward(&batch.x)?, &batch.y)?)
+    }
+
+    /// The gradient hook (identity without one).
+    fn run_gradient_hook(&self, named: &[(String, Param)], step: u64) -> Result<()> {
+        match &self.options.gradient_hook {
+            Some(hook) => hook.on_gradients(named, step),
+            None => Ok(()),
+        }
+    }
+
+    /// The optimizer step, then the update sums of squares of a measured step (left on the
+    /// device).
+    fn optimizer_step(
+        &mut self,
+        named: &[(String, Param)],
+        measure: bool,
+        pending: &mut Pending,
+    ) -> Result<()> {
+        let tensors = |named: &[(String, Param)]| -> Vec<Tensor> {
+            named.iter().map(|(_, p)| p.tensor()).collect()
+        };
+        let before = if measure {
+            Some(flat_copy_f64(&tensors(named))?)
+        } else {
+            None
+        };
+        self.optimizer.step()?;
+        self.optimizer.zero_grad();
+        if let Some(before) = before {
+            pending.record_ratio(update_squares(&before, &tensors(named))?);
+        }
+        Ok(())
+    }
+
+    /// A sync point: reads every pending value on the host in one transfer, then guards and
+    /// records each step in order.
+    ///
+    /// # Errors
+    /// [`TrainError::Diverged`] for the first pending step that diverged.
+    pub(crate) fn sync(&mut self, site: &StepSite<'_>, l: &mut Ledger<'_>) -> Result<()> {
+        let (steps, ratios) = l.pending.read()?;
+        for s in &steps {
+            self.guard(site, l.saved, s)?;
+            self.record(site, l, s);
+        }
+        for r in ratios {
+            l.stats.add_ratio(r);
+        }
+        Ok(())
+    }
+
+    /// The divergence guard on one step's host values: a non-finite loss or gradient, or a
+    /// running mean of the loss far above its start.
+    fn guard(&self, site: &StepSite<'_>, saved: &mut RunState, s: &SyncedStep) -> Result<()> {
+        if !s.loss.is_finite() {
+            return Err(self.diverged(site, s, format!("loss is {}", s.loss)));
+        }
+        if !s.norms.global.is_finite() {
+            let what = "the gradient is not finite".to_string();
+            return Err(self.diverged(site, s, what));
+        }
+        let (window, factor) = (site.window, self.options.divergence_factor);
+        if let Some((current, reference)) =
+            saved.divergence.observe(s.loss, s.samples, window, factor)
+        {
+            let what = format!("loss {current:.4e} (running mean over ~{window} samples) is over {factor}x its start ({reference:.4e}, the mean over the first {window} samples)");
+            return Err(self.diverged(site, s, what));
+        }
+        Ok(())
+    }
+
+    /// The divergence error for step `s`: the layer whose gradient blew up first, the learning
+    /// rate it was taken with, and the last good checkpoint.
+    fn diverged(&self, site: &StepSite<'_>, s: &SyncedStep, what: String) -> TrainError {
+        let norms = &s.norms;
+        let (layer, grad_norm) = norms
+            .worst_layer()
+            .map(|l| {
+                let norm = norms
+                    .per_layer
+                    .iter()
+                    .find(|(k, _)| k == l)
+                    .map_or(f64::NAN, |x| x.1);
+                (l.to_string(), norm)
+            })
+            .unwrap_or_else(|| ("(no gradient yet)".into(), f64::NAN));
+        let checkpoint = if site.ckpt.exists() {
+            format!(
+                " The last good checkpoint is kept at {}.",
+                site.ckpt.display()
+            )
+        } else {
+            String::new()
+        };
+        TrainError::Diverged {
+            epoch: site.epoch,
+            step: s.step,
+            what,
+            layer,
+            grad_norm,
+            lr: self.lr(s.step - 1),
+            checkpoint,
+        }
+    }
+
+    /// Recording: gradient warnings, the epoch's sums and the progress display.
+    fn record(&mut self, site: &StepSite<'_>, l: &mut Ledger<'_>, s: &SyncedStep) {
+        if let Some(w) = self.options.watch.observe(s.step, &s.norms) {
+            site.progress.line(&w);
+            l.saved.warnings.push(w);
+        }
+        l.stats
+            .add_step(s.loss, s.samples, s.norms.global, &s.norms.per_layer);
+        site.progress.step(l.stats.mean_loss(), s.samples);
+    }
+}

@@ -1,0 +1,112 @@
+//! Host synchronization: what the training steps leave on the device between two reads on the
+//! host ([`TrainOptions::sync_every`](crate::TrainOptions::sync_every)).
+//!
+//! Each step leaves one small f64 tensor (its loss and each parameter's gradient sum of squares),
+//! and each measured step the two sums of squares of its update ratio. A sync joins them and reads
+//! them in one transfer; the trainer then runs the divergence guard and the records on the host
+//! numbers, step by step in step order, exactly as if each step had been read on its own. So the
+//! logged values do not depend on the interval: only when a divergence is noticed does.
+
+use crate::diagnostics::{grad_squares, ratio_from_squares, GradNorms};
+use gradus_nn::Param;
+use gradus_tensor::{autodiff::no_grad, DType, Result, Tensor};
+
+/// One step's device values, waiting for the next sync.
+struct PendingStep {
+    step: u64,
+    samples: usize,
+    /// Parameter names, in the order of `values[1..]`.
+    names: Vec<String>,
+    /// `[1 + P]` f64: the loss, then each parameter's gradient sum of squares.
+    values: Tensor,
+}
+
+/// One step's values as read on the host.
+#[derive(Clone, Debug)]
+pub(crate) struct SyncedStep {
+    /// The 1-based optimizer step.
+    pub step: u64,
+    /// Samples in its batch.
+    pub samples: usize,
+    /// Its batch's mean loss.
+    pub loss: f64,
+    /// Its gradient norms (after the gradient hook).
+    pub norms: GradNorms,
+}
+
+/// Steps and update ratios not yet read on the host.
+#[derive(Default)]
+pub(crate) struct Pending {
+    steps: Vec<PendingStep>,
+    /// `[2]` f64 each: `||after - before||^2`, `||before||^2`.
+    ratios: Vec<Tensor>,
+}
+
+impl Pending {
+    /// Steps recorded since the last sync.
+    pub fn steps(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// Keeps a step's loss and gradient sums of squares on the device.
+    pub fn record_step(
+        &mut self,
+        step: u64,
+        samples: usize,
+        loss: &Tensor,
+        params: &[(String, Param)],
+    ) -> Result<()> {
+        let values = no_grad(|| -> Result<Tensor> {
+            // detached: the pending loss must not keep the step's graph alive
+            let loss = loss.detach().reshape(&[1])?.to_dtype(DType::F64)?;
+            Tensor::concat(&[&loss, &grad_squares(params)?], 0)
+        })?;
+        self.steps.push(PendingStep {
+            step,
+            samples,
+            names: params.iter().map(|(n, _)| n.clone()).collect(),
+            values,
+        });
+        Ok(())
+    }
+
+    /// Keeps a measured step's update sums of squares (`[2]`, see
+    /// [`crate::diagnostics::update_squares`]) on the device.
+    pub fn record_ratio(&mut self, squares: Tensor) {
+        self.ratios.push(squares);
+    }
+
+    /// Reads everything pending in one host transfer: the steps in order, and the update ratios
+    /// in order. Empties the store.
+    pub fn read(&mut self) -> Result<(Vec<SyncedStep>, Vec<f64>)> {
+        if self.steps.is_empty() && self.ratios.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let parts: Vec<&Tensor> = self
+            .steps
+            .iter()
+            .map(|s| &s.values)
+            .chain(&self.ratios)
+            .collect();
+        let host = Tensor::concat(&parts, 0)?.to_vec_f64();
+        let mut at = 0;
+        let mut steps = Vec::with_capacity(self.steps.len());
+        for s in self.steps.drain(..) {
+            let n = s.values.numel();
+            let v = &host[at..at + n];
+            at += n;
+            steps.push(SyncedStep {
+                step: s.step,
+                samples: s.samples,
+                loss: v[0],
+                norms: GradNorms::from_squares(s.names.iter().map(String::as_str), &v[1..]),
+            });
+        }
+        let ratios = host[at..]
+            .chunks(2)
+            .map(|d| ratio_from_squares(d[0], d[1]))
+            .collect();
+        self.ratios.clear();
+        Ok((steps, ratios))
+    }
+}
