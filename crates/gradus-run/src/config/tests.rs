@@ -363,3 +363,34 @@ fn a_value_of_the_wrong_type_names_its_key() {
         );
     }
 }
+
+#[test]
+fn errors_carry_the_source_and_the_key_as_fields() {
+    use crate::RunError;
+    match parse(MLP, "run.toml", &["model.hidden=[8, -4]".into()]) {
+        Err(RunError::OverriddenToml { file, key, .. }) => {
+            assert_eq!(
+                (file.as_str(), key.as_deref()),
+                ("run.toml", Some("model.hidden"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match parse(MLP, "run.toml", &["model.hidden=[8, 0]".into()]) {
+        Err(RunError::Invalid { file, error }) => {
+            assert_eq!(file, "run.toml");
+            assert_eq!(keys(&error), ["model.hidden[1]"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    match parse(MLP, "run.toml", &["model.hidden".into()]) {
+        Err(RunError::Override {
+            assignment,
+            problem,
+        }) => {
+            assert_eq!(assignment, "model.hidden");
+            assert!(problem.starts_with("expected key=value"), "{problem}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
