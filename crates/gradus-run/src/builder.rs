@@ -27,8 +27,11 @@ pub struct RunBuilder {
     out_dir: PathBuf,
     resume: bool,
     quiet: bool,
-    on_warning: Option<Box<dyn FnMut(&str)>>,
+    on_warning: Option<WarningSink>,
 }
+
+/// Where [`RunBuilder::on_warning`] sends warnings.
+type WarningSink = Box<dyn FnMut(&str)>;
 
 impl RunBuilder {
     /// A builder for a run of `config`, writing to [`DEFAULT_OUT_DIR`], not resuming, with
