@@ -5,11 +5,7 @@
 #[macro_use]
 mod output;
 mod commands;
-mod config;
-#[cfg(test)]
-mod config_fuzz;
 mod interrupt;
-mod setup;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

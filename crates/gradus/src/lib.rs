@@ -8,6 +8,8 @@
 //! - [`optim`]: optimizers, schedules and gradient transforms (`gradus-optim`).
 //! - [`data`]: readers, batching, splits and scaling (`gradus-data`).
 //! - [`train`]: the trainer, diagnostics, checkpoints and reports (`gradus-train`).
+//! - [`run`]: a whole run built from a TOML config, as the `gradus` command builds it
+//!   (`gradus-run`).
 //!
 //! ```
 //! use gradus::prelude::*;
@@ -33,6 +35,7 @@
 pub use gradus_data as data;
 pub use gradus_nn as nn;
 pub use gradus_optim as optim;
+pub use gradus_run as run;
 pub use gradus_tensor as tensor;
 pub use gradus_train as train;
 

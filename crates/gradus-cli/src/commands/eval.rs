@@ -1,14 +1,14 @@
 //! `gradus eval MODEL [--data PATH]`: loss and metrics of a saved model.
 
-use crate::commands::load_model;
-use crate::setup::read;
 use gradus_data::mnist::Split;
+use gradus_run::load_model;
+use gradus_run::setup::read;
 use gradus_tensor::autodiff::no_grad;
 use std::path::Path;
 
 /// Runs `gradus eval`.
 pub fn run(model_path: &Path, data: Option<&str>) -> Result<(), String> {
-    let (model, spec) = load_model(model_path)?;
+    let (model, spec) = load_model(model_path).map_err(|e| e.to_string())?;
     let d = &spec.data;
     let (path, split) = match (data, &d.test_path) {
         (Some(p), _) => (p.to_string(), Split::Test),
@@ -19,13 +19,15 @@ pub fn run(model_path: &Path, data: Option<&str>) -> Result<(), String> {
         }
     };
     // the model's columns by name, in the order it was trained on; its vocabulary and width
-    let (ds, _, _) = read(d, &path, split, spec.like())?;
+    let (ds, _, _) = read(d, &path, split, spec.like()).map_err(|e| e.to_string())?;
     let rows = ds.len();
     let (features, _, targets) = ds.into_parts();
     let task = spec.task();
-    let dtype = crate::setup::dtype_of(&spec.dtype)?;
+    let dtype = gradus_run::setup::dtype_of(&spec.dtype).map_err(|e| e.to_string())?;
     let (loss, metrics) = no_grad(|| -> Result<_, String> {
-        let x = spec.input_tensor(features, rows)?;
+        let x = spec
+            .input_tensor(features, rows)
+            .map_err(|e| e.to_string())?;
         let out = model.forward(&x).map_err(|e| e.to_string())?;
         let y = match targets {
             gradus_data::Targets::Classes { labels, .. } => {

@@ -1,6 +1,6 @@
 //! `gradus inspect MODEL`: tensors, shapes, parameter count and training metadata.
 
-use crate::commands::SPEC_KEY;
+use gradus_run::SPEC_KEY;
 use gradus_train::model_file::{read_metadata, tensor_infos};
 use std::path::Path;
 

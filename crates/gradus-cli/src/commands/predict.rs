@@ -1,7 +1,7 @@
 //! `gradus predict MODEL --input in.csv`: one prediction per row of a CSV file.
 
-use crate::commands::load_model;
 use gradus_data::csv::CsvOptions;
+use gradus_run::load_model;
 use gradus_tensor::autodiff::no_grad;
 use gradus_train::task::Task;
 use std::fmt::Write;
@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// Runs `gradus predict`.
 pub fn run(model_path: &Path, input: &Path, output: Option<&Path>) -> Result<(), String> {
-    let (model, spec) = load_model(model_path)?;
+    let (model, spec) = load_model(model_path).map_err(|e| e.to_string())?;
     if spec.features.is_empty() {
         return Err(format!(
             "{}: predict works on models trained on CSV columns; this one was trained on {} data",
@@ -22,7 +22,9 @@ pub fn run(model_path: &Path, input: &Path, output: Option<&Path>) -> Result<(),
     let table = gradus_data::csv::read_csv_table(input, &CsvOptions::features_only(&names))
         .map_err(|e| e.to_string())?;
     let rows = table.rows();
-    let x = spec.input_tensor(table.features, rows)?;
+    let x = spec
+        .input_tensor(table.features, rows)
+        .map_err(|e| e.to_string())?;
     let out = no_grad(|| model.forward(&x)).map_err(|e| e.to_string())?;
     let values = out.to_vec_f64();
     let per_row = values.len() / rows.max(1);

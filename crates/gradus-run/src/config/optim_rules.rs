@@ -35,7 +35,7 @@ const SCHEDULES: &[&str] = &[
     "polynomial",
     "plateau",
 ];
-/// Which optimizers take each optional hyperparameter (as the CLI builds them).
+/// Which optimizers take each optional hyperparameter (as `setup.rs` builds them).
 const OPTIMIZER_KEYS: &[(&str, &[&str])] = &[
     ("momentum", &["sgd", "rmsprop"]),
     ("nesterov", &["sgd"]),

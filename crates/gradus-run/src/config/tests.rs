@@ -331,14 +331,18 @@ fn all_refusals_are_reported_at_once() {
 
 #[test]
 fn parse_validates_and_names_the_source() {
-    let err = parse(MLP, "run.toml", &["model.hidden=[8, 0]".into()]).unwrap_err();
+    let err = parse(MLP, "run.toml", &["model.hidden=[8, 0]".into()])
+        .unwrap_err()
+        .to_string();
     assert_eq!(err, "run.toml: model.hidden[1]: must be at least 1, got 0");
 }
 
 #[test]
 fn a_value_of_the_wrong_type_names_its_key() {
     // in the file: toml shows the line and column
-    let err = parse(&MLP.replace("[8, 4]", "[8, -4]"), "run.toml", &[]).unwrap_err();
+    let err = parse(&MLP.replace("[8, 4]", "[8, -4]"), "run.toml", &[])
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("line 8") && err.contains("hidden = [8, -4]"),
         "{err}"
@@ -350,10 +354,43 @@ fn a_value_of_the_wrong_type_names_its_key() {
         ("optimizer.lr=\"fast\"", "optimizer.lr: "),
         ("batch.size=2.5", "batch.size: "),
     ] {
-        let err = parse(MLP, "run.toml", &[set.into()]).unwrap_err();
+        let err = parse(MLP, "run.toml", &[set.into()])
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with(&format!("run.toml (with --set overrides): {key}")),
             "{set}: {err}"
         );
+    }
+}
+
+#[test]
+fn errors_carry_the_source_and_the_key_as_fields() {
+    use crate::RunError;
+    match parse(MLP, "run.toml", &["model.hidden=[8, -4]".into()]) {
+        Err(RunError::OverriddenToml { file, key, .. }) => {
+            assert_eq!(
+                (file.as_str(), key.as_deref()),
+                ("run.toml", Some("model.hidden"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match parse(MLP, "run.toml", &["model.hidden=[8, 0]".into()]) {
+        Err(RunError::Invalid { file, error }) => {
+            assert_eq!(file, "run.toml");
+            assert_eq!(keys(&error), ["model.hidden[1]"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    match parse(MLP, "run.toml", &["model.hidden".into()]) {
+        Err(RunError::Override {
+            assignment,
+            problem,
+        }) => {
+            assert_eq!(assignment, "model.hidden");
+            assert!(problem.starts_with("expected key=value"), "{problem}");
+        }
+        other => panic!("{other:?}"),
     }
 }

@@ -5,13 +5,15 @@
 //! number of cases (4096 by default).
 
 use crate::config::parse;
+use crate::RunError;
 use gradus_fuzz::{config, mutated};
 use proptest::prelude::*;
 
-const VALID: &str = include_str!("../../../examples/breast-cancer.toml");
+const VALID: &str = include_str!("../../../../examples/breast-cancer.toml");
 
-fn check(result: Result<crate::config::Config, String>, source: &str) {
-    if let Err(msg) = result {
+fn check(result: Result<crate::config::Config, RunError>, source: &str) {
+    if let Err(e) = result {
+        let msg = e.to_string();
         assert!(
             msg.starts_with(source) || msg.starts_with("--set "),
             "no file or override named: {msg}"
@@ -47,7 +49,7 @@ proptest! {
                 return Ok(());
             }
         };
-        let result = parse(&text, "fuzz.toml", &[]);
+        let result = parse(&text, "fuzz.toml", &[]).map_err(|e| e.to_string());
         if let Err(msg) = &result {
             prop_assert!(msg.starts_with("fuzz.toml: "), "{}", msg);
             // a syntax or type error points at a line; a refused value names its key

@@ -4,6 +4,7 @@
 use crate::config::{
     Config, DataConfig, ModelConfig, OptimizerConfig, ScheduleConfig, DEFAULT_BATCH_SIZE,
 };
+use crate::error::Result;
 use gradus_data::text::{CharVocab, TextDataset};
 use gradus_data::{
     csv, libsvm, mnist, text, BatchMode, Dataset, Standardizer, TargetKind, Targets, Validation,
@@ -54,29 +55,30 @@ pub struct RunData {
 }
 
 /// The dtype named in a config.
-pub fn dtype_of(name: &str) -> Result<DType, String> {
+pub fn dtype_of(name: &str) -> Result<DType> {
     match name {
         "f32" => Ok(DType::F32),
         "f64" => Ok(DType::F64),
-        other => Err(format!(
-            "dtype: unknown value `{other}` (expected \"f32\" or \"f64\")"
-        )),
+        other => {
+            Err(format!("dtype: unknown value `{other}` (expected \"f32\" or \"f64\")").into())
+        }
     }
 }
 
-fn target_kind(task: &str) -> Result<TargetKind, String> {
+fn target_kind(task: &str) -> Result<TargetKind> {
     match task {
         "classification" | "binary" => Ok(TargetKind::Class),
         "regression" => Ok(TargetKind::Value),
         other => Err(format!(
             "data.task: unknown value `{other}` (expected classification, binary or regression)"
-        )),
+        )
+        .into()),
     }
 }
 
-fn need<'a, T>(v: &'a Option<T>, key: &str) -> Result<&'a T, String> {
+fn need<'a, T>(v: &'a Option<T>, key: &str) -> Result<&'a T> {
     v.as_ref()
-        .ok_or_else(|| format!("{key} is required for this data format"))
+        .ok_or_else(|| format!("{key} is required for this data format").into())
 }
 
 /// What a file must match to feed a model trained on another file: the training file's CSV
@@ -106,7 +108,7 @@ pub fn read(
     path: &str,
     split: mnist::Split,
     like: Like<'_>,
-) -> Result<(Dataset, Vec<String>, Option<CharVocab>), String> {
+) -> Result<(Dataset, Vec<String>, Option<CharVocab>)> {
     let task = d.task.clone().unwrap_or_else(|| "classification".into());
     match d.format.as_str() {
         "csv" | "ratings" => {
@@ -157,12 +159,13 @@ pub fn read(
         }
         other => Err(format!(
             "data.format: unknown value `{other}` (expected csv, mnist, libsvm, text or ratings)"
-        )),
+        )
+        .into()),
     }
 }
 
 /// Next-character windows as a data set: inputs are token ids, targets the following ids.
-fn text_to_dataset(w: &TextDataset) -> Result<Dataset, String> {
+fn text_to_dataset(w: &TextDataset) -> Result<Dataset> {
     let (mut x, mut y) = (Vec::new(), Vec::new());
     for i in 0..w.len() {
         let (input, target) = w.window(i);
@@ -177,14 +180,14 @@ fn text_to_dataset(w: &TextDataset) -> Result<Dataset, String> {
             dim: w.block_size(),
         },
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string().into())
 }
 
 /// Loads the training, validation and test data of a config (standardized if asked).
 ///
 /// # Errors
 /// A message naming the file and the problem.
-pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec), String> {
+pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec)> {
     let d = &c.data;
     let (mut train, features, vocab) = read(d, &d.path, mnist::Split::Train, Like::default())?;
     // validation and test files: the training file's columns by name, whatever their order, and
@@ -235,7 +238,7 @@ pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec), String> {
         (Some(v), _) => v.len(),
         (None, Targets::Classes { num_classes, .. }) if task == "binary" => {
             if *num_classes > 2 {
-                return Err(format!("data.task = \"binary\" needs labels 0 and 1, but the data has {num_classes} classes"));
+                return Err(format!("data.task = \"binary\" needs labels 0 and 1, but the data has {num_classes} classes").into());
             }
             1
         }
@@ -270,7 +273,7 @@ pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec), String> {
     Ok((RunData { train, val, test }, spec))
 }
 
-fn activation(name: Option<&str>) -> Result<Activation, String> {
+fn activation(name: Option<&str>) -> Result<Activation> {
     Ok(match name.unwrap_or("relu") {
         "relu" => Activation::ReLU,
         "tanh" => Activation::Tanh,
@@ -279,7 +282,7 @@ fn activation(name: Option<&str>) -> Result<Activation, String> {
         "silu" => Activation::SiLU,
         "leaky_relu" => Activation::LeakyReLU(0.01),
         "elu" => Activation::ELU(1.0),
-        other => return Err(format!("model.activation: unknown value `{other}` (expected relu, tanh, sigmoid, gelu, silu, leaky_relu or elu)")),
+        other => return Err(format!("model.activation: unknown value `{other}` (expected relu, tanh, sigmoid, gelu, silu, leaky_relu or elu)").into()),
     })
 }
 
@@ -313,7 +316,7 @@ impl ModelSpec {
     ///
     /// # Errors
     /// When the values do not make `rows` samples of the model's input size.
-    pub fn input_tensor(&self, mut features: Vec<f32>, rows: usize) -> Result<Tensor, String> {
+    pub fn input_tensor(&self, mut features: Vec<f32>, rows: usize) -> Result<Tensor> {
         if let Some(s) = &self.scaler {
             s.transform_slice(&mut features)
                 .map_err(|e| e.to_string())?;
@@ -323,7 +326,7 @@ impl ModelSpec {
         shape.extend(self.model_input_shape());
         Tensor::from_vec(features, &shape)
             .and_then(|x| x.to_dtype(dtype))
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string().into())
     }
 
     /// The per-sample input shape the model takes (data are reshaped to it).
@@ -341,7 +344,7 @@ impl ModelSpec {
     ///
     /// # Errors
     /// On an unknown kind or a kind that does not fit the data.
-    pub fn build(&self, rng: &mut Rng) -> Result<Box<dyn Module>, String> {
+    pub fn build(&self, rng: &mut Rng) -> Result<Box<dyn Module>> {
         let m = &self.model;
         let d: usize = self.input_shape.iter().product();
         let out = self.outputs;
@@ -353,7 +356,7 @@ impl ModelSpec {
                     _ => "classification",
                 };
                 if self.task != expected {
-                    return Err(format!("model.kind = \"{}\" needs data.task = \"{expected}\", not \"{}\"", m.kind, self.task));
+                    return Err(format!("model.kind = \"{}\" needs data.task = \"{expected}\", not \"{}\"", m.kind, self.task).into());
                 }
                 Box::new(Linear::new(d, out, true, rng))
             }
@@ -363,7 +366,7 @@ impl ModelSpec {
             }
             "cnn" => {
                 if self.input_shape != [1, 28, 28] {
-                    return Err(format!("model.kind = \"cnn\" (LeNet) takes 1x28x28 images; the data has samples of shape {:?}", self.input_shape));
+                    return Err(format!("model.kind = \"cnn\" (LeNet) takes 1x28x28 images; the data has samples of shape {:?}", self.input_shape).into());
                 }
                 Box::new(LeNet::new(out, rng))
             }
@@ -380,7 +383,7 @@ impl ModelSpec {
                 let (users, items) = self.users_items.ok_or("model.kind = \"mf\" needs data.format = \"ratings\"")?;
                 Box::new(MatrixFactorization::new(users, items, m.width.unwrap_or(8), rng))
             }
-            other => return Err(format!("model.kind: unknown value `{other}` (expected linear, logistic, softmax, mlp, cnn, lstm, gpt or mf)")),
+            other => return Err(format!("model.kind: unknown value `{other}` (expected linear, logistic, softmax, mlp, cnn, lstm, gpt or mf)").into()),
         };
         model
             .cast(dtype_of(&self.dtype)?)
@@ -393,7 +396,7 @@ impl ModelSpec {
 ///
 /// # Errors
 /// On an unknown mode or a zero size.
-pub fn batch_mode(c: &Config) -> Result<BatchMode, String> {
+pub fn batch_mode(c: &Config) -> Result<BatchMode> {
     match c.batch.mode.as_str() {
         "full" | "batch" => Ok(BatchMode::Full),
         "stochastic" | "sgd" => Ok(BatchMode::Stochastic),
@@ -406,7 +409,8 @@ pub fn batch_mode(c: &Config) -> Result<BatchMode, String> {
         },
         other => Err(format!(
             "batch.mode: unknown value `{other}` (expected minibatch, full or stochastic)"
-        )),
+        )
+        .into()),
     }
 }
 
@@ -453,7 +457,7 @@ pub fn run_steps(
 ///
 /// # Errors
 /// On an unknown schedule, missing parameters or invalid settings (naming the key).
-pub fn run_schedule(c: &Config, steps_per_epoch: u64) -> Result<RunSchedule, String> {
+pub fn run_schedule(c: &Config, steps_per_epoch: u64) -> Result<RunSchedule> {
     let (steps, warning) = run_steps(c.epochs, steps_per_epoch, c.max_steps);
     let (lr, plateau, momentum) = schedule(&c.optimizer, c.schedule.as_ref(), steps)?;
     let mut warnings: Vec<String> = warning.into_iter().collect();
@@ -540,7 +544,7 @@ pub fn schedule(
     o: &OptimizerConfig,
     s: Option<&ScheduleConfig>,
     total_steps: u64,
-) -> Result<(Schedule, Option<ReduceOnPlateau>, Option<Schedule>), String> {
+) -> Result<(Schedule, Option<ReduceOnPlateau>, Option<Schedule>)> {
     let Some(s) = s else {
         return Ok((Schedule::Constant(o.lr), None, None));
     };
@@ -565,7 +569,7 @@ pub fn schedule(
             let p = ReduceOnPlateau::new(lr).factor(s.gamma.unwrap_or(0.1)).patience(s.patience.unwrap_or(10));
             return Ok((Schedule::Shared(p.lr()), Some(p), None));
         }
-        other => return Err(format!("schedule.name: unknown value `{other}` (expected constant, step, multistep, exponential, cosine, warm_restarts, polynomial, onecycle or plateau)")),
+        other => return Err(format!("schedule.name: unknown value `{other}` (expected constant, step, multistep, exponential, cosine, warm_restarts, polynomial, onecycle or plateau)").into()),
     };
     let schedule = match s.warmup_steps {
         Some(w) if w > 0 => Schedule::sequential(
@@ -586,7 +590,7 @@ fn transform(
     lr: Schedule,
     momentum: Option<Schedule>,
     decay: bool,
-) -> Result<Box<dyn GradientTransformation>, String> {
+) -> Result<Box<dyn GradientTransformation>> {
     let wd = if decay {
         o.weight_decay.unwrap_or(0.0)
     } else {
@@ -615,7 +619,7 @@ fn transform(
         "lars" => Box::new(Lars::new(lr).weight_decay(wd)),
         "adabelief" => Box::new(AdaBelief::new(lr)),
         "yogi" => Box::new(Yogi::new(lr)),
-        other => return Err(format!("optimizer.name: unknown value `{other}` (expected sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, radam, lion, lamb, lars, adabelief or yogi)")),
+        other => return Err(format!("optimizer.name: unknown value `{other}` (expected sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, radam, lion, lamb, lars, adabelief or yogi)").into()),
     };
     Ok(match o.clip_grad_norm {
         Some(c) => Box::new(chain(vec![Box::new(ClipByGlobalNorm::new(c)), t])),
@@ -633,7 +637,7 @@ pub fn optimizer(
     model: &dyn Module,
     lr: &Schedule,
     momentum: Option<Schedule>,
-) -> Result<Optimizer, String> {
+) -> Result<Optimizer> {
     let params: Vec<Tensor> = model
         .parameters()
         .iter()
@@ -656,10 +660,10 @@ pub fn optimizer(
 ///
 /// # Errors
 /// When the element counts differ.
-pub fn reshape_for_model(ds: Dataset, shape: &[usize]) -> Result<Dataset, String> {
+pub fn reshape_for_model(ds: Dataset, shape: &[usize]) -> Result<Dataset> {
     if ds.feature_shape() == shape {
         return Ok(ds);
     }
     let (x, _, y) = ds.into_parts();
-    Dataset::new(x, shape.to_vec(), y).map_err(|e| e.to_string())
+    Dataset::new(x, shape.to_vec(), y).map_err(|e| e.to_string().into())
 }

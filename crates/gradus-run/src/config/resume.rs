@@ -4,6 +4,7 @@
 //! and resuming from the last good checkpoint is what the divergence message suggests).
 
 use super::Config;
+use crate::error::RunError;
 use std::collections::BTreeMap;
 
 /// Keys a resumed run may change: its length, its checkpoints, its divergence threshold, and the
@@ -46,8 +47,8 @@ pub fn changes(previous: &Config, now: &Config) -> Vec<(String, String, String)>
 /// Checks that `now` may resume a run started with `previous`.
 ///
 /// # Errors
-/// Names every changed key that a resumed run must keep, with both values.
-pub fn check(previous: &Config, now: &Config) -> Result<(), String> {
+/// [`RunError::Resume`] naming every changed key that a resumed run must keep, with both values.
+pub fn check(previous: &Config, now: &Config) -> Result<(), RunError> {
     let refused: Vec<String> = changes(previous, now)
         .into_iter()
         .filter(|(k, ..)| !MAY_CHANGE.contains(&k.as_str()))
@@ -56,12 +57,12 @@ pub fn check(previous: &Config, now: &Config) -> Result<(), String> {
     if refused.is_empty() {
         return Ok(());
     }
-    Err(format!(
+    Err(RunError::Resume(format!(
         "--resume continues the same training, but the config changed:\n{}\nchange it back, or \
          start a new run (without --resume, or with another --out); only {} may change",
         refused.join("\n"),
         MAY_CHANGE.join(", ")
-    ))
+    )))
 }
 
 fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {

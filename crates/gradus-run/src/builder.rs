@@ -1,0 +1,190 @@
+//! [`RunBuilder`]: from a validated [`Config`] to a [`Run`] ready to train: the data read and
+//! shaped for the model, the model with seeded weights, the optimizer and its schedules sized to
+//! the steps the run will take, and the [`Trainer`] holding them.
+
+use crate::config::{self, Config};
+use crate::error::{Result, RunError};
+use crate::model_file::SPEC_KEY;
+use crate::run::Run;
+use crate::setup::{self, reshape_for_model};
+use gradus_optim::Schedule;
+use gradus_tensor::Rng;
+use gradus_train::early_stop::EarlyStopping;
+use gradus_train::{TrainOptions, Trainer};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where a run writes when [`RunBuilder::out_dir`] is not called.
+pub const DEFAULT_OUT_DIR: &str = "runs/run";
+
+/// Builds a [`Run`] from a [`Config`], as `gradus train` does.
+///
+/// Warnings (a schedule shorter or longer than the run, `max_steps` out of reach, a resumed run
+/// that changes its learning rate) are kept in [`Run::warnings`] and, as they arise, passed to
+/// the [`on_warning`](RunBuilder::on_warning) callback if one is set (the CLI prints them).
+pub struct RunBuilder {
+    config: Config,
+    out_dir: PathBuf,
+    resume: bool,
+    quiet: bool,
+    on_warning: Option<WarningSink>,
+}
+
+/// Where [`RunBuilder::on_warning`] sends warnings.
+type WarningSink = Box<dyn FnMut(&str)>;
+
+impl RunBuilder {
+    /// A builder for a run of `config`, writing to [`DEFAULT_OUT_DIR`], not resuming, with
+    /// progress output.
+    pub fn new(config: Config) -> RunBuilder {
+        RunBuilder {
+            config,
+            out_dir: PathBuf::from(DEFAULT_OUT_DIR),
+            resume: false,
+            quiet: false,
+            on_warning: None,
+        }
+    }
+
+    /// The run directory: `metrics.csv`, `model.safetensors`, `config.toml`, `summary.json`,
+    /// `report.html` and the checkpoint are written there.
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> RunBuilder {
+        self.out_dir = dir.into();
+        self
+    }
+
+    /// Continue from the run directory's checkpoint. The config must be the one the run was
+    /// started with, except for the keys in [`config::resume::MAY_CHANGE`]; `build` checks it
+    /// against the run directory's `config.toml`.
+    pub fn resume(mut self, resume: bool) -> RunBuilder {
+        self.resume = resume;
+        self
+    }
+
+    /// No progress output while training.
+    pub fn quiet(mut self, quiet: bool) -> RunBuilder {
+        self.quiet = quiet;
+        self
+    }
+
+    /// Called with each warning as it arises (it is also kept in [`Run::warnings`]).
+    pub fn on_warning(mut self, f: impl FnMut(&str) + 'static) -> RunBuilder {
+        self.on_warning = Some(Box::new(f));
+        self
+    }
+
+    /// Reads the data, builds the model, the schedules and the optimizer, and the trainer.
+    ///
+    /// # Errors
+    /// A data file that cannot be read or does not fit the config (naming the file and the
+    /// problem), a model that does not fit the data, a schedule or optimizer that cannot be
+    /// built (naming the key), or, when resuming, a config that changed keys a resumed run must
+    /// keep ([`RunError::Resume`]).
+    pub fn build(mut self) -> Result<Run> {
+        let c = &self.config;
+        let dtype = setup::dtype_of(&c.dtype)?;
+        let (data, spec) = setup::load_data(c)?;
+        let shape = spec.model_input_shape();
+        let train = reshape_for_model(data.train, &shape)?;
+        let val = data.val.map(|v| reshape_for_model(v, &shape)).transpose()?;
+        let test = data
+            .test
+            .map(|t| reshape_for_model(t, &shape))
+            .transpose()?;
+        let model = spec.build(&mut Rng::seed(c.seed))?;
+        let batch = setup::batch_mode(c)?;
+        // the schedule follows the steps the run will take (the trainer's own count per epoch)
+        let batch_norm = gradus_train::plan::has_batch_norm(model.as_ref());
+        let steps_per_epoch = gradus_train::plan::steps_per_epoch(train.len(), batch, batch_norm);
+        let run = setup::run_schedule(c, steps_per_epoch)?;
+        let mut warnings = Vec::new();
+        let mut warn = |w: String| {
+            if let Some(f) = self.on_warning.as_mut() {
+                f(&w);
+            }
+            warnings.push(w);
+        };
+        run.warnings.into_iter().for_each(&mut warn);
+        if self.resume {
+            check_resume(&self.out_dir, c, steps_per_epoch, &run.lr, &mut warn)?;
+        }
+        let (schedule, plateau, momentum) = (run.lr, run.plateau, run.momentum);
+        let optimizer = setup::optimizer(&c.optimizer, model.as_ref(), &schedule, momentum)?;
+        let options = TrainOptions {
+            epochs: c.epochs,
+            max_steps: c.max_steps,
+            batch,
+            seed: c.seed,
+            dtype,
+            early_stopping: c
+                .train
+                .early_stopping_patience
+                .map(|p| EarlyStopping::new(p, c.train.min_delta)),
+            restore_best: c.train.restore_best.unwrap_or(true),
+            checkpoint_every: c.train.checkpoint_every,
+            checkpoint_every_steps: c.train.checkpoint_every_steps,
+            divergence_factor: c.train.divergence_factor,
+            curriculum_epochs: c.train.curriculum_epochs,
+            quiet: self.quiet,
+            ..TrainOptions::default()
+        };
+        let spec_json = serde_json::to_string(&spec).map_err(|e| e.to_string())?;
+        let trainer = Trainer {
+            model,
+            optimizer,
+            schedule,
+            plateau,
+            task: spec.task(),
+            options,
+            model_metadata: BTreeMap::from([(SPEC_KEY.to_string(), spec_json)]),
+        };
+        Ok(Run {
+            config: self.config,
+            spec,
+            train,
+            val,
+            test,
+            trainer,
+            steps_per_epoch,
+            warnings,
+            out_dir: self.out_dir,
+            resume: self.resume,
+        })
+    }
+}
+
+/// Before resuming: the config must be the one the run in `out` was started with, except for
+/// its length and checkpoints ([`config::resume`]); when the length changed, a schedule sized to
+/// the run is rebuilt for the new length, and the user hears that the result then differs from a
+/// straight run of that length.
+fn check_resume(
+    out: &Path,
+    c: &Config,
+    steps_per_epoch: u64,
+    lr: &Schedule,
+    warn: &mut impl FnMut(String),
+) -> Result<(), RunError> {
+    let saved = out.join("config.toml");
+    let Ok(text) = std::fs::read_to_string(&saved) else {
+        return Ok(()); // no run there: the checkpoint's absence is reported when it is read
+    };
+    let previous = Config::parse(&text, &saved.display().to_string(), &[])?;
+    config::resume::check(&previous, c)?;
+    for (key, before, now) in config::resume::changes(&previous, c) {
+        if key.starts_with("optimizer.") {
+            warn(format!(
+                "resuming with {key} = {now} (the run used {before} so far)"
+            ));
+        }
+    }
+    let steps = |c: &Config| setup::run_steps(c.epochs, steps_per_epoch, c.max_steps).0;
+    let (before, now) = (steps(&previous), steps(c));
+    if before != now && lr.horizon().is_some() {
+        warn(format!(
+            "the run being resumed was {before} steps long and is now {now}: its \
+             learning-rate schedule is rebuilt for {now} steps, so from the step it resumes at the \
+             rate follows the new schedule and the result differs from a straight {now}-step run"
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! A trained model read back from its file: the [`ModelSpec`] stored in the metadata under
+//! [`SPEC_KEY`], then the weights.
+
+use crate::error::{Result, RunError};
+use crate::setup::ModelSpec;
+use gradus_nn::Module;
+use gradus_tensor::Rng;
+use std::path::Path;
+
+/// The metadata key holding a model file's [`ModelSpec`].
+pub const SPEC_KEY: &str = "gradus.spec";
+
+/// Rebuilds a trained model from its file (a `model.safetensors` or a checkpoint written by a
+/// run): the spec from the metadata, then the weights; the model is in evaluation mode.
+///
+/// # Errors
+/// [`RunError::Setup`] naming the file: unreadable, not a gradus model file (no spec), bad
+/// metadata, or tensors that do not match the model.
+pub fn load_model(path: &Path) -> Result<(Box<dyn Module>, ModelSpec)> {
+    let at = |e: &dyn std::fmt::Display| RunError::Setup(format!("{}: {e}", path.display()));
+    let bytes = std::fs::read(path).map_err(|e| at(&e))?;
+    let meta = gradus_train::model_file::read_metadata(&bytes).map_err(|e| at(&e))?;
+    let spec_json = meta.get(SPEC_KEY).ok_or_else(|| format!("{}: not a gradus model file (no `{SPEC_KEY}` metadata); `gradus inspect` shows its tensors", path.display()))?;
+    let spec: ModelSpec = serde_json::from_str(spec_json)
+        .map_err(|e| format!("{}: bad model metadata: {e}", path.display()))?;
+    let model = spec.build(&mut Rng::seed(0))?;
+    // a checkpoint is a model file too: its optimizer tensors are skipped
+    let optimizer = |name: &str| name.starts_with(gradus_train::checkpoint_file::OPTIMIZER_PREFIX);
+    gradus_nn::state_dict::from_bytes_skipping(model.as_ref(), &bytes, &optimizer)
+        .map_err(|e| at(&e))?;
+    model.eval();
+    Ok((model, spec))
+}

@@ -1,0 +1,102 @@
+//! [`Run`]: a built run (data, model spec, trainer) and [`Run::train`], which trains it and
+//! writes its run directory as `gradus train` does.
+
+use crate::config::Config;
+use crate::error::{Result, RunError};
+use crate::setup::ModelSpec;
+use gradus_data::Dataset;
+use gradus_train::{Summary, Trainer};
+use std::path::{Path, PathBuf};
+
+/// A run built by [`RunBuilder`](crate::RunBuilder): its data shaped for the model and a ready
+/// [`Trainer`] (model, optimizer, schedules, options). The fields may be changed before
+/// [`train`](Run::train) (the CLI sets `trainer.options.interrupt` to its signal flag).
+pub struct Run {
+    /// The config the run was built from.
+    pub config: Config,
+    /// The model's description, stored in its model file (see [`crate::load_model`]).
+    pub spec: ModelSpec,
+    /// Training data, shaped `[samples, model input shape]`.
+    pub train: Dataset,
+    /// Validation data, if the config holds some out or names a file.
+    pub val: Option<Dataset>,
+    /// Test data, evaluated once after training, if the config names it.
+    pub test: Option<Dataset>,
+    /// The trainer: model, optimizer, schedule, plateau scheduler, task and options.
+    pub trainer: Trainer,
+    /// Optimizer steps per epoch (the schedules are sized from it).
+    pub steps_per_epoch: u64,
+    /// Warnings raised while building, in order.
+    pub warnings: Vec<String>,
+    pub(crate) out_dir: PathBuf,
+    pub(crate) resume: bool,
+}
+
+/// The result of [`Run::train`].
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Final and best epochs, steps, why training ended (also in `summary.json`).
+    pub summary: Summary,
+    /// Loss and metrics on the test data, when the config names some and the run was not
+    /// interrupted.
+    pub test: Option<(f64, Vec<(String, f64)>)>,
+}
+
+impl Outcome {
+    /// True when the run was stopped from outside (`trainer.options.interrupt` was set): its
+    /// checkpoint is written and it can be resumed.
+    pub fn interrupted(&self) -> bool {
+        self.summary.stopped == gradus_train::StopReason::Interrupted
+    }
+}
+
+impl Run {
+    /// The run directory.
+    pub fn out_dir(&self) -> &Path {
+        &self.out_dir
+    }
+
+    /// Trains the model, resuming from the run directory's checkpoint when built with
+    /// [`resume`](crate::RunBuilder::resume), then evaluates the test data (unless
+    /// interrupted). Writes the run directory: `config.toml` (the resolved config, first),
+    /// `metrics.csv`, `layers.csv`, `model.safetensors`, the checkpoint, `report.html` and
+    /// `summary.json` (with the test results).
+    ///
+    /// # Errors
+    /// The run directory cannot be made or written; training fails (divergence, data that does
+    /// not fit the model, a checkpoint that cannot be resumed).
+    pub fn train(&mut self) -> Result<Outcome> {
+        let out = self.out_dir.clone();
+        std::fs::create_dir_all(&out).map_err(|source| RunError::RunDir {
+            dir: out.clone(),
+            source,
+        })?;
+        let write = |name: &str, bytes: &[u8]| {
+            gradus_train::checkpoint::write_atomic(&out.join(name), bytes)
+                .map_err(|e| RunError::Setup(format!("{}: {e}", out.display())))
+        };
+        let resolved = toml::to_string(&self.config).map_err(|e| e.to_string())?;
+        write("config.toml", resolved.as_bytes())?;
+        let summary = self
+            .trainer
+            .fit(&self.train, self.val.as_ref(), &out, self.resume)?;
+        let mut outcome = Outcome {
+            summary,
+            test: None,
+        };
+        let mut json = serde_json::to_value(&outcome.summary).map_err(|e| e.to_string())?;
+        if let Some(test) = self.test.as_ref().filter(|_| !outcome.interrupted()) {
+            let (loss, metrics) = self.trainer.evaluate(test)?;
+            let mut t = serde_json::Map::new();
+            t.insert("loss".into(), loss.into());
+            for (k, v) in &metrics {
+                t.insert(k.clone(), (*v).into());
+            }
+            json["test"] = serde_json::Value::Object(t);
+            outcome.test = Some((loss, metrics));
+        }
+        let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
+        write("summary.json", text.as_bytes())?;
+        Ok(outcome)
+    }
+}
