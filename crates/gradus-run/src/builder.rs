@@ -125,6 +125,7 @@ impl RunBuilder {
             checkpoint_every_steps: c.train.checkpoint_every_steps,
             divergence_factor: c.train.divergence_factor,
             curriculum_epochs: c.train.curriculum_epochs,
+            sync_every: c.train.sync_every,
             quiet: self.quiet,
             ..TrainOptions::default()
         };

@@ -254,6 +254,15 @@ pub struct TrainConfig {
     /// Easy-to-hard ordering for the first epochs.
     #[serde(default)]
     pub curriculum_epochs: usize,
+    /// Read the loss and gradient norms on the host every this many steps (the divergence guard
+    /// runs then, over every step since the last read); 1 reads every step. On a GPU a larger
+    /// value keeps steps from stalling on the host; the recorded values are the same.
+    #[serde(default = "one_u64")]
+    pub sync_every: u64,
+}
+
+fn one_u64() -> u64 {
+    1
 }
 
 fn one() -> usize {
@@ -273,6 +282,7 @@ impl Default for TrainConfig {
             checkpoint_every_steps: 0,
             divergence_factor: default_divergence(),
             curriculum_epochs: 0,
+            sync_every: 1,
         }
     }
 }

@@ -223,6 +223,7 @@ const CASES: &[Case] = &[
     (CSV, &["train.divergence_factor=1.0"], "train.divergence_factor", "must be > 1 (inf: never stop), got 1"),
     (CSV, &["train.divergence_factor=nan"], "train.divergence_factor", "got NaN"),
     (CSV, &["train.curriculum_epochs=11"], "train.curriculum_epochs", "at most epochs (10), got 11"),
+    (CSV, &["train.sync_every=0"], "train.sync_every", "must be at least 1, got 0"),
 ];
 
 #[test]
@@ -271,6 +272,7 @@ fn values_pytorch_accepts_and_documented_edges_pass() {
             ],
         ),
         (CSV, &["train.divergence_factor=inf"]),
+        (CSV, &["train.sync_every=16"]),
         (CSV, &["max_steps=1", "epochs=1"]),
         (
             CSV,

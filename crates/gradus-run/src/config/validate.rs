@@ -51,6 +51,7 @@
 //! | `train.early_stopping_patience` | at least 1 |
 //! | `train.min_delta` | >= 0, only with early stopping |
 //! | `train.divergence_factor` | > 1 (`inf`: never stop) |
+//! | `train.sync_every` | ≥ 1 |
 //! | `train.curriculum_epochs` | at most `epochs` |
 //! | `train.restore_best` | needs `train.early_stopping_patience` |
 //! | `train.checkpoint_every` | any (0: checkpoint at the end only) |
@@ -153,7 +154,9 @@ fn check_train(c: &mut Checker, t: &TrainConfig, epochs: usize) {
         checkpoint_every_steps: _, // any; 0 turns step checkpoints off
         divergence_factor,
         curriculum_epochs,
+        sync_every,
     } = t;
+    c.at_least("train.sync_every", *sync_every, 1);
     if let Some(p) = early_stopping_patience {
         c.at_least("train.early_stopping_patience", *p as u64, 1);
     }
