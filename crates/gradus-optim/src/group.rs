@@ -196,7 +196,6 @@ fn take_rows(state: &mut State, keep: &[usize], n: usize) -> Result<State> {
         slots,
         scalars: state.scalars.clone(),
         inner,
-        ..State::default()
     })
 }
 

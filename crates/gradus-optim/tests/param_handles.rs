@@ -187,7 +187,7 @@ fn cast_rows(state: &mut State, i: usize, dtype: DType) {
 #[test]
 fn values_replaced_with_set_after_build_are_the_ones_updated() {
     let w = Param::new(Tensor::zeros(&[2], DType::F64));
-    let mut opt = Optimizer::with_params(Sgd::new(0.5), &[w.clone()]).unwrap();
+    let mut opt = Optimizer::with_params(Sgd::new(0.5), std::slice::from_ref(&w)).unwrap();
     w.set(Tensor::from_vec(vec![3.0f64, 4.0], &[2]).unwrap());
     w.tensor().sum_all().unwrap().backward().unwrap();
     opt.step().unwrap();
@@ -197,7 +197,7 @@ fn values_replaced_with_set_after_build_are_the_ones_updated() {
 #[test]
 fn values_of_another_shape_are_named_in_the_error() {
     let w = Param::new(Tensor::zeros(&[2], DType::F32));
-    let mut opt = Optimizer::with_params(Adam::new(0.1), &[w.clone()]).unwrap();
+    let mut opt = Optimizer::with_params(Adam::new(0.1), std::slice::from_ref(&w)).unwrap();
     w.set(Tensor::zeros(&[3], DType::F32));
     w.tensor().sum_all().unwrap().backward().unwrap();
     let err = opt.step().unwrap_err();
@@ -230,7 +230,7 @@ fn plain_tensors_are_held_as_they_are() {
     let w = Tensor::from_vec(vec![1.0f32, 2.0], &[2])
         .unwrap()
         .requires_grad_(true);
-    let mut opt = Optimizer::new(Sgd::new(1.0), &[w.clone()]).unwrap();
+    let mut opt = Optimizer::new(Sgd::new(1.0), std::slice::from_ref(&w)).unwrap();
     assert_eq!(opt.groups()[0].params()[0].tensor().id(), w.id());
     w.sum_all().unwrap().backward().unwrap();
     opt.step().unwrap();
