@@ -68,7 +68,9 @@ impl Param {
         *self.0.write().unwrap_or_else(PoisonError::into_inner) = value;
     }
 
-    /// Replaces the values with a detached copy of `value`; keeps the `requires_grad` flag.
+    /// Replaces the values with a detached copy of `value`; keeps the `requires_grad` flag. An
+    /// optimizer holding this handle updates the new values from its next step (they must keep
+    /// the shape its state was made for).
     ///
     /// ```
     /// use gradus_tensor::{DType, Param, Tensor};
