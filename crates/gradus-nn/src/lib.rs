@@ -3,8 +3,9 @@
 //! A guided tour:
 //! - [`Module`] (in `module.rs`): `forward(&self, x)`, parameters and buffers named as PyTorch
 //!   names them (`0.weight`, `blocks.1.norm1.bias`), counting, freezing, `train`/`eval`.
-//! - [`Param`] and [`Buffer`]: shared slots holding leaf tensors; optimizers update them in place
-//!   with `Tensor::update_data`.
+//! - [`Param`] (from `gradus-tensor`) and [`Buffer`]: shared slots holding leaf tensors; optimizers
+//!   hold the same `Param` handles, so freezing, casting or moving a model ([`Module::to`])
+//!   never orphans its optimizer.
 //! - [`layers`]: one file per layer (Linear, Conv2d, BatchNorm, LSTM, MultiheadAttention, LoRA...).
 //! - [`init`]: PyTorch's default initializers and the classic ones, seeded with `gradus_tensor::Rng`.
 //! - [`loss`]: MSE, L1, Huber, BCE with logits, cross-entropy, NLL, KL divergence.

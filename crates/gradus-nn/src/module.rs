@@ -7,7 +7,7 @@
 //! parameters, buffers and the training flag alike.
 
 use crate::param::{Buffer, Param};
-use gradus_tensor::{DType, Result, Tensor};
+use gradus_tensor::{DType, Device, Result, Tensor};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A layer or model. Implementors provide `forward` and describe their own parameters, buffers
@@ -271,6 +271,32 @@ pub trait Module: Send + Sync {
         }
         for (_, b) in self.named_buffers() {
             b.cast(dtype)?;
+        }
+        Ok(())
+    }
+
+    /// Moves every parameter and buffer to `device` and converts it to `dtype`, in place through
+    /// the shared handles (PyTorch's `module.to(device, dtype)`). An optimizer built before holds
+    /// the same [`Param`] handles, so it keeps training the moved parameters (its state is
+    /// converted to match at its next step).
+    ///
+    /// # Errors
+    /// When a tensor cannot be moved or converted ([`Tensor::to_device`], [`Tensor::to_dtype`]).
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Linear, Module};
+    /// use gradus_tensor::{DType, Device, Rng};
+    /// let lin = Linear::new(3, 2, true, &mut Rng::seed(0));
+    /// let held = lin.parameters(); // e.g. by an optimizer
+    /// lin.to(Device::Cpu, DType::F64).unwrap();
+    /// assert!(held.iter().all(|p| p.dtype() == DType::F64 && p.device() == Device::Cpu));
+    /// ```
+    fn to(&self, device: Device, dtype: DType) -> Result<()> {
+        for p in self.parameters() {
+            p.to(device, dtype)?;
+        }
+        for (_, b) in self.named_buffers() {
+            b.to(device, dtype)?;
         }
         Ok(())
     }

@@ -26,13 +26,27 @@ pub enum OptimError {
     /// another model.
     #[error("optimizer state mismatch: {0}")]
     StateMismatch(String),
-    /// `step()` found a parameter without a gradient.
-    #[error("parameter {index} of group {group} has no gradient: call backward() first; if you did, the parameter took no part in the loss, or the tensor the optimizer holds was replaced after the optimizer was built (frozen with set_requires_grad, cast or moved): build the optimizer after such changes")]
+    /// `step()` found a parameter that requires grad but has no gradient (frozen parameters,
+    /// `requires_grad` false, are skipped as PyTorch skips parameters whose `grad` is `None`).
+    #[error("parameter {index} of group {group} requires grad but has no gradient: call backward() first; if you did, the parameter took no part in the loss (freeze it with set_requires_grad(false) to leave it out of the step)")]
     MissingGrad {
         /// The parameter group.
         group: usize,
         /// The parameter's index in its group.
         index: usize,
+    },
+    /// A parameter was given values of another shape (`Param::set`) after its optimizer state
+    /// was made: the state no longer fits it.
+    #[error("parameter {index} of group {group} changed shape from {from:?} to {to:?} after the optimizer was built: its state no longer fits; build a new optimizer for it")]
+    ParamReshaped {
+        /// The parameter group.
+        group: usize,
+        /// The parameter's index in its group.
+        index: usize,
+        /// The shape the state was made for.
+        from: Vec<usize>,
+        /// The parameter's shape now.
+        to: Vec<usize>,
     },
     /// A line search or second-order solve failed (non-finite values, singular system).
     #[error("{0}")]

@@ -27,7 +27,9 @@
 //! - **Transforms** (`transforms/`): [`ClipByGlobalNorm`], [`ClipByValue`], [`AdaptiveClip`],
 //!   [`Centralize`], [`L1Penalty`], [`L2Penalty`], [`DecoupledWeightDecay`], [`Accumulate`],
 //!   [`GradientNoise`], and [`ParamEma`] (Polyak averaging of parameters for evaluation).
-//! - **Parameter groups**: [`Optimizer`] holds groups, each with its own transformation.
+//! - **Parameter groups**: [`Optimizer`] holds groups, each with its own transformation, of the
+//!   same `Param` handles the model holds ([`ParamGroup`]: frozen parameters are skipped, cast
+//!   ones get their state cast).
 //!
 //! AdamW with a cosine schedule and global-norm clipping, two groups (no decay on biases), and a
 //! checkpoint of the state:
@@ -56,6 +58,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod group;
 mod kernel;
 mod optim;
 mod plateau;
@@ -65,6 +68,7 @@ mod transform;
 mod transforms;
 
 pub use error::{OptimError, Result};
+pub use group::ParamGroup;
 pub use optim::{
     AdaBelief, Adadelta, Adagrad, Adam, AdamW, Adamax, Lamb, Lars, Lbfgs, LbfgsState, Lion,
     Lookahead, NAdam, Newton, RAdam, RmsProp, Rprop, Sam, Sgd, Yogi,
@@ -72,7 +76,7 @@ pub use optim::{
 pub use plateau::{PlateauMode, ReduceOnPlateau, SharedLr, ThresholdMode};
 pub use schedule::{Anneal, OneCycle, Schedule};
 pub use state::{Buffer, Data, Scalar, State};
-pub use transform::{apply_updates, chain, Chain, GradientTransformation, Optimizer, ParamGroup};
+pub use transform::{apply_updates, chain, Chain, GradientTransformation, Optimizer};
 pub use transforms::{
     clip_grad_norm, Accumulate, AdaptiveClip, Centralize, ClipByGlobalNorm, ClipByValue,
     DecoupledWeightDecay, GradientNoise, L1Penalty, L2Penalty, ParamEma,

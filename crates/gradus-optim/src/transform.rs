@@ -2,8 +2,8 @@
 //! transformation to parameter groups.
 
 use crate::kernel::{check_pairs, dispatch, owned_all};
-use crate::{OptimError, Result, State};
-use gradus_tensor::Tensor;
+use crate::{OptimError, ParamGroup, Result, State};
+use gradus_tensor::{Param, Tensor};
 use rayon::prelude::*;
 
 /// A gradient transformation in the optax style: state made from the parameters, and an update
@@ -177,15 +177,13 @@ impl GradientTransformation for Chain {
     }
 }
 
-/// One parameter group: its tensors, its transformation (its own lr, weight decay...) and state.
-pub struct ParamGroup {
-    /// The parameters (leaf tensors updated in place).
-    pub params: Vec<Tensor>,
-    transform: Box<dyn GradientTransformation>,
-    state: State,
-}
-
 /// Applies transformations to parameter groups: the convenience for the common case.
+///
+/// The optimizer holds [`Param`] handles (PyTorch's `param_groups`): built from a model's
+/// `parameters()` with [`Optimizer::with_params`], it holds the very handles the model holds, so
+/// freezing, casting or replacing a parameter afterwards reaches it (see [`ParamGroup`] for what
+/// each does to the step). [`Optimizer::new`] takes plain tensors and wraps each in a handle of
+/// its own.
 ///
 /// ```
 /// use gradus_optim::{Adam, Optimizer};
@@ -207,7 +205,8 @@ pub struct Optimizer {
 }
 
 impl Optimizer {
-    /// An optimizer with one group.
+    /// An optimizer with one group over plain tensors, each held as it is (a
+    /// [`Param::from_tensor`] handle of its own), so the caller's tensors are updated in place.
     ///
     /// # Errors
     /// On invalid hyperparameters.
@@ -220,7 +219,36 @@ impl Optimizer {
         Ok(opt)
     }
 
-    /// Adds a group with its own transformation (e.g. no weight decay on biases).
+    /// An optimizer with one group over parameter handles, typically a model's
+    /// `parameters()`: it holds the same handles, so it follows the parameters when they are
+    /// frozen, cast or replaced after it was built.
+    ///
+    /// # Errors
+    /// On invalid hyperparameters.
+    ///
+    /// ```
+    /// use gradus_optim::{Optimizer, Sgd};
+    /// use gradus_tensor::{DType, Param, Tensor};
+    /// # fn main() -> gradus_optim::Result<()> {
+    /// let w = Param::new(Tensor::ones(&[2], DType::F64));
+    /// let mut opt = Optimizer::with_params(Sgd::new(0.5), &[w.clone()])?;
+    /// w.cast(DType::F32)?; // the optimizer follows the handle
+    /// w.tensor().sum_all()?.backward()?;
+    /// opt.step()?;
+    /// assert_eq!(w.tensor().to_vec::<f32>()?, vec![0.5, 0.5]);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_params(
+        transform: impl GradientTransformation + 'static,
+        params: &[Param],
+    ) -> Result<Optimizer> {
+        let mut opt = Optimizer::default();
+        opt.add_param_group(transform, params)?;
+        Ok(opt)
+    }
+
+    /// Adds a group of plain tensors with its own transformation (e.g. no weight decay on
+    /// biases); see [`Optimizer::new`].
     ///
     /// # Errors
     /// On invalid hyperparameters.
@@ -229,12 +257,22 @@ impl Optimizer {
         transform: impl GradientTransformation + 'static,
         params: &[Tensor],
     ) -> Result<()> {
-        let state = transform.init(params)?;
-        self.groups.push(ParamGroup {
-            params: params.to_vec(),
-            transform: Box::new(transform),
-            state,
-        });
+        let handles: Vec<Param> = params.iter().cloned().map(Param::from_tensor).collect();
+        self.add_param_group(transform, &handles)
+    }
+
+    /// Adds a group of parameter handles with its own transformation (PyTorch's
+    /// `add_param_group`); see [`Optimizer::with_params`].
+    ///
+    /// # Errors
+    /// On invalid hyperparameters.
+    pub fn add_param_group(
+        &mut self,
+        transform: impl GradientTransformation + 'static,
+        params: &[Param],
+    ) -> Result<()> {
+        let group = ParamGroup::new(Box::new(transform), params.to_vec())?;
+        self.groups.push(group);
         Ok(())
     }
 
@@ -243,31 +281,26 @@ impl Optimizer {
         &self.groups
     }
 
-    /// One step using every parameter's `.grad()`.
+    /// One step using every trainable parameter's `.grad()`; frozen parameters (`requires_grad`
+    /// false) are skipped and keep their state, as PyTorch skips parameters without a gradient.
     ///
     /// # Errors
-    /// [`OptimError::MissingGrad`] when a parameter has no gradient.
+    /// [`OptimError::MissingGrad`] when a parameter that requires grad has no gradient,
+    /// [`OptimError::ParamReshaped`] when one was given values of another shape.
     pub fn step(&mut self) -> Result<()> {
         for (gi, group) in self.groups.iter_mut().enumerate() {
-            let grads = group
-                .params
-                .iter()
-                .enumerate()
-                .map(|(index, p)| p.grad().ok_or(OptimError::MissingGrad { group: gi, index }))
-                .collect::<Result<Vec<_>>>()?;
-            group
-                .transform
-                .apply(&group.params, &grads, &mut group.state)?;
+            group.step(gi)?;
         }
         Ok(())
     }
 
-    /// One step with explicit gradients, group after group in parameter order.
+    /// One step with explicit gradients, group after group in parameter order (every parameter
+    /// is updated, frozen or not).
     ///
     /// # Errors
     /// When the number of gradients differs from the number of parameters.
     pub fn step_with(&mut self, grads: &[Tensor]) -> Result<()> {
-        let total: usize = self.groups.iter().map(|g| g.params.len()).sum();
+        let total: usize = self.groups.iter().map(|g| g.params().len()).sum();
         if grads.len() != total {
             return Err(OptimError::StateMismatch(format!(
                 "{total} parameters but {} gradients",
@@ -275,11 +308,9 @@ impl Optimizer {
             )));
         }
         let mut rest = grads;
-        for group in &mut self.groups {
-            let (mine, tail) = rest.split_at(group.params.len());
-            group
-                .transform
-                .apply(&group.params, mine, &mut group.state)?;
+        for (gi, group) in self.groups.iter_mut().enumerate() {
+            let (mine, tail) = rest.split_at(group.params().len());
+            group.step_with(gi, mine)?;
             rest = tail;
         }
         Ok(())
@@ -287,10 +318,7 @@ impl Optimizer {
 
     /// Clears every parameter's gradient.
     pub fn zero_grad(&self) {
-        self.groups
-            .iter()
-            .flat_map(|g| &g.params)
-            .for_each(|p| p.set_grad(None));
+        self.groups.iter().for_each(ParamGroup::zero_grad);
     }
 
     /// The state of every group, for checkpoints (serialize it with serde).
@@ -323,7 +351,7 @@ impl Optimizer {
             )));
         }
         for (g, s) in self.groups.iter_mut().zip(states) {
-            g.state = s;
+            g.set_state(s);
         }
         Ok(())
     }

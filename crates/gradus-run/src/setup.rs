@@ -638,19 +638,19 @@ pub fn optimizer(
     lr: &Schedule,
     momentum: Option<Schedule>,
 ) -> Result<Optimizer> {
-    let params: Vec<Tensor> = model
+    let params: Vec<gradus_nn::Param> = model
         .parameters()
-        .iter()
-        .filter(|p| p.requires_grad())
-        .map(|p| p.tensor())
-        .collect();
-    let (decayed, plain): (Vec<Tensor>, Vec<Tensor>) = params
         .into_iter()
-        .partition(|t| !o.no_decay_on_bias || t.rank() > 1);
-    let mut opt = Optimizer::new(transform(o, lr.clone(), momentum.clone(), true)?, &decayed)
-        .map_err(|e| format!("optimizer: {e}"))?;
+        .filter(|p| p.requires_grad())
+        .collect();
+    let (decayed, plain): (Vec<_>, Vec<_>) = params
+        .into_iter()
+        .partition(|p| !o.no_decay_on_bias || p.shape().len() > 1);
+    let mut opt =
+        Optimizer::with_params(transform(o, lr.clone(), momentum.clone(), true)?, &decayed)
+            .map_err(|e| format!("optimizer: {e}"))?;
     if !plain.is_empty() {
-        opt.add_group(transform(o, lr.clone(), momentum, false)?, &plain)
+        opt.add_param_group(transform(o, lr.clone(), momentum, false)?, &plain)
             .map_err(|e| format!("optimizer: {e}"))?;
     }
     Ok(opt)

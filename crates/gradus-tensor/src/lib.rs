@@ -15,6 +15,8 @@
 //!   [`Storage`] (opaque: elements, dtype, [`Device`]); `backend/cpu/` holds the CPU kernels
 //!   (elementwise, reductions, im2col, gate math, GEMM via the `faer` crate) and [`simd`], which
 //!   compiles hot loops for the widest vector instructions the CPU has.
+//! - [`Param`]: the one handle to a trainable tensor, shared by modules and optimizers, so that
+//!   freezing, casting or moving a parameter ([`Param::to`], [`Tensor::to_device`]) reaches all.
 //!
 //! ```
 //! use gradus_tensor::{autodiff, DType, Rng, Tensor};
@@ -38,6 +40,7 @@ mod gradcheck;
 mod interop;
 pub mod layout;
 pub mod ops;
+mod param;
 mod random;
 mod tensor;
 
@@ -47,5 +50,6 @@ pub use device::Device;
 pub use dtype::{DType, Element};
 pub use error::{Result, TensorError};
 pub use gradcheck::{gradcheck, gradgradcheck, GradcheckOptions};
+pub use param::Param;
 pub use random::Rng;
 pub use tensor::{Tensor, TensorId};

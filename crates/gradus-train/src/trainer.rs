@@ -675,10 +675,10 @@ mod tests {
 
     fn trainer(curriculum_epochs: usize) -> Trainer {
         let model = Linear::new(1, 1, true, &mut Rng::seed(0));
-        let params: Vec<Tensor> = model.parameters().iter().map(|p| p.tensor()).collect();
+        let params = model.parameters();
         Trainer {
             model: Box::new(model),
-            optimizer: Optimizer::new(Sgd::new(0.1), &params).unwrap(),
+            optimizer: Optimizer::with_params(Sgd::new(0.1), &params).unwrap(),
             schedule: Schedule::Constant(0.1),
             plateau: None,
             task: Task::Regression { outputs: 1 },

@@ -16,8 +16,7 @@
 //! # fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
 //! let mut rng = Rng::seed(0);
 //! let model = Mlp::new(&[2, 16, 1], Activation::Tanh, &mut rng);
-//! let params: Vec<Tensor> = model.parameters().iter().map(|p| p.tensor()).collect();
-//! let mut opt = Optimizer::new(Adam::new(0.01), &params)?;
+//! let mut opt = Optimizer::with_params(Adam::new(0.01), &model.parameters())?;
 //! let x = rng.normal(&[32, 2], 0.0, 1.0, DType::F32);
 //! let y = x.narrow(1, 0, 1)?.mul(&x.narrow(1, 1, 1)?)?; // learn x0 * x1
 //! let first = mse_loss(&model.forward(&x)?, &y, Reduction::Mean)?.item()?;
