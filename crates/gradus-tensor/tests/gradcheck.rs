@@ -264,6 +264,12 @@ fn shape_and_index_ops() {
             ),
             case!("sum_to", |x| x[0].sum_to(&[3, 1]), [[2, 3, 4]]),
             case!("sum_all", |x| x[0].sum_all(), [[2, 3]]),
+            case!("sum_squares", |x| x[0].sum_squares(), [[2, 3]]),
+            case!(
+                "sum_squares (strided)",
+                |x| x[0].t()?.sum_squares(),
+                [[2, 3]]
+            ),
             case!("mean_all", |x| x[0].mean_all(), [[2, 3]]),
         ],
         inputs,

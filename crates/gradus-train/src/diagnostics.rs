@@ -29,14 +29,10 @@ fn flat_f64(t: &Tensor) -> Result<Tensor> {
         .to_dtype(DType::F64)
 }
 
-/// `sum(x^2)` of an f64 tensor, as a `[1]` tensor, summed in element order.
-///
-/// With the cast in [`flat_f64`] this makes three passes and two full-size f64 copies where the
-/// host loop it replaces made one pass and no copy: on the CPU the gradient norms of a large
-/// model cost several times what they did. The fix is a fused backend reduction with an f64
-/// accumulator (one pass, no copy), to be called here.
+/// `sum(x^2)` in f64, as a `[1]` tensor: one backend pass over `x`, in element order (the
+/// order the host loop used, so recorded norms keep their bits).
 fn sum_squares(x: &Tensor) -> Result<Tensor> {
-    x.mul(x)?.sum_all()?.reshape(&[1])
+    x.sum_squares()?.reshape(&[1])
 }
 
 /// Each parameter's gradient sum of squares, `[P]` in f64 on the gradients' device, in parameter
@@ -59,7 +55,7 @@ pub fn grad_squares(params: &[(String, Param)]) -> Result<Tensor> {
         let parts = params
             .iter()
             .map(|(_, p)| match p.tensor().grad() {
-                Some(g) => sum_squares(&flat_f64(&g)?),
+                Some(g) => sum_squares(&g.detach()),
                 None => Ok(Tensor::zeros(&[1], DType::F64)),
             })
             .collect::<Result<Vec<_>>>()?;

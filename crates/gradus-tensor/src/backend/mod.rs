@@ -75,6 +75,10 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
     /// indices come back to the host: backward rules and `argmax` use them as plain indices.
     fn reduce_max(&self, layout: &Layout, axis: usize) -> Result<(Self, Vec<usize>)>;
 
+    /// `sum(x^2)` over the whole view as one f64 value (a one-element f64 buffer), squares taken
+    /// and added in f64 in row-major order: one pass, no copy (gradient norms of big models).
+    fn sum_squares_f64(&self, layout: &Layout) -> Result<Self>;
+
     // ---- random (random.rs, ops/dropout.rs) ------------------------------------------------------
 
     /// A new buffer of `dtype` holding `samples` (drawn on the host) rounded to `dtype`.

@@ -119,6 +119,11 @@ impl Storage {
         })
     }
 
+    /// `sum(x^2)` of the view in f64 (see [`BackendStorage::sum_squares_f64`]).
+    pub(crate) fn sum_squares_f64(&self, layout: &Layout) -> Result<Storage> {
+        on_backend!(self, s => Ok(Storage::cpu(s.sum_squares_f64(layout)?)))
+    }
+
     // ---- random ----------------------------------------------------------------------------------
 
     /// A new buffer of `dtype` on `device` holding samples drawn on the host (see

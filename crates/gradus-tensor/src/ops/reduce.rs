@@ -49,6 +49,21 @@ impl BackwardOp for SumOp {
     }
 }
 
+struct SumSquaresOp;
+impl BackwardOp for SumSquaresOp {
+    fn name(&self) -> &'static str {
+        "sum_squares"
+    }
+    // d sum(x^2) / dx = 2x, in the input's dtype
+    fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let x = ctx.input(0);
+        Ok(vec![Some(
+            x.mul_scalar(2.0)?
+                .mul(&g.to_dtype(x.dtype())?.expand(x.shape())?)?,
+        )])
+    }
+}
+
 struct MaxOp {
     axis: usize,
     input_shape: Vec<usize>,
@@ -142,6 +157,25 @@ impl Tensor {
     pub fn sum_all(&self) -> Result<Tensor> {
         let axes: Vec<isize> = (0..self.rank() as isize).collect();
         self.sum(&axes, false)
+    }
+
+    /// `sum(x^2)` of all elements as a 0-dimensional **f64** tensor, whatever the input's dtype:
+    /// the squares are taken and added in f64, in row-major order, in one pass without a copy
+    /// (as `torch.sum(x.double() ** 2)`, without materializing the cast). Gradient norms of big
+    /// f32 models use it.
+    ///
+    /// # Errors
+    /// Never for valid tensors; kept fallible like every op.
+    ///
+    /// ```
+    /// use gradus_tensor::{DType, Tensor};
+    /// let x = Tensor::from_vec(vec![3.0f32, 4.0], &[2]).unwrap();
+    /// let s = x.sum_squares().unwrap();
+    /// assert_eq!((s.dtype(), s.item().unwrap()), (DType::F64, 25.0));
+    /// ```
+    pub fn sum_squares(&self) -> Result<Tensor> {
+        let out = self.storage().sum_squares_f64(self.layout())?;
+        Ok(Tensor::from_op_storage(out, &[], SumSquaresOp, &[self]))
     }
 
     /// Mean over `axes`.

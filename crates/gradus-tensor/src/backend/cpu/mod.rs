@@ -103,6 +103,10 @@ impl BackendStorage for CpuStorage {
         Ok(reduce::max(self, layout, axis))
     }
 
+    fn sum_squares_f64(&self, layout: &Layout) -> Result<Self> {
+        Ok(reduce::sum_squares_f64(self, layout))
+    }
+
     // ---- random ----------------------------------------------------------------------------------
 
     fn from_samples(samples: Vec<f64>, dtype: DType) -> Result<Self> {

@@ -45,6 +45,23 @@ fn sum_typed<T: Element>(s: &CpuStorage, layout: &Layout, axes: &[usize]) -> Vec
     reduce::sum_rows(&data, block)
 }
 
+/// `sum(x^2)` of the view in f64, in row-major order, reading a contiguous view in place.
+pub(crate) fn sum_squares_f64(s: &CpuStorage, layout: &Layout) -> CpuStorage {
+    fn go<T: Element>(s: &CpuStorage, layout: &Layout) -> f64 {
+        s.with_view(layout, |v: &[T]| {
+            v.iter().fold(0.0f64, |acc, &x| {
+                let x = x.to_f64();
+                acc + x * x
+            })
+        })
+    }
+    let total = match s {
+        CpuStorage::F32(_) => go::<f32>(s, layout),
+        CpuStorage::F64(_) => go::<f64>(s, layout),
+    };
+    CpuStorage::from_vec(vec![total])
+}
+
 /// The maximum along `axis` (non-empty) and the index of its first occurrence, in row-major
 /// order of the other axes.
 pub(crate) fn max(s: &CpuStorage, layout: &Layout, axis: usize) -> (CpuStorage, Vec<usize>) {
@@ -72,6 +89,21 @@ fn with_axes_last<T: Element>(s: &CpuStorage, layout: &Layout, axes: &[usize]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sum_squares_of_f32_accumulates_in_f64_in_element_order() {
+        // 1e7^2 + 1 + 1 is exact in f64 (1e14 + 2) but rounds to 1e14 in f32
+        let x = CpuStorage::from_vec(vec![1e7f32, 1.0, -1.0]);
+        let out = sum_squares_f64(&x, &Layout::contiguous(&[3]));
+        assert_eq!(out.slice::<f64>(), &[1e14 + 2.0]);
+        // a transposed view reads the same elements: the sum in row-major order of the view
+        let y = CpuStorage::from_vec(vec![1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let t = Layout::contiguous(&[2, 3]).permute(&[1, 0]);
+        let serial = [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0]
+            .iter()
+            .fold(0.0, |acc, v| acc + v * v);
+        assert_eq!(sum_squares_f64(&y, &t).slice::<f64>(), &[serial]);
+    }
 
     /// The reference: each output element summed over its block in row-major order, serially.
     fn reference_sum(x: &[f64], shape: &[usize], axes: &[usize]) -> Vec<f64> {
