@@ -71,9 +71,9 @@ pub use optim::{
 };
 pub use plateau::{PlateauMode, ReduceOnPlateau, SharedLr, ThresholdMode};
 pub use schedule::{Anneal, OneCycle, Schedule};
-pub use state::{Buffer, Data, Scalar, State};
+pub use state::{Buffer, Data, State};
 pub use transform::{apply_updates, chain, Chain, GradientTransformation, Optimizer, ParamGroup};
 pub use transforms::{
     clip_grad_norm, Accumulate, AdaptiveClip, Centralize, ClipByGlobalNorm, ClipByValue,
-    DecoupledWeightDecay, GradientNoise, L1Penalty, L2Penalty, ParamEma,
+    DecoupledWeightDecay, GradientNoise, L1Penalty, L2Penalty, ParamEma, StateDtype,
 };
