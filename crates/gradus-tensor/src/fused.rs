@@ -105,7 +105,9 @@ pub trait ElementRule<const K: usize>: Sync {
 ///
 /// `param` and `grad` must share shape and dtype; the state tensors must have the parameter's
 /// shape and one dtype among them (the rule computes in it; with no state, in the parameter's).
-/// All must be contiguous, on one device, and no two may share storage.
+/// The written operand and the state tensors must be contiguous (the operand only read may be a
+/// strided view: it is then read through a contiguous copy), all on one device, and no two may
+/// share storage.
 ///
 /// # Errors
 /// [`TensorError::ShapeMismatch`], [`TensorError::DTypeMismatch`] or
@@ -134,10 +136,26 @@ pub fn fused_update<R: ElementRule<K>, const K: usize>(
     state: [&Tensor; K],
     rule: &R,
 ) -> Result<()> {
-    check(param, Some(grad), &state, R::NAME)?;
+    // the operand only read may be a strided view (a transposed gradient): read a contiguous
+    // copy of it, as a host transfer of it would
+    let contiguous = |t: &Tensor| {
+        if t.is_contiguous() {
+            Ok(t.clone())
+        } else {
+            t.detach().contiguous()
+        }
+    };
     match target {
-        FusedTarget::Params => run(target, param, Some(grad), state, rule),
-        FusedTarget::Updates => run(target, grad, Some(param), state, rule),
+        FusedTarget::Params => {
+            let grad = contiguous(grad)?;
+            check(param, Some(&grad), &state, R::NAME)?;
+            run(target, param, Some(&grad), state, rule)
+        }
+        FusedTarget::Updates => {
+            let param = contiguous(param)?;
+            check(&param, Some(grad), &state, R::NAME)?;
+            run(target, grad, Some(&param), state, rule)
+        }
     }
 }
 

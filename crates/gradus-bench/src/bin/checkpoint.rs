@@ -68,9 +68,7 @@ fn main() {
     // so that the peak counts what loading adds, not pages the first step would touch anyway
     for state in fresh_opt.states_mut() {
         for buffer in state.slots.iter_mut().flatten() {
-            if let gradus_optim::Data::F32(v) = &mut buffer.data {
-                v.fill(1.0);
-            }
+            *buffer = gradus_optim::Buffer::full(buffer.shape(), 1.0, buffer.dtype());
         }
     }
     let load_peak = peak_extra(|| {

@@ -280,7 +280,10 @@ mod tests {
             .collect();
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&p.to_vec::<f32>().unwrap()), bits(&expected));
-        assert_eq!(slots[0].to_vec::<f64>().unwrap(), state[0]);
+        let bits64 = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for (buffer, expected) in slots.iter().zip(&state) {
+            assert_eq!(bits64(&buffer.to_vec::<f64>().unwrap()), bits64(expected));
+        }
     }
 
     #[test]
