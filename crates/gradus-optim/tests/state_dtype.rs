@@ -3,6 +3,10 @@
 //! reference's, and every per-element optimizer runs with a state dtype other than its
 //! parameter's.
 
+// Tensor handles are cheap reference-counted clones; `&[p.clone()]` reads better than
+// `std::slice::from_ref(&p)` in tests.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
 use gradus_optim::{
     AdaBelief, Adagrad, Adam, AdamW, GradientTransformation, Lion, NAdam, Optimizer, RmsProp, Sgd,
     Yogi,
@@ -107,7 +111,8 @@ fn f64_moments_for_f32_params_track_an_f64_reference_more_closely_than_f32_momen
 #[test]
 fn every_per_element_optimizer_runs_with_a_declared_state_dtype() {
     let grads: Vec<Vec<f32>> = gradients().into_iter().take(5).collect();
-    let cases: Vec<(&str, Box<dyn Fn() -> Box<dyn GradientTransformation>>)> = vec![
+    type Make = Box<dyn Fn() -> Box<dyn GradientTransformation>>;
+    let cases: Vec<(&str, Make)> = vec![
         ("adam", Box::new(|| Box::new(Adam::new(1e-2).amsgrad(true)))),
         ("adamw", Box::new(|| Box::new(AdamW::new(1e-2)))),
         ("nadam", Box::new(|| Box::new(NAdam::new(1e-2)))),

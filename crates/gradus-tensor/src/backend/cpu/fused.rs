@@ -150,7 +150,7 @@ impl<P: Lane<S>, S: Element, R: ElementRule<K>, const K: usize> SimdKernel
     fn run(self) {
         let (rule, n) = (self.rule, self.dst.len());
         assert!(
-            self.src.is_none_or(|s| s.len() == n) && self.slots.iter().all(|s| s.len() == n),
+            self.src.map_or(true, |s| s.len() == n) && self.slots.iter().all(|s| s.len() == n),
             "parameter, gradient and state lengths differ"
         );
         // re-slicing to exactly `n` lets the compiler drop bounds checks and vectorize the loop
