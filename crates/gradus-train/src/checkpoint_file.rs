@@ -384,15 +384,17 @@ fn read_buffer(
         file: &mut impl TensorSource,
         name: &str,
         buffer: &Buffer,
-        from: fn([u8; N]) -> T,
+        from: impl Fn([u8; N]) -> T,
     ) -> Result<(), Box<dyn std::error::Error>> {
         buffer.tensor().update_data(|dst: &mut [T]| {
             let mut at = 0;
             file.read_tensor(name, &mut |bytes| {
-                for c in bytes.chunks_exact(N) {
-                    dst[at] = from(c.try_into().expect("N bytes"));
-                    at += 1;
-                }
+                let n = bytes.len() / N;
+                dst[at..at + n]
+                    .iter_mut()
+                    .zip(bytes.chunks_exact(N))
+                    .for_each(|(d, c)| *d = from(c.try_into().expect("N bytes")));
+                at += n;
             })?;
             Ok::<_, std::io::Error>(())
         })??;
