@@ -11,7 +11,7 @@ use gradus_tensor::fused::Delta;
 pub(crate) use gradus_tensor::fused::{
     fused_update, fused_update_one, ElementRule, FusedTarget as Target, Scaled,
 };
-use gradus_tensor::{DType, Element, Tensor};
+use gradus_tensor::{Element, Tensor};
 
 /// `sign(x)` with `sign(0) = 0`.
 #[inline(always)]
@@ -119,10 +119,10 @@ pub(crate) fn owned_all(grads: &[Tensor]) -> Result<Vec<Tensor>> {
     grads.iter().map(owned).collect()
 }
 
-/// The L2 norm of one tensor, accumulated in f64 (read back to the host: a synchronization).
+/// The L2 norm of one tensor, accumulated in f64 in a fixed order (read back to the host: a
+/// synchronization).
 pub(crate) fn l2_norm(t: &Tensor) -> Result<f64> {
-    let x = t.detach().to_dtype(DType::F64)?;
-    Ok(x.mul(&x)?.sum_all()?.item()?.sqrt())
+    Ok(gradus_tensor::fused::squared_l2_norm(t)?.sqrt())
 }
 
 /// Checks that params and grads pair up with the same shapes and dtypes.

@@ -192,6 +192,22 @@ pub fn fused_update_one<R: ElementRule<K>, const K: usize>(
     run(target, t, None, state, rule)
 }
 
+/// The squared L2 norm of `t`: every element widened to f64, squared and added in row-major
+/// order, on the backend that holds it, and read back to the host (a synchronization). What
+/// gradient clipping and the trust ratios of LAMB and LARS compare against a threshold.
+///
+/// # Errors
+/// Never for valid tensors; kept fallible as every backend call.
+///
+/// ```
+/// use gradus_tensor::{fused::squared_l2_norm, Tensor};
+/// let t = Tensor::from_vec(vec![3.0f32, 4.0], &[2]).unwrap();
+/// assert_eq!(squared_l2_norm(&t).unwrap(), 25.0);
+/// ```
+pub fn squared_l2_norm(t: &Tensor) -> Result<f64> {
+    t.storage().sum_squares(t.layout())
+}
+
 /// Locks the operands (checked by the caller) and makes the backend call.
 fn run<R: ElementRule<K>, const K: usize>(
     target: FusedTarget,

@@ -60,5 +60,9 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
         rule: &R,
     ) -> Result<()>;
 
+    /// The sum of the squares of the view's elements, accumulated in f64 in row-major order (the
+    /// norms of gradient clipping and trust ratios). See [`crate::fused::squared_l2_norm`].
+    fn sum_squares(&self, layout: &Layout) -> Result<f64>;
+
     // ---- host transfers (Tensor::to_vec, with_data, update_data, from_vec) -----------------------
 }

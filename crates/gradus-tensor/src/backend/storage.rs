@@ -115,5 +115,10 @@ impl Storage {
         }
     }
 
+    /// The sum of squares of the view, in f64 (see [`BackendStorage::sum_squares`]).
+    pub(crate) fn sum_squares(&self, layout: &Layout) -> Result<f64> {
+        on_backend!(self, s => s.sum_squares(layout))
+    }
+
     // ---- host transfers --------------------------------------------------------------------------
 }

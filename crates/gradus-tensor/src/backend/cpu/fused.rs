@@ -50,6 +50,24 @@ pub(crate) fn fused_update<R: ElementRule<K>, const K: usize>(
     Ok(())
 }
 
+/// The sum of the squares of the view's elements, each widened to f64, added in row-major order.
+pub(crate) fn sum_squares(s: &CpuStorage, layout: &crate::layout::Layout) -> f64 {
+    fn go<T: Element>(s: &CpuStorage, layout: &crate::layout::Layout) -> f64 {
+        s.with_view(layout, |v: &[T]| {
+            v.iter()
+                .map(|&x| {
+                    let x = x.to_f64();
+                    x * x
+                })
+                .sum()
+        })
+    }
+    match s {
+        CpuStorage::F32(_) => go::<f32>(s, layout),
+        CpuStorage::F64(_) => go::<f64>(s, layout),
+    }
+}
+
 /// Conversion between the stored type (`Self`) and the compute type `S`: the identity when they
 /// are the same, so same-dtype updates are bitwise those of a plain loop.
 trait Lane<S>: Element {

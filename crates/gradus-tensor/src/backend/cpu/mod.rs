@@ -92,5 +92,9 @@ impl BackendStorage for CpuStorage {
         fused::fused_update(self, target, dst, src, state, rule)
     }
 
+    fn sum_squares(&self, layout: &Layout) -> Result<f64> {
+        Ok(fused::sum_squares(self, layout))
+    }
+
     // ---- host transfers --------------------------------------------------------------------------
 }
