@@ -327,7 +327,8 @@ impl Optimizer {
     }
 
     /// The state of every group, mutably (a checkpoint reader decodes saved buffers straight
-    /// into them). Buffers must keep their parameters' shapes and dtypes; `step` checks them.
+    /// into them). Buffers must keep their shapes (the parameters') and their dtypes (the
+    /// declared state dtype).
     pub fn states_mut(&mut self) -> Vec<&mut State> {
         self.groups.iter_mut().map(|g| &mut g.state).collect()
     }
