@@ -38,6 +38,7 @@ pub mod models;
 pub mod module;
 mod param;
 pub mod safetensors_check;
+pub mod safetensors_reader;
 pub mod state_dict;
 
 pub use error::{NnError, Result};

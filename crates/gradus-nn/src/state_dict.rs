@@ -9,6 +9,7 @@ use crate::error::{NnError, Result};
 use crate::module::Module;
 use crate::param::{Buffer, Param};
 use crate::safetensors_check::check;
+use crate::safetensors_reader::{ReadError, SafetensorsReader, TensorSource};
 use gradus_tensor::{DType, Tensor};
 use safetensors::{Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashSet};
@@ -220,7 +221,8 @@ pub fn from_bytes_skipping(
         Err(e) => NnError::Safetensors(e.to_string()),
         Ok(()) => NnError::Safetensors("not a valid safetensors file".into()),
     })?;
-    load_from(module, &file, ignore)
+    let mut file = file;
+    load_from(module, &mut file, ignore)
 }
 
 fn decode(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f64>> {
@@ -330,40 +332,41 @@ pub fn entries(module: &dyn Module) -> Vec<(String, Tensor, bool)> {
 /// ```
 pub fn check_from(
     module: &dyn Module,
-    file: &SafeTensors<'_>,
+    file: &impl TensorSource,
     ignore: &dyn Fn(&str) -> bool,
 ) -> Result<()> {
     let slots = slots(module);
-    let names = file.names();
+    let names = file.tensor_names();
     if let Some(extra) = names
         .iter()
-        .find(|k| !ignore(k) && !slots.iter().any(|(n, _)| n == **k))
+        .find(|k| !ignore(k) && !slots.iter().any(|(n, _)| n == *k))
     {
         return Err(NnError::UnexpectedTensor(extra.to_string()));
     }
     for (name, slot) in &slots {
-        let view = file
-            .tensor(name)
-            .map_err(|_| NnError::MissingTensor(name.clone()))?;
+        let (dtype, shape) = file
+            .tensor_info(name)
+            .ok_or_else(|| NnError::MissingTensor(name.clone()))?;
         let now = slot.tensor();
-        if now.shape() != view.shape() {
+        if now.shape() != shape.as_slice() {
             return Err(NnError::ShapeMismatch {
                 name: name.clone(),
                 expected: now.shape().to_vec(),
-                found: view.shape().to_vec(),
+                found: shape,
             });
         }
-        if !matches!(view.dtype(), Dtype::F32 | Dtype::F64 | Dtype::I64) {
+        if !matches!(dtype, Dtype::F32 | Dtype::F64 | Dtype::I64) {
             return Err(NnError::UnsupportedDType {
                 name: name.clone(),
-                dtype: format!("{:?}", view.dtype()),
+                dtype: format!("{dtype:?}"),
             });
         }
     }
     Ok(())
 }
 
-/// Reads the model's tensors from a parsed safetensors file, one tensor at a time, skipping the
+/// Reads the model's tensors from a safetensors file (in memory, or a [`SafetensorsReader`]
+/// streaming it: then about one tensor of extra memory), one tensor at a time, skipping the
 /// names for which `ignore` is true (a checkpoint's optimizer tensors). Otherwise strict, as
 /// [`load`]: a missing, unexpected or mis-shaped tensor is an error naming it, and every name,
 /// shape and dtype is checked before any value is written, so on an error the model is
@@ -376,37 +379,77 @@ pub fn check_from(
 /// use gradus_nn::{layers::Linear, state_dict};
 /// use gradus_tensor::Rng;
 /// let bytes = state_dict::to_bytes(&Linear::new(2, 3, true, &mut Rng::seed(0))).unwrap();
-/// let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+/// let mut file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
 /// let b = Linear::new(2, 3, true, &mut Rng::seed(1));
-/// state_dict::load_from(&b, &file, &|name| name.starts_with("optimizer.")).unwrap();
+/// state_dict::load_from(&b, &mut file, &|name| name.starts_with("optimizer.")).unwrap();
 /// ```
 pub fn load_from(
     module: &dyn Module,
-    file: &SafeTensors<'_>,
+    file: &mut impl TensorSource,
     ignore: &dyn Fn(&str) -> bool,
 ) -> Result<()> {
     // everything is checked before anything is written: on an error the model is untouched
     check_from(module, file, ignore)?;
     let slots = slots(module);
     for (name, slot) in &slots {
-        let view = file
-            .tensor(name)
-            .map_err(|_| NnError::MissingTensor(name.clone()))?;
+        let (dtype, shape) = file
+            .tensor_info(name)
+            .ok_or_else(|| NnError::MissingTensor(name.clone()))?;
         let current = slot.tensor();
-        let value = if view.dtype() == Dtype::F32 && current.dtype() == DType::F32 {
-            let data: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                .collect();
-            Tensor::from_vec(data, view.shape())?
+        let numel = shape.iter().product();
+        let value = if dtype == Dtype::F32 && current.dtype() == DType::F32 {
+            let mut data: Vec<f32> = Vec::with_capacity(numel);
+            file.read_tensor(name, &mut |bytes| {
+                data.extend(
+                    bytes
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))),
+                )
+            })?;
+            Tensor::from_vec(data, &shape)?
         } else {
-            let data = decode(name, view.dtype(), view.data())?;
-            Tensor::from_vec(data, view.shape())?.to_dtype(current.dtype())?
+            let mut data: Vec<f64> = Vec::with_capacity(numel);
+            let mut failed = None;
+            file.read_tensor(name, &mut |bytes| match decode(name, dtype, bytes) {
+                Ok(v) => data.extend(v),
+                Err(e) => failed = Some(e),
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            Tensor::from_vec(data, &shape)?.to_dtype(current.dtype())?
         };
         write_slot(slot, value);
     }
     Ok(())
+}
+
+/// Reads the model's tensors from the safetensors file at `path`, streaming it (about one
+/// tensor of extra memory, never the whole file), skipping the names for which `ignore` is true
+/// (a checkpoint's `optimizer.*` tensors); otherwise as strict as [`load`].
+///
+/// # Errors
+/// As [`load_from`]; a damaged file is an [`NnError::Safetensors`] saying what and where.
+///
+/// ```no_run
+/// use gradus_nn::{models::Mlp, state_dict, layers::Activation};
+/// use gradus_tensor::Rng;
+/// let mlp = Mlp::new(&[4, 8, 2], Activation::ReLU, &mut Rng::seed(1));
+/// state_dict::load_skipping(&mlp, "checkpoint.safetensors".as_ref(), &|n| n.starts_with("optimizer.")).unwrap();
+/// ```
+pub fn load_skipping(
+    module: &dyn Module,
+    path: &Path,
+    ignore: &dyn Fn(&str) -> bool,
+) -> Result<()> {
+    let mut file = SafetensorsReader::open(path).map_err(|e| match e {
+        ReadError::Io(e) => NnError::Io(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e}", path.display()),
+        )),
+        ReadError::Invalid(e) => NnError::Safetensors(format!("{}: {e}", path.display())),
+    })?;
+    load_from(module, &mut file, ignore)
 }
 
 /// Puts `value` into a parameter or buffer slot; a parameter is written in place, so optimizers

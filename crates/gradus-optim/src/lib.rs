@@ -7,15 +7,24 @@
 //!   optimizer is a transformation that includes its learning rate, so the common case is one
 //!   object: `Adam::new(1e-3)`.
 //! - **Why this Rust shape**: the transformation is an immutable config (`&self`), and its state
-//!   is a separate plain-data [`State`] (per-parameter [`Buffer`]s of f32/f64 values, a step
-//!   counter, named scalars, inner states). Keeping state out of the transformation makes
-//!   checkpoints trivial (`State` derives serde and round-trips exactly), lets one config serve
-//!   many parameter groups, and lets chains own nested states without lifetimes or `dyn Any`.
-//! - **The hot path** (`kernel.rs`): besides `update`, a transformation has `apply`, which steps
-//!   the parameters in place. Optimizers override it with one fused pass per parameter buffer
-//!   (Adam reads `p, g, m, v` and writes `p, m, v`: 28 bytes per f32 parameter), split across
-//!   rayon threads for big buffers. `update` runs the same per-element rule writing the update
-//!   instead; unit tests check the fused path against a tensor-op reference implementation.
+//!   is a separate [`State`] (per-parameter [`Buffer`]s, each a tensor of the parameter's shape
+//!   in the state's declared dtype, a step counter, named scalars, inner states). Keeping state
+//!   out of the transformation makes checkpoints simple (`State` derives serde and round-trips
+//!   exactly), lets one config serve many parameter groups, and lets chains own nested states
+//!   without lifetimes or `dyn Any`.
+//! - **State dtype**: by default a buffer has its parameter's dtype;
+//!   [`GradientTransformation::state_dtype`] declares another (optax's `mu_dtype`), e.g.
+//!   `Adam::new(1e-3).state_dtype(DType::F64)` keeps f64 moments for f32 parameters.
+//! - **The hot path**: besides `update`, a transformation has `apply`, which steps the parameters
+//!   in place. Each optimizer writes its per-element rule once, as a type implementing
+//!   [`gradus_tensor::fused::ElementRule`] (a name and a lane function generic over the element
+//!   type, reading like the paper), and hands it to [`gradus_tensor::fused::fused_update`]: the
+//!   backend holding the parameter runs it in one pass per parameter buffer (on the CPU: SIMD,
+//!   rayon chunks for big buffers; Adam reads `p, g, m, v` and writes `p, m, v`: 28 bytes per f32
+//!   parameter). `update` runs the same rule writing the update instead; unit tests check the
+//!   fused path against a tensor-op reference implementation. Optimizers never touch host
+//!   slices; L-BFGS and Newton, whose dense algebra is sequential, read host vectors through the
+//!   explicit transfer API (their module docs say why).
 //! - **Learning rates** are a [`Schedule`]: a constant (`0.1.into()`) or a pure function of the
 //!   step (torch's `StepLR`, `CosineAnnealingLR`, `OneCycleLR`, `SequentialLR`...);
 //!   [`ReduceOnPlateau`] is the one metric-driven, stateful exception and feeds a
@@ -75,9 +84,9 @@ pub use optim::{
 };
 pub use plateau::{PlateauMode, ReduceOnPlateau, SharedLr, ThresholdMode};
 pub use schedule::{Anneal, OneCycle, Schedule};
-pub use state::{Buffer, Data, Scalar, State};
+pub use state::{Buffer, Data, State};
 pub use transform::{apply_updates, chain, Chain, GradientTransformation, Optimizer};
 pub use transforms::{
     clip_grad_norm, Accumulate, AdaptiveClip, Centralize, ClipByGlobalNorm, ClipByValue,
-    DecoupledWeightDecay, GradientNoise, L1Penalty, L2Penalty, ParamEma,
+    DecoupledWeightDecay, GradientNoise, L1Penalty, L2Penalty, ParamEma, StateDtype,
 };

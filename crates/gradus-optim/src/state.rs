@@ -1,12 +1,13 @@
-//! Optimizer state: per-parameter buffers (moments, accumulators), a step counter and named
-//! scalars, all plain data that serializes and restores exactly (checkpoints).
+//! Optimizer state: per-parameter buffers (moments, accumulators: tensors of a declared dtype), a
+//! step counter and named scalars; it serializes and restores exactly (checkpoints).
 
 use crate::{OptimError, Result};
-use gradus_tensor::{DType, Element, Tensor};
+use gradus_tensor::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The values of one state buffer, in the parameter's element type.
+/// The values of one state buffer copied to host memory: the serialized form of a [`Buffer`]
+/// (JSON `{"dtype": "F32", "values": [...]}`) and what tests and tools read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "dtype", content = "values")]
 pub enum Data {
@@ -16,133 +17,170 @@ pub enum Data {
     F64(Vec<f64>),
 }
 
-/// One state buffer (e.g. Adam's `exp_avg` of one parameter): its shape and values.
-///
-/// ```
-/// use gradus_optim::Buffer;
-/// use gradus_tensor::{DType, Tensor};
-/// let b = Buffer::full_like(&Tensor::zeros(&[2, 3], DType::F32), 0.5);
-/// assert_eq!(b.to_tensor().unwrap().to_vec::<f32>().unwrap(), vec![0.5; 6]);
-/// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Buffer {
-    /// The shape of the parameter it belongs to.
-    pub shape: Vec<usize>,
-    /// The values, row-major.
-    pub data: Data,
-}
-
-impl Buffer {
-    /// A buffer with `t`'s shape and dtype filled with `value`.
-    pub fn full_like(t: &Tensor, value: f64) -> Buffer {
-        let n = t.numel();
-        let data = match t.dtype() {
-            DType::F32 => Data::F32(vec![value as f32; n]),
-            // f64 for any other dtype: `State::param_slots` then reports the mismatch.
-            _ => Data::F64(vec![value; n]),
-        };
-        Buffer {
-            shape: t.shape().to_vec(),
-            data,
-        }
-    }
-
-    /// A buffer holding a copy of `t`'s values.
-    pub fn copy_of(t: &Tensor) -> Result<Buffer> {
-        let data = match t.dtype() {
-            DType::F32 => Data::F32(t.to_vec::<f32>()?),
-            _ => Data::F64(t.to_vec::<f64>()?),
-        };
-        Ok(Buffer {
-            shape: t.shape().to_vec(),
-            data,
-        })
-    }
-
-    /// The values as a new tensor.
-    ///
-    /// # Errors
-    /// When the shape does not match the number of values (a corrupt checkpoint).
-    pub fn to_tensor(&self) -> Result<Tensor> {
-        Ok(match &self.data {
-            Data::F32(v) => Tensor::from_vec(v.clone(), &self.shape)?,
-            Data::F64(v) => Tensor::from_vec(v.clone(), &self.shape)?,
-        })
-    }
-
+impl Data {
     /// The element type.
     pub fn dtype(&self) -> DType {
-        match self.data {
+        match self {
             Data::F32(_) => DType::F32,
             Data::F64(_) => DType::F64,
         }
     }
 
-    /// The values as a mutable slice of `T`.
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Data::F32(v) => v.len(),
+            Data::F64(v) => v.len(),
+        }
+    }
+
+    /// True when it holds no value.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One state buffer (e.g. Adam's `exp_avg` of one parameter): a tensor of the parameter's shape,
+/// in the state's declared dtype (the parameter's unless set with
+/// [`GradientTransformation::state_dtype`](crate::GradientTransformation::state_dtype)), living
+/// on the parameter's device. Optimizers update it in place through fused per-element rules
+/// ([`gradus_tensor::fused`]); it never aliases another buffer (`clone` copies the values).
+///
+/// ```
+/// use gradus_optim::Buffer;
+/// use gradus_tensor::{DType, Tensor};
+/// let b = Buffer::full_like(&Tensor::zeros(&[2, 3], DType::F32), 0.5);
+/// assert_eq!(b.tensor().to_vec::<f32>().unwrap(), vec![0.5; 6]);
+/// let wide = Buffer::full(&[2], 0.0, DType::F64);
+/// assert_eq!((wide.shape(), wide.dtype()), (&[2][..], DType::F64));
+/// ```
+#[derive(Debug)]
+pub struct Buffer {
+    tensor: Tensor,
+}
+
+impl Buffer {
+    /// A buffer with `t`'s shape and dtype filled with `value`.
+    pub fn full_like(t: &Tensor, value: f64) -> Buffer {
+        Buffer::full(t.shape(), value, t.dtype())
+    }
+
+    /// A buffer of `shape` and `dtype` filled with `value`.
+    pub fn full(shape: &[usize], value: f64, dtype: DType) -> Buffer {
+        Buffer {
+            tensor: Tensor::full(shape, value, dtype),
+        }
+    }
+
+    /// A buffer holding a copy of `t`'s values, in `t`'s dtype.
     ///
     /// # Errors
-    /// When `T` is not the buffer's element type.
-    pub fn values_mut<T: Scalar>(&mut self) -> Result<&mut [T]> {
-        let dtype = self.dtype();
-        T::data_mut(&mut self.data).ok_or_else(|| {
-            OptimError::StateMismatch(format!(
-                "buffer holds {dtype:?}, kernel wants {:?}",
-                T::DTYPE
-            ))
+    /// When `t` cannot be copied (see [`Tensor::copy_from`]).
+    pub fn copy_of(t: &Tensor) -> Result<Buffer> {
+        let tensor = Tensor::zeros(t.shape(), t.dtype());
+        tensor.copy_from(t)?;
+        Ok(Buffer { tensor })
+    }
+
+    /// The same values in `dtype` (a copy; exact when widening).
+    ///
+    /// # Errors
+    /// When the cast fails.
+    pub fn to_dtype(&self, dtype: DType) -> Result<Buffer> {
+        if dtype == self.dtype() {
+            return Ok(self.clone());
+        }
+        Ok(Buffer {
+            tensor: self.tensor.detach().to_dtype(dtype)?.detach(),
         })
     }
 
-    /// The values as a slice of `T`.
+    /// The buffer's tensor (shares its storage: writing through it writes the state).
+    pub fn tensor(&self) -> &Tensor {
+        &self.tensor
+    }
+
+    /// The values as a new tensor (a copy).
     ///
     /// # Errors
-    /// When `T` is not the buffer's element type.
-    pub fn values<T: Scalar>(&self) -> Result<&[T]> {
-        T::data(&self.data).ok_or_else(|| {
-            OptimError::StateMismatch(format!(
-                "buffer holds {:?}, kernel wants {:?}",
-                self.dtype(),
-                T::DTYPE
-            ))
-        })
+    /// When the copy fails.
+    pub fn to_tensor(&self) -> Result<Tensor> {
+        Ok(self.clone().tensor)
+    }
+
+    /// The shape (the parameter's).
+    pub fn shape(&self) -> &[usize] {
+        self.tensor.shape()
+    }
+
+    /// The element type (the state's declared dtype).
+    pub fn dtype(&self) -> DType {
+        self.tensor.dtype()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.tensor.numel()
+    }
+
+    /// The values copied to host memory (an explicit transfer: serialization, tests, tools).
+    pub fn to_data(&self) -> Data {
+        let read = || -> Result<Data> {
+            Ok(match self.dtype() {
+                DType::F32 => Data::F32(self.tensor.to_vec::<f32>()?),
+                _ => Data::F64(self.tensor.to_vec::<f64>()?),
+            })
+        };
+        read().expect("a buffer's dtype is f32 or f64")
+    }
+
+    /// A buffer from host values (an explicit transfer: deserialization, tests).
+    ///
+    /// # Errors
+    /// When `shape` does not match the number of values.
+    pub fn from_data(shape: &[usize], data: Data) -> Result<Buffer> {
+        let tensor = match data {
+            Data::F32(v) => Tensor::from_vec(v, shape)?,
+            Data::F64(v) => Tensor::from_vec(v, shape)?,
+        };
+        Ok(Buffer { tensor })
     }
 }
 
-/// The element types optimizer kernels run on (`f32`, `f64`): [`Element`] plus access to
-/// [`Data`].
-pub trait Scalar: Element {
-    /// The slice of `data` if it holds this type.
-    fn data_mut(data: &mut Data) -> Option<&mut [Self]>;
-    /// The slice of `data` if it holds this type.
-    fn data(data: &Data) -> Option<&[Self]>;
-}
-
-impl Scalar for f32 {
-    fn data_mut(data: &mut Data) -> Option<&mut [f32]> {
-        match data {
-            Data::F32(v) => Some(v),
-            Data::F64(_) => None,
-        }
-    }
-    fn data(data: &Data) -> Option<&[f32]> {
-        match data {
-            Data::F32(v) => Some(v),
-            Data::F64(_) => None,
-        }
+impl Clone for Buffer {
+    /// A deep copy: the clone has its own storage.
+    fn clone(&self) -> Buffer {
+        Buffer::copy_of(&self.tensor).expect("copying a buffer into one of its own shape")
     }
 }
 
-impl Scalar for f64 {
-    fn data_mut(data: &mut Data) -> Option<&mut [f64]> {
-        match data {
-            Data::F64(v) => Some(v),
-            Data::F32(_) => None,
-        }
+impl PartialEq for Buffer {
+    fn eq(&self, other: &Buffer) -> bool {
+        self.shape() == other.shape() && self.to_data() == other.to_data()
     }
-    fn data(data: &Data) -> Option<&[f64]> {
-        match data {
-            Data::F64(v) => Some(v),
-            Data::F32(_) => None,
+}
+
+/// The serialized form of a [`Buffer`]: its shape and host values.
+#[derive(Serialize, Deserialize)]
+struct BufferRepr {
+    shape: Vec<usize>,
+    data: Data,
+}
+
+impl Serialize for Buffer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        BufferRepr {
+            shape: self.shape().to_vec(),
+            data: self.to_data(),
         }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Buffer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Buffer, D::Error> {
+        let repr = BufferRepr::deserialize(d)?;
+        Buffer::from_data(&repr.shape, repr.data).map_err(serde::de::Error::custom)
     }
 }
 
@@ -177,7 +215,8 @@ pub struct State {
 }
 
 impl State {
-    /// A state with one buffer per `(name, initial value)` for every parameter.
+    /// A state with one buffer per `(name, initial value)` for every parameter, in the
+    /// parameter's dtype.
     pub fn with_slots(params: &[Tensor], slots: &[(&str, f64)]) -> State {
         State {
             slot_names: slots.iter().map(|(n, _)| n.to_string()).collect(),
@@ -194,35 +233,50 @@ impl State {
         }
     }
 
-    /// The `K` buffers of parameter `i`, mutably, checked against the parameter's shape.
+    /// The same state with every buffer (also those of inner states) cast to `dtype`: how
+    /// [`GradientTransformation::state_dtype`](crate::GradientTransformation::state_dtype)
+    /// declares the state's dtype.
+    ///
+    /// # Errors
+    /// When a cast fails.
+    pub fn to_dtype(mut self, dtype: DType) -> Result<State> {
+        for b in self.slots.iter_mut().flatten() {
+            *b = b.to_dtype(dtype)?;
+        }
+        self.inner = self
+            .inner
+            .into_iter()
+            .map(|s| s.to_dtype(dtype))
+            .collect::<Result<_>>()?;
+        Ok(self)
+    }
+
+    /// The `K` buffers of parameter `i`, checked against the parameter's shape, for a fused rule
+    /// ([`gradus_tensor::fused::fused_update`]) to update in place.
     ///
     /// # Errors
     /// When the state has no such parameter or a different number of slots or shape.
-    pub fn param_slots<const K: usize>(
-        &mut self,
-        i: usize,
-        param: &Tensor,
-    ) -> Result<[&mut Buffer; K]> {
+    pub fn param_slots<const K: usize>(&self, i: usize, param: &Tensor) -> Result<[&Tensor; K]> {
         let n = self.slots.len();
-        let row = self.slots.get_mut(i).ok_or_else(|| {
+        let row = self.slots.get(i).ok_or_else(|| {
             OptimError::StateMismatch(format!("state has {n} parameters, asked for index {i}"))
         })?;
         for b in row.iter() {
-            if b.shape != param.shape() || b.dtype() != param.dtype() {
+            if b.shape() != param.shape() {
                 return Err(OptimError::StateMismatch(format!(
                     "parameter {i} is {:?} {:?}, its state buffer is {:?} {:?}",
                     param.shape(),
                     param.dtype(),
-                    b.shape,
+                    b.shape(),
                     b.dtype()
                 )));
             }
         }
         let len = row.len();
-        let arr: &mut [Buffer; K] = row.as_mut_slice().try_into().map_err(|_| {
+        let arr: &[Buffer; K] = row.as_slice().try_into().map_err(|_| {
             OptimError::StateMismatch(format!("expected {K} buffers per parameter, found {len}"))
         })?;
-        Ok(arr.each_mut())
+        Ok(arr.each_ref().map(Buffer::tensor))
     }
 
     /// Checks that the state was made for `n` parameters.

@@ -1,10 +1,9 @@
 //! The core abstraction: [`GradientTransformation`], [`Chain`] and the [`Optimizer`] that applies a
 //! transformation to parameter groups.
 
-use crate::kernel::{check_pairs, dispatch, owned_all};
+use crate::kernel::{check_pairs, fused_update, owned_all, AddUpdate, Target as FusedTarget};
 use crate::{OptimError, ParamGroup, Result, State};
-use gradus_tensor::{Param, Tensor};
-use rayon::prelude::*;
+use gradus_tensor::{DType, Param, Tensor};
 
 /// A gradient transformation in the optax style: state made from the parameters, and an update
 /// that turns gradients into updates (which are *added* to the parameters).
@@ -49,6 +48,31 @@ pub trait GradientTransformation: Send + Sync {
         self.update(&mut updates, state, params)?;
         apply_updates(params, &updates)
     }
+
+    /// This transformation with its state buffers held in `dtype` instead of the parameters'
+    /// (optax's `mu_dtype`): e.g. f64 moments for f32 parameters, or f32 moments for a
+    /// lower-precision parameter. The per-element rules then compute in `dtype` on the parameter
+    /// and gradient converted to it, and round the new parameter (or the update) once into the
+    /// parameter's dtype. Checkpoints store the buffers in `dtype` and check it on loading.
+    ///
+    /// ```
+    /// use gradus_optim::{Adam, GradientTransformation, Optimizer};
+    /// use gradus_tensor::{DType, Tensor};
+    /// # fn main() -> gradus_optim::Result<()> {
+    /// let w = Tensor::from_vec(vec![1.0f32, -2.0], &[2])?.requires_grad_(true);
+    /// let mut opt = Optimizer::new(Adam::new(0.1).state_dtype(DType::F64), &[w.clone()])?;
+    /// w.mul(&w)?.sum_all()?.backward()?;
+    /// opt.step()?;
+    /// let exp_avg = &opt.states()[0].slots[0][0];
+    /// assert_eq!((exp_avg.dtype(), w.dtype()), (DType::F64, DType::F32));
+    /// # Ok(()) }
+    /// ```
+    fn state_dtype(self, dtype: DType) -> crate::StateDtype<Self>
+    where
+        Self: Sized,
+    {
+        crate::StateDtype::new(self, dtype)
+    }
 }
 
 impl<G: GradientTransformation + ?Sized> GradientTransformation for Box<G> {
@@ -77,9 +101,7 @@ impl<G: GradientTransformation + ?Sized> GradientTransformation for Box<G> {
 pub fn apply_updates(params: &[Tensor], updates: &[Tensor]) -> Result<()> {
     check_pairs(params, updates)?;
     for (p, u) in params.iter().zip(updates) {
-        dispatch!(p.dtype(), T => p.update_data(|pv: &mut [T]| u.with_data(|uv: &[T]| {
-            pv.par_iter_mut().with_min_len(1 << 14).zip(uv.par_iter()).for_each(|(a, &b)| *a += b)
-        }))??);
+        fused_update(FusedTarget::Params, p, u, [], &AddUpdate)?;
     }
     Ok(())
 }
@@ -333,7 +355,8 @@ impl Optimizer {
     }
 
     /// The state of every group, mutably (a checkpoint reader decodes saved buffers straight
-    /// into them). Buffers must keep their parameters' shapes and dtypes; `step` checks them.
+    /// into them). Buffers must keep their shapes (the parameters') and their dtypes (the
+    /// declared state dtype).
     pub fn states_mut(&mut self) -> Vec<&mut State> {
         self.groups.iter_mut().map(|g| &mut g.state).collect()
     }

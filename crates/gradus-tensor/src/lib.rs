@@ -36,6 +36,7 @@ mod backend;
 mod device;
 mod dtype;
 mod error;
+pub mod fused;
 mod gradcheck;
 mod interop;
 pub mod layout;

@@ -194,8 +194,9 @@ pub fn save_with_model_metadata(
 }
 
 /// Restores a checkpoint written by [`save`] into `model`, `optimizer` and `plateau`, returning the
-/// progress to continue from. The file is read into memory once; its tensors are then decoded one
-/// at a time.
+/// progress to continue from. The file is streamed: its header is read first, then one tensor at a
+/// time straight into the parameter or optimizer buffer it restores (about one tensor of extra
+/// memory, never the whole file).
 ///
 /// # Errors
 /// When the file is missing or damaged (the message says what and where), written by an older
@@ -207,6 +208,28 @@ pub fn load(
     optimizer: &mut Optimizer,
     plateau: Option<&mut ReduceOnPlateau>,
 ) -> Result<RunState> {
+    let file = std::fs::File::open(path).map_err(|e| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        detail: format!("cannot read it to resume ({e}); run without --resume to start fresh"),
+    })?;
+    load_from_reader(path, file, model, optimizer, plateau)
+}
+
+/// [`load`] reading the checkpoint through `reader` (`path` only names it in messages): the
+/// header, then each tensor with a seek and reads of at most
+/// [`gradus_nn::safetensors_reader::CHUNK`] bytes.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_from_reader<R: std::io::Read + std::io::Seek>(
+    path: &Path,
+    mut reader: R,
+    model: &dyn Module,
+    optimizer: &mut Optimizer,
+    plateau: Option<&mut ReduceOnPlateau>,
+) -> Result<RunState> {
+    use gradus_nn::safetensors_reader::{ReadError, SafetensorsReader};
+    use std::io::Read;
     let bad = |detail: String| TrainError::Checkpoint {
         path: path.to_path_buf(),
         detail,
@@ -214,16 +237,31 @@ pub fn load(
     let legacy = || {
         bad("was written by an older gradus, which kept the optimizer state as JSON in the file's header; this gradus cannot resume from it. Start the run again without --resume (the checkpoint's model weights are in the same file under their usual names)".into())
     };
-    let bytes = std::fs::read(path).map_err(|e| {
+    let cannot_read = |e: std::io::Error| {
         bad(format!(
             "cannot read it to resume ({e}); run without --resume to start fresh"
         ))
-    })?;
-    let meta = match crate::model_file::read_metadata(&bytes) {
-        Ok(meta) => meta,
-        Err(_) if checkpoint_file::looks_legacy(&bytes) => return Err(legacy()),
-        Err(e) => return Err(bad(format!("is damaged or not a checkpoint: {e}"))),
     };
+    let mut file = match SafetensorsReader::new(&mut reader) {
+        Ok(file) => file,
+        Err(ReadError::Io(e)) => return Err(cannot_read(e)),
+        Err(ReadError::Invalid(e)) => {
+            // an older checkpoint has a header over the readers' limit: tell it from its start
+            let mut head = Vec::new();
+            reader
+                .seek(std::io::SeekFrom::Start(0))
+                .map_err(cannot_read)?;
+            (&mut reader)
+                .take(8 + (1 << 20))
+                .read_to_end(&mut head)
+                .map_err(cannot_read)?;
+            if checkpoint_file::looks_legacy(&head) {
+                return Err(legacy());
+            }
+            return Err(bad(format!("is damaged or not a checkpoint: {e}")));
+        }
+    };
+    let meta = file.metadata();
     if meta.contains_key(checkpoint_file::LEGACY_OPTIMIZER_KEY) {
         return Err(legacy());
     }
@@ -236,14 +274,6 @@ pub fn load(
     let skeleton: Vec<checkpoint_file::StateMeta> =
         serde_json::from_str(get(checkpoint_file::OPTIMIZER_STATE_KEY)?)
             .map_err(|e| bad(format!("bad optimizer state: {e}")))?;
-    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|_| {
-        let why = gradus_nn::safetensors_check::check(&bytes)
-            .err()
-            .map_or("not a valid safetensors file".to_string(), |e| {
-                e.to_string()
-            });
-        bad(format!("is damaged or not a checkpoint: {why}"))
-    })?;
     let is_optimizer = |name: &str| name.starts_with(checkpoint_file::OPTIMIZER_PREFIX);
     let model_mismatch = |e: gradus_nn::NnError| bad(format!("does not match the model: {e}"));
     let mismatch = |e: String| bad(format!("does not match the optimizer: {e}"));
@@ -251,8 +281,8 @@ pub fn load(
     // leaves both untouched, and a different model is blamed on the model
     gradus_nn::state_dict::check_from(model, &file, &is_optimizer).map_err(model_mismatch)?;
     checkpoint_file::check_states(&skeleton, &optimizer.states(), &file).map_err(mismatch)?;
-    gradus_nn::state_dict::load_from(model, &file, &is_optimizer).map_err(model_mismatch)?;
-    checkpoint_file::restore_states(&skeleton, &mut optimizer.states_mut(), &file)
+    gradus_nn::state_dict::load_from(model, &mut file, &is_optimizer).map_err(model_mismatch)?;
+    checkpoint_file::restore_states(&skeleton, &mut optimizer.states_mut(), &mut file)
         .map_err(mismatch)?;
     if let (Some(p), Some(saved)) = (plateau, meta.get(PLATEAU_KEY)) {
         let saved: ReduceOnPlateau =

@@ -22,15 +22,21 @@
 //!
 //! Saving streams: the header is written first, then each tensor's bytes from its own buffer
 //! through a buffered writer, so saving needs about one chunk of extra memory, not a copy of the
-//! state. Loading reads the file into memory once, checks every name, shape and dtype, then
-//! decodes one tensor at a time into the model's parameters and straight into the optimizer's
-//! existing buffers (no second copy of the state).
+//! state. Loading streams too: it reads the header only
+//! ([`gradus_nn::safetensors_reader::SafetensorsReader`]), checks every name, shape and dtype,
+//! then reads one tensor at a time (seek + reads of at most 1 MiB) into the model's parameters
+//! and straight into the optimizer's existing buffers: about one tensor of extra memory.
+//!
+//! Optimizer buffers are written in their declared dtype
+//! ([`GradientTransformation::state_dtype`](gradus_optim::GradientTransformation::state_dtype)),
+//! and loading checks that the file's dtype is the one this optimizer declares.
 
 use crate::checkpoint::write_atomic_with;
+use gradus_nn::safetensors_reader::TensorSource;
 use gradus_nn::Module;
-use gradus_optim::{Buffer, Data, State};
+use gradus_optim::{Buffer, State};
 use gradus_tensor::{DType, Tensor};
-use safetensors::{Dtype, SafeTensors};
+use safetensors::Dtype;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
@@ -149,9 +155,16 @@ fn write_source(w: &mut dyn Write, source: &Source<'_>) -> std::io::Result<()> {
             // as `state_dict::to_bytes`: any other float dtype is written as F64
             _ => write_le(w, &t.to_vec_f64(), f64::to_le_bytes),
         },
-        Source::Buffer(b) => match &b.data {
-            Data::F32(v) => write_le(w, v, f32::to_le_bytes),
-            Data::F64(v) => write_le(w, v, f64::to_le_bytes),
+        // the host transfer of a file boundary: each buffer's elements are read where they lie
+        Source::Buffer(b) => match b.dtype() {
+            DType::F32 => b
+                .tensor()
+                .with_data(|v: &[f32]| write_le(w, v, f32::to_le_bytes))
+                .map_err(other)?,
+            _ => b
+                .tensor()
+                .with_data(|v: &[f64]| write_le(w, v, f64::to_le_bytes))
+                .map_err(other)?,
         },
     }
 }
@@ -203,11 +216,11 @@ pub fn write(
                     }
                     entries.push(Entry {
                         name,
-                        dtype: match buffer.data {
-                            Data::F32(_) => Dtype::F32,
-                            Data::F64(_) => Dtype::F64,
+                        dtype: match buffer.dtype() {
+                            DType::F32 => Dtype::F32,
+                            _ => Dtype::F64,
                         },
-                        shape: buffer.shape.clone(),
+                        shape: buffer.shape().to_vec(),
                         source: Source::Buffer(buffer),
                     });
                 }
@@ -221,10 +234,7 @@ pub fn write(
     }
     for (e, s) in entries.iter().zip(entries.iter().map(Entry::byte_len)) {
         let numel = match &e.source {
-            Source::Buffer(b) => match &b.data {
-                Data::F32(v) => v.len(),
-                Data::F64(v) => v.len(),
-            },
+            Source::Buffer(b) => b.numel(),
             Source::Model(t, _) => t.numel(),
         };
         if numel * e.elem_size() != s {
@@ -281,7 +291,7 @@ fn check_state(
     path: &str,
     meta: &StateMeta,
     current: &State,
-    file: &SafeTensors<'_>,
+    file: &impl TensorSource,
     used: &mut HashSet<String>,
 ) -> Result<(), String> {
     if meta.slot_names != current.slot_names {
@@ -308,10 +318,10 @@ fn check_state(
         for (k, now) in row.iter().enumerate() {
             let slot = meta.slot_names.get(k).map_or("slot", String::as_str);
             let name = tensor_name(path, slot, p);
-            let view = file.tensor(&name).map_err(|_| {
+            let (dtype, shape) = file.tensor_info(&name).ok_or_else(|| {
                 format!("has no tensor `{name}` ({slot} of parameter {p}), which its header's optimizer state lists: the file is damaged")
             })?;
-            let dtype = match view.dtype() {
+            let dtype = match dtype {
                 Dtype::F32 => DType::F32,
                 Dtype::F64 => DType::F64,
                 other => {
@@ -320,12 +330,12 @@ fn check_state(
                     ))
                 }
             };
-            if view.shape() != now.shape.as_slice() || dtype != now.dtype() {
+            if shape != now.shape() || dtype != now.dtype() {
                 return Err(format!(
-                    "tensor `{name}` ({slot} of parameter {p}) is {:?} {} in the checkpoint but {:?} {} in this optimizer",
-                    view.shape(),
+                    "tensor `{name}` ({slot} of parameter {p}) is {:?} {} in the checkpoint but {:?} {} in this optimizer (its declared state dtype)",
+                    shape,
                     dtype_name(dtype),
-                    now.shape,
+                    now.shape(),
                     dtype_name(now.dtype())
                 ));
             }
@@ -339,31 +349,60 @@ fn check_state(
 }
 
 /// Overwrites `state` (already checked by [`check_state`]) with the skeleton's counts and
-/// scalars and the file's buffer values, decoding each tensor into the buffer it replaces.
-fn fill_state(path: &str, meta: &StateMeta, state: &mut State, file: &SafeTensors<'_>) {
+/// scalars and the file's buffer values, reading each tensor straight into the buffer it replaces
+/// (the host transfer of a file boundary, one chunk at a time).
+fn fill_state(
+    path: &str,
+    meta: &StateMeta,
+    state: &mut State,
+    file: &mut impl TensorSource,
+) -> Result<(), String> {
     state.count = meta.count;
     state.scalars = meta.scalars.clone();
     for (p, row) in state.slots.iter_mut().enumerate() {
         for (k, buffer) in row.iter_mut().enumerate() {
             let slot = meta.slot_names.get(k).map_or("slot", String::as_str);
-            let view = file
-                .tensor(&tensor_name(path, slot, p))
-                .expect("checked by check_state");
-            let bytes = view.data();
-            match &mut buffer.data {
-                Data::F32(v) => v
-                    .iter_mut()
-                    .zip(bytes.chunks_exact(4))
-                    .for_each(|(d, c)| *d = f32::from_le_bytes(c.try_into().expect("4 bytes"))),
-                Data::F64(v) => v
-                    .iter_mut()
-                    .zip(bytes.chunks_exact(8))
-                    .for_each(|(d, c)| *d = f64::from_le_bytes(c.try_into().expect("8 bytes"))),
-            }
+            let name = tensor_name(path, slot, p);
+            read_buffer(file, &name, buffer).map_err(|e| {
+                format!("cannot read tensor `{name}` ({slot} of parameter {p}): {e}")
+            })?;
         }
     }
     for (i, (m, s)) in meta.inner.iter().zip(state.inner.iter_mut()).enumerate() {
-        fill_state(&format!("{path}.inner.{i}"), m, s, file);
+        fill_state(&format!("{path}.inner.{i}"), m, s, file)?;
+    }
+    Ok(())
+}
+
+/// Reads tensor `name` (checked: the buffer's shape and dtype) into `buffer`, chunk by chunk.
+fn read_buffer(
+    file: &mut impl TensorSource,
+    name: &str,
+    buffer: &Buffer,
+) -> Result<(), Box<dyn std::error::Error>> {
+    fn decode<T: gradus_tensor::Element, const N: usize>(
+        file: &mut impl TensorSource,
+        name: &str,
+        buffer: &Buffer,
+        from: impl Fn([u8; N]) -> T,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        buffer.tensor().update_data(|dst: &mut [T]| {
+            let mut at = 0;
+            file.read_tensor(name, &mut |bytes| {
+                let n = bytes.len() / N;
+                dst[at..at + n]
+                    .iter_mut()
+                    .zip(bytes.chunks_exact(N))
+                    .for_each(|(d, c)| *d = from(c.try_into().expect("N bytes")));
+                at += n;
+            })?;
+            Ok::<_, std::io::Error>(())
+        })??;
+        Ok(())
+    }
+    match buffer.dtype() {
+        DType::F32 => decode(file, name, buffer, f32::from_le_bytes),
+        _ => decode(file, name, buffer, f64::from_le_bytes),
     }
 }
 
@@ -377,7 +416,7 @@ fn fill_state(path: &str, meta: &StateMeta, state: &mut State, file: &SafeTensor
 pub fn check_states(
     skeleton: &[StateMeta],
     states: &[&State],
-    file: &SafeTensors<'_>,
+    file: &impl TensorSource,
 ) -> Result<(), String> {
     if skeleton.len() != states.len() {
         return Err(format!(
@@ -391,7 +430,7 @@ pub fn check_states(
         check_state(&g.to_string(), m, s, file, &mut used)?;
     }
     if let Some(extra) = file
-        .names()
+        .tensor_names()
         .into_iter()
         .find(|n| n.starts_with(OPTIMIZER_PREFIX) && !used.contains(n.as_str()))
     {
@@ -403,20 +442,21 @@ pub fn check_states(
 }
 
 /// Restores the optimizer's states in place from the skeleton and the file's tensors, each
-/// decoded straight into the buffer it replaces (no second copy of the state), after
-/// [`check_states`] (which it runs again: on an error the states are untouched).
+/// read straight into the buffer it replaces (no second copy of the state), after
+/// [`check_states`] (which it runs again: on a mismatch the states are untouched; a read error
+/// midway, a file changed or cut while loading, leaves them partly restored).
 ///
 /// # Errors
-/// As [`check_states`].
+/// As [`check_states`], or a read error naming the tensor.
 pub fn restore_states(
     skeleton: &[StateMeta],
     states: &mut [&mut State],
-    file: &SafeTensors<'_>,
+    file: &mut impl TensorSource,
 ) -> Result<(), String> {
     let shared: Vec<&State> = states.iter().map(|s| &**s).collect();
     check_states(skeleton, &shared, file)?;
     for (g, (m, s)) in skeleton.iter().zip(states.iter_mut()).enumerate() {
-        fill_state(&g.to_string(), m, s, file);
+        fill_state(&g.to_string(), m, s, file)?;
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use gradus_nn::layers::Linear;
 use gradus_nn::Module;
-use gradus_optim::{Adam, Data, Optimizer};
+use gradus_optim::{Adam, Buffer, Data, Optimizer};
 use gradus_tensor::{DType, Rng, Tensor};
 use gradus_train::checkpoint::{self, RunState};
 use gradus_train::metrics::EpochRecord;
@@ -33,11 +33,12 @@ fn a_checkpoint_round_trips_hard_f64_values_bit_for_bit() {
     let mut k = 0;
     for slots in &mut states[0].slots {
         for buffer in slots {
-            if let Data::F64(values) = &mut buffer.data {
+            if let Data::F64(mut values) = buffer.to_data() {
                 for v in values.iter_mut() {
                     *v = HARD[k % HARD.len()];
                     k += 1;
                 }
+                *buffer = Buffer::from_data(buffer.shape(), Data::F64(values)).unwrap();
             }
         }
     }
@@ -65,7 +66,7 @@ fn a_checkpoint_round_trips_hard_f64_values_bit_for_bit() {
         s[0].slots
             .iter()
             .flatten()
-            .flat_map(|b| b.values::<f64>().unwrap().to_vec())
+            .flat_map(|b| b.tensor().to_vec::<f64>().unwrap())
             .chain(s[0].scalars.values().copied())
             .map(f64::to_bits)
             .collect()

@@ -54,7 +54,7 @@ fn the_file_is_safetensors_with_model_names_and_optimizer_tensors_and_a_small_he
     let dir = tempfile::tempdir().unwrap();
     let path = saved(dir.path(), adam);
     let bytes = std::fs::read(&path).unwrap();
-    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let mut file = SafeTensors::deserialize(&bytes).unwrap();
     let mut names: Vec<&str> = file.names().into_iter().map(String::as_str).collect();
     names.sort();
     assert_eq!(
@@ -78,7 +78,7 @@ fn the_file_is_safetensors_with_model_names_and_optimizer_tensors_and_a_small_he
     assert!(meta["gradus.optimizer_state"].contains("\"slot_names\":[\"exp_avg\",\"exp_avg_sq\"]"));
     // the model's keys load as a model, the optimizer's are ignored (PyTorch's strict=False)
     let other = Linear::new(3, 2, true, &mut Rng::seed(5));
-    gradus_nn::state_dict::load_from(&other, &file, &|n| n.starts_with("optimizer.")).unwrap();
+    gradus_nn::state_dict::load_from(&other, &mut file, &|n| n.starts_with("optimizer.")).unwrap();
     let model = Linear::new(3, 2, true, &mut Rng::seed(0));
     let mut opt = adam(&params(&model));
     step(&model, &mut opt);

@@ -61,8 +61,8 @@ fn assert_same_state(a: &State, b: &State) {
     assert_eq!(a.slots.len(), b.slots.len());
     for (p, (ra, rb)) in a.slots.iter().zip(&b.slots).enumerate() {
         for (k, (x, y)) in ra.iter().zip(rb).enumerate() {
-            assert_eq!(x.shape, y.shape, "slot {k} of parameter {p}");
-            let same = match (&x.data, &y.data) {
+            assert_eq!(x.shape(), y.shape(), "slot {k} of parameter {p}");
+            let same = match (&x.to_data(), &y.to_data()) {
                 (Data::F32(u), Data::F32(v)) => {
                     u.iter().zip(v).all(|(s, t)| s.to_bits() == t.to_bits())
                 }

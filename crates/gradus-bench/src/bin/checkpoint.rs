@@ -1,7 +1,8 @@
 //! Saving and loading the checkpoint of a 50 M-parameter model: an MLP 5000-5000-5000-10
 //! (50,060,010 f32 parameters) after one Adam step, so the file holds the weights and both
 //! moments (12 bytes per parameter, about 600 MB). Saving streams the tensors to a temporary
-//! file, fsyncs and renames it; loading reads the file, then restores model and optimizer.
+//! file, fsyncs and renames it; loading streams the file (header, then each tensor into its
+//! destination) to restore model and optimizer.
 //! Reports the median of 5 timed runs of each (after one untimed run) with the file size and
 //! throughput; the loads read a file the page cache holds. The file is written to the system's
 //! temporary directory and removed afterwards. On Linux it also reports the peak extra resident
@@ -68,9 +69,7 @@ fn main() {
     // so that the peak counts what loading adds, not pages the first step would touch anyway
     for state in fresh_opt.states_mut() {
         for buffer in state.slots.iter_mut().flatten() {
-            if let gradus_optim::Data::F32(v) = &mut buffer.data {
-                v.fill(1.0);
-            }
+            *buffer = gradus_optim::Buffer::full(buffer.shape(), 1.0, buffer.dtype());
         }
     }
     let load_peak = peak_extra(|| {

@@ -2,7 +2,7 @@
 
 use super::fused_transformation;
 use crate::error::{check_beta, check_lr_schedule, check_nonneg};
-use crate::kernel::{dispatch, elementwise, Target};
+use crate::kernel::{fused_update, ElementRule, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
 
@@ -77,21 +77,44 @@ impl AdaBelief {
         state.count += 1;
         let t = state.count as i32;
         let (bc1, bc2) = (1.0 - self.b1.powi(t), 1.0 - self.b2.powi(t));
+        let rule = AdaBeliefRule {
+            lr,
+            b1: self.b1,
+            b2: self.b2,
+            bc1,
+            bc2,
+            eps: self.eps,
+            eps_root: self.eps_root,
+        };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-            dispatch!(p.dtype(), T => {
-                let c = |x: f64| T::from_f64(x);
-                let (lr, b1, one_b1, b2, one_b2) = (c(lr), c(self.b1), c(1.0 - self.b1), c(self.b2), c(1.0 - self.b2));
-                let (bc1, bc2, eps, eps_root) = (c(bc1), c(bc2), c(self.eps), c(self.eps_root));
-                let [m, s] = state.param_slots::<2>(i, p)?;
-                elementwise::<T, 2, _>(target, p, g, [m, s], move |_p, g, [m, s]| {
-                    *m = b1 * *m + one_b1 * g;
-                    let e = g - *m;
-                    *s = b2 * *s + one_b2 * e * e + eps_root;
-                    -lr * (*m / bc1) / ((*s / bc2).sqrt() + eps)
-                })?;
-            });
+            let slots = state.param_slots::<2>(i, p)?;
+            fused_update(target, p, g, slots, &rule)?;
         }
         Ok(())
+    }
+}
+
+/// AdaBelief's per-element rule (state: `m` and the belief `s`).
+struct AdaBeliefRule {
+    lr: f64,
+    b1: f64,
+    b2: f64,
+    bc1: f64,
+    bc2: f64,
+    eps: f64,
+    eps_root: f64,
+}
+
+impl ElementRule<2> for AdaBeliefRule {
+    const NAME: &'static str = "adabelief";
+    type Out<T: Element> = T;
+    #[inline(always)]
+    fn lane<T: Element>(&self, _p: T, g: T, [m, s]: [&mut T; 2]) -> T {
+        let c = T::from_f64;
+        *m = c(self.b1) * *m + c(1.0 - self.b1) * g;
+        let e = g - *m;
+        *s = c(self.b2) * *s + c(1.0 - self.b2) * e * e + c(self.eps_root);
+        -c(self.lr) * (*m / c(self.bc1)) / ((*s / c(self.bc2)).sqrt() + c(self.eps))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::fused_transformation;
 use crate::error::{check, check_lr_schedule, check_nonneg};
-use crate::kernel::{dispatch, elementwise, Target};
+use crate::kernel::{fused_update, ElementRule, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
 
@@ -84,21 +84,40 @@ impl Adadelta {
     ) -> Result<()> {
         let lr = self.lr.value(state.count);
         state.count += 1;
+        let rule = AdadeltaRule {
+            lr,
+            rho: self.rho,
+            eps: self.eps,
+            wd: self.weight_decay,
+        };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-            dispatch!(p.dtype(), T => {
-                let c = |x: f64| T::from_f64(x);
-                let (lr, rho, one_rho, eps, wd) = (c(lr), c(self.rho), c(1.0 - self.rho), c(self.eps), c(self.weight_decay));
-                let [v, u] = state.param_slots::<2>(i, p)?;
-                elementwise::<T, 2, _>(target, p, g, [v, u], move |p, g, [v, u]| {
-                    let g = g + wd * p;
-                    *v = rho * *v + one_rho * g * g;
-                    let d = (*u + eps).sqrt() / (*v + eps).sqrt() * g;
-                    *u = rho * *u + one_rho * d * d;
-                    -lr * d
-                })?;
-            });
+            let slots = state.param_slots::<2>(i, p)?;
+            fused_update(target, p, g, slots, &rule)?;
         }
         Ok(())
+    }
+}
+
+/// Adadelta's per-element rule (state: square average `v`, accumulated delta `u`).
+struct AdadeltaRule {
+    lr: f64,
+    rho: f64,
+    eps: f64,
+    wd: f64,
+}
+
+impl ElementRule<2> for AdadeltaRule {
+    const NAME: &'static str = "adadelta";
+    type Out<T: Element> = T;
+    #[inline(always)]
+    fn lane<T: Element>(&self, p: T, g: T, [v, u]: [&mut T; 2]) -> T {
+        let c = T::from_f64;
+        let (rho, one_rho, eps) = (c(self.rho), c(1.0 - self.rho), c(self.eps));
+        let g = g + c(self.wd) * p;
+        *v = rho * *v + one_rho * g * g;
+        let d = (*u + eps).sqrt() / (*v + eps).sqrt() * g;
+        *u = rho * *u + one_rho * d * d;
+        -c(self.lr) * d
     }
 }
 

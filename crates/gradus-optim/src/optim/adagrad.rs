@@ -2,7 +2,7 @@
 
 use super::fused_transformation;
 use crate::error::{check_lr_schedule, check_nonneg};
-use crate::kernel::{dispatch, elementwise, Target};
+use crate::kernel::{fused_update, ElementRule, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
 
@@ -90,18 +90,35 @@ impl Adagrad {
         let t = state.count;
         state.count += 1;
         let clr = self.lr.value(t) / (1.0 + t as f64 * self.lr_decay);
+        let rule = AdagradRule {
+            clr,
+            wd: self.weight_decay,
+            eps: self.eps,
+        };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-            dispatch!(p.dtype(), T => {
-                let (clr, wd, eps) = (T::from_f64(clr), T::from_f64(self.weight_decay), T::from_f64(self.eps));
-                let [s] = state.param_slots::<1>(i, p)?;
-                elementwise::<T, 1, _>(target, p, g, [s], move |p, g, [s]| {
-                    let g = g + wd * p;
-                    *s += g * g;
-                    -clr * g / (s.sqrt() + eps)
-                })?;
-            });
+            let slots = state.param_slots::<1>(i, p)?;
+            fused_update(target, p, g, slots, &rule)?;
         }
         Ok(())
+    }
+}
+
+/// Adagrad's per-element rule (`clr`: the decayed learning rate of this step; state: sum `s`).
+struct AdagradRule {
+    clr: f64,
+    wd: f64,
+    eps: f64,
+}
+
+impl ElementRule<1> for AdagradRule {
+    const NAME: &'static str = "adagrad";
+    type Out<T: Element> = T;
+    #[inline(always)]
+    fn lane<T: Element>(&self, p: T, g: T, [s]: [&mut T; 1]) -> T {
+        let c = T::from_f64;
+        let g = g + c(self.wd) * p;
+        *s = *s + g * g;
+        -c(self.clr) * g / (s.sqrt() + c(self.eps))
     }
 }
 

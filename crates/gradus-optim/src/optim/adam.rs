@@ -2,7 +2,7 @@
 
 use super::fused_transformation;
 use crate::error::check_adam_hyperparameters;
-use crate::kernel::{dispatch, elementwise, Target};
+use crate::kernel::{fused_update, ElementRule, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
 
@@ -135,33 +135,65 @@ impl Adam {
         } else {
             (self.weight_decay, 0.0)
         };
-        let sign = if self.maximize { -1.0 } else { 1.0 };
+        let rule = AdamRule {
+            b1,
+            b2,
+            step: step_size,
+            inv_bc2: 1.0 / bc2_sqrt,
+            eps: self.eps,
+            l2,
+            decay,
+            sign: if self.maximize { -1.0 } else { 1.0 },
+        };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-            dispatch!(p.dtype(), T => {
-                let c = |x: f64| T::from_f64(x);
-                let (b1, b2, one_b1, one_b2) = (c(b1), c(b2), c(1.0 - b1), c(1.0 - b2));
-                let (step, inv_bc2, eps, l2, decay, sign) = (c(step_size), c(1.0 / bc2_sqrt), c(self.eps), c(l2), c(decay), c(sign));
-                if self.amsgrad {
-                    let [m, v, vmax] = state.param_slots::<3>(i, p)?;
-                    elementwise::<T, 3, _>(target, p, g, [m, v, vmax], move |p, g, [m, v, vmax]| {
-                        let g = sign * g + l2 * p;
-                        *m = b1 * *m + one_b1 * g;
-                        *v = b2 * *v + one_b2 * g * g;
-                        *vmax = vmax.max(*v);
-                        -decay * p - step * *m / (vmax.sqrt() * inv_bc2 + eps)
-                    })?;
-                } else {
-                    let [m, v] = state.param_slots::<2>(i, p)?;
-                    elementwise::<T, 2, _>(target, p, g, [m, v], move |p, g, [m, v]| {
-                        let g = sign * g + l2 * p;
-                        *m = b1 * *m + one_b1 * g;
-                        *v = b2 * *v + one_b2 * g * g;
-                        -decay * p - step * *m / (v.sqrt() * inv_bc2 + eps)
-                    })?;
-                }
-            });
+            if self.amsgrad {
+                let slots = state.param_slots::<3>(i, p)?;
+                fused_update(target, p, g, slots, &rule)?;
+            } else {
+                let slots = state.param_slots::<2>(i, p)?;
+                fused_update(target, p, g, slots, &rule)?;
+            }
         }
         Ok(())
+    }
+}
+
+/// Adam's per-element rule at one step (bias corrections folded into `step` and `inv_bc2`).
+struct AdamRule {
+    b1: f64,
+    b2: f64,
+    step: f64,
+    inv_bc2: f64,
+    eps: f64,
+    l2: f64,
+    decay: f64,
+    sign: f64,
+}
+
+impl ElementRule<2> for AdamRule {
+    const NAME: &'static str = "adam";
+    type Out<T: Element> = T;
+    #[inline(always)]
+    fn lane<T: Element>(&self, p: T, g: T, [m, v]: [&mut T; 2]) -> T {
+        let c = T::from_f64;
+        let g = c(self.sign) * g + c(self.l2) * p;
+        *m = c(self.b1) * *m + c(1.0 - self.b1) * g;
+        *v = c(self.b2) * *v + c(1.0 - self.b2) * g * g;
+        -c(self.decay) * p - c(self.step) * *m / (v.sqrt() * c(self.inv_bc2) + c(self.eps))
+    }
+}
+
+impl ElementRule<3> for AdamRule {
+    const NAME: &'static str = "adam_amsgrad";
+    type Out<T: Element> = T;
+    #[inline(always)]
+    fn lane<T: Element>(&self, p: T, g: T, [m, v, vmax]: [&mut T; 3]) -> T {
+        let c = T::from_f64;
+        let g = c(self.sign) * g + c(self.l2) * p;
+        *m = c(self.b1) * *m + c(1.0 - self.b1) * g;
+        *v = c(self.b2) * *v + c(1.0 - self.b2) * g * g;
+        *vmax = vmax.max(*v);
+        -c(self.decay) * p - c(self.step) * *m / (vmax.sqrt() * c(self.inv_bc2) + c(self.eps))
     }
 }
 
@@ -223,7 +255,7 @@ mod tests {
     #[test]
     fn fused_matches_reference() {
         for decoupled in [false, true] {
-            let n = 3 * crate::kernel::PAR_MIN + 17;
+            let n = 3 * (1 << 16) + 17; // several parallel chunks of the CPU driver and a tail
             let mut rng = Rng::seed(3);
             let p = rng.normal(&[n], 0.0, 1.0, DType::F32);
             let expected_p = p.mul_scalar(1.0).unwrap();
@@ -256,6 +288,58 @@ mod tests {
                 "decoupled={decoupled}: max |fused - reference| = {worst}"
             );
         }
+    }
+
+    /// Adam's rule run by the backend (parallel chunks, widest SIMD) is bit for bit the same
+    /// rule in a plain scalar loop, special values included.
+    #[test]
+    fn the_rule_through_the_parallel_simd_driver_matches_a_scalar_loop_bit_for_bit() {
+        use gradus_tensor::fused::ElementRule;
+        let n = 3 * (1 << 16) + 17;
+        let mut rng = Rng::seed(5);
+        let special = [
+            0.0f32,
+            -0.0,
+            1e-40,
+            -1e-40,
+            1e30,
+            -1e30,
+            f32::INFINITY,
+            f32::NAN,
+        ];
+        let mut values = |scale: f32| -> Vec<f32> {
+            let normal = rng
+                .normal(&[n], 0.0, 1.0, DType::F32)
+                .to_vec::<f32>()
+                .unwrap();
+            (0..n)
+                .map(|i| special.get(i % 89).map_or(normal[i] * scale, |&s| s))
+                .collect()
+        };
+        let (p0, g) = (values(1.0), values(1e-2));
+        let rule = AdamRule {
+            b1: 0.9,
+            b2: 0.999,
+            step: 1e-3 / 0.1,
+            inv_bc2: 1.0 / 0.001f64.sqrt(),
+            eps: 1e-8,
+            l2: 0.01,
+            decay: 1e-4,
+            sign: 1.0,
+        };
+        let p = Tensor::from_vec(p0.clone(), &[n]).unwrap();
+        let (m, v) = (p.zeros_like(), p.zeros_like());
+        let grad = Tensor::from_vec(g.clone(), &[n]).unwrap();
+        fused_update(Target::Params, &p, &grad, [&m, &v], &rule).unwrap();
+        let (mut p1, mut m1, mut v1) = (p0, vec![0.0f32; n], vec![0.0f32; n]);
+        for i in 0..n {
+            let d: f32 = std::hint::black_box(rule.lane(p1[i], g[i], [&mut m1[i], &mut v1[i]]));
+            p1[i] += d;
+        }
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&p.to_vec::<f32>().unwrap()), bits(&p1));
+        assert_eq!(bits(&m.to_vec::<f32>().unwrap()), bits(&m1));
+        assert_eq!(bits(&v.to_vec::<f32>().unwrap()), bits(&v1));
     }
 
     #[test]

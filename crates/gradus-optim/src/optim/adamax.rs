@@ -2,7 +2,7 @@
 
 use super::fused_transformation;
 use crate::error::check_adam_hyperparameters;
-use crate::kernel::{dispatch, elementwise, Target};
+use crate::kernel::{fused_update, ElementRule, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
 
@@ -79,21 +79,38 @@ impl Adamax {
         let lr = self.lr.value(state.count);
         state.count += 1;
         let clr = lr / (1.0 - self.betas.0.powi(state.count as i32));
+        let rule = AdamaxRule {
+            clr,
+            betas: self.betas,
+            eps: self.eps,
+            wd: self.weight_decay,
+        };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-            dispatch!(p.dtype(), T => {
-                let c = |x: f64| T::from_f64(x);
-                let (clr, b1, one_b1, b2, eps, wd) =
-                    (c(clr), c(self.betas.0), c(1.0 - self.betas.0), c(self.betas.1), c(self.eps), c(self.weight_decay));
-                let [m, u] = state.param_slots::<2>(i, p)?;
-                elementwise::<T, 2, _>(target, p, g, [m, u], move |p, g, [m, u]| {
-                    let g = g + wd * p;
-                    *m = b1 * *m + one_b1 * g;
-                    *u = (b2 * *u).max(g.abs() + eps);
-                    -clr * *m / *u
-                })?;
-            });
+            let slots = state.param_slots::<2>(i, p)?;
+            fused_update(target, p, g, slots, &rule)?;
         }
         Ok(())
+    }
+}
+
+/// Adamax's per-element rule (`clr`: bias-corrected learning rate; state: `m`, norm `u`).
+struct AdamaxRule {
+    clr: f64,
+    betas: (f64, f64),
+    eps: f64,
+    wd: f64,
+}
+
+impl ElementRule<2> for AdamaxRule {
+    const NAME: &'static str = "adamax";
+    type Out<T: Element> = T;
+    #[inline(always)]
+    fn lane<T: Element>(&self, p: T, g: T, [m, u]: [&mut T; 2]) -> T {
+        let c = T::from_f64;
+        let g = g + c(self.wd) * p;
+        *m = c(self.betas.0) * *m + c(1.0 - self.betas.0) * g;
+        *u = (c(self.betas.1) * *u).max(g.abs() + c(self.eps));
+        -c(self.clr) * *m / *u
     }
 }
 

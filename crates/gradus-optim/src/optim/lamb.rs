@@ -1,7 +1,7 @@
 //! LAMB (optax `optax.lamb`).
 
 use crate::error::{check_beta, check_lr_schedule, check_nonneg};
-use crate::kernel::{check_pairs, dispatch, elementwise, l2_norm, scale_in_place, Target};
+use crate::kernel::{check_pairs, fused_update, l2_norm, scale_in_place, ElementRule, Target};
 use crate::{GradientTransformation, Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
 
@@ -83,22 +83,45 @@ impl GradientTransformation for Lamb {
         state.count += 1;
         let t = state.count as i32;
         let (bc1, bc2) = (1.0 - self.b1.powi(t), 1.0 - self.b2.powi(t));
+        let rule = LambRule {
+            b1: self.b1,
+            b2: self.b2,
+            bc1,
+            bc2,
+            eps: self.eps,
+            eps_root: self.eps_root,
+            wd: self.weight_decay,
+        };
         for (i, (p, u)) in params.iter().zip(updates.iter()).enumerate() {
-            dispatch!(p.dtype(), T => {
-                let c = |x: f64| T::from_f64(x);
-                let (b1, one_b1, b2, one_b2) = (c(self.b1), c(1.0 - self.b1), c(self.b2), c(1.0 - self.b2));
-                let (bc1, bc2, eps, eps_root, wd) = (c(bc1), c(bc2), c(self.eps), c(self.eps_root), c(self.weight_decay));
-                let [m, v] = state.param_slots::<2>(i, p)?;
-                elementwise::<T, 2, _>(Target::Updates, p, u, [m, v], move |p, g, [m, v]| {
-                    *m = b1 * *m + one_b1 * g;
-                    *v = b2 * *v + one_b2 * g * g;
-                    (*m / bc1) / ((*v / bc2 + eps_root).sqrt() + eps) + wd * p
-                })?;
-            });
-            let (pn, un) = (l2_norm(p), l2_norm(u));
+            let slots = state.param_slots::<2>(i, p)?;
+            fused_update(Target::Updates, p, u, slots, &rule)?;
+            let (pn, un) = (l2_norm(p)?, l2_norm(u)?);
             let ratio = if pn == 0.0 || un == 0.0 { 1.0 } else { pn / un };
             scale_in_place(u, -lr * ratio)?;
         }
         Ok(())
+    }
+}
+/// LAMB's per-element rule before the trust ratio: the Adam direction plus weight decay.
+struct LambRule {
+    b1: f64,
+    b2: f64,
+    bc1: f64,
+    bc2: f64,
+    eps: f64,
+    eps_root: f64,
+    wd: f64,
+}
+
+impl ElementRule<2> for LambRule {
+    const NAME: &'static str = "lamb";
+    type Out<T: Element> = T;
+    #[inline(always)]
+    fn lane<T: Element>(&self, p: T, g: T, [m, v]: [&mut T; 2]) -> T {
+        let c = T::from_f64;
+        *m = c(self.b1) * *m + c(1.0 - self.b1) * g;
+        *v = c(self.b2) * *v + c(1.0 - self.b2) * g * g;
+        (*m / c(self.bc1)) / ((*v / c(self.bc2) + c(self.eps_root)).sqrt() + c(self.eps))
+            + c(self.wd) * p
     }
 }

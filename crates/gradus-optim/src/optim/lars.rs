@@ -1,7 +1,7 @@
 //! LARS (optax `optax.lars`).
 
 use crate::error::{check_lr_schedule, check_nonneg};
-use crate::kernel::{check_pairs, dispatch, elementwise, l2_norm, Target};
+use crate::kernel::{check_pairs, fused_update, l2_norm, ElementRule, Target};
 use crate::{GradientTransformation, Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
 
@@ -92,25 +92,45 @@ impl GradientTransformation for Lars {
         let lr = self.learning_rate.value(state.count);
         state.count += 1;
         for (i, (p, u)) in params.iter().zip(updates.iter()).enumerate() {
-            let pn = l2_norm(p);
-            let un = l2_norm(&p.mul_scalar(self.weight_decay)?.add(u)?);
+            let pn = l2_norm(p)?;
+            let un = l2_norm(&p.mul_scalar(self.weight_decay)?.add(u)?)?;
             let ratio = if pn == 0.0 || un == 0.0 {
                 1.0
             } else {
                 self.trust_coefficient * pn / (un + self.eps)
             };
-            let nesterov = self.nesterov;
-            dispatch!(p.dtype(), T => {
-                let c = |x: f64| T::from_f64(x);
-                let (wd, scale, beta) = (c(self.weight_decay), c(-lr * ratio), c(self.momentum));
-                let [b] = state.param_slots::<1>(i, p)?;
-                elementwise::<T, 1, _>(Target::Updates, p, u, [b], move |p, g, [b]| {
-                    let u = scale * (g + wd * p);
-                    *b = u + beta * *b;
-                    if nesterov { u + beta * *b } else { *b }
-                })?;
-            });
+            let rule = LarsRule {
+                wd: self.weight_decay,
+                scale: -lr * ratio,
+                beta: self.momentum,
+                nesterov: self.nesterov,
+            };
+            let slots = state.param_slots::<1>(i, p)?;
+            fused_update(Target::Updates, p, u, slots, &rule)?;
         }
         Ok(())
+    }
+}
+/// LARS's per-element rule for one parameter (`scale`: `-lr` times its trust ratio).
+struct LarsRule {
+    wd: f64,
+    scale: f64,
+    beta: f64,
+    nesterov: bool,
+}
+
+impl ElementRule<1> for LarsRule {
+    const NAME: &'static str = "lars";
+    type Out<T: Element> = T;
+    #[inline(always)]
+    fn lane<T: Element>(&self, p: T, g: T, [b]: [&mut T; 1]) -> T {
+        let c = T::from_f64;
+        let u = c(self.scale) * (g + c(self.wd) * p);
+        *b = u + c(self.beta) * *b;
+        if self.nesterov {
+            u + c(self.beta) * *b
+        } else {
+            *b
+        }
     }
 }

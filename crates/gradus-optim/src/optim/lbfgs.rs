@@ -1,4 +1,10 @@
 //! L-BFGS with a strong-Wolfe line search (PyTorch `torch.optim.LBFGS(line_search_fn="strong_wolfe")`).
+//!
+//! A host boundary by design, as in PyTorch (which flattens the parameters into one vector): the
+//! two-loop recursion and the line search are short sequential dense algebra on one flat vector,
+//! with a branch per step on scalars (curvature, Wolfe conditions) that the host must read anyway.
+//! So the parameters and gradients are read into a host `Vec<f64>` through the explicit transfer
+//! API (`to_vec_f64`, `update_data`) once per function evaluation, not per element of a rule.
 
 use crate::{OptimError, Result};
 use gradus_tensor::{DType, Tensor};

@@ -2,7 +2,7 @@
 
 use super::fused_transformation;
 use crate::error::{check_beta, check_lr_schedule, check_nonneg};
-use crate::kernel::{dispatch, elementwise, sign, Target};
+use crate::kernel::{fused_update, sign, ElementRule, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
 
@@ -75,20 +75,38 @@ impl Lion {
     ) -> Result<()> {
         let lr = self.learning_rate.value(state.count);
         state.count += 1;
+        let rule = LionRule {
+            lr,
+            b1: self.b1,
+            b2: self.b2,
+            wd: self.weight_decay,
+        };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-            dispatch!(p.dtype(), T => {
-                let c = |x: f64| T::from_f64(x);
-                let (lr, b1, one_b1, b2, one_b2, wd) = (c(lr), c(self.b1), c(1.0 - self.b1), c(self.b2), c(1.0 - self.b2), c(self.weight_decay));
-                let [m] = state.param_slots::<1>(i, p)?;
-                elementwise::<T, 1, _>(target, p, g, [m], move |p, g, [m]| {
-                    let d = b1 * *m + one_b1 * g;
-                    let sign = sign(d);
-                    *m = b2 * *m + one_b2 * g;
-                    -lr * (sign + wd * p)
-                })?;
-            });
+            let slots = state.param_slots::<1>(i, p)?;
+            fused_update(target, p, g, slots, &rule)?;
         }
         Ok(())
+    }
+}
+
+/// Lion's per-element rule (state: momentum `m`).
+struct LionRule {
+    lr: f64,
+    b1: f64,
+    b2: f64,
+    wd: f64,
+}
+
+impl ElementRule<1> for LionRule {
+    const NAME: &'static str = "lion";
+    type Out<T: Element> = T;
+    #[inline(always)]
+    fn lane<T: Element>(&self, p: T, g: T, [m]: [&mut T; 1]) -> T {
+        let c = T::from_f64;
+        let d = c(self.b1) * *m + c(1.0 - self.b1) * g;
+        let sign = sign(d);
+        *m = c(self.b2) * *m + c(1.0 - self.b2) * g;
+        -c(self.lr) * (sign + c(self.wd) * p)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Lookahead (Zhang et al. 2019), wrapping any optimizer.
 
 use crate::error::check;
-use crate::kernel::{check_pairs, dispatch, owned_all};
+use crate::kernel::{check_pairs, fused_update, owned_all, ElementRule, Set, Target};
 use crate::{Buffer, GradientTransformation, OptimError, Result, State};
 use gradus_tensor::{Element, Tensor};
 
@@ -42,15 +42,10 @@ impl<G: GradientTransformation> Lookahead<G> {
             return Ok(());
         }
         for (i, p) in params.iter().enumerate() {
-            let [slow] = state.param_slots::<1>(i, p)?;
-            dispatch!(p.dtype(), T => {
-                let a = T::from_f64(self.alpha);
-                let sv = slow.values_mut::<T>()?;
-                p.update_data(|pv: &mut [T]| for (s, p) in sv.iter_mut().zip(pv.iter_mut()) {
-                    *s = *s + a * (*p - *s);
-                    *p = *s;
-                })?;
-            });
+            let slots = state.param_slots::<1>(i, p)?;
+            // the rule reads no gradient; zeros stand in for it (every `k` steps only)
+            let unused = Tensor::zeros(p.shape(), p.dtype());
+            fused_update(Target::Params, p, &unused, slots, &SyncRule(self.alpha))?;
         }
         Ok(())
     }
@@ -109,5 +104,17 @@ impl<G: GradientTransformation> GradientTransformation for Lookahead<G> {
             }
         }
         Ok(())
+    }
+}
+/// Lookahead's sync: `slow <- slow + alpha (fast - slow)`, then `fast <- slow`.
+struct SyncRule(f64);
+
+impl ElementRule<1> for SyncRule {
+    const NAME: &'static str = "lookahead_sync";
+    type Out<T: Element> = Set<T>;
+    #[inline(always)]
+    fn lane<T: Element>(&self, p: T, _g: T, [s]: [&mut T; 1]) -> Set<T> {
+        *s = *s + T::from_f64(self.0) * (p - *s);
+        Set { new: *s, old: p }
     }
 }

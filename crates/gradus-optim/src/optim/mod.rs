@@ -1,4 +1,5 @@
-//! The optimizers, one file each. Per-element rules run on the fused driver in `kernel.rs`.
+//! The optimizers, one file each. Each writes its per-element rule once as an `ElementRule` type,
+//! run by the backend that holds the parameter (`gradus_tensor::fused`).
 
 mod adabelief;
 mod adadelta;

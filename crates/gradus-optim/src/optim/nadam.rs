@@ -2,7 +2,7 @@
 
 use super::fused_transformation;
 use crate::error::{check_adam_hyperparameters, check_nonneg};
-use crate::kernel::{dispatch, elementwise, Target};
+use crate::kernel::{fused_update, ElementRule, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
 
@@ -107,22 +107,47 @@ impl NAdam {
         } else {
             (self.weight_decay, 0.0)
         };
+        let rule = NAdamRule {
+            b1,
+            b2,
+            c_g,
+            c_m,
+            bc2,
+            eps: self.eps,
+            l2,
+            decay,
+        };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-            dispatch!(p.dtype(), T => {
-                let c = |x: f64| T::from_f64(x);
-                let (b1, one_b1, b2, one_b2) = (c(b1), c(1.0 - b1), c(b2), c(1.0 - b2));
-                let (c_g, c_m, bc2, eps, l2, decay) = (c(c_g), c(c_m), c(bc2), c(self.eps), c(l2), c(decay));
-                let [m, v] = state.param_slots::<2>(i, p)?;
-                elementwise::<T, 2, _>(target, p, g, [m, v], move |p, g, [m, v]| {
-                    let g = g + l2 * p;
-                    *m = b1 * *m + one_b1 * g;
-                    *v = b2 * *v + one_b2 * g * g;
-                    let d = (*v / bc2).sqrt() + eps;
-                    -decay * p - c_g * g / d - c_m * *m / d
-                })?;
-            });
+            let slots = state.param_slots::<2>(i, p)?;
+            fused_update(target, p, g, slots, &rule)?;
         }
         Ok(())
+    }
+}
+
+/// NAdam's per-element rule (`c_g`, `c_m`: this step's momentum-schedule coefficients).
+struct NAdamRule {
+    b1: f64,
+    b2: f64,
+    c_g: f64,
+    c_m: f64,
+    bc2: f64,
+    eps: f64,
+    l2: f64,
+    decay: f64,
+}
+
+impl ElementRule<2> for NAdamRule {
+    const NAME: &'static str = "nadam";
+    type Out<T: Element> = T;
+    #[inline(always)]
+    fn lane<T: Element>(&self, p: T, g: T, [m, v]: [&mut T; 2]) -> T {
+        let c = T::from_f64;
+        let g = g + c(self.l2) * p;
+        *m = c(self.b1) * *m + c(1.0 - self.b1) * g;
+        *v = c(self.b2) * *v + c(1.0 - self.b2) * g * g;
+        let d = (*v / c(self.bc2)).sqrt() + c(self.eps);
+        -c(self.decay) * p - c(self.c_g) * g / d - c(self.c_m) * *m / d
     }
 }
 

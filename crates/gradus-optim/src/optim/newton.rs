@@ -1,4 +1,8 @@
 //! Newton's method with the exact Hessian (for small models).
+//!
+//! A host boundary by design: the dense `n x n` Hessian solve (Cholesky with damping) and the
+//! backtracking line search are small sequential linear algebra, so the gradient and Hessian are
+//! read to host vectors through the explicit transfer API (`to_vec_f64`, `item`).
 
 use crate::{OptimError, Result};
 use gradus_tensor::{autodiff, Tensor};

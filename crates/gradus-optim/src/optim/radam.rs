@@ -2,7 +2,7 @@
 
 use super::fused_transformation;
 use crate::error::check_adam_hyperparameters;
-use crate::kernel::{dispatch, elementwise, Target};
+use crate::kernel::{fused_update, ElementRule, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
 
@@ -106,25 +106,50 @@ impl RAdam {
         } else {
             (self.weight_decay, 0.0)
         };
+        let rule = RAdamRule {
+            b1,
+            b2,
+            eps: self.eps,
+            l2,
+            decay,
+            step: lr / bc1,
+            adapt: rect.map(|r| r * bc2.sqrt()),
+        };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-            dispatch!(p.dtype(), T => {
-                let c = |x: f64| T::from_f64(x);
-                let (b1, one_b1, b2, one_b2, eps, l2, decay) =
-                    (c(b1), c(1.0 - b1), c(b2), c(1.0 - b2), c(self.eps), c(l2), c(decay));
-                let (step, adapt) = (c(lr / bc1), rect.map(|r| c(r * bc2.sqrt())));
-                let [m, v] = state.param_slots::<2>(i, p)?;
-                elementwise::<T, 2, _>(target, p, g, [m, v], move |p, g, [m, v]| {
-                    let g = g + l2 * p;
-                    *m = b1 * *m + one_b1 * g;
-                    *v = b2 * *v + one_b2 * g * g;
-                    -decay * p - match adapt {
-                        Some(a) => step * *m * a / (v.sqrt() + eps),
-                        None => step * *m,
-                    }
-                })?;
-            });
+            let slots = state.param_slots::<2>(i, p)?;
+            fused_update(target, p, g, slots, &rule)?;
         }
         Ok(())
+    }
+}
+
+/// RAdam's per-element rule (`adapt`: the rectification term, `None` while the variance is
+/// intractable).
+struct RAdamRule {
+    b1: f64,
+    b2: f64,
+    eps: f64,
+    l2: f64,
+    decay: f64,
+    step: f64,
+    adapt: Option<f64>,
+}
+
+impl ElementRule<2> for RAdamRule {
+    const NAME: &'static str = "radam";
+    type Out<T: Element> = T;
+    #[inline(always)]
+    fn lane<T: Element>(&self, p: T, g: T, [m, v]: [&mut T; 2]) -> T {
+        let c = T::from_f64;
+        let g = g + c(self.l2) * p;
+        *m = c(self.b1) * *m + c(1.0 - self.b1) * g;
+        *v = c(self.b2) * *v + c(1.0 - self.b2) * g * g;
+        let step = c(self.step);
+        -c(self.decay) * p
+            - match self.adapt {
+                Some(a) => step * *m * c(a) / (v.sqrt() + c(self.eps)),
+                None => step * *m,
+            }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::fused_transformation;
 use crate::error::{check_lr_schedule, check_nonneg};
-use crate::kernel::{dispatch, elementwise_delta, Scaled, Target};
+use crate::kernel::{fused_update, ElementRule, Scaled, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
 
@@ -104,34 +104,18 @@ impl RmsProp {
     ) -> Result<()> {
         let lr = self.lr.value(state.count);
         state.count += 1;
-        let (centered, use_momentum) = (self.centered, self.momentum > 0.0);
+        let rule = RmsPropRule {
+            lr,
+            alpha: self.alpha,
+            eps: self.eps,
+            wd: self.weight_decay,
+            mu: self.momentum,
+            centered: self.centered,
+            use_momentum: self.momentum > 0.0,
+        };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-            dispatch!(p.dtype(), T => {
-                let c = |x: f64| T::from_f64(x);
-                let (lr, alpha, one_alpha, eps, wd, mu) =
-                    (c(lr), c(self.alpha), c(1.0 - self.alpha), c(self.eps), c(self.weight_decay), c(self.momentum));
-                let [v, b, a] = state.param_slots::<3>(i, p)?;
-                elementwise_delta::<T, 3, _, _>(target, p, g, [v, b, a], move |p, g, [v, b, a]| {
-                    // torch's operations in torch's order; its CPU kernels fuse `x + c * y`
-                    // (add with alpha, addcmul, lerp) into one rounding, so these use mul_add
-                    let g = wd.mul_add(p, g);
-                    *v = (one_alpha * g).mul_add(g, alpha * *v);
-                    let d = if centered {
-                        *a = lerp(*a, g, one_alpha);
-                        (-*a).mul_add(*a, *v).sqrt() + eps
-                    } else {
-                        v.sqrt() + eps
-                    };
-                    if use_momentum {
-                        *b = mu * *b + g / d;
-                        // param.add_(buf, alpha=-lr): one rounding
-                        Scaled(-lr, *b)
-                    } else {
-                        // param.addcdiv_(grad, avg, value=-lr): (-lr g) / d, then added
-                        Scaled(c(1.0), -lr * g / d)
-                    }
-                })?;
-            });
+            let slots = state.param_slots::<3>(i, p)?;
+            fused_update(target, p, g, slots, &rule)?;
         }
         Ok(())
     }
@@ -146,6 +130,45 @@ fn lerp<T: Element>(start: T, end: T, weight: T) -> T {
         weight.mul_add(end - start, start)
     } else {
         (weight - T::one()).mul_add(end - start, end)
+    }
+}
+
+/// RMSprop's per-element rule (state: square average `v`, momentum buffer `b`, average `a`).
+struct RmsPropRule {
+    lr: f64,
+    alpha: f64,
+    eps: f64,
+    wd: f64,
+    mu: f64,
+    centered: bool,
+    use_momentum: bool,
+}
+
+impl ElementRule<3> for RmsPropRule {
+    const NAME: &'static str = "rmsprop";
+    type Out<T: Element> = Scaled<T>;
+    #[inline(always)]
+    fn lane<T: Element>(&self, p: T, g: T, [v, b, a]: [&mut T; 3]) -> Scaled<T> {
+        let c = T::from_f64;
+        let (lr, one_alpha, eps) = (c(self.lr), c(1.0 - self.alpha), c(self.eps));
+        // torch's operations in torch's order; its CPU kernels fuse `x + c * y`
+        // (add with alpha, addcmul, lerp) into one rounding, so these use mul_add
+        let g = c(self.wd).mul_add(p, g);
+        *v = (one_alpha * g).mul_add(g, c(self.alpha) * *v);
+        let d = if self.centered {
+            *a = lerp(*a, g, one_alpha);
+            (-*a).mul_add(*a, *v).sqrt() + eps
+        } else {
+            v.sqrt() + eps
+        };
+        if self.use_momentum {
+            *b = c(self.mu) * *b + g / d;
+            // param.add_(buf, alpha=-lr): one rounding
+            Scaled(-lr, *b)
+        } else {
+            // param.addcdiv_(grad, avg, value=-lr): (-lr g) / d, then added
+            Scaled(c(1.0), -lr * g / d)
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::fused_transformation;
 use crate::error::{check, check_lr_schedule};
-use crate::kernel::{dispatch, elementwise, sign, Target};
+use crate::kernel::{fused_update, sign, ElementRule, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
 
@@ -75,23 +75,45 @@ impl Rprop {
         state: &mut State,
     ) -> Result<()> {
         state.count += 1;
+        let rule = RpropRule {
+            etas: self.etas,
+            step_sizes: self.step_sizes,
+        };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-            dispatch!(p.dtype(), T => {
-                let c = |x: f64| T::from_f64(x);
-                let (em, ep, lo, hi) = (c(self.etas.0), c(self.etas.1), c(self.step_sizes.0), c(self.step_sizes.1));
-                let [prev, s] = state.param_slots::<2>(i, p)?;
-                elementwise::<T, 2, _>(target, p, g, [prev, s], move |_p, g, [prev, s]| {
-                    let agree = g * *prev;
-                    let zero = T::from_f64(0.0);
-                    let factor = if agree > zero { ep } else if agree < zero { em } else { T::from_f64(1.0) };
-                    *s = (*s * factor).max(lo).min(hi);
-                    let g = if agree < zero { zero } else { g };
-                    *prev = g;
-                    -sign(g) * *s
-                })?;
-            });
+            let slots = state.param_slots::<2>(i, p)?;
+            fused_update(target, p, g, slots, &rule)?;
         }
         Ok(())
+    }
+}
+
+/// Rprop's per-element rule (state: previous gradient, step size).
+struct RpropRule {
+    etas: (f64, f64),
+    step_sizes: (f64, f64),
+}
+
+impl ElementRule<2> for RpropRule {
+    const NAME: &'static str = "rprop";
+    type Out<T: Element> = T;
+    #[inline(always)]
+    fn lane<T: Element>(&self, _p: T, g: T, [prev, s]: [&mut T; 2]) -> T {
+        let c = T::from_f64;
+        let agree = g * *prev;
+        let zero = c(0.0);
+        let factor = if agree > zero {
+            c(self.etas.1)
+        } else if agree < zero {
+            c(self.etas.0)
+        } else {
+            c(1.0)
+        };
+        *s = (*s * factor)
+            .max(c(self.step_sizes.0))
+            .min(c(self.step_sizes.1));
+        let g = if agree < zero { zero } else { g };
+        *prev = g;
+        -sign(g) * *s
     }
 }
 

@@ -68,7 +68,7 @@ impl<G: GradientTransformation> Sam<G> {
         params.iter().for_each(|p| p.set_grad(None));
         let loss = closure()?;
         let g = grads(params)?;
-        let scale = self.rho / (global_norm(&g) + 1e-12);
+        let scale = self.rho / (global_norm(&g)? + 1e-12);
         let e: Vec<Tensor> = g
             .iter()
             .map(|g| g.mul_scalar(scale))

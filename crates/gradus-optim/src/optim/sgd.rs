@@ -2,7 +2,7 @@
 
 use super::fused_transformation;
 use crate::error::{check_lr_schedule, check_nonneg};
-use crate::kernel::{dispatch, elementwise, Target};
+use crate::kernel::{fused_update, ElementRule, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
 
@@ -129,23 +129,74 @@ impl Sgd {
             self.maximize,
             self.weight_decay,
         );
+        let rule = SgdRule {
+            lr,
+            mu,
+            damp,
+            wd,
+            first,
+            nesterov,
+            maximize,
+        };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-            dispatch!(p.dtype(), T => {
-                let (lr, mu, damp, wd) = (T::from_f64(lr), T::from_f64(mu), T::from_f64(damp), T::from_f64(wd));
-                let grad = move |p: T, g: T| { let g = if maximize { -g } else { g }; g + wd * p };
-                if self.uses_momentum() {
-                    let [b] = state.param_slots::<1>(i, p)?;
-                    elementwise::<T, 1, _>(target, p, g, [b], move |p, g, [b]| {
-                        let g = grad(p, g);
-                        *b = if first { g } else { mu * *b + damp * g };
-                        -lr * if nesterov { g + mu * *b } else { *b }
-                    })?;
-                } else {
-                    elementwise::<T, 0, _>(target, p, g, [], move |p, g, []| -lr * grad(p, g))?;
-                }
-            });
+            if self.uses_momentum() {
+                let slots = state.param_slots::<1>(i, p)?;
+                fused_update(target, p, g, slots, &rule)?;
+            } else {
+                fused_update(target, p, g, [], &rule)?;
+            }
         }
         Ok(())
+    }
+}
+
+/// SGD's per-element rule at one step (`first`: the momentum buffer starts as the gradient).
+struct SgdRule {
+    lr: f64,
+    mu: f64,
+    damp: f64,
+    wd: f64,
+    first: bool,
+    nesterov: bool,
+    maximize: bool,
+}
+
+impl SgdRule {
+    /// The gradient after `maximize` and (L2) weight decay.
+    #[inline(always)]
+    fn grad<T: Element>(&self, p: T, g: T) -> T {
+        let g = if self.maximize { -g } else { g };
+        g + T::from_f64(self.wd) * p
+    }
+}
+
+impl ElementRule<0> for SgdRule {
+    const NAME: &'static str = "sgd";
+    type Out<T: Element> = T;
+    #[inline(always)]
+    fn lane<T: Element>(&self, p: T, g: T, _: [&mut T; 0]) -> T {
+        -T::from_f64(self.lr) * self.grad(p, g)
+    }
+}
+
+impl ElementRule<1> for SgdRule {
+    const NAME: &'static str = "sgd_momentum";
+    type Out<T: Element> = T;
+    #[inline(always)]
+    fn lane<T: Element>(&self, p: T, g: T, [b]: [&mut T; 1]) -> T {
+        let c = T::from_f64;
+        let g = self.grad(p, g);
+        *b = if self.first {
+            g
+        } else {
+            c(self.mu) * *b + c(self.damp) * g
+        };
+        -c(self.lr)
+            * if self.nesterov {
+                g + c(self.mu) * *b
+            } else {
+                *b
+            }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::fused_transformation;
 use crate::error::{check_beta, check_lr_schedule, check_nonneg};
-use crate::kernel::{dispatch, elementwise, sign, Target};
+use crate::kernel::{fused_update, sign, ElementRule, Target};
 use crate::{Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
 
@@ -83,23 +83,47 @@ impl Yogi {
         state.count += 1;
         let t = state.count as i32;
         let (bc1, bc2) = (1.0 - self.b1.powi(t), 1.0 - self.b2.powi(t));
+        let rule = YogiRule {
+            lr,
+            b1: self.b1,
+            b2: self.b2,
+            bc1,
+            bc2,
+            eps: self.eps,
+            eps_root: self.eps_root,
+        };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-            dispatch!(p.dtype(), T => {
-                let c = |x: f64| T::from_f64(x);
-                let (lr, b1, one_b1, one_b2) = (c(lr), c(self.b1), c(1.0 - self.b1), c(1.0 - self.b2));
-                let (bc1, bc2, eps, eps_root) = (c(bc1), c(bc2), c(self.eps), c(self.eps_root));
-                let [m, v] = state.param_slots::<2>(i, p)?;
-                elementwise::<T, 2, _>(target, p, g, [m, v], move |_p, g, [m, v]| {
-                    *m = b1 * *m + one_b1 * g;
-                    let g2 = g * g;
-                    let d = *v - g2;
-                    let sign = sign(d);
-                    *v -= one_b2 * sign * g2;
-                    -lr * (*m / bc1) / ((*v / bc2 + eps_root).sqrt() + eps)
-                })?;
-            });
+            let slots = state.param_slots::<2>(i, p)?;
+            fused_update(target, p, g, slots, &rule)?;
         }
         Ok(())
+    }
+}
+
+/// Yogi's per-element rule (`bc1`, `bc2`: this step's bias corrections).
+struct YogiRule {
+    lr: f64,
+    b1: f64,
+    b2: f64,
+    bc1: f64,
+    bc2: f64,
+    eps: f64,
+    eps_root: f64,
+}
+
+impl ElementRule<2> for YogiRule {
+    const NAME: &'static str = "yogi";
+    type Out<T: Element> = T;
+    #[inline(always)]
+    fn lane<T: Element>(&self, _p: T, g: T, [m, v]: [&mut T; 2]) -> T {
+        let c = T::from_f64;
+        *m = c(self.b1) * *m + c(1.0 - self.b1) * g;
+        let g2 = g * g;
+        let d = *v - g2;
+        let sign = sign(d);
+        *v = *v - c(1.0 - self.b2) * sign * g2;
+        -c(self.lr) * (*m / c(self.bc1))
+            / ((*v / c(self.bc2) + c(self.eps_root)).sqrt() + c(self.eps))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Gradient accumulation over micro-batches (optax `MultiSteps`).
 
 use crate::error::check;
-use crate::kernel::{check_pairs, dispatch, elementwise, owned_all, Target};
+use crate::kernel::{check_pairs, fused_update, ElementRule, Keep, Target};
 use crate::{Buffer, GradientTransformation, OptimError, Result, State};
 use gradus_tensor::{Element, Tensor};
 
@@ -40,22 +40,20 @@ impl<G: GradientTransformation> Accumulate<G> {
         check_pairs(params, grads)?;
         state.count += 1;
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-            let [acc] = state.param_slots::<1>(i, p)?;
-            let mut g = owned_all(std::slice::from_ref(g))?;
-            dispatch!(p.dtype(), T => elementwise::<T, 1, _>(Target::Updates, p, &g[0], [acc], |_p: T, g: T, [a]| {
-                *a += g;
-                T::from_f64(0.0)
-            })?);
-            g.clear();
+            let acc = state.param_slots::<1>(i, p)?;
+            fused_update(Target::Params, p, g, acc, &AccumulateRule)?;
         }
         if state.count % self.k != 0 {
             return Ok(None);
         }
         let k = self.k as f64;
         let mut means = Vec::with_capacity(params.len());
-        for row in &mut state.slots {
-            let mean = row[0].to_tensor()?.mul_scalar(1.0 / k)?;
-            row[0] = Buffer::full_like(&mean, 0.0);
+        for (row, p) in state.slots.iter_mut().zip(params) {
+            let mean = row[0]
+                .to_tensor()?
+                .mul_scalar(1.0 / k)?
+                .to_dtype(p.dtype())?;
+            row[0] = Buffer::full(row[0].shape(), 0.0, row[0].dtype());
             means.push(mean);
         }
         Ok(Some(means))
@@ -97,5 +95,17 @@ impl<G: GradientTransformation> GradientTransformation for Accumulate<G> {
                 .apply(params, &means, Self::inner_state(state)?)?;
         }
         Ok(())
+    }
+}
+/// Accumulation's per-element rule: `a <- a + g`, the parameter unchanged.
+struct AccumulateRule;
+
+impl ElementRule<1> for AccumulateRule {
+    const NAME: &'static str = "accumulate";
+    type Out<T: Element> = Keep;
+    #[inline(always)]
+    fn lane<T: Element>(&self, _p: T, g: T, [a]: [&mut T; 1]) -> Keep {
+        *a = *a + g;
+        Keep
     }
 }

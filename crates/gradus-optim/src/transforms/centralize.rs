@@ -1,6 +1,5 @@
 //! Gradient centralization (Yong et al. 2020).
 
-use crate::kernel::{dispatch, owned};
 use crate::{GradientTransformation, Result, State};
 use gradus_tensor::Tensor;
 
@@ -29,16 +28,9 @@ impl GradientTransformation for Centralize {
             if u.rank() < 2 {
                 continue;
             }
-            let rows = u.shape()[0];
-            let t = owned(u)?;
-            dispatch!(t.dtype(), T => t.update_data(|v: &mut [T]| {
-                let cols = v.len() / rows.max(1);
-                for row in v.chunks_mut(cols.max(1)) {
-                    let mean = row.iter().copied().sum::<T>() / <T as gradus_tensor::Element>::from_f64(cols as f64);
-                    row.iter_mut().for_each(|x| *x -= mean);
-                }
-            })?);
-            *u = t;
+            let axes: Vec<isize> = (1..u.rank() as isize).collect();
+            let t = u.detach();
+            *u = t.sub(&t.mean(&axes, true)?)?;
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Clipping: by global norm, by value, and adaptive gradient clipping (AGC).
 
 use crate::error::check;
-use crate::kernel::{check_pairs, l2_norm, map_in_place, scale_in_place};
+use crate::kernel::{check_pairs, clamp_in_place, l2_norm, scale_in_place};
 use crate::{GradientTransformation, Result, State};
 use gradus_tensor::Tensor;
 
@@ -45,8 +45,12 @@ impl ClipByGlobalNorm {
 }
 
 /// The global L2 norm of several tensors (accumulated in f64, in order).
-pub(crate) fn global_norm(ts: &[Tensor]) -> f64 {
-    ts.iter().map(|t| l2_norm(t).powi(2)).sum::<f64>().sqrt()
+pub(crate) fn global_norm(ts: &[Tensor]) -> Result<f64> {
+    let mut sum = 0.0;
+    for t in ts {
+        sum += l2_norm(t)?.powi(2);
+    }
+    Ok(sum.sqrt())
 }
 
 impl GradientTransformation for ClipByGlobalNorm {
@@ -58,7 +62,7 @@ impl GradientTransformation for ClipByGlobalNorm {
     }
     fn update(&self, updates: &mut [Tensor], state: &mut State, _params: &[Tensor]) -> Result<()> {
         state.count += 1;
-        let coef = self.max_norm / (global_norm(updates) + self.eps);
+        let coef = self.max_norm / (global_norm(updates)? + self.eps);
         if coef < 1.0 {
             updates.iter().try_for_each(|u| scale_in_place(u, coef))?;
         }
@@ -82,7 +86,7 @@ impl GradientTransformation for ClipByGlobalNorm {
 /// ```
 pub fn clip_grad_norm(params: &[Tensor], max_norm: f64) -> Result<f64> {
     let grads: Vec<Tensor> = params.iter().filter_map(|p| p.grad()).collect();
-    let total = global_norm(&grads);
+    let total = global_norm(&grads)?;
     let coef = max_norm / (total + 1e-6);
     if coef < 1.0 {
         for (p, g) in params.iter().filter(|p| p.grad().is_some()).zip(&grads) {
@@ -127,9 +131,7 @@ impl GradientTransformation for ClipByValue {
     fn update(&self, updates: &mut [Tensor], state: &mut State, _params: &[Tensor]) -> Result<()> {
         state.count += 1;
         let m = self.max;
-        updates
-            .iter()
-            .try_for_each(|u| map_in_place(u, |x| x.clamp(-m, m)))
+        updates.iter().try_for_each(|u| clamp_in_place(u, m))
     }
 }
 
@@ -178,8 +180,8 @@ impl GradientTransformation for AdaptiveClip {
         check_pairs(params, updates)?;
         state.count += 1;
         for (p, u) in params.iter().zip(updates.iter()) {
-            let max_norm = self.clipping * l2_norm(p).max(self.eps);
-            let norm = l2_norm(u);
+            let max_norm = self.clipping * l2_norm(p)?.max(self.eps);
+            let norm = l2_norm(u)?;
             if norm > max_norm {
                 scale_in_place(u, max_norm / norm)?;
             }

@@ -1,8 +1,8 @@
 //! Exponential moving average of the parameters (Polyak averaging) for evaluation.
 
-use crate::kernel::dispatch;
+use crate::kernel::{fused_update_one, ElementRule, Keep, Target};
 use crate::{Buffer, OptimError, Result};
-use gradus_tensor::Tensor;
+use gradus_tensor::{Element, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// An exponential moving average of parameters: after each optimizer step call
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// ```
 /// use gradus_optim::ParamEma;
-/// use gradus_tensor::Tensor;
+/// use gradus_tensor::{Element, Tensor};
 /// let p = Tensor::from_vec(vec![0.0f64], &[1]).unwrap();
 /// let mut ema = ParamEma::new(&[p.clone()], 0.9).unwrap();
 /// p.copy_from(&Tensor::from_vec(vec![1.0f64], &[1]).unwrap()).unwrap();
@@ -64,12 +64,8 @@ impl ParamEma {
         }
         self.count += 1;
         let d = self.decay;
-        for (s, p) in self.shadow.iter_mut().zip(params) {
-            dispatch!(p.dtype(), T => {
-                let (d, e) = (<T as gradus_tensor::Element>::from_f64(d), <T as gradus_tensor::Element>::from_f64(1.0 - d));
-                let sv = s.values_mut::<T>()?;
-                p.with_data(|pv: &[T]| sv.iter_mut().zip(pv).for_each(|(s, &p)| *s = d * *s + e * p))?;
-            });
+        for (s, p) in self.shadow.iter().zip(params) {
+            fused_update_one(Target::Params, p, [s.tensor()], &EmaRule(d))?;
         }
         Ok(())
     }
@@ -91,5 +87,18 @@ impl ParamEma {
             p.copy_from(&a)?;
         }
         Ok(())
+    }
+}
+/// The average's per-element rule: `s <- d s + (1 - d) p`, the parameter unchanged.
+struct EmaRule(f64);
+
+impl ElementRule<1> for EmaRule {
+    const NAME: &'static str = "param_ema";
+    type Out<T: Element> = Keep;
+    #[inline(always)]
+    fn lane<T: Element>(&self, p: T, _g: T, [s]: [&mut T; 1]) -> Keep {
+        let c = T::from_f64;
+        *s = c(self.0) * *s + c(1.0 - self.0) * p;
+        Keep
     }
 }

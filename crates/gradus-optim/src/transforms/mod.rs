@@ -7,6 +7,7 @@ pub(crate) mod clip;
 mod ema;
 mod noise;
 mod penalty;
+mod state_dtype;
 
 pub use accumulate::Accumulate;
 pub use centralize::Centralize;
@@ -14,3 +15,4 @@ pub use clip::{clip_grad_norm, AdaptiveClip, ClipByGlobalNorm, ClipByValue};
 pub use ema::ParamEma;
 pub use noise::GradientNoise;
 pub use penalty::{DecoupledWeightDecay, L1Penalty, L2Penalty};
+pub use state_dtype::StateDtype;

@@ -1,22 +1,52 @@
 //! Penalties added to the gradient (L1, L2) and decoupled weight decay.
 
 use crate::error::check_nonneg;
-use crate::kernel::{check_pairs, dispatch, elementwise, Target};
+use crate::kernel::{check_pairs, fused_update, ElementRule, Target};
 use crate::{GradientTransformation, Result, Schedule, State};
 use gradus_tensor::{Element, Tensor};
 
 fn add_elementwise(
     updates: &[Tensor],
     params: &[Tensor],
-    f: impl Fn(f64) -> f64 + Sync + Copy,
+    rule: &impl ElementRule<0>,
 ) -> Result<()> {
     check_pairs(params, updates)?;
     for (p, u) in params.iter().zip(updates) {
-        dispatch!(p.dtype(), T => elementwise::<T, 0, _>(Target::Updates, p, u, [], move |p: T, g: T, []| {
-            g + T::from_f64(f(p.to_f64()))
-        })?);
+        fused_update(Target::Updates, p, u, [], rule)?;
     }
     Ok(())
+}
+
+/// `u <- u + c p` (the product in f64, rounded once): an L2 penalty or decoupled weight decay.
+struct AddScaledParam(f64);
+
+impl ElementRule<0> for AddScaledParam {
+    const NAME: &'static str = "add_scaled_param";
+    type Out<T: Element> = T;
+    #[inline(always)]
+    fn lane<T: Element>(&self, p: T, u: T, _: [&mut T; 0]) -> T {
+        u + T::from_f64(self.0 * p.to_f64())
+    }
+}
+
+/// `u <- u + c sign(p)`: an L1 penalty's subgradient.
+struct AddSignParam(f64);
+
+impl ElementRule<0> for AddSignParam {
+    const NAME: &'static str = "add_sign_param";
+    type Out<T: Element> = T;
+    #[inline(always)]
+    fn lane<T: Element>(&self, p: T, u: T, _: [&mut T; 0]) -> T {
+        let p = p.to_f64();
+        let s = if p > 0.0 {
+            self.0
+        } else if p < 0.0 {
+            -self.0
+        } else {
+            0.0
+        };
+        u + T::from_f64(s)
+    }
 }
 
 /// L2 penalty `0.5 c |p|^2` added to the loss: `g <- g + c p` (torch's coupled `weight_decay`).
@@ -48,8 +78,7 @@ impl GradientTransformation for L2Penalty {
     }
     fn update(&self, updates: &mut [Tensor], state: &mut State, params: &[Tensor]) -> Result<()> {
         state.count += 1;
-        let c = self.0;
-        add_elementwise(updates, params, move |p| c * p)
+        add_elementwise(updates, params, &AddScaledParam(self.0))
     }
 }
 
@@ -82,16 +111,7 @@ impl GradientTransformation for L1Penalty {
     }
     fn update(&self, updates: &mut [Tensor], state: &mut State, params: &[Tensor]) -> Result<()> {
         state.count += 1;
-        let c = self.0;
-        add_elementwise(updates, params, move |p| {
-            if p > 0.0 {
-                c
-            } else if p < 0.0 {
-                -c
-            } else {
-                0.0
-            }
-        })
+        add_elementwise(updates, params, &AddSignParam(self.0))
     }
 }
 
@@ -133,6 +153,6 @@ impl GradientTransformation for DecoupledWeightDecay {
     fn update(&self, updates: &mut [Tensor], state: &mut State, params: &[Tensor]) -> Result<()> {
         let c = -self.lr.value(state.count) * self.weight_decay;
         state.count += 1;
-        add_elementwise(updates, params, move |p| c * p)
+        add_elementwise(updates, params, &AddScaledParam(c))
     }
 }

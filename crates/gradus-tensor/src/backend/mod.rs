@@ -15,6 +15,7 @@ mod storage;
 
 pub use storage::Storage;
 
+use crate::fused::{ElementRule, FusedTarget};
 use crate::layout::Layout;
 use crate::ops::unary::UnaryKernel;
 use crate::{DType, Device, Result};
@@ -210,6 +211,19 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
     ) -> Result<[Self; 4]>;
 
     // ---- optimizer rules: the fused per-element update (gradus-optim) ----------------------------
+
+    /// `rule` over every element, in place: `self` (elements `dst.0 .. dst.0 + dst.1`) is the
+    /// written operand (the parameter, or the update buffer), `src` the read one (absent: read as
+    /// zeros), `state` the rule's state buffers with their offsets. See
+    /// [`crate::fused::fused_update`].
+    fn fused_update<R: ElementRule<K>, const K: usize>(
+        &mut self,
+        target: FusedTarget,
+        dst: (usize, usize),
+        src: Option<(&Self, usize)>,
+        state: ([&mut Self; K], [usize; K]),
+        rule: &R,
+    ) -> Result<()>;
 
     // ---- host transfers (Tensor::to_vec, with_data, update_data, from_vec) -----------------------
 

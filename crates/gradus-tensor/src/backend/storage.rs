@@ -3,6 +3,7 @@
 
 use super::cpu::CpuStorage;
 use super::BackendStorage;
+use crate::fused::{ElementRule, FusedTarget};
 use crate::layout::Layout;
 use crate::ops::unary::UnaryKernel;
 use crate::{DType, Device, Result};
@@ -374,6 +375,29 @@ impl Storage {
     }
 
     // ---- optimizer rules -------------------------------------------------------------------------
+
+    /// The fused per-element update (see [`BackendStorage::fused_update`]); every operand must be
+    /// on this storage's backend.
+    pub(crate) fn fused_update<R: ElementRule<K>, const K: usize>(
+        &mut self,
+        target: FusedTarget,
+        dst: (usize, usize),
+        src: Option<(&Storage, usize)>,
+        state: ([&mut Storage; K], [usize; K]),
+        rule: &R,
+    ) -> Result<()> {
+        match &mut self.0 {
+            Inner::Cpu(d) => {
+                let src = src.map(|(s, offset)| match &s.0 {
+                    Inner::Cpu(s) => (s, offset),
+                });
+                let slots = state.0.map(|t| match &mut t.0 {
+                    Inner::Cpu(t) => t,
+                });
+                d.fused_update(target, dst, src, (slots, state.1), rule)
+            }
+        }
+    }
 
     // ---- host transfers --------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 //! level and chosen at run time. The only place in gradus that reads or writes tensor elements as
 //! host slices.
 
+mod fused;
 pub(crate) mod kernels;
 pub mod simd;
 mod unary;
@@ -250,6 +251,17 @@ impl BackendStorage for CpuStorage {
     }
 
     // ---- optimizer rules -------------------------------------------------------------------------
+
+    fn fused_update<R: crate::fused::ElementRule<K>, const K: usize>(
+        &mut self,
+        target: crate::fused::FusedTarget,
+        dst: (usize, usize),
+        src: Option<(&Self, usize)>,
+        state: ([&mut Self; K], [usize; K]),
+        rule: &R,
+    ) -> Result<()> {
+        fused::fused_update(self, target, dst, src, state, rule)
+    }
 
     // ---- host transfers --------------------------------------------------------------------------
 
