@@ -153,17 +153,7 @@ pub fn save(module: &dyn Module, path: impl AsRef<Path>) -> Result<()> {
 /// state_dict::load(&mlp, "mlp.safetensors").unwrap();
 /// ```
 pub fn load(module: &dyn Module, path: impl AsRef<Path>) -> Result<()> {
-    let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| {
-        NnError::Io(std::io::Error::new(
-            e.kind(),
-            format!("{}: {e}", path.display()),
-        ))
-    })?;
-    from_bytes(module, &bytes).map_err(|e| match e {
-        NnError::Safetensors(m) => NnError::Safetensors(format!("{}: {m}", path.display())),
-        other => other,
-    })
+    load_skipping(module, path.as_ref(), &|_| false)
 }
 
 /// Reads safetensors bytes into the model (strict, as [`load`]).
@@ -449,7 +439,10 @@ pub fn load_skipping(
         )),
         ReadError::Invalid(e) => NnError::Safetensors(format!("{}: {e}", path.display())),
     })?;
-    load_from(module, &mut file, ignore)
+    load_from(module, &mut file, ignore).map_err(|e| match e {
+        NnError::Safetensors(m) => NnError::Safetensors(format!("{}: {m}", path.display())),
+        other => other,
+    })
 }
 
 /// Puts `value` into a parameter or buffer slot; a parameter is written in place, so optimizers

@@ -3,6 +3,7 @@
 
 use crate::error::{Result, RunError};
 use crate::setup::ModelSpec;
+use gradus_nn::safetensors_reader::SafetensorsReader;
 use gradus_nn::Module;
 use gradus_tensor::Rng;
 use std::path::Path;
@@ -18,16 +19,16 @@ pub const SPEC_KEY: &str = "gradus.spec";
 /// metadata, or tensors that do not match the model.
 pub fn load_model(path: &Path) -> Result<(Box<dyn Module>, ModelSpec)> {
     let at = |e: &dyn std::fmt::Display| RunError::Setup(format!("{}: {e}", path.display()));
-    let bytes = std::fs::read(path).map_err(|e| at(&e))?;
-    let meta = gradus_train::model_file::read_metadata(&bytes).map_err(|e| at(&e))?;
+    // streamed: the header first, then each tensor straight into its parameter
+    let mut file = SafetensorsReader::open(path).map_err(|e| at(&e))?;
+    let meta = file.metadata();
     let spec_json = meta.get(SPEC_KEY).ok_or_else(|| format!("{}: not a gradus model file (no `{SPEC_KEY}` metadata); `gradus inspect` shows its tensors", path.display()))?;
     let spec: ModelSpec = serde_json::from_str(spec_json)
         .map_err(|e| format!("{}: bad model metadata: {e}", path.display()))?;
     let model = spec.build(&mut Rng::seed(0))?;
     // a checkpoint is a model file too: its optimizer tensors are skipped
     let optimizer = |name: &str| name.starts_with(gradus_train::checkpoint_file::OPTIMIZER_PREFIX);
-    gradus_nn::state_dict::from_bytes_skipping(model.as_ref(), &bytes, &optimizer)
-        .map_err(|e| at(&e))?;
+    gradus_nn::state_dict::load_from(model.as_ref(), &mut file, &optimizer).map_err(|e| at(&e))?;
     model.eval();
     Ok((model, spec))
 }

@@ -577,8 +577,7 @@ impl Trainer {
         let best_path = out.join("best.safetensors");
         if self.options.early_stopping.is_some() && self.options.restore_best && best_path.exists()
         {
-            let bytes = std::fs::read(&best_path).map_err(TrainError::io(&best_path))?;
-            gradus_nn::state_dict::from_bytes(self.model.as_ref(), &bytes)?;
+            gradus_nn::state_dict::load(self.model.as_ref(), &best_path)?;
         }
         self.write_model(&out.join("model.safetensors"))?;
         let best = saved
