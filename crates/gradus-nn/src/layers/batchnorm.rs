@@ -148,6 +148,8 @@ impl BatchNorm {
     fn update_running(&self, mean: &Tensor, var: &Tensor, count: usize) -> Result<()> {
         autodiff::no_grad(|| {
             let tracked = self.num_batches_tracked.tensor().add_scalar(1.0)?;
+            // cumulative average (momentum None): 1 / batches seen, read on the host as torch
+            // reads `num_batches_tracked` to form its factor
             let m = self
                 .momentum
                 .unwrap_or_else(|| 1.0 / tracked.item().unwrap_or(1.0));

@@ -55,6 +55,9 @@ impl Embedding {
 
 /// Reads whole-number ids from a float tensor.
 ///
+/// An explicit host transfer: tensors hold floats only, so index ops (`index_select`, `gather`,
+/// `scatter_add`) take their indices as host `usize`s, as class targets are.
+///
 /// # Errors
 /// On a negative or fractional value.
 ///

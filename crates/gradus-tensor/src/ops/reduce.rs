@@ -95,12 +95,10 @@ impl BackwardOp for MaxAllOp {
     fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let x = ctx.input(0);
         let best = ctx.output().detach();
-        let hit = if best.item()?.is_nan() {
-            map_constant(x, IsNan)?
-        } else {
-            x.detach().eq_elem(&best)?
-        };
-        let count = Tensor::full(&[], hit.sum_all()?.item()?, g.dtype());
+        // the places holding the maximum: the NaNs when it is NaN (then no element equals it),
+        // else the elements equal to it (then there is no NaN); no host read either way
+        let hit = map_constant(x, IsNan)?.add(&x.detach().eq_elem(&best)?)?;
+        let count = hit.sum_all()?.to_dtype(g.dtype())?;
         let share = g.div(&count)?.expand(x.shape())?;
         Ok(vec![Some(super::binary::keep_where(&hit, &share)?)])
     }
