@@ -12,8 +12,12 @@
 //!   to match before the step (buffers that had the parameter's old dtype get its new one);
 //! - a parameter replaced by `Param::set` is updated in its new values; if their shape differs,
 //!   the step fails with [`OptimError::ParamReshaped`].
+//!
+//! Errors that point at a parameter ([`OptimError::param`]) name it by the name it was given
+//! ([`Optimizer::with_named_params`](crate::Optimizer::with_named_params): its module path, such
+//! as `layers.0.weight`), else by its group and index in the group.
 
-use crate::{GradientTransformation, OptimError, Result, State};
+use crate::{GradientTransformation, OptimError, ParamRef, Result, State};
 use gradus_tensor::{DType, Param, Tensor};
 
 /// One parameter group: its parameters, its transformation (its own lr, weight decay...) and
@@ -28,6 +32,8 @@ use gradus_tensor::{DType, Param, Tensor};
 /// ```
 pub struct ParamGroup {
     params: Vec<Param>,
+    /// Each parameter's name (its module path), when the group was given one.
+    names: Vec<Option<String>>,
     /// The shape and dtype of each parameter that `state` was made for (or last cast to).
     fitted: Vec<(Vec<usize>, DType)>,
     transform: Box<dyn GradientTransformation>,
@@ -35,16 +41,20 @@ pub struct ParamGroup {
 }
 
 impl ParamGroup {
-    /// A group over `params`, its state made by `transform.init`.
+    /// A group over `params` named `names` (one per parameter, `None` for a parameter without a
+    /// name), its state made by `transform.init`.
     pub(crate) fn new(
         transform: Box<dyn GradientTransformation>,
         params: Vec<Param>,
+        names: Vec<Option<String>>,
     ) -> Result<ParamGroup> {
+        debug_assert_eq!(params.len(), names.len());
         let tensors = current(&params);
         let state = transform.init(&tensors)?;
         Ok(ParamGroup {
             fitted: layouts(&tensors),
             params,
+            names,
             transform,
             state,
         })
@@ -63,11 +73,51 @@ impl ParamGroup {
         &self.params
     }
 
+    /// Each parameter's name (its module path), in the order of [`ParamGroup::params`]; `None`
+    /// for a parameter given without one.
+    ///
+    /// ```
+    /// use gradus_optim::{Optimizer, Sgd};
+    /// use gradus_tensor::{DType, Param, Tensor};
+    /// let w = Param::new(Tensor::ones(&[2], DType::F32));
+    /// let opt = Optimizer::with_named_params(Sgd::new(0.1), &[("fc.weight".to_string(), w)]).unwrap();
+    /// assert_eq!(opt.groups()[0].names(), &[Some("fc.weight".to_string())]);
+    /// ```
+    pub fn names(&self) -> &[Option<String>] {
+        &self.names
+    }
+
+    /// Names the parameters without a name that are among `named` (the same handle,
+    /// [`Param::same_as`]); the first name of a handle listed twice (tied weights) wins. Returns
+    /// how many it named.
+    pub(crate) fn set_names(&mut self, named: &[(String, Param)]) -> usize {
+        let mut count = 0;
+        let unnamed = self
+            .params
+            .iter()
+            .zip(&mut self.names)
+            .filter(|(_, n)| n.is_none());
+        for (p, name) in unnamed {
+            if let Some((n, _)) = named.iter().find(|(_, q)| q.same_as(p)) {
+                *name = Some(n.clone());
+                count += 1;
+            }
+        }
+        count
+    }
+
+    /// Parameter `index` of group `group`, as errors name it.
+    fn param_ref(&self, group: usize, index: usize) -> ParamRef {
+        let name = self.names.get(index).cloned().flatten();
+        ParamRef::in_group(group, index, name)
+    }
+
     /// One step from the parameters' `.grad()`, skipping frozen ones (see the module doc).
     ///
     /// # Errors
     /// [`OptimError::MissingGrad`] for a trainable parameter without a gradient,
-    /// [`OptimError::ParamReshaped`], or the transformation's error.
+    /// [`OptimError::ParamReshaped`], or the transformation's error; errors that point at a
+    /// parameter name it (see the module doc).
     pub(crate) fn step(&mut self, group: usize) -> Result<()> {
         let tensors = current(&self.params);
         self.fit_state(group, &tensors)?;
@@ -75,12 +125,18 @@ impl ParamGroup {
         let mut grads = Vec::with_capacity(tensors.len());
         for (index, t) in tensors.iter().enumerate() {
             if t.requires_grad() {
-                grads.push(t.grad().ok_or(OptimError::MissingGrad { group, index })?);
+                let missing = || OptimError::MissingGrad {
+                    param: self.param_ref(group, index),
+                };
+                grads.push(t.grad().ok_or_else(missing)?);
                 active.push(index);
             }
         }
         if active.len() == tensors.len() {
-            return self.transform.apply(&tensors, &grads, &mut self.state);
+            return self
+                .transform
+                .apply(&tensors, &grads, &mut self.state)
+                .map_err(|e| e.locate(group, |i| i, &self.names));
         }
         if active.is_empty() {
             return Ok(());
@@ -90,7 +146,8 @@ impl ParamGroup {
         let mut sub = take_rows(&mut self.state, &active, n)?;
         let stepped = self.transform.apply(&params, &grads, &mut sub);
         put_rows(&mut self.state, sub, &active, n)?;
-        stepped
+        // the transformation saw the trainable parameters only: its index `i` is `active[i]`
+        stepped.map_err(|e| e.locate(group, |i| active.get(i).copied().unwrap_or(i), &self.names))
     }
 
     /// One step with explicit gradients for every parameter (frozen or not: the caller chose
@@ -101,7 +158,9 @@ impl ParamGroup {
     pub(crate) fn step_with(&mut self, group: usize, grads: &[Tensor]) -> Result<()> {
         let tensors = current(&self.params);
         self.fit_state(group, &tensors)?;
-        self.transform.apply(&tensors, grads, &mut self.state)
+        self.transform
+            .apply(&tensors, grads, &mut self.state)
+            .map_err(|e| e.locate(group, |i| i, &self.names))
     }
 
     /// Clears every parameter's gradient.
@@ -120,16 +179,21 @@ impl ParamGroup {
     fn fit_state(&mut self, group: usize, tensors: &[Tensor]) -> Result<()> {
         let n = tensors.len();
         for (index, (t, (shape, dtype))) in tensors.iter().zip(&mut self.fitted).enumerate() {
+            let at = || ParamRef::in_group(group, index, self.names[index].clone());
             if t.shape() != shape.as_slice() {
                 return Err(OptimError::ParamReshaped {
-                    group,
-                    index,
+                    param: at(),
                     from: shape.clone(),
                     to: t.shape().to_vec(),
                 });
             }
             if t.dtype() != *dtype {
-                cast_rows(&mut self.state, index, n, *dtype, t.dtype())?;
+                cast_rows(&mut self.state, index, n, *dtype, t.dtype()).map_err(|e| {
+                    OptimError::AtParam {
+                        param: at(),
+                        source: Box::new(e),
+                    }
+                })?;
                 *dtype = t.dtype();
             }
         }

@@ -6,7 +6,7 @@
 //! update `delta`; the backend writes either `p += delta` (applying to parameters, the hot path) or
 //! `g = delta` (producing optax-style updates for a chain).
 
-use crate::Result;
+use crate::{OptimError, ParamRef, Result};
 use gradus_tensor::fused::Delta;
 pub(crate) use gradus_tensor::fused::{
     fused_update, fused_update_one, ElementRule, FusedTarget as Target, Scaled,
@@ -126,9 +126,13 @@ pub(crate) fn l2_norm(t: &Tensor) -> Result<f64> {
 }
 
 /// Checks that params and grads pair up with the same shapes and dtypes.
+///
+/// # Errors
+/// [`OptimError::StateMismatch`] when the counts differ, [`OptimError::GradMismatch`] naming
+/// the first parameter whose gradient does not fit it.
 pub(crate) fn check_pairs(params: &[Tensor], grads: &[Tensor]) -> Result<()> {
     if params.len() != grads.len() {
-        return Err(crate::OptimError::StateMismatch(format!(
+        return Err(OptimError::StateMismatch(format!(
             "{} parameters but {} gradients",
             params.len(),
             grads.len()
@@ -136,13 +140,13 @@ pub(crate) fn check_pairs(params: &[Tensor], grads: &[Tensor]) -> Result<()> {
     }
     for (i, (p, g)) in params.iter().zip(grads).enumerate() {
         if p.shape() != g.shape() || p.dtype() != g.dtype() {
-            return Err(crate::OptimError::StateMismatch(format!(
-                "parameter {i} is {:?} {:?} but its gradient is {:?} {:?}",
-                p.shape(),
-                p.dtype(),
-                g.shape(),
-                g.dtype()
-            )));
+            return Err(OptimError::GradMismatch {
+                param: ParamRef::index(i),
+                shape: p.shape().to_vec(),
+                dtype: p.dtype(),
+                grad_shape: g.shape().to_vec(),
+                grad_dtype: g.dtype(),
+            });
         }
     }
     Ok(())

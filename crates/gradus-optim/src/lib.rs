@@ -76,7 +76,7 @@ mod state;
 mod transform;
 mod transforms;
 
-pub use error::{OptimError, Result};
+pub use error::{OptimError, ParamRef, Result};
 pub use group::ParamGroup;
 pub use optim::{
     AdaBelief, Adadelta, Adagrad, Adam, AdamW, Adamax, Lamb, Lars, Lbfgs, LbfgsState, Lion,

@@ -255,27 +255,32 @@ impl State {
     /// ([`gradus_tensor::fused::fused_update`]) to update in place.
     ///
     /// # Errors
-    /// When the state has no such parameter or a different number of slots or shape.
+    /// [`OptimError::AtParam`] naming parameter `i` when the state has no such parameter, a
+    /// different number of slots, or a buffer of another shape (naming the slot).
     pub fn param_slots<const K: usize>(&self, i: usize, param: &Tensor) -> Result<[&Tensor; K]> {
+        let mismatch = |detail: String| OptimError::at_param(i, OptimError::StateMismatch(detail));
         let n = self.slots.len();
-        let row = self.slots.get(i).ok_or_else(|| {
-            OptimError::StateMismatch(format!("state has {n} parameters, asked for index {i}"))
-        })?;
-        for b in row.iter() {
+        let row = self
+            .slots
+            .get(i)
+            .ok_or_else(|| mismatch(format!("the state holds buffers for {n} parameters only")))?;
+        for (k, b) in row.iter().enumerate() {
             if b.shape() != param.shape() {
-                return Err(OptimError::StateMismatch(format!(
-                    "parameter {i} is {:?} {:?}, its state buffer is {:?} {:?}",
-                    param.shape(),
-                    param.dtype(),
+                let slot = self.slot_names.get(k).map_or("state", String::as_str);
+                return Err(mismatch(format!(
+                    "its `{slot}` buffer is {:?} {:?} but the parameter is {:?} {:?}",
                     b.shape(),
-                    b.dtype()
+                    b.dtype(),
+                    param.shape(),
+                    param.dtype()
                 )));
             }
         }
         let len = row.len();
-        let arr: &[Buffer; K] = row.as_slice().try_into().map_err(|_| {
-            OptimError::StateMismatch(format!("expected {K} buffers per parameter, found {len}"))
-        })?;
+        let arr: &[Buffer; K] = row
+            .as_slice()
+            .try_into()
+            .map_err(|_| mismatch(format!("expected {K} buffers per parameter, found {len}")))?;
         Ok(arr.each_ref().map(Buffer::tensor))
     }
 

@@ -100,8 +100,8 @@ impl<G: GradientTransformation + ?Sized> GradientTransformation for Box<G> {
 /// ```
 pub fn apply_updates(params: &[Tensor], updates: &[Tensor]) -> Result<()> {
     check_pairs(params, updates)?;
-    for (p, u) in params.iter().zip(updates) {
-        fused_update(FusedTarget::Params, p, u, [], &AddUpdate)?;
+    for (i, (p, u)) in params.iter().zip(updates).enumerate() {
+        fused_update(FusedTarget::Params, p, u, [], &AddUpdate).map_err(crate::error::at(i))?;
     }
     Ok(())
 }
@@ -269,6 +269,35 @@ impl Optimizer {
         Ok(opt)
     }
 
+    /// An optimizer with one group over named parameter handles, typically a model's
+    /// `named_parameters()`: as [`Optimizer::with_params`], and errors that point at a
+    /// parameter name it by its name (`parameter \`layers.0.weight\``) instead of its group and
+    /// index. A handle listed twice (tied weights) is held once, under its first name.
+    ///
+    /// # Errors
+    /// On invalid hyperparameters.
+    ///
+    /// ```
+    /// use gradus_optim::{Optimizer, Sgd};
+    /// use gradus_tensor::{DType, Param, Tensor};
+    /// # fn main() -> gradus_optim::Result<()> {
+    /// let w = Param::new(Tensor::ones(&[2], DType::F32));
+    /// let mut opt = Optimizer::with_named_params(Sgd::new(0.5), &[("layers.0.weight".into(), w.clone())])?;
+    /// w.set(Tensor::ones(&[3], DType::F32)); // new values of another shape
+    /// w.tensor().sum_all()?.backward()?;
+    /// let err = opt.step().unwrap_err().to_string();
+    /// assert!(err.starts_with("parameter `layers.0.weight` changed shape from [2] to [3]"), "{err}");
+    /// # Ok(()) }
+    /// ```
+    pub fn with_named_params(
+        transform: impl GradientTransformation + 'static,
+        params: &[(String, Param)],
+    ) -> Result<Optimizer> {
+        let mut opt = Optimizer::default();
+        opt.add_named_param_group(transform, params)?;
+        Ok(opt)
+    }
+
     /// Adds a group of plain tensors with its own transformation (e.g. no weight decay on
     /// biases); see [`Optimizer::new`].
     ///
@@ -293,9 +322,51 @@ impl Optimizer {
         transform: impl GradientTransformation + 'static,
         params: &[Param],
     ) -> Result<()> {
-        let group = ParamGroup::new(Box::new(transform), params.to_vec())?;
+        let names = vec![None; params.len()];
+        let group = ParamGroup::new(Box::new(transform), params.to_vec(), names)?;
         self.groups.push(group);
         Ok(())
+    }
+
+    /// Adds a group of named parameter handles with its own transformation; see
+    /// [`Optimizer::with_named_params`].
+    ///
+    /// # Errors
+    /// On invalid hyperparameters.
+    pub fn add_named_param_group(
+        &mut self,
+        transform: impl GradientTransformation + 'static,
+        params: &[(String, Param)],
+    ) -> Result<()> {
+        let mut handles: Vec<Param> = Vec::with_capacity(params.len());
+        let mut names = Vec::with_capacity(params.len());
+        for (name, p) in params {
+            if !handles.iter().any(|q| q.same_as(p)) {
+                handles.push(p.clone());
+                names.push(Some(name.clone()));
+            }
+        }
+        let group = ParamGroup::new(Box::new(transform), handles, names)?;
+        self.groups.push(group);
+        Ok(())
+    }
+
+    /// Names the parameters this optimizer holds without a name that are among `named` (the
+    /// same handle), for an optimizer built with [`Optimizer::with_params`] from a model whose
+    /// `named_parameters()` are at hand (the trainer does this when a run starts); the first
+    /// name of a handle listed twice (tied weights) wins, and names given before are kept.
+    /// Returns how many parameters it named.
+    ///
+    /// ```
+    /// use gradus_optim::{Optimizer, Sgd};
+    /// use gradus_tensor::{DType, Param, Tensor};
+    /// let w = Param::new(Tensor::ones(&[2], DType::F32));
+    /// let mut opt = Optimizer::with_params(Sgd::new(0.1), &[w.clone()]).unwrap();
+    /// assert_eq!(opt.name_params(&[("fc.weight".to_string(), w)]), 1);
+    /// assert_eq!(opt.groups()[0].names()[0].as_deref(), Some("fc.weight"));
+    /// ```
+    pub fn name_params(&mut self, named: &[(String, Param)]) -> usize {
+        self.groups.iter_mut().map(|g| g.set_names(named)).sum()
     }
 
     /// The groups.
@@ -308,7 +379,10 @@ impl Optimizer {
     ///
     /// # Errors
     /// [`OptimError::MissingGrad`] when a parameter that requires grad has no gradient,
-    /// [`OptimError::ParamReshaped`] when one was given values of another shape.
+    /// [`OptimError::ParamReshaped`] when one was given values of another shape,
+    /// [`OptimError::GradMismatch`] when a gradient does not fit its parameter; these and every
+    /// other error at one parameter name it by its name when it has one (see
+    /// [`Optimizer::with_named_params`]), else by group and index ([`OptimError::param`]).
     pub fn step(&mut self) -> Result<()> {
         for (gi, group) in self.groups.iter_mut().enumerate() {
             group.step(gi)?;

@@ -3,7 +3,8 @@
 //! built to do the same thing by hand.
 
 use gradus_optim::{
-    Adam, Buffer, Chain, ClipByValue, GradientTransformation, OptimError, Optimizer, Sgd, State,
+    Adam, Buffer, Chain, ClipByValue, GradientTransformation, OptimError, Optimizer, ParamRef, Sgd,
+    State,
 };
 use gradus_tensor::{DType, Param, Rng, Tensor};
 
@@ -204,8 +205,7 @@ fn values_of_another_shape_are_named_in_the_error() {
     assert_eq!(
         err,
         OptimError::ParamReshaped {
-            group: 0,
-            index: 0,
+            param: ParamRef::in_group(0, 0, None),
             from: vec![2],
             to: vec![3]
         }
@@ -219,10 +219,15 @@ fn a_trainable_parameter_without_a_gradient_is_an_error() {
     let mut opt = Optimizer::with_params(Sgd::new(0.1), &ps).unwrap();
     ps[0].tensor().sum_all().unwrap().backward().unwrap(); // the bias takes no part
     let err = opt.step().unwrap_err();
-    assert_eq!(err, OptimError::MissingGrad { group: 0, index: 1 });
+    assert_eq!(
+        err,
+        OptimError::MissingGrad {
+            param: ParamRef::in_group(0, 1, None)
+        }
+    );
     assert!(err
         .to_string()
-        .starts_with("parameter 1 of group 0 requires grad but has no gradient"));
+        .starts_with("group 0, parameter 1 requires grad but has no gradient"));
 }
 
 #[test]

@@ -163,7 +163,7 @@ fn a_parameter_left_out_of_the_loss_is_named_in_the_error() {
         .unwrap();
     let err = opt.step().unwrap_err().to_string();
     assert!(
-        err.starts_with("parameter 2 of group 0 requires grad but has no gradient"),
+        err.starts_with("group 0, parameter 2 requires grad but has no gradient"),
         "{err}"
     );
 }

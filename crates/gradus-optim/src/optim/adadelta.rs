@@ -1,6 +1,7 @@
 //! Adadelta (PyTorch `torch.optim.Adadelta`).
 
 use super::fused_transformation;
+use crate::error::at;
 use crate::error::{check, check_lr_schedule, check_nonneg};
 use crate::kernel::{fused_update, ElementRule, Target};
 use crate::{Result, Schedule, State};
@@ -92,7 +93,7 @@ impl Adadelta {
         };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
             let slots = state.param_slots::<2>(i, p)?;
-            fused_update(target, p, g, slots, &rule)?;
+            fused_update(target, p, g, slots, &rule).map_err(at(i))?;
         }
         Ok(())
     }

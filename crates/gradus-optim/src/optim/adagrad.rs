@@ -1,6 +1,7 @@
 //! Adagrad (PyTorch `torch.optim.Adagrad`).
 
 use super::fused_transformation;
+use crate::error::at;
 use crate::error::{check_lr_schedule, check_nonneg};
 use crate::kernel::{fused_update, ElementRule, Target};
 use crate::{Result, Schedule, State};
@@ -97,7 +98,7 @@ impl Adagrad {
         };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
             let slots = state.param_slots::<1>(i, p)?;
-            fused_update(target, p, g, slots, &rule)?;
+            fused_update(target, p, g, slots, &rule).map_err(at(i))?;
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Adam and AdamW (PyTorch `torch.optim.Adam`, `torch.optim.AdamW`).
 
 use super::fused_transformation;
+use crate::error::at;
 use crate::error::check_adam_hyperparameters;
 use crate::kernel::{fused_update, ElementRule, Target};
 use crate::{Result, Schedule, State};
@@ -148,10 +149,10 @@ impl Adam {
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
             if self.amsgrad {
                 let slots = state.param_slots::<3>(i, p)?;
-                fused_update(target, p, g, slots, &rule)?;
+                fused_update(target, p, g, slots, &rule).map_err(at(i))?;
             } else {
                 let slots = state.param_slots::<2>(i, p)?;
-                fused_update(target, p, g, slots, &rule)?;
+                fused_update(target, p, g, slots, &rule).map_err(at(i))?;
             }
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! Adamax (PyTorch `torch.optim.Adamax`).
 
 use super::fused_transformation;
+use crate::error::at;
 use crate::error::check_adam_hyperparameters;
 use crate::kernel::{fused_update, ElementRule, Target};
 use crate::{Result, Schedule, State};
@@ -87,7 +88,7 @@ impl Adamax {
         };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
             let slots = state.param_slots::<2>(i, p)?;
-            fused_update(target, p, g, slots, &rule)?;
+            fused_update(target, p, g, slots, &rule).map_err(at(i))?;
         }
         Ok(())
     }

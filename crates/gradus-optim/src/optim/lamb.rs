@@ -1,5 +1,6 @@
 //! LAMB (optax `optax.lamb`).
 
+use crate::error::at;
 use crate::error::{check_beta, check_lr_schedule, check_nonneg};
 use crate::kernel::{check_pairs, fused_update, l2_norm, scale_in_place, ElementRule, Target};
 use crate::{GradientTransformation, Result, Schedule, State};
@@ -94,10 +95,10 @@ impl GradientTransformation for Lamb {
         };
         for (i, (p, u)) in params.iter().zip(updates.iter()).enumerate() {
             let slots = state.param_slots::<2>(i, p)?;
-            fused_update(Target::Updates, p, u, slots, &rule)?;
-            let (pn, un) = (l2_norm(p)?, l2_norm(u)?);
+            fused_update(Target::Updates, p, u, slots, &rule).map_err(at(i))?;
+            let (pn, un) = (l2_norm(p).map_err(at(i))?, l2_norm(u).map_err(at(i))?);
             let ratio = if pn == 0.0 || un == 0.0 { 1.0 } else { pn / un };
-            scale_in_place(u, -lr * ratio)?;
+            scale_in_place(u, -lr * ratio).map_err(at(i))?;
         }
         Ok(())
     }

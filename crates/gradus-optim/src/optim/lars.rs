@@ -1,5 +1,6 @@
 //! LARS (optax `optax.lars`).
 
+use crate::error::at;
 use crate::error::{check_lr_schedule, check_nonneg};
 use crate::kernel::{check_pairs, fused_update, l2_norm, ElementRule, Target};
 use crate::{GradientTransformation, Result, Schedule, State};
@@ -92,8 +93,9 @@ impl GradientTransformation for Lars {
         let lr = self.learning_rate.value(state.count);
         state.count += 1;
         for (i, (p, u)) in params.iter().zip(updates.iter()).enumerate() {
-            let pn = l2_norm(p)?;
-            let un = l2_norm(&p.mul_scalar(self.weight_decay)?.add(u)?)?;
+            let pn = l2_norm(p).map_err(at(i))?;
+            let decayed = p.mul_scalar(self.weight_decay).and_then(|d| d.add(u));
+            let un = l2_norm(&decayed.map_err(at(i))?).map_err(at(i))?;
             let ratio = if pn == 0.0 || un == 0.0 {
                 1.0
             } else {
@@ -106,7 +108,7 @@ impl GradientTransformation for Lars {
                 nesterov: self.nesterov,
             };
             let slots = state.param_slots::<1>(i, p)?;
-            fused_update(Target::Updates, p, u, slots, &rule)?;
+            fused_update(Target::Updates, p, u, slots, &rule).map_err(at(i))?;
         }
         Ok(())
     }

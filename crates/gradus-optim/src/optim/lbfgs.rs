@@ -6,6 +6,7 @@
 //! So the parameters and gradients are read into a host `Vec<f64>` through the explicit transfer
 //! API (`to_vec_f64`, `update_data`) once per function evaluation, not per element of a rule.
 
+use crate::error::at;
 use crate::{OptimError, Result};
 use gradus_tensor::{DType, Tensor};
 use serde::{Deserialize, Serialize};
@@ -140,18 +141,23 @@ impl Lbfgs {
 
     fn set_params(&self, x: &[f64]) -> Result<()> {
         let mut off = 0;
-        for p in &self.params {
+        for (i, p) in self.params.iter().enumerate() {
             let n = p.numel();
             let v = &x[off..off + n];
             match p.dtype() {
-                DType::F64 => p.update_data(|d: &mut [f64]| d.copy_from_slice(v))?,
-                DType::F32 => p.update_data(|d: &mut [f32]| {
-                    d.iter_mut().zip(v).for_each(|(a, &b)| *a = b as f32)
-                })?,
+                DType::F64 => p
+                    .update_data(|d: &mut [f64]| d.copy_from_slice(v))
+                    .map_err(at(i))?,
+                DType::F32 => p
+                    .update_data(|d: &mut [f32]| {
+                        d.iter_mut().zip(v).for_each(|(a, &b)| *a = b as f32)
+                    })
+                    .map_err(at(i))?,
                 other => {
-                    return Err(OptimError::StateMismatch(format!(
-                        "L-BFGS: unsupported dtype {other:?}"
-                    )))
+                    return Err(OptimError::at_param(
+                        i,
+                        OptimError::StateMismatch(format!("L-BFGS: unsupported dtype {other:?}")),
+                    ))
                 }
             }
             off += n;

@@ -1,6 +1,7 @@
 //! Lion (optax `optax.lion`).
 
 use super::fused_transformation;
+use crate::error::at;
 use crate::error::{check_beta, check_lr_schedule, check_nonneg};
 use crate::kernel::{fused_update, sign, ElementRule, Target};
 use crate::{Result, Schedule, State};
@@ -83,7 +84,7 @@ impl Lion {
         };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
             let slots = state.param_slots::<1>(i, p)?;
-            fused_update(target, p, g, slots, &rule)?;
+            fused_update(target, p, g, slots, &rule).map_err(at(i))?;
         }
         Ok(())
     }

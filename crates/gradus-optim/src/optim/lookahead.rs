@@ -1,5 +1,6 @@
 //! Lookahead (Zhang et al. 2019), wrapping any optimizer.
 
+use crate::error::at;
 use crate::error::check;
 use crate::kernel::{check_pairs, fused_update, owned_all, ElementRule, Set, Target};
 use crate::{Buffer, GradientTransformation, OptimError, Result, State};
@@ -45,7 +46,8 @@ impl<G: GradientTransformation> Lookahead<G> {
             let slots = state.param_slots::<1>(i, p)?;
             // the rule reads no gradient; zeros stand in for it (every `k` steps only)
             let unused = Tensor::zeros(p.shape(), p.dtype());
-            fused_update(Target::Params, p, &unused, slots, &SyncRule(self.alpha))?;
+            fused_update(Target::Params, p, &unused, slots, &SyncRule(self.alpha))
+                .map_err(at(i))?;
         }
         Ok(())
     }

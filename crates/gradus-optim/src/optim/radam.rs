@@ -1,6 +1,7 @@
 //! RAdam (PyTorch `torch.optim.RAdam`).
 
 use super::fused_transformation;
+use crate::error::at;
 use crate::error::check_adam_hyperparameters;
 use crate::kernel::{fused_update, ElementRule, Target};
 use crate::{Result, Schedule, State};
@@ -117,7 +118,7 @@ impl RAdam {
         };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
             let slots = state.param_slots::<2>(i, p)?;
-            fused_update(target, p, g, slots, &rule)?;
+            fused_update(target, p, g, slots, &rule).map_err(at(i))?;
         }
         Ok(())
     }

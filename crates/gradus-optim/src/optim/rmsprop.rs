@@ -1,6 +1,7 @@
 //! RMSprop (PyTorch `torch.optim.RMSprop`).
 
 use super::fused_transformation;
+use crate::error::at;
 use crate::error::{check_lr_schedule, check_nonneg};
 use crate::kernel::{fused_update, ElementRule, Scaled, Target};
 use crate::{Result, Schedule, State};
@@ -115,7 +116,7 @@ impl RmsProp {
         };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
             let slots = state.param_slots::<3>(i, p)?;
-            fused_update(target, p, g, slots, &rule)?;
+            fused_update(target, p, g, slots, &rule).map_err(at(i))?;
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Rprop (PyTorch `torch.optim.Rprop`).
 
 use super::fused_transformation;
+use crate::error::at;
 use crate::error::{check, check_lr_schedule};
 use crate::kernel::{fused_update, sign, ElementRule, Target};
 use crate::{Result, Schedule, State};
@@ -81,7 +82,7 @@ impl Rprop {
         };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
             let slots = state.param_slots::<2>(i, p)?;
-            fused_update(target, p, g, slots, &rule)?;
+            fused_update(target, p, g, slots, &rule).map_err(at(i))?;
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Sharpness-aware minimization (Foret et al. 2021), wrapping any optimizer.
 
 use crate::transforms::clip::global_norm;
-use crate::{GradientTransformation, OptimError, Result, State};
+use crate::{GradientTransformation, OptimError, ParamRef, Result, State};
 use gradus_tensor::Tensor;
 
 /// SAM: take the base optimizer's step with the gradient at the worst nearby point.
@@ -62,7 +62,11 @@ impl<G: GradientTransformation> Sam<G> {
             params
                 .iter()
                 .enumerate()
-                .map(|(index, p)| p.grad().ok_or(OptimError::MissingGrad { group: 0, index }))
+                .map(|(index, p)| {
+                    p.grad().ok_or(OptimError::MissingGrad {
+                        param: ParamRef::index(index),
+                    })
+                })
                 .collect()
         };
         params.iter().for_each(|p| p.set_grad(None));

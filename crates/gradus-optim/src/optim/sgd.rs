@@ -1,6 +1,7 @@
 //! Stochastic gradient descent with momentum (PyTorch `torch.optim.SGD`).
 
 use super::fused_transformation;
+use crate::error::at;
 use crate::error::{check_lr_schedule, check_nonneg};
 use crate::kernel::{fused_update, ElementRule, Target};
 use crate::{Result, Schedule, State};
@@ -141,9 +142,9 @@ impl Sgd {
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
             if self.uses_momentum() {
                 let slots = state.param_slots::<1>(i, p)?;
-                fused_update(target, p, g, slots, &rule)?;
+                fused_update(target, p, g, slots, &rule).map_err(at(i))?;
             } else {
-                fused_update(target, p, g, [], &rule)?;
+                fused_update(target, p, g, [], &rule).map_err(at(i))?;
             }
         }
         Ok(())

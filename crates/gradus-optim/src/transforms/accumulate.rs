@@ -1,5 +1,6 @@
 //! Gradient accumulation over micro-batches (optax `MultiSteps`).
 
+use crate::error::at;
 use crate::error::check;
 use crate::kernel::{check_pairs, fused_update, ElementRule, Keep, Target};
 use crate::{Buffer, GradientTransformation, OptimError, Result, State};
@@ -41,7 +42,7 @@ impl<G: GradientTransformation> Accumulate<G> {
         state.count += 1;
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
             let acc = state.param_slots::<1>(i, p)?;
-            fused_update(Target::Params, p, g, acc, &AccumulateRule)?;
+            fused_update(Target::Params, p, g, acc, &AccumulateRule).map_err(at(i))?;
         }
         if state.count % self.k != 0 {
             return Ok(None);

@@ -1,6 +1,6 @@
 //! Clipping: by global norm, by value, and adaptive gradient clipping (AGC).
 
-use crate::error::check;
+use crate::error::{at, check};
 use crate::kernel::{check_pairs, clamp_in_place, l2_norm, scale_in_place};
 use crate::{GradientTransformation, Result, State};
 use gradus_tensor::Tensor;
@@ -47,8 +47,8 @@ impl ClipByGlobalNorm {
 /// The global L2 norm of several tensors (accumulated in f64, in order).
 pub(crate) fn global_norm(ts: &[Tensor]) -> Result<f64> {
     let mut sum = 0.0;
-    for t in ts {
-        sum += l2_norm(t)?.powi(2);
+    for (i, t) in ts.iter().enumerate() {
+        sum += l2_norm(t).map_err(at(i))?.powi(2);
     }
     Ok(sum.sqrt())
 }
@@ -64,7 +64,9 @@ impl GradientTransformation for ClipByGlobalNorm {
         state.count += 1;
         let coef = self.max_norm / (global_norm(updates)? + self.eps);
         if coef < 1.0 {
-            updates.iter().try_for_each(|u| scale_in_place(u, coef))?;
+            for (i, u) in updates.iter().enumerate() {
+                scale_in_place(u, coef).map_err(at(i))?;
+            }
         }
         Ok(())
     }
@@ -85,14 +87,22 @@ impl GradientTransformation for ClipByGlobalNorm {
 /// assert!((w.grad().unwrap().to_vec::<f64>().unwrap()[1] - 0.4).abs() < 1e-6);
 /// ```
 pub fn clip_grad_norm(params: &[Tensor], max_norm: f64) -> Result<f64> {
-    let grads: Vec<Tensor> = params.iter().filter_map(|p| p.grad()).collect();
-    let total = global_norm(&grads)?;
+    let grads: Vec<(usize, Tensor)> = params
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.grad().map(|g| (i, g)))
+        .collect();
+    let mut sum = 0.0;
+    for (i, g) in &grads {
+        sum += l2_norm(g).map_err(at(*i))?.powi(2);
+    }
+    let total = sum.sqrt();
     let coef = max_norm / (total + 1e-6);
     if coef < 1.0 {
-        for (p, g) in params.iter().filter(|p| p.grad().is_some()).zip(&grads) {
-            let g = crate::kernel::owned(g)?;
-            scale_in_place(&g, coef)?;
-            p.set_grad(Some(g));
+        for (i, g) in grads {
+            let g = crate::kernel::owned(&g).map_err(at(i))?;
+            scale_in_place(&g, coef).map_err(at(i))?;
+            params[i].set_grad(Some(g));
         }
     }
     Ok(total)
@@ -131,7 +141,10 @@ impl GradientTransformation for ClipByValue {
     fn update(&self, updates: &mut [Tensor], state: &mut State, _params: &[Tensor]) -> Result<()> {
         state.count += 1;
         let m = self.max;
-        updates.iter().try_for_each(|u| clamp_in_place(u, m))
+        for (i, u) in updates.iter().enumerate() {
+            clamp_in_place(u, m).map_err(at(i))?;
+        }
+        Ok(())
     }
 }
 
@@ -179,11 +192,11 @@ impl GradientTransformation for AdaptiveClip {
     fn update(&self, updates: &mut [Tensor], state: &mut State, params: &[Tensor]) -> Result<()> {
         check_pairs(params, updates)?;
         state.count += 1;
-        for (p, u) in params.iter().zip(updates.iter()) {
-            let max_norm = self.clipping * l2_norm(p)?.max(self.eps);
-            let norm = l2_norm(u)?;
+        for (i, (p, u)) in params.iter().zip(updates.iter()).enumerate() {
+            let max_norm = self.clipping * l2_norm(p).map_err(at(i))?.max(self.eps);
+            let norm = l2_norm(u).map_err(at(i))?;
             if norm > max_norm {
-                scale_in_place(u, max_norm / norm)?;
+                scale_in_place(u, max_norm / norm).map_err(at(i))?;
             }
         }
         Ok(())

@@ -1,5 +1,6 @@
 //! Exponential moving average of the parameters (Polyak averaging) for evaluation.
 
+use crate::error::at;
 use crate::kernel::{fused_update_one, ElementRule, Keep, Target};
 use crate::{Buffer, OptimError, Result};
 use gradus_tensor::{Element, Tensor};
@@ -64,8 +65,8 @@ impl ParamEma {
         }
         self.count += 1;
         let d = self.decay;
-        for (s, p) in self.shadow.iter().zip(params) {
-            fused_update_one(Target::Params, p, [s.tensor()], &EmaRule(d))?;
+        for (i, (s, p)) in self.shadow.iter().zip(params).enumerate() {
+            fused_update_one(Target::Params, p, [s.tensor()], &EmaRule(d)).map_err(at(i))?;
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! Penalties added to the gradient (L1, L2) and decoupled weight decay.
 
+use crate::error::at;
 use crate::error::check_nonneg;
 use crate::kernel::{check_pairs, fused_update, ElementRule, Target};
 use crate::{GradientTransformation, Result, Schedule, State};
@@ -11,8 +12,8 @@ fn add_elementwise(
     rule: &impl ElementRule<0>,
 ) -> Result<()> {
     check_pairs(params, updates)?;
-    for (p, u) in params.iter().zip(updates) {
-        fused_update(Target::Updates, p, u, [], rule)?;
+    for (i, (p, u)) in params.iter().zip(updates).enumerate() {
+        fused_update(Target::Updates, p, u, [], rule).map_err(at(i))?;
     }
     Ok(())
 }
