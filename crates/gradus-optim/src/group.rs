@@ -88,7 +88,8 @@ impl ParamGroup {
     }
 
     /// Names the parameters without a name that are among `named` (the same handle,
-    /// [`Param::same_as`]); the first name of a handle listed twice (tied weights) wins. Returns
+    /// [`Param::same_as`], or a handle holding the same tensor, as an optimizer built from plain
+    /// tensors holds them); the first name of a handle listed twice (tied weights) wins. Returns
     /// how many it named.
     pub(crate) fn set_names(&mut self, named: &[(String, Param)]) -> usize {
         let mut count = 0;
@@ -98,7 +99,11 @@ impl ParamGroup {
             .zip(&mut self.names)
             .filter(|(_, n)| n.is_none());
         for (p, name) in unnamed {
-            if let Some((n, _)) = named.iter().find(|(_, q)| q.same_as(p)) {
+            let id = p.tensor().id();
+            if let Some((n, _)) = named
+                .iter()
+                .find(|(_, q)| q.same_as(p) || q.tensor().id() == id)
+            {
                 *name = Some(n.clone());
                 count += 1;
             }

@@ -352,7 +352,7 @@ impl Optimizer {
     }
 
     /// Names the parameters this optimizer holds without a name that are among `named` (the
-    /// same handle), for an optimizer built with [`Optimizer::with_params`] from a model whose
+    /// same handle, or the same tensor for an optimizer built from plain tensors), for an optimizer built with [`Optimizer::with_params`] from a model whose
     /// `named_parameters()` are at hand (the trainer does this when a run starts); the first
     /// name of a handle listed twice (tied weights) wins, and names given before are kept.
     /// Returns how many parameters it named.

@@ -361,6 +361,8 @@ impl Trainer {
         resume: bool,
     ) -> Result<Summary> {
         self.check_length()?;
+        // optimizer errors then name a parameter by its module path (`layers.0.weight`)
+        self.optimizer.name_params(&self.model.named_parameters());
         let batch_norm = crate::plan::has_batch_norm(self.model.as_ref());
         let batcher = crate::plan::epoch_batcher(
             train.len(),

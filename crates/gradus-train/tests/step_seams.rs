@@ -413,3 +413,32 @@ fn reading_never_is_a_setup_error() {
         "{e}"
     );
 }
+
+#[test]
+fn an_optimizer_error_names_the_parameter_by_its_module_path() {
+    // the optimizer is built from plain tensors; the trainer names them after the model's
+    // parameters when the run starts
+    let data = classes(21, 1);
+    let mut t = trainer(
+        mlp(),
+        false,
+        0.1,
+        Task::Classification { classes: 3 },
+        mlp_options(1),
+    );
+    t.set_gradient_hook(|params: &[(String, Param)], _step: u64| {
+        let (name, bias) = &params[3];
+        assert_eq!(name, "2.bias");
+        bias.tensor().set_grad(None);
+        Ok(())
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let err = t
+        .fit(&data, None, dir.path(), false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("parameter `2.bias` requires grad but has no gradient"),
+        "{err}"
+    );
+}
