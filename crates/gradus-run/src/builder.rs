@@ -10,6 +10,7 @@ use crate::setup::{self, reshape_for_model};
 use gradus_optim::Schedule;
 use gradus_tensor::Rng;
 use gradus_train::early_stop::EarlyStopping;
+use gradus_train::hook::{GradientHook, SharedGradientHook};
 use gradus_train::{TrainOptions, Trainer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ pub struct RunBuilder {
     resume: bool,
     quiet: bool,
     on_warning: Option<WarningSink>,
+    gradient_hook: Option<SharedGradientHook>,
 }
 
 /// Where [`RunBuilder::on_warning`] sends warnings.
@@ -43,6 +45,7 @@ impl RunBuilder {
             resume: false,
             quiet: false,
             on_warning: None,
+            gradient_hook: None,
         }
     }
 
@@ -70,6 +73,45 @@ impl RunBuilder {
     /// Called with each warning as it arises (it is also kept in [`Run::warnings`]).
     pub fn on_warning(mut self, f: impl FnMut(&str) + 'static) -> RunBuilder {
         self.on_warning = Some(Box::new(f));
+        self
+    }
+
+    /// Runs `hook` on every step's gradients, after backward and before the divergence guard and
+    /// the optimizer step (see [`gradus_train::hook`]): all-reduce for data parallelism,
+    /// unscaling for mixed precision, or gradient statistics plug in here. The built run's
+    /// trainer holds it in [`TrainOptions::gradient_hook`]; a hook's error stops the run.
+    ///
+    /// ```
+    /// use gradus_run::{Config, RunBuilder};
+    /// use gradus_nn::Param;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let csv = dir.path().join("line.csv");
+    /// std::fs::write(&csv, "x,y\n0,1\n1,3\n2,5\n3,7\n")?;
+    /// let config = Config::from_toml_str(&format!(
+    ///     "epochs = 3\n[data]\nformat = \"csv\"\npath = {csv:?}\ntarget = \"y\"\n\
+    ///      task = \"regression\"\n[model]\nkind = \"linear\"\n\
+    ///      [optimizer]\nname = \"sgd\"\nlr = 0.01\n[batch]\nmode = \"full\"\n"
+    /// ))?;
+    /// let steps = Arc::new(AtomicU64::new(0));
+    /// let seen = Arc::clone(&steps);
+    /// let mut run = RunBuilder::new(config)
+    ///     .out_dir(dir.path().join("run"))
+    ///     .quiet(true)
+    ///     .gradient_hook(move |params: &[(String, Param)], step: u64| {
+    ///         assert_eq!(params[0].0, "weight"); // trainable parameters by name
+    ///         seen.store(step, Ordering::SeqCst);
+    ///         Ok(())
+    ///     })
+    ///     .build()?;
+    /// run.train()?;
+    /// assert_eq!(steps.load(Ordering::SeqCst), 3); // full batch: one step per epoch
+    /// # Ok(()) }
+    /// ```
+    pub fn gradient_hook(mut self, hook: impl GradientHook + 'static) -> RunBuilder {
+        self.gradient_hook = Some(SharedGradientHook::new(hook));
         self
     }
 
@@ -127,6 +169,7 @@ impl RunBuilder {
             curriculum_epochs: c.train.curriculum_epochs,
             sync_every: c.train.sync_every,
             quiet: self.quiet,
+            gradient_hook: self.gradient_hook.take(),
             ..TrainOptions::default()
         };
         let spec_json = serde_json::to_string(&spec).map_err(|e| e.to_string())?;

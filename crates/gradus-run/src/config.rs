@@ -155,6 +155,12 @@ pub struct OptimizerConfig {
     /// Clip gradients to this global norm before the update.
     #[serde(default)]
     pub clip_grad_norm: Option<f64>,
+    /// The dtype of the optimizer's per-parameter state (moments, accumulators): "f32" or "f64";
+    /// the parameters' dtype (`dtype`) when absent. optax's `mu_dtype`, e.g. f64 moments for f32
+    /// parameters ([`GradientTransformation::state_dtype`](gradus_optim::GradientTransformation::state_dtype)).
+    /// A resumed run keeps the state dtype it was started with.
+    #[serde(default)]
+    pub state_dtype: Option<String>,
 }
 
 /// Learning-rate schedule.

@@ -621,6 +621,17 @@ fn transform(
         "yogi" => Box::new(Yogi::new(lr)),
         other => return Err(format!("optimizer.name: unknown value `{other}` (expected sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, radam, lion, lamb, lars, adabelief or yogi)").into()),
     };
+    let t: Box<dyn GradientTransformation> = match o.state_dtype.as_deref() {
+        None => t,
+        Some("f32") => Box::new(t.state_dtype(DType::F32)),
+        Some("f64") => Box::new(t.state_dtype(DType::F64)),
+        Some(other) => {
+            return Err(format!(
+                "optimizer.state_dtype: unknown value `{other}` (expected \"f32\" or \"f64\")"
+            )
+            .into())
+        }
+    };
     Ok(match o.clip_grad_norm {
         Some(c) => Box::new(chain(vec![Box::new(ClipByGlobalNorm::new(c)), t])),
         None => t,
@@ -628,7 +639,9 @@ fn transform(
 }
 
 /// The optimizer over the model's trainable parameters (biases and norm weights in a group
-/// without weight decay when `no_decay_on_bias`).
+/// without weight decay when `no_decay_on_bias`), each held under its module path
+/// (`layers.0.weight`, a tied weight under its first name), so that optimizer errors name it.
+/// Its state is in `optimizer.state_dtype` when set.
 ///
 /// # Errors
 /// On an unknown optimizer or invalid hyperparameters.
@@ -638,19 +651,21 @@ pub fn optimizer(
     lr: &Schedule,
     momentum: Option<Schedule>,
 ) -> Result<Optimizer> {
-    let params: Vec<gradus_nn::Param> = model
-        .parameters()
-        .into_iter()
-        .filter(|p| p.requires_grad())
-        .collect();
+    // `parameters()`'s order (each handle once, at its first name), with the names
+    let mut params: Vec<(String, gradus_nn::Param)> = Vec::new();
+    for (name, p) in model.named_parameters() {
+        if p.requires_grad() && !params.iter().any(|(_, q)| q.same_as(&p)) {
+            params.push((name, p));
+        }
+    }
     let (decayed, plain): (Vec<_>, Vec<_>) = params
         .into_iter()
-        .partition(|p| !o.no_decay_on_bias || p.shape().len() > 1);
+        .partition(|(_, p)| !o.no_decay_on_bias || p.shape().len() > 1);
     let mut opt =
-        Optimizer::with_params(transform(o, lr.clone(), momentum.clone(), true)?, &decayed)
+        Optimizer::with_named_params(transform(o, lr.clone(), momentum.clone(), true)?, &decayed)
             .map_err(|e| format!("optimizer: {e}"))?;
     if !plain.is_empty() {
-        opt.add_param_group(transform(o, lr.clone(), momentum, false)?, &plain)
+        opt.add_named_param_group(transform(o, lr.clone(), momentum, false)?, &plain)
             .map_err(|e| format!("optimizer: {e}"))?;
     }
     Ok(opt)

@@ -140,3 +140,91 @@ fn resuming_with_a_changed_config_is_refused_naming_the_key() {
     let outcome = run.train().unwrap();
     assert_eq!((outcome.summary.epochs, outcome.summary.steps), (4, 20));
 }
+
+#[test]
+fn a_declared_state_dtype_holds_the_optimizer_state_and_may_not_change_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let with_state = |dtype: Option<&str>| {
+        let mut c = config(2);
+        c.optimizer.state_dtype = dtype.map(str::to_string);
+        RunBuilder::new(c).out_dir(&out).quiet(true)
+    };
+    let mut run = with_state(Some("f64")).build().unwrap();
+    run.train().unwrap();
+    let opt = &run.trainer.optimizer;
+    let momentum = &opt.states()[0].slots[0][0];
+    assert_eq!(momentum.dtype(), gradus_tensor::DType::F64);
+    assert_eq!(
+        opt.groups()[0].params()[0].dtype(),
+        gradus_tensor::DType::F32
+    );
+    // the checkpoint holds f64 moments: resuming with the parameters' dtype is refused up front
+    let err = with_state(None)
+        .resume(true)
+        .build()
+        .err()
+        .expect("refused");
+    assert!(matches!(err, RunError::Resume(_)), "{err:?}");
+    assert!(
+        err.to_string().contains(
+            "optimizer.state_dtype: \"f64\" in the run being resumed, now \"f32\" (absent: the \
+             parameters' dtype)"
+        ),
+        "{err}"
+    );
+    // the same dtype resumes
+    let mut again = with_state(Some("f64")).resume(true).build().unwrap();
+    assert_eq!(again.train().unwrap().summary.steps, 10);
+}
+
+#[test]
+fn a_gradient_hook_set_on_the_builder_runs_every_step() {
+    use gradus_nn::Param;
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let mut run = RunBuilder::new(config(2))
+        .out_dir(dir.path().join("run"))
+        .quiet(true)
+        .gradient_hook(move |params: &[(String, Param)], step: u64| {
+            let names: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
+            assert!(params.iter().all(|(_, p)| p.grad().is_some()));
+            sink.lock().unwrap().push((step, names));
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    assert!(run.trainer.options.gradient_hook.is_some());
+    assert_eq!(run.train().unwrap().summary.steps, 10);
+    let seen = seen.lock().unwrap();
+    let steps: Vec<u64> = seen.iter().map(|(s, _)| *s).collect();
+    assert_eq!(steps, (1..=10).collect::<Vec<_>>());
+    assert_eq!(seen[0].1, ["weight", "bias"]);
+}
+
+#[test]
+fn an_optimizer_error_in_a_built_run_names_the_parameter_by_its_module_path() {
+    use gradus_nn::Param;
+    let dir = tempfile::tempdir().unwrap();
+    // an MLP, whose parameters have dotted paths, and a hook that drops the second layer's
+    // weight gradient: the optimizer then finds it missing
+    let mut c = config(1);
+    c.model.kind = "mlp".into();
+    c.model.hidden = vec![4];
+    let mut run = RunBuilder::new(c)
+        .out_dir(dir.path().join("run"))
+        .quiet(true)
+        .gradient_hook(|params: &[(String, Param)], _step: u64| {
+            params[2].1.tensor().set_grad(None);
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    let err = run.train().err().expect("fails").to_string();
+    assert!(
+        err.contains("parameter `2.weight` requires grad but has no gradient"),
+        "{err}"
+    );
+}

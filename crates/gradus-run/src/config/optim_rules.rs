@@ -35,6 +35,8 @@ const SCHEDULES: &[&str] = &[
     "polynomial",
     "plateau",
 ];
+/// The values of `optimizer.state_dtype`.
+const STATE_DTYPES: &[&str] = &["f32", "f64"];
 /// Which optimizers take each optional hyperparameter (as `setup.rs` builds them).
 const OPTIMIZER_KEYS: &[(&str, &[&str])] = &[
     ("momentum", &["sgd", "rmsprop"]),
@@ -114,6 +116,7 @@ pub(super) fn check_optimizer(c: &mut Checker, o: &OptimizerConfig, onecycle: bo
         eps,
         amsgrad,
         clip_grad_norm,
+        state_dtype,
     } = o;
     c.one_of("optimizer.name", name, OPTIMIZERS);
     c.real("optimizer.lr", *lr, Closed(0.0), Unbounded);
@@ -136,6 +139,9 @@ pub(super) fn check_optimizer(c: &mut Checker, o: &OptimizerConfig, onecycle: bo
     if let Some(v) = clip_grad_norm {
         c.real("optimizer.clip_grad_norm", *v, Open(0.0), Unbounded);
     }
+    if let Some(d) = state_dtype {
+        c.one_of("optimizer.state_dtype", d, STATE_DTYPES);
+    }
     if !OPTIMIZERS.contains(&name.as_str()) {
         return;
     }
@@ -151,6 +157,14 @@ pub(super) fn check_optimizer(c: &mut Checker, o: &OptimizerConfig, onecycle: bo
         used_by(c, OPTIMIZER_KEYS, "optimizer", key, n, set);
     }
     let cycled = onecycle && n == "sgd";
+    // plain SGD keeps no per-parameter state: a state dtype would change nothing
+    if state_dtype.is_some() && n == "sgd" && !cycled && momentum.unwrap_or(0.0) == 0.0 {
+        c.fail(
+            "optimizer.state_dtype",
+            "has no effect: optimizer \"sgd\" without momentum keeps no per-parameter state \
+             (set optimizer.momentum, or remove this key)",
+        );
+    }
     if cycled && momentum.is_some() {
         c.fail(
             "optimizer.momentum",

@@ -2,6 +2,12 @@
 //! the one the run was started with, except for how long it runs, how often it checkpoints and reads
 //! the loss on the host, the divergence threshold, and the learning rate and clipping (lowering them after a divergence
 //! and resuming from the last good checkpoint is what the divergence message suggests).
+//!
+//! `optimizer.state_dtype` may not change: the checkpoint holds the optimizer's state in the dtype
+//! the run declared, and continuing in another would no longer be the same training (its steps
+//! would compute in the new dtype; narrowing would also round the saved moments). It is compared
+//! by the dtype it means: absent is the parameters' `dtype`, so `state_dtype = "f32"` written out
+//! in an f32 run changes nothing.
 
 use super::Config;
 use crate::error::RunError;
@@ -20,8 +26,13 @@ pub const MAY_CHANGE: &[&str] = &[
     "optimizer.clip_grad_norm",
 ];
 
+/// The key of the optimizer state's dtype, compared by the dtype it means.
+const STATE_DTYPE: &str = "optimizer.state_dtype";
+
 /// The keys that differ between `previous` (the config the run was started with, as written to
 /// its run directory) and `now`, as `(key, before, now)`; absent keys read `(absent)`.
+/// `optimizer.state_dtype` is compared by the dtype it means: when one side sets it, an absent one
+/// reads as the parameters' dtype (`"f32" (absent: the parameters' dtype)`).
 pub fn changes(previous: &Config, now: &Config) -> Vec<(String, String, String)> {
     let flat = |c: &Config| {
         let mut out = BTreeMap::new();
@@ -30,7 +41,25 @@ pub fn changes(previous: &Config, now: &Config) -> Vec<(String, String, String)>
         }
         out
     };
-    let (before, after) = (flat(previous), flat(now));
+    let (mut before, mut after) = (flat(previous), flat(now));
+    let mut implied = Vec::new();
+    if before.contains_key(STATE_DTYPE) || after.contains_key(STATE_DTYPE) {
+        for (side, map) in [("before", &mut before), ("after", &mut after)] {
+            if !map.contains_key(STATE_DTYPE) {
+                if let Some(dtype) = map.get("dtype").cloned() {
+                    map.insert(STATE_DTYPE.to_string(), dtype);
+                    implied.push(side);
+                }
+            }
+        }
+    }
+    let shown = |side: &str, v: String| {
+        if implied.contains(&side) {
+            format!("{v} (absent: the parameters' dtype)")
+        } else {
+            v
+        }
+    };
     let absent = || "(absent)".to_string();
     let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
     keys.sort();
@@ -40,6 +69,9 @@ pub fn changes(previous: &Config, now: &Config) -> Vec<(String, String, String)>
         .map(|k| {
             let b = before.get(k).cloned().unwrap_or_else(absent);
             let a = after.get(k).cloned().unwrap_or_else(absent);
+            if k == STATE_DTYPE {
+                return (k.clone(), shown("before", b), shown("after", a));
+            }
             (k.clone(), b, a)
         })
         .collect()
@@ -58,9 +90,17 @@ pub fn check(previous: &Config, now: &Config) -> Result<(), RunError> {
     if refused.is_empty() {
         return Ok(());
     }
+    let why = if refused
+        .iter()
+        .any(|r| r.trim_start().starts_with(STATE_DTYPE))
+    {
+        " (the checkpoint holds the optimizer state in the dtype the run started with)"
+    } else {
+        ""
+    };
     Err(RunError::Resume(format!(
         "--resume continues the same training, but the config changed:\n{}\nchange it back, or \
-         start a new run (without --resume, or with another --out); only {} may change",
+         start a new run (without --resume, or with another --out); only {} may change{why}",
         refused.join("\n"),
         MAY_CHANGE.join(", ")
     )))

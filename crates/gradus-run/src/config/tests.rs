@@ -185,6 +185,10 @@ const CASES: &[Case] = &[
     (MLP, &["optimizer.name=\"lion\"", "optimizer.betas=[0.9, 0.99]"], "optimizer.betas", "not used by optimizer \"lion\""),
     (CSV, &["optimizer.no_decay_on_bias=true"], "optimizer.no_decay_on_bias", "no weight decay"),
     (MLP, &["optimizer.name=\"adabelief\"", "optimizer.no_decay_on_bias=true"], "optimizer.no_decay_on_bias", "no weight decay"),
+    (MLP, &["optimizer.state_dtype=\"f16\""], "optimizer.state_dtype", "unknown value `f16` (expected \"f32\", \"f64\")"),
+    (MLP, &["optimizer.state_dtype=\"F64\""], "optimizer.state_dtype", "(expected \"f32\", \"f64\")"),
+    (CSV, &["optimizer.state_dtype=\"f64\""], "optimizer.state_dtype", "has no effect: optimizer \"sgd\" without momentum keeps no per-parameter state"),
+    (CSV, &["optimizer.state_dtype=\"f32\"", "optimizer.momentum=0.0"], "optimizer.state_dtype", "has no effect"),
     // schedule
     (CSV, &["schedule.name=\"warp\""], "schedule.name", "unknown value `warp`"),
     (CSV, &["schedule.name=\"step\""], "schedule.step_size", "is required for schedule \"step\""),
@@ -272,6 +276,21 @@ fn values_pytorch_accepts_and_documented_edges_pass() {
             ],
         ),
         (CSV, &["train.divergence_factor=inf"]),
+        // a declared optimizer state dtype, wider or narrower than the parameters'
+        (MLP, &["optimizer.state_dtype=\"f64\""]),
+        (MLP, &["dtype=\"f64\"", "optimizer.state_dtype=\"f32\""]),
+        (
+            CSV,
+            &["optimizer.momentum=0.9", "optimizer.state_dtype=\"f64\""],
+        ),
+        // one-cycle gives SGD a momentum buffer
+        (
+            CSV,
+            &[
+                "schedule.name=\"onecycle\"",
+                "optimizer.state_dtype=\"f64\"",
+            ],
+        ),
         (CSV, &["train.sync_every=16"]),
         (CSV, &["max_steps=1", "epochs=1"]),
         (
@@ -395,4 +414,75 @@ fn errors_carry_the_source_and_the_key_as_fields() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// `--resume` of a run started with `before` (overrides of MLP) by one with `after`.
+fn resume_check(before: &[&str], after: &[&str]) -> Result<(), String> {
+    let config = |o: &[&str]| {
+        let o: Vec<String> = o.iter().map(|s| s.to_string()).collect();
+        parse(MLP, "t.toml", &o).expect("valid")
+    };
+    super::resume::check(&config(before), &config(after)).map_err(|e| e.to_string())
+}
+
+#[test]
+fn resuming_with_another_state_dtype_is_refused_naming_the_key_and_both_dtypes() {
+    let err = resume_check(&["optimizer.state_dtype=\"f64\""], &[]).unwrap_err();
+    assert!(
+        err.contains(
+            "optimizer.state_dtype: \"f64\" in the run being resumed, now \"f32\" (absent: the \
+             parameters' dtype)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("the checkpoint holds the optimizer state in the dtype the run started with"),
+        "{err}"
+    );
+    let err = resume_check(&[], &["optimizer.state_dtype=\"f64\""]).unwrap_err();
+    assert!(
+        err.contains(
+            "optimizer.state_dtype: \"f32\" (absent: the parameters' dtype) in the run being \
+             resumed, now \"f64\""
+        ),
+        "{err}"
+    );
+    let err = resume_check(
+        &["optimizer.state_dtype=\"f32\""],
+        &["optimizer.state_dtype=\"f64\""],
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("optimizer.state_dtype: \"f32\" in the run being resumed, now \"f64\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn spelling_out_the_parameters_dtype_as_state_dtype_is_no_change_on_resume() {
+    for (before, after) in [
+        (&[][..], &["optimizer.state_dtype=\"f32\""][..]),
+        (&["optimizer.state_dtype=\"f32\""][..], &[][..]),
+        (
+            &["dtype=\"f64\""][..],
+            &["dtype=\"f64\"", "optimizer.state_dtype=\"f64\""][..],
+        ),
+    ] {
+        assert_eq!(
+            resume_check(before, after),
+            Ok(()),
+            "{before:?} -> {after:?}"
+        );
+    }
+    let config = |o: &[&str]| {
+        let o: Vec<String> = o.iter().map(|s| s.to_string()).collect();
+        parse(MLP, "t.toml", &o).expect("valid")
+    };
+    let (a, b) = (config(&[]), config(&["optimizer.state_dtype=\"f32\""]));
+    assert_eq!(super::resume::changes(&a, &b), vec![]);
+    // a run whose dtype changed is refused for `dtype`; with no state dtype set on either side,
+    // the state dtype is not listed a second time
+    let changed = super::resume::changes(&a, &config(&["dtype=\"f64\""]));
+    let keys: Vec<&str> = changed.iter().map(|(k, ..)| k.as_str()).collect();
+    assert_eq!(keys, ["dtype"]);
 }

@@ -34,6 +34,7 @@
 //! | `optimizer.eps` | >= 0 (adam, adamw, rmsprop; torch allows 0 too) |
 //! | `optimizer.amsgrad` | adam, adamw |
 //! | `optimizer.clip_grad_norm` | > 0 |
+//! | `optimizer.state_dtype` | "f32", "f64" (absent: the parameters' `dtype`); every optimizer but sgd without momentum (which keeps no per-parameter state); may not change on `--resume` |
 //! | `schedule.name` | constant, step, multistep, exponential, cosine, warm_restarts, onecycle, polynomial, plateau |
 //! | `schedule.warmup_steps` | less than `schedule.total_steps`; not with onecycle, plateau |
 //! | `schedule.step_size` | at least 1, required (step, warm_restarts) |
