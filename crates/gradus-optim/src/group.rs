@@ -92,6 +92,10 @@ impl ParamGroup {
     /// tensors holds them); the first name of a handle listed twice (tied weights) wins. Returns
     /// how many it named.
     pub(crate) fn set_names(&mut self, named: &[(String, Param)]) -> usize {
+        if self.names.iter().all(Option::is_some) {
+            return 0;
+        }
+        let ids: Vec<_> = named.iter().map(|(_, q)| q.tensor().id()).collect();
         let mut count = 0;
         let unnamed = self
             .params
@@ -100,10 +104,11 @@ impl ParamGroup {
             .filter(|(_, n)| n.is_none());
         for (p, name) in unnamed {
             let id = p.tensor().id();
-            if let Some((n, _)) = named
+            let found = named
                 .iter()
-                .find(|(_, q)| q.same_as(p) || q.tensor().id() == id)
-            {
+                .zip(&ids)
+                .find(|((_, q), &q_id)| q.same_as(p) || q_id == id);
+            if let Some(((n, _), _)) = found {
                 *name = Some(n.clone());
                 count += 1;
             }

@@ -222,7 +222,7 @@ fn an_optimizer_error_in_a_built_run_names_the_parameter_by_its_module_path() {
         })
         .build()
         .unwrap();
-    let err = run.train().err().expect("fails").to_string();
+    let err = run.train().expect_err("fails").to_string();
     assert!(
         err.contains("parameter `2.weight` requires grad but has no gradient"),
         "{err}"
