@@ -239,7 +239,7 @@ fn losses() {
 fn classification_losses() {
     let logits = randn(&[4, 3], 27);
     let weight = Tensor::from_vec(vec![0.5f64, 2.0, 1.0], &[3]).unwrap();
-    let targets = [2, 0, 1, 1];
+    let targets = Tensor::from_vec(vec![2.0f32, 0.0, 1.0, 1.0], &[4]).unwrap();
     for (smoothing, reduction) in [
         (0.0, Reduction::Mean),
         (0.2, Reduction::Mean),
