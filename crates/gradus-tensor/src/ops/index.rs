@@ -92,17 +92,16 @@ fn check_list(op: &'static str, indices: &Tensor) -> Result<()> {
     Ok(())
 }
 
-/// Errors unless `index` has `shape` except on `axis` (`gather`'s and `scatter_add`'s rule).
+/// Errors unless `t` (an index, or `scatter_add`'s src) has `shape` except on `axis`.
 fn check_index_shape(
     op: &'static str,
-    index: &Tensor,
+    t: &Tensor,
     shape: &[usize],
     axis: usize,
     detail: &str,
 ) -> Result<()> {
-    let fits = index.rank() == shape.len()
-        && index
-            .shape()
+    let fits = t.rank() == shape.len()
+        && t.shape()
             .iter()
             .zip(shape)
             .enumerate()
@@ -111,7 +110,7 @@ fn check_index_shape(
         return Err(TensorError::ShapeMismatch {
             op,
             lhs: shape.to_vec(),
-            rhs: index.shape().to_vec(),
+            rhs: t.shape().to_vec(),
             detail: detail.into(),
         });
     }
