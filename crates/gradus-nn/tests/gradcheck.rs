@@ -100,6 +100,12 @@ fn normalization() {
 fn embedding_weight() {
     let ids = Tensor::from_vec(vec![1.0f64, 3.0, 1.0, 0.0], &[2, 2]).unwrap();
     check(&Embedding::new(5, 3, &mut Rng::seed(0)), ids, false);
+    // f32 ids (the table is f64 here) read through a transposed view
+    let ids = Tensor::from_vec(vec![4.0f32, 0.0, 2.0, 4.0, 1.0, 0.0], &[2, 3])
+        .unwrap()
+        .t()
+        .unwrap();
+    check(&Embedding::new(5, 2, &mut Rng::seed(1)), ids, false);
 }
 
 #[test]
@@ -239,7 +245,7 @@ fn losses() {
 fn classification_losses() {
     let logits = randn(&[4, 3], 27);
     let weight = Tensor::from_vec(vec![0.5f64, 2.0, 1.0], &[3]).unwrap();
-    let targets = [2, 0, 1, 1];
+    let targets = Tensor::from_vec(vec![2.0f32, 0.0, 1.0, 1.0], &[4]).unwrap();
     for (smoothing, reduction) in [
         (0.0, Reduction::Mean),
         (0.2, Reduction::Mean),

@@ -10,13 +10,19 @@ use gradus_tensor::{DType, Rng, Tensor};
 
 const SEEDS: [u64; 3] = [0, 1, 2];
 
+/// Class labels (or ids) as the tensor the losses and embeddings take: whole numbers in f32.
+fn classes(labels: &[usize]) -> Tensor {
+    let v: Vec<f32> = labels.iter().map(|&c| c as f32).collect();
+    Tensor::from_vec(v, &[labels.len()]).unwrap()
+}
+
 fn labels(n: usize, classes: usize, rng: &mut Rng) -> Vec<usize> {
     (0..n).map(|_| rng.below(classes)).collect()
 }
 
 fn cross_entropy(logits: &Tensor, targets: &[usize]) -> f64 {
     let o = CrossEntropyOptions::default();
-    loss::cross_entropy(logits, targets, &o)
+    loss::cross_entropy(logits, &classes(targets), &o)
         .unwrap()
         .item()
         .unwrap()
@@ -175,7 +181,12 @@ fn matrix_factorization_starts_at_the_ratings_mean_square() {
             let mean_square =
                 ratings.iter().map(|r| (r * r) as f64).sum::<f64>() / ratings.len() as f64;
             let y = Tensor::from_vec(ratings, &[500]).unwrap();
-            let mse = loss::mse_loss(&mf.predict(&u, &i).unwrap(), &y, Reduction::Mean).unwrap();
+            let mse = loss::mse_loss(
+                &mf.predict(&classes(&u), &classes(&i)).unwrap(),
+                &y,
+                Reduction::Mean,
+            )
+            .unwrap();
             mse.item().unwrap() / (mean_square + dim as f64 * 1e-4)
         })
         .collect();

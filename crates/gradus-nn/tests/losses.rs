@@ -18,6 +18,12 @@ fn log_softmax_rows(v: &[f64], c: usize) -> Vec<f64> {
         .collect()
 }
 
+/// Class indices as the tensor the losses take (whole numbers; f64 here, f32 elsewhere).
+fn classes(labels: &[usize]) -> Tensor {
+    let v: Vec<f64> = labels.iter().map(|&c| c as f64).collect();
+    Tensor::from_vec(v, &[labels.len()]).unwrap()
+}
+
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-12 * b.abs().max(1.0)
 }
@@ -45,14 +51,14 @@ fn weighted_cross_entropy_with_ignore_and_smoothing() {
         label_smoothing: eps,
         reduction: Reduction::Mean,
     };
-    let got = loss::cross_entropy(&t(&logits, &[3, 3]), &targets, &o)
+    let got = loss::cross_entropy(&t(&logits, &[3, 3]), &classes(&targets), &o)
         .unwrap()
         .item()
         .unwrap();
     assert!(close(got, want), "{got} vs {want}");
     let none = loss::cross_entropy(
         &t(&logits, &[3, 3]),
-        &targets,
+        &classes(&targets),
         &CrossEntropyOptions {
             reduction: Reduction::None,
             ..o.clone()
@@ -62,7 +68,7 @@ fn weighted_cross_entropy_with_ignore_and_smoothing() {
     assert_eq!(none.to_vec_f64()[1], 0.0);
     let sum = loss::cross_entropy(
         &t(&logits, &[3, 3]),
-        &targets,
+        &classes(&targets),
         &CrossEntropyOptions {
             reduction: Reduction::Sum,
             ..o
@@ -78,19 +84,20 @@ fn weighted_cross_entropy_with_ignore_and_smoothing() {
 #[test]
 fn cross_entropy_rejects_bad_targets_and_weights() {
     let logits = t(&[0.0; 6], &[2, 3]);
-    assert!(loss::cross_entropy(&logits, &[0, 3], &CrossEntropyOptions::default()).is_err());
-    assert!(loss::cross_entropy(&logits, &[0], &CrossEntropyOptions::default()).is_err());
+    let default = CrossEntropyOptions::default();
+    assert!(loss::cross_entropy(&logits, &classes(&[0, 3]), &default).is_err());
+    assert!(loss::cross_entropy(&logits, &classes(&[0]), &default).is_err());
     let bad_w = CrossEntropyOptions {
         weight: Some(t(&[1.0, 1.0], &[2])),
         ..Default::default()
     };
-    assert!(loss::cross_entropy(&logits, &[0, 1], &bad_w).is_err());
+    assert!(loss::cross_entropy(&logits, &classes(&[0, 1]), &bad_w).is_err());
     // an ignored target may be out of range, as PyTorch's -100
     let ignore = CrossEntropyOptions {
         ignore_index: Some(100),
         ..Default::default()
     };
-    assert!(loss::cross_entropy(&logits, &[0, 100], &ignore).is_ok());
+    assert!(loss::cross_entropy(&logits, &classes(&[0, 100]), &ignore).is_ok());
 }
 
 #[test]
@@ -100,7 +107,7 @@ fn nll_ignores_label_smoothing_and_takes_log_probs() {
         label_smoothing: 0.5,
         ..Default::default()
     };
-    let got = loss::nll_loss(&t(&lp, &[2, 2]), &[1, 0], &o)
+    let got = loss::nll_loss(&t(&lp, &[2, 2]), &classes(&[1, 0]), &o)
         .unwrap()
         .item()
         .unwrap();
@@ -176,4 +183,69 @@ fn regression_losses_by_hand() {
     let wrong =
         loss::bce_with_logits(&t(&[800.0], &[1]), &t(&[0.0], &[1]), Reduction::Mean).unwrap();
     assert!(close(wrong.item().unwrap(), 800.0));
+}
+
+#[test]
+fn a_bad_target_is_named_with_its_loss_position_and_value() {
+    let logits = t(&[0.0; 9], &[3, 3]);
+    let o = CrossEntropyOptions::default();
+    for (bad, problem) in [
+        (-1.0, "is negative"),
+        (0.5, "is not a whole number"),
+        (f64::NAN, "is not a whole number"),
+        (3.0, "is out of range for an axis of size 3"),
+    ] {
+        let targets = t(&[0.0, 2.0, bad], &[3]);
+        let ce = loss::cross_entropy(&logits, &targets, &o).unwrap_err();
+        assert_eq!(
+            ce.to_string(),
+            format!("cross_entropy: index {bad} at position [2] {problem}")
+        );
+        let nll = loss::nll_loss(&logits, &targets, &o).unwrap_err();
+        assert_eq!(
+            nll.to_string(),
+            format!("nll_loss: index {bad} at position [2] {problem}")
+        );
+    }
+    // targets of another shape than [N]
+    assert!(loss::cross_entropy(&logits, &t(&[0.0; 3], &[3, 1]), &o).is_err());
+}
+
+#[test]
+fn ignore_index_may_be_negative_as_pytorchs_minus_100() {
+    let logits = [0.2, -1.0, 0.5, 1.5, 0.0, -0.3, 0.7, 0.7, 0.1];
+    let lp = log_softmax_rows(&logits, 3);
+    let o = CrossEntropyOptions {
+        ignore_index: Some(-100),
+        ..Default::default()
+    };
+    // the ignored sample neither adds to the sum nor counts in the mean
+    let got = loss::cross_entropy(&t(&logits, &[3, 3]), &t(&[2.0, -100.0, 0.0], &[3]), &o)
+        .unwrap()
+        .item()
+        .unwrap();
+    let want = -(lp[2] + lp[6]) / 2.0;
+    assert!(close(got, want), "{got} vs {want}");
+    // any other negative target is still an error
+    assert!(loss::cross_entropy(&t(&logits, &[3, 3]), &t(&[2.0, -1.0, 0.0], &[3]), &o).is_err());
+}
+
+#[test]
+fn targets_in_f32_give_the_loss_and_gradient_of_targets_in_f64() {
+    let logits = t(&[0.2, -1.0, 0.5, 1.5, 0.0, -0.3, 0.7, 0.7, 0.1], &[3, 3]);
+    let o = CrossEntropyOptions {
+        weight: Some(t(&[0.5, 2.0, 1.5], &[3])),
+        ignore_index: Some(1),
+        label_smoothing: 0.1,
+        reduction: Reduction::Mean,
+    };
+    let run = |targets: Tensor| {
+        let x = logits.detach().requires_grad_(true);
+        let l = loss::cross_entropy(&x, &targets, &o).unwrap();
+        l.backward().unwrap();
+        (l.item().unwrap(), x.grad().unwrap().to_vec_f64())
+    };
+    let f64_targets = classes(&[2, 1, 0]);
+    let f32_targets = f64_targets.to_dtype(gradus_tensor::DType::F32).unwrap();
+    assert_eq!(run(f64_targets), run(f32_targets));
 }

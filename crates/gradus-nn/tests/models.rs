@@ -119,6 +119,12 @@ fn mlp_learns_with_plain_sgd() {
 }
 
 /// Images whose class is the quadrant holding a bright square.
+/// Class labels (or ids) as the tensor the losses and embeddings take: whole numbers in f32.
+fn classes(labels: &[usize]) -> Tensor {
+    let v: Vec<f32> = labels.iter().map(|&c| c as f32).collect();
+    Tensor::from_vec(v, &[labels.len()]).unwrap()
+}
+
 fn quadrant_images(n: usize) -> (Tensor, Vec<usize>) {
     let mut data = vec![0.0f32; n * 28 * 28];
     let labels: Vec<usize> = (0..n).map(|i| i % 4).collect();
@@ -137,6 +143,7 @@ fn quadrant_images(n: usize) -> (Tensor, Vec<usize>) {
 fn lenet_classifies_quadrants() {
     let net = LeNet::new(4, &mut Rng::seed(0));
     let (x, labels) = quadrant_images(12);
+    let labels = classes(&labels);
     let o = CrossEntropyOptions::default();
     let result = train(&net, 0.003, 25, || {
         loss::cross_entropy(&net.forward(&x)?, &labels, &o)
@@ -153,6 +160,7 @@ fn lstm_classifies_the_sign_of_a_sum() {
         .chunks(6)
         .map(|s| (s.iter().sum::<f64>() > 0.0) as usize)
         .collect();
+    let labels = classes(&labels);
     let o = CrossEntropyOptions::default();
     let result = train(&model, 0.03, 60, || {
         loss::cross_entropy(&model.forward(&x)?, &labels, &o)
@@ -180,6 +188,7 @@ fn gpt_learns_a_repeating_sequence() {
         .flat_map(|s| s[..12].iter().map(|&t| t as f32))
         .collect();
     let targets: Vec<usize> = seqs.iter().flat_map(|s| s[1..].to_vec()).collect();
+    let targets = classes(&targets);
     let x = Tensor::from_vec(inputs, &[2, 12]).unwrap();
     let o = CrossEntropyOptions::default();
     let result = train(&gpt, 0.01, 40, || {

@@ -179,7 +179,6 @@ fn run_loss(name: &str, c: &Value, xs: &[Tensor]) -> gradus_tensor::Result<Tenso
     let r = reduction(c);
     match name {
         "CrossEntropyLoss" => {
-            let targets: Vec<usize> = xs[1].to_vec_f64().iter().map(|&v| v as usize).collect();
             let o = CrossEntropyOptions {
                 label_smoothing: c
                     .get("label_smoothing")
@@ -188,7 +187,8 @@ fn run_loss(name: &str, c: &Value, xs: &[Tensor]) -> gradus_tensor::Result<Tenso
                 reduction: r,
                 ..Default::default()
             };
-            loss::cross_entropy(&xs[0], &targets, &o)
+            // the target tensor as stored: class indices as whole numbers
+            loss::cross_entropy(&xs[0], &xs[1], &o)
         }
         "BCEWithLogitsLoss" => loss::bce_with_logits(&xs[0], &xs[1], r),
         "MSELoss" => loss::mse_loss(&xs[0], &xs[1], r),

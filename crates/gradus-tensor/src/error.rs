@@ -65,6 +65,20 @@ pub enum TensorError {
         /// The size of the indexed axis.
         size: usize,
     },
+    /// A value of an index tensor that cannot index its axis: negative, not a whole number, or
+    /// not below the axis size. Indices are whole numbers held in a float dtype (gradus has no
+    /// integer dtype); `position` is where the value sits in the index tensor.
+    #[error("{op}: index {value} at position {position:?} {}", index_problem(*.value, *.size))]
+    InvalidIndex {
+        /// The operation.
+        op: &'static str,
+        /// The offending value's position in the index tensor (one coordinate per axis).
+        position: Vec<usize>,
+        /// The offending value.
+        value: f64,
+        /// The size of the indexed axis (or the number of classes).
+        size: usize,
+    },
     /// A bad argument that is not a shape (a negative probability, a zero stride...).
     #[error("{op}: {detail}")]
     InvalidArgument {
@@ -76,6 +90,63 @@ pub enum TensorError {
     /// A misuse of the autodiff engine (backward of a non-scalar without a seed, ...).
     #[error("autodiff: {0}")]
     Autodiff(String),
+}
+
+/// What is wrong with an index `value` for an axis of `size`.
+fn index_problem(value: f64, size: usize) -> String {
+    if value.is_nan() || (value.is_finite() && value.fract() != 0.0) {
+        "is not a whole number".into()
+    } else if value < 0.0 {
+        "is negative".into()
+    } else {
+        format!("is out of range for an axis of size {size}")
+    }
+}
+
+impl TensorError {
+    /// An [`TensorError::InvalidIndex`] restated for the caller that built the index tensor: named
+    /// `op`, its position taken from an index tensor of shape `passed` (what the failing op saw)
+    /// to one of shape `shown` (what the caller's user gave, with as many elements). Any other
+    /// error comes back unchanged.
+    ///
+    /// ```
+    /// use gradus_tensor::{DType, Tensor};
+    /// let w = Tensor::zeros(&[3, 2], DType::F32);
+    /// let ids = Tensor::from_vec(vec![0.0f32, 1.0, 2.0, 7.0], &[2, 2]).unwrap();
+    /// let err = w.index_select(0, &ids.reshape(&[4]).unwrap()).unwrap_err();
+    /// let err = err.for_indices("embedding", &[4], &[2, 2]);
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "embedding: index 7 at position [1, 1] is out of range for an axis of size 3"
+    /// );
+    /// ```
+    pub fn for_indices(self, op: &'static str, passed: &[usize], shown: &[usize]) -> TensorError {
+        match self {
+            TensorError::InvalidIndex {
+                position,
+                value,
+                size,
+                ..
+            } => {
+                let mut flat = position
+                    .iter()
+                    .zip(passed)
+                    .fold(0, |acc, (&i, &d)| acc * d + i);
+                let mut position = vec![0; shown.len()];
+                for (p, &d) in position.iter_mut().zip(shown).rev() {
+                    *p = flat % d.max(1);
+                    flat /= d.max(1);
+                }
+                TensorError::InvalidIndex {
+                    op,
+                    position,
+                    value,
+                    size,
+                }
+            }
+            other => other,
+        }
+    }
 }
 
 /// `Result` with [`TensorError`].

@@ -162,7 +162,7 @@ fn elementwise_shape_and_index_ops_accept_empty_tensors() {
         .reshape(&[0, 3])
         .unwrap();
     let z = z
-        .index_select(1, &[0, 2])
+        .index_select(1, &Tensor::from_vec(vec![0.0f32, 2.0], &[2]).unwrap())
         .unwrap()
         .pad_axis(1, 1, 0)
         .unwrap();

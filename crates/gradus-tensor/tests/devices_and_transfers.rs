@@ -108,17 +108,29 @@ fn ops_on_views_of_one_storage_read_it_once() {
     );
     // adding a buffer's own slices into it
     let y = x
-        .index_add(1, &[2, 0], &x.narrow(1, 0, 2).unwrap())
+        .index_add(1, &t(&[2.0, 0.0], &[2]), &x.narrow(1, 0, 2).unwrap())
         .unwrap();
     assert_eq!(
         y.to_vec::<f64>().unwrap(),
         vec![3.0, 2.0, 4.0, 9.0, 5.0, 10.0]
     );
     let s = x
-        .scatter_add(1, &[0, 0], &x.narrow(1, 1, 1).unwrap())
+        .scatter_add(1, &t(&[0.0, 0.0], &[2, 1]), &x.narrow(1, 1, 1).unwrap())
         .unwrap();
     assert_eq!(
         s.to_vec::<f64>().unwrap(),
         vec![3.0, 2.0, 3.0, 9.0, 5.0, 6.0]
+    );
+    // indices read from the buffer they index: column 0 of [[0, 1, 2], [2, 0, 1]] picks
+    // element 0 of row 0 and element 2 of row 1
+    let y = t(&[0.0, 1.0, 2.0, 2.0, 0.0, 1.0], &[2, 3]);
+    let own = y.gather(1, &y.narrow(1, 0, 1).unwrap()).unwrap();
+    assert_eq!(own.to_vec::<f64>().unwrap(), vec![0.0, 1.0]);
+    let both = y
+        .scatter_add(1, &y.narrow(1, 0, 1).unwrap(), &y.narrow(1, 2, 1).unwrap())
+        .unwrap();
+    assert_eq!(
+        both.to_vec::<f64>().unwrap(),
+        vec![2.0, 1.0, 2.0, 2.0, 0.0, 2.0]
     );
 }

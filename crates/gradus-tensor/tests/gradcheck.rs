@@ -77,6 +77,13 @@ fn v(dims: &[usize]) -> Vec<usize> {
     dims.to_vec()
 }
 
+/// An index tensor: whole numbers in f32 (the data are f64: index and data dtypes are
+/// independent).
+fn idx(values: &[usize], shape: &[usize]) -> Tensor {
+    let values: Vec<f32> = values.iter().map(|&i| i as f32).collect();
+    Tensor::from_vec(values, shape).unwrap()
+}
+
 macro_rules! case {
     ($name:expr, |$x:ident| $body:expr, [$($shape:expr),*]) => {
         ($name, Box::new(move |$x: &[Tensor]| $body) as Box<dyn Fn(&[Tensor]) -> Result<Tensor>>, vec![$(v(&$shape)),*])
@@ -243,23 +250,27 @@ fn shape_and_index_ops() {
             case!("contiguous", |x| x[0].t()?.contiguous(), [[3, 2]]),
             case!(
                 "index_select",
-                |x| x[0].index_select(0, &[2, 0, 2]),
+                |x| x[0].index_select(0, &idx(&[2, 0, 2], &[3])),
                 [[3, 4]]
             ),
             case!(
                 "index_select_axis1",
-                |x| x[0].index_select(1, &[1, 1, 0]),
+                |x| x[0].index_select(1, &idx(&[1, 1, 0], &[3])),
                 [[2, 3]]
             ),
             case!(
                 "index_add",
-                |x| x[0].index_add(0, &[1, 1], &x[1]),
+                |x| x[0].index_add(0, &idx(&[1, 1], &[2]), &x[1]),
                 [[3, 2], [2, 2]]
             ),
-            case!("gather", |x| x[0].gather(1, &[2, 0, 1]), [[3, 3]]),
+            case!(
+                "gather",
+                |x| x[0].gather(1, &idx(&[2, 0, 1], &[3, 1])),
+                [[3, 3]]
+            ),
             case!(
                 "scatter_add",
-                |x| x[0].scatter_add(1, &[2, 0], &x[1]),
+                |x| x[0].scatter_add(1, &idx(&[2, 0], &[2, 1]), &x[1]),
                 [[2, 3], [2, 1]]
             ),
             case!("sum_to", |x| x[0].sum_to(&[3, 1]), [[2, 3, 4]]),
@@ -271,9 +282,70 @@ fn shape_and_index_ops() {
                 [[2, 3]]
             ),
             case!("mean_all", |x| x[0].mean_all(), [[2, 3]]),
+            case!(
+                "index_select (strided f64 index)",
+                |x| {
+                    let every_other =
+                        Tensor::from_vec(vec![2.0f64, 9.0, 0.0, 9.0, 2.0, 9.0], &[3, 2])?
+                            .narrow(1, 0, 1)?
+                            .squeeze(1)?;
+                    x[0].t()?.index_select(0, &every_other)
+                },
+                [[4, 3]]
+            ),
+            case!(
+                "gather_axis0 (repeated rows)",
+                |x| x[0].gather(0, &idx(&[1, 0, 1, 0, 0, 1, 1, 1, 0], &[3, 3])),
+                [[2, 3]]
+            ),
+            case!(
+                "gather (transposed index)",
+                |x| x[0].gather(1, &idx(&[3, 0, 1, 1, 2, 3], &[2, 3]).t()?),
+                [[3, 4]]
+            ),
+            case!(
+                "scatter_add_axis0 (duplicates)",
+                |x| x[0].scatter_add(0, &idx(&[2, 0, 2, 2, 1, 1, 0, 2], &[4, 2]), &x[1]),
+                [[3, 2], [4, 2]]
+            ),
+            case!(
+                "index_add_axis1 of a transposed input",
+                |x| x[0].t()?.index_add(1, &idx(&[0, 2, 0], &[3]), &x[1]),
+                [[3, 2], [2, 3]]
+            ),
         ],
         inputs,
         false,
+    );
+}
+
+#[test]
+fn index_ops_second_order() {
+    run(
+        vec![
+            case!(
+                "index_select",
+                |x| x[0].index_select(0, &idx(&[2, 0, 2], &[3]))?.tanh(),
+                [[3, 4]]
+            ),
+            case!(
+                "gather",
+                |x| x[0].gather(1, &idx(&[2, 0, 1], &[3, 1]))?.exp(),
+                [[3, 3]]
+            ),
+            case!(
+                "scatter_add",
+                |x| x[0].scatter_add(1, &idx(&[2, 0], &[2, 1]), &x[1].tanh()?),
+                [[2, 3], [2, 1]]
+            ),
+            case!(
+                "index_add",
+                |x| x[0].index_add(0, &idx(&[1, 1], &[2]), &x[1].tanh()?),
+                [[3, 2], [2, 2]]
+            ),
+        ],
+        inputs,
+        true,
     );
 }
 

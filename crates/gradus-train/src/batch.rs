@@ -11,14 +11,14 @@ use gradus_tensor::{DType, Element, Result, Tensor};
 pub struct DeviceBatch {
     /// Model input, `[samples, features...]`, in the run's dtype.
     pub x: Tensor,
-    /// Targets: class indices stay on the host (the loss gathers with them), real values are a
-    /// tensor `[samples, dim]`.
+    /// Targets: class indices as a tensor `[samples]` (the loss gathers with them on the
+    /// device), real values as a tensor `[samples, dim]`.
     pub y: Targets,
     /// Samples in the batch.
     pub samples: usize,
 }
 
-/// The rows `idx` of `data` as tensors of `dtype` (class targets as indices): the explicit
+/// The rows `idx` of `data` as tensors of `dtype` (class targets as whole numbers): the explicit
 /// host-to-device transfer of a batch.
 ///
 /// # Errors
@@ -37,26 +37,49 @@ pub struct DeviceBatch {
 pub fn to_device(data: &Dataset, idx: &[usize], task: &Task, dtype: DType) -> Result<DeviceBatch> {
     let b = data.batch(idx);
     let x = host_to_device(b.x, &b.x_shape, dtype)?;
-    let y = match (&b.y, task) {
-        (gradus_data::Targets::Classes { labels, .. }, _) => {
-            Targets::Classes(labels.iter().map(|&l| l as usize).collect())
-        }
-        (gradus_data::Targets::Values { values, .. }, Task::Classification { .. }) => {
-            Targets::Classes(values.iter().map(|&v| v as usize).collect())
-        }
-        (gradus_data::Targets::Values { values, dim }, _) => {
-            Targets::Values(host_to_device(values.clone(), &[idx.len(), *dim], dtype)?)
-        }
-    };
     Ok(DeviceBatch {
         x,
-        y,
+        y: targets_to_device(&b.y, task, dtype)?,
         samples: idx.len(),
     })
 }
 
+/// Host targets as tensors of `dtype` in `task`'s form: labels, and the values of a
+/// classification task (next-token ids), become class indices `[n]` (whole numbers, one per
+/// label or value); the values of other tasks become `[samples, dim]`. The targets' half of
+/// [`to_device`], and how `gradus eval` sends a whole test set.
+///
+/// # Errors
+/// Never for targets a [`Dataset`] holds (their sizes fit their shapes).
+///
+/// ```
+/// use gradus_data::Targets as HostTargets;
+/// use gradus_tensor::DType;
+/// use gradus_train::{batch::targets_to_device, task::{Targets, Task}};
+/// let labels = HostTargets::Classes { labels: vec![2, 0], num_classes: 3 };
+/// let y = targets_to_device(&labels, &Task::Classification { classes: 3 }, DType::F32).unwrap();
+/// let Targets::Classes(y) = y else { unreachable!() };
+/// assert_eq!(y.to_vec::<f32>().unwrap(), vec![2.0, 0.0]);
+/// ```
+pub fn targets_to_device(y: &gradus_data::Targets, task: &Task, dtype: DType) -> Result<Targets> {
+    Ok(match (y, task) {
+        (gradus_data::Targets::Classes { labels, .. }, _) => {
+            let labels: Vec<f64> = labels.iter().map(|&l| l as f64).collect();
+            let n = labels.len();
+            Targets::Classes(host_to_device(labels, &[n], dtype)?)
+        }
+        (gradus_data::Targets::Values { values, .. }, Task::Classification { .. }) => {
+            Targets::Classes(host_to_device(values.clone(), &[values.len()], dtype)?)
+        }
+        (gradus_data::Targets::Values { values, dim }, _) => {
+            let rows = values.len() / (*dim).max(1);
+            Targets::Values(host_to_device(values.clone(), &[rows, *dim], dtype)?)
+        }
+    })
+}
+
 /// Host values of `shape` as a tensor of `dtype`: the one place the training loop turns host
-/// data into a tensor (batches here, 0/1 targets of binary classification in [`Task::loss`]).
+/// data into a tensor (a batch's inputs and targets).
 ///
 /// # Errors
 /// When `values` does not hold `shape`'s number of elements.

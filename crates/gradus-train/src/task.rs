@@ -1,8 +1,9 @@
 //! What is being learned: the loss to minimize and the metrics to report for it.
 //!
-//! Losses and the regression metrics are tensor ops; the host reads only the final numbers.
-//! Class predictions (accuracy, `gradus eval`, `gradus predict`) are compared with labels that
-//! live on the host, so they cross to the host through the transfer API, once per evaluation.
+//! Losses and the regression metrics are tensor ops; the host reads only the final numbers. Class
+//! targets are a tensor too, so a training step's loss reads nothing on the host. Accuracy
+//! (`gradus eval`, evaluations at sync points) compares predicted classes with the labels on the
+//! host, through the transfer API, once per evaluation.
 
 use gradus_nn::loss::{bce_with_logits, cross_entropy, mse_loss, CrossEntropyOptions, Reduction};
 use gradus_tensor::{autodiff::no_grad, DType, Result, Tensor, TensorError};
@@ -13,7 +14,7 @@ use gradus_tensor::{autodiff::no_grad, DType, Result, Tensor, TensorError};
 /// use gradus_train::task::{Targets, Task};
 /// use gradus_tensor::Tensor;
 /// let logits = Tensor::from_vec(vec![2.0f64, 0.0, 0.0, 2.0], &[2, 2]).unwrap();
-/// let targets = Targets::Classes(vec![0, 1]);
+/// let targets = Targets::Classes(Tensor::from_vec(vec![0.0f64, 1.0], &[2]).unwrap());
 /// let m = Task::Classification { classes: 2 }.metrics(&logits, &targets).unwrap();
 /// assert_eq!(m[0], ("accuracy".to_string(), 1.0));
 /// ```
@@ -36,8 +37,9 @@ pub enum Task {
 /// Targets of a batch, in the form each task needs.
 #[derive(Clone, Debug)]
 pub enum Targets {
-    /// Class indices.
-    Classes(Vec<usize>),
+    /// Class indices `[n]`: whole numbers in a float dtype (as losses take them), `n` the
+    /// samples, or the samples times the positions of a sequence model's output.
+    Classes(Tensor),
     /// Real values as a tensor shaped like the model output.
     Values(Tensor),
 }
@@ -57,16 +59,16 @@ impl Task {
     pub fn loss(&self, output: &Tensor, targets: &Targets) -> Result<Tensor> {
         match (self, targets) {
             (Task::Classification { .. }, Targets::Classes(c)) => {
+                let n = c.numel();
                 let logits = if output.rank() > 2 {
-                    output.reshape(&[c.len(), output.numel() / c.len().max(1)])?
+                    output.reshape(&[n, output.numel() / n.max(1)])?
                 } else {
                     output.clone()
                 };
-                cross_entropy(&logits, c, &CrossEntropyOptions::default())
+                cross_entropy(&logits, &c.reshape(&[n])?, &CrossEntropyOptions::default())
             }
             (Task::Binary, Targets::Classes(c)) => {
-                let y: Vec<f64> = c.iter().map(|&v| v as f64).collect();
-                let y = crate::batch::host_to_device(y, output.shape(), output.dtype())?;
+                let y = c.reshape(output.shape())?.to_dtype(output.dtype())?;
                 bce_with_logits(output, &y, Reduction::Mean)
             }
             (Task::Regression { .. }, Targets::Values(y)) => {
@@ -78,9 +80,9 @@ impl Task {
 
     /// Metrics of a set of outputs: accuracy for classification, RMSE and R² for regression.
     ///
-    /// Accuracy compares predicted classes with the host labels (see
-    /// [`Task::predicted_classes`]); RMSE and R² are sums of squares in f64 on the outputs'
-    /// device, read on the host as two numbers.
+    /// Accuracy compares predicted classes (see [`Task::predicted_classes`]) with the labels, both
+    /// read on the host; RMSE and R² are sums of squares in f64 on the outputs' device, read on
+    /// the host as two numbers.
     ///
     /// # Errors
     /// When outputs and targets do not fit.
@@ -88,7 +90,10 @@ impl Task {
         match (self, targets) {
             (Task::Classification { .. } | Task::Binary, Targets::Classes(c)) => {
                 let predicted = self.predicted_classes(output)?;
-                Ok(vec![("accuracy".into(), fraction_equal(&predicted, c))])
+                Ok(vec![(
+                    "accuracy".into(),
+                    fraction_equal(&predicted, &c.to_vec_f64()),
+                )])
             }
             (Task::Regression { .. }, Targets::Values(y)) => {
                 let n = y.numel().max(1) as f64;
@@ -187,6 +192,12 @@ fn regression_squares(p: &Tensor, t: &Tensor) -> Result<[f64; 2]> {
     })
 }
 
-fn fraction_equal(a: &[usize], b: &[usize]) -> f64 {
-    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / b.len().max(1) as f64
+/// The fraction of `labels` equal to the `predicted` class at their place.
+fn fraction_equal(predicted: &[usize], labels: &[f64]) -> f64 {
+    let hits = predicted
+        .iter()
+        .zip(labels)
+        .filter(|(&p, &l)| p as f64 == l)
+        .count();
+    hits as f64 / labels.len().max(1) as f64
 }

@@ -216,30 +216,25 @@ impl Trainer {
             }
             let output = Tensor::concat(&outputs.iter().collect::<Vec<_>>(), 0)?;
             let y = match targets.first() {
-                Some(Targets::Classes(_)) => Targets::Classes(
-                    targets
+                Some(Targets::Classes(_)) => {
+                    let ts: Vec<&Tensor> = targets
                         .iter()
-                        .flat_map(|t| {
-                            if let Targets::Classes(c) = t {
-                                c.clone()
-                            } else {
-                                vec![]
-                            }
-                        })
-                        .collect(),
-                ),
-                _ => {
-                    let ts: Vec<Tensor> = targets
-                        .iter()
-                        .filter_map(|t| {
-                            if let Targets::Values(v) = t {
-                                Some(v.clone())
-                            } else {
-                                None
-                            }
+                        .filter_map(|t| match t {
+                            Targets::Classes(c) => Some(c),
+                            Targets::Values(_) => None,
                         })
                         .collect();
-                    Targets::Values(Tensor::concat(&ts.iter().collect::<Vec<_>>(), 0)?)
+                    Targets::Classes(Tensor::concat(&ts, 0)?)
+                }
+                _ => {
+                    let ts: Vec<&Tensor> = targets
+                        .iter()
+                        .filter_map(|t| match t {
+                            Targets::Values(v) => Some(v),
+                            Targets::Classes(_) => None,
+                        })
+                        .collect();
+                    Targets::Values(Tensor::concat(&ts, 0)?)
                 }
             };
             let loss = self.task.loss(&output, &y)?.item()?;

@@ -25,7 +25,7 @@ fn init(sizes: &[usize], rng: &mut Rng) -> Vec<(Tensor, Tensor)> {
         .collect()
 }
 
-fn loss(layers: &[(Tensor, Tensor)], x: &Tensor, labels: &[usize]) -> Result<Tensor> {
+fn loss(layers: &[(Tensor, Tensor)], x: &Tensor, labels: &Tensor) -> Result<Tensor> {
     let mut h = x.clone();
     for (i, (w, b)) in layers.iter().enumerate() {
         h = h.matmul(w)?.add(b)?;
@@ -43,7 +43,9 @@ fn main() -> Result<()> {
     let mut rng = Rng::seed(0);
     let layers = init(&[784, 512, 256, 10], &mut rng);
     let x = rng.uniform(&[BATCH, 784], 0.0, 1.0, DType::F32);
-    let labels: Vec<usize> = (0..BATCH).map(|_| rng.below(10)).collect();
+    // the labels as a [batch, 1] index tensor, made once as a data loader would
+    let labels: Vec<f32> = (0..BATCH).map(|_| rng.below(10) as f32).collect();
+    let labels = Tensor::from_vec(labels, &[BATCH, 1])?;
     let step = || {
         loss(&layers, &x, &labels).unwrap().backward().unwrap();
         for (w, b) in &layers {

@@ -29,22 +29,8 @@ pub fn run(model_path: &Path, data: Option<&str>) -> Result<(), String> {
             .input_tensor(features, rows)
             .map_err(|e| e.to_string())?;
         let out = model.forward(&x).map_err(|e| e.to_string())?;
-        let y = match targets {
-            gradus_data::Targets::Classes { labels, .. } => {
-                gradus_train::task::Targets::Classes(labels.iter().map(|&l| l as usize).collect())
-            }
-            gradus_data::Targets::Values { values, dim }
-                if matches!(task, gradus_train::task::Task::Classification { .. }) =>
-            {
-                let _ = dim;
-                gradus_train::task::Targets::Classes(values.iter().map(|&v| v as usize).collect())
-            }
-            gradus_data::Targets::Values { values, dim } => gradus_train::task::Targets::Values(
-                gradus_tensor::Tensor::from_vec(values, &[rows, dim])
-                    .and_then(|t| t.to_dtype(dtype))
-                    .map_err(|e| e.to_string())?,
-            ),
-        };
+        let y = gradus_train::batch::targets_to_device(&targets, &task, dtype)
+            .map_err(|e| e.to_string())?;
         let loss = task
             .loss(&out, &y)
             .and_then(|l| l.item())

@@ -148,19 +148,31 @@ impl BatchNorm {
     fn update_running(&self, mean: &Tensor, var: &Tensor, count: usize) -> Result<()> {
         autodiff::no_grad(|| {
             let tracked = self.num_batches_tracked.tensor().add_scalar(1.0)?;
-            // cumulative average (momentum None): 1 / batches seen, read on the host as torch
-            // reads `num_batches_tracked` to form its factor
-            let m = self
-                .momentum
-                .unwrap_or_else(|| 1.0 / tracked.item().unwrap_or(1.0));
             // count >= 2: forward refuses one value per channel in training
             let unbiased = var.mul_scalar(count as f64 / (count - 1) as f64)?;
-            let blend =
-                |old: &Tensor, new: &Tensor| old.mul_scalar(1.0 - m)?.add(&new.mul_scalar(m)?);
-            self.running_mean
-                .set(blend(&self.running_mean.tensor(), mean)?);
-            self.running_var
-                .set(blend(&self.running_var.tensor(), &unbiased)?);
+            let (old_mean, old_var) = (self.running_mean.tensor(), self.running_var.tensor());
+            let (new_mean, new_var) = match self.momentum {
+                Some(m) => {
+                    let blend = |old: &Tensor, new: &Tensor| {
+                        old.mul_scalar(1.0 - m)?.add(&new.mul_scalar(m)?)
+                    };
+                    (blend(&old_mean, mean)?, blend(&old_var, &unbiased)?)
+                }
+                None => {
+                    // cumulative average: the factor 1 / batches seen, formed in f64 (as torch
+                    // forms it from `num_batches_tracked` on the host) from the count where it
+                    // lives, then rounded to the statistics' dtype: no host read
+                    let dtype = old_mean.dtype();
+                    let one = Tensor::full_on(&[], 1.0, DType::F64, tracked.device());
+                    let m = one.div(&tracked.to_dtype(DType::F64)?)?;
+                    let keep = m.affine(-1.0, 1.0)?.to_dtype(dtype)?;
+                    let m = m.to_dtype(dtype)?;
+                    let blend = |old: &Tensor, new: &Tensor| old.mul(&keep)?.add(&new.mul(&m)?);
+                    (blend(&old_mean, mean)?, blend(&old_var, &unbiased)?)
+                }
+            };
+            self.running_mean.set(new_mean);
+            self.running_var.set(new_var);
             self.num_batches_tracked.set(tracked);
             Ok(())
         })
@@ -214,5 +226,42 @@ impl Module for BatchNorm {
 
     fn set_own_training(&self, on: bool) {
         self.training.set(on);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn momentum_none_keeps_the_cumulative_average_of_the_batch_statistics() {
+        let bn = BatchNorm::new_1d(2).with(1e-5, None);
+        let batches = [
+            vec![1.0f32, 10.0, 3.0, 20.0],
+            vec![-2.0, 0.0, 4.0, 5.0],
+            vec![0.5, 7.0, 1.5, -7.0],
+        ];
+        let (mut means, mut vars) = (vec![0.0f64; 2], vec![1.0f64; 2]);
+        for (k, b) in batches.iter().enumerate() {
+            bn.forward(&Tensor::from_vec(b.clone(), &[2, 2]).unwrap())
+                .unwrap();
+            // torch: running = (1 - 1/n) running + (1/n) batch, n the batches seen so far
+            let f = 1.0 / (k + 1) as f64;
+            for c in 0..2 {
+                let (a, b) = (b[c] as f64, b[2 + c] as f64);
+                let mean = (a + b) / 2.0;
+                let unbiased = (a - mean).powi(2) + (b - mean).powi(2);
+                means[c] = (1.0 - f) * means[c] + f * mean;
+                vars[c] = (1.0 - f) * vars[c] + f * unbiased;
+            }
+        }
+        let close = |got: Vec<f64>, want: &[f64]| {
+            got.iter()
+                .zip(want)
+                .all(|(g, w)| (g - w).abs() <= 1e-5 * w.abs().max(1.0))
+        };
+        assert!(close(bn.running_mean.tensor().to_vec_f64(), &means));
+        assert!(close(bn.running_var.tensor().to_vec_f64(), &vars));
+        assert_eq!(bn.num_batches_tracked.tensor().item().unwrap(), 3.0);
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::module::Module;
 use crate::param::Param;
-use gradus_tensor::{DType, Result, Rng, Tensor, TensorError};
+use gradus_tensor::{DType, Result, Rng, Tensor};
 
 /// Maps integer ids to rows of `weight` (`torch.nn.Embedding`). [`Module::forward`] takes the ids
 /// as a float tensor of any shape `[..]` (whole numbers) and returns `[.., dim]`.
@@ -13,7 +13,6 @@ use gradus_tensor::{DType, Result, Rng, Tensor, TensorError};
 /// let emb = Embedding::new(10, 4, &mut Rng::seed(0));
 /// let ids = Tensor::from_vec(vec![1.0f32, 3.0, 9.0], &[3]).unwrap();
 /// assert_eq!(emb.forward(&ids).unwrap().shape(), &[3, 4]);
-/// assert_eq!(emb.lookup(&[1, 2], &[2]).unwrap().shape(), &[2, 4]);
 /// ```
 #[derive(Debug, Clone)]
 pub struct Embedding {
@@ -33,57 +32,40 @@ impl Embedding {
             weight: Param::new(rng.normal(&[num_embeddings, dim], 0.0, 1.0, DType::F32)),
         }
     }
-
-    /// The rows for `ids`, shaped `[shape.., dim]`.
-    ///
-    /// # Errors
-    /// On an id out of range or `shape` not matching `ids.len()`.
-    ///
-    /// ```
-    /// use gradus_tensor::Rng;
-    /// let emb = gradus_nn::layers::Embedding::new(4, 2, &mut Rng::seed(0));
-    /// assert_eq!(emb.lookup(&[0, 1, 2, 3], &[2, 2]).unwrap().shape(), &[2, 2, 2]);
-    /// assert!(emb.lookup(&[4], &[1]).is_err());
-    /// ```
-    pub fn lookup(&self, ids: &[usize], shape: &[usize]) -> Result<Tensor> {
-        let w = self.weight.tensor();
-        let mut out = shape.to_vec();
-        out.push(w.shape()[1]);
-        w.index_select(0, ids)?.reshape(&out)
-    }
-}
-
-/// Reads whole-number ids from a float tensor.
-///
-/// An explicit host transfer: tensors hold floats only, so index ops (`index_select`, `gather`,
-/// `scatter_add`) take their indices as host `usize`s, as class targets are.
-///
-/// # Errors
-/// On a negative or fractional value.
-///
-/// ```
-/// use gradus_tensor::Tensor;
-/// let ids = Tensor::from_vec(vec![2.0f32, 0.0], &[2]).unwrap();
-/// assert_eq!(gradus_nn::layers::embedding::ids_of(&ids).unwrap(), vec![2, 0]);
-/// ```
-pub fn ids_of(x: &Tensor) -> Result<Vec<usize>> {
-    x.to_vec_f64()
-        .into_iter()
-        .map(|v| {
-            if v < 0.0 || v.fract() != 0.0 {
-                return Err(TensorError::InvalidArgument {
-                    op: "embedding",
-                    detail: format!("id {v} is not a non-negative whole number"),
-                });
-            }
-            Ok(v as usize)
-        })
-        .collect()
 }
 
 impl Module for Embedding {
+    /// The rows of `weight` for the ids `x` (any shape `[..]`), shaped `[.., dim]`.
+    ///
+    /// The ids are a tensor of whole numbers in a float dtype (gradus has no integer dtype; f32
+    /// holds ids exactly up to 2^24, f64 up to 2^53), read where they live: one `index_select`,
+    /// no host read.
+    ///
+    /// # Errors
+    /// On an id that is negative, fractional or not below `num_embeddings`: an
+    /// [`TensorError::InvalidIndex`](gradus_tensor::TensorError::InvalidIndex) naming
+    /// `embedding`, the id's position in `x` and its value.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Embedding, Module};
+    /// use gradus_tensor::{Rng, Tensor};
+    /// let emb = Embedding::new(4, 2, &mut Rng::seed(0));
+    /// let ids = Tensor::from_vec(vec![0.0f32, 1.0, 2.0, 3.0], &[2, 2]).unwrap();
+    /// assert_eq!(emb.forward(&ids).unwrap().shape(), &[2, 2, 2]);
+    /// let bad = Tensor::from_vec(vec![0.0f32, 1.0, 4.0, 3.0], &[2, 2]).unwrap();
+    /// assert_eq!(
+    ///     emb.forward(&bad).unwrap_err().to_string(),
+    ///     "embedding: index 4 at position [1, 0] is out of range for an axis of size 4"
+    /// );
+    /// ```
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.lookup(&ids_of(x)?, x.shape())
+        let w = self.weight.tensor();
+        let n = x.numel();
+        let mut out = x.shape().to_vec();
+        out.push(w.shape()[1]);
+        w.index_select(0, &x.reshape(&[n])?)
+            .map_err(|e| e.for_indices("embedding", &[n], x.shape()))?
+            .reshape(&out)
     }
 
     fn own_params(&self) -> Vec<(String, Param)> {

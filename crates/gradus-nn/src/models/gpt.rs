@@ -1,7 +1,6 @@
 //! A small decoder-only GPT: token and position embeddings, causal pre-norm blocks, a final
 //! LayerNorm and a language-model head (optionally tied to the token embedding).
 
-use crate::layers::embedding::ids_of;
 use crate::layers::{Embedding, LayerNorm, Linear, TransformerBlock};
 use crate::module::Module;
 use crate::param::Param;
@@ -147,9 +146,10 @@ impl Module for Gpt {
                 detail,
             });
         }
-        let (b, t) = (x.shape()[0], x.shape()[1]);
-        let tok = self.tok_emb.lookup(&ids_of(x)?, &[b, t])?;
-        let pos = self.pos_emb.lookup(&(0..t).collect::<Vec<_>>(), &[1, t])?;
+        let t = x.shape()[1];
+        let tok = self.tok_emb.forward(x)?;
+        // positions 0..t are the table's first t rows: a view, no index tensor to build
+        let pos = self.pos_emb.weight.tensor().narrow(0, 0, t)?;
         let mut h = tok.add(&pos)?;
         for block in &self.blocks {
             h = block.forward(&h)?;

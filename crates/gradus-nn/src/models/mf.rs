@@ -1,6 +1,6 @@
 //! A matrix-factorization recommender: `r(u, i) = <p_u, q_i> + b_u + b_i + mu`.
 
-use crate::layers::embedding::{ids_of, Embedding};
+use crate::layers::embedding::Embedding;
 use crate::module::Module;
 use crate::param::Param;
 use gradus_tensor::{DType, Result, Rng, Tensor, TensorError};
@@ -53,52 +53,102 @@ impl MatrixFactorization {
         }
     }
 
-    /// Predicted ratings for parallel lists of user and item ids.
+    /// Predicted ratings `[n]` for parallel lists of user and item ids: two `[n]` tensors of
+    /// whole numbers (as [`Embedding`] takes them).
     ///
     /// # Errors
-    /// On lists of different lengths or an id out of range.
+    /// On lists that are not 1-D of one length, or an id that is negative, fractional or out of
+    /// range (naming `matrix_factorization`, the id's position and its value).
     ///
     /// ```
-    /// use gradus_tensor::Rng;
+    /// use gradus_tensor::{Rng, Tensor};
     /// let mf = gradus_nn::models::MatrixFactorization::new(3, 4, 2, &mut Rng::seed(0));
-    /// assert_eq!(mf.predict(&[0, 2], &[3, 3]).unwrap().shape(), &[2]);
-    /// assert!(mf.predict(&[0], &[4]).is_err());
+    /// let ids = |v: Vec<f32>| Tensor::from_vec(v.clone(), &[v.len()]).unwrap();
+    /// assert_eq!(mf.predict(&ids(vec![0.0, 2.0]), &ids(vec![3.0, 3.0])).unwrap().shape(), &[2]);
+    /// assert!(mf.predict(&ids(vec![0.0]), &ids(vec![4.0])).is_err());
     /// ```
-    pub fn predict(&self, users: &[usize], items: &[usize]) -> Result<Tensor> {
-        if users.len() != items.len() {
+    pub fn predict(&self, users: &Tensor, items: &Tensor) -> Result<Tensor> {
+        if users.rank() != 1 || items.shape() != users.shape() {
             return Err(TensorError::InvalidArgument {
-                op: "matrix_factorization",
-                detail: format!("{} users but {} items", users.len(), items.len()),
+                op: OP,
+                detail: format!(
+                    "user ids of shape {:?} and item ids of shape {:?}: expected two [n] lists",
+                    users.shape(),
+                    items.shape()
+                ),
             });
         }
-        let n = users.len();
+        let n = users.numel();
+        self.ratings(users, items, |e, _| e.for_indices(OP, &[n], &[n]))
+    }
+
+    /// `<p_u, q_i> + b_u + b_i + mu` for `[n]` ids; `err` restates an id's error with the column
+    /// (0 users, 1 items) it came from.
+    fn ratings(
+        &self,
+        users: &Tensor,
+        items: &Tensor,
+        err: impl Fn(TensorError, usize) -> TensorError,
+    ) -> Result<Tensor> {
+        let n = users.numel();
+        let rows =
+            |emb: &Embedding, ids: &Tensor, col: usize| emb.forward(ids).map_err(|e| err(e, col));
         let (p, q) = (
-            self.user_emb.lookup(users, &[n])?,
-            self.item_emb.lookup(items, &[n])?,
+            rows(&self.user_emb, users, 0)?,
+            rows(&self.item_emb, items, 1)?,
         );
         let dot = p.mul(&q)?.sum(&[1], false)?;
-        let bias = self
-            .user_bias
-            .lookup(users, &[n])?
-            .add(&self.item_bias.lookup(items, &[n])?)?
+        let bias = rows(&self.user_bias, users, 0)?
+            .add(&rows(&self.item_bias, items, 1)?)?
             .reshape(&[n])?;
         dot.add(&bias)?.add(&self.global_bias.tensor())
     }
 }
 
+/// The name errors give.
+const OP: &str = "matrix_factorization";
+
 impl Module for MatrixFactorization {
+    /// Predicted ratings `[batch]` for `[batch, 2]` (user id, item id) pairs, read where they
+    /// live (no host read).
+    ///
+    /// # Errors
+    /// On another shape, or an id that is negative, fractional or out of range (naming
+    /// `matrix_factorization`, the id's position `[row, column]` in `x` and its value).
+    ///
+    /// ```
+    /// use gradus_nn::{models::MatrixFactorization, Module};
+    /// use gradus_tensor::{Rng, Tensor};
+    /// let mf = MatrixFactorization::new(3, 4, 2, &mut Rng::seed(0));
+    /// let pairs = Tensor::from_vec(vec![0.0f32, 1.0, 2.0, 4.0], &[2, 2]).unwrap();
+    /// assert_eq!(
+    ///     mf.forward(&pairs).unwrap_err().to_string(),
+    ///     "matrix_factorization: index 4 at position [1, 1] is out of range for an axis of size 4"
+    /// );
+    /// ```
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if x.rank() != 2 || x.shape()[1] != 2 {
             return Err(TensorError::InvalidShape {
-                op: "matrix_factorization",
+                op: OP,
                 shape: x.shape().to_vec(),
                 detail: "expected [batch, 2] (user, item) ids".into(),
             });
         }
-        let ids = ids_of(x)?;
-        let users: Vec<usize> = ids.iter().step_by(2).copied().collect();
-        let items: Vec<usize> = ids.iter().skip(1).step_by(2).copied().collect();
-        self.predict(&users, &items)
+        let column = |c: usize| x.narrow(1, c, 1)?.squeeze(1);
+        self.ratings(&column(0)?, &column(1)?, |e, col| match e {
+            TensorError::InvalidIndex {
+                position,
+                value,
+                size,
+                ..
+            } => TensorError::InvalidIndex {
+                op: OP,
+                position: vec![position[0], col],
+                value,
+                size,
+            },
+            other => other,
+        })
     }
 
     fn own_params(&self) -> Vec<(String, Param)> {

@@ -73,8 +73,9 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
 
     /// The maximum of the view along `axis` (in range, non-empty) and the index of its first
     /// occurrence (a NaN counts as the maximum), in row-major order of the other axes. The
-    /// indices come back to the host: backward rules and `argmax` use them as plain indices.
-    fn reduce_max(&self, layout: &Layout, axis: usize) -> Result<(Self, Vec<usize>)>;
+    /// indices stay on the backend, as an f64 buffer of whole numbers (exact to 2^53): `max`'s
+    /// backward scatters with them, `argmax` reads them on the host.
+    fn reduce_max(&self, layout: &Layout, axis: usize) -> Result<(Self, Self)>;
 
     /// `sum(x^2)` over the whole view as one f64 value (a one-element f64 buffer), squares taken
     /// and added in f64 in row-major order: one pass, no copy (gradient norms of big models).
@@ -120,21 +121,29 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
     /// Overwrites the contiguous view `layout` of `self` with the view `src` (same shape).
     fn copy_into(&mut self, layout: &Layout, src: (&Self, &Layout)) -> Result<()>;
 
-    /// The slices at `indices` along `axis` of the view (`index_select`; indices checked).
-    fn index_select(&self, layout: &Layout, axis: usize, indices: &[usize]) -> Result<Self>;
+    /// The slices at `indices` along `axis` of the view (`index_select`). `indices` is a 1-D
+    /// view of whole numbers in any float dtype (as every index argument below), checked in the
+    /// same call.
+    ///
+    /// # Errors
+    /// [`crate::TensorError::InvalidIndex`] naming the op, the position and the value of the
+    /// first index that is negative, not a whole number or not below the axis size (as every
+    /// index argument below).
+    fn index_select(&self, layout: &Layout, axis: usize, indices: (&Self, &Layout))
+        -> Result<Self>;
 
-    /// A copy of the view with the slices of `src` added at `indices` along `axis`.
+    /// A copy of the view with the slices of `src` added at `indices` (1-D) along `axis`.
     fn index_add(
         &self,
         layout: &Layout,
         axis: usize,
-        indices: &[usize],
+        indices: (&Self, &Layout),
         src: (&Self, &Layout),
     ) -> Result<Self>;
 
-    /// `out[.., j, ..] = x[.., index[.., j, ..], ..]` along `axis`; the output has the view's
-    /// shape with `axis` resized to `index.len() / (other axes)`.
-    fn gather(&self, layout: &Layout, axis: usize, index: &[usize]) -> Result<Self>;
+    /// `out[.., j, ..] = x[.., index[.., j, ..], ..]` along `axis`; `index` has the output's
+    /// shape: the view's with `axis` resized.
+    fn gather(&self, layout: &Layout, axis: usize, index: (&Self, &Layout)) -> Result<Self>;
 
     /// The adjoint of `gather`: a copy of the view with `src[.., j, ..]` added at
     /// `[.., index[.., j, ..], ..]` along `axis` (`index` has `src`'s shape).
@@ -142,12 +151,13 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
         &self,
         layout: &Layout,
         axis: usize,
-        index: &[usize],
+        index: (&Self, &Layout),
         src: (&Self, &Layout),
     ) -> Result<Self>;
 
-    /// `[indices.len(), num_classes]` rows with a 1 at each index (indices checked).
-    fn one_hot(indices: &[usize], num_classes: usize, dtype: DType) -> Result<Self>;
+    /// Rows of `num_classes` elements of `dtype`, one per index of the view `layout` of `self`
+    /// (the indices) in row-major order, with a 1 at the index and 0 elsewhere.
+    fn one_hot(&self, layout: &Layout, num_classes: usize, dtype: DType) -> Result<Self>;
 
     // ---- matmul, convolution, pooling, recurrent cells (ops/matmul.rs, conv, pool, recurrent) ----
 

@@ -112,11 +112,12 @@ impl Storage {
         on_backend!(self, s => Ok(Storage::cpu(s.reduce_sum(layout, axes)?)))
     }
 
-    /// The maximum along `axis` and its first index (see [`BackendStorage::reduce_max`]).
-    pub(crate) fn reduce_max(&self, layout: &Layout, axis: usize) -> Result<(Storage, Vec<usize>)> {
+    /// The maximum along `axis` and its first index, an f64 buffer (see
+    /// [`BackendStorage::reduce_max`]).
+    pub(crate) fn reduce_max(&self, layout: &Layout, axis: usize) -> Result<(Storage, Storage)> {
         on_backend!(self, s => {
             let (values, index) = s.reduce_max(layout, axis)?;
-            Ok((Storage::cpu(values), index))
+            Ok((Storage::cpu(values), Storage::cpu(index)))
         })
     }
 
@@ -209,14 +210,19 @@ impl Storage {
         }
     }
 
-    /// The slices at `indices` along `axis`.
+    /// The slices at `indices` (1-D, whole numbers, checked) along `axis` (see
+    /// [`BackendStorage::index_select`]).
     pub(crate) fn index_select(
         &self,
         layout: &Layout,
         axis: usize,
-        indices: &[usize],
+        (indices, i_layout): (&Storage, &Layout),
     ) -> Result<Storage> {
-        on_backend!(self, s => Ok(Storage::cpu(s.index_select(layout, axis, indices)?)))
+        match (&self.0, &indices.0) {
+            (Inner::Cpu(d), Inner::Cpu(i)) => {
+                Ok(Storage::cpu(d.index_select(layout, axis, (i, i_layout))?))
+            }
+        }
     }
 
     /// A copy with the slices of `src` added at `indices` along `axis`.
@@ -224,22 +230,31 @@ impl Storage {
         &self,
         layout: &Layout,
         axis: usize,
-        indices: &[usize],
+        (indices, i_layout): (&Storage, &Layout),
         (src, src_layout): (&Storage, &Layout),
     ) -> Result<Storage> {
-        match (&self.0, &src.0) {
-            (Inner::Cpu(d), Inner::Cpu(s)) => Ok(Storage::cpu(d.index_add(
+        match (&self.0, &indices.0, &src.0) {
+            (Inner::Cpu(d), Inner::Cpu(i), Inner::Cpu(s)) => Ok(Storage::cpu(d.index_add(
                 layout,
                 axis,
-                indices,
+                (i, i_layout),
                 (s, src_layout),
             )?)),
         }
     }
 
     /// Elements picked along `axis` by `index`.
-    pub(crate) fn gather(&self, layout: &Layout, axis: usize, index: &[usize]) -> Result<Storage> {
-        on_backend!(self, s => Ok(Storage::cpu(s.gather(layout, axis, index)?)))
+    pub(crate) fn gather(
+        &self,
+        layout: &Layout,
+        axis: usize,
+        (index, i_layout): (&Storage, &Layout),
+    ) -> Result<Storage> {
+        match (&self.0, &index.0) {
+            (Inner::Cpu(d), Inner::Cpu(i)) => {
+                Ok(Storage::cpu(d.gather(layout, axis, (i, i_layout))?))
+            }
+        }
     }
 
     /// A copy with `src` added at `index` along `axis` (the adjoint of `gather`).
@@ -247,33 +262,28 @@ impl Storage {
         &self,
         layout: &Layout,
         axis: usize,
-        index: &[usize],
+        (index, i_layout): (&Storage, &Layout),
         (src, src_layout): (&Storage, &Layout),
     ) -> Result<Storage> {
-        match (&self.0, &src.0) {
-            (Inner::Cpu(d), Inner::Cpu(s)) => Ok(Storage::cpu(d.scatter_add(
+        match (&self.0, &index.0, &src.0) {
+            (Inner::Cpu(d), Inner::Cpu(i), Inner::Cpu(s)) => Ok(Storage::cpu(d.scatter_add(
                 layout,
                 axis,
-                index,
+                (i, i_layout),
                 (s, src_layout),
             )?)),
         }
     }
 
-    /// One-hot rows on `device`.
+    /// One-hot rows of `dtype` for the indices in the view `layout` of this buffer, on its
+    /// device.
     pub(crate) fn one_hot(
-        device: Device,
-        indices: &[usize],
+        &self,
+        layout: &Layout,
         num_classes: usize,
         dtype: DType,
     ) -> Result<Storage> {
-        match device {
-            Device::Cpu => Ok(Storage::cpu(CpuStorage::one_hot(
-                indices,
-                num_classes,
-                dtype,
-            )?)),
-        }
+        on_backend!(self, s => Ok(Storage::cpu(s.one_hot(layout, num_classes, dtype)?)))
     }
 
     // ---- matmul, convolution, pooling, recurrent cells -------------------------------------------

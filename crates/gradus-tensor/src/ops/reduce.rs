@@ -68,7 +68,8 @@ struct MaxOp {
     axis: usize,
     input_shape: Vec<usize>,
     keep_shape: Vec<usize>,
-    argmax: Vec<usize>,
+    /// The (first) maximum's index along `axis`, shaped `keep_shape` (f64 whole numbers).
+    argmax: Tensor,
 }
 impl BackwardOp for MaxOp {
     fn name(&self) -> &'static str {
@@ -247,6 +248,7 @@ impl Tensor {
     pub fn max(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
         let (values, argmax, axis) = self.max_with_index("max", axis)?;
         let keep_shape = reduced_shape(self.shape(), &[axis], true);
+        let argmax = Tensor::from_storage(argmax, &keep_shape);
         let out_shape = reduced_shape(self.shape(), &[axis], keepdim);
         let op = MaxOp {
             axis,
@@ -275,6 +277,7 @@ impl Tensor {
     }
 
     /// Index of the first maximum along `axis` (as a `Vec` in row-major order of the other axes).
+    /// A host boundary: the indices are read on the host (predicted classes to print or compare).
     ///
     /// # Errors
     /// On an axis out of range or an empty axis.
@@ -285,16 +288,15 @@ impl Tensor {
     /// assert_eq!(x.argmax(1).unwrap(), vec![1, 0]);
     /// ```
     pub fn argmax(&self, axis: isize) -> Result<Vec<usize>> {
-        Ok(self.max_with_index("argmax", axis)?.1)
+        let (_, index, axis) = self.max_with_index("argmax", axis)?;
+        let shape = reduced_shape(self.shape(), &[axis], false);
+        let index = Tensor::from_storage(index, &shape).to_vec::<f64>()?;
+        Ok(index.into_iter().map(|i| i as usize).collect())
     }
 
     /// The maxima along `axis` (a contiguous buffer in row-major order of the other axes), the
-    /// index of each, and the normalized axis.
-    fn max_with_index(
-        &self,
-        op: &'static str,
-        axis: isize,
-    ) -> Result<(Storage, Vec<usize>, usize)> {
+    /// index of each (an f64 buffer of whole numbers, in the same order), and the normalized axis.
+    fn max_with_index(&self, op: &'static str, axis: isize) -> Result<(Storage, Storage, usize)> {
         let axis = normalize_axis(op, axis, self.shape())?;
         if self.shape()[axis] == 0 {
             return Err(TensorError::InvalidShape {

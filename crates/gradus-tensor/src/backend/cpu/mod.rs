@@ -100,7 +100,7 @@ impl BackendStorage for CpuStorage {
         Ok(reduce::sum(self, layout, axes))
     }
 
-    fn reduce_max(&self, layout: &Layout, axis: usize) -> Result<(Self, Vec<usize>)> {
+    fn reduce_max(&self, layout: &Layout, axis: usize) -> Result<(Self, Self)> {
         Ok(reduce::max(self, layout, axis))
     }
 
@@ -152,36 +152,41 @@ impl BackendStorage for CpuStorage {
         Ok(())
     }
 
-    fn index_select(&self, layout: &Layout, axis: usize, indices: &[usize]) -> Result<Self> {
-        Ok(index::index_select(self, layout, axis, indices))
+    fn index_select(
+        &self,
+        layout: &Layout,
+        axis: usize,
+        indices: (&Self, &Layout),
+    ) -> Result<Self> {
+        index::index_select(self, layout, axis, indices)
     }
 
     fn index_add(
         &self,
         layout: &Layout,
         axis: usize,
-        indices: &[usize],
+        indices: (&Self, &Layout),
         src: (&Self, &Layout),
     ) -> Result<Self> {
-        Ok(index::index_add(self, layout, axis, indices, src))
+        index::index_add(self, layout, axis, indices, src)
     }
 
-    fn gather(&self, layout: &Layout, axis: usize, index: &[usize]) -> Result<Self> {
-        Ok(index::gather(self, layout, axis, index))
+    fn gather(&self, layout: &Layout, axis: usize, index: (&Self, &Layout)) -> Result<Self> {
+        index::gather(self, layout, axis, index)
     }
 
     fn scatter_add(
         &self,
         layout: &Layout,
         axis: usize,
-        index: &[usize],
+        index: (&Self, &Layout),
         src: (&Self, &Layout),
     ) -> Result<Self> {
-        Ok(index::scatter_add(self, layout, axis, index, src))
+        index::scatter_add(self, layout, axis, index, src)
     }
 
-    fn one_hot(indices: &[usize], num_classes: usize, dtype: DType) -> Result<Self> {
-        Ok(index::one_hot(indices, num_classes, dtype))
+    fn one_hot(&self, layout: &Layout, num_classes: usize, dtype: DType) -> Result<Self> {
+        index::one_hot((self, layout), num_classes, dtype)
     }
 
     // ---- matmul, convolution, pooling, recurrent cells -------------------------------------------

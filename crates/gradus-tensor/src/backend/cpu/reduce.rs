@@ -62,13 +62,14 @@ pub(crate) fn sum_squares_f64(s: &CpuStorage, layout: &Layout) -> CpuStorage {
     CpuStorage::from_vec(vec![total])
 }
 
-/// The maximum along `axis` (non-empty) and the index of its first occurrence, in row-major
-/// order of the other axes.
-pub(crate) fn max(s: &CpuStorage, layout: &Layout, axis: usize) -> (CpuStorage, Vec<usize>) {
-    fn go<T: Element>(s: &CpuStorage, layout: &Layout, axis: usize) -> (CpuStorage, Vec<usize>) {
+/// The maximum along `axis` (non-empty) and the index of its first occurrence (an f64 buffer of
+/// whole numbers), in row-major order of the other axes.
+pub(crate) fn max(s: &CpuStorage, layout: &Layout, axis: usize) -> (CpuStorage, CpuStorage) {
+    fn go<T: Element>(s: &CpuStorage, layout: &Layout, axis: usize) -> (CpuStorage, CpuStorage) {
         let (data, len) = with_axes_last::<T>(s, layout, &[axis]);
         let (values, index) = reduce::max_rows(&data, len);
-        (CpuStorage::from_vec(values), index)
+        let index: Vec<f64> = index.into_iter().map(|i| i as f64).collect();
+        (CpuStorage::from_vec(values), CpuStorage::from_vec(index))
     }
     match s {
         CpuStorage::F32(_) => go::<f32>(s, layout, axis),
@@ -141,6 +142,6 @@ mod tests {
         let layout = Layout::contiguous(&[2, 2]).permute(&[1, 0]);
         let (values, index) = max(&s, &layout, 1);
         assert_eq!(values.slice::<f64>(), &[5.0, 5.0]);
-        assert_eq!(index, vec![1, 0]);
+        assert_eq!(index.slice::<f64>(), &[1.0, 0.0]);
     }
 }
