@@ -35,12 +35,16 @@
 
 mod error;
 pub mod journal;
+mod metrics_file;
+pub mod output;
 pub mod pruner;
+pub mod runner;
 pub mod sampler;
 pub mod space;
 pub mod spec;
 mod study;
 pub mod trial;
+pub mod trial_config;
 
 pub use error::{Result, TuneError};
 pub use space::{Distribution, Param, ParamValue, Params, SearchSpace};
