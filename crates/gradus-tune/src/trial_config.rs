@@ -84,7 +84,7 @@ pub fn check(base: &toml::Table, space: &SearchSpace, source: &str) -> Result<()
             let key = format!("params.{}", p.name);
             let value = p.distribution.to_toml(v);
             set_path(&mut t, &p.name, value.clone()).map_err(|e| search(key.clone(), e))?;
-            gradus_run::Config::parse(&to_text(&t), source, &[]).map_err(|e| {
+            gradus_run::Config::parse(&to_text(&t), "the trial config", &[]).map_err(|e| {
                 TuneError::Search {
                     key: key.clone(),
                     problem: format!("the run config refuses {} = {value}: {e}", p.name),
