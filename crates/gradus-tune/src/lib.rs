@@ -6,7 +6,7 @@
 //! the run config. A [`Study`] draws trials (grid, random or TPE [`sampler`]s), stops bad ones
 //! early (median or ASHA [`pruner`]s) and writes every event to a [`journal`] first, so a killed
 //! search resumes where it stopped. [`runner`] runs the trials as parallel `gradus train`
-//! processes; [`output`] writes `best.toml`, `trials.csv` and the report.
+//! processes; [`output`] writes `best.toml` and `trials.csv`, [`report`] the HTML report.
 //!
 //! ```
 //! use gradus_tune::{split_config, Study};
@@ -30,14 +30,17 @@
 //! Layout: `spec.rs` (`[search]`), `space.rs` (distributions), `sampler/` (`grid.rs`,
 //! `random.rs`, `tpe.rs` with `parzen.rs` and `normal.rs`), `pruner/` (`median.rs`, `asha.rs`),
 //! `trial.rs`, `study.rs`, `journal.rs`, `trial_config.rs` (a trial's run config), `runner.rs`
-//! (child processes), `output.rs` (results).
+//! (child processes), `output.rs` (`best.toml`, `trials.csv`, the table), `report.rs` and `importance.rs`
+//! (`report.html`).
 #![warn(missing_docs)]
 
 mod error;
+pub mod importance;
 pub mod journal;
 mod metrics_file;
 pub mod output;
 pub mod pruner;
+pub mod report;
 pub mod runner;
 pub mod sampler;
 pub mod space;

@@ -39,6 +39,14 @@ fn cell(study: &Study, t: &Trial, name: &str) -> String {
     }
 }
 
+/// Writes `report.html` ([`crate::report::html`]).
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_report(study: &Study, path: &Path) -> Result<()> {
+    std::fs::write(path, crate::report::html(study)).map_err(io(path))
+}
+
 /// Epochs a trial ran (its last reported epoch).
 fn epochs(t: &Trial) -> usize {
     t.last().map_or(0, |(e, _)| e)

@@ -2,7 +2,7 @@
 //! over the config's `[search]` section with the `gradus-tune` library. Trials run as `gradus
 //! train` child processes of this same executable; the study folder holds the journal, each
 //! trial's config, run folder and log, and at the end `best.toml`, `trials.csv` and the console
-//! table. A signal stops the search cleanly (running trials stopped and marked interrupted);
+//! table, and `report.html`. A signal stops the search cleanly (running trials stopped and marked interrupted);
 //! `--resume` continues it.
 
 use crate::interrupt::Interrupt;
@@ -70,10 +70,11 @@ pub fn run(a: TuneArgs) -> Result<(), String> {
     let best = output::write_best(&study, &split.base, &out.join("best.toml"))
         .map_err(|e| e.to_string())?;
     output::write_trials_csv(&study, &out.join("trials.csv")).map_err(|e| e.to_string())?;
+    output::write_report(&study, &out.join("report.html")).map_err(|e| e.to_string())?;
     println!("{}", output::table(&study));
     match best {
         Some(n) => eprintln!(
-            "best: trial {n}; wrote {} (train it with `gradus train {}`), trials.csv and journal.jsonl",
+            "best: trial {n}; wrote {} (train it with `gradus train {}`), trials.csv, report.html and journal.jsonl",
             out.join("best.toml").display(),
             out.join("best.toml").display()
         ),
