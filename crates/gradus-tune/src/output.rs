@@ -34,7 +34,10 @@ pub fn write_best(study: &Study, base: &toml::Table, path: &Path) -> Result<Opti
 
 fn cell(study: &Study, t: &Trial, name: &str) -> String {
     match (study.spec().space.get(name), t.params.get(name)) {
-        (Some(p), Some(v)) => p.distribution.to_toml(*v).to_string(),
+        (Some(p), Some(v)) => match p.distribution.to_toml(*v) {
+            toml::Value::String(s) => s,
+            other => other.to_string(),
+        },
         _ => String::new(),
     }
 }
