@@ -1,4 +1,4 @@
-"""gradus-tune's TPE and random search against Optuna's TPESampler on the same functions and
+"""gradus-tune's TPE, GP-EI and random search against Optuna's TPESampler on the same functions and
 budgets, in one run: median regret (best found minus the known minimum) over seeds, after each
 budget of trials.
 
@@ -87,6 +87,7 @@ def main():
         runs = {
             "gradus tpe": gradus_curves(name, "tpe", args.trials, args.seeds),
             "optuna tpe": optuna_curves(name, args.trials, args.seeds),
+            "gradus gp": gradus_curves(name, "gp", args.trials, args.seeds),
             "gradus random": gradus_curves(name, "random", args.trials, args.seeds),
         }
         for label, curves in runs.items():

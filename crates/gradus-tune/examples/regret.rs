@@ -5,7 +5,8 @@
 //! cargo run --release -p gradus-tune --example regret -- branin tpe 100 20
 //! ```
 //! Functions: `branin` (2-D), `hartmann6` (6-D on the unit cube), `log_quadratic` (a bowl in log
-//! space over a learning rate, a weight decay and an int batch size). Samplers: `tpe`, `random`.
+//! space over a learning rate, a weight decay and an int batch size). Samplers: `tpe`, `gp`,
+//! `random`.
 
 use gradus_tune::{split_config, Study};
 
@@ -13,7 +14,9 @@ fn branin(p: &dyn Fn(&str) -> f64) -> f64 {
     use std::f64::consts::PI;
     let (x1, x2) = (p("x1"), p("x2"));
     let b = 5.1 / (4.0 * PI * PI);
-    (x2 - b * x1 * x1 + 5.0 / PI * x1 - 6.0).powi(2) + 10.0 * (1.0 - 1.0 / (8.0 * PI)) * x1.cos() + 10.0
+    (x2 - b * x1 * x1 + 5.0 / PI * x1 - 6.0).powi(2)
+        + 10.0 * (1.0 - 1.0 / (8.0 * PI)) * x1.cos()
+        + 10.0
 }
 
 /// Hartmann-6 (Dixon and Szegö 1978); minimum -3.32237 at (0.20169, 0.150011, 0.476874,

@@ -7,7 +7,7 @@
 //! [search]
 //! metric = "val_loss"     # any column of metrics.csv: val_loss, accuracy, rmse, r2, train_loss
 //! direction = "minimize"  # default: maximize for accuracy and r2, minimize for losses and rmse
-//! sampler = "tpe"         # grid, random, tpe; or a table: { name = "tpe", n_startup_trials = 5 }
+//! sampler = "tpe"         # grid, random, tpe, gp; or a table: { name = "tpe", n_startup_trials = 5 }
 //! pruner = "asha"         # none, median, asha; or { name = "asha", reduction_factor = 3 }
 //! seed = 0
 //! [search.params]
@@ -74,6 +74,14 @@ pub enum SamplerSpec {
     Random,
     /// Tree-structured Parzen estimator (Bergstra et al. 2011) as Optuna's `TPESampler`.
     Tpe(TpeOptions),
+    /// Gaussian-process Bayesian optimization with expected improvement
+    /// ([`crate::sampler::gp`]).
+    Gp {
+        /// Completed trials drawn at random first (default 10).
+        n_startup_trials: usize,
+        /// Candidates scored per trial (default 1000).
+        n_candidates: usize,
+    },
 }
 
 /// When a running trial is stopped for good.
@@ -282,6 +290,10 @@ fn sampler(v: Option<&toml::Value>) -> Result<SamplerSpec> {
             points: take_usize("sampler", &mut t, "points", 5, 2)?,
         },
         "random" => SamplerSpec::Random,
+        "gp" => SamplerSpec::Gp {
+            n_startup_trials: take_usize("sampler", &mut t, "n_startup_trials", 10, 0)?,
+            n_candidates: take_usize("sampler", &mut t, "n_candidates", 1000, 1)?,
+        },
         "tpe" => {
             let d = TpeOptions::default();
             let prior_weight = match t.remove("prior_weight") {
@@ -311,7 +323,7 @@ fn sampler(v: Option<&toml::Value>) -> Result<SamplerSpec> {
         other => {
             return Err(search(
                 "sampler",
-                format!("unknown sampler `{other}` (expected grid, random or tpe)"),
+                format!("unknown sampler `{other}` (expected grid, random, tpe or gp)"),
             ))
         }
     };

@@ -4,7 +4,9 @@
 //! - [`random`]: independent draws (Optuna's `RandomSampler`).
 //! - [`tpe`]: the tree-structured Parzen estimator (Bergstra et al. 2011) with Optuna's defaults,
 //!   built on the densities of [`parzen`] (normal CDFs from [`normal`]).
+//! - [`gp`]: Gaussian-process Bayesian optimization with expected improvement.
 
+pub mod gp;
 pub mod grid;
 pub mod normal;
 pub mod parzen;
@@ -35,5 +37,12 @@ pub fn build(spec: &SamplerSpec) -> Box<dyn Sampler> {
         SamplerSpec::Grid { points } => Box::new(grid::GridSampler { points: *points }),
         SamplerSpec::Random => Box::new(random::RandomSampler),
         SamplerSpec::Tpe(o) => Box::new(tpe::TpeSampler { options: o.clone() }),
+        SamplerSpec::Gp {
+            n_startup_trials,
+            n_candidates,
+        } => Box::new(gp::GpSampler {
+            n_startup_trials: *n_startup_trials,
+            n_candidates: *n_candidates,
+        }),
     }
 }
