@@ -3,7 +3,7 @@
 //! Hyperparameter search over gradus run configs: a `[search]` section names the config keys to
 //! search and their ranges ([`SearchSpace`]), the objective (a `metrics.csv` column and a
 //! [`Direction`]), the sampler and the pruner ([`SearchSpec`]); [`split_config`] separates it from
-//! the run config. A [`Study`] draws trials (grid, random or TPE [`sampler`]s), stops bad ones
+//! the run config. A [`Study`] draws trials (grid, random, TPE or GP-EI [`sampler`]s), stops bad ones
 //! early (median or ASHA [`pruner`]s) and writes every event to a [`journal`] first, so a killed
 //! search resumes where it stopped. [`runner`] runs the trials as parallel `gradus train`
 //! processes; [`output`] writes `best.toml` and `trials.csv`, [`report`] the HTML report.
@@ -28,7 +28,7 @@
 //! ```
 //!
 //! Layout: `spec.rs` (`[search]`), `space.rs` (distributions), `sampler/` (`grid.rs`,
-//! `random.rs`, `tpe.rs` with `parzen.rs` and `normal.rs`), `pruner/` (`median.rs`, `asha.rs`),
+//! `random.rs`, `tpe.rs` with `parzen.rs` and `normal.rs`, `gp.rs`), `pruner/` (`median.rs`, `asha.rs`),
 //! `trial.rs`, `study.rs`, `journal.rs`, `trial_config.rs` (a trial's run config), `runner.rs`
 //! (child processes), `output.rs` (`best.toml`, `trials.csv`, the table), `report.rs` and `importance.rs`
 //! (`report.html`).
