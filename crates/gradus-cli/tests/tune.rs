@@ -74,7 +74,10 @@ fn a_tiny_search_writes_a_best_config_that_trains() {
     assert_eq!(journal.matches("\"event\":\"completed\"").count(), 3);
     assert_eq!(journal.matches("\"event\":\"intermediate\"").count(), 6);
     let report = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert!(report.contains("Optimization history (val_loss)"), "{report}");
+    assert!(
+        report.contains("Optimization history (val_loss)"),
+        "{report}"
+    );
     assert!(report.contains("Parallel coordinates"), "{report}");
     assert!(report.contains("Parameter importance"), "{report}");
     for n in 0..3 {

@@ -10,6 +10,9 @@
 
 use gradus_tune::{split_config, Study};
 
+/// A test function of the parameter values, looked up by name.
+type Function = fn(&dyn Fn(&str) -> f64) -> f64;
+
 fn branin(p: &dyn Fn(&str) -> f64) -> f64 {
     use std::f64::consts::PI;
     let (x1, x2) = (p("x1"), p("x2"));
@@ -56,7 +59,7 @@ fn main() {
         eprintln!("usage: regret FUNCTION SAMPLER TRIALS SEEDS");
         std::process::exit(2);
     };
-    let (params, f): (String, fn(&dyn Fn(&str) -> f64) -> f64) = match function.as_str() {
+    let (params, f): (String, Function) = match function.as_str() {
         "branin" => (
             "x1 = { type = \"uniform\", low = -5.0, high = 10.0 }\nx2 = { type = \"uniform\", low = 0.0, high = 15.0 }\n".into(),
             branin,

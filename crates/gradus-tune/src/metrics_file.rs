@@ -33,7 +33,7 @@ pub fn read(path: &Path, metric: &str) -> Result<Vec<(usize, Option<f64>)>, Stri
             let cells: Vec<&str> = l.split(',').collect();
             let epoch = cells.first().and_then(|c| c.parse::<usize>().ok());
             match (epoch, cells.get(col)) {
-                (Some(e), Some(c)) if c.is_empty() => Ok((e, None)),
+                (Some(e), Some(&"")) => Ok((e, None)),
                 (Some(e), Some(c)) => c
                     .parse::<f64>()
                     .map(|v| (e, Some(v)))

@@ -102,11 +102,11 @@ fn parallel_coordinates(study: &Study) -> String {
             pts.join(" ")
         );
     }
-    for i in 0..axes {
+    for (i, col) in cols.iter().enumerate() {
         let name = params
             .get(i)
             .map_or(study.spec().metric.as_str(), |p| p.name.as_str());
-        let (a, b) = range(&cols[i]);
+        let (a, b) = range(col);
         let _ = write!(
             svg,
             "<line x1=\"{x0:.1}\" y1=\"{top}\" x2=\"{x0:.1}\" y2=\"{yb}\" stroke=\"#333\"/>\

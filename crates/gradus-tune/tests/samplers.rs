@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{branin, median, minimize, study, BRANIN_MIN};
+use common::{branin, median, minimize, study, Objective, BRANIN_MIN};
 use gradus_tune::{ParamValue, TrialState};
 
 const BRANIN: &str = "x1 = { type = \"uniform\", low = -5.0, high = 10.0 }\nx2 = { type = \"uniform\", low = 0.0, high = 15.0 }\n";
@@ -83,13 +83,7 @@ fn tpe_replays_by_seed() {
 }
 
 /// Median regret of `sampler` over seeds 0..20 after `trials` trials.
-fn median_regret(
-    sampler: &str,
-    params: &str,
-    trials: usize,
-    f: &dyn Fn(&dyn Fn(&str) -> f64) -> f64,
-    best: f64,
-) -> f64 {
+fn median_regret(sampler: &str, params: &str, trials: usize, f: Objective, best: f64) -> f64 {
     median(
         (0..20)
             .map(|seed| minimize(&mut study(sampler, seed, params), trials, f) - best)

@@ -30,7 +30,7 @@ pub fn gamma(n: usize) -> usize {
 }
 
 /// The finished trials split into the good `gamma(n)` and the rest, each in trial order.
-pub fn split<'a>(trials: &'a [Trial], direction: Direction) -> (Vec<&'a Trial>, Vec<&'a Trial>) {
+pub fn split(trials: &[Trial], direction: Direction) -> (Vec<&Trial>, Vec<&Trial>) {
     let mut complete: Vec<(f64, &Trial)> = trials
         .iter()
         .filter_map(|t| t.value().map(|v| (direction.loss(v), t)))

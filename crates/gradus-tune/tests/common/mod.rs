@@ -12,6 +12,9 @@ pub fn branin(x1: f64, x2: f64) -> f64 {
     a * (x2 - b * x1 * x1 + c * x1 - r).powi(2) + s * (1.0 - t) * x1.cos() + s
 }
 
+/// A function of a trial's parameter values, given as a lookup by name.
+pub type Objective<'a> = &'a dyn Fn(&dyn Fn(&str) -> f64) -> f64;
+
 /// The minimum of [`branin`].
 pub const BRANIN_MIN: f64 = 0.397_887_357_729_738;
 
