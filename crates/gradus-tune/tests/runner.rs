@@ -15,6 +15,7 @@ use std::time::Duration;
 /// waits for SIGTERM (exit 143, as `gradus train`), giving up with status 3 after a minute so a
 /// runner that never stops it fails the test instead of hanging it.
 const TRAIN: &str = r#"#!/bin/sh
+trap 'echo "interrupted by SIGTERM" >&2; exit 143' TERM
 cfg="$2"; out="$4"
 x=$(sed -n 's/^x = //p' "$cfg")
 mkdir -p "$out"
@@ -24,7 +25,6 @@ printf '%s\n1,1,0,%s,0,0,0,0\n' "$header" "$x" > "$out/m.tmp" && mv "$out/m.tmp"
 case "$x" in
   0.1|0.2) printf '%s\n1,1,0,%s,0,0,0,0\n2,2,0,%s,0,0,0,0\n' "$header" "$x" "$x" > "$out/m.tmp" && mv "$out/m.tmp" "$out/metrics.csv"; exit 0 ;;
 esac
-trap 'echo "interrupted by SIGTERM" >&2; exit 143' TERM
 i=0
 while [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
 exit 3
@@ -77,4 +77,45 @@ fn pruned_trials_are_stopped_by_sigterm_and_failures_recorded() {
             .any(|l| l == "trial 1 pruned after epoch 1 (val_loss 0.90000)"),
         "{lines:?}"
     );
+}
+
+#[test]
+fn a_stopped_search_stops_its_trials_and_marks_them_interrupted() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    // x = 0.9 never ends on its own (waits for SIGTERM)
+    let text = "x = 0.0\n[search]\nsampler = \"grid\"\n[search.params]\nx = { type = \"categorical\", choices = [0.9, 0.7] }\n";
+    let split = split_config(text, "t").unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let mut study = Study::create(split.spec.clone(), &journal).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let opts = RunnerOptions {
+        program: program(dir.path()),
+        trials: 2,
+        parallel: 2,
+        dir: dir.path().to_path_buf(),
+        poll: Duration::from_millis(20),
+        stop: Some(stop.clone()),
+    };
+    let mut lines = Vec::new();
+    // the stop request arrives once both trials have started, as a Ctrl-C would
+    run(&mut study, &split.base, &opts, &mut |l| {
+        if l.starts_with("trial 1 started") {
+            stop.store(true, Ordering::SeqCst);
+        }
+        lines.push(l)
+    })
+    .unwrap();
+    let states: Vec<&str> = study.trials().iter().map(|t| t.state_name()).collect();
+    assert_eq!(states, ["interrupted", "interrupted"], "{lines:?}");
+    // (their logs may or may not show the handler: SIGTERM can arrive before it is installed)
+    assert!(
+        lines.last().unwrap().starts_with("search stopped"),
+        "{lines:?}"
+    );
+    // resuming runs both again (interrupted trials do not count)
+    let (resumed, notes) = Study::resume(split.spec, &journal).unwrap();
+    assert!(notes.is_empty(), "{notes:?}");
+    assert_eq!(resumed.counted(), 0);
 }
