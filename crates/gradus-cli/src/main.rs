@@ -60,7 +60,7 @@ enum Command {
     },
     /// Hyperparameter search over a config's [search] section: trials run as parallel `gradus
     /// train` processes, bad ones stopped early; writes journal.jsonl, each trial's config and
-    /// run folder, best.toml and trials.csv into the study folder.
+    /// run folder, best.toml, trials.csv and report.html into the study folder.
     Tune {
         /// A run config with a [search] section (see the README's `gradus tune`).
         config: PathBuf,

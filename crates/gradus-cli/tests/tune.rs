@@ -173,3 +173,20 @@ fn refused_search_entries_name_their_key() {
     assert_fails_with(&tune(&no_search, &out, &[]), &["has no [search] section"]);
     assert!(!out.join("journal.jsonl").exists());
 }
+
+#[test]
+fn every_shipped_search_example_is_valid() {
+    let dir = common::repo().join("examples/tune");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let source = path.display().to_string();
+            let split = gradus_tune::split_config(&text, &source).unwrap();
+            gradus_tune::trial_config::check(&split.base, &split.spec.space, &source).unwrap();
+            seen += 1;
+        }
+    }
+    assert!(seen >= 1, "no example in {}", dir.display());
+}

@@ -164,7 +164,7 @@ pub fn split_config(text: &str, source: &str) -> Result<SplitConfig> {
         None => {
             return Err(search(
                 "",
-                format!("{source} has no [search] section: add one naming the parameters to search (see `gradus tune --help`)"),
+                format!("{source} has no [search] section: add one naming the parameters to search (see the README's `gradus tune`)"),
             ))
         }
     };
