@@ -153,13 +153,16 @@ pub fn html(study: &Study) -> String {
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>gradus tune report</title>\
          <style>body{{font-family:sans-serif;margin:2em}}.charts{{display:flex;flex-wrap:wrap;gap:1em}}</style></head>\
-         <body><h1>gradus tune report</h1><p>{} trials; objective: {} ({:?}).</p>\
+         <body><h1>gradus tune report</h1><p>{} trials; objective: {} ({}).</p>\
          <div class=\"charts\">{}{}{}</div><pre>{}</pre>\
          <p>Importance: the share of the objective's variance explained by each parameter alone \
          (correlation ratio over up to 5 equal-count bins); interactions are not attributed.</p></body></html>\n",
         study.trials().len(),
         escape(&study.spec().metric),
-        study.spec().direction,
+        match study.spec().direction {
+            crate::Direction::Minimize => "minimized",
+            crate::Direction::Maximize => "maximized",
+        },
         history(study),
         parallel_coordinates(study),
         importance_chart(study),
