@@ -1,5 +1,5 @@
-//! `gradus`: train models by gradient descent from a TOML config, then evaluate, predict with and
-//! inspect the saved model files.
+//! `gradus`: train models by gradient descent from a TOML config, search their hyperparameters,
+//! then evaluate, predict with and inspect the saved model files.
 
 // first: its print macros replace std's in every module below (see output.rs)
 #[macro_use]
@@ -58,6 +58,28 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Hyperparameter search over a config's [search] section: trials run as parallel `gradus
+    /// train` processes, bad ones stopped early; writes journal.jsonl, each trial's config and
+    /// run folder, best.toml, trials.csv and report.html into the study folder.
+    Tune {
+        /// A run config with a [search] section (see the README's `gradus tune`).
+        config: PathBuf,
+        /// Trials the study holds in the end (trials interrupted by a stop are not counted).
+        #[arg(long, default_value_t = 20)]
+        trials: usize,
+        /// Trials run at once, each its own process.
+        #[arg(long, default_value_t = 1)]
+        parallel: usize,
+        /// Study folder [default: runs/<config name>-tune].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Continue the study in the folder from its journal.
+        #[arg(long)]
+        resume: bool,
+        /// No per-trial progress lines.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Loss and metrics of a saved model on a data file (or folder for MNIST).
     Eval {
         /// A model.safetensors written by `gradus train`.
@@ -95,6 +117,21 @@ fn main() -> ExitCode {
             resume,
             quiet,
         } => commands::train::run(&config, out, &overrides, resume, quiet),
+        Command::Tune {
+            config,
+            trials,
+            parallel,
+            out,
+            resume,
+            quiet,
+        } => commands::tune::run(commands::tune::TuneArgs {
+            config,
+            trials,
+            parallel,
+            out,
+            resume,
+            quiet,
+        }),
         Command::Eval { model, data } => commands::eval::run(&model, data.as_deref()),
         Command::Predict {
             model,

@@ -10,6 +10,8 @@
 //! - [`train`]: the trainer, diagnostics, checkpoints and reports (`gradus-train`).
 //! - [`run`]: a whole run built from a TOML config, as the `gradus` command builds it
 //!   (`gradus-run`).
+//! - [`tune`]: hyperparameter search over run configs: search spaces, grid/random/TPE samplers,
+//!   median and ASHA pruners, a crash-safe journal (`gradus-tune`).
 //!
 //! ```
 //! use gradus::prelude::*;
@@ -37,6 +39,7 @@ pub use gradus_optim as optim;
 pub use gradus_run as run;
 pub use gradus_tensor as tensor;
 pub use gradus_train as train;
+pub use gradus_tune as tune;
 
 /// The types most programs use.
 pub mod prelude {

@@ -4,3 +4,4 @@ pub mod eval;
 pub mod inspect;
 pub mod predict;
 pub mod train;
+pub mod tune;

@@ -1,0 +1,253 @@
+//! Runs a study's trials as parallel child processes: each trial is `gradus train` (the program
+//! given, normally the running `gradus` itself) on its own config `trials/NNNN.toml`, writing its
+//! run folder `trials/NNNN/` and its console output to `trials/NNNN.log`. The runner reads each
+//! trial's `metrics.csv` as epochs end, reports the objective to the study, and sends SIGTERM to
+//! a trial the pruner stops: `gradus train` then ends after the current step, writing its
+//! checkpoint and files as for Ctrl-C. Children run in their own process group, so a Ctrl-C at
+//! the terminal reaches only the runner, which stops them the same way (one signal each) and
+//! marks them interrupted.
+
+use crate::error::{io, Result, TuneError};
+use crate::metrics_file;
+use crate::study::Study;
+use crate::trial::TrialState;
+use crate::trial_config::{to_text, trial_config};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the trials of a search run.
+#[derive(Clone, Debug)]
+pub struct RunnerOptions {
+    /// The program run as `PROGRAM train CONFIG --out DIR --quiet` (the `gradus` executable).
+    pub program: PathBuf,
+    /// Trials the study should hold in the end (interrupted ones not counted).
+    pub trials: usize,
+    /// Trials run at once.
+    pub parallel: usize,
+    /// The study folder.
+    pub dir: PathBuf,
+    /// How often running trials' `metrics.csv` are read.
+    pub poll: Duration,
+    /// Set from outside (a signal) to stop the search: running trials are stopped and marked
+    /// interrupted.
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+/// A trial's files in the study folder.
+pub fn trial_paths(dir: &Path, n: usize) -> (PathBuf, PathBuf, PathBuf) {
+    let trials = dir.join("trials");
+    (
+        trials.join(format!("{n:04}.toml")),
+        trials.join(format!("{n:04}")),
+        trials.join(format!("{n:04}.log")),
+    )
+}
+
+/// A running child.
+struct Running {
+    n: usize,
+    child: Child,
+    run_dir: PathBuf,
+    log: PathBuf,
+    reported: usize,
+    /// Pruned or failed while running: SIGTERM sent, waiting for it to end.
+    stopping: bool,
+}
+
+/// Asks a child to stop as Ctrl-C would (SIGTERM: `gradus train` ends after the current step).
+fn terminate(child: &mut Child) {
+    #[cfg(unix)]
+    {
+        // SAFETY: kill(2) on the pid of a child this process started and has not reaped
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = child.kill();
+    }
+}
+
+/// The last lines of a trial's log, for a failure's reason.
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(3)..].join(" | ")
+}
+
+fn start(study: &Study, base: &toml::Table, opts: &RunnerOptions, n: usize) -> Result<Running> {
+    let (cfg, run_dir, log) = trial_paths(&opts.dir, n);
+    let t = trial_config(base, &study.spec().space, &study.trials()[n].params)?;
+    std::fs::write(&cfg, to_text(&t)).map_err(io(&cfg))?;
+    let out = std::fs::File::create(&log).map_err(io(&log))?;
+    let err = out.try_clone().map_err(io(&log))?;
+    let mut cmd = Command::new(&opts.program);
+    cmd.arg("train")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&run_dir)
+        .arg("--quiet")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let child = cmd.spawn().map_err(|e| TuneError::Trial {
+        trial: n,
+        problem: format!("cannot start {}: {e}", opts.program.display()),
+    })?;
+    Ok(Running {
+        n,
+        child,
+        run_dir,
+        log,
+        reported: 0,
+        stopping: false,
+    })
+}
+
+/// Follows one running trial: reports new epochs, stops it when pruned, records how it ended.
+/// Returns `true` once the child has ended.
+fn poll(r: &mut Running, study: &mut Study, say: &mut dyn FnMut(String)) -> Result<bool> {
+    let exited = r.child.try_wait().map_err(|e| TuneError::Trial {
+        trial: r.n,
+        problem: e.to_string(),
+    })?;
+    let metric = study.spec().metric.clone();
+    if !r.stopping {
+        match metrics_file::read(&r.run_dir.join("metrics.csv"), &metric) {
+            Err(problem) => {
+                study.fail(r.n, &problem, false)?;
+                say(format!("trial {} failed: {problem}", r.n));
+                r.stopping = true;
+                terminate(&mut r.child);
+            }
+            Ok(rows) => {
+                for (epoch, value) in rows.into_iter().skip(r.reported) {
+                    r.reported += 1;
+                    let Some(v) = value else {
+                        let problem = format!("`{metric}` is empty in metrics.csv: the config holds out no validation data (set data.validation)");
+                        study.fail(r.n, &problem, false)?;
+                        say(format!("trial {} failed: {problem}", r.n));
+                        r.stopping = true;
+                        terminate(&mut r.child);
+                        break;
+                    };
+                    if study.report(r.n, epoch, v)? {
+                        say(format!(
+                            "trial {} pruned after epoch {epoch} ({metric} {v:.5})",
+                            r.n
+                        ));
+                        r.stopping = true;
+                        if exited.is_none() {
+                            terminate(&mut r.child);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    let Some(status) = exited else {
+        return Ok(false);
+    };
+    if study.trials()[r.n].state != TrialState::Running {
+        return Ok(true);
+    }
+    if status.success() {
+        match study.trials()[r.n].last() {
+            Some((_, v)) => {
+                study.complete(r.n, v)?;
+                say(format!("trial {} completed: {metric} {v:.5}", r.n));
+            }
+            None => study.fail(r.n, "the run wrote no epochs to metrics.csv", false)?,
+        }
+    } else {
+        let reason = format!("gradus train ended with {status}: {}", log_tail(&r.log));
+        say(format!("trial {} failed ({})", r.n, r.log.display()));
+        study.fail(r.n, &reason, false)?;
+    }
+    Ok(true)
+}
+
+/// Runs trials until the study holds `opts.trials` counted trials (or the sampler has no more),
+/// `opts.parallel` at a time. `say` receives one line per trial event, for the console.
+///
+/// # Errors
+/// The study folder cannot be written, a trial cannot be started or its config built, the
+/// journal cannot be written.
+pub fn run(
+    study: &mut Study,
+    base: &toml::Table,
+    opts: &RunnerOptions,
+    say: &mut dyn FnMut(String),
+) -> Result<()> {
+    let trials_dir = opts.dir.join("trials");
+    std::fs::create_dir_all(&trials_dir).map_err(io(&trials_dir))?;
+    let mut running: Vec<Running> = Vec::new();
+    let mut exhausted = false;
+    let stopped = || opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
+    loop {
+        if stopped() {
+            for r in &mut running {
+                if !r.stopping {
+                    terminate(&mut r.child);
+                }
+            }
+            for r in &mut running {
+                let _ = r.child.wait();
+                if study.trials()[r.n].state == TrialState::Running {
+                    study.fail(r.n, "interrupted: the search was stopped", true)?;
+                }
+            }
+            say("search stopped: running trials were stopped and marked interrupted; --resume continues it".into());
+            return Ok(());
+        }
+        while !exhausted && running.len() < opts.parallel.max(1) && study.counted() < opts.trials {
+            match study.ask()? {
+                Some(n) => {
+                    running.push(start(study, base, opts, n)?);
+                    say(format!("trial {n} started: {}", describe(study, n)));
+                }
+                None => {
+                    exhausted = true;
+                    say("the sampler has no more trials (grid covered)".into());
+                }
+            }
+        }
+        if running.is_empty() {
+            return Ok(());
+        }
+        let mut i = 0;
+        while i < running.len() {
+            if poll(&mut running[i], study, say)? {
+                running.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        std::thread::sleep(opts.poll);
+    }
+}
+
+/// `key=value` pairs of trial `n`'s parameters.
+pub fn describe(study: &Study, n: usize) -> String {
+    let t = &study.trials()[n];
+    study
+        .spec()
+        .space
+        .params
+        .iter()
+        .filter_map(|p| {
+            t.params
+                .get(&p.name)
+                .map(|v| format!("{}={}", p.name, p.distribution.to_toml(*v)))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
