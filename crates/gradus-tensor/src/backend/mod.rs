@@ -149,7 +149,7 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
     /// `[indices.len(), num_classes]` rows with a 1 at each index (indices checked).
     fn one_hot(indices: &[usize], num_classes: usize, dtype: DType) -> Result<Self>;
 
-    // ---- matmul, convolution, pooling, recurrent cells (ops/matmul.rs, conv, pool, recurrent) ----
+    // ---- matmul, conv, pooling, recurrent cells, linear algebra (ops/matmul.rs, conv, ..., linalg)
 
     /// Batched matrix product: `self` viewed as `[.., m, k]` by `layout`, `rhs` as `[.., k, n]`,
     /// both layouts broadcast to the same batch axes; returns the row-major `[.., m, n]` product.
@@ -209,6 +209,19 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
         rest: [(&Self, &Layout); 3],
         dims: crate::ops::recurrent::RnnDims,
     ) -> Result<[Self; 4]>;
+
+    /// Solves `A X = B` (`torch.linalg.solve`): `self` is the square view `layout` `[n, n]`, `b`
+    /// the view `[n]` or `[n, k]` (same dtype); returns `X`, row-major, with `b`'s shape. Shapes
+    /// are checked by the op.
+    ///
+    /// # Errors
+    /// When `A` is singular (a zero pivot of its LU factorization with partial pivoting).
+    fn linalg_solve(&self, layout: &Layout, b: (&Self, &Layout)) -> Result<Self>;
+
+    /// The reduced QR factorization of the `[m, n]` view `layout` (`torch.linalg.qr`,
+    /// `mode="reduced"`): `Q` `[m, p]` with orthonormal columns and upper-trapezoidal `R`
+    /// `[p, n]`, `p = min(m, n)`, both row-major.
+    fn linalg_qr(&self, layout: &Layout) -> Result<(Self, Self)>;
 
     // ---- optimizer rules: the fused per-element update (gradus-optim) ----------------------------
 
