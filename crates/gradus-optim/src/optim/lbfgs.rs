@@ -11,9 +11,9 @@ use crate::{Buffer, OptimError, Result};
 use gradus_tensor::{DType, Param, Tensor};
 use serde::{Deserialize, Serialize};
 
-/// `a . b` as a 0-d tensor.
+/// `a . b` of two flat vectors as a 0-d tensor (one product, no temporary vector).
 fn dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    Ok(a.mul(b)?.sum_all()?)
+    Ok(a.matmul(b)?)
 }
 
 /// `max |a|`, read to the host (a stopping test).
@@ -67,8 +67,8 @@ fn snapshot(t: &Tensor) -> Result<Tensor> {
 /// ```
 pub struct Lbfgs {
     params: Vec<Param>,
-    /// The shape and dtype of each parameter that the state was made for (or last cast to).
-    fitted: Vec<(Vec<usize>, DType)>,
+    /// The shape of each parameter that the state was made for.
+    fitted: Vec<Vec<usize>>,
     lr: f64,
     max_iter: usize,
     max_eval: Option<usize>,
@@ -113,9 +113,10 @@ impl LbfgsState {
     }
 }
 
-/// A flat vector stored in the state.
+/// A flat vector stored in the state: results of ops, never written in place, so kept without
+/// a copy.
 fn keep(t: &Tensor) -> Result<Buffer> {
-    Buffer::copy_of(t)
+    Ok(Buffer::from_result(t.clone()))
 }
 
 impl Lbfgs {
@@ -146,7 +147,7 @@ impl Lbfgs {
     /// ```
     pub fn with_params(params: &[Param]) -> Lbfgs {
         Lbfgs {
-            fitted: params.iter().map(|p| (p.shape(), p.dtype())).collect(),
+            fitted: params.iter().map(Param::shape).collect(),
             params: params.to_vec(),
             lr: 1.0,
             max_iter: 20,
@@ -198,7 +199,7 @@ impl Lbfgs {
     /// Restores a state saved with [`Lbfgs::state`] (checked against the parameters at the next
     /// step).
     pub fn load_state(&mut self, state: LbfgsState) {
-        self.fitted = self.params.iter().map(|p| (p.shape(), p.dtype())).collect();
+        self.fitted = self.params.iter().map(Param::shape).collect();
         self.state = state;
     }
 
@@ -215,7 +216,7 @@ impl Lbfgs {
     /// casts the state's vectors to the flat dtype, and the vectors must have the parameters'
     /// total length.
     fn fit_state(&mut self) -> Result<()> {
-        for (index, (p, (shape, dtype))) in self.params.iter().zip(&mut self.fitted).enumerate() {
+        for (index, (p, shape)) in self.params.iter().zip(&self.fitted).enumerate() {
             let now = p.shape();
             if now != *shape {
                 return Err(OptimError::ParamReshaped {
@@ -225,7 +226,6 @@ impl Lbfgs {
                     to: now,
                 });
             }
-            *dtype = p.dtype();
         }
         let (dtype, total) = (self.flat_dtype(), self.numel());
         for b in self.state.vectors_mut() {
@@ -342,7 +342,7 @@ impl Lbfgs {
         let mut q = g.neg()?;
         for i in (0..n).rev() {
             let a = dot(s.old_stps[i].tensor(), &q)?.mul_scalar(s.ro[i])?;
-            q = q.sub(&s.old_dirs[i].tensor().mul(&a)?)?;
+            q = s.old_dirs[i].tensor().mul_add(&a.neg()?, &q)?;
             al.push(a);
         }
         al.reverse();
@@ -352,7 +352,7 @@ impl Lbfgs {
         };
         for (i, a) in al.iter().enumerate() {
             let be = dot(s.old_dirs[i].tensor(), &r)?.mul_scalar(s.ro[i])?;
-            r = r.add(&s.old_stps[i].tensor().mul(&a.sub(&be)?)?)?;
+            r = s.old_stps[i].tensor().mul_add(&a.sub(&be)?, &r)?;
         }
         Ok(r)
     }
