@@ -233,6 +233,17 @@ mod tests {
     }
 
     #[test]
+    fn empty_systems_and_matrices_give_empty_results() {
+        let a = Tensor::zeros(&[0, 0], DType::F64);
+        let x = a.linalg_solve(&Tensor::zeros(&[0, 2], DType::F64)).unwrap();
+        assert_eq!(x.shape(), &[0, 2]);
+        for (m, n) in [(0, 3), (3, 0)] {
+            let (q, r) = Tensor::zeros(&[m, n], DType::F32).linalg_qr().unwrap();
+            assert_eq!((q.shape(), r.shape()), (&[m, 0][..], &[0, n][..]));
+        }
+    }
+
+    #[test]
     fn qr_rejects_non_matrices_and_refuses_to_differentiate() {
         let err = Tensor::zeros(&[4], DType::F64).linalg_qr().unwrap_err();
         assert!(err.to_string().contains("[4]"), "{err}");
