@@ -232,33 +232,15 @@ pub fn orthogonal(shape: &[usize], gain: f64, dtype: DType, rng: &mut Rng) -> Re
     }
     let rows = shape[0];
     let cols: usize = shape[1..].iter().product();
-    // Gram-Schmidt on the columns of the tall orientation, sign-fixed like QR with diag(R) > 0
-    let (m, n) = if rows < cols {
-        (cols, rows)
-    } else {
-        (rows, cols)
-    };
-    let a = rng.normal(&[n, m], 0.0, 1.0, DType::F64).to_vec_f64();
-    let mut q: Vec<Vec<f64>> = Vec::with_capacity(n);
-    for j in 0..n {
-        let mut v = a[j * m..(j + 1) * m].to_vec();
-        for u in &q {
-            let d: f64 = u.iter().zip(&v).map(|(x, y)| x * y).sum();
-            v.iter_mut().zip(u).for_each(|(x, y)| *x -= d * y);
-        }
-        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-        v.iter_mut().for_each(|x| *x /= norm);
-        q.push(v);
-    }
-    // q[j] is column j of an m x n matrix with orthonormal columns
-    let data: Vec<f64> = if rows < cols {
-        (0..rows)
-            .flat_map(|r| q[r].iter().map(|x| x * gain).collect::<Vec<_>>())
-            .collect()
-    } else {
-        (0..rows)
-            .flat_map(|r| (0..cols).map(|c| q[c][r] * gain).collect::<Vec<_>>())
-            .collect()
-    };
-    Tensor::from_vec(data, shape)?.to_dtype(dtype)
+    // as torch: QR of the tall orientation of a Gaussian [rows, cols] matrix (drawn and factored
+    // in f64), Q's columns multiplied by the signs of R's diagonal so that Q is unique
+    let drawn = rng.normal(&[rows, cols], 0.0, 1.0, DType::F64);
+    let tall = if rows < cols { drawn.t()? } else { drawn };
+    let (q, r) = tall.linalg_qr()?;
+    let k = rows.min(cols); // R is [k, k]
+    let diagonal = Tensor::from_vec((0..k).map(|i| (i * (k + 1)) as f64).collect(), &[k])?;
+    let signs = r.reshape(&[k * k])?.index_select(0, &diagonal)?.sign()?;
+    let q = q.mul(&signs)?;
+    let q = if rows < cols { q.t()? } else { q };
+    q.mul_scalar(gain)?.reshape(shape)?.to_dtype(dtype)
 }

@@ -159,3 +159,39 @@ fn seeds_reproduce_initialization() {
             .to_vec_f64()
     );
 }
+
+#[test]
+fn orthogonal_is_the_qr_factor_of_its_gaussian_draw_with_a_positive_r_diagonal() {
+    // torch.nn.init.orthogonal_: A ~ N(0, 1) [rows, cols], Q R = A (tall orientation) with the
+    // signs fixed so that diag(R) > 0; then R = Q^T A is upper triangular with a positive diagonal
+    for (shape, flat) in [
+        (vec![6usize, 3], [6usize, 3]),
+        (vec![2, 3, 2], [2, 6]),
+        (vec![4, 4], [4, 4]),
+    ] {
+        let q = init::orthogonal(&shape, 1.0, DType::F64, &mut Rng::seed(9)).unwrap();
+        let a = Rng::seed(9).normal(&flat, 0.0, 1.0, DType::F64);
+        let q = q.reshape(&flat).unwrap();
+        let (q, a) = if flat[0] < flat[1] {
+            (q.t().unwrap(), a.t().unwrap())
+        } else {
+            (q, a)
+        };
+        let k = flat[0].min(flat[1]);
+        let r = q.t().unwrap().matmul(&a).unwrap().to_vec_f64();
+        for i in 0..k {
+            assert!(
+                r[i * k + i] > 0.0,
+                "{shape:?}: R[{i}][{i}] = {}",
+                r[i * k + i]
+            );
+            for j in 0..i {
+                assert!(
+                    r[i * k + j].abs() < 1e-12,
+                    "{shape:?}: R[{i}][{j}] = {}",
+                    r[i * k + j]
+                );
+            }
+        }
+    }
+}

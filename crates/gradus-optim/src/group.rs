@@ -173,6 +173,17 @@ impl ParamGroup {
             .map_err(|e| e.locate(group, |i| i, &self.names))
     }
 
+    /// Checks the parameters against the state as [`ParamGroup::step`] does (casting the state of
+    /// a parameter whose dtype changed), without stepping: for wrappers that move the parameters
+    /// before the step (SAM's perturbation).
+    ///
+    /// # Errors
+    /// [`OptimError::ParamReshaped`].
+    pub(crate) fn fit(&mut self, group: usize) -> Result<()> {
+        let tensors = current(&self.params);
+        self.fit_state(group, &tensors)
+    }
+
     /// Clears every parameter's gradient.
     pub(crate) fn zero_grad(&self) {
         self.params.iter().for_each(Param::zero_grad);

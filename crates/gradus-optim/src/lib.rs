@@ -23,8 +23,9 @@
 //!   rayon chunks for big buffers; Adam reads `p, g, m, v` and writes `p, m, v`: 28 bytes per f32
 //!   parameter). `update` runs the same rule writing the update instead; unit tests check the
 //!   fused path against a tensor-op reference implementation. Optimizers never touch host
-//!   slices; L-BFGS and Newton, whose dense algebra is sequential, read host vectors through the
-//!   explicit transfer API (their module docs say why).
+//!   slices; L-BFGS and Newton are tensor algebra too (flat tensors, dot products as reductions,
+//!   the Hessian system one `linalg_solve`) and read with `item()` only the scalars their
+//!   decisions need, as PyTorch's LBFGS does.
 //! - **Learning rates** are a [`Schedule`]: a constant (`0.1.into()`) or a pure function of the
 //!   step (torch's `StepLR`, `CosineAnnealingLR`, `OneCycleLR`, `SequentialLR`...);
 //!   [`ReduceOnPlateau`] is the one metric-driven, stateful exception and feeds a
@@ -32,7 +33,8 @@
 //! - **Optimizers** (`optim/`, one file each): PyTorch's [`Sgd`], [`Adagrad`], [`RmsProp`],
 //!   [`Adadelta`], [`Adam`], [`AdamW`], [`Adamax`], [`NAdam`], [`RAdam`], [`Rprop`]; optax's
 //!   [`Lion`], [`Lamb`], [`Lars`], [`AdaBelief`], [`Yogi`]; wrappers [`Lookahead`] and [`Sam`];
-//!   closure-based second-order [`Lbfgs`] (strong Wolfe) and [`Newton`].
+//!   closure-based second-order [`Lbfgs`] (strong Wolfe) and [`Newton`]. [`Sam`] and [`Lbfgs`]
+//!   hold `Param` handles as [`Optimizer`] does.
 //! - **Transforms** (`transforms/`): [`ClipByGlobalNorm`], [`ClipByValue`], [`AdaptiveClip`],
 //!   [`Centralize`], [`L1Penalty`], [`L2Penalty`], [`DecoupledWeightDecay`], [`Accumulate`],
 //!   [`GradientNoise`], and [`ParamEma`] (Polyak averaging of parameters for evaluation).

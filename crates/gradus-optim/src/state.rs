@@ -72,6 +72,12 @@ impl Buffer {
         }
     }
 
+    /// A buffer taking `t`'s storage as it is, without a copy: for a fresh result of an op that
+    /// nothing else writes to (the buffer then never aliases a written tensor).
+    pub(crate) fn from_result(t: Tensor) -> Buffer {
+        Buffer { tensor: t.detach() }
+    }
+
     /// A buffer holding a copy of `t`'s values, in `t`'s dtype.
     ///
     /// # Errors

@@ -103,3 +103,62 @@ fn lbfgs_and_newton_reach_the_same_optimum() {
     // The optimum is not the starting point (a test that cannot pass trivially).
     assert!(l_newton < 0.2, "loss at the optimum {l_newton}");
 }
+
+/// f(x) = x0^2 - x1^2 + x1^4: at (0, 0.1) the Hessian diag(2, -1.88) is indefinite.
+fn saddle(x: &Tensor) -> gradus_tensor::Result<Tensor> {
+    let (a, b) = (x.narrow(0, 0, 1)?, x.narrow(0, 1, 1)?);
+    a.powf(2.0)?
+        .sub(&b.powf(2.0)?)?
+        .add(&b.powf(4.0)?)?
+        .sum_all()
+}
+
+#[test]
+fn newton_damps_an_indefinite_hessian_into_a_descent_step() {
+    for (dtype, tol) in [
+        (gradus_tensor::DType::F64, 1e-12),
+        (gradus_tensor::DType::F32, 1e-6),
+    ] {
+        let x = Tensor::from_vec(vec![0.0f64, 0.1], &[2])
+            .unwrap()
+            .to_dtype(dtype)
+            .unwrap();
+        let (before, gnorm) = Newton::new().step(&x, saddle).unwrap();
+        // g = (0, -0.196): the undamped step (0, -0.104) goes uphill; damping 1e-10, 1e-9, ...,
+        // 1 still leaves H + damping I indefinite, 10 makes it positive definite, and the full
+        // step passes the Armijo test
+        assert!((before + 0.0099).abs() < tol, "{before}");
+        assert!((gnorm - 0.196).abs() < tol, "{gnorm}");
+        let got = x.to_vec_f64();
+        let want = 0.1 + 0.196 / (10.0 - 1.88);
+        assert!(
+            got[0] == 0.0 && (got[1] - want).abs() < tol,
+            "{dtype:?}: {got:?}"
+        );
+        assert!(saddle(&x).unwrap().item().unwrap() < before);
+        assert_eq!(x.dtype(), dtype);
+    }
+}
+
+#[test]
+fn newton_stays_at_a_stationary_point_and_rejects_a_matrix_iterate() {
+    let x = Tensor::from_vec(vec![0.0f64, 0.0], &[2]).unwrap();
+    let (loss, gnorm) = Newton::new().step(&x, saddle).unwrap();
+    assert_eq!((loss, gnorm), (0.0, 0.0));
+    assert_eq!(x.to_vec::<f64>().unwrap(), vec![0.0, 0.0]);
+    let m = Tensor::zeros(&[2, 2], gradus_tensor::DType::F64);
+    let err = Newton::new().step(&m, |x| x.sum_all()).unwrap_err();
+    assert!(err.to_string().contains("[2, 2]"), "{err}");
+}
+
+#[test]
+fn newton_damps_a_singular_hessian() {
+    // f = x0^2 (x1 unused): H = diag(2, 0) is singular; damping 1e-10 makes it solvable and the
+    // step lands x0 on 0 (to within the damping)
+    let x = Tensor::from_vec(vec![1.0f64, 5.0], &[2]).unwrap();
+    Newton::new()
+        .step(&x, |x| x.narrow(0, 0, 1)?.powf(2.0)?.sum_all())
+        .unwrap();
+    let got = x.to_vec::<f64>().unwrap();
+    assert!(got[0].abs() < 1e-9 && got[1] == 5.0, "{got:?}");
+}

@@ -23,7 +23,7 @@ fn sam_step_matches_hand_derivation() {
         .requires_grad_(true);
     let mut sam = Sam::new(Sgd::new(lr), rho, &[x.clone()]).unwrap();
     let l0 = sam
-        .step(&[x.clone()], || {
+        .step(|| {
             let l = loss(&x)?;
             l.backward()?;
             Ok(l.item()?)

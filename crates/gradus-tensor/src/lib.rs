@@ -13,8 +13,8 @@
 //! - [`gradcheck()`]: finite-difference checks users can run on their own functions.
 //! - `backend/`: the seam between ops and devices. An op makes one call on its input's
 //!   [`Storage`] (opaque: elements, dtype, [`Device`]); `backend/cpu/` holds the CPU kernels
-//!   (elementwise, reductions, im2col, gate math, GEMM via the `faer` crate) and [`simd`], which
-//!   compiles hot loops for the widest vector instructions the CPU has.
+//!   (elementwise, reductions, im2col, gate math, GEMM, LU solve and QR via the `faer` crate) and
+//!   [`simd`], which compiles hot loops for the widest vector instructions the CPU has.
 //! - [`Param`]: the one handle to a trainable tensor, shared by modules and optimizers, so that
 //!   freezing, casting or moving a parameter ([`Param::to`], [`Tensor::to_device`]) reaches all.
 //!

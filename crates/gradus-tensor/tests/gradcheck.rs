@@ -1,5 +1,6 @@
 //! Every differentiable op against central finite differences in float64, including broadcast
-//! and non-contiguous inputs; second derivatives for the elementwise ops, matmul and softmax.
+//! and non-contiguous inputs; second derivatives for the elementwise ops, matmul, softmax and
+//! linalg_solve.
 
 use gradus_tensor::ops::conv::Conv2dOptions;
 use gradus_tensor::ops::pool::Pool2d;
@@ -451,6 +452,40 @@ fn fused_gru_sequence_first_and_second_order() {
                 "gru_sequence_one_step",
                 |x| gru(x),
                 [[1, 1, 6], [6, 2], [6], [1, 2]]
+            ),
+        ],
+        inputs,
+        true,
+    );
+}
+
+#[test]
+fn linalg_solve_first_and_second_order() {
+    // A = x0 + 4 I is well conditioned for entries in [-1.5, 1.5]; B a vector or a matrix, A
+    // also as a transposed (strided) view
+    let shifted = |a: &Tensor| -> Result<Tensor> {
+        let n = a.shape()[0];
+        let eye: Vec<f64> = (0..n * n)
+            .map(|i| if i % (n + 1) == 0 { 4.0 } else { 0.0 })
+            .collect();
+        a.add(&Tensor::from_vec(eye, &[n, n])?)
+    };
+    run(
+        vec![
+            case!(
+                "solve_vector",
+                |x| shifted(&x[0])?.linalg_solve(&x[1]),
+                [[3, 3], [3]]
+            ),
+            case!(
+                "solve_matrix",
+                |x| shifted(&x[0])?.linalg_solve(&x[1]),
+                [[3, 3], [3, 2]]
+            ),
+            case!(
+                "solve_transposed",
+                |x| shifted(&x[0].t()?)?.linalg_solve(&x[1].t()?),
+                [[4, 4], [2, 4]]
             ),
         ],
         inputs,

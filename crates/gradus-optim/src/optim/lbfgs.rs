@@ -1,21 +1,31 @@
 //! L-BFGS with a strong-Wolfe line search (PyTorch `torch.optim.LBFGS(line_search_fn="strong_wolfe")`).
 //!
-//! A host boundary by design, as in PyTorch (which flattens the parameters into one vector): the
-//! two-loop recursion and the line search are short sequential dense algebra on one flat vector,
-//! with a branch per step on scalars (curvature, Wolfe conditions) that the host must read anyway.
-//! So the parameters and gradients are read into a host `Vec<f64>` through the explicit transfer
-//! API (`to_vec_f64`, `update_data`) once per function evaluation, not per element of a rule.
+//! Written on tensors as PyTorch's is: the gradient is gathered by concatenating the flattened
+//! gradients (`_gather_flat_grad`), the history pairs `s`, `y` and the direction are flat tensors
+//! in the parameters' dtype, dot products are tensor reductions, and the parameters move by tensor
+//! updates of each [`Param`] (`_add_grad`). Only the scalars that drive decisions are read with
+//! `item()`, as PyTorch reads them: the loss, the curvature `y.s`, the slope `g.d` and the
+//! stopping tests' norms.
 
-use crate::error::at;
-use crate::{OptimError, Result};
-use gradus_tensor::{DType, Tensor};
+use crate::{Buffer, OptimError, ParamRef, Result};
+use gradus_tensor::{DType, Param, Tensor};
 use serde::{Deserialize, Serialize};
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+/// `a . b` of two flat vectors as a 0-d tensor (one product, no temporary vector).
+fn dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    Ok(a.matmul(b)?)
 }
-fn max_abs(a: &[f64]) -> f64 {
-    a.iter().fold(0.0, |m, x| m.max(x.abs()))
+
+/// `max |a|`, read to the host (a stopping test).
+fn max_abs(a: &Tensor) -> Result<f64> {
+    Ok(a.abs()?.max_all()?.item()?)
+}
+
+/// A copy of `t`'s values that no later in-place write to `t` changes (torch's `p.clone()`).
+fn snapshot(t: &Tensor) -> Result<Tensor> {
+    let copy = t.zeros_like();
+    copy.copy_from(&t.detach())?;
+    Ok(copy)
 }
 
 /// L-BFGS, closure-based, with PyTorch's algorithm and defaults (`lr` 1, `max_iter` 20,
@@ -29,7 +39,14 @@ fn max_abs(a: &[f64]) -> f64 {
 /// t <- strong-Wolfe line search along d (first iteration starts at min(1, 1/|g|_1) lr)
 /// p <- p + t d
 /// ```
-/// The state (history, direction, counters) is serializable ([`Lbfgs::state`]).
+/// `g`, `d` and the history are flat vectors (the parameters' gradients concatenated, a parameter
+/// without a gradient counting as zeros, as in PyTorch) in the parameters' dtype (f64 when they
+/// mix f32 and f64). It holds the parameters' [`Param`] handles, as
+/// [`Optimizer`](crate::Optimizer) does: a parameter frozen after it was built
+/// (`requires_grad` false) counts as a zero gradient and is not moved; one cast to another dtype
+/// has the history cast to match; one given values of another shape fails the step with
+/// [`OptimError::ParamReshaped`]. The state (history, direction, counters) is serializable
+/// ([`Lbfgs::state`]).
 ///
 /// ```
 /// use gradus_optim::Lbfgs;
@@ -49,7 +66,9 @@ fn max_abs(a: &[f64]) -> f64 {
 /// # Ok(()) }
 /// ```
 pub struct Lbfgs {
-    params: Vec<Tensor>,
+    params: Vec<Param>,
+    /// The shape of each parameter that the state was made for.
+    fitted: Vec<Vec<usize>>,
     lr: f64,
     max_iter: usize,
     max_eval: Option<usize>,
@@ -59,7 +78,8 @@ pub struct Lbfgs {
     state: LbfgsState,
 }
 
-/// The persistent state of [`Lbfgs`] between steps.
+/// The persistent state of [`Lbfgs`] between steps: flat vectors as [`Buffer`]s (tensors in the
+/// parameters' dtype; serialized with their values) and host scalars.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LbfgsState {
     /// Total iterations.
@@ -67,25 +87,67 @@ pub struct LbfgsState {
     /// Total function evaluations.
     pub func_evals: u64,
     /// Last direction.
-    pub d: Vec<f64>,
+    pub d: Option<Buffer>,
     /// Last step length.
     pub t: f64,
     /// Gradient differences `y`.
-    pub old_dirs: Vec<Vec<f64>>,
+    pub old_dirs: Vec<Buffer>,
     /// Steps `s`.
-    pub old_stps: Vec<Vec<f64>>,
-    /// `1 / y.s`.
+    pub old_stps: Vec<Buffer>,
+    /// `1 / y.s` (read when the pair was kept: the curvature test reads `y.s`).
     pub ro: Vec<f64>,
-    /// Initial inverse-Hessian scale.
-    pub h_diag: f64,
+    /// Initial inverse-Hessian scale `y.s / y.y` (a 0-d tensor).
+    pub h_diag: Option<Buffer>,
     /// Gradient at the previous iterate.
-    pub prev_flat_grad: Vec<f64>,
+    pub prev_flat_grad: Option<Buffer>,
+}
+
+impl LbfgsState {
+    /// Every flat vector of the state (not `h_diag`), for checks and casts.
+    fn vectors_mut(&mut self) -> impl Iterator<Item = &mut Buffer> {
+        self.d
+            .iter_mut()
+            .chain(self.prev_flat_grad.iter_mut())
+            .chain(self.old_dirs.iter_mut())
+            .chain(self.old_stps.iter_mut())
+    }
+}
+
+/// A flat vector stored in the state: results of ops, never written in place, so kept without
+/// a copy.
+fn keep(t: &Tensor) -> Result<Buffer> {
+    Ok(Buffer::from_result(t.clone()))
 }
 
 impl Lbfgs {
-    /// L-BFGS over `params` with torch's defaults.
+    /// L-BFGS over plain tensors, each held as it is (a [`Param::from_tensor`] handle of its
+    /// own, as [`Optimizer::new`](crate::Optimizer::new)), with torch's defaults.
     pub fn new(params: &[Tensor]) -> Lbfgs {
+        let handles: Vec<Param> = params.iter().cloned().map(Param::from_tensor).collect();
+        Lbfgs::with_params(&handles)
+    }
+
+    /// L-BFGS over parameter handles (typically a model's `parameters()`), with torch's
+    /// defaults: it follows the parameters when they are frozen or cast after it was built.
+    ///
+    /// ```
+    /// use gradus_optim::Lbfgs;
+    /// use gradus_tensor::{DType, Param, Tensor};
+    /// # fn main() -> gradus_optim::Result<()> {
+    /// let w = Param::new(Tensor::from_vec(vec![3.0f64, -2.0], &[2])?);
+    /// let mut opt = Lbfgs::with_params(&[w.clone()]);
+    /// w.cast(DType::F32)?; // the optimizer follows the handle
+    /// opt.step(|| {
+    ///     let l = w.tensor().powf(2.0)?.sum_all()?;
+    ///     l.backward()?;
+    ///     Ok(l.item()?)
+    /// })?;
+    /// assert!(w.tensor().to_vec::<f32>()?.iter().all(|v| v.abs() < 1e-4));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_params(params: &[Param]) -> Lbfgs {
         Lbfgs {
+            fitted: params.iter().map(Param::shape).collect(),
             params: params.to_vec(),
             lr: 1.0,
             max_iter: 20,
@@ -126,58 +188,127 @@ impl Lbfgs {
         self.history_size = n.max(1);
         self
     }
+    /// The parameter handles, in the order of the flat vectors.
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
     /// The state, for checkpoints.
     pub fn state(&self) -> &LbfgsState {
         &self.state
     }
-    /// Restores a state saved with [`Lbfgs::state`].
+    /// Restores a state saved with [`Lbfgs::state`] (checked against the parameters at the next
+    /// step).
     pub fn load_state(&mut self, state: LbfgsState) {
+        self.fitted = self.params.iter().map(Param::shape).collect();
         self.state = state;
     }
 
-    fn flat_params(&self) -> Vec<f64> {
-        self.params.iter().flat_map(|p| p.to_vec_f64()).collect()
+    /// The dtype of the flat vectors: the parameters' (f64 when they mix f32 and f64).
+    fn flat_dtype(&self) -> DType {
+        if self.params.iter().any(|p| p.dtype() == DType::F64) {
+            DType::F64
+        } else {
+            DType::F32
+        }
     }
 
-    fn set_params(&self, x: &[f64]) -> Result<()> {
-        let mut off = 0;
-        for (i, p) in self.params.iter().enumerate() {
-            let n = p.numel();
-            let v = &x[off..off + n];
-            match p.dtype() {
-                DType::F64 => p
-                    .update_data(|d: &mut [f64]| d.copy_from_slice(v))
-                    .map_err(at(i))?,
-                DType::F32 => p
-                    .update_data(|d: &mut [f32]| {
-                        d.iter_mut().zip(v).for_each(|(a, &b)| *a = b as f32)
-                    })
-                    .map_err(at(i))?,
-                other => {
-                    return Err(OptimError::at_param(
-                        i,
-                        OptimError::StateMismatch(format!("L-BFGS: unsupported dtype {other:?}")),
-                    ))
-                }
+    /// Checks the parameters against the state: a changed shape is an error, a changed dtype
+    /// casts the state's vectors to the flat dtype, and the vectors must have the parameters'
+    /// total length.
+    fn fit_state(&mut self) -> Result<()> {
+        for (index, (p, shape)) in self.params.iter().zip(&self.fitted).enumerate() {
+            let now = p.shape();
+            if now != *shape {
+                return Err(OptimError::ParamReshaped {
+                    param: ParamRef::in_group(0, index, None),
+                    from: shape.clone(),
+                    to: now,
+                });
             }
-            off += n;
+        }
+        let (dtype, total) = (self.flat_dtype(), self.numel());
+        for b in self.state.vectors_mut() {
+            if b.shape() != [total] {
+                return Err(OptimError::StateMismatch(format!(
+                    "L-BFGS: the state holds vectors of shape {:?}, the parameters have {total} \
+                     elements",
+                    b.shape()
+                )));
+            }
+        }
+        let state = &mut self.state;
+        let h_diag = state.h_diag.iter_mut();
+        for b in h_diag
+            .chain(state.d.iter_mut())
+            .chain(state.prev_flat_grad.iter_mut())
+        {
+            if b.dtype() != dtype {
+                *b = b.to_dtype(dtype)?;
+            }
+        }
+        for b in state.old_dirs.iter_mut().chain(state.old_stps.iter_mut()) {
+            if b.dtype() != dtype {
+                *b = b.to_dtype(dtype)?;
+            }
         }
         Ok(())
     }
 
-    fn flat_grad(&self) -> Result<Vec<f64>> {
-        let mut out = Vec::new();
-        for p in &self.params {
-            match p.grad() {
-                Some(g) => out.extend(g.to_vec_f64()),
-                None => out.extend(std::iter::repeat(0.0).take(p.numel())),
-            }
-        }
-        Ok(out)
+    fn numel(&self) -> usize {
+        self.params.iter().map(Param::numel).sum()
     }
 
-    fn evaluate(&self, closure: &mut impl FnMut() -> Result<f64>) -> Result<(f64, Vec<f64>)> {
-        self.params.iter().for_each(|p| p.set_grad(None));
+    /// The current parameter values, copied (torch's `_clone_param`).
+    fn clone_params(&self) -> Result<Vec<Tensor>> {
+        self.params.iter().map(|p| snapshot(&p.tensor())).collect()
+    }
+
+    /// Sets the trainable parameters to `x + t d` (torch's `_set_param` then `_add_grad`);
+    /// frozen ones keep their values.
+    fn set_moved(&self, x: &[Tensor], t: f64, d: &Tensor) -> Result<()> {
+        let mut offset = 0;
+        for (p, x) in self.params.iter().zip(x) {
+            let p = p.tensor();
+            let n = p.numel();
+            if p.requires_grad() {
+                let step = d.narrow(0, offset, n)?.reshape(p.shape())?;
+                let moved = x.add(&step.to_dtype(p.dtype())?.mul_scalar(t)?)?;
+                p.copy_from(&moved)?;
+            }
+            offset += n;
+        }
+        Ok(())
+    }
+
+    /// Sets the parameters back to `x` (torch's `_set_param`).
+    fn set_params(&self, x: &[Tensor]) -> Result<()> {
+        for (p, x) in self.params.iter().zip(x) {
+            p.tensor().copy_from(x)?;
+        }
+        Ok(())
+    }
+
+    /// The gradients flattened and concatenated, zeros for a parameter without one (torch's
+    /// `_gather_flat_grad`), in the flat dtype.
+    fn flat_grad(&self) -> Result<Tensor> {
+        let dtype = self.flat_dtype();
+        let parts = self
+            .params
+            .iter()
+            .map(|p| {
+                let t = p.tensor();
+                let g = match t.grad() {
+                    Some(g) => g.detach(),
+                    None => t.zeros_like(),
+                };
+                Ok(g.reshape(&[t.numel()])?.to_dtype(dtype)?)
+            })
+            .collect::<Result<Vec<Tensor>>>()?;
+        Ok(Tensor::concat(&parts.iter().collect::<Vec<_>>(), 0)?)
+    }
+
+    fn evaluate(&self, closure: &mut impl FnMut() -> Result<f64>) -> Result<(f64, Tensor)> {
+        self.params.iter().for_each(Param::zero_grad);
         let loss = closure()?;
         if !loss.is_finite() {
             return Err(OptimError::Numerical(format!(
@@ -187,41 +318,42 @@ impl Lbfgs {
         Ok((loss, self.flat_grad()?))
     }
 
-    /// Loss and gradient at `x + t d` (parameters restored to `x` afterwards).
+    /// Loss and gradient at `x + t d` (parameters restored to `x` afterwards: torch's
+    /// `_directional_evaluate`).
     fn directional(
         &self,
         closure: &mut impl FnMut() -> Result<f64>,
-        x: &[f64],
+        x: &[Tensor],
         t: f64,
-        d: &[f64],
-    ) -> Result<(f64, Vec<f64>)> {
-        let moved: Vec<f64> = x.iter().zip(d).map(|(x, d)| x + t * d).collect();
-        self.set_params(&moved)?;
+        d: &Tensor,
+    ) -> Result<(f64, Tensor)> {
+        self.set_moved(x, t, d)?;
         let out = self.evaluate(closure);
         self.set_params(x)?;
         out
     }
 
-    /// Two-loop recursion: `-H g`.
-    fn direction(&self, g: &[f64]) -> Vec<f64> {
+    /// Two-loop recursion: `-H g`, in tensor ops (the coefficients stay 0-d tensors).
+    fn direction(&self, g: &Tensor) -> Result<Tensor> {
         let s = &self.state;
         let n = s.old_dirs.len();
-        let mut al = vec![0.0; n];
-        let mut q: Vec<f64> = g.iter().map(|x| -x).collect();
+        let mut al = Vec::with_capacity(n);
+        let mut q = g.neg()?;
         for i in (0..n).rev() {
-            al[i] = dot(&s.old_stps[i], &q) * s.ro[i];
-            q.iter_mut()
-                .zip(&s.old_dirs[i])
-                .for_each(|(q, y)| *q -= al[i] * y);
+            let a = dot(s.old_stps[i].tensor(), &q)?.mul_scalar(s.ro[i])?;
+            q = s.old_dirs[i].tensor().mul_add(&a.neg()?, &q)?;
+            al.push(a);
         }
-        let mut r: Vec<f64> = q.iter().map(|q| q * s.h_diag).collect();
+        al.reverse();
+        let mut r = match &s.h_diag {
+            Some(h) => q.mul(h.tensor())?,
+            None => q,
+        };
         for (i, a) in al.iter().enumerate() {
-            let be = dot(&s.old_dirs[i], &r) * s.ro[i];
-            r.iter_mut()
-                .zip(&s.old_stps[i])
-                .for_each(|(r, st)| *r += (a - be) * st);
+            let be = dot(s.old_dirs[i].tensor(), &r)?.mul_scalar(s.ro[i])?;
+            r = s.old_stps[i].tensor().mul_add(&a.sub(&be)?, &r)?;
         }
-        r
+        Ok(r)
     }
 
     /// Runs up to `max_iter` iterations; `closure` computes the loss, calls `backward()` and
@@ -229,14 +361,17 @@ impl Lbfgs {
     /// starting point.
     ///
     /// # Errors
-    /// When the closure fails or returns a non-finite loss.
+    /// When the closure fails or returns a non-finite loss; [`OptimError::ParamReshaped`] when a
+    /// parameter was given values of another shape; [`OptimError::StateMismatch`] when a loaded
+    /// state does not fit the parameters.
     pub fn step(&mut self, mut closure: impl FnMut() -> Result<f64>) -> Result<f64> {
+        self.fit_state()?;
         let max_eval = self.max_eval.unwrap_or(self.max_iter * 5 / 4);
         let (orig_loss, mut flat_grad) = self.evaluate(&mut closure)?;
         let mut loss = orig_loss;
         let mut current_evals = 1;
         self.state.func_evals += 1;
-        if max_abs(&flat_grad) <= self.tolerance_grad {
+        if max_abs(&flat_grad)? <= self.tolerance_grad {
             return Ok(orig_loss);
         }
         let mut n_iter = 0;
@@ -244,46 +379,54 @@ impl Lbfgs {
             n_iter += 1;
             self.state.n_iter += 1;
             if self.state.n_iter == 1 {
-                self.state.d = flat_grad.iter().map(|g| -g).collect();
+                self.state.d = Some(keep(&flat_grad.neg()?)?);
                 self.state.old_dirs.clear();
                 self.state.old_stps.clear();
                 self.state.ro.clear();
-                self.state.h_diag = 1.0;
+                self.state.h_diag = None;
             } else {
                 let s = &mut self.state;
-                let y: Vec<f64> = flat_grad
-                    .iter()
-                    .zip(&s.prev_flat_grad)
-                    .map(|(a, b)| a - b)
-                    .collect();
-                let st: Vec<f64> = s.d.iter().map(|d| d * s.t).collect();
-                let ys = dot(&y, &st);
+                let (prev, d) = match (&s.prev_flat_grad, &s.d) {
+                    (Some(prev), Some(d)) => (prev.tensor(), d.tensor()),
+                    _ => {
+                        return Err(OptimError::StateMismatch(
+                            "L-BFGS: the state counts iterations but holds no direction".into(),
+                        ))
+                    }
+                };
+                let y = flat_grad.sub(prev)?;
+                let st = d.mul_scalar(s.t)?;
+                let ys_t = dot(&y, &st)?;
+                let ys = ys_t.item()?;
                 if ys > 1e-10 {
                     if s.old_dirs.len() == self.history_size {
                         s.old_dirs.remove(0);
                         s.old_stps.remove(0);
                         s.ro.remove(0);
                     }
-                    s.h_diag = ys / dot(&y, &y);
-                    s.old_dirs.push(y);
-                    s.old_stps.push(st);
+                    s.h_diag = Some(keep(&ys_t.div(&dot(&y, &y)?)?)?);
+                    s.old_dirs.push(keep(&y)?);
+                    s.old_stps.push(keep(&st)?);
                     s.ro.push(1.0 / ys);
                 }
-                self.state.d = self.direction(&flat_grad);
+                let d = self.direction(&flat_grad)?;
+                self.state.d = Some(keep(&d)?);
             }
-            self.state.prev_flat_grad = flat_grad.clone();
+            self.state.prev_flat_grad = Some(keep(&flat_grad)?);
             let prev_loss = loss;
             let mut t = if self.state.n_iter == 1 {
-                (1.0f64).min(1.0 / flat_grad.iter().map(|g| g.abs()).sum::<f64>()) * self.lr
+                let g_l1 = flat_grad.abs()?.sum_all()?.item()?;
+                (1.0f64).min(1.0 / g_l1) * self.lr
             } else {
                 self.lr
             };
-            let d = self.state.d.clone();
-            let gtd = dot(&flat_grad, &d);
+            let d = self.state.d.as_ref().map(|d| d.tensor().clone());
+            let d = d.ok_or_else(|| OptimError::StateMismatch("L-BFGS: no direction".into()))?;
+            let gtd = dot(&flat_grad, &d)?.item()?;
             if gtd > -self.tolerance_change {
                 break;
             }
-            let x0 = self.flat_params();
+            let x0 = self.clone_params()?;
             let ls = strong_wolfe(
                 |t| self.directional(&mut closure, &x0, t, &d),
                 t,
@@ -295,14 +438,13 @@ impl Lbfgs {
             )?;
             (loss, flat_grad, t) = (ls.f, ls.g, ls.t);
             self.state.t = t;
-            let moved: Vec<f64> = x0.iter().zip(&d).map(|(x, d)| x + t * d).collect();
-            self.set_params(&moved)?;
+            self.set_moved(&x0, t, &d)?;
             current_evals += ls.evals;
             self.state.func_evals += ls.evals as u64;
             if n_iter == self.max_iter
                 || current_evals >= max_eval
-                || max_abs(&flat_grad) <= self.tolerance_grad
-                || max_abs(&d) * t.abs() <= self.tolerance_change
+                || max_abs(&flat_grad)? <= self.tolerance_grad
+                || max_abs(&d)? * t.abs() <= self.tolerance_change
                 || (loss - prev_loss).abs() < self.tolerance_change
             {
                 break;
@@ -340,7 +482,7 @@ fn cubic_interpolate(
 
 struct LineSearch {
     f: f64,
-    g: Vec<f64>,
+    g: Tensor,
     t: f64,
     evals: usize,
 }
@@ -350,35 +492,35 @@ struct LineSearch {
 struct Point {
     t: f64,
     f: f64,
-    g: Vec<f64>,
+    g: Tensor,
     gtd: f64,
 }
 
 /// torch's `_strong_wolfe` (c1 1e-4, c2 0.9, max 25 evaluations).
 #[allow(clippy::too_many_arguments)]
 fn strong_wolfe(
-    mut obj: impl FnMut(f64) -> Result<(f64, Vec<f64>)>,
+    mut obj: impl FnMut(f64) -> Result<(f64, Tensor)>,
     mut t: f64,
-    d: &[f64],
+    d: &Tensor,
     f: f64,
-    g: &[f64],
+    g: &Tensor,
     gtd: f64,
     tolerance_change: f64,
 ) -> Result<LineSearch> {
     let (c1, c2, max_ls) = (1e-4, 0.9, 25);
-    let d_norm = max_abs(d);
+    let d_norm = max_abs(d)?;
     let (f_new, g_new) = obj(t)?;
     let mut evals = 1;
     let mut new = Point {
         t,
         f: f_new,
-        gtd: dot(&g_new, d),
+        gtd: dot(&g_new, d)?.item()?,
         g: g_new,
     };
     let mut prev = Point {
         t: 0.0,
         f,
-        g: g.to_vec(),
+        g: g.clone(),
         gtd,
     };
     let mut done = false;
@@ -414,7 +556,7 @@ fn strong_wolfe(
         new = Point {
             t,
             f: f_new,
-            gtd: dot(&g_new, d),
+            gtd: dot(&g_new, d)?.item()?,
             g: g_new,
         };
         ls_iter += 1;
@@ -424,7 +566,7 @@ fn strong_wolfe(
             Point {
                 t: 0.0,
                 f,
-                g: g.to_vec(),
+                g: g.clone(),
                 gtd,
             },
             new.clone(),
@@ -467,7 +609,7 @@ fn strong_wolfe(
         let p = Point {
             t,
             f: f_new,
-            gtd: dot(&g_new, d),
+            gtd: dot(&g_new, d)?.item()?,
             g: g_new,
         };
         if p.f > f + c1 * t * gtd || p.f >= bracket[low].f {

@@ -1,11 +1,12 @@
 //! Newton's method with the exact Hessian (for small models).
 //!
-//! A host boundary by design: the dense `n x n` Hessian solve (Cholesky with damping) and the
-//! backtracking line search are small sequential linear algebra, so the gradient and Hessian are
-//! read to host vectors through the explicit transfer API (`to_vec_f64`, `item`).
+//! Written in tensor ops: the Hessian system is one [`Tensor::linalg_solve`] (a backend call),
+//! and the iterate moves by tensor updates. Only the scalars that drive decisions are read with
+//! `item()`: the loss, the slope `g.d` (descent or not, the Armijo test) and the trial losses of
+//! the line search.
 
 use crate::{OptimError, Result};
-use gradus_tensor::{autodiff, Tensor};
+use gradus_tensor::{autodiff, Tensor, TensorError};
 
 /// Damped Newton's method with a backtracking (Armijo) line search, on one 1-D parameter vector
 /// (concatenate a small model's parameters). The Hessian is exact, from
@@ -14,7 +15,8 @@ use gradus_tensor::{autodiff, Tensor};
 /// Update rule:
 /// ```text
 /// g <- grad f(x);  H <- hess f(x)
-/// solve (H + damping I) d = -g      (Cholesky; damping raised x10 until H + damping I is PD)
+/// solve (H + damping I) d = -g      (LU; damping raised x10 while the system is singular or d is
+///                                    not a descent direction, g.d >= 0: H + damping I not PD)
 /// t <- 1; while f(x + t d) > f(x) + c1 t g.d: t <- t / 2
 /// x <- x + t d
 /// ```
@@ -63,8 +65,8 @@ impl Newton {
         self
     }
 
-    /// One Newton step on `x` (updated in place; f64 or f32) for the scalar function `f`.
-    /// Returns `(loss before, gradient norm before)`.
+    /// One Newton step on `x` (updated in place; f64 or f32, computed in its dtype) for the
+    /// scalar function `f`. Returns `(loss before, gradient norm before)`.
     ///
     /// # Errors
     /// When `f` fails, `x` is not 1-D, or no damping makes the system solvable.
@@ -73,21 +75,31 @@ impl Newton {
         x: &Tensor,
         f: impl Fn(&Tensor) -> gradus_tensor::Result<Tensor>,
     ) -> Result<(f64, f64)> {
+        if x.rank() != 1 {
+            return Err(OptimError::Tensor(TensorError::InvalidShape {
+                op: "Newton::step",
+                shape: x.shape().to_vec(),
+                detail: "x must be one 1-D parameter vector (concatenate the parameters)".into(),
+            }));
+        }
         let n = x.numel();
+        let x0 = x.detach();
         let xv = x.detach().requires_grad_(true);
         let loss_t = f(&xv)?;
         let loss = loss_t.item()?;
-        let g = autodiff::grad(&loss_t, &[&xv], None, false)?
-            .remove(0)
-            .to_vec_f64();
-        let h = autodiff::hessian(&f, x)?.to_vec_f64();
-        let neg_g: Vec<f64> = g.iter().map(|v| -v).collect();
+        let g = autodiff::grad(&loss_t, &[&xv], None, false)?.remove(0);
+        let g_norm = g.sum_squares()?.item()?.sqrt();
+        if g_norm == 0.0 {
+            return Ok((loss, 0.0)); // a stationary point: the Newton step is zero
+        }
+        let h = autodiff::hessian(&f, x)?;
+        let neg_g = g.neg()?;
+        // flat positions of the diagonal, as an index tensor (whole numbers in f64)
+        let diagonal = Tensor::from_vec((0..n).map(|i| (i * (n + 1)) as f64).collect(), &[n])?;
         let mut damping = self.damping;
-        let d = loop {
-            let mut a = h.clone();
-            (0..n).for_each(|i| a[i * n + i] += damping);
-            if let Some(d) = cholesky_solve(&mut a, &neg_g, n) {
-                break d;
+        let (d, gd) = loop {
+            if let Some(found) = descent(&h, &neg_g, &g, damping, &diagonal)? {
+                break found;
             }
             damping = if damping == 0.0 {
                 1e-10
@@ -100,56 +112,45 @@ impl Newton {
                 ));
             }
         };
-        let gd: f64 = g.iter().zip(&d).map(|(a, b)| a * b).sum();
-        let x0 = x.to_vec_f64();
         let mut t = 1.0;
         for _ in 0..self.max_backtracks {
-            let trial: Vec<f64> = x0.iter().zip(&d).map(|(x, d)| x + t * d).collect();
-            let ft = f(&Tensor::from_vec(trial, &[n])?.to_dtype(x.dtype())?)?.item()?;
+            let ft = f(&x0.add(&d.mul_scalar(t)?)?)?.item()?;
             if ft <= loss + self.c1 * t * gd {
                 break;
             }
             t *= 0.5;
         }
-        let new: Vec<f64> = x0.iter().zip(&d).map(|(x, d)| x + t * d).collect();
-        x.copy_from(&Tensor::from_vec(new, &[n])?.to_dtype(x.dtype())?)?;
-        Ok((loss, g.iter().map(|v| v * v).sum::<f64>().sqrt()))
+        x.copy_from(&x0.add(&d.mul_scalar(t)?)?)?;
+        Ok((loss, g_norm))
     }
 }
 
-/// Solves `A x = b` for symmetric positive definite `A` (n x n, row-major; overwritten by its
-/// Cholesky factor). `None` when `A` is not positive definite.
-fn cholesky_solve(a: &mut [f64], b: &[f64], n: usize) -> Option<Vec<f64>> {
-    for j in 0..n {
-        let mut s = a[j * n + j];
-        for k in 0..j {
-            s -= a[j * n + k] * a[j * n + k];
-        }
-        if s <= 0.0 || !s.is_finite() {
-            return None;
-        }
-        let l = s.sqrt();
-        a[j * n + j] = l;
-        for i in j + 1..n {
-            let mut s = a[i * n + j];
-            for k in 0..j {
-                s -= a[i * n + k] * a[j * n + k];
-            }
-            a[i * n + j] = s / l;
-        }
-    }
-    let mut y = b.to_vec();
-    for i in 0..n {
-        for k in 0..i {
-            y[i] -= a[i * n + k] * y[k];
-        }
-        y[i] /= a[i * n + i];
-    }
-    for i in (0..n).rev() {
-        for k in i + 1..n {
-            y[i] -= a[k * n + i] * y[k];
-        }
-        y[i] /= a[i * n + i];
-    }
-    Some(y)
+/// The solution `d` of `(H + damping I) d = -g` and the slope `g.d`, when the system is
+/// nonsingular and `d` a descent direction (`g.d < 0`, as when `H + damping I` is positive
+/// definite); `None` otherwise (raise the damping).
+fn descent(
+    h: &Tensor,
+    neg_g: &Tensor,
+    g: &Tensor,
+    damping: f64,
+    diagonal: &Tensor,
+) -> Result<Option<(Tensor, f64)>> {
+    let n = g.numel();
+    let a = if damping == 0.0 {
+        h.clone()
+    } else {
+        let shift = Tensor::full(&[n], damping, h.dtype());
+        h.reshape(&[n * n])?
+            .index_add(0, diagonal, &shift)?
+            .reshape(&[n, n])?
+    };
+    let d = match a.linalg_solve(neg_g) {
+        Ok(d) => d,
+        Err(TensorError::InvalidArgument {
+            op: "linalg_solve", ..
+        }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let gd = g.mul(&d)?.sum_all()?.item()?;
+    Ok((gd < 0.0 && gd.is_finite()).then_some((d, gd)))
 }

@@ -159,7 +159,7 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
     /// (the indices) in row-major order, with a 1 at the index and 0 elsewhere.
     fn one_hot(&self, layout: &Layout, num_classes: usize, dtype: DType) -> Result<Self>;
 
-    // ---- matmul, convolution, pooling, recurrent cells (ops/matmul.rs, conv, pool, recurrent) ----
+    // ---- matmul, conv, pooling, recurrent cells, linear algebra (ops/matmul.rs, conv, ..., linalg)
 
     /// Batched matrix product: `self` viewed as `[.., m, k]` by `layout`, `rhs` as `[.., k, n]`,
     /// both layouts broadcast to the same batch axes; returns the row-major `[.., m, n]` product.
@@ -219,6 +219,19 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
         rest: [(&Self, &Layout); 3],
         dims: crate::ops::recurrent::RnnDims,
     ) -> Result<[Self; 4]>;
+
+    /// Solves `A X = B` (`torch.linalg.solve`): `self` is the square view `layout` `[n, n]`, `b`
+    /// the view `[n]` or `[n, k]` (same dtype); returns `X`, row-major, with `b`'s shape. Shapes
+    /// are checked by the op.
+    ///
+    /// # Errors
+    /// When `A` is singular (a zero pivot of its LU factorization with partial pivoting).
+    fn linalg_solve(&self, layout: &Layout, b: (&Self, &Layout)) -> Result<Self>;
+
+    /// The reduced QR factorization of the `[m, n]` view `layout` (`torch.linalg.qr`,
+    /// `mode="reduced"`): `Q` `[m, p]` with orthonormal columns and upper-trapezoidal `R`
+    /// `[p, n]`, `p = min(m, n)`, both row-major.
+    fn linalg_qr(&self, layout: &Layout) -> Result<(Self, Self)>;
 
     // ---- optimizer rules: the fused per-element update (gradus-optim) ----------------------------
 

@@ -286,7 +286,7 @@ impl Storage {
         on_backend!(self, s => Ok(Storage::cpu(s.one_hot(layout, num_classes, dtype)?)))
     }
 
-    // ---- matmul, convolution, pooling, recurrent cells -------------------------------------------
+    // ---- matmul, convolution, pooling, recurrent cells, linear algebra --------------------------
 
     /// Batched matrix product of two views broadcast to the same batch axes.
     pub(crate) fn matmul(
@@ -382,6 +382,28 @@ impl Storage {
                 Ok(grads.map(Storage::cpu))
             }
         }
+    }
+
+    /// Solves `A X = B` for the square view `layout` and the view `b` (see
+    /// [`BackendStorage::linalg_solve`]).
+    pub(crate) fn linalg_solve(
+        &self,
+        layout: &Layout,
+        (b, b_layout): (&Storage, &Layout),
+    ) -> Result<Storage> {
+        match (&self.0, &b.0) {
+            (Inner::Cpu(a), Inner::Cpu(b)) => {
+                Ok(Storage::cpu(a.linalg_solve(layout, (b, b_layout))?))
+            }
+        }
+    }
+
+    /// The reduced QR factorization of the `[m, n]` view (see [`BackendStorage::linalg_qr`]).
+    pub(crate) fn linalg_qr(&self, layout: &Layout) -> Result<(Storage, Storage)> {
+        on_backend!(self, s => {
+            let (q, r) = s.linalg_qr(layout)?;
+            Ok((Storage::cpu(q), Storage::cpu(r)))
+        })
     }
 
     // ---- optimizer rules -------------------------------------------------------------------------

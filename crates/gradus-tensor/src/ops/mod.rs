@@ -7,6 +7,7 @@ pub mod binary;
 pub mod conv;
 pub mod dropout;
 pub mod index;
+pub mod linalg;
 pub mod matmul;
 pub mod norm;
 pub mod pool;

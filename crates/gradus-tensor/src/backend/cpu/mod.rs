@@ -189,7 +189,7 @@ impl BackendStorage for CpuStorage {
         index::one_hot((self, layout), num_classes, dtype)
     }
 
-    // ---- matmul, convolution, pooling, recurrent cells -------------------------------------------
+    // ---- matmul, convolution, pooling, recurrent cells, linear algebra --------------------------
 
     fn matmul(&self, layout: &Layout, rhs: (&Self, &Layout)) -> Result<Self> {
         Ok(matmul::matmul(self, layout, rhs))
@@ -255,6 +255,14 @@ impl BackendStorage for CpuStorage {
         ))
     }
 
+    fn linalg_solve(&self, layout: &Layout, b: (&Self, &Layout)) -> Result<Self> {
+        linalg::linalg_solve(self, layout, b)
+    }
+
+    fn linalg_qr(&self, layout: &Layout) -> Result<(Self, Self)> {
+        linalg::linalg_qr(self, layout)
+    }
+
     // ---- optimizer rules -------------------------------------------------------------------------
 
     fn fused_update<R: crate::fused::ElementRule<K>, const K: usize>(
@@ -299,10 +307,11 @@ impl BackendStorage for CpuStorage {
     }
 }
 
-// ---- copies, shape and index; matmul, convolution, recurrent cells; host transfers ---------------
+// ---- copies, shape and index; matmul, convolution, recurrent cells, linalg; host transfers ------
 mod conv;
 mod copy;
 mod host;
 mod index;
+mod linalg;
 mod matmul;
 mod recurrent;
