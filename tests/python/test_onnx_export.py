@@ -69,6 +69,11 @@ CASES = {
                                    task="classification",
                                    model='kind = "mlp"\nhidden = [8, 8]\nactivation = "sigmoid"'),
     "cnn": MNIST_CNN.format(repo=REPO),
+    "lstm-2-layers": CSV.format(repo=REPO, file="sklearn/iris.csv", target="target",
+                                task="classification",
+                                model='kind = "lstm"\nwidth = 8\nlayers = 2'),
+    "lstm-mnist-rows": MNIST_CNN.format(repo=REPO).replace('kind = "cnn"',
+                                                           'kind = "lstm"\nwidth = 16'),
 }
 
 

@@ -124,6 +124,45 @@ fn lenet_is_conv_pool_twice_then_three_gemms() {
 }
 
 #[test]
+fn an_lstm_is_one_onnx_lstm_per_layer_with_gates_reordered() {
+    let s = spec(
+        "lstm",
+        r#","width":3,"layers":2"#,
+        &[4],
+        2,
+        "classification",
+    );
+    let model = s.build(&mut Rng::seed(7)).unwrap();
+    let m = to_onnx(model.as_ref(), &s).unwrap();
+    assert_eq!(
+        ops(&m),
+        ["Transpose", "LSTM", "Squeeze", "LSTM", "Squeeze", "Gemm"]
+    );
+    // ONNX's W is PyTorch's weight_ih with the gate blocks i, f, g, o put as i, o, f, g
+    let g = m.graph.unwrap();
+    let w = g
+        .initializer
+        .iter()
+        .find(|t| t.name == "lstm.W_l0")
+        .unwrap();
+    assert_eq!(w.dims, [1, 12, 1]);
+    let torch: Vec<f32> = model.named_parameters()[0]
+        .1
+        .tensor()
+        .to_vec::<f32>()
+        .unwrap();
+    let onnx: Vec<f32> = w
+        .raw_data
+        .chunks(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    let block = |v: &[f32], i: usize| v[i * 3..(i + 1) * 3].to_vec();
+    for (onnx_block, torch_block) in [(0, 0), (1, 3), (2, 1), (3, 2)] {
+        assert_eq!(block(&onnx, onnx_block), block(&torch, torch_block));
+    }
+}
+
+#[test]
 fn a_kind_without_export_is_named() {
     let s = spec("mf", r#","width":2"#, &[2], 1, "regression");
     let mut s = s;

@@ -1,6 +1,6 @@
 //! A trained model as an ONNX graph, per model kind: linear, logistic and softmax regression
 //! (`Gemm`), the MLP (`Gemm` and activations) and LeNet (`Conv`, `Relu`, `MaxPool`, `Flatten`,
-//! `Gemm`). The graph computes what gradus's `forward` does: the logits, before any softmax or
+//! `Gemm`), the LSTM classifier (`Transpose`, `LSTM` per layer, `Squeeze`, `Gemm`). The graph computes what gradus's `forward` does: the logits, before any softmax or
 //! sigmoid the loss applies.
 
 use super::graph::{elem_type, float, int, ints, GraphBuilder};
@@ -96,6 +96,71 @@ fn conv(g: &mut GraphBuilder, w: &Weights, prefix: &str, x: &str, pad: i64) -> R
     ))
 }
 
+/// PyTorch's LSTM gate blocks (i, f, g, o) in ONNX's order (i, o, f, c): rows
+/// `[gates * hidden, ...]` of `t` rearranged.
+fn lstm_gates_onnx(t: &Tensor, hidden: usize) -> Vec<f64> {
+    // the host boundary of export: the weights are rearranged to be written into the file
+    let v = t.to_vec_f64();
+    let block = v.len() / 4;
+    debug_assert_eq!(block % hidden, 0);
+    [0, 3, 1, 2]
+        .iter()
+        .flat_map(|&b| v[b * block..(b + 1) * block].iter().copied())
+        .collect()
+}
+
+/// The LSTM classifier: the batch-first input transposed to ONNX's `[seq, batch, features]`,
+/// one ONNX `LSTM` per layer (weights in ONNX's gate order, the two biases side by side), the
+/// last layer's final hidden state through the `fc` head.
+fn lstm(g: &mut GraphBuilder, w: &Weights) -> Result<()> {
+    let layers = (0..)
+        .take_while(|l| w.0.contains_key(&format!("lstm.weight_ih_l{l}")))
+        .count();
+    let mut x = g.node("Transpose", &["input"], vec![ints("perm", &[1, 0, 2])]);
+    let mut last_h = String::new();
+    for l in 0..layers {
+        let get = |k: &str| w.get(&format!("lstm.{k}_l{l}"));
+        let (w_ih, w_hh) = (get("weight_ih")?, get("weight_hh")?);
+        let hidden = w_hh.shape()[1];
+        let input = w_ih.shape()[1];
+        let wi = g.values(
+            &format!("lstm.W_l{l}"),
+            &[1, 4 * hidden, input],
+            &lstm_gates_onnx(w_ih, hidden),
+        );
+        let r = g.values(
+            &format!("lstm.R_l{l}"),
+            &[1, 4 * hidden, hidden],
+            &lstm_gates_onnx(w_hh, hidden),
+        );
+        let mut b = lstm_gates_onnx(get("bias_ih")?, hidden);
+        b.extend(lstm_gates_onnx(get("bias_hh")?, hidden));
+        let b = g.values(&format!("lstm.B_l{l}"), &[1, 8 * hidden], &b);
+        let out = g.node_n(
+            "LSTM",
+            &[&x, &wi, &r, &b],
+            vec![int("hidden_size", hidden as i64)],
+            2,
+        );
+        if l + 1 < layers {
+            // Y [seq, 1, batch, hidden] -> [seq, batch, hidden], the next layer's input
+            let axis = g.int64s(&format!("lstm.squeeze_l{l}"), &[1]);
+            x = g.node("Squeeze", &[&out[0], &axis], vec![]);
+        }
+        last_h = out[1].clone();
+    }
+    if layers == 0 {
+        return Err(RunError::Setup(
+            "ONNX export: the LSTM classifier has no `lstm.weight_ih_l0`".into(),
+        ));
+    }
+    // Y_h [1, batch, hidden] -> [batch, hidden]
+    let axis = g.int64s("lstm.squeeze_h", &[0]);
+    let h = g.node("Squeeze", &[&last_h, &axis], vec![]);
+    linear(g, w, "fc.", &h)?;
+    Ok(())
+}
+
 /// The ONNX model (opset 17, input `input` of shape `[batch, input shape]`, output `output`
 /// of shape `[batch, outputs]`, the weights as initializers) of `model`, built as `spec` says.
 ///
@@ -148,9 +213,10 @@ pub fn to_onnx(model: &dyn Module, spec: &ModelSpec) -> Result<ModelProto> {
             let h = g.node("Relu", &[&h], vec![]);
             linear(&mut g, &w, "fc3.", &h)?;
         }
+        "lstm" => lstm(&mut g, &w)?,
         other => {
             return Err(RunError::Setup(format!(
-                "ONNX export: model.kind = \"{other}\" cannot be exported yet (linear, logistic, softmax, mlp, cnn can)"
+                "ONNX export: model.kind = \"{other}\" cannot be exported yet (linear, logistic, softmax, mlp, cnn, lstm can)"
             )))
         }
     }

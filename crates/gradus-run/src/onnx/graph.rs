@@ -3,7 +3,7 @@
 use super::proto::{
     AttributeProto, Dimension, DimensionValue, GraphProto, ModelProto, NodeProto,
     OperatorSetIdProto, TensorProto, TensorShapeProto, TensorTypeProto, TypeProto, ValueInfoProto,
-    DOUBLE, FLOAT,
+    DOUBLE, FLOAT, INT64,
 };
 use crate::error::{Result, RunError};
 use gradus_tensor::{DType, Tensor};
@@ -98,6 +98,38 @@ impl GraphBuilder {
         name.into()
     }
 
+    /// Adds `values` (row-major, of shape `dims`) as an initializer named `name`, in the graph's
+    /// float type (weights rearranged on the host, as ONNX's LSTM gate order needs); returns its
+    /// name.
+    pub fn values(&mut self, name: &str, dims: &[usize], values: &[f64]) -> String {
+        let raw_data = if self.dtype == DOUBLE {
+            values.iter().flat_map(|v| v.to_le_bytes()).collect()
+        } else {
+            values
+                .iter()
+                .flat_map(|v| (*v as f32).to_le_bytes())
+                .collect()
+        };
+        self.initializers.push(TensorProto {
+            dims: dims.iter().map(|&d| d as i64).collect(),
+            data_type: self.dtype,
+            name: name.into(),
+            raw_data,
+        });
+        name.into()
+    }
+
+    /// Adds an int64 vector constant (axes, shapes); returns its name.
+    pub fn int64s(&mut self, name: &str, v: &[i64]) -> String {
+        self.initializers.push(TensorProto {
+            dims: vec![v.len() as i64],
+            data_type: INT64,
+            name: name.into(),
+            raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        });
+        name.into()
+    }
+
     /// Adds a scalar constant (`[]`) of the graph's float type; returns its name.
     pub fn scalar(&mut self, name: &str, v: f64) -> String {
         let raw_data = if self.dtype == DOUBLE {
@@ -116,11 +148,22 @@ impl GraphBuilder {
 
     /// Adds a node `op(inputs)` with `attrs`; returns the name of its one output.
     pub fn node(&mut self, op: &str, inputs: &[&str], attrs: Vec<AttributeProto>) -> String {
+        self.node_n(op, inputs, attrs, 1).remove(0)
+    }
+
+    /// Adds a node `op(inputs)` with `attrs` and `outputs` outputs; returns their names.
+    pub fn node_n(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        attrs: Vec<AttributeProto>,
+        outputs: usize,
+    ) -> Vec<String> {
         let name = format!("{}_{}", op.to_lowercase(), self.nodes.len());
-        let output = format!("{name}_out");
+        let output: Vec<String> = (0..outputs).map(|i| format!("{name}_out{i}")).collect();
         self.nodes.push(NodeProto {
             input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: vec![output.clone()],
+            output: output.clone(),
             name,
             op_type: op.into(),
             attribute: attrs,
@@ -143,7 +186,9 @@ impl GraphBuilder {
             .nodes
             .last_mut()
             .ok_or_else(|| RunError::Setup("ONNX export: the graph has no node".into()))?;
-        last.output = vec!["output".into()];
+        // the last node's first output is the graph's
+        last.output.truncate(1);
+        last.output[0] = "output".into();
         let value = |name: &str, elem_type: i32, dims: &[usize]| ValueInfoProto {
             name: name.into(),
             r#type: Some(TypeProto {
