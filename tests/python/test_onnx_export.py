@@ -45,6 +45,28 @@ lr = 0.002
 size = 32
 """
 
+GPT = """
+seed = 2
+epochs = 1
+max_steps = 3
+[data]
+format = "text"
+path = "{repo}/data/tinyshakespeare/input.txt"
+block_size = 12
+limit = 2000
+[model]
+kind = "gpt"
+width = 16
+layers = 2
+heads = 2
+tie_weights = {tie}
+[optimizer]
+name = "adamw"
+lr = 0.003
+[batch]
+size = 16
+"""
+
 CASES = {
     "linear": CSV.format(repo=REPO, file="house-prices.csv", target="price", task="regression",
                          model='kind = "linear"'),
@@ -69,6 +91,8 @@ CASES = {
                                    task="classification",
                                    model='kind = "mlp"\nhidden = [8, 8]\nactivation = "sigmoid"'),
     "cnn": MNIST_CNN.format(repo=REPO),
+    "gpt-tied": GPT.format(repo=REPO, tie="true"),
+    "gpt-untied": GPT.format(repo=REPO, tie="false"),
     "lstm-2-layers": CSV.format(repo=REPO, file="sklearn/iris.csv", target="target",
                                 task="classification",
                                 model='kind = "lstm"\nwidth = 8\nlayers = 2'),
@@ -97,6 +121,8 @@ def check(name: str) -> None:
         assert dim0.dim_param == "batch", dim0
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         x, want = sample["input"], sample["output"]
+        if session.get_inputs()[0].type == "tensor(int64)":
+            x = x.astype(np.int64)  # token ids
         # the batch dimension is dynamic: all 16 rows at once, and one row alone
         got = session.run(["output"], {"input": x})[0]
         assert got.shape == want.shape, (got.shape, want.shape)

@@ -83,7 +83,7 @@ enum Command {
         model: PathBuf,
     },
     /// Export a trained model to ONNX (opset 17, dynamic batch dimension; linear, logistic,
-    /// softmax, mlp, cnn and lstm models). The graph outputs the model's logits, as `forward` does.
+    /// softmax, mlp, cnn, lstm and gpt models). The graph outputs the model's logits, as `forward` does.
     Export {
         /// A model.safetensors written by `gradus train`.
         model: PathBuf,

@@ -163,6 +163,48 @@ fn an_lstm_is_one_onnx_lstm_per_layer_with_gates_reordered() {
 }
 
 #[test]
+fn a_gpt_takes_int64_ids_and_gives_logits_per_position() {
+    for tie in [true, false] {
+        let mut s = spec(
+            "gpt",
+            &format!(r#","width":8,"heads":2,"layers":2,"tie_weights":{tie}"#),
+            &[5],
+            6,
+            "classification",
+        );
+        s.vocab = Some(serde_json::from_str(r#"{"chars":"abcdef"}"#).unwrap());
+        let m = export(&s);
+        let o = ops(&m);
+        assert_eq!(o[0], "Gather");
+        assert_eq!(o.iter().filter(|op| *op == "LayerNormalization").count(), 5);
+        assert_eq!(o.iter().filter(|op| *op == "Softmax").count(), 2);
+        let g = m.graph.unwrap();
+        let input = g.input[0].r#type.clone().unwrap().tensor_type.unwrap();
+        assert_eq!(input.elem_type, gradus_run::onnx::proto::INT64);
+        let out = g.output[0].r#type.clone().unwrap().tensor_type.unwrap();
+        let dims: Vec<_> = out
+            .shape
+            .unwrap()
+            .dim
+            .into_iter()
+            .map(|d| d.value.unwrap())
+            .collect();
+        assert_eq!(
+            dims,
+            [
+                DimensionValue::DimParam("batch".into()),
+                DimensionValue::DimValue(5),
+                DimensionValue::DimValue(6)
+            ]
+        );
+        // the head reads the token embedding when tied, its own weight otherwise
+        let names: Vec<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names.contains(&"head.weight.T"), !tie, "{names:?}");
+        assert_eq!(names.contains(&"tok_emb.weight.T"), tie, "{names:?}");
+    }
+}
+
+#[test]
 fn a_kind_without_export_is_named() {
     let s = spec("mf", r#","width":2"#, &[2], 1, "regression");
     let mut s = s;

@@ -4,7 +4,7 @@
 //! sigmoid the loss applies.
 
 use super::graph::{elem_type, float, int, ints, GraphBuilder};
-use super::proto::ModelProto;
+use super::proto::{ModelProto, INT64};
 use crate::error::{Result, RunError};
 use crate::setup::{dtype_of, ModelSpec};
 use gradus_nn::Module;
@@ -12,10 +12,10 @@ use gradus_tensor::Tensor;
 use std::collections::BTreeMap;
 
 /// The model's parameters by name.
-struct Weights(BTreeMap<String, Tensor>);
+pub(super) struct Weights(pub(super) BTreeMap<String, Tensor>);
 
 impl Weights {
-    fn get(&self, name: &str) -> Result<&Tensor> {
+    pub(super) fn get(&self, name: &str) -> Result<&Tensor> {
         self.0.get(name).ok_or_else(|| {
             RunError::Setup(format!(
                 "ONNX export: the model has no parameter `{name}` (it has {:?})",
@@ -37,7 +37,7 @@ fn linear(g: &mut GraphBuilder, w: &Weights, prefix: &str, x: &str) -> Result<St
 }
 
 /// The activation `name` (`model.activation`, relu when absent) of `x`.
-fn activation(g: &mut GraphBuilder, name: Option<&str>, x: &str) -> Result<String> {
+pub(super) fn activation(g: &mut GraphBuilder, name: Option<&str>, x: &str) -> Result<String> {
     Ok(match name.unwrap_or("relu") {
         "relu" => g.node("Relu", &[x], vec![]),
         "tanh" => g.node("Tanh", &[x], vec![]),
@@ -214,9 +214,16 @@ pub fn to_onnx(model: &dyn Module, spec: &ModelSpec) -> Result<ModelProto> {
             linear(&mut g, &w, "fc3.", &h)?;
         }
         "lstm" => lstm(&mut g, &w)?,
+        "gpt" => {
+            let t = input_dims[0];
+            let heads = spec.model.heads.unwrap_or(4);
+            super::gpt::gpt(&mut g, &w, t, heads, spec.model.tie_weights)?;
+            let vocab = spec.vocab.as_ref().map_or(spec.outputs, |v| v.len());
+            return g.finish(INT64, &input_dims, &[t, vocab]);
+        }
         other => {
             return Err(RunError::Setup(format!(
-                "ONNX export: model.kind = \"{other}\" cannot be exported yet (linear, logistic, softmax, mlp, cnn, lstm can)"
+                "ONNX export: model.kind = \"{other}\" cannot be exported yet (linear, logistic, softmax, mlp, cnn, lstm, gpt can)"
             )))
         }
     }

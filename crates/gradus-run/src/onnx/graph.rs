@@ -119,8 +119,16 @@ impl GraphBuilder {
         name.into()
     }
 
-    /// Adds an int64 vector constant (axes, shapes); returns its name.
+    /// Whether an initializer of that name is already there (constants are shared by name).
+    pub fn has(&self, name: &str) -> bool {
+        self.initializers.iter().any(|t| t.name == name)
+    }
+
+    /// Adds an int64 vector constant (axes, shapes), once per name; returns its name.
     pub fn int64s(&mut self, name: &str, v: &[i64]) -> String {
+        if self.has(name) {
+            return name.into();
+        }
         self.initializers.push(TensorProto {
             dims: vec![v.len() as i64],
             data_type: INT64,
@@ -130,8 +138,11 @@ impl GraphBuilder {
         name.into()
     }
 
-    /// Adds a scalar constant (`[]`) of the graph's float type; returns its name.
+    /// Adds a scalar constant (`[]`) of the graph's float type, once per name; returns its name.
     pub fn scalar(&mut self, name: &str, v: f64) -> String {
+        if self.has(name) {
+            return name.into();
+        }
         let raw_data = if self.dtype == DOUBLE {
             v.to_le_bytes().to_vec()
         } else {
@@ -171,8 +182,9 @@ impl GraphBuilder {
         output
     }
 
-    /// The model: input `input` of shape `[batch, input_dims...]` (element type `input_type`),
-    /// the last node's output renamed `output`, of shape `[batch, output_dims...]`.
+    /// The model: input `input` of shape `[batch, input_dims...]` (element type `input_type`:
+    /// the float type, or [`INT64`] for token ids), the last node's output renamed `output`,
+    /// of shape `[batch, output_dims...]`.
     ///
     /// # Errors
     /// When the graph has no node.

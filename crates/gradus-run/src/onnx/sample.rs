@@ -7,8 +7,8 @@ use gradus_nn::Module;
 use gradus_tensor::{autodiff::no_grad, DType, Rng, Tensor};
 use safetensors::{tensor::TensorView, Dtype};
 
-/// `rows` inputs drawn with `seed` (images: uniform in [0, 1), as pixels; other inputs:
-/// standard normal, as standardized features) and the model's forward pass on them.
+/// `rows` inputs drawn with `seed` (images: uniform in [0, 1), as pixels; text: token ids
+/// uniform over the vocabulary; other inputs: standard normal, as standardized features) and the model's forward pass on them.
 ///
 /// # Errors
 /// When the model cannot run on its own input shape.
@@ -35,6 +35,14 @@ pub fn sample(
     let mut rng = Rng::seed(seed);
     let x = if spec.model.kind == "cnn" {
         rng.uniform(&shape, 0.0, 1.0, dtype)
+    } else if let (Some(vocab), "gpt") = (&spec.vocab, spec.model.kind.as_str()) {
+        // token ids, as whole numbers in the model's dtype (the ONNX graph takes them as int64)
+        let ids: Vec<f64> = (0..shape.iter().product::<usize>())
+            .map(|_| (rng.uniform_f64() * vocab.len() as f64).floor())
+            .collect();
+        Tensor::from_vec(ids, &shape)
+            .and_then(|t| t.to_dtype(dtype))
+            .map_err(|e| e.to_string())?
     } else {
         rng.normal(&shape, 0.0, 1.0, dtype)
     };
