@@ -14,7 +14,6 @@ use safetensors::{tensor::TensorView, Dtype};
 /// When the model cannot run on its own input shape.
 ///
 /// ```
-/// use gradus_nn::{layers::Linear, Module};
 /// use gradus_run::onnx::sample::sample;
 /// let spec: gradus_run::ModelSpec = serde_json::from_str(r#"{"data":{"format":"csv","path":"x"},
 ///     "model":{"kind":"linear"},"task":"regression","outputs":1,"input_shape":[3],"dtype":"f32",
