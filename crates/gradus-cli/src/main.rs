@@ -104,6 +104,19 @@ enum Command {
         /// A safetensors file.
         model: PathBuf,
     },
+    /// Export a trained model to ONNX (opset 17, dynamic batch dimension; linear, logistic,
+    /// softmax, mlp, cnn, lstm and gpt models). The graph outputs the model's logits, as `forward` does.
+    Export {
+        /// A model.safetensors written by `gradus train`.
+        model: PathBuf,
+        /// Where to write the ONNX model.
+        #[arg(long, value_name = "OUT.onnx")]
+        onnx: PathBuf,
+        /// Also write OUT.sample.safetensors: N seeded inputs (`input`) and gradus's outputs for
+        /// them (`output`), to check a runtime against gradus.
+        #[arg(long, value_name = "N")]
+        sample: Option<usize>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -139,6 +152,11 @@ fn main() -> ExitCode {
             output,
         } => commands::predict::run(&model, &input, output.as_deref()),
         Command::Inspect { model } => commands::inspect::run(&model),
+        Command::Export {
+            model,
+            onnx,
+            sample,
+        } => commands::export::run(&model, &onnx, sample),
     };
     match result.and_then(|()| output::finish()) {
         Ok(()) => ExitCode::SUCCESS,

@@ -265,6 +265,11 @@ pub struct TrainConfig {
     /// value keeps steps from stalling on the host; the recorded values are the same.
     #[serde(default = "one_u64")]
     pub sync_every: u64,
+    /// Log the run for TensorBoard into `RUN/tensorboard/` (losses, metrics, learning rate,
+    /// gradient norms per layer, update ratios, weight and gradient histograms, the
+    /// hyperparameters); see `gradus_train::tensorboard`.
+    #[serde(default)]
+    pub tensorboard: bool,
 }
 
 fn one_u64() -> u64 {
@@ -289,6 +294,7 @@ impl Default for TrainConfig {
             divergence_factor: default_divergence(),
             curriculum_epochs: 0,
             sync_every: 1,
+            tensorboard: false,
         }
     }
 }

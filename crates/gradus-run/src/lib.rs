@@ -52,13 +52,16 @@
 //! Layout: `config.rs` and `config/` (the TOML structs, their validation rules one table per
 //! file, the `--resume` allow-list), `setup.rs` (config to data, model spec, schedules and
 //! optimizer), `builder.rs` ([`RunBuilder`]), `run.rs` ([`Run::train`]), `model_file.rs`
-//! ([`load_model`]), `error.rs` ([`RunError`]).
+//! ([`load_model`]), `hparams.rs` (the config as TensorBoard hyperparameters), `onnx/` (ONNX export),
+//! `error.rs` ([`RunError`]).
 #![warn(missing_docs)]
 
 mod builder;
 pub mod config;
 mod error;
+pub mod hparams;
 mod model_file;
+pub mod onnx;
 mod run;
 pub mod setup;
 

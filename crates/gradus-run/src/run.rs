@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::error::{Result, RunError};
 use crate::setup::ModelSpec;
 use gradus_data::Dataset;
+use gradus_train::tensorboard::TensorBoardObserver;
 use gradus_train::{Summary, Trainer};
 use std::path::{Path, PathBuf};
 
@@ -59,8 +60,9 @@ impl Run {
     /// Trains the model, resuming from the run directory's checkpoint when built with
     /// [`resume`](crate::RunBuilder::resume), then evaluates the test data (unless
     /// interrupted). Writes the run directory: `config.toml` (the resolved config, first),
-    /// `metrics.csv`, `layers.csv`, `model.safetensors`, the checkpoint, `report.html` and
-    /// `summary.json` (with the test results).
+    /// `metrics.csv`, `layers.csv`, `model.safetensors`, the checkpoint, `report.html`,
+    /// `summary.json` (with the test results) and, with `train.tensorboard`, an event file in
+    /// `tensorboard/`.
     ///
     /// # Errors
     /// The run directory cannot be made or written; training fails (divergence, data that does
@@ -77,6 +79,11 @@ impl Run {
         };
         let resolved = toml::to_string(&self.config).map_err(|e| e.to_string())?;
         write("config.toml", resolved.as_bytes())?;
+        if self.config.train.tensorboard {
+            let hparams = crate::hparams::hparams(&self.config);
+            let tb = TensorBoardObserver::create(&out.join("tensorboard"), hparams)?;
+            self.trainer.add_observer(tb);
+        }
         let summary = self
             .trainer
             .fit(&self.train, self.val.as_ref(), &out, self.resume)?;

@@ -15,6 +15,8 @@
 //! - [`checkpoint`]: atomic writes and resumable checkpoints.
 //! - [`checkpoint_file`]: the checkpoint layout (optimizer buffers as tensors, a small header)
 //!   and its streaming writer.
+//! - [`observer`]: callbacks that see each step, epoch and the run's end ([`tensorboard`] logs
+//!   them as TensorBoard event files).
 //! - [`metrics`], [`report`], [`model_file`], [`progress`]: `metrics.csv`, `report.html`, model
 //!   files with metadata, and the progress bar.
 #![warn(missing_docs)]
@@ -30,6 +32,7 @@ mod error;
 pub mod hook;
 pub mod metrics;
 pub mod model_file;
+pub mod observer;
 pub mod plan;
 pub mod progress;
 pub mod report;
@@ -37,6 +40,7 @@ pub mod step;
 pub mod stop;
 pub mod sync;
 pub mod task;
+pub mod tensorboard;
 pub mod trainer;
 
 pub use error::{Result, TrainError};

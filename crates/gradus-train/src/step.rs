@@ -14,6 +14,7 @@ use crate::checkpoint::RunState;
 use crate::diagnostics::{flat_copy_f64, update_squares};
 use crate::epoch::EpochStats;
 use crate::error::{Result, TrainError};
+use crate::observer::StepRecord;
 use crate::progress::Progress;
 use crate::sync::{Pending, SyncedStep};
 use crate::Trainer;
@@ -54,6 +55,7 @@ impl Trainer {
         let backward = loss.backward();
         if backward.is_ok() {
             self.run_gradient_hook(&named, step)?;
+            self.observe(|o| o.on_gradients(site.epoch, step, &named))?;
         }
         l.pending.record_step(step, batch.samples, &loss, &named)?;
         if let Err(e) = backward {
@@ -123,6 +125,17 @@ impl Trainer {
         for s in &steps {
             self.guard(site, l.saved, s)?;
             self.record(site, l, s);
+            if !self.options.observers.is_empty() {
+                let record = StepRecord {
+                    epoch: site.epoch,
+                    step: s.step,
+                    samples: s.samples,
+                    loss: s.loss,
+                    lr: self.lr(s.step - 1),
+                    grad_norms: s.norms.clone(),
+                };
+                self.observe(|o| o.on_step(&record))?;
+            }
         }
         for r in ratios {
             l.stats.add_ratio(r);

@@ -9,6 +9,7 @@ use crate::epoch::{EpochProgress, EpochStats};
 use crate::error::{Result, TrainError};
 use crate::hook::{GradientHook, SharedGradientHook};
 use crate::metrics::{write_layers_csv, write_metrics_csv, EpochRecord};
+use crate::observer::{SharedObserver, TrainObserver};
 use crate::progress::Progress;
 use crate::step::{Ledger, StepSite};
 use crate::stop::StopReason;
@@ -74,6 +75,9 @@ pub struct TrainOptions {
     /// Sees and may change every step's gradients between backward and the guard (none: the
     /// identity). See [`crate::hook`] and [`Trainer::set_gradient_hook`].
     pub gradient_hook: Option<SharedGradientHook>,
+    /// See every recorded step, epoch and the run's end, in order (TensorBoard logging); see
+    /// [`crate::observer`] and [`Trainer::add_observer`].
+    pub observers: Vec<SharedObserver>,
 }
 
 impl Default for TrainOptions {
@@ -101,6 +105,7 @@ impl Default for TrainOptions {
             interrupt: None,
             sync_every: 1,
             gradient_hook: None,
+            observers: Vec::new(),
         }
     }
 }
@@ -182,6 +187,24 @@ impl Trainer {
     pub fn set_gradient_hook(&mut self, hook: impl GradientHook + 'static) -> &mut Trainer {
         self.options.gradient_hook = Some(SharedGradientHook::new(hook));
         self
+    }
+
+    /// Adds an observer (after any already there), told of every recorded step, every epoch's
+    /// record and the run's end; see [`crate::observer`].
+    pub fn add_observer(&mut self, observer: impl TrainObserver + 'static) -> &mut Trainer {
+        self.options.observers.push(SharedObserver::new(observer));
+        self
+    }
+
+    /// Runs `f` on every observer, in order; the first error stops.
+    pub(crate) fn observe(
+        &self,
+        mut f: impl FnMut(&mut dyn TrainObserver) -> Result<()>,
+    ) -> Result<()> {
+        self.options
+            .observers
+            .iter()
+            .try_for_each(|o| o.with(&mut f))
     }
 
     pub(crate) fn named_params(&self) -> Vec<(String, gradus_nn::Param)> {
@@ -355,6 +378,19 @@ impl Trainer {
         out: &Path,
         resume: bool,
     ) -> Result<Summary> {
+        let result = self.fit_epochs(train, val, out, resume);
+        let told = self.observe(|o| o.on_end(result.as_ref().ok()));
+        let summary = result?;
+        told.map(|()| summary)
+    }
+
+    fn fit_epochs(
+        &mut self,
+        train: &Dataset,
+        val: Option<&Dataset>,
+        out: &Path,
+        resume: bool,
+    ) -> Result<Summary> {
         self.check_length()?;
         // optimizer errors then name a parameter by its module path (`layers.0.weight`)
         self.optimizer.name_params(&self.model.named_parameters());
@@ -477,6 +513,7 @@ impl Trainer {
                         epoch_line(&record),
                         batches.len()
                     ));
+                    self.observe_epoch(&record)?;
                     unfinished = Some(record);
                 }
                 write_records(out, &saved.history, unfinished.as_ref())?;
@@ -484,6 +521,7 @@ impl Trainer {
             }
             let record = self.end_epoch(epoch, &stats, started, train, val, &saved)?;
             progress.epoch_done(&epoch_line(&record));
+            self.observe_epoch(&record)?;
             saved.epoch = epoch;
             saved.history.push(record.clone());
             write_records(out, &saved.history, None)?;
@@ -522,6 +560,14 @@ impl Trainer {
         }
         progress.finish();
         self.finish(out, &saved, unfinished, stopped, params_count)
+    }
+
+    fn observe_epoch(&self, record: &EpochRecord) -> Result<()> {
+        if self.options.observers.is_empty() {
+            return Ok(());
+        }
+        let named = self.named_params();
+        self.observe(|o| o.on_epoch_end(record, &named))
     }
 
     fn end_epoch(

@@ -1,6 +1,7 @@
 //! One file per subcommand, each calling the `gradus-run` library.
 
 pub mod eval;
+pub mod export;
 pub mod inspect;
 pub mod predict;
 pub mod train;

@@ -1,6 +1,6 @@
 //! What a resumed run may change: `--resume` continues the same training, so the config must be
 //! the one the run was started with, except for how long it runs, how often it checkpoints and reads
-//! the loss on the host, the divergence threshold, and the learning rate and clipping (lowering them after a divergence
+//! the loss on the host, whether it logs for TensorBoard, the divergence threshold, and the learning rate and clipping (lowering them after a divergence
 //! and resuming from the last good checkpoint is what the divergence message suggests).
 //!
 //! `optimizer.state_dtype` may not change: the checkpoint holds the optimizer's state in the dtype
@@ -22,6 +22,7 @@ pub const MAY_CHANGE: &[&str] = &[
     "train.checkpoint_every_steps",
     "train.divergence_factor",
     "train.sync_every",
+    "train.tensorboard",
     "optimizer.lr",
     "optimizer.clip_grad_norm",
 ];

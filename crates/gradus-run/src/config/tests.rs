@@ -292,6 +292,7 @@ fn values_pytorch_accepts_and_documented_edges_pass() {
             ],
         ),
         (CSV, &["train.sync_every=16"]),
+        (CSV, &["train.tensorboard=true"]),
         (CSV, &["max_steps=1", "epochs=1"]),
         (
             CSV,

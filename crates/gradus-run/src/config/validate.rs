@@ -56,6 +56,7 @@
 //! | `train.curriculum_epochs` | at most `epochs` |
 //! | `train.restore_best` | needs `train.early_stopping_patience` |
 //! | `train.checkpoint_every` | any (0: checkpoint at the end only) |
+//! | `train.tensorboard` | true, false (logs into `RUN/tensorboard/`) |
 //!
 //! A key set for a part that does not use it (`optimizer.betas` with sgd, `schedule.gamma` with
 //! cosine) is refused rather than silently ignored. Real numbers must be finite (TOML's `nan` and
@@ -156,6 +157,7 @@ fn check_train(c: &mut Checker, t: &TrainConfig, epochs: usize) {
         divergence_factor,
         curriculum_epochs,
         sync_every,
+        tensorboard: _, // any
     } = t;
     c.at_least("train.sync_every", *sync_every, 1);
     if let Some(p) = early_stopping_patience {
