@@ -10,6 +10,8 @@
 //! - [`train`]: the trainer, diagnostics, checkpoints and reports (`gradus-train`).
 //! - [`run`]: a whole run built from a TOML config, as the `gradus` command builds it
 //!   (`gradus-run`).
+//! - [`analysis`]: the curvature of a training loss: Hessian spectrum, trace, eigenvalue
+//!   density, sharpness (`gradus-analysis`).
 //!
 //! ```
 //! use gradus::prelude::*;
@@ -31,6 +33,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub use gradus_analysis as analysis;
 pub use gradus_data as data;
 pub use gradus_nn as nn;
 pub use gradus_optim as optim;
