@@ -36,6 +36,7 @@ mod error;
 pub mod hutchinson;
 mod hvp;
 pub mod lanczos;
+pub mod landscape;
 pub mod model_objective;
 mod objective;
 mod report;

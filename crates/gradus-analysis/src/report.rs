@@ -3,6 +3,7 @@
 
 use crate::hutchinson::{hutchinson_trace, TraceEstimate};
 use crate::lanczos::{extreme_eigenvalues, Eigenvalue};
+use crate::landscape::{surface, Surface};
 use crate::sharpness::{
     edge_of_stability, epsilon_sharpness, EdgeOfStability, EpsSharpness, EpsSharpnessOptions,
 };
@@ -27,6 +28,10 @@ pub struct AnalysisOptions {
     pub epsilon: EpsSharpnessOptions,
     /// The training learning rate, for the edge of stability (none: not compared).
     pub lr: Option<f64>,
+    /// Points per side of the 2-D loss surface (0: none); see [`crate::landscape::surface`].
+    pub surface_points: usize,
+    /// The surface spans `[-span, span]²` in units of the filter-normalized directions.
+    pub surface_span: f64,
     /// Seed of the Lanczos start vectors and the trace probes.
     pub seed: u64,
 }
@@ -41,6 +46,8 @@ impl Default for AnalysisOptions {
             density: DensityOptions::default(),
             epsilon: EpsSharpnessOptions::default(),
             lr: None,
+            surface_points: 0,
+            surface_span: 1.0,
             seed: 0,
         }
     }
@@ -121,6 +128,8 @@ pub struct Analysis {
     pub per_layer: Vec<LayerEigenvalue>,
     /// Sharpness.
     pub sharpness: Sharpness,
+    /// The loss surface around the weights (when `surface_points` > 0).
+    pub surface: Option<Surface>,
     /// The settings used.
     pub options: AnalysisOptions,
 }
@@ -155,6 +164,10 @@ pub fn analyze(f: &Objective<'_>, options: &AnalysisOptions) -> Result<Analysis>
             .transpose()?,
         epsilon: epsilon_sharpness(f, &options.epsilon)?,
     };
+    let surface = match options.surface_points {
+        0 => None,
+        points => Some(surface(f, points, options.surface_span, options.seed)?),
+    };
     Ok(Analysis {
         parameters: f.dim(),
         loss,
@@ -165,6 +178,7 @@ pub fn analyze(f: &Objective<'_>, options: &AnalysisOptions) -> Result<Analysis>
         density,
         per_layer,
         sharpness,
+        surface,
         options: options.clone(),
     })
 }

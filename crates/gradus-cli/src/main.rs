@@ -92,6 +92,9 @@ enum Command {
         /// How many of the largest eigenvalues to report.
         #[arg(long, default_value_t = 5)]
         top_k: usize,
+        /// Points per side of the 2-D loss surface around the weights (0: none).
+        #[arg(long, default_value_t = 25)]
+        grid: usize,
         /// Where to write analysis.json [default: the model file's folder].
         #[arg(long)]
         out: Option<PathBuf>,
@@ -125,12 +128,14 @@ fn main() -> ExitCode {
             config,
             batches,
             top_k,
+            grid,
             out,
         } => commands::analyze::run(&commands::analyze::Request {
             model: &model,
             config: &config,
             batches,
             top_k,
+            grid,
             out,
         }),
         Command::Inspect { model } => commands::inspect::run(&model),

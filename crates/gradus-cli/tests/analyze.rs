@@ -23,6 +23,8 @@ fn analyze_writes_a_parseable_analysis_of_a_trained_model() {
         "4",
         "--top-k",
         "3",
+        "--grid",
+        "3",
         "--out",
         out.to_str().unwrap(),
     ]);

@@ -2,6 +2,7 @@
 //! (Hessian spectrum, trace, density, per-layer top eigenvalue, sharpness) on the first batches
 //! of the config's training data, written to `analysis.json` with a short summary printed.
 
+use gradus_analysis::landscape::interpolate;
 use gradus_analysis::model_objective::{first_batches, model_objective};
 use gradus_analysis::{analyze, Analysis, AnalysisOptions};
 use gradus_run::{load_model, Config, RunBuilder};
@@ -17,8 +18,16 @@ pub struct Request<'a> {
     pub batches: usize,
     /// Largest eigenvalues reported.
     pub top_k: usize,
+    /// Points per side of the 2-D loss surface (0: none).
+    pub grid: usize,
     /// Where `analysis.json` goes [default: the model file's folder].
     pub out: Option<PathBuf>,
+}
+
+/// The 1-D interpolation's α: from −0.5 to 1.5 in steps of 0.1 (0 the initial weights, 1 the
+/// trained ones).
+fn alphas() -> Vec<f64> {
+    (0..=20).map(|i| -0.5 + 0.1 * i as f64).collect()
 }
 
 /// Runs `gradus analyze`.
@@ -44,9 +53,20 @@ pub fn run(req: &Request<'_>) -> Result<(), String> {
     let analysis_options = AnalysisOptions {
         top_k: req.top_k,
         lr: Some(lr),
+        surface_points: req.grid,
         ..AnalysisOptions::default()
     };
     let a = analyze(&f, &analysis_options).map_err(|e| e.to_string())?;
+    // the run's initial weights: the config's model with its seed, as RunBuilder built it
+    let initial: Vec<_> = run
+        .trainer
+        .model
+        .named_parameters()
+        .into_iter()
+        .filter(|(_, p)| p.requires_grad())
+        .map(|(_, p)| p.tensor())
+        .collect();
+    let line = interpolate(&f, &initial, &f.values(), &alphas()).map_err(|e| e.to_string())?;
     let out = req.out.clone().unwrap_or_else(|| {
         req.model
             .parent()
@@ -59,11 +79,15 @@ pub fn run(req: &Request<'_>) -> Result<(), String> {
     json["config"] = req.config.display().to_string().into();
     json["batches"] = batches.len().into();
     json["samples"] = samples.into();
+    json["interpolation"] = serde_json::to_value(&line).map_err(|e| e.to_string())?;
     let path = out.join("analysis.json");
     let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
     gradus_train::checkpoint::write_atomic(&path, text.as_bytes())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     print_summary(&a, batches.len(), samples);
+    if let (Some(first), Some(last)) = (line.losses.get(5), line.losses.get(15)) {
+        println!("loss from the initial weights to the trained ones  {first:.6} -> {last:.6}");
+    }
     println!("wrote {}", path.display());
     Ok(())
 }
