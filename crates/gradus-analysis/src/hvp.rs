@@ -52,11 +52,9 @@ fn batch_hvp(
     v: &[Tensor],
 ) -> Result<ParamVector> {
     let zeros = || values.iter().map(Tensor::zeros_like).collect();
-    let loss = f.batch_loss(b)?;
-    if !loss.requires_grad() {
+    let Some(g) = gradient_graph(f, b, values, inputs)? else {
         return Ok(zeros());
-    }
-    let g = grad(&loss, inputs, None, true)?;
+    };
     let mut gv: Option<Tensor> = None;
     for (gi, vi) in g.iter().zip(v) {
         let term = gi.mul(vi)?.sum_all()?;
@@ -70,4 +68,38 @@ fn batch_hvp(
         // the gradient does not depend on the parameters: the loss is linear, H = 0
         _ => Ok(no_grad(zeros)),
     }
+}
+
+/// Batch `b`'s gradient with its graph (`None` when the loss does not depend on the
+/// parameters), from the objective's kept graphs when they are for these parameter tensors.
+fn gradient_graph(
+    f: &Objective<'_>,
+    b: usize,
+    values: &[Tensor],
+    inputs: &[&Tensor],
+) -> Result<Option<ParamVector>> {
+    let ids: Vec<_> = values.iter().map(Tensor::id).collect();
+    if let Some(cache) = f.graphs() {
+        let cache = cache.borrow();
+        if cache.ids == ids {
+            if let Some(Some(g)) = cache.grads.get(b) {
+                return Ok(Some(g.clone()));
+            }
+        }
+    }
+    let loss = f.batch_loss(b)?;
+    let g = if loss.requires_grad() {
+        Some(grad(&loss, inputs, None, true)?)
+    } else {
+        None
+    };
+    if let Some(cache) = f.graphs() {
+        let mut cache = cache.borrow_mut();
+        if cache.ids != ids {
+            cache.ids = ids;
+            cache.grads = vec![None; f.weights().len()];
+        }
+        cache.grads[b] = g.clone();
+    }
+    Ok(g)
 }
