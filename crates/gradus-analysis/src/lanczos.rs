@@ -50,7 +50,7 @@ pub struct Eigenvalue {
 }
 
 /// Runs `steps` Lanczos steps on `f`'s Hessian from `start` (normalized here), reorthogonalizing
-/// each new vector against all earlier ones twice ("twice is enough"). Stops early when the
+/// each new vector against all earlier ones after the three-term update. Stops early when the
 /// residual vanishes: the Krylov space of `start` is then invariant.
 ///
 /// # Errors
@@ -95,11 +95,11 @@ pub fn lanczos(f: &Objective<'_>, start: &[Tensor], steps: usize) -> Result<Trid
         if j > 0 {
             w = vector::axpy(&w, -beta[j - 1], &basis[j - 1])?;
         }
-        for _ in 0..2 {
-            for qi in &basis {
-                let c = vector::dot(qi, &w)?;
-                w = vector::axpy(&w, -c, qi)?;
-            }
+        // full reorthogonalization: one Gram-Schmidt pass after the three-term update (as
+        // PyHessian's density does)
+        for qi in &basis {
+            let c = vector::dot(qi, &w)?;
+            w = vector::axpy(&w, -c, qi)?;
         }
         let b = vector::norm(&w)?;
         if !a.is_finite() || !b.is_finite() {

@@ -6,7 +6,8 @@
 //! Prints `hessian_hvp` (one Hessian-vector product from scratch: forward, gradient with its
 //! graph, double backward), `hessian_hvp_kept` (one product on a kept gradient graph, as
 //! PyHessian's loop does) and `hessian_top_eig_lanczos` (`--steps` Lanczos steps on kept graphs,
-//! building the graph included, with the eigenvalue and its residual) as JSON lines.
+//! building the graph included, with the eigenvalue and its residual) as JSON lines; with
+//! `--surface N` also `loss_surface` (an N × N filter-normalized loss surface, one run).
 
 use gradus_analysis::lanczos::extreme_eigenvalues;
 use gradus_analysis::model_objective::model_objective;
@@ -81,5 +82,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "threads": threads,
         }),
     );
+    if let Some(points) = arg("--surface") {
+        let points: usize = points.parse()?;
+        let t = Instant::now();
+        let grid = gradus_analysis::landscape::surface(&f, points, 1.0, 0)?;
+        report(
+            "loss_surface",
+            t.elapsed().as_secs_f64(),
+            serde_json::json!({"points": grid.losses.len() * grid.coordinates.len(),
+                "samples": samples, "threads": threads}),
+        );
+    }
     Ok(())
 }
