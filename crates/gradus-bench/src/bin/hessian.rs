@@ -14,7 +14,7 @@ use gradus_analysis::model_objective::model_objective;
 use gradus_analysis::vector::gaussian;
 use gradus_bench::{median_seconds, report};
 use gradus_data::mnist::{self, Split};
-use gradus_nn::{layers::Activation, models::Mlp, Module};
+use gradus_nn::{layers::Activation, models::Mlp};
 use gradus_tensor::{DType, Rng};
 use gradus_train::task::Task;
 use std::time::Instant;

@@ -47,7 +47,7 @@ pub fn run(req: &Request<'_>) -> Result<(), String> {
     let batches =
         first_batches(run.train.len(), options.batch, req.batches).map_err(|e| e.to_string())?;
     let samples: usize = batches.iter().map(Vec::len).sum();
-    let task = run.trainer.task.clone();
+    let task = run.trainer.task;
     let f = model_objective(model.as_ref(), &task, &run.train, &batches, options.dtype)
         .map_err(|e| e.to_string())?;
     let analysis_options = AnalysisOptions {
