@@ -99,6 +99,28 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Curvature of a trained model's training loss: Hessian eigenvalues (top, smallest: a
+    /// saddle?), trace, eigenvalue density, per-layer top eigenvalue and sharpness; writes
+    /// analysis.json.
+    Analyze {
+        /// A model.safetensors written by `gradus train`.
+        model: PathBuf,
+        /// The config the model was trained with (its data, batch size and learning rate).
+        #[arg(long)]
+        config: PathBuf,
+        /// Training batches the loss is taken over (the first ones, in the data's order).
+        #[arg(long, default_value_t = 10)]
+        batches: usize,
+        /// How many of the largest eigenvalues to report.
+        #[arg(long, default_value_t = 5)]
+        top_k: usize,
+        /// Points per side of the 2-D loss surface around the weights (0: none).
+        #[arg(long, default_value_t = 25)]
+        grid: usize,
+        /// Where to write analysis.json [default: the model file's folder].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print a model file's tensors, shapes, parameter count and training metadata.
     Inspect {
         /// A safetensors file.
@@ -151,6 +173,21 @@ fn main() -> ExitCode {
             input,
             output,
         } => commands::predict::run(&model, &input, output.as_deref()),
+        Command::Analyze {
+            model,
+            config,
+            batches,
+            top_k,
+            grid,
+            out,
+        } => commands::analyze::run(&commands::analyze::Request {
+            model: &model,
+            config: &config,
+            batches,
+            top_k,
+            grid,
+            out,
+        }),
         Command::Inspect { model } => commands::inspect::run(&model),
         Command::Export {
             model,

@@ -29,7 +29,7 @@ size = 64
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in ["train", "eval", "predict", "inspect"] {
+    for sub in ["train", "eval", "predict", "inspect", "analyze"] {
         let o = gradus(&[sub, "--help"]);
         assert!(o.status.success());
         assert!(

@@ -12,6 +12,8 @@
 //!   (`gradus-run`).
 //! - [`tune`]: hyperparameter search over run configs: search spaces, grid/random/TPE samplers,
 //!   median and ASHA pruners, a crash-safe journal (`gradus-tune`).
+//! - [`analysis`]: the curvature of a training loss: Hessian spectrum, trace, eigenvalue
+//!   density, sharpness (`gradus-analysis`).
 //!
 //! ```
 //! use gradus::prelude::*;
@@ -33,6 +35,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub use gradus_analysis as analysis;
 pub use gradus_data as data;
 pub use gradus_nn as nn;
 pub use gradus_optim as optim;

@@ -1,5 +1,6 @@
 //! One file per subcommand, each calling the `gradus-run` library.
 
+pub mod analyze;
 pub mod eval;
 pub mod export;
 pub mod inspect;
