@@ -81,8 +81,8 @@ mod transforms;
 pub use error::{OptimError, ParamRef, Result};
 pub use group::ParamGroup;
 pub use optim::{
-    AdaBelief, Adadelta, Adagrad, Adam, AdamW, Adamax, Lamb, Lars, Lbfgs, LbfgsState, Lion,
-    Lookahead, NAdam, Newton, RAdam, RmsProp, Rprop, Sam, Sgd, Yogi,
+    AdaBelief, Adadelta, Adagrad, Adam, AdamW, Adamax, Lamb, Lars, Lbfgs, LbfgsState, LineSearchFn,
+    Lion, Lookahead, NAdam, Newton, RAdam, RmsProp, Rprop, Sam, Sgd, Yogi,
 };
 pub use plateau::{PlateauMode, ReduceOnPlateau, SharedLr, ThresholdMode};
 pub use schedule::{Anneal, OneCycle, Schedule};
