@@ -1,8 +1,8 @@
 //! Every trajectory in `tests/reference/lbfgs.json` (made by `torch.optim.LBFGS` in float64 with
 //! `tests/reference/make_lbfgs_reference.py`) replayed with gradus's [`Lbfgs`]: the same objective
 //! in gradus tensors (gradients from autodiff), the same hyperparameters, and after every
-//! `step` the parameters and the loss it returned to 1e-9 relative, and the running totals of
-//! function evaluations and iterations exactly. The cases cover the strong-Wolfe search and the
+//! `step` the parameters, the loss it returned and the stored step length `t` to 1e-9 relative,
+//! and the running totals of function evaluations and iterations exactly. The cases cover the strong-Wolfe search and the
 //! fixed step, torch's defaults and other `lr` / `max_iter` / `max_eval` / `history_size` /
 //! tolerances, Rosenbrock in 2-D and 10-D, and least squares and logistic regression over two
 //! parameter tensors of different shapes (a matrix then a vector: the flattening order).
@@ -141,6 +141,13 @@ fn run_case(case: &Value, objectives: &Value) -> Result<f64, String> {
             return Err(format!("step {t}: loss {loss} vs {}", losses[t]));
         }
         worst = worst.max(err);
+        if let Some(want) = case["t"][t].as_f64() {
+            let err = rel_err(state.t, want);
+            if err > REL {
+                return Err(format!("step {t}: step length t {} vs {want}", state.t));
+            }
+            worst = worst.max(err);
+        }
         for (k, (p, want)) in params.iter().zip(expected.as_array().unwrap()).enumerate() {
             let (got, want) = (p.to_vec::<f64>().unwrap(), f64s(want));
             for (i, (g, w)) in got.iter().zip(&want).enumerate() {

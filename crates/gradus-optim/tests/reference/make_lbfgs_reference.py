@@ -4,7 +4,10 @@ Usage: python make_lbfgs_reference.py OUT.json
 Each case: objective (with its data), LBFGS hyperparameters in PyTorch terms (line_search_fn
 absent means None: the fixed step), the initial parameters (a list of tensors, each flattened
 row-major, with its shape), and per outer step() the parameters after it, the loss step()
-returned and the optimizer's running totals state['func_evals'] and state['n_iter'].
+returned, the optimizer's running totals state['func_evals'] and state['n_iter'] and its last
+step length state['t']. A case keeps only the steps before torch's own trajectory, started one
+ulp away, differs by more than 1e-11 relative (Rosenbrock amplifies rounding that much within a
+few dozen iterations: no fair test of 1e-9 agreement past there).
 """
 import json, math, sys
 import numpy as np
@@ -66,7 +69,7 @@ def run(obj, hyper, steps, nudge=False):
         l.backward()
         return l
 
-    out = {"params": [], "loss": [], "func_evals": [], "n_iter": []}
+    out = {"params": [], "loss": [], "func_evals": [], "n_iter": [], "t": []}
     for _ in range(steps):
         l = opt.step(closure)
         st = opt.state[ps[0]]
@@ -74,6 +77,7 @@ def run(obj, hyper, steps, nudge=False):
         out["params"].append([p.detach().reshape(-1).tolist() for p in ps])
         out["func_evals"].append(int(st["func_evals"]))
         out["n_iter"].append(int(st["n_iter"]))
+        out["t"].append(float(st["t"]) if "t" in st else None)
     return out
 
 
@@ -95,6 +99,10 @@ def main():
         dict(sw, lr=0.5, max_iter=7, history_size=3, tolerance_grad=1e-5, tolerance_change=1e-6),
         dict(sw, max_iter=10, max_eval=12, history_size=5),
         dict(sw, lr=2.0, max_iter=50, tolerance_grad=1e-12, tolerance_change=1e-14),
+        dict(sw, max_iter=8, tolerance_change=1e-4),
+        {"lr": 0.5, "max_iter": 8, "tolerance_change": 1e-3},
+        # a bracket wider than 1e-9 but under 0.3: torch's line search keeps its own 1e-9
+        dict(sw, lr=1000.0, max_iter=8, tolerance_change=0.3),
     ]
     steps = 4
     cases, dropped = [], []
@@ -120,7 +128,7 @@ def main():
                  "step(closure) from the objective's x0 (one flat row-major list per parameter tensor, "
                  "shapes in `shapes`); params[t] holds the parameters after call t+1, loss[t] what that "
                  "call returned (the loss at its start), func_evals[t] and n_iter[t] the optimizer's "
-                 "running totals state['func_evals'] and state['n_iter'] after it. `hyper` is in "
+                 "running totals state['func_evals'] and state['n_iter'] after it, t[t] its last step length state['t'] (null before any). `hyper` is in "
                  "torch.optim.LBFGS terms; no line_search_fn means None (fixed step). A case stops before "
                  "the first step at which torch's own trajectory, started one ulp away, differs by "
                  "more than 1e-11 relative (rounding amplified that much is no fair 1e-9 test).",
