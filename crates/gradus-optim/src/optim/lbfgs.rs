@@ -450,9 +450,9 @@ impl Lbfgs {
             }
             let d_norm = max_abs(&d)?;
             let mut opt_cond = false;
-            let x0 = self.clone_params()?;
             match self.line_search_fn {
                 Some(LineSearchFn::StrongWolfe) => {
+                    let x0 = self.clone_params()?;
                     let ls = strong_wolfe(
                         |t| self.directional(&mut closure, &x0, t, &d),
                         LineSearchStart {
@@ -472,7 +472,9 @@ impl Lbfgs {
                     self.state.func_evals += ls.evals as u64;
                 }
                 None => {
-                    self.set_moved(&x0, t, &d)?;
+                    // p + t d straight from the current values (nothing to restore: no copy)
+                    let x: Vec<Tensor> = self.params.iter().map(|p| p.tensor().detach()).collect();
+                    self.set_moved(&x, t, &d)?;
                     if n_iter != self.max_iter {
                         (loss, flat_grad) = self.evaluate(&mut closure)?;
                         opt_cond = max_abs(&flat_grad)? <= self.tolerance_grad;
@@ -567,8 +569,9 @@ struct Point {
     gtd: f64,
 }
 
-/// Where a line search starts: step, direction, the slope's scale `max |d|`, loss, gradient and slope at
-/// `t = 0`, and the most iterations (torch's `max_ls`: `max_eval` less the evaluations spent).
+/// Where a line search starts: step, direction, the slope's scale `max |d|`, loss, gradient
+/// and slope at `t = 0`, and the most iterations (torch's `max_ls`: `max_eval` less the
+/// evaluations spent).
 struct LineSearchStart<'a> {
     t: f64,
     d: &'a Tensor,
