@@ -1,4 +1,5 @@
-//! L-BFGS with a strong-Wolfe line search (PyTorch `torch.optim.LBFGS(line_search_fn="strong_wolfe")`).
+//! L-BFGS (PyTorch `torch.optim.LBFGS`), with the strong-Wolfe line search by default
+//! (`line_search_fn="strong_wolfe"`) or torch's fixed step (`line_search_fn=None`).
 //!
 //! Written on tensors as PyTorch's is: the gradient is gathered by concatenating the flattened
 //! gradients (`_gather_flat_grad`), the history pairs `s`, `y` and the direction are flat tensors
@@ -28,17 +29,32 @@ fn snapshot(t: &Tensor) -> Result<Tensor> {
     Ok(copy)
 }
 
+/// The line search of [`Lbfgs`] (torch's `line_search_fn`; `None` there is the fixed step).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineSearchFn {
+    /// torch's `"strong_wolfe"`: bracketing then zoom by cubic interpolation.
+    StrongWolfe,
+}
+
 /// L-BFGS, closure-based, with PyTorch's algorithm and defaults (`lr` 1, `max_iter` 20,
-/// `max_eval` 25, `tolerance_grad` 1e-7, `tolerance_change` 1e-9, `history_size` 100) and the
-/// strong-Wolfe line search (`c1` 1e-4, `c2` 0.9, 25 evaluations at most).
+/// `max_eval` `max_iter * 5 / 4`, `tolerance_grad` 1e-7, `tolerance_change` 1e-9,
+/// `history_size` 100) except the line search: gradus uses torch's strong-Wolfe search unless
+/// told otherwise ([`Lbfgs::line_search_fn`]`(None)` gives torch's default fixed step).
 ///
 /// Each [`Lbfgs::step`] runs up to `max_iter` iterations:
 /// ```text
 /// d <- -H g   (two-loop recursion over the last history_size pairs s = t d, y = g_new - g,
 ///              kept when y.s > 1e-10; H_0 = (y.s / y.y) I)
-/// t <- strong-Wolfe line search along d (first iteration starts at min(1, 1/|g|_1) lr)
+/// t <- min(1, 1/|g|_1) lr on the very first iteration, lr after
+/// t <- strong-Wolfe line search along d from t (c1 1e-4, c2 0.9, at most max_eval minus the
+///      evaluations spent in this step, bracket tolerance 1e-9 as torch's `_strong_wolfe`),
+///      or t kept as it is (fixed step; the loss and gradient are evaluated again unless it was
+///      the last iteration)
 /// p <- p + t d
 /// ```
+/// It stops early, as torch does, when `max |g| <= tolerance_grad`, when `g.d > -tolerance_change`,
+/// when `max |t d| <= tolerance_change`, when the loss changed by less than `tolerance_change`, or
+/// when `max_eval` evaluations were spent.
 /// `g`, `d` and the history are flat vectors (the parameters' gradients concatenated, a parameter
 /// without a gradient counting as zeros, as in PyTorch) in the parameters' dtype (f64 when they
 /// mix f32 and f64). It holds the parameters' [`Param`] handles, as
@@ -67,6 +83,7 @@ fn snapshot(t: &Tensor) -> Result<Tensor> {
 /// ```
 pub struct Lbfgs {
     params: Vec<Param>,
+    line_search_fn: Option<LineSearchFn>,
     /// The shape of each parameter that the state was made for.
     fitted: Vec<Vec<usize>>,
     lr: f64,
@@ -149,6 +166,7 @@ impl Lbfgs {
         Lbfgs {
             fitted: params.iter().map(Param::shape).collect(),
             params: params.to_vec(),
+            line_search_fn: Some(LineSearchFn::StrongWolfe),
             lr: 1.0,
             max_iter: 20,
             max_eval: None,
@@ -158,7 +176,31 @@ impl Lbfgs {
             state: LbfgsState::default(),
         }
     }
-    /// Learning rate (scales the initial step of each line search).
+    /// The line search (default `Some(LineSearchFn::StrongWolfe)`); `None` moves by the fixed
+    /// step `t` (torch's default `line_search_fn=None`).
+    ///
+    /// ```
+    /// use gradus_optim::Lbfgs;
+    /// use gradus_tensor::Tensor;
+    /// # fn main() -> gradus_optim::Result<()> {
+    /// let x = Tensor::from_vec(vec![3.0f64, -2.0], &[2])?.requires_grad_(true);
+    /// let mut opt = Lbfgs::new(&[x.clone()]).line_search_fn(None).lr(0.5);
+    /// opt.step(|| {
+    ///     let l = x.powf(2.0)?.sum_all()?;
+    ///     l.backward()?;
+    ///     Ok(l.item()?)
+    /// })?;
+    /// // as torch: 19 iterations, 20 evaluations, x near 1e-5 (the loss change test stops it)
+    /// assert_eq!((opt.state().n_iter, opt.state().func_evals), (19, 20));
+    /// assert!(x.to_vec::<f64>()?.iter().all(|v| v.abs() < 2e-5));
+    /// # Ok(()) }
+    /// ```
+    pub fn line_search_fn(mut self, line_search_fn: Option<LineSearchFn>) -> Lbfgs {
+        self.line_search_fn = line_search_fn;
+        self
+    }
+    /// Learning rate (the step `t` of every iteration but the very first, which takes
+    /// `min(1, 1/|g|_1) lr`; the initial step of the line search when there is one).
     pub fn lr(mut self, lr: f64) -> Lbfgs {
         self.lr = lr;
         self
@@ -341,7 +383,8 @@ impl Lbfgs {
         let mut q = g.neg()?;
         for i in (0..n).rev() {
             let a = dot(s.old_stps[i].tensor(), &q)?.mul_scalar(s.ro[i])?;
-            q = s.old_dirs[i].tensor().mul_add(&a.neg()?, &q)?;
+            // q - a y: torch's `q.add_(y, alpha=-a)` without negating `a` first
+            q = q.sub(&s.old_dirs[i].tensor().mul(&a)?)?;
             al.push(a);
         }
         al.reverse();
@@ -351,7 +394,7 @@ impl Lbfgs {
         };
         for (i, a) in al.iter().enumerate() {
             let be = dot(s.old_dirs[i].tensor(), &r)?.mul_scalar(s.ro[i])?;
-            r = s.old_stps[i].tensor().mul_add(&a.sub(&be)?, &r)?;
+            r = r.add(&s.old_stps[i].tensor().mul(&a.sub(&be)?)?)?;
         }
         Ok(r)
     }
@@ -385,30 +428,7 @@ impl Lbfgs {
                 self.state.ro.clear();
                 self.state.h_diag = None;
             } else {
-                let s = &mut self.state;
-                let (prev, d) = match (&s.prev_flat_grad, &s.d) {
-                    (Some(prev), Some(d)) => (prev.tensor(), d.tensor()),
-                    _ => {
-                        return Err(OptimError::StateMismatch(
-                            "L-BFGS: the state counts iterations but holds no direction".into(),
-                        ))
-                    }
-                };
-                let y = flat_grad.sub(prev)?;
-                let st = d.mul_scalar(s.t)?;
-                let ys_t = dot(&y, &st)?;
-                let ys = ys_t.item()?;
-                if ys > 1e-10 {
-                    if s.old_dirs.len() == self.history_size {
-                        s.old_dirs.remove(0);
-                        s.old_stps.remove(0);
-                        s.ro.remove(0);
-                    }
-                    s.h_diag = Some(keep(&ys_t.div(&dot(&y, &y)?)?)?);
-                    s.old_dirs.push(keep(&y)?);
-                    s.old_stps.push(keep(&st)?);
-                    s.ro.push(1.0 / ys);
-                }
+                self.update_history(&flat_grad)?;
                 let d = self.direction(&flat_grad)?;
                 self.state.d = Some(keep(&d)?);
             }
@@ -420,37 +440,90 @@ impl Lbfgs {
             } else {
                 self.lr
             };
+            // torch stores `t` even when the slope test below ends the step
+            self.state.t = t;
             let d = self.state.d.as_ref().map(|d| d.tensor().clone());
             let d = d.ok_or_else(|| OptimError::StateMismatch("L-BFGS: no direction".into()))?;
             let gtd = dot(&flat_grad, &d)?.item()?;
             if gtd > -self.tolerance_change {
                 break;
             }
-            let x0 = self.clone_params()?;
-            let ls = strong_wolfe(
-                |t| self.directional(&mut closure, &x0, t, &d),
-                t,
-                &d,
-                loss,
-                &flat_grad,
-                gtd,
-                self.tolerance_change,
-            )?;
-            (loss, flat_grad, t) = (ls.f, ls.g, ls.t);
+            let d_norm = max_abs(&d)?;
+            let mut opt_cond = false;
+            match self.line_search_fn {
+                Some(LineSearchFn::StrongWolfe) => {
+                    let x0 = self.clone_params()?;
+                    let ls = strong_wolfe(
+                        |t| self.directional(&mut closure, &x0, t, &d),
+                        LineSearchStart {
+                            t,
+                            d: &d,
+                            d_norm,
+                            f: loss,
+                            g: &flat_grad,
+                            gtd,
+                            max_ls: max_eval.saturating_sub(current_evals),
+                        },
+                    )?;
+                    (loss, flat_grad, t) = (ls.f, ls.g, ls.t);
+                    self.set_moved(&x0, t, &d)?;
+                    opt_cond = max_abs(&flat_grad)? <= self.tolerance_grad;
+                    current_evals += ls.evals;
+                    self.state.func_evals += ls.evals as u64;
+                }
+                None => {
+                    // p + t d straight from the current values (nothing to restore: no copy)
+                    let x: Vec<Tensor> = self.params.iter().map(|p| p.tensor().detach()).collect();
+                    self.set_moved(&x, t, &d)?;
+                    if n_iter != self.max_iter {
+                        (loss, flat_grad) = self.evaluate(&mut closure)?;
+                        opt_cond = max_abs(&flat_grad)? <= self.tolerance_grad;
+                        current_evals += 1;
+                        self.state.func_evals += 1;
+                    }
+                }
+            }
             self.state.t = t;
-            self.set_moved(&x0, t, &d)?;
-            current_evals += ls.evals;
-            self.state.func_evals += ls.evals as u64;
             if n_iter == self.max_iter
                 || current_evals >= max_eval
-                || max_abs(&flat_grad)? <= self.tolerance_grad
-                || max_abs(&d)? * t.abs() <= self.tolerance_change
+                || opt_cond
+                || d_norm * t.abs() <= self.tolerance_change
                 || (loss - prev_loss).abs() < self.tolerance_change
             {
                 break;
             }
         }
         Ok(orig_loss)
+    }
+
+    /// Keeps the pair `s = t d`, `y = g - g_prev` when its curvature `y.s` exceeds 1e-10 (the
+    /// oldest pair dropped past `history_size`), with `H_0 = y.s / y.y`.
+    fn update_history(&mut self, flat_grad: &Tensor) -> Result<()> {
+        let s = &mut self.state;
+        let (prev, d) = match (&s.prev_flat_grad, &s.d) {
+            (Some(prev), Some(d)) => (prev.tensor(), d.tensor()),
+            _ => {
+                return Err(OptimError::StateMismatch(
+                    "L-BFGS: the state counts iterations but holds no direction".into(),
+                ))
+            }
+        };
+        let y = flat_grad.sub(prev)?;
+        let st = d.mul_scalar(s.t)?;
+        let ys_t = dot(&y, &st)?;
+        let ys = ys_t.item()?;
+        if ys > 1e-10 {
+            if s.old_dirs.len() == self.history_size {
+                s.old_dirs.remove(0);
+                s.old_stps.remove(0);
+                s.ro.remove(0);
+            }
+            s.h_diag = Some(keep(&ys_t.div(&dot(&y, &y)?)?)?);
+            s.old_dirs.push(keep(&y)?);
+            s.old_stps.push(keep(&st)?);
+            s.ro.push(1.0 / ys);
+        }
+        Ok(())
     }
 }
 
@@ -496,19 +569,35 @@ struct Point {
     gtd: f64,
 }
 
-/// torch's `_strong_wolfe` (c1 1e-4, c2 0.9, max 25 evaluations).
-#[allow(clippy::too_many_arguments)]
+/// Where a line search starts: step, direction, the slope's scale `max |d|`, loss, gradient
+/// and slope at `t = 0`, and the most iterations (torch's `max_ls`: `max_eval` less the
+/// evaluations spent).
+struct LineSearchStart<'a> {
+    t: f64,
+    d: &'a Tensor,
+    d_norm: f64,
+    f: f64,
+    g: &'a Tensor,
+    gtd: f64,
+    max_ls: usize,
+}
+
+/// torch's `_strong_wolfe` with its defaults (c1 1e-4, c2 0.9, tolerance_change 1e-9: torch's
+/// `LBFGS.step` passes only `max_ls`, never its own `tolerance_change`).
 fn strong_wolfe(
     mut obj: impl FnMut(f64) -> Result<(f64, Tensor)>,
-    mut t: f64,
-    d: &Tensor,
-    f: f64,
-    g: &Tensor,
-    gtd: f64,
-    tolerance_change: f64,
+    start: LineSearchStart<'_>,
 ) -> Result<LineSearch> {
-    let (c1, c2, max_ls) = (1e-4, 0.9, 25);
-    let d_norm = max_abs(d)?;
+    let (c1, c2, tolerance_change) = (1e-4, 0.9, 1e-9);
+    let LineSearchStart {
+        mut t,
+        d,
+        d_norm,
+        f,
+        g,
+        gtd,
+        max_ls,
+    } = start;
     let (f_new, g_new) = obj(t)?;
     let mut evals = 1;
     let mut new = Point {

@@ -27,7 +27,7 @@ pub use adam::{Adam, AdamW};
 pub use adamax::Adamax;
 pub use lamb::Lamb;
 pub use lars::Lars;
-pub use lbfgs::{Lbfgs, LbfgsState};
+pub use lbfgs::{Lbfgs, LbfgsState, LineSearchFn};
 pub use lion::Lion;
 pub use lookahead::Lookahead;
 pub use nadam::NAdam;
