@@ -10,8 +10,8 @@
 //! - [`train`]: the trainer, diagnostics, checkpoints and reports (`gradus-train`).
 //! - [`run`]: a whole run built from a TOML config, as the `gradus` command builds it
 //!   (`gradus-run`).
-//! - [`tune`]: hyperparameter search over run configs: search spaces, grid/random/TPE samplers,
-//!   median and ASHA pruners, a crash-safe journal (`gradus-tune`).
+//! - [`tune`]: hyperparameter search over run configs: search spaces, grid/random/TPE/GP
+//!   samplers, median and ASHA pruners, a crash-safe journal (`gradus-tune`).
 //! - [`analysis`]: the curvature of a training loss: Hessian spectrum, trace, eigenvalue
 //!   density, sharpness (`gradus-analysis`).
 //!
