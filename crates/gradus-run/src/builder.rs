@@ -223,7 +223,15 @@ fn check_resume(
     }
     let steps = |c: &Config| setup::run_steps(c.epochs, steps_per_epoch, c.max_steps).0;
     let (before, now) = (steps(&previous), steps(c));
-    if before != now && lr.horizon().is_some() {
+    // the schedule as it would be for the old length (everything else as now: a changed
+    // optimizer.lr is reported above); warn only when the two differ at a step this run takes
+    let sized_to_run = || -> Result<bool, RunError> {
+        let mut old = c.clone();
+        (old.epochs, old.max_steps) = (previous.epochs, previous.max_steps);
+        let old_lr = setup::run_schedule(&old, steps_per_epoch)?.lr;
+        Ok((0..before.max(now)).any(|t| old_lr.value(t) != lr.value(t)))
+    };
+    if before != now && lr.horizon().is_some() && sized_to_run()? {
         warn(format!(
             "the run being resumed was {before} steps long and is now {now}: its \
              learning-rate schedule is rebuilt for {now} steps, so from the step it resumes at the \

@@ -142,6 +142,25 @@ fn resuming_with_a_changed_config_is_refused_naming_the_key() {
 }
 
 #[test]
+fn resuming_longer_warns_only_when_the_schedule_depends_on_the_run_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let constant = |epochs: usize| {
+        let mut c = config(epochs);
+        c.schedule = None;
+        RunBuilder::new(c).out_dir(&out).quiet(true)
+    };
+    constant(2).build().unwrap().train().unwrap();
+    // a constant learning rate is the same schedule at any length: nothing to warn about
+    let run = constant(4).resume(true).build().unwrap();
+    assert!(
+        !run.warnings.iter().any(|w| w.contains("steps long")),
+        "{:?}",
+        run.warnings
+    );
+}
+
+#[test]
 fn a_declared_state_dtype_holds_the_optimizer_state_and_may_not_change_on_resume() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
