@@ -21,7 +21,7 @@ impl UnaryGrad for Relu {
     // d relu(x) = 1 if x > 0 else 0, by selection (PyTorch's `where(x <= 0, 0, g)`: an infinite
     // gradient where x <= 0 gives 0, not 0 * inf = NaN)
     fn grad(&self, x: &Tensor, _out: &Tensor, g: &Tensor) -> Result<Tensor> {
-        keep_where(&map_constant(x, Above(0.0))?, g)
+        keep_where(&map_constant(x, Positive)?, g)
     }
 }
 
@@ -60,7 +60,7 @@ impl UnaryGrad for Elu {
     // d = 1 if x > 0 else alpha e^x = out + alpha (picked, not masked by a product: at x = inf
     // the unused out + alpha is inf, and inf * 0 would be NaN)
     fn grad(&self, x: &Tensor, out: &Tensor, g: &Tensor) -> Result<Tensor> {
-        let positive = map_constant(x, Above(0.0))?;
+        let positive = map_constant(x, Positive)?;
         let negative_slope = keep_where(&positive.affine(-1.0, 1.0)?, &out.add_scalar(self.0)?)?;
         g.mul(&positive.add(&negative_slope)?)
     }
@@ -93,7 +93,23 @@ impl UnaryGrad for Softplus {
     }
 }
 
-/// 1 where `x > t` (compared in f64), else 0 (NaN gives 0): the masks of the gradients above.
+/// 1 where `x > 0`, else 0 (NaN gives 0): the masks of ReLU's and ELU's gradients. Compared in
+/// the element type (the same answer as in f64, since 0 is exact in every dtype), so that the loop
+/// runs at the element type's vector width rather than widening each element to f64 first.
+#[derive(Clone, Copy)]
+struct Positive;
+impl UnaryKernel for Positive {
+    const NAME: &'static str = "gt_zero";
+    fn f<T: Element>(&self, x: T) -> T {
+        if x > T::zero() {
+            T::one()
+        } else {
+            T::zero()
+        }
+    }
+}
+
+/// 1 where `x > t` (compared in f64), else 0 (NaN gives 0): softplus's linear-region mask.
 #[derive(Clone, Copy)]
 struct Above(f64);
 impl UnaryKernel for Above {
