@@ -190,3 +190,25 @@ fn every_shipped_search_example_is_valid() {
     }
     assert!(seen >= 1, "no example in {}", dir.display());
 }
+
+#[test]
+fn a_search_whose_trials_all_fail_exits_non_zero_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("study");
+    // a misspelt objective column: every trial trains, then cannot be scored
+    let typo = SEARCH.replace(
+        "sampler = \"random\"",
+        "metric = \"val_los\"\ndirection = \"minimize\"\nsampler = \"random\"",
+    );
+    let cfg = write(dir.path(), "typo.toml", &config(1, &typo));
+    assert_fails_with(
+        &tune(&cfg, &out, &["--trials", "2", "--quiet"]),
+        &["no trial completed", "val_los"],
+    );
+    assert!(!out.join("best.toml").exists());
+    let cfg = write(dir.path(), "ok.toml", &config(1, SEARCH));
+    assert_fails_with(
+        &tune(&cfg, &dir.path().join("zero"), &["--trials", "0"]),
+        &["--trials: 0 trials is no search"],
+    );
+}

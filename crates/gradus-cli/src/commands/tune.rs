@@ -7,7 +7,7 @@
 
 use crate::interrupt::Interrupt;
 use gradus_tune::runner::{self, RunnerOptions};
-use gradus_tune::{output, split_config, trial_config, Study};
+use gradus_tune::{output, split_config, trial_config, Study, TrialState};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -35,6 +35,9 @@ fn default_out(config: &Path) -> PathBuf {
 
 /// Runs `gradus tune`.
 pub fn run(a: TuneArgs) -> Result<(), String> {
+    if a.trials == 0 {
+        return Err("--trials: 0 trials is no search (give at least 1)".to_string());
+    }
     let source = a.config.display().to_string();
     let text = gradus_data::text::read_text(&a.config).map_err(|e| e.to_string())?;
     let split = split_config(&text, &source).map_err(|e| e.to_string())?;
@@ -87,6 +90,18 @@ pub fn run(a: TuneArgs) -> Result<(), String> {
             crate::interrupt::resume_command()
         );
         std::process::exit(interrupt.exit_code());
+    }
+    if best.is_none() {
+        // a search none of whose trials completed failed: say why (the first failure's reason,
+        // also under --quiet) and exit non-zero
+        let first = study.trials().iter().find_map(|t| match &t.state {
+            TrialState::Failed { reason, .. } => Some(format!("trial {}: {reason}", t.number)),
+            _ => None,
+        });
+        return Err(match first {
+            Some(why) => format!("no trial completed; the first failure was {why}"),
+            None => "no trial completed (every trial was pruned)".to_string(),
+        });
     }
     Ok(())
 }
