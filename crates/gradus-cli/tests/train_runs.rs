@@ -297,3 +297,24 @@ fn resume_refuses_a_changed_config_and_warns_when_the_schedule_is_rebuilt() {
         "{err}"
     );
 }
+
+#[test]
+fn early_stopping_says_so_on_the_console() {
+    // lr 0: the validation loss never improves after epoch 1, so patience 2 stops after epoch 3
+    let dir = tempfile::tempdir().unwrap();
+    let rows: String = (0..20).map(|i| format!("{i},{}\n", 3 * i)).collect();
+    let data = write(dir.path(), "d.csv", &format!("x,y\n{rows}"));
+    let cfg = write(
+        dir.path(),
+        "c.toml",
+        &format!("epochs = 10\n[data]\nformat = \"csv\"\npath = \"{data}\"\ntarget = \"y\"\ntask = \"regression\"\nvalidation = 0.25\n[model]\nkind = \"linear\"\n[optimizer]\nname = \"sgd\"\nlr = 0.0\n[batch]\nsize = 5\n[train]\nearly_stopping_patience = 2\n"),
+    );
+    let out = dir.path().join("run");
+    let o = gradus(&["train", &cfg, "--out", out.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("early stopping after epoch 3: the validation loss last improved at epoch 1"),
+        "{err}"
+    );
+}

@@ -41,6 +41,20 @@ pub fn run(
                 .collect::<String>()
         );
     }
+    let summary = &outcome.summary;
+    if summary.stopped == gradus_train::StopReason::EarlyStopped && !quiet {
+        let (last, best) = (summary.last.as_ref(), summary.best.as_ref());
+        eprintln!(
+            "early stopping after epoch {}: the validation loss last improved at epoch {}{}",
+            last.map_or(summary.epochs, |r| r.epoch),
+            best.map_or(0, |r| r.epoch),
+            if run.trainer.options.restore_best {
+                " (model.safetensors holds that epoch's weights)"
+            } else {
+                ""
+            }
+        );
+    }
     if outcome.interrupted() {
         let summary = &outcome.summary;
         eprintln!(
