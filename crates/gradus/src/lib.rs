@@ -52,5 +52,5 @@ pub mod prelude {
     pub use gradus_nn::Module;
     pub use gradus_optim::{Adam, AdamW, Chain, GradientTransformation, Optimizer, Schedule, Sgd};
     pub use gradus_tensor::autodiff::no_grad;
-    pub use gradus_tensor::{DType, Rng, Tensor};
+    pub use gradus_tensor::{DType, Device, Param, Rng, Tensor};
 }

@@ -1,7 +1,7 @@
 //! Reverse-mode automatic differentiation on a define-by-run tape.
 //!
 //! Every op that runs while gradients are enabled and touches a tensor that requires them records
-//! a [`Node`]: its backward rule and its inputs. [`Tensor::backward`] walks that graph from the
+//! a node: its backward rule and its inputs. [`Tensor::backward`] walks that graph from the
 //! output in reverse topological order and applies the chain rule. Backward rules are written in
 //! differentiable tensor ops, so with `create_graph` the gradients themselves are recorded and can
 //! be differentiated again: see [`grad`], [`hvp`] and [`hessian`].
