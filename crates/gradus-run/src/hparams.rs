@@ -1,6 +1,7 @@
 //! A run's config as TensorBoard hyperparameters: every key, dotted (`optimizer.lr`), with its
 //! value typed as the hparams plugin types them (numbers, strings, booleans; lists as text).
 
+use crate::config::resume::for_each_leaf;
 use crate::config::Config;
 use gradus_train::tensorboard::HParam;
 
@@ -30,30 +31,17 @@ use gradus_train::tensorboard::HParam;
 pub fn hparams(config: &Config) -> Vec<(String, HParam)> {
     let mut out = Vec::new();
     if let Ok(v) = toml::Value::try_from(config) {
-        flatten("", &v, &mut out);
+        for_each_leaf("", &v, &mut |key, v| {
+            let value = match v {
+                toml::Value::Integer(i) => HParam::Number(*i as f64),
+                toml::Value::Float(f) => HParam::Number(*f),
+                toml::Value::Boolean(b) => HParam::Bool(*b),
+                toml::Value::String(s) => HParam::Text(s.clone()),
+                other => HParam::Text(other.to_string()),
+            };
+            out.push((key, value));
+        });
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
-}
-
-fn flatten(prefix: &str, v: &toml::Value, out: &mut Vec<(String, HParam)>) {
-    let value = match v {
-        toml::Value::Table(t) => {
-            for (k, v) in t {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-            return;
-        }
-        toml::Value::Integer(i) => HParam::Number(*i as f64),
-        toml::Value::Float(f) => HParam::Number(*f),
-        toml::Value::Boolean(b) => HParam::Bool(*b),
-        toml::Value::String(s) => HParam::Text(s.clone()),
-        other => HParam::Text(other.to_string()),
-    };
-    out.push((prefix.to_string(), value));
 }

@@ -38,7 +38,9 @@ pub fn changes(previous: &Config, now: &Config) -> Vec<(String, String, String)>
     let flat = |c: &Config| {
         let mut out = BTreeMap::new();
         if let Ok(toml::Value::Table(t)) = toml::Value::try_from(c) {
-            flatten("", &toml::Value::Table(t), &mut out);
+            for_each_leaf("", &toml::Value::Table(t), &mut |k, v| {
+                out.insert(k, v.to_string());
+            });
         }
         out
     };
@@ -107,7 +109,13 @@ pub fn check(previous: &Config, now: &Config) -> Result<(), RunError> {
     )))
 }
 
-fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
+/// Calls `leaf(key, value)` for every non-table value under `v`, keys dotted from `prefix`
+/// (`optimizer.lr`): how resume compares configs and how TensorBoard lists hyperparameters.
+pub(crate) fn for_each_leaf(
+    prefix: &str,
+    v: &toml::Value,
+    leaf: &mut impl FnMut(String, &toml::Value),
+) {
     match v {
         toml::Value::Table(t) => {
             for (k, v) in t {
@@ -116,11 +124,9 @@ fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
                 } else {
                     format!("{prefix}.{k}")
                 };
-                flatten(&key, v, out);
+                for_each_leaf(&key, v, leaf);
             }
         }
-        other => {
-            out.insert(prefix.to_string(), other.to_string());
-        }
+        other => leaf(prefix.to_string(), other),
     }
 }

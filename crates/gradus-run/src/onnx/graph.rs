@@ -80,22 +80,7 @@ impl GraphBuilder {
     /// float type; returns its name.
     pub fn weight(&mut self, name: &str, t: &Tensor) -> String {
         // the host boundary of export: the weights are written into the file
-        let values = t.to_vec_f64();
-        let raw_data = if self.dtype == DOUBLE {
-            values.iter().flat_map(|v| v.to_le_bytes()).collect()
-        } else {
-            values
-                .iter()
-                .flat_map(|v| (*v as f32).to_le_bytes())
-                .collect()
-        };
-        self.initializers.push(TensorProto {
-            dims: t.shape().iter().map(|&d| d as i64).collect(),
-            data_type: self.dtype,
-            name: name.into(),
-            raw_data,
-        });
-        name.into()
+        self.values(name, t.shape(), &t.to_vec_f64())
     }
 
     /// Adds `values` (row-major, of shape `dims`) as an initializer named `name`, in the graph's
