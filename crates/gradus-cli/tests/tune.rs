@@ -195,15 +195,12 @@ fn every_shipped_search_example_is_valid() {
 fn a_search_whose_trials_all_fail_exits_non_zero_saying_why() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("study");
-    // a misspelt objective column: every trial trains, then cannot be scored
-    let typo = SEARCH.replace(
-        "sampler = \"random\"",
-        "metric = \"val_los\"\ndirection = \"minimize\"\nsampler = \"random\"",
-    );
-    let cfg = write(dir.path(), "typo.toml", &config(1, &typo));
+    // a target column the data lacks: the config is valid, every trial fails when it loads
+    let missing = config(1, SEARCH).replace("target = \"target\"", "target = \"tarjet\"");
+    let cfg = write(dir.path(), "missing.toml", &missing);
     assert_fails_with(
         &tune(&cfg, &out, &["--trials", "2", "--quiet"]),
-        &["no trial completed", "val_los"],
+        &["no trial completed", "tarjet"],
     );
     assert!(!out.join("best.toml").exists());
     let cfg = write(dir.path(), "ok.toml", &config(1, SEARCH));
@@ -211,4 +208,24 @@ fn a_search_whose_trials_all_fail_exits_non_zero_saying_why() {
         &tune(&cfg, &dir.path().join("zero"), &["--trials", "0"]),
         &["--trials: 0 trials is no search"],
     );
+}
+
+#[test]
+fn a_metric_the_runs_do_not_write_is_refused_before_any_trial_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    for (search, want) in [
+        (
+            "metric = \"val_los\"\ndirection = \"minimize\"\n",
+            "[search] metric: `val_los` is not a metrics.csv column (the columns: train_loss, val_loss, grad_norm, lr, update_ratio, accuracy, rmse, r2); did you mean `val_loss`?",
+        ),
+        (
+            "metric = \"rmse\"\n",
+            "[search] metric: `rmse` is written for regression only, the data's task is binary (use accuracy)",
+        ),
+    ] {
+        let out = dir.path().join("study");
+        let cfg = write(dir.path(), "typo.toml", &config(1, &format!("{search}{SEARCH}")));
+        assert_fails_with(&tune(&cfg, &out, &["--trials", "2"]), &[want]);
+        assert!(!out.join("trials").exists(), "a trial ran for {search}");
+    }
 }

@@ -122,6 +122,25 @@ pub struct ModelConfig {
     pub tie_weights: bool,
 }
 
+impl DataConfig {
+    /// The task the data implies: "classification" for mnist and text, "regression" for
+    /// ratings, otherwise `task` ("classification" when absent).
+    ///
+    /// ```
+    /// let c = gradus_run::Config::parse("[data]\nformat = \"mnist\"\npath = \"d\"\n[model]\nkind = \"mlp\"\n[optimizer]\nname = \"sgd\"\nlr = 0.1\n", "c", &[]).unwrap();
+    /// assert_eq!(c.data.task(), "classification");
+    /// ```
+    pub fn task(&self) -> &str {
+        data_rules::task_of(self)
+    }
+
+    /// Whether the run holds out validation data (a fraction or a file), so that `val_loss`
+    /// is written.
+    pub fn has_validation(&self) -> bool {
+        self.validation.is_some_and(|f| f > 0.0) || self.validation_path.is_some()
+    }
+}
+
 /// Optimizer name and hyperparameters (PyTorch names).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -31,6 +31,24 @@ pub struct EpochRecord {
     pub seconds: f64,
 }
 
+/// The columns `metrics.csv` always has between `epoch,step` and the task's metrics (see
+/// [`crate::task::TASK_METRICS`]), in file order.
+pub const EPOCH_COLUMNS: [&str; 5] = ["train_loss", "val_loss", "grad_norm", "lr", "update_ratio"];
+
+/// Every numeric per-epoch column `metrics.csv` can have: [`EPOCH_COLUMNS`] and then the task
+/// metrics (a run has those of its task only), without `epoch`, `step` and `seconds`.
+///
+/// ```
+/// assert!(gradus_train::metrics::metric_columns().contains(&"accuracy"));
+/// ```
+pub fn metric_columns() -> Vec<&'static str> {
+    EPOCH_COLUMNS
+        .iter()
+        .chain(crate::task::TASK_METRICS.iter())
+        .copied()
+        .collect()
+}
+
 fn fmt(v: f64) -> String {
     format!("{v}")
 }
@@ -52,7 +70,7 @@ pub fn write_metrics_csv(path: &Path, records: &[EpochRecord]) -> std::io::Resul
         .first()
         .map(|r| r.metrics.keys().map(|k| k.as_str()).collect())
         .unwrap_or_default();
-    let mut out = String::from("epoch,step,train_loss,val_loss,grad_norm,lr,update_ratio");
+    let mut out = format!("epoch,step,{}", EPOCH_COLUMNS.join(","));
     for n in &names {
         out.push(',');
         out.push_str(n);

@@ -8,6 +8,10 @@
 use gradus_nn::loss::{bce_with_logits, cross_entropy, mse_loss, CrossEntropyOptions, Reduction};
 use gradus_tensor::{autodiff::no_grad, DType, Result, Tensor, TensorError};
 
+/// The names of the metrics any task reports ([`Task::metrics`]): accuracy for classification,
+/// RMSE and R² for regression.
+pub const TASK_METRICS: [&str; 3] = ["accuracy", "rmse", "r2"];
+
 /// A learning task: it turns model outputs and targets into a loss and into metrics.
 ///
 /// ```

@@ -107,26 +107,72 @@ fn parallel_coordinates(study: &Study) -> String {
             .get(i)
             .map_or(study.spec().metric.as_str(), |p| p.name.as_str());
         let (a, b) = range(col);
+        let (a, b) = match params.get(i) {
+            Some(p) => (shown(&p.distribution, a), shown(&p.distribution, b)),
+            None => (significant(a), significant(b)),
+        };
         let _ = write!(
             svg,
             "<line x1=\"{x0:.1}\" y1=\"{top}\" x2=\"{x0:.1}\" y2=\"{yb}\" stroke=\"#333\"/>\
              <text x=\"{x0:.1}\" y=\"{yl}\" font-size=\"11\" text-anchor=\"middle\">{n}</text>\
-             <text x=\"{x0:.1}\" y=\"{yt}\" font-size=\"9\" text-anchor=\"middle\">{b:.3}</text>\
-             <text x=\"{x0:.1}\" y=\"{yb2}\" font-size=\"9\" text-anchor=\"middle\">{a:.3}</text>",
+             <text x=\"{x0:.1}\" y=\"{yt}\" font-size=\"9\" text-anchor=\"middle\">{b}</text>\
+             <text x=\"{x0:.1}\" y=\"{yb2}\" font-size=\"9\" text-anchor=\"middle\">{a}</text>",
             x0 = x(i),
             yb = h - bottom,
             yl = h - 8.0,
             yt = top - 3.0,
             yb2 = h - bottom + 12.0,
             n = escape(name),
+            a = escape(&a),
+            b = escape(&b),
         );
     }
     svg + "</svg>"
 }
 
-/// The importance bars.
+/// `v` with 3 significant digits, without trailing zeros (0.00241, 12.5, 3e-5).
+fn significant(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (2 - v.abs().log10().floor() as i32).max(0) as usize;
+    if v.abs() < 1e-3 {
+        return format!("{v:.2e}");
+    }
+    let t = format!("{v:.digits$}");
+    if t.contains('.') {
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        t
+    }
+}
+
+/// An axis end of a parameter in the user's terms: the value itself (not its logarithm) for
+/// log ranges, the choice for a categorical.
+fn shown(d: &crate::space::Distribution, internal: f64) -> String {
+    match d.from_internal(internal) {
+        crate::ParamValue::Float(x) => significant(x),
+        crate::ParamValue::Int(i) => i.to_string(),
+        choice @ crate::ParamValue::Choice(_) => d.to_toml(choice).to_string(),
+    }
+}
+
+/// The importance bars, or why there are none yet.
 fn importance_chart(study: &Study) -> String {
     let imp = importances(study);
+    if imp.iter().all(|(_, v)| *v == 0.0) {
+        let done = study
+            .trials()
+            .iter()
+            .filter(|t| t.value().is_some_and(f64::is_finite))
+            .count();
+        let why = if done < 3 {
+            format!("it needs at least 3 completed trials ({done} so far)")
+        } else {
+            "the objective did not vary between the completed trials".to_string()
+        };
+        return format!("<p class=\"importance\">Parameter importance: none to show: {why}.</p>");
+    }
     let (w, row) = (560.0, 22.0);
     let h = 40.0 + row * imp.len() as f64;
     let mut svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\"><text x=\"10\" y=\"16\" font-size=\"14\">Parameter importance (correlation ratio, scaled to sum 1)</text>");
@@ -168,4 +214,70 @@ pub fn html(study: &Study) -> String {
         importance_chart(study),
         escape(&table(study))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::split_config;
+
+    fn study(trials: usize) -> Study {
+        let text = "[search]\nmetric = \"loss\"\nsampler = \"random\"\n[search.params]\nlr = { type = \"log_uniform\", low = 1e-4, high = 1e-1 }\nact = { type = \"categorical\", choices = [\"relu\", \"gelu\"] }\n";
+        let mut s = Study::new(split_config(text, "t").unwrap().spec);
+        for _ in 0..trials {
+            let n = s.ask().unwrap().unwrap();
+            let lr = s.value_f64(n, "lr").unwrap();
+            s.complete(n, lr.ln().powi(2)).unwrap();
+        }
+        s
+    }
+
+    #[test]
+    fn numbers_are_shown_with_three_significant_digits() {
+        assert_eq!(significant(0.0024201840), "0.00242");
+        assert_eq!(significant(12.5), "12.5");
+        assert_eq!(significant(1234.0), "1234");
+        assert_eq!(significant(0.1), "0.1");
+        assert_eq!(significant(3.0e-5), "3.00e-5");
+        assert_eq!(significant(-0.25), "-0.25");
+    }
+
+    #[test]
+    fn parallel_axes_show_values_not_logarithms_and_choices_by_name() {
+        let s = study(8);
+        let svg = parallel_coordinates(&s);
+        let lr = &s
+            .spec()
+            .space
+            .params
+            .iter()
+            .find(|p| p.name == "lr")
+            .unwrap()
+            .distribution;
+        // the axis ends are the drawn rates themselves, between 1e-4 and 0.1 (never negative logs)
+        let ends: Vec<f64> = s
+            .trials()
+            .iter()
+            .map(|t| lr.to_internal(t.params["lr"]))
+            .collect();
+        let lo = ends.iter().copied().fold(f64::INFINITY, f64::min);
+        assert!(svg.contains(&format!(">{}<", shown(lr, lo))), "{svg}");
+        assert!(shown(lr, lo).parse::<f64>().unwrap() >= 1e-4);
+        assert!(!svg.contains(">-"), "a negative axis label: {svg}");
+        assert!(
+            svg.contains("\"relu\"") || svg.contains("\"gelu\""),
+            "{svg}"
+        );
+    }
+
+    #[test]
+    fn importance_says_why_it_is_missing_with_few_trials() {
+        let few = importance_chart(&study(2));
+        assert!(
+            few.contains("needs at least 3 completed trials (2 so far)"),
+            "{few}"
+        );
+        let many = importance_chart(&study(12));
+        assert!(many.contains("<rect"), "{many}");
+    }
 }

@@ -94,3 +94,110 @@ pub fn check(base: &toml::Table, space: &SearchSpace, source: &str) -> Result<()
     }
     Ok(())
 }
+
+/// Checks that `metric` is written by runs of `base`: a column of `metrics.csv`; `accuracy` for classification and binary
+/// data, `rmse`/`r2` for regression, `val_loss` only with validation data.
+///
+/// # Errors
+/// [`TuneError::Config`] for the base config; [`TuneError::Search`] on key `metric` saying why
+/// the runs would not write it.
+pub fn check_metric(base: &toml::Table, metric: &str, source: &str) -> Result<()> {
+    let columns = gradus_train::metrics::metric_columns();
+    if !columns.contains(&metric) {
+        let hint = closest(metric, &columns)
+            .map(|c| format!("; did you mean `{c}`?"))
+            .unwrap_or_default();
+        return Err(search(
+            "metric",
+            format!(
+                "`{metric}` is not a metrics.csv column (the columns: {}){hint}",
+                columns.join(", ")
+            ),
+        ));
+    }
+    let c = gradus_run::Config::parse(&to_text(base), source, &[])?;
+    let task = c.data.task();
+    let problem = match metric {
+        "accuracy" if task == "regression" => Some(
+            "`accuracy` is not written for data.task = \"regression\" (use rmse or r2)".to_string(),
+        ),
+        "rmse" | "r2" if task != "regression" => Some(format!(
+            "`{metric}` is written for regression only, the data's task is {task} (use accuracy)"
+        )),
+        "val_loss" if !c.data.has_validation() => Some(
+            "`val_loss` needs validation data: set data.validation (a fraction) or data.validation_path"
+                .to_string(),
+        ),
+        _ => None,
+    };
+    match problem {
+        Some(problem) => Err(search("metric", problem)),
+        None => Ok(()),
+    }
+}
+
+/// The candidate nearest to `word` by edit distance, when it is close (at most a third of the
+/// word's length away): the likely intended name of a typo.
+fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let distance = |a: &str, b: &str| {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    };
+    candidates
+        .iter()
+        .map(|c| (distance(word, c), *c))
+        .min()
+        .filter(|(d, _)| *d <= word.chars().count().div_ceil(3))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(data: &str) -> toml::Table {
+        let text = format!(
+            "[data]\n{data}\n[model]\nkind = \"mlp\"\n[optimizer]\nname = \"sgd\"\nlr = 0.1\n"
+        );
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_metric_the_runs_would_not_write_is_refused_before_any_trial() {
+        let mnist = base("format = \"mnist\"\npath = \"d\"\nvalidation = 0.1");
+        let e = check_metric(&mnist, "val_los", "c")
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("; did you mean `val_loss`?"), "{e}");
+        let e = check_metric(&mnist, "f1", "c").unwrap_err().to_string();
+        assert_eq!(e, "[search] metric: `f1` is not a metrics.csv column (the columns: train_loss, val_loss, grad_norm, lr, update_ratio, accuracy, rmse, r2)");
+        assert!(check_metric(&mnist, "val_loss", "c").is_ok());
+        assert!(check_metric(&mnist, "accuracy", "c").is_ok());
+        let e = check_metric(&mnist, "rmse", "c").unwrap_err().to_string();
+        assert_eq!(e, "[search] metric: `rmse` is written for regression only, the data's task is classification (use accuracy)");
+        let reg = base("format = \"csv\"\npath = \"d.csv\"\ntask = \"regression\"\ntarget = \"y\"");
+        let e = check_metric(&reg, "accuracy", "c").unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "[search] metric: `accuracy` is not written for data.task = \"regression\""
+            ),
+            "{e}"
+        );
+        let e = check_metric(&reg, "val_loss", "c").unwrap_err().to_string();
+        assert!(
+            e.contains("`val_loss` needs validation data: set data.validation"),
+            "{e}"
+        );
+        assert!(check_metric(&reg, "r2", "c").is_ok());
+    }
+}

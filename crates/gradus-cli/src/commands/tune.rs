@@ -42,6 +42,8 @@ pub fn run(a: TuneArgs) -> Result<(), String> {
     let text = gradus_data::text::read_text(&a.config).map_err(|e| e.to_string())?;
     let split = split_config(&text, &source).map_err(|e| e.to_string())?;
     trial_config::check(&split.base, &split.spec.space, &source).map_err(|e| e.to_string())?;
+    trial_config::check_metric(&split.base, &split.spec.metric, &source)
+        .map_err(|e| e.to_string())?;
     let out = a.out.unwrap_or_else(|| default_out(&a.config));
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let journal = out.join("journal.jsonl");

@@ -20,7 +20,7 @@ const ACTIVATIONS: &[&str] = &[
 ];
 
 /// The task a data config implies: mnist and text are classification, ratings regression.
-fn task_of(d: &DataConfig) -> &str {
+pub(super) fn task_of(d: &DataConfig) -> &str {
     match d.format.as_str() {
         "mnist" | "text" => "classification",
         "ratings" => "regression",
