@@ -2,10 +2,11 @@
 //! asks the trainer to stop after the current step, writing the checkpoint, the model and the
 //! report; a second one ends the process at once, saying that the last checkpoint is intact and
 //! how to resume (exit status 128 + the signal number, as a shell reports a process killed by it).
+//! Under `gradus tune` the second signal also ends the running trials at once.
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::flag;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// The stop request of a run, set by the signal handlers.
@@ -22,6 +23,16 @@ impl Interrupt {
     /// # Errors
     /// When a handler cannot be installed.
     pub fn install() -> Result<Interrupt, String> {
+        Interrupt::install_with_children(&[])
+    }
+
+    /// [`Interrupt::install`], and on the second signal, before exiting, SIGTERM to each
+    /// non-zero process id in `children` (the trials of `gradus tune`, which run in their own
+    /// process groups and already got one SIGTERM: a second one ends them at once too).
+    ///
+    /// # Errors
+    /// When a handler cannot be installed.
+    pub fn install_with_children(children: &'static [AtomicI32]) -> Result<Interrupt, String> {
         let flag = Arc::new(AtomicBool::new(false));
         let signal = Arc::new(AtomicUsize::new(0));
         // made now: a signal handler may not allocate
@@ -38,6 +49,12 @@ impl Interrupt {
             let earlier = Arc::clone(&flag);
             let second = move || {
                 if earlier.load(Ordering::SeqCst) {
+                    for pid in children.iter().map(|p| p.load(Ordering::SeqCst)) {
+                        if pid > 0 {
+                            // SAFETY: kill(2) is async-signal-safe
+                            unsafe { libc::kill(pid, libc::SIGTERM) };
+                        }
+                    }
                     // SAFETY: write(2) and _exit(2) are async-signal-safe; `message` is static
                     unsafe { libc::write(2, message.as_ptr().cast(), message.len()) };
                     signal_hook::low_level::exit(128 + sig);

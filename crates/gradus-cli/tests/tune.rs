@@ -170,7 +170,10 @@ fn refused_search_entries_name_their_key() {
         "c.toml",
         &config(1, "").replace("[search]\n", ""),
     );
-    assert_fails_with(&tune(&no_search, &out, &[]), &["has no [search] section"]);
+    assert_fails_with(
+        &tune(&no_search, &out, &[]),
+        &["no [search] section: add one"],
+    );
     assert!(!out.join("journal.jsonl").exists());
 }
 
@@ -208,6 +211,26 @@ fn a_search_whose_trials_all_fail_exits_non_zero_saying_why() {
         &tune(&cfg, &dir.path().join("zero"), &["--trials", "0"]),
         &["--trials: 0 trials is no search"],
     );
+    assert_fails_with(
+        &tune(&cfg, &dir.path().join("zero"), &["--parallel", "0"]),
+        &["--parallel: 0 trials at once runs nothing"],
+    );
+    let file = write(dir.path(), "afile", "");
+    assert_fails_with(
+        &tune(&cfg, Path::new(&file), &[]),
+        &["a file is there, not a study folder"],
+    );
+    assert_fails_with(
+        &tune(&cfg, &dir.path().join("nope"), &["--resume"]),
+        &["--resume: no study in", "start one without --resume"],
+    );
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("metrics.csv"), "epoch\n").unwrap();
+    assert_fails_with(
+        &tune(&cfg, &run, &[]),
+        &["a `gradus train` run folder is there"],
+    );
 }
 
 #[test]
@@ -228,4 +251,68 @@ fn a_metric_the_runs_do_not_write_is_refused_before_any_trial_runs() {
         assert_fails_with(&tune(&cfg, &out, &["--trials", "2"]), &[want]);
         assert!(!out.join("trials").exists(), "a trial ran for {search}");
     }
+}
+
+/// The processes whose command line mentions `needle`.
+#[cfg(target_os = "linux")]
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let cmd = std::fs::read(e.ok()?.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            cmd.contains(needle).then_some(cmd)
+        })
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_second_ctrl_c_ends_the_running_trials_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("study");
+    // trials long enough to be running when the signals come
+    let cfg = write(dir.path(), "long.toml", &config(100_000, SEARCH));
+    let mut tune = std::process::Command::new(env!("CARGO_BIN_EXE_gradus"))
+        .args([
+            "tune",
+            &cfg,
+            "--out",
+            out.to_str().unwrap(),
+            "--trials",
+            "2",
+        ])
+        .args(["--parallel", "2", "--quiet"])
+        .current_dir(common::repo())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first = out.join("trials/0001/metrics.csv");
+    for _ in 0..60_000 {
+        if first.exists() || tune.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(first.exists(), "the second trial never wrote an epoch");
+    for _ in 0..2 {
+        let kill = std::process::Command::new("kill")
+            .args(["-INT", &tune.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+    }
+    let o = tune.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    // the trials (`gradus train .../trials/NNNN.toml`) end too instead of training on alone
+    let needle = out.join("trials").display().to_string();
+    let mut left = processes_mentioning(&needle);
+    for _ in 0..6_000 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        left = processes_mentioning(&needle);
+    }
+    assert!(left.is_empty(), "trials still running: {left:?}");
 }

@@ -11,8 +11,12 @@
 use crate::space::Distribution;
 use crate::study::Study;
 
+/// The fewest completed trials an estimate is made from: 4, so that a numerical parameter falls
+/// into at least 2 bins of 2.
+pub const MIN_TRIALS: usize = 4;
+
 /// `(parameter, importance)` for every parameter, in the space's order, summing to 1; all 0
-/// when fewer than 3 trials completed or the objective did not vary.
+/// when fewer than [`MIN_TRIALS`] trials completed or the objective did not vary.
 pub fn importances(study: &Study) -> Vec<(String, f64)> {
     let done: Vec<_> = study
         .trials()
@@ -30,7 +34,7 @@ pub fn importances(study: &Study) -> Vec<(String, f64)> {
                     Some((p.distribution.to_internal(*v), t.value()?))
                 })
                 .collect();
-            if pairs.len() < 3 {
+            if pairs.len() < MIN_TRIALS {
                 return 0.0;
             }
             eta_squared(&groups(&p.distribution, pairs))

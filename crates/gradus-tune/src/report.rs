@@ -107,6 +107,27 @@ fn parallel_coordinates(study: &Study) -> String {
             .get(i)
             .map_or(study.spec().metric.as_str(), |p| p.name.as_str());
         let (a, b) = range(col);
+        // a categorical axis names every choice drawn, at its place
+        if let Some(
+            p @ crate::space::Param {
+                distribution: crate::space::Distribution::Categorical { choices },
+                ..
+            },
+        ) = params.get(i)
+        {
+            for c in 0..choices.len() {
+                let v = c as f64;
+                if col.contains(&v) && v != a && v != b {
+                    let _ = write!(
+                        svg,
+                        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\">{}</text>",
+                        x(i) + 4.0,
+                        y(i, v) + 3.0,
+                        escape(&shown(&p.distribution, v))
+                    );
+                }
+            }
+        }
         let (a, b) = match params.get(i) {
             Some(p) => (shown(&p.distribution, a), shown(&p.distribution, b)),
             None => (significant(a), significant(b)),
@@ -153,7 +174,10 @@ fn shown(d: &crate::space::Distribution, internal: f64) -> String {
     match d.from_internal(internal) {
         crate::ParamValue::Float(x) => significant(x),
         crate::ParamValue::Int(i) => i.to_string(),
-        choice @ crate::ParamValue::Choice(_) => d.to_toml(choice).to_string(),
+        choice @ crate::ParamValue::Choice(_) => match d.to_toml(choice) {
+            toml::Value::String(s) => s,
+            other => other.to_string(),
+        },
     }
 }
 
@@ -166,16 +190,24 @@ fn importance_chart(study: &Study) -> String {
             .iter()
             .filter(|t| t.value().is_some_and(f64::is_finite))
             .count();
-        let why = if done < 3 {
-            format!("it needs at least 3 completed trials ({done} so far)")
+        let why = if done < crate::importance::MIN_TRIALS {
+            format!(
+                "it needs at least {} completed trials ({done} so far)",
+                crate::importance::MIN_TRIALS
+            )
         } else {
             "the objective did not vary between the completed trials".to_string()
         };
         return format!("<p class=\"importance\">Parameter importance: none to show: {why}.</p>");
     }
+    let done = study
+        .trials()
+        .iter()
+        .filter(|t| t.value().is_some_and(f64::is_finite))
+        .count();
     let (w, row) = (560.0, 22.0);
     let h = 40.0 + row * imp.len() as f64;
-    let mut svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\"><text x=\"10\" y=\"16\" font-size=\"14\">Parameter importance (correlation ratio, scaled to sum 1)</text>");
+    let mut svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\"><text x=\"10\" y=\"16\" font-size=\"14\">Parameter importance (correlation ratio, scaled to sum 1; {done} completed trials{rough})</text>", rough = if done < 10 { ": a rough ranking" } else { "" });
     for (i, (name, v)) in imp.iter().enumerate() {
         let yy = 30.0 + row * i as f64;
         let _ = write!(
@@ -264,20 +296,27 @@ mod tests {
         assert!(svg.contains(&format!(">{}<", shown(lr, lo))), "{svg}");
         assert!(shown(lr, lo).parse::<f64>().unwrap() >= 1e-4);
         assert!(!svg.contains(">-"), "a negative axis label: {svg}");
-        assert!(
-            svg.contains("\"relu\"") || svg.contains("\"gelu\""),
-            "{svg}"
-        );
+        // every choice labels the axis, by name and without quotes
+        assert!(svg.contains(">relu<") && svg.contains(">gelu<"), "{svg}");
+        assert!(!svg.contains("\"relu\""), "{svg}");
     }
 
     #[test]
     fn importance_says_why_it_is_missing_with_few_trials() {
-        let few = importance_chart(&study(2));
+        let few = importance_chart(&study(3));
         assert!(
-            few.contains("needs at least 3 completed trials (2 so far)"),
+            few.contains("needs at least 4 completed trials (3 so far)"),
             "{few}"
         );
         let many = importance_chart(&study(12));
-        assert!(many.contains("<rect"), "{many}");
+        assert!(
+            many.contains("<rect") && many.contains("12 completed trials)"),
+            "{many}"
+        );
+        let rough = importance_chart(&study(6));
+        assert!(
+            rough.contains("6 completed trials: a rough ranking"),
+            "{rough}"
+        );
     }
 }

@@ -14,7 +14,7 @@ use crate::trial::TrialState;
 use crate::trial_config::{to_text, trial_config};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,6 +46,24 @@ pub fn trial_paths(dir: &Path, n: usize) -> (PathBuf, PathBuf, PathBuf) {
     )
 }
 
+/// Process ids of the trials running now (0 marks a free slot), so that a signal handler can
+/// stop them when the search must end at once (a second Ctrl-C): reading atomics and `kill(2)`
+/// are async-signal-safe, and the children, in their own process groups, get no terminal
+/// signal. Trials beyond the slots' number run unlisted.
+pub static RUNNING_PIDS: [AtomicI32; 256] = [const { AtomicI32::new(0) }; 256];
+
+/// Lists `pid` in a free slot of [`RUNNING_PIDS`].
+fn list_pid(pid: i32) {
+    for slot in &RUNNING_PIDS {
+        if slot
+            .compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            return;
+        }
+    }
+}
+
 /// A running child.
 struct Running {
     n: usize,
@@ -55,6 +73,21 @@ struct Running {
     reported: usize,
     /// Pruned or failed while running: SIGTERM sent, waiting for it to end.
     stopping: bool,
+}
+
+impl Drop for Running {
+    /// The child was reaped or is being given up: no longer listed as running.
+    fn drop(&mut self) {
+        let pid = self.child.id() as i32;
+        for slot in &RUNNING_PIDS {
+            if slot
+                .compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
 }
 
 /// Asks a child to stop as Ctrl-C would (SIGTERM: `gradus train` ends after the current step).
@@ -101,6 +134,7 @@ fn start(study: &Study, base: &toml::Table, opts: &RunnerOptions, n: usize) -> R
         trial: n,
         problem: format!("cannot start {}: {e}", opts.program.display()),
     })?;
+    list_pid(child.id() as i32);
     Ok(Running {
         n,
         child,

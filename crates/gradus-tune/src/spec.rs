@@ -160,12 +160,17 @@ pub fn split_config(text: &str, source: &str) -> Result<SplitConfig> {
     })?;
     let section = match base.remove("search") {
         Some(toml::Value::Table(t)) => t,
-        Some(_) => return Err(search("", "`search` must be a table")),
+        Some(_) => {
+            return Err(TuneError::Toml {
+                file: source.to_string(),
+                message: "`search` must be a table ([search])".to_string(),
+            })
+        }
         None => {
-            return Err(search(
-                "",
-                format!("{source} has no [search] section: add one naming the parameters to search (see the README's `gradus tune`)"),
-            ))
+            return Err(TuneError::Toml {
+                file: source.to_string(),
+                message: "no [search] section: add one naming the parameters to search (see the README's `gradus tune`)".to_string(),
+            })
         }
     };
     Ok(SplitConfig {
@@ -197,9 +202,16 @@ impl SearchSpec {
             Some(Some("maximize")) => Direction::Maximize,
             Some(_) => return Err(search("direction", "must be \"minimize\" or \"maximize\"")),
             None => default_direction(&metric).ok_or_else(|| {
+                let columns = gradus_train::metrics::metric_columns();
+                let hint = match closest(&metric, &columns) {
+                    Some(c) => format!(" (or is `metric` misspelt? did you mean `{c}`?)"),
+                    None => String::new(),
+                };
                 search(
                     "direction",
-                    format!("missing: say whether `{metric}` is to be minimized or maximized"),
+                    format!(
+                        "missing: say whether `{metric}` is to be minimized or maximized{hint}"
+                    ),
                 )
             })?,
         };
@@ -226,6 +238,31 @@ impl SearchSpec {
             space,
         })
     }
+}
+
+/// The candidate nearest to `word` by edit distance, when it is close (at most a third of the
+/// word's length away): the likely intended name of a typo.
+pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let distance = |a: &str, b: &str| {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    };
+    candidates
+        .iter()
+        .map(|c| (distance(word, c), *c))
+        .min()
+        .filter(|(d, _)| *d <= word.chars().count().div_ceil(3))
+        .map(|(_, c)| c)
 }
 
 /// Minimize for losses and RMSE, maximize for accuracy and R², unknown otherwise.
@@ -272,13 +309,31 @@ fn take_usize(
     }
 }
 
-/// Refuses what options are left in `t`.
+/// The options each sampler and pruner takes, for the message refusing another.
+fn options_of(name: &str) -> &'static [&'static str] {
+    match name {
+        "grid" => &["points"],
+        "gp" => &["n_startup_trials", "n_candidates"],
+        "tpe" => &["n_startup_trials", "n_ei_candidates", "prior_weight"],
+        "median" => &["n_startup_trials", "n_warmup_steps"],
+        "asha" => &["min_resource", "reduction_factor"],
+        _ => &[],
+    }
+}
+
+/// Refuses what options are left in `t`, listing those `name` takes.
 fn no_more(key: &str, name: &str, t: &toml::Table) -> Result<()> {
     match t.keys().next() {
-        Some(k) => Err(search(
-            format!("{key}.{k}"),
-            format!("not an option of the {name} {key}"),
-        )),
+        Some(k) => {
+            let allowed = match options_of(name) {
+                [] => "it takes none".to_string(),
+                o => format!("it takes {}", o.join(", ")),
+            };
+            Err(search(
+                format!("{key}.{k}"),
+                format!("not an option of the {name} {key} ({allowed})"),
+            ))
+        }
         None => Ok(()),
     }
 }
@@ -405,7 +460,7 @@ mod tests {
             ),
             (
                 "sampler = { name = \"tpe\", gamma = 0.2 }",
-                "[search] sampler.gamma: not an option of the tpe sampler",
+                "[search] sampler.gamma: not an option of the tpe sampler (it takes n_startup_trials, n_ei_candidates, prior_weight)",
             ),
             (
                 "pruner = { name = \"asha\", reduction_factor = 1 }",
@@ -416,6 +471,10 @@ mod tests {
                 "[search] direction: missing: say whether `f1`",
             ),
             ("direction = \"down\"", "[search] direction: must be"),
+            (
+                "metric = \"val_los\"",
+                "[search] direction: missing: say whether `val_los` is to be minimized or maximized (or is `metric` misspelt? did you mean `val_loss`?)",
+            ),
             ("seed = -1", "[search] seed: must be a non-negative integer"),
         ];
         for (text, want) in cases {
@@ -425,7 +484,7 @@ mod tests {
         let e = split_config("epochs = 2\n", "c.toml")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("c.toml has no [search] section"), "{e}");
+        assert!(e.starts_with("c.toml: no [search] section"), "{e}");
         let e = split_config("epochs = \n", "c.toml")
             .unwrap_err()
             .to_string();

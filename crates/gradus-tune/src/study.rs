@@ -73,8 +73,8 @@ impl Study {
     }
 
     /// The study recorded in the journal at `path`, continued: trials that were running when
-    /// the search stopped are marked failed (`interrupted`, written to the journal) and do not
-    /// count toward the trials asked for. Returns notes (a torn last line dropped, trials marked
+    /// the search stopped are marked failed (`interrupted`, written to the journal), do not
+    /// count toward the trials asked for, and are run again first by [`Study::ask`]. Returns notes (a torn last line dropped, trials marked
     /// interrupted).
     ///
     /// # Errors
@@ -112,7 +112,7 @@ impl Study {
                 "interrupted: the search stopped while this trial ran",
                 true,
             )?;
-            notes.push(format!("trial {n} was running when the search stopped: marked interrupted; a fresh trial takes its place"));
+            notes.push(format!("trial {n} was running when the search stopped: marked interrupted; its parameters run again first"));
         }
         Ok((s, notes))
     }
@@ -230,13 +230,18 @@ impl Study {
     }
 
     /// Draws and records a new trial; returns its number, or `None` when the sampler has
-    /// nothing left (a grid fully tried). Trial `n` draws with a generator seeded by the study's
-    /// seed and `n`, so a study replays the same way whatever the order trials finish in.
+    /// nothing left (a grid fully tried). The parameters of a trial interrupted with the search
+    /// and not yet run again come first. Trial `n` draws with a generator seeded by the study's
+    /// seed and `n`: asked and told in the same order, a study replays the same way.
     ///
     /// # Errors
     /// The journal cannot be written.
     pub fn ask(&mut self) -> Result<Option<usize>> {
         let n = self.trials.len();
+        if let Some(params) = self.to_retry() {
+            self.record(Event::Created { trial: n, params })?;
+            return Ok(Some(n));
+        }
         let mut rng = Pcg64Mcg::seed_from_u64(
             self.spec.seed ^ (n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         );
@@ -262,6 +267,27 @@ impl Study {
             .collect();
         self.record(Event::Created { trial: n, params })?;
         Ok(Some(n))
+    }
+
+    /// The parameters (as the journal writes them) of the first interrupted trial that no later
+    /// trial ran again: a search stopped while its best trials ran must not lose them.
+    fn to_retry(&self) -> Option<std::collections::BTreeMap<String, serde_json::Value>> {
+        let t = self.trials.iter().find(|t| {
+            t.interrupted()
+                && !self.trials[t.number + 1..]
+                    .iter()
+                    .any(|later| later.params == t.params)
+        })?;
+        Some(
+            t.params
+                .iter()
+                .filter_map(|(k, v)| {
+                    // a key no longer searched (the space changed on resume) is left out
+                    let d = &self.spec.space.get(k)?.distribution;
+                    Some((k.clone(), d.to_json(*v)))
+                })
+                .collect(),
+        )
     }
 
     /// Records the objective's value after `epoch` of running trial `n` and asks the pruner;

@@ -12,8 +12,8 @@ pub enum TrialState {
     /// Stopped by the pruner after the given epoch.
     Pruned(usize),
     /// Failed: why. `interrupted` when the search itself was stopped while the trial ran; such
-    /// trials do not count toward the number of trials asked for, so a resumed search runs a
-    /// fresh trial in their place.
+    /// trials do not count toward the number of trials asked for, and a resumed search runs
+    /// their parameters again first (as Optuna's `RetryFailedTrialCallback`).
     Failed {
         /// The reason (the trial's error, or the interruption).
         reason: String,
@@ -67,6 +67,11 @@ impl Trial {
                 ..
             }
         )
+    }
+
+    /// Whether the trial was stopped with the search (not by its own failure or the pruner).
+    pub fn interrupted(&self) -> bool {
+        !self.counts()
     }
 
     /// A short name of its state: running, completed, pruned, failed, interrupted.

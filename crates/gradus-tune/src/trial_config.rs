@@ -5,6 +5,7 @@
 
 use crate::error::{search, Result, TuneError};
 use crate::space::{Distribution, ParamValue, Params, SearchSpace};
+use crate::spec::closest;
 
 /// `base` with each of `params` set at its dotted key.
 ///
@@ -134,31 +135,6 @@ pub fn check_metric(base: &toml::Table, metric: &str, source: &str) -> Result<()
         Some(problem) => Err(search("metric", problem)),
         None => Ok(()),
     }
-}
-
-/// The candidate nearest to `word` by edit distance, when it is close (at most a third of the
-/// word's length away): the likely intended name of a typo.
-fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let distance = |a: &str, b: &str| {
-        let b: Vec<char> = b.chars().collect();
-        let mut row: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut prev = row[0];
-            row[0] = i + 1;
-            for (j, cb) in b.iter().enumerate() {
-                let cur = row[j + 1];
-                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-                prev = cur;
-            }
-        }
-        row[b.len()]
-    };
-    candidates
-        .iter()
-        .map(|c| (distance(word, c), *c))
-        .min()
-        .filter(|(d, _)| *d <= word.chars().count().div_ceil(3))
-        .map(|(_, c)| c)
 }
 
 #[cfg(test)]

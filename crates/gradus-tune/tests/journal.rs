@@ -1,5 +1,5 @@
 //! The journal: a study replays from it event for event; a torn last line is dropped with a note;
-//! trials running when the search stopped are marked interrupted and replaced.
+//! trials running when the search stopped are marked interrupted and run again first.
 
 use gradus_tune::{split_config, Study, TrialState};
 use std::io::Write;
@@ -55,10 +55,18 @@ fn a_study_resumes_exactly_as_it_was_and_replaces_running_trials() {
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(notes[0].contains("trial 6 was running"), "{notes:?}");
 
-    // the next trial draws as it would have in the uninterrupted study with the same history
+    // the interrupted trial's parameters run again first, once; then the sampler draws, the
+    // same way on every resume
     let (mut again, _) = Study::resume(spec(PARAMS), &path).unwrap();
     let (mut twice, _) = Study::resume(spec(PARAMS), &path).unwrap();
     let a = again.ask().unwrap().unwrap();
+    assert_eq!(again.trials()[a].params, last.params);
+    again.complete(a, 0.2).unwrap();
+    let a = again.ask().unwrap().unwrap();
+    assert_ne!(again.trials()[a].params, last.params);
+    let b = twice.ask().unwrap().unwrap();
+    assert_eq!(twice.trials()[b].params, last.params);
+    twice.complete(b, 0.2).unwrap();
     let b = twice.ask().unwrap().unwrap();
     assert_eq!(again.trials()[a].params, twice.trials()[b].params);
 }

@@ -37,14 +37,17 @@ fn grid_enumerates_every_combination_once_then_stops() {
 }
 
 #[test]
-fn grid_retries_a_failed_combination() {
-    let mut s = study(
-        "\"grid\"",
-        0,
-        "b = { type = \"categorical\", choices = [1, 2] }\n",
-    );
+fn grid_moves_past_a_failed_combination_and_retries_an_interrupted_one() {
+    let spec = "b = { type = \"categorical\", choices = [1, 2] }\n";
+    let mut s = study("\"grid\"", 0, spec);
     let first = s.ask().unwrap().unwrap();
-    s.fail(first, "crashed", false).unwrap();
+    s.fail(first, "diverged", false).unwrap();
+    let next = s.ask().unwrap().unwrap();
+    assert_ne!(s.trials()[next].params, s.trials()[first].params);
+
+    let mut s = study("\"grid\"", 0, spec);
+    let first = s.ask().unwrap().unwrap();
+    s.fail(first, "interrupted", true).unwrap();
     let again = s.ask().unwrap().unwrap();
     assert_eq!(s.trials()[again].params, s.trials()[first].params);
 }

@@ -38,6 +38,9 @@ pub fn run(a: TuneArgs) -> Result<(), String> {
     if a.trials == 0 {
         return Err("--trials: 0 trials is no search (give at least 1)".to_string());
     }
+    if a.parallel == 0 {
+        return Err("--parallel: 0 trials at once runs nothing (give at least 1)".to_string());
+    }
     let source = a.config.display().to_string();
     let text = gradus_data::text::read_text(&a.config).map_err(|e| e.to_string())?;
     let split = split_config(&text, &source).map_err(|e| e.to_string())?;
@@ -45,8 +48,26 @@ pub fn run(a: TuneArgs) -> Result<(), String> {
     trial_config::check_metric(&split.base, &split.spec.metric, &source)
         .map_err(|e| e.to_string())?;
     let out = a.out.unwrap_or_else(|| default_out(&a.config));
-    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    if out.exists() && !out.is_dir() {
+        return Err(format!(
+            "--out {}: a file is there, not a study folder (choose another --out)",
+            out.display()
+        ));
+    }
     let journal = out.join("journal.jsonl");
+    if a.resume && !journal.exists() {
+        return Err(format!(
+            "--resume: no study in {} (no journal.jsonl): start one without --resume",
+            out.display()
+        ));
+    }
+    if !a.resume && out.join("metrics.csv").exists() {
+        return Err(format!(
+            "--out {}: a `gradus train` run folder is there (it has metrics.csv); a study needs a folder of its own",
+            out.display()
+        ));
+    }
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut study = if a.resume {
         let (s, notes) = Study::resume(split.spec.clone(), &journal).map_err(|e| e.to_string())?;
         for n in notes {
@@ -56,11 +77,11 @@ pub fn run(a: TuneArgs) -> Result<(), String> {
     } else {
         Study::create(split.spec.clone(), &journal).map_err(|e| e.to_string())?
     };
-    let interrupt = Interrupt::install()?;
+    let interrupt = Interrupt::install_with_children(&runner::RUNNING_PIDS)?;
     let opts = RunnerOptions {
         program: std::env::current_exe().map_err(|e| format!("the gradus executable: {e}"))?,
         trials: a.trials,
-        parallel: a.parallel.max(1),
+        parallel: a.parallel,
         dir: out.clone(),
         poll: Duration::from_millis(100),
         stop: Some(interrupt.flag.clone()),

@@ -1,6 +1,7 @@
 //! Grid search: the combinations of each parameter's grid values, in order (the last parameter
-//! varying fastest), skipping those a trial already holds (failed and interrupted trials do not
-//! hold theirs: they are tried again).
+//! varying fastest), skipping those a trial already holds. A failed combination stays tried (a
+//! run that diverges at a learning rate of 1 would diverge again); an interrupted one is run
+//! again (by [`crate::Study::ask`], which retries interrupted trials first).
 //!
 //! Grid values: a categorical's choices; an int range's values, or `points` of them evenly spread
 //! (log-spread for a log range) when it has more; a float range `points` values from `low` to
@@ -9,7 +10,7 @@
 use super::Sampler;
 use crate::space::{Distribution, ParamValue, Params, SearchSpace};
 use crate::spec::Direction;
-use crate::trial::{Trial, TrialState};
+use crate::trial::Trial;
 use rand_pcg::Pcg64Mcg;
 
 /// Grid search with `points` values per float range.
@@ -84,11 +85,7 @@ impl Sampler for GridSampler {
         _direction: Direction,
         _rng: &mut Pcg64Mcg,
     ) -> Option<Params> {
-        let held = |g: &Params| {
-            trials
-                .iter()
-                .any(|t| !matches!(t.state, TrialState::Failed { .. }) && &t.params == g)
-        };
+        let held = |g: &Params| trials.iter().any(|t| !t.interrupted() && &t.params == g);
         self.grid(space).into_iter().find(|g| !held(g))
     }
 }
@@ -124,5 +121,39 @@ mod tests {
             log: false,
         };
         assert_eq!(values(&big, 3), [0, 50, 100].map(ParamValue::Int));
+    }
+
+    #[test]
+    fn a_failed_combination_is_not_tried_again_an_interrupted_one_is() {
+        use crate::trial::TrialState;
+        let space = crate::split_config(
+            "[search]\nmetric = \"loss\"\n[search.params]\nc = { type = \"categorical\", choices = [1, 2, 3] }\n",
+            "t",
+        )
+        .unwrap()
+        .spec
+        .space;
+        let g = GridSampler { points: 2 };
+        let grid = g.grid(&space);
+        let trial = |number: usize, interrupted: bool| Trial {
+            number,
+            params: grid[number].clone(),
+            intermediate: Vec::new(),
+            state: TrialState::Failed {
+                reason: "diverged".into(),
+                interrupted,
+            },
+        };
+        let mut rng = rand::SeedableRng::seed_from_u64(0);
+        let next = |trials: &[Trial], rng: &mut Pcg64Mcg| {
+            g.sample(&space, trials, Direction::Minimize, rng)
+        };
+        // combination 0 failed: the grid moves on to 1
+        assert_eq!(next(&[trial(0, false)], &mut rng), Some(grid[1].clone()));
+        // combination 0 was interrupted: it is still open
+        assert_eq!(next(&[trial(0, true)], &mut rng), Some(grid[0].clone()));
+        // all three failed: the grid is covered
+        let all = [trial(0, false), trial(1, false), trial(2, false)];
+        assert_eq!(next(&all, &mut rng), None);
     }
 }
