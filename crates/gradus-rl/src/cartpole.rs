@@ -150,6 +150,8 @@ impl Environment for CartPole {
         self.steps += 1;
         let [x, _, theta, _] = self.state;
         let limit = theta_threshold();
+        // gymnasium's four comparisons as written (a NaN state does not terminate, as there)
+        #[allow(clippy::manual_range_contains)]
         let terminated = x < -X_THRESHOLD || x > X_THRESHOLD || theta < -limit || theta > limit;
         let truncated = self.steps >= self.max_steps;
         self.running = !(terminated || truncated);
