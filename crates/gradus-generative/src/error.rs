@@ -1,0 +1,41 @@
+//! The error type of `gradus-generative`.
+
+use gradus_optim::OptimError;
+use gradus_tensor::TensorError;
+
+/// What went wrong in a generative model or a metric.
+///
+/// ```
+/// use gradus_generative::GenError;
+/// let e = GenError::InvalidConfig { key: "steps", detail: "must be at least 1".into() };
+/// assert_eq!(e.to_string(), "invalid config: `steps` must be at least 1");
+/// ```
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum GenError {
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Tensor(#[from] TensorError),
+    /// An optimizer failed.
+    #[error(transparent)]
+    Optim(#[from] OptimError),
+    /// A configuration value out of its range.
+    #[error("invalid config: `{key}` {detail}")]
+    InvalidConfig {
+        /// The field's name.
+        key: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// Samples of the wrong shape for a metric.
+    #[error("{metric}: {detail}")]
+    BadSamples {
+        /// The metric's name.
+        metric: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// `Result` with [`GenError`].
+pub type Result<T> = std::result::Result<T, GenError>;
