@@ -28,7 +28,6 @@ fn a_run_ends_with_a_summary_and_a_second_run_into_its_folder_needs_overwrite() 
         "run summary",
         "best epoch",
         "wall time",
-        "samples/s",
         "report.html",
         "gradus eval",
         "--resume",

@@ -54,7 +54,7 @@ pub fn generate(
             )))
         }
     };
-    if !(options.temperature >= 0.0 && options.temperature.is_finite()) {
+    if !options.temperature.is_finite() || options.temperature < 0.0 {
         return Err(format!(
             "--temperature {}: must be 0 (greedy) or more",
             options.temperature

@@ -223,7 +223,7 @@ impl Chart {
         );
         let mut off_chart = Vec::new();
         for (v, lab) in &self.thresholds {
-            let inside = (!log || *v > 0.0) && ty(*v) >= y0 && ty(*v) <= y1;
+            let inside = (!log || *v > 0.0) && (y0..=y1).contains(&ty(*v));
             if inside {
                 let y = sy(*v);
                 let _ = write!(

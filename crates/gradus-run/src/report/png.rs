@@ -97,7 +97,7 @@ pub fn data_uri(mime: &str, bytes: &[u8]) -> String {
             | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= c.len() {
-                s.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+                s.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
             } else {
                 s.push('=');
             }

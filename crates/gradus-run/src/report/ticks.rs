@@ -11,7 +11,8 @@
 /// assert_eq!(linear_ticks(0.31, 0.97, 4), vec![0.4, 0.6, 0.8]);
 /// ```
 pub fn linear_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
-    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
+    let usable = lo.is_finite() && hi.is_finite() && hi > lo;
+    if !usable {
         return if lo.is_finite() { vec![lo] } else { vec![] };
     }
     let step = nice_step((hi - lo) / target.max(1) as f64);
@@ -73,7 +74,8 @@ fn decimals(step: f64) -> usize {
 /// assert_eq!(log_ticks(1e-6, 1e2), vec![1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2]);
 /// ```
 pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
-    if !(lo > 0.0 && hi >= lo && hi.is_finite()) {
+    let usable = lo > 0.0 && hi >= lo && hi.is_finite();
+    if !usable {
         return vec![];
     }
     let (e0, e1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
@@ -87,7 +89,7 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
         }
         for &m in mults {
             let v = format!("{m}e{e}").parse::<f64>().unwrap_or(f64::NAN);
-            if v >= lo * (1.0 - 1e-12) && v <= hi * (1.0 + 1e-12) {
+            if (lo * (1.0 - 1e-12)..=hi * (1.0 + 1e-12)).contains(&v) {
                 ticks.push(v);
             }
         }
@@ -147,14 +149,14 @@ mod tests {
     fn linear_ticks_are_round_and_inside_the_range() {
         for (lo, hi) in [(0.3055, 2.31), (-7.0, 13.0), (1.0, 518.0), (0.9712, 0.9868)] {
             let t = linear_ticks(lo, hi, 5);
-            assert!(t.len() >= 2 && t.len() <= 11, "{lo}..{hi}: {t:?}");
+            assert!((2..=11).contains(&t.len()), "{lo}..{hi}: {t:?}");
             let step = t[1] - t[0];
             let s = nice_step(step * 0.999);
             assert!(
                 (s - step).abs() < 1e-9 * s.abs(),
                 "{t:?} step {step} not 1/2/5e k"
             );
-            assert!(t.iter().all(|&v| v >= lo && v <= hi), "{t:?}");
+            assert!(t.iter().all(|v| (lo..=hi).contains(v)), "{t:?}");
             for v in &t {
                 assert!(label(*v, step).len() <= 7, "label {}", label(*v, step));
             }
