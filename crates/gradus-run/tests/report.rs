@@ -127,7 +127,7 @@ fn gpt_report_shows_generated_text_and_a_one_epoch_run_draws_curves() {
         &format!(
             "epochs = 1\n[data]\nformat = \"text\"\npath = {path:?}\nblock_size = 8\nvalidation = 0.1\n\
              [model]\nkind = \"gpt\"\nwidth = 16\nlayers = 1\nheads = 2\n[optimizer]\nname = \"adamw\"\nlr = 0.01\n\
-             [batch]\nsize = 32\n"
+             [batch]\nsize = 8\n"
         ),
         &out,
     );

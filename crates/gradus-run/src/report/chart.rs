@@ -201,7 +201,11 @@ impl Chart {
                 y + 4.0
             );
         }
-        let xt = linear_ticks(x0, x1, (w / 90.0).round().max(2.0) as usize);
+        let mut xt = linear_ticks(x0, x1, (w / 90.0).round().max(2.0) as usize);
+        if all.iter().all(|p| p.0.fract() == 0.0) {
+            // epochs and steps: whole-number ticks only
+            xt.retain(|v| v.fract() == 0.0);
+        }
         let xstep = if xt.len() > 1 { xt[1] - xt[0] } else { 0.0 };
         for v in &xt {
             let x = sx(*v);
@@ -252,12 +256,15 @@ impl Chart {
                 continue;
             }
             let x = sx(m.x);
+            // a marker near the right edge is labelled on its left
+            let right = x > w - r - 90.0;
+            let anchor = if right { "end" } else { "start" };
             let _ = write!(
                 svg,
-                r#"<line class="marker" x1="{x:.1}" x2="{x:.1}" y1="{t}" y2="{:.1}" stroke="{c}" stroke-dasharray="3 3"/><text x="{:.1}" y="{:.1}" fill="{c}" font-size="10">{}</text>"#,
+                r#"<line class="marker" x1="{x:.1}" x2="{x:.1}" y1="{t}" y2="{:.1}" stroke="{c}" stroke-dasharray="3 3"/><text x="{:.1}" y="{:.1}" fill="{c}" font-size="10" text-anchor="{anchor}">{}</text>"#,
                 h - b,
-                x + 3.0,
-                t + 11.0,
+                if right { x - 3.0 } else { x + 3.0 },
+                h - b - 16.0,
                 escape(&m.label),
                 c = m.color
             );
