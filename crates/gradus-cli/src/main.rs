@@ -54,6 +54,9 @@ enum Command {
         /// Continue from the run directory's checkpoint.
         #[arg(long)]
         resume: bool,
+        /// Replace the run already in the run directory (its files are removed first).
+        #[arg(long, conflicts_with = "resume")]
+        overwrite: bool,
         /// No progress output.
         #[arg(long, short)]
         quiet: bool,
@@ -121,6 +124,46 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// One HTML page overlaying two or more runs' curves, with the settings their configs differ
+    /// in and their final metrics.
+    Compare {
+        /// Run folders written by `gradus train` (or a file inside one).
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<PathBuf>,
+        /// Where to write the page.
+        #[arg(long, default_value = "compare.html")]
+        out: PathBuf,
+    },
+    /// Text from a trained character-level GPT: the prompt, then characters drawn one at a time
+    /// (seeded: the same command prints the same text).
+    Sample {
+        /// A model.safetensors of a GPT trained on text.
+        model: PathBuf,
+        /// Text to continue (characters the model has seen in training).
+        #[arg(long, default_value = "")]
+        prompt: String,
+        /// Characters to generate.
+        #[arg(long, default_value_t = 200)]
+        tokens: usize,
+        /// Under 1: safer, more repetitive text; over 1: more varied; 0: always the likeliest.
+        #[arg(long, default_value_t = 0.8)]
+        temperature: f64,
+        /// Draw among the K likeliest characters only.
+        #[arg(long)]
+        top_k: Option<usize>,
+        /// Seeds the draws.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Every key a run config may hold: its type, default, allowed values and meaning.
+    Config {
+        /// List the keys.
+        #[arg(long)]
+        list: bool,
+        /// The same as a Markdown table.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Print a model file's tensors, shapes, parameter count and training metadata.
     Inspect {
         /// A safetensors file.
@@ -150,8 +193,9 @@ fn main() -> ExitCode {
             out,
             overrides,
             resume,
+            overwrite,
             quiet,
-        } => commands::train::run(&config, out, &overrides, resume, quiet),
+        } => commands::train::run(&config, out, &overrides, resume, overwrite, quiet),
         Command::Tune {
             config,
             trials,
@@ -188,6 +232,25 @@ fn main() -> ExitCode {
             grid,
             out,
         }),
+        Command::Compare { runs, out } => commands::compare::run(&runs, &out),
+        Command::Sample {
+            model,
+            prompt,
+            tokens,
+            temperature,
+            top_k,
+            seed,
+        } => commands::sample::run(
+            &model,
+            &prompt,
+            &gradus_run::generate::SampleOptions {
+                tokens,
+                temperature,
+                top_k,
+                seed,
+            },
+        ),
+        Command::Config { list, markdown } => commands::config::run(list, markdown),
         Command::Inspect { model } => commands::inspect::run(&model),
         Command::Export {
             model,

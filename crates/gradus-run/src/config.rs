@@ -5,6 +5,7 @@ pub(crate) mod check;
 mod data_rules;
 #[cfg(test)]
 mod fuzz;
+pub mod keys;
 mod optim_rules;
 pub mod resume;
 #[cfg(test)]

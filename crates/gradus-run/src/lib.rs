@@ -53,17 +53,21 @@
 //! file, the `--resume` allow-list), `setup.rs` (config to data, model spec, schedules and
 //! optimizer), `builder.rs` ([`RunBuilder`]), `run.rs` ([`Run::train`]), `model_file.rs`
 //! ([`load_model`]), `hparams.rs` (the config as TensorBoard hyperparameters), `onnx/` (ONNX export),
+//! `report/` (`report.html`: charts, ticks, smoothing, the task view), `steps.rs` (`steps.csv`),
 //! `error.rs` ([`RunError`]).
 #![warn(missing_docs)]
 
 mod builder;
 pub mod config;
 mod error;
+pub mod generate;
 pub mod hparams;
 mod model_file;
 pub mod onnx;
+pub mod report;
 mod run;
 pub mod setup;
+pub mod steps;
 
 pub use builder::{RunBuilder, DEFAULT_OUT_DIR};
 pub use config::{Config, ConfigError, Invalid};

@@ -84,6 +84,8 @@ impl Run {
             let tb = TensorBoardObserver::create(&out.join("tensorboard"), hparams)?;
             self.trainer.add_observer(tb);
         }
+        self.trainer
+            .add_observer(crate::steps::StepsCsv::new(&out, self.resume));
         let summary = self
             .trainer
             .fit(&self.train, self.val.as_ref(), &out, self.resume)?;
@@ -104,6 +106,75 @@ impl Run {
         }
         let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
         write("summary.json", text.as_bytes())?;
+        let html = self.report(&outcome)?;
+        write("report.html", html.as_bytes())?;
         Ok(outcome)
+    }
+
+    /// Text the trained model writes, for the report: a GPT on text only.
+    fn text_samples(&self) -> Result<Vec<(String, String)>> {
+        use crate::generate::{generate, SampleOptions};
+        if self.spec.model.kind != "gpt" || self.spec.vocab.is_none() {
+            return Ok(Vec::new());
+        }
+        (0..2)
+            .map(|seed| {
+                let options = SampleOptions {
+                    tokens: 300,
+                    temperature: 0.8,
+                    top_k: None,
+                    seed,
+                };
+                let text = generate(self.trainer.model.as_ref(), &self.spec, "", &options)?;
+                Ok((format!("seed {seed}, temperature 0.8: "), text))
+            })
+            .collect()
+    }
+
+    /// The report page of the trained run, from its folder's files and the model.
+    fn report(&self, outcome: &Outcome) -> Result<String> {
+        use crate::report::{self, predictions, ReportInput};
+        let files = report::run_files::RunFiles::read(&self.out_dir)?;
+        let test = self.test.as_ref().filter(|_| outcome.test.is_some());
+        let (data, name) = match (test, self.val.as_ref()) {
+            (Some(t), _) => (t, "test"),
+            (None, Some(v)) if !v.is_empty() => (v, "validation"),
+            _ => (&self.train, "training"),
+        };
+        let s = &outcome.summary;
+        let restored = self.trainer.options.early_stopping.is_some()
+            && self.trainer.options.restore_best
+            && self.out_dir.join("best.safetensors").exists();
+        let weights_epoch = if restored {
+            s.best.as_ref()
+        } else {
+            s.last.as_ref()
+        }
+        .map(|r| r.epoch);
+        let input = ReportInput {
+            title: self
+                .out_dir
+                .file_name()
+                .map_or_else(|| "gradus run".into(), |n| n.to_string_lossy().into_owned()),
+            test: outcome.test.clone(),
+            parameters: self
+                .trainer
+                .model
+                .named_parameters()
+                .into_iter()
+                .filter(|(_, p)| p.requires_grad())
+                .map(|(n, p)| (n, p.tensor().shape().to_vec()))
+                .collect(),
+            train_samples: self.train.len(),
+            thresholds: (
+                self.trainer.options.watch.vanishing_below,
+                self.trainer.options.watch.exploding_above,
+            ),
+            view: predictions::compute(&self.trainer, data, name)?,
+            peak_memory: report::peak_memory(),
+            weights_epoch,
+            samples: self.text_samples()?,
+        };
+        Ok(report::page(&files, &input))
     }
 }

@@ -15,6 +15,7 @@ pub fn run(
     out: Option<PathBuf>,
     overrides: &[String],
     resume: bool,
+    overwrite: bool,
     quiet: bool,
 ) -> Result<(), String> {
     // as every text reader: a byte-order mark dropped, invalid UTF-8 located
@@ -22,6 +23,9 @@ pub fn run(
     let c = Config::parse(&text, &config_path.display().to_string(), overrides)
         .map_err(|e| e.to_string())?;
     let out = out.unwrap_or_else(|| gradus_train::trainer::default_run_dir(config_path));
+    if !resume {
+        clear_run_dir(&out, overwrite)?;
+    }
     let mut run = RunBuilder::new(c)
         .out_dir(&out)
         .resume(resume)
@@ -32,15 +36,6 @@ pub fn run(
     let interrupt = Interrupt::install()?;
     run.trainer.options.interrupt = Some(interrupt.flag.clone());
     let outcome = run.train().map_err(|e| e.to_string())?;
-    if let Some((loss, metrics)) = outcome.test.as_ref().filter(|_| !quiet) {
-        eprintln!(
-            "test: loss {loss:.5}{}",
-            metrics
-                .iter()
-                .map(|(k, v)| format!("  {k} {v:.4}"))
-                .collect::<String>()
-        );
-    }
     let summary = &outcome.summary;
     if summary.stopped == gradus_train::StopReason::EarlyStopped && !quiet {
         let (last, best) = (summary.last.as_ref(), summary.best.as_ref());
@@ -71,10 +66,57 @@ pub fn run(
         std::process::exit(interrupt.exit_code());
     }
     if !quiet {
-        eprintln!(
-            "wrote {} (metrics.csv, layers.csv, model.safetensors, config.toml, summary.json, report.html)",
-            out.display()
-        );
+        let lines = super::run_summary::lines(&outcome, &out, run.train.len(), config_path);
+        eprintln!("{}", lines.join("\n"));
+    }
+    Ok(())
+}
+
+/// The files a run writes into its folder (`tensorboard/` is a folder).
+pub const RUN_FILES: [&str; 11] = [
+    "metrics.csv",
+    "steps.csv",
+    "layers.csv",
+    "model.safetensors",
+    "checkpoint.safetensors",
+    "best.safetensors",
+    "config.toml",
+    "summary.json",
+    "report.html",
+    "analysis.json",
+    "tensorboard",
+];
+
+/// A fresh run may not go into a folder holding another run unless `overwrite` (then that run's
+/// files are removed first, so none of it is mistaken for the new run's: an old
+/// `best.safetensors`, `tensorboard/` events).
+fn clear_run_dir(out: &Path, overwrite: bool) -> Result<(), String> {
+    let found: Vec<&str> = RUN_FILES
+        .iter()
+        .copied()
+        .filter(|f| out.join(f).exists())
+        .collect();
+    if !found
+        .iter()
+        .any(|f| f.ends_with(".csv") || f.ends_with(".safetensors"))
+    {
+        return Ok(());
+    }
+    if !overwrite {
+        return Err(format!(
+            "{} already holds a run ({}); pass --overwrite to replace it, --resume to continue it, or --out DIR for a new folder",
+            out.display(),
+            found.join(", ")
+        ));
+    }
+    for f in found {
+        let p = out.join(f);
+        let removed = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+        removed.map_err(|e| format!("--overwrite: cannot remove {}: {e}", p.display()))?;
     }
     Ok(())
 }

@@ -1,0 +1,419 @@
+//! The sections of the report page, one function each, in page order.
+
+use super::chart::{escape, short, Chart, Marker, Series, Style};
+use super::run_files::RunFiles;
+use super::smooth::{ema, REPORT_WEIGHT};
+use super::ticks::label;
+use super::ReportInput;
+use gradus_train::metrics::EPOCH_COLUMNS;
+use std::fmt::Write;
+
+const BLUE: &str = "#1f77b4";
+const ORANGE: &str = "#ff7f0e";
+const GREEN: &str = "#2ca02c";
+const PALETTE: [&str; 6] = [GREEN, "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+
+fn section(id: &str, title: &str, content: &str) -> String {
+    format!("<section id=\"{id}\"><h2>{title}</h2>\n{content}</section>")
+}
+
+fn kv_table(rows: &[(String, String)]) -> String {
+    let mut s = String::from("<table class=\"kv\">");
+    for (k, v) in rows {
+        let _ = write!(s, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(v));
+    }
+    s + "</table>"
+}
+
+fn summary_str<'a>(files: &'a RunFiles, key: &str) -> Option<&'a serde_json::Value> {
+    files.summary.as_ref()?.get(key)
+}
+
+/// The best epoch's number, from `summary.json`.
+fn best_epoch(files: &RunFiles) -> Option<f64> {
+    summary_str(files, "best")?.get("epoch")?.as_f64()
+}
+
+/// The optimizer step at the end of `epoch`, from `metrics.csv`.
+fn step_of(files: &RunFiles, epoch: f64) -> Option<f64> {
+    files
+        .metrics
+        .points("epoch", "step")
+        .into_iter()
+        .find(|(e, _)| *e == epoch)
+        .map(|(_, s)| s)
+}
+
+/// The task metric columns of `metrics.csv` (accuracy, rmse, ...).
+pub(crate) fn metric_names(files: &RunFiles) -> Vec<String> {
+    files
+        .metrics
+        .header
+        .iter()
+        .filter(|h| !["epoch", "step", "seconds"].contains(&h.as_str()))
+        .filter(|h| !EPOCH_COLUMNS.contains(&h.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Best epoch, early stop / interrupt markers, at steps (`by_step`) or epochs.
+fn markers(files: &RunFiles, by_step: bool) -> Vec<Marker> {
+    let at = |epoch: f64| {
+        if by_step {
+            step_of(files, epoch)
+        } else {
+            Some(epoch)
+        }
+    };
+    let mut out = Vec::new();
+    if let Some(x) = best_epoch(files).and_then(at) {
+        out.push(Marker {
+            x,
+            label: format!("best epoch {}", best_epoch(files).unwrap_or(0.0)),
+            color: GREEN.into(),
+        });
+    }
+    let stopped = summary_str(files, "stopped")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    let last = files.metrics.points("epoch", "step").last().copied();
+    if let (Some((e, s)), true) = (last, stopped != "completed" && !stopped.is_empty()) {
+        out.push(Marker {
+            x: if by_step { s } else { e },
+            label: stopped.to_string(),
+            color: "#d62728".into(),
+        });
+    }
+    out
+}
+
+/// Raw values faint, TensorBoard-smoothed on top.
+fn raw_and_smoothed(label: &str, color: &str, points: Vec<(f64, f64)>) -> Vec<Series> {
+    let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let smoothed: Vec<(f64, f64)> = points
+        .iter()
+        .map(|p| p.0)
+        .zip(ema(&ys, REPORT_WEIGHT))
+        .collect();
+    vec![
+        Series {
+            label: format!("{label} (raw)"),
+            color: color.into(),
+            opacity: 0.25,
+            style: Style::Line(1.0),
+            hover: false,
+            points,
+        },
+        Series::line(
+            &format!("{label} (smoothed {REPORT_WEIGHT})"),
+            color,
+            smoothed,
+        ),
+    ]
+}
+
+pub(super) fn summary(files: &RunFiles, input: &ReportInput) -> String {
+    let mut rows = Vec::new();
+    let get = |k: &str| summary_str(files, k);
+    for key in ["epochs", "steps", "stopped", "parameters"] {
+        if let Some(v) = get(key) {
+            rows.push((
+                key.to_string(),
+                v.as_str().map_or_else(|| v.to_string(), str::to_string),
+            ));
+        }
+    }
+    if let Some(best) = get("best").filter(|b| !b.is_null()) {
+        let mut line = format!("epoch {}", best["epoch"]);
+        for k in ["train_loss", "val_loss"] {
+            if let Some(v) = best[k].as_f64() {
+                let _ = write!(line, ", {k} {}", short(v));
+            }
+        }
+        if let Some(m) = best["metrics"].as_object() {
+            for (k, v) in m {
+                let _ = write!(line, ", {k} {}", v.as_f64().map_or(String::new(), short));
+            }
+        }
+        rows.push(("best epoch".into(), line));
+    }
+    if let Some(e) = input.weights_epoch {
+        rows.push((
+            "model.safetensors holds".into(),
+            format!("the weights after epoch {e}"),
+        ));
+    }
+    if let Some((loss, metrics)) = &input.test {
+        let mut line = format!("loss {}", short(*loss));
+        for (k, v) in metrics {
+            let _ = write!(line, ", {k} {}", short(*v));
+        }
+        rows.push(("test".into(), line));
+    }
+    let secs: f64 = files
+        .metrics
+        .column("seconds")
+        .unwrap_or_default()
+        .iter()
+        .flatten()
+        .sum();
+    rows.push(("wall time of the epochs".into(), duration(secs)));
+    rows.push(("run folder".into(), files.dir.display().to_string()));
+    section("summary", "Summary", &kv_table(&rows))
+}
+
+fn duration(secs: f64) -> String {
+    if secs < 60.0 {
+        format!("{secs:.1} s")
+    } else if secs < 3600.0 {
+        format!("{} min {:.0} s", (secs / 60.0).floor(), secs % 60.0)
+    } else {
+        format!(
+            "{} h {:.0} min",
+            (secs / 3600.0).floor(),
+            (secs % 3600.0) / 60.0
+        )
+    }
+}
+
+pub(super) fn curves(files: &RunFiles) -> String {
+    let steps = files.steps.points("step", "loss");
+    let mut loss = Chart::new("Loss", "step");
+    if steps.is_empty() {
+        loss.series.push(Series::line(
+            "train (epoch mean)",
+            BLUE,
+            files.metrics.points("step", "train_loss"),
+        ));
+    } else {
+        loss.series.extend(raw_and_smoothed("train", BLUE, steps));
+    }
+    let val = files.metrics.points("step", "val_loss");
+    if !val.is_empty() {
+        loss.series
+            .push(Series::line("validation (epoch)", ORANGE, val));
+    }
+    loss.markers = markers(files, true);
+    let mut charts = vec![loss.svg()];
+    let names = metric_names(files);
+    if !names.is_empty() {
+        let mut m = Chart::new("Metrics (each epoch, validation data)", "epoch");
+        m.log_y = Some(false);
+        for (i, n) in names.iter().enumerate() {
+            m.series.push(Series::line(
+                n,
+                PALETTE[i % PALETTE.len()],
+                files.metrics.points("epoch", n),
+            ));
+        }
+        m.markers = markers(files, false);
+        charts.push(m.svg());
+    }
+    let mut g = Chart::new("Global gradient norm", "step");
+    let gsteps = files.steps.points("step", "grad_norm");
+    if gsteps.is_empty() {
+        g.series.push(Series::line(
+            "epoch mean",
+            "#9467bd",
+            files.metrics.points("step", "grad_norm"),
+        ));
+    } else {
+        g.series.extend(raw_and_smoothed("norm", "#9467bd", gsteps));
+    }
+    g.markers = markers(files, true);
+    charts.push(g.svg());
+    let mut u = Chart::new("Update-to-parameter norm ratio (epoch mean)", "epoch");
+    u.series.push(Series::line(
+        "ratio",
+        "#8c564b",
+        files.metrics.points("epoch", "update_ratio"),
+    ));
+    charts.push(u.svg());
+    let note = format!(
+        "<p class=\"note\">Training loss per step, smoothed as TensorBoard smooths (debiased exponential moving average, weight {REPORT_WEIGHT}), the raw values faint; validation at each epoch's end. Hover a point for its value. A y axis marked \"log y\" is logarithmic.</p>"
+    );
+    section(
+        "curves",
+        "Training curves",
+        &format!("{note}<div class=\"row\">{}</div>", charts.join("")),
+    )
+}
+
+pub(super) fn test(input: &ReportInput) -> String {
+    let content = match &input.test {
+        Some((loss, metrics)) => {
+            let mut rows = vec![("loss".to_string(), short(*loss))];
+            rows.extend(metrics.iter().map(|(k, v)| (k.clone(), short(*v))));
+            kv_table(&rows)
+        }
+        None => "<p class=\"note\">No test data: set <code>data.test_path</code> to evaluate the trained model on held-out data once training ends.</p>".into(),
+    };
+    section("test", "Test metrics", &content)
+}
+
+pub(super) fn timing(files: &RunFiles, input: &ReportInput) -> String {
+    let secs = files.metrics.points("epoch", "seconds");
+    let total: f64 = secs.iter().map(|p| p.1).sum();
+    let n = input.train_samples as f64;
+    let mut rows = vec![("wall time of the epochs".to_string(), duration(total))];
+    if !secs.is_empty() {
+        rows.push(("mean per epoch".into(), duration(total / secs.len() as f64)));
+    }
+    if total > 0.0 && n > 0.0 {
+        rows.push((
+            "throughput".into(),
+            format!(
+                "{} samples/s (training and the epoch's evaluation)",
+                short((n * secs.len() as f64 / total).round())
+            ),
+        ));
+    }
+    if let Some(bytes) = input.peak_memory {
+        rows.push((
+            "peak memory (resident)".into(),
+            format!("{:.1} MiB", bytes as f64 / 1048576.0),
+        ));
+    }
+    let mut content = kv_table(&rows);
+    if secs.len() > 1 {
+        let mut c = Chart::new("Wall time per epoch (s)", "epoch");
+        c.log_y = Some(false);
+        c.series
+            .push(Series::line("seconds", "#7f7f7f", secs.clone()));
+        if n > 0.0 {
+            let mut t = Chart::new("Throughput (samples/s)", "epoch");
+            t.log_y = Some(false);
+            t.series.push(Series::line(
+                "samples/s",
+                "#17becf",
+                secs.iter()
+                    .filter(|p| p.1 > 0.0)
+                    .map(|&(e, s)| (e, n / s))
+                    .collect(),
+            ));
+            content += &format!("<div class=\"row\">{}{}</div>", c.svg(), t.svg());
+        }
+    }
+    section("timing", "Time, throughput and memory", &content)
+}
+
+pub(super) fn layers(files: &RunFiles, input: &ReportInput) -> String {
+    let layers = files.layer_series();
+    if layers.is_empty() {
+        return section(
+            "layers",
+            "Per-layer gradient norms",
+            "<p class=\"note\">layers.csv has no rows.</p>",
+        );
+    }
+    let (vanish, explode) = input.thresholds;
+    let charts: String = layers
+        .into_iter()
+        .map(|(name, pts)| {
+            let mut c = Chart::new(&name, "epoch");
+            c.width = 300.0;
+            c.height = 170.0;
+            c.series.push(Series::line("", "#9467bd", pts));
+            c.thresholds = vec![
+                (vanish, format!("vanishing < {}", label(vanish, 0.0))),
+                (explode, format!("exploding > {}", label(explode, 0.0))),
+            ];
+            c.svg()
+        })
+        .collect();
+    let note = format!("<p class=\"note\">Each layer's gradient norm, mean over the epoch's steps (layers.csv). Dashed red lines: the thresholds under which a layer counts as vanishing ({}) and over which as exploding ({}), named at the bottom when off the chart.</p>", label(vanish, 0.0), label(explode, 0.0));
+    section(
+        "layers",
+        "Per-layer gradient norms",
+        &format!("{note}<div class=\"row\">{charts}</div>"),
+    )
+}
+
+pub(super) fn task(input: &ReportInput) -> String {
+    let mut content = super::predictions::view_html(&input.view);
+    if !input.samples.is_empty() {
+        content += "<h3>Generated text</h3>";
+        for (prompt, text) in &input.samples {
+            let _ = write!(
+                content,
+                "<div class=\"sample\"><b>{}</b>{}</div>",
+                escape(prompt),
+                escape(text)
+            );
+        }
+    }
+    if content.is_empty() {
+        content = "<p class=\"note\">No task view for this model.</p>".into();
+    }
+    section("task", "Predictions", &content)
+}
+
+pub(super) fn schedule(files: &RunFiles) -> String {
+    let mut c = Chart::new("Learning rate", "step");
+    c.log_y = Some(false);
+    c.width = 760.0;
+    c.height = 240.0;
+    let per_step = files.steps.points("step", "lr");
+    if per_step.is_empty() {
+        c.series.push(Series::line(
+            "lr (epoch end)",
+            "#8c564b",
+            files.metrics.points("step", "lr"),
+        ));
+    } else {
+        c.series.push(Series::line("lr", "#8c564b", per_step));
+    }
+    c.markers = markers(files, true);
+    section("schedule", "Learning-rate schedule", &c.svg())
+}
+
+pub(super) fn model(input: &ReportInput) -> String {
+    let mut s = String::from(
+        "<table><tr><th>module</th><th>parameter</th><th>shape</th><th>count</th></tr>",
+    );
+    let mut total = 0usize;
+    for (name, shape) in &input.parameters {
+        let count: usize = shape.iter().product();
+        total += count;
+        let (module, param) = name.rsplit_once('.').unwrap_or(("", name.as_str()));
+        let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>[{}]</td><td class=\"n\">{count}</td></tr>",
+            escape(module),
+            escape(param),
+            dims.join(", ")
+        );
+    }
+    let _ = write!(
+        s,
+        "<tr><th colspan=\"3\">total trainable</th><td class=\"n\">{total}</td></tr></table>"
+    );
+    section("model", "Model", &s)
+}
+
+pub(super) fn config(files: &RunFiles) -> String {
+    let content = files.config.as_ref().map_or_else(
+        || "<p class=\"note\">config.toml is missing.</p>".to_string(),
+        |c| format!("<p class=\"note\">config.toml: the config as the run resolved it (defaults filled in).</p><pre>{}</pre>", escape(c)),
+    );
+    section("config", "Config", &content)
+}
+
+pub(super) fn warnings(files: &RunFiles) -> String {
+    let list: Vec<String> = summary_str(files, "warnings")
+        .and_then(|w| w.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .map(|s| format!("<li>{}</li>", escape(s)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let content = if list.is_empty() {
+        "<p class=\"note\">none</p>".to_string()
+    } else {
+        format!("<ul>{}</ul>", list.join(""))
+    };
+    section("warnings", "Warnings", &content)
+}
