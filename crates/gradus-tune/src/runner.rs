@@ -122,6 +122,9 @@ fn start(study: &Study, base: &toml::Table, opts: &RunnerOptions, n: usize) -> R
         .arg("--out")
         .arg(&run_dir)
         .arg("--quiet")
+        // the trial's folder is its own: one left by a trial whose record was torn off the
+        // journal (a kill mid-write) holds no recorded run and is replaced
+        .arg("--overwrite")
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);

@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-/// `train CFG --out DIR --quiet`: reads `x` from CFG; writes epoch 1 with the value x; then a
+/// `train CFG --out DIR --quiet --overwrite`: reads `x` from CFG; writes epoch 1 with the value x; then a
 /// good trial (x < 0.5) writes epoch 2 and exits 0, x = 0.95 exits 1 at once (a crash), any other
 /// waits for SIGTERM (exit 143, as `gradus train`), giving up with status 3 after a minute so a
 /// runner that never stops it fails the test instead of hanging it.
