@@ -40,6 +40,7 @@ pub mod fused;
 mod gradcheck;
 mod interop;
 pub mod layout;
+pub mod memory;
 pub mod ops;
 mod param;
 mod random;
