@@ -7,8 +7,9 @@
 //! parameters, buffers and the training flag alike.
 
 use crate::param::{Buffer, Param};
-use gradus_tensor::{DType, Device, Result, Tensor};
+use gradus_tensor::{DType, Device, Result, Rng, Tensor};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 /// A layer or model. Implementors provide `forward` and describe their own parameters, buffers
 /// and children; names, counting, freezing, dtype casts and training mode come for free.
@@ -85,6 +86,21 @@ pub trait Module: Send + Sync {
     /// assert_eq!(d.forward(&Tensor::ones(&[2], DType::F32)).unwrap().to_vec_f64(), vec![1.0, 1.0]);
     /// ```
     fn set_own_training(&self, _on: bool) {}
+
+    /// The random number generator this module itself draws from in `forward` (dropout's masks),
+    /// if any: [`Checkpoint`](crate::layers::Checkpoint) replays it when it recomputes a forward
+    /// pass. A module drawing random numbers without exposing them here cannot be checkpointed
+    /// exactly.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::{Dropout, Linear}, Module};
+    /// use gradus_tensor::Rng;
+    /// assert!(Dropout::new(0.5, 0).own_rng().is_some());
+    /// assert!(Linear::new(2, 2, true, &mut Rng::seed(0)).own_rng().is_none());
+    /// ```
+    fn own_rng(&self) -> Option<&Mutex<Rng>> {
+        None
+    }
 
     /// All parameters with dotted PyTorch names (`encoder.layers.1.norm.bias`), depth first.
     ///

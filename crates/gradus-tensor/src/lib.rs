@@ -11,6 +11,8 @@
 //!   [`autodiff::hvp`] and [`autodiff::hessian`] build on it; [`autodiff::no_grad`] turns
 //!   recording off.
 //! - [`gradcheck()`]: finite-difference checks users can run on their own functions.
+//! - [`memory`]: bytes of tensor storage alive now and at the peak (what
+//!   [`autodiff::checkpoint`] saves).
 //! - `backend/`: the seam between ops and devices. An op makes one call on its input's
 //!   [`Storage`] (opaque: elements, dtype, [`Device`]); `backend/cpu/` holds the CPU kernels
 //!   (elementwise, reductions, im2col, gate math, GEMM, LU solve and QR via the `faer` crate) and
@@ -40,6 +42,7 @@ pub mod fused;
 mod gradcheck;
 mod interop;
 pub mod layout;
+pub mod memory;
 pub mod ops;
 mod param;
 mod random;

@@ -11,10 +11,16 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TensorId(u64);
 
+static TENSOR_IDS: AtomicU64 = AtomicU64::new(1);
+
 impl TensorId {
     fn next() -> TensorId {
-        static COUNTER: AtomicU64 = AtomicU64::new(1);
-        TensorId(COUNTER.fetch_add(1, Ordering::Relaxed))
+        TensorId(TENSOR_IDS.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The id the next tensor will get: every tensor made afterwards has an id at least this.
+    pub(crate) fn watermark() -> TensorId {
+        TensorId(TENSOR_IDS.load(Ordering::Relaxed))
     }
 }
 

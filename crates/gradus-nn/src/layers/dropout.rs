@@ -54,4 +54,8 @@ impl Module for Dropout {
     fn set_own_training(&self, on: bool) {
         self.training.set(on);
     }
+
+    fn own_rng(&self) -> Option<&Mutex<Rng>> {
+        Some(&self.rng)
+    }
 }

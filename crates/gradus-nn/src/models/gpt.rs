@@ -4,6 +4,7 @@
 use crate::layers::{Embedding, LayerNorm, Linear, TransformerBlock};
 use crate::module::Module;
 use crate::param::Param;
+use gradus_tensor::autodiff::checkpoint;
 use gradus_tensor::{DType, Result, Rng, Tensor, TensorError};
 
 /// GPT hyperparameters.
@@ -65,6 +66,10 @@ pub struct Gpt {
     pub ln_f: LayerNorm,
     /// `[vocab, E]`, no bias.
     pub head: Linear,
+    /// Recompute each block's activations in the backward pass instead of keeping them
+    /// (gradient checkpointing, [`gradus_tensor::autodiff::checkpoint`]; false by default): the
+    /// same gradients, bit for bit, for about one more forward pass of the blocks.
+    pub checkpoint_activations: bool,
 }
 
 impl Gpt {
@@ -101,6 +106,7 @@ impl Gpt {
             blocks,
             ln_f: LayerNorm::new(&[e]),
             head,
+            checkpoint_activations: false,
         };
         gpt.init_gpt2(rng);
         gpt
@@ -152,7 +158,12 @@ impl Module for Gpt {
         let pos = self.pos_emb.weight.tensor().narrow(0, 0, t)?;
         let mut h = tok.add(&pos)?;
         for block in &self.blocks {
-            h = block.forward(&h)?;
+            h = if self.checkpoint_activations {
+                let block = block.clone(); // shares the parameters
+                checkpoint(move |xs| block.forward(&xs[0]), &[&h])?
+            } else {
+                block.forward(&h)?
+            };
         }
         self.head.forward(&self.ln_f.forward(&h)?)
     }

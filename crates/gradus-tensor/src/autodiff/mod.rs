@@ -4,12 +4,15 @@
 //! a node: its backward rule and its inputs. [`Tensor::backward`] walks that graph from the
 //! output in reverse topological order and applies the chain rule. Backward rules are written in
 //! differentiable tensor ops, so with `create_graph` the gradients themselves are recorded and can
-//! be differentiated again: see [`grad`], [`hvp`] and [`hessian`].
+//! be differentiated again: see [`grad`], [`hvp`] and [`hessian`]. [`checkpoint`] frees a
+//! function's activations after its forward pass and recomputes them in the backward pass.
 
 mod accumulate;
+mod checkpoint;
 mod engine;
 mod mode;
 
+pub use checkpoint::checkpoint;
 pub(crate) use engine::vjp;
 pub use engine::{grad, hessian, hvp};
 pub use mode::{is_grad_enabled, no_grad, NoGradGuard};

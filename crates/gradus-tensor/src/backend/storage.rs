@@ -5,6 +5,7 @@ use super::cpu::CpuStorage;
 use super::BackendStorage;
 use crate::fused::{ElementRule, FusedTarget};
 use crate::layout::Layout;
+use crate::memory::MemoryToken;
 use crate::ops::unary::UnaryKernel;
 use crate::{DType, Device, Result};
 
@@ -20,7 +21,11 @@ use crate::{DType, Device, Result};
 /// assert_eq!((t.dtype(), t.device()), (DType::F32, Device::Cpu));
 /// ```
 #[derive(Clone, Debug)]
-pub struct Storage(pub(crate) Inner);
+pub struct Storage(
+    pub(crate) Inner,
+    // held for its `Drop`: counts the buffer's bytes in `crate::memory` while it lives
+    #[allow(dead_code)] MemoryToken,
+);
 
 /// One variant per backend.
 #[derive(Clone, Debug)]
@@ -39,7 +44,8 @@ macro_rules! on_backend {
 
 impl Storage {
     pub(crate) fn cpu(s: CpuStorage) -> Storage {
-        Storage(Inner::Cpu(s))
+        let bytes = s.len() * s.dtype().size_in_bytes();
+        Storage(Inner::Cpu(s), MemoryToken::new(bytes))
     }
 
     /// The element type.
