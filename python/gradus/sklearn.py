@@ -142,7 +142,12 @@ class _GradusEstimator(BaseEstimator):
 
     def _train(self, X, labels, classes, values, epochs, n_outputs, first):
         config = self._config(X.shape[0], epochs, self._task(), n_outputs)
-        out = self.run_dir if self.run_dir is not None else tempfile.mkdtemp(prefix="gradus-")
+        if self.run_dir is not None:
+            out = self.run_dir
+        elif first:
+            out = self._scratch = tempfile.mkdtemp(prefix="gradus-")
+        else:
+            out = self._scratch  # the run writes where it was built
         try:
             if first:
                 self._engine = Engine.fit(
@@ -175,7 +180,7 @@ class _GradusEstimator(BaseEstimator):
         return self._engine.predict(self._features(X, reset=False)).astype(np.float64)
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: the estimator keeps its engine
         engine = state.pop("_engine", None)
         if engine is not None:
             spec, weights = engine.to_bytes()
