@@ -20,6 +20,11 @@ from gradus.sklearn import (
     MLPRegressor,
 )
 
+# Checks known to fail, by estimator, each with why (scikit-learn runs them as expected
+# failures: a check that starts passing is reported).
+EXPECTED_FAILED = {}
+
+
 # CNNClassifier is not in the suite: it takes 28x28 images only, and scikit-learn's checks feed
 # tables of 1 to 10 features (every check would fail on the shape, not on a convention).
 @parametrize_with_checks(
@@ -28,7 +33,8 @@ from gradus.sklearn import (
         LogisticRegression(),
         MLPClassifier(),
         MLPRegressor(),
-    ]
+    ],
+    expected_failed_checks=lambda est: EXPECTED_FAILED.get(type(est).__name__, {}),
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
