@@ -259,7 +259,8 @@ class _Classifier(ClassifierMixin, _GradusEstimator):
 
     def predict(self, X):
         """The most probable class of each sample."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        p = self.predict_proba(X)  # checks that the estimator is fitted, before classes_
+        return self.classes_[np.argmax(p, axis=1)]
 
 
 class _Regressor(RegressorMixin, _GradusEstimator):

@@ -22,7 +22,15 @@ from gradus.sklearn import (
 
 # Checks known to fail, by estimator, each with why (scikit-learn runs them as expected
 # failures: a check that starts passing is reported).
-EXPECTED_FAILED = {}
+_ROUNDING = (
+    "float32 forward passes: a matrix product over a few rows may sum in another order than "
+    "over many, so a sample's output can differ in its last bits (2e-7 to 4e-7 relative seen, "
+    "the check allows 1e-7)"
+)
+EXPECTED_FAILED = {
+    "MLPClassifier": {"check_methods_subset_invariance": _ROUNDING},
+    "MLPRegressor": {"check_methods_subset_invariance": _ROUNDING},
+}
 
 
 # CNNClassifier is not in the suite: it takes 28x28 images only, and scikit-learn's checks feed
