@@ -22,7 +22,7 @@ type R<T> = PyResult<T>;
 /// optimizer), or a model read back from bytes.
 enum Held {
     Run(Box<Run>),
-    Model(Box<dyn Module>, ModelSpec),
+    Model(Box<dyn Module>, Box<ModelSpec>),
 }
 
 /// A trained gradus model and, after `fit`, its run.
@@ -213,7 +213,7 @@ impl Engine {
         gradus_nn::state_dict::from_bytes(model.as_ref(), weights).map_err(value_error)?;
         model.eval();
         Ok(Engine {
-            held: Held::Model(model, spec),
+            held: Held::Model(model, Box::new(spec)),
             warnings: Vec::new(),
             summary: summary.to_string(),
         })
