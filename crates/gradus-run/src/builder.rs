@@ -7,6 +7,7 @@ use crate::error::{Result, RunError};
 use crate::model_file::SPEC_KEY;
 use crate::run::Run;
 use crate::setup::{self, reshape_for_model};
+use gradus_data::Dataset;
 use gradus_optim::Schedule;
 use gradus_tensor::Rng;
 use gradus_train::early_stop::EarlyStopping;
@@ -30,6 +31,7 @@ pub struct RunBuilder {
     quiet: bool,
     on_warning: Option<WarningSink>,
     gradient_hook: Option<SharedGradientHook>,
+    arrays: Option<(Dataset, Option<Dataset>)>,
 }
 
 /// Where [`RunBuilder::on_warning`] sends warnings.
@@ -46,6 +48,7 @@ impl RunBuilder {
             quiet: false,
             on_warning: None,
             gradient_hook: None,
+            arrays: None,
         }
     }
 
@@ -115,6 +118,15 @@ impl RunBuilder {
         self
     }
 
+    /// Trains on these samples (and validates on `val`) instead of reading the config's data
+    /// files: the Python package's `fit(X, y)` comes through here. `[data]` still gives the
+    /// task, `validation` (a fraction held out of `train` when `val` is `None`) and
+    /// `standardize`; see [`crate::arrays::spec_for`].
+    pub fn data(mut self, train: Dataset, val: Option<Dataset>) -> RunBuilder {
+        self.arrays = Some((train, val));
+        self
+    }
+
     /// Reads the data, builds the model, the schedules and the optimizer, and the trainer.
     ///
     /// # Errors
@@ -123,9 +135,13 @@ impl RunBuilder {
     /// built (naming the key), or, when resuming, a config that changed keys a resumed run must
     /// keep ([`RunError::Resume`]).
     pub fn build(mut self) -> Result<Run> {
+        let arrays = self.arrays.take();
         let c = &self.config;
         let dtype = setup::dtype_of(&c.dtype)?;
-        let (data, spec) = setup::load_data(c)?;
+        let (data, spec) = match arrays {
+            Some((train, val)) => crate::arrays::spec_for(c, train, val)?,
+            None => setup::load_data(c)?,
+        };
         let shape = spec.model_input_shape();
         let train = reshape_for_model(data.train, &shape)?;
         let val = data.val.map(|v| reshape_for_model(v, &shape)).transpose()?;

@@ -57,6 +57,7 @@
 //! `error.rs` ([`RunError`]).
 #![warn(missing_docs)]
 
+pub mod arrays;
 mod builder;
 pub mod config;
 mod error;

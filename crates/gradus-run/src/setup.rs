@@ -585,7 +585,14 @@ pub fn schedule(
     Ok((schedule, None, None))
 }
 
-fn transform(
+/// The gradient transformation `[optimizer]` names (clipping and `state_dtype` included) with
+/// learning rate `lr`, one SGD `momentum` schedule (one-cycle), and its weight decay when
+/// `decay`: what [`optimizer`] builds each parameter group from, and what the Python package's
+/// `gradus.optim.Optimizer` holds.
+///
+/// # Errors
+/// An unknown optimizer or state dtype, naming the key and the allowed values.
+pub fn transform(
     o: &OptimizerConfig,
     lr: Schedule,
     momentum: Option<Schedule>,

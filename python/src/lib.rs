@@ -1,0 +1,34 @@
+//! The `gradus._gradus` extension module behind the `gradus` Python package (`python/gradus/`):
+//! NumPy-backed tensors with autodiff ([`tensor`]), gradus's optimizers and schedules
+//! ([`optim`]), gradient checking ([`check`]), safetensors files ([`files`]), and the training
+//! engine the scikit-learn estimators drive ([`engine`]). Errors arrive in Python as
+//! `ValueError` (bad input, bad settings) or `RuntimeError` (a run that failed), with gradus's
+//! own messages ([`errors`]).
+#![warn(missing_docs)]
+
+mod arrays;
+mod check;
+mod engine;
+mod errors;
+mod files;
+mod optim;
+mod tensor;
+
+use pyo3::prelude::*;
+
+/// The module: classes `Tensor`, `Optimizer`, `Schedule`, `Engine` and functions `gradcheck`,
+/// `save_safetensors`, `load_safetensors`, `cross_entropy`, `mse_loss`, `no_grad_forward`.
+#[pymodule]
+fn _gradus(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<tensor::PyTensor>()?;
+    m.add_class::<optim::PyOptimizer>()?;
+    m.add_class::<optim::PySchedule>()?;
+    m.add_class::<engine::Engine>()?;
+    m.add_function(wrap_pyfunction!(check::gradcheck, m)?)?;
+    m.add_function(wrap_pyfunction!(files::save_safetensors, m)?)?;
+    m.add_function(wrap_pyfunction!(files::load_safetensors, m)?)?;
+    m.add_function(wrap_pyfunction!(tensor::cross_entropy, m)?)?;
+    m.add_function(wrap_pyfunction!(tensor::mse_loss, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
