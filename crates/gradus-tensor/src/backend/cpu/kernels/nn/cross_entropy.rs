@@ -8,7 +8,7 @@ use crate::{Result, TensorError};
 /// The class index of row `i`, checked to be an integer in `[0, n)`.
 fn class<T: VecMath>(targets: &[T], i: usize, n: usize) -> Result<usize> {
     let v = targets[i].to_f64();
-    if v >= 0.0 && v < n as f64 && v.fract() == 0.0 {
+    if (0.0..n as f64).contains(&v) && v.fract() == 0.0 {
         Ok(v as usize)
     } else {
         Err(TensorError::InvalidIndex {
