@@ -121,8 +121,8 @@ mod tests {
         let qkv = Tensor::randn(&[2, 4, 12], DType::F64, 1);
         for causal in [true, false] {
             let f = |xs: &[Tensor]| xs[0].scaled_dot_product_attention_qkv(2, causal);
-            gradcheck(f, &[qkv.clone()], GradcheckOptions::default()).unwrap();
-            gradgradcheck(f, &[qkv.clone()], GradcheckOptions::default()).unwrap();
+            gradcheck(f, std::slice::from_ref(&qkv), GradcheckOptions::default()).unwrap();
+            gradgradcheck(f, std::slice::from_ref(&qkv), GradcheckOptions::default()).unwrap();
         }
     }
 

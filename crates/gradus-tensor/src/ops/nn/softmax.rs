@@ -67,8 +67,8 @@ mod tests {
                     xs[0].softmax(-1)
                 }
             };
-            gradcheck(f, &[x.clone()], GradcheckOptions::default()).unwrap();
-            gradgradcheck(f, &[x.clone()], GradcheckOptions::default()).unwrap();
+            gradcheck(f, std::slice::from_ref(&x), GradcheckOptions::default()).unwrap();
+            gradgradcheck(f, std::slice::from_ref(&x), GradcheckOptions::default()).unwrap();
         }
     }
 

@@ -6,6 +6,9 @@ use super::{Level, SimdKernel, VecMath, CHUNK, PARALLEL_THRESHOLD};
 use crate::backend::cpu::kernels::fast_math::{axpy, dot, sum};
 use rayon::prelude::*;
 
+/// A numbered block of rows: its `y`, `mean` and `rstd`.
+type RowBlock<'a, T> = (usize, ((&'a mut [T], &'a mut [T]), &'a mut [T]));
+
 /// Rows per block: about `CHUNK` elements.
 fn rows_per_block(n: usize) -> usize {
     (CHUNK / n.max(1)).max(1)
@@ -22,7 +25,7 @@ pub(super) fn forward<T: VecMath>(x: &[&[T]], n: usize, eps: f64, level: Level) 
         vec![T::zero(); rows],
     );
     let rb = rows_per_block(n);
-    let work = |(i, ((y, mean), rstd)): (usize, ((&mut [T], &mut [T]), &mut [T]))| {
+    let work = |(i, ((y, mean), rstd)): RowBlock<'_, T>| {
         let x = &x[i * rb * n..i * rb * n + y.len()];
         let eps = T::from_f64(eps);
         level.run(Forward {
