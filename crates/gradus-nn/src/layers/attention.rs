@@ -105,6 +105,11 @@ impl MultiheadAttention {
         let d = e / h;
         let qkv =
             matmul_last(x, &self.in_proj_weight.tensor().t()?)?.add(&self.in_proj_bias.tensor())?;
+        if key_padding_mask.is_none() {
+            // the fused attention: no [b, h, t, t] scores, no permuted copies of the heads
+            let merged = qkv.scaled_dot_product_attention_qkv(h, self.causal)?;
+            return self.out_proj.forward(&merged);
+        }
         // [b, t, e] -> [b, h, t, d]
         let heads = |k: usize| {
             qkv.narrow(2, k * e, e)?

@@ -66,13 +66,8 @@ impl Module for LayerNorm {
                 detail,
             });
         }
-        let axes: Vec<isize> = (1..=k as isize).map(|a| -a).collect();
-        let mean = x.mean(&axes, true)?;
-        let inv_std = x.var(&axes, 0, true)?.add_scalar(self.eps)?.powf(-0.5)?;
-        x.sub(&mean)?
-            .mul(&inv_std)?
-            .mul(&self.weight.tensor())?
-            .add(&self.bias.tensor())
+        // one fused pass per row, forward and backward (`Tensor::layer_norm`)
+        x.layer_norm(&self.weight.tensor(), &self.bias.tensor(), self.eps)
     }
 
     fn own_params(&self) -> Vec<(String, Param)> {

@@ -53,6 +53,15 @@ pub fn cross_entropy(
     options: &CrossEntropyOptions,
 ) -> Result<Tensor> {
     check("cross_entropy", logits, targets, options)?;
+    let plain = options.weight.is_none()
+        && options.ignore_index.is_none()
+        && options.label_smoothing == 0.0;
+    match options.reduction {
+        // log-softmax and NLL in one fused pass (`Tensor::cross_entropy`)
+        Reduction::Mean if plain => return logits.cross_entropy(targets, true),
+        Reduction::Sum if plain => return logits.cross_entropy(targets, false),
+        _ => {}
+    }
     weighted_nll("cross_entropy", &logits.log_softmax(1)?, targets, options)
 }
 

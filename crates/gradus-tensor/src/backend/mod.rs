@@ -233,6 +233,19 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
     /// `[p, n]`, `p = min(m, n)`, both row-major.
     fn linalg_qr(&self, layout: &Layout) -> Result<(Self, Self)>;
 
+    // ---- fused transformer kernels (`crate::ops::nn`) -----------------------------------------
+
+    /// A fused softmax, layer norm, GELU, cross-entropy or attention kernel, forward or backward,
+    /// on the views `inputs` (one dtype); returns its outputs, contiguous (see
+    /// `crate::ops::nn::NnKernel` for what each takes and gives).
+    ///
+    /// # Errors
+    /// A cross-entropy target that is not a class index.
+    fn nn_kernel(
+        kernel: &crate::ops::nn::NnKernel,
+        inputs: &[(&Self, &Layout)],
+    ) -> Result<Vec<Self>>;
+
     // ---- optimizer rules: the fused per-element update (gradus-optim) ----------------------------
 
     /// `rule` over every element, in place: `self` (elements `dst.0 .. dst.0 + dst.1`) is the

@@ -412,6 +412,23 @@ impl Storage {
         })
     }
 
+    /// A fused transformer kernel (see [`BackendStorage::nn_kernel`]).
+    pub(crate) fn nn_kernel(
+        kernel: &crate::ops::nn::NnKernel,
+        inputs: &[(&Storage, &Layout)],
+    ) -> Result<Vec<Storage>> {
+        let cpu: Vec<(&CpuStorage, &Layout)> = inputs
+            .iter()
+            .map(|&(s, l)| match &s.0 {
+                Inner::Cpu(c) => (c, l),
+            })
+            .collect();
+        Ok(CpuStorage::nn_kernel(kernel, &cpu)?
+            .into_iter()
+            .map(Storage::cpu)
+            .collect())
+    }
+
     // ---- optimizer rules -------------------------------------------------------------------------
 
     /// The fused per-element update (see [`BackendStorage::fused_update`]); every operand must be

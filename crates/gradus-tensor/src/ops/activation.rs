@@ -189,6 +189,14 @@ impl Tensor {
     /// assert_eq!(Tensor::scalar(0.0f64).gelu().unwrap().item().unwrap(), 0.0);
     /// ```
     pub fn gelu(&self) -> Result<Tensor> {
+        if self.numel() == 0 {
+            return self.gelu_composed();
+        }
+        super::nn::gelu::gelu(self)
+    }
+
+    /// Exact GELU from primitive ops (every order of derivative).
+    pub(crate) fn gelu_composed(&self) -> Result<Tensor> {
         let phi = self
             .mul_scalar(std::f64::consts::FRAC_1_SQRT_2)?
             .erf()?

@@ -9,6 +9,7 @@ pub mod dropout;
 pub mod index;
 pub mod linalg;
 pub mod matmul;
+pub mod nn;
 pub mod norm;
 pub mod pool;
 pub mod recurrent;

@@ -1,5 +1,6 @@
-//! Numerically stable softmax and log-softmax, composed from primitives (so they are twice
-//! differentiable).
+//! Numerically stable softmax and log-softmax: over the last axis one fused op
+//! (`ops::nn::softmax`), over another axis composed from primitives; both differentiable to any
+//! order.
 
 use crate::autodiff::no_grad;
 use crate::{Result, Tensor};
@@ -16,6 +17,19 @@ impl Tensor {
     /// assert_eq!(x.softmax(-1).unwrap().to_vec::<f64>().unwrap(), vec![0.5, 0.5]);
     /// ```
     pub fn softmax(&self, axis: isize) -> Result<Tensor> {
+        if self.is_last_axis(axis)? {
+            return super::nn::softmax::softmax_last(self, false);
+        }
+        self.softmax_composed(axis, false)
+    }
+
+    /// Softmax (or log-softmax, `log`) from primitive ops: any axis, every order of derivative.
+    pub(crate) fn softmax_composed(&self, axis: isize, log: bool) -> Result<Tensor> {
+        if log {
+            let shift = self.stable_shift(axis)?;
+            let z = self.sub(&shift)?;
+            return z.sub(&z.exp()?.sum(&[axis], true)?.log()?);
+        }
         let shift = self.stable_shift(axis)?;
         let e = self.sub(&shift)?.exp()?;
         e.div(&e.sum(&[axis], true)?)
@@ -33,9 +47,18 @@ impl Tensor {
     /// assert!((y[0] + 2f64.ln()).abs() < 1e-15);
     /// ```
     pub fn log_softmax(&self, axis: isize) -> Result<Tensor> {
-        let shift = self.stable_shift(axis)?;
-        let z = self.sub(&shift)?;
-        z.sub(&z.exp()?.sum(&[axis], true)?.log()?)
+        if self.is_last_axis(axis)? {
+            return super::nn::softmax::softmax_last(self, true);
+        }
+        self.softmax_composed(axis, true)
+    }
+
+    /// Whether `axis` is the last axis of a non-empty tensor (the fused kernels' case).
+    fn is_last_axis(&self, axis: isize) -> Result<bool> {
+        if self.rank() == 0 || self.numel() == 0 {
+            return Ok(false);
+        }
+        Ok(crate::layout::normalize_axis("softmax", axis, self.shape())? == self.rank() - 1)
     }
 
     /// The maximum along `axis` (kept as size 1), a constant; zeros when the tensor is empty

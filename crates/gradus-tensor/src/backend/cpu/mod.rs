@@ -263,6 +263,13 @@ impl BackendStorage for CpuStorage {
         linalg::linalg_qr(self, layout)
     }
 
+    fn nn_kernel(
+        kernel: &crate::ops::nn::NnKernel,
+        inputs: &[(&Self, &Layout)],
+    ) -> Result<Vec<Self>> {
+        kernels::nn::run(kernel, inputs)
+    }
+
     // ---- optimizer rules -------------------------------------------------------------------------
 
     fn fused_update<R: crate::fused::ElementRule<K>, const K: usize>(

@@ -36,7 +36,7 @@ impl GateMath for f32 {
 /// `e^x` for `x` clamped to `[-87, 87]` (where `e^x` is a normal f32): enough for the gates,
 /// which saturate long before.
 #[inline(always)]
-fn exp_clamped(x: f32) -> f32 {
+pub(crate) fn exp_clamped(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;

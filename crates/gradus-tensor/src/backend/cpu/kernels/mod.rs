@@ -2,9 +2,11 @@
 //! same set.
 
 pub(crate) mod elementwise;
+pub(crate) mod fast_math;
 pub(crate) mod gemm;
 pub(crate) mod im2col;
 pub(crate) mod math;
+pub(crate) mod nn;
 pub(crate) mod reduce;
 
 /// Element count above which elementwise kernels and reductions split work across threads.

@@ -1,0 +1,114 @@
+//! Cross-entropy of logits `[rows, n]` against class indices `[rows]`, fused: log-softmax and the
+//! negative log-likelihood in one pass, forward and backward.
+
+use super::{for_row_blocks, Level, SimdKernel, VecMath};
+use crate::backend::cpu::kernels::fast_math::{max, sum};
+use crate::{Result, TensorError};
+
+/// The class index of row `i`, checked to be an integer in `[0, n)`.
+fn class<T: VecMath>(targets: &[T], i: usize, n: usize) -> Result<usize> {
+    let v = targets[i].to_f64();
+    if (0.0..n as f64).contains(&v) && v.fract() == 0.0 {
+        Ok(v as usize)
+    } else {
+        Err(TensorError::InvalidIndex {
+            op: "cross_entropy",
+            position: vec![i],
+            value: v,
+            size: n,
+        })
+    }
+}
+
+/// Inputs `logits`, `targets`; outputs `[scale * sum_i (lse_i - x_i[t_i])]` and `lse [rows]`, the
+/// log-sum-exp of each row that the backward reads.
+pub(super) fn forward<T: VecMath>(
+    x: &[&[T]],
+    n: usize,
+    scale: f64,
+    level: Level,
+) -> Result<Vec<Vec<T>>> {
+    let (logits, targets) = (x[0], x[1]);
+    let t = (0..targets.len())
+        .map(|i| class(targets, i, n))
+        .collect::<Result<Vec<_>>>()?;
+    let mut lse = vec![T::zero(); targets.len()];
+    for_row_blocks(&mut lse, 1, |row, lse| {
+        let logits = &logits[row * n..(row + lse.len()) * n];
+        level.run(LogSumExp { logits, lse, n });
+    });
+    let mut total = T::zero();
+    for (i, (&l, &t)) in lse.iter().zip(&t).enumerate() {
+        total = total + (l - logits[i * n + t]);
+    }
+    Ok(vec![vec![total * T::from_f64(scale)], lse])
+}
+
+/// Inputs `logits`, `targets`, `lse`, `g [1]`; output
+/// `dlogits = g scale (softmax(logits) - one_hot(targets))`.
+pub(super) fn backward<T: VecMath>(x: &[&[T]], n: usize, scale: f64, level: Level) -> Vec<T> {
+    let (logits, targets, lse) = (x[0], x[1], x[2]);
+    let g = x[3][0] * T::from_f64(scale);
+    let mut dx = vec![T::zero(); logits.len()];
+    for_row_blocks(&mut dx, n, |row, dx| {
+        let rows = dx.len() / n;
+        let logits = &logits[row * n..row * n + dx.len()];
+        let lse = &lse[row..row + rows];
+        level.run(SoftmaxScaled {
+            logits,
+            lse,
+            dx,
+            n,
+            g,
+        });
+        for (r, dx) in dx.chunks_exact_mut(n).enumerate() {
+            // valid: the forward checked every target
+            let t = targets[row + r].to_f64() as usize;
+            dx[t] = dx[t] - g;
+        }
+    });
+    dx
+}
+
+struct LogSumExp<'a, T> {
+    logits: &'a [T],
+    lse: &'a mut [T],
+    n: usize,
+}
+
+impl<T: VecMath> SimdKernel for LogSumExp<'_, T> {
+    #[inline(always)]
+    fn run(self) {
+        let mut e = vec![T::zero(); self.n];
+        for (x, lse) in self.logits.chunks_exact(self.n).zip(self.lse.iter_mut()) {
+            let m = max(x);
+            for (e, &x) in e.iter_mut().zip(x) {
+                *e = (x - m).exp_v();
+            }
+            *lse = m + sum(&e).ln();
+        }
+    }
+}
+
+struct SoftmaxScaled<'a, T> {
+    logits: &'a [T],
+    lse: &'a [T],
+    dx: &'a mut [T],
+    n: usize,
+    g: T,
+}
+
+impl<T: VecMath> SimdKernel for SoftmaxScaled<'_, T> {
+    #[inline(always)]
+    fn run(self) {
+        let rows = self
+            .logits
+            .chunks_exact(self.n)
+            .zip(self.dx.chunks_exact_mut(self.n));
+        for ((x, dx), &lse) in rows.zip(self.lse) {
+            for (dx, &x) in dx.iter_mut().zip(x) {
+                *dx = (x - lse).exp_v() * self.g;
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! The fused kernels of the transformer path, forward and backward, one file per op: softmax and
+//! log-softmax over the last axis, layer norm, exact GELU, cross-entropy on class indices and
+//! multi-head scaled dot-product attention. Each runs in one pass over rows that sit in cache,
+//! compiled for the widest SIMD level of the CPU ([`with_widest_simd`]), with the `exp` and `Φ` of
+//! [`super::fast_math`]. Results do not depend on the SIMD level or the thread count: reductions
+//! run in a fixed lane order and row blocks are fixed.
+
+mod attention;
+mod cross_entropy;
+mod gelu;
+mod layer_norm;
+mod softmax;
+
+use super::fast_math::VecMath;
+use super::{with_widest_simd, SimdKernel, CHUNK, PARALLEL_THRESHOLD};
+use crate::backend::cpu::CpuStorage;
+use crate::backend::BackendStorage;
+use crate::dtype::with_dtype;
+use crate::layout::Layout;
+use crate::ops::nn::NnKernel;
+use crate::Result;
+use rayon::prelude::*;
+use std::borrow::Cow;
+
+/// Runs `kernel` on the views `inputs` (all of one dtype); returns its outputs, contiguous.
+pub(crate) fn run(kernel: &NnKernel, inputs: &[(&CpuStorage, &Layout)]) -> Result<Vec<CpuStorage>> {
+    with_dtype!(inputs[0].0.dtype(), T => {
+        let views: Vec<Cow<'_, [T]>> = inputs.iter().map(|(s, l)| s.view::<T>(l)).collect();
+        let x: Vec<&[T]> = views.iter().map(|v| v.as_ref()).collect();
+        let out = run_typed::<T>(kernel, &x, true)?;
+        Ok(out.into_iter().map(CpuStorage::from_vec).collect())
+    })
+}
+
+/// `kernel` on host slices; `simd: false` runs the baseline build of every loop (the scalar
+/// reference the SIMD levels are tested against).
+pub(crate) fn run_typed<T: VecMath>(
+    kernel: &NnKernel,
+    x: &[&[T]],
+    simd: bool,
+) -> Result<Vec<Vec<T>>> {
+    let level = Level(simd);
+    Ok(match *kernel {
+        NnKernel::Softmax { rows, n, log } => {
+            check_len(kernel, x, &[rows * n])?;
+            vec![softmax::forward(x[0], n, log, level)]
+        }
+        NnKernel::SoftmaxBackward { rows, n, log } => {
+            check_len(kernel, x, &[rows * n, rows * n])?;
+            vec![softmax::backward(x[0], x[1], n, log, level)]
+        }
+        NnKernel::LayerNorm { rows, n, eps } => {
+            check_len(kernel, x, &[rows * n, n, n])?;
+            layer_norm::forward(x, n, eps, level)
+        }
+        NnKernel::LayerNormBackward { rows, n } => {
+            check_len(kernel, x, &[rows * n, rows * n, n, rows, rows])?;
+            layer_norm::backward(x, n, level)
+        }
+        NnKernel::Gelu => vec![gelu::forward(x[0], level)],
+        NnKernel::GeluBackward => {
+            check_len(kernel, x, &[x[0].len(), x[0].len()])?;
+            vec![gelu::backward(x[0], x[1], level)]
+        }
+        NnKernel::CrossEntropy { rows, n, scale } => {
+            check_len(kernel, x, &[rows * n, rows])?;
+            cross_entropy::forward(x, n, scale, level)?
+        }
+        NnKernel::CrossEntropyBackward { rows, n, scale } => {
+            check_len(kernel, x, &[rows * n, rows, rows, 1])?;
+            vec![cross_entropy::backward(x, n, scale, level)]
+        }
+        NnKernel::Attention(d) => {
+            check_len(kernel, x, &[3 * d.tokens() * d.heads * d.head_dim])?;
+            attention::forward(x[0], d, level)
+        }
+        NnKernel::AttentionBackward(d) => {
+            let (e, rows) = (d.heads * d.head_dim, d.tokens());
+            check_len(
+                kernel,
+                x,
+                &[3 * rows * e, rows * e, d.batch * d.heads * d.seq, rows * e],
+            )?;
+            vec![attention::backward(x, d, level)]
+        }
+    })
+}
+
+/// Refuses inputs whose lengths are not `want` (a bug in the op that built the kernel).
+fn check_len<T>(kernel: &NnKernel, x: &[&[T]], want: &[usize]) -> Result<()> {
+    let got: Vec<usize> = x.iter().map(|x| x.len()).collect();
+    if got == want {
+        return Ok(());
+    }
+    Err(crate::TensorError::InvalidArgument {
+        op: "nn_kernel",
+        detail: format!("{kernel:?} takes inputs of lengths {want:?}, got {got:?}"),
+    })
+}
+
+/// Whether to run the widest SIMD level (true) or the baseline build (false).
+#[derive(Clone, Copy)]
+pub(crate) struct Level(bool);
+
+impl Level {
+    #[inline(always)]
+    fn run(self, kernel: impl SimdKernel) {
+        if self.0 {
+            with_widest_simd(kernel)
+        } else {
+            kernel.run()
+        }
+    }
+}
+
+/// Splits `out` (rows of `n`) into fixed blocks of whole rows and runs `f(first_row, block)` on
+/// each, on rayon's threads when the tensor is big. The blocks do not depend on the thread count.
+fn for_row_blocks<T: Send>(out: &mut [T], n: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    let n = n.max(1);
+    let rows_per_block = (CHUNK / n).max(1);
+    if out.len() >= PARALLEL_THRESHOLD {
+        out.par_chunks_mut(rows_per_block * n)
+            .enumerate()
+            .for_each(|(i, c)| f(i * rows_per_block, c));
+    } else {
+        out.chunks_mut(rows_per_block * n)
+            .enumerate()
+            .for_each(|(i, c)| f(i * rows_per_block, c));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_typed;
+    use crate::ops::nn::{AttentionDims, NnKernel};
+
+    fn data(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 6.0 - 3.0
+            })
+            .collect()
+    }
+
+    /// Every kernel compiled for the widest SIMD level of this CPU gives the same bits as the
+    /// baseline build.
+    #[test]
+    fn simd_levels_match_the_baseline_bit_for_bit() {
+        let (rows, n) = (37, 67);
+        let x = data(rows * n, 1);
+        let g = data(rows * n, 2);
+        let w = data(n, 3);
+        let b = data(n, 4);
+        let targets: Vec<f32> = (0..rows).map(|i| (i * 7 % n) as f32).collect();
+        let d = AttentionDims {
+            batch: 2,
+            seq: 9,
+            heads: 3,
+            head_dim: 5,
+            causal: true,
+        };
+        let qkv = data(2 * 9 * 45, 5);
+        let g_att = data(2 * 9 * 15, 6);
+        let check = |k: NnKernel, inputs: &[&[f32]]| {
+            let fast = run_typed::<f32>(&k, inputs, true).unwrap();
+            let slow = run_typed::<f32>(&k, inputs, false).unwrap();
+            assert_eq!(fast, slow, "{k:?}");
+            fast
+        };
+        for log in [false, true] {
+            let y = check(NnKernel::Softmax { rows, n, log }, &[&x]);
+            check(NnKernel::SoftmaxBackward { rows, n, log }, &[&y[0], &g]);
+        }
+        let ln = check(NnKernel::LayerNorm { rows, n, eps: 1e-5 }, &[&x, &w, &b]);
+        check(
+            NnKernel::LayerNormBackward { rows, n },
+            &[&g, &x, &w, &ln[1], &ln[2]],
+        );
+        check(NnKernel::Gelu, &[&x]);
+        check(NnKernel::GeluBackward, &[&x, &g]);
+        let ce = check(
+            NnKernel::CrossEntropy {
+                rows,
+                n,
+                scale: 0.5,
+            },
+            &[&x, &targets],
+        );
+        check(
+            NnKernel::CrossEntropyBackward {
+                rows,
+                n,
+                scale: 0.5,
+            },
+            &[&x, &targets, &ce[1], &[2.0]],
+        );
+        let att = check(NnKernel::Attention(d), &[&qkv]);
+        check(
+            NnKernel::AttentionBackward(d),
+            &[&qkv, &att[0], &att[1], &g_att],
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! Softmax and log-softmax over the last axis (rows of `n`), forward and backward.
+
+use super::{for_row_blocks, Level, SimdKernel, VecMath};
+use crate::backend::cpu::kernels::fast_math::{dot, max, sum};
+
+/// `y = softmax(x)` (or `log_softmax`) per row: `e^(x - max) / sum`, `(x - max) - ln sum`.
+pub(super) fn forward<T: VecMath>(x: &[T], n: usize, log: bool, level: Level) -> Vec<T> {
+    let mut y = vec![T::zero(); x.len()];
+    for_row_blocks(&mut y, n, |row, y| {
+        let x = &x[row * n..row * n + y.len()];
+        level.run(Forward { x, y, n, log });
+    });
+    y
+}
+
+/// The gradient of the input from the output `y` and its gradient `g`: softmax
+/// `y (g - sum(g y))`, log-softmax `g - e^y sum(g)` (PyTorch's `_softmax_backward_data`).
+pub(super) fn backward<T: VecMath>(y: &[T], g: &[T], n: usize, log: bool, level: Level) -> Vec<T> {
+    let mut dx = vec![T::zero(); y.len()];
+    for_row_blocks(&mut dx, n, |row, dx| {
+        let range = row * n..row * n + dx.len();
+        let (y, g) = (&y[range.clone()], &g[range]);
+        level.run(Backward { y, g, dx, n, log });
+    });
+    dx
+}
+
+struct Forward<'a, T> {
+    x: &'a [T],
+    y: &'a mut [T],
+    n: usize,
+    log: bool,
+}
+
+impl<T: VecMath> SimdKernel for Forward<'_, T> {
+    #[inline(always)]
+    fn run(self) {
+        for (x, y) in self
+            .x
+            .chunks_exact(self.n)
+            .zip(self.y.chunks_exact_mut(self.n))
+        {
+            let m = max(x);
+            for (y, &x) in y.iter_mut().zip(x) {
+                *y = (x - m).exp_v();
+            }
+            let s = sum(y);
+            if self.log {
+                let ln_s = s.ln();
+                for (y, &x) in y.iter_mut().zip(x) {
+                    *y = (x - m) - ln_s;
+                }
+            } else {
+                let inv = T::one() / s;
+                y.iter_mut().for_each(|y| *y = *y * inv);
+            }
+        }
+    }
+}
+
+struct Backward<'a, T> {
+    y: &'a [T],
+    g: &'a [T],
+    dx: &'a mut [T],
+    n: usize,
+    log: bool,
+}
+
+impl<T: VecMath> SimdKernel for Backward<'_, T> {
+    #[inline(always)]
+    fn run(self) {
+        let rows = self.y.chunks_exact(self.n).zip(self.g.chunks_exact(self.n));
+        for ((y, g), dx) in rows.zip(self.dx.chunks_exact_mut(self.n)) {
+            if self.log {
+                let s = sum(g);
+                for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
+                    *dx = g - y.exp_v() * s;
+                }
+            } else {
+                let s = dot(g, y);
+                for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
+                    *dx = y * (g - s);
+                }
+            }
+        }
+    }
+}
