@@ -110,7 +110,8 @@ pub fn check(previous: &Config, now: &Config) -> Result<(), RunError> {
 }
 
 /// Calls `leaf(key, value)` for every non-table value under `v`, keys dotted from `prefix`
-/// (`optimizer.lr`): how resume compares configs and how TensorBoard lists hyperparameters.
+/// (`optimizer.lr`): how resume compares configs, how TensorBoard lists hyperparameters and
+/// how `gradus compare` lines up runs' configs.
 pub(crate) fn for_each_leaf(
     prefix: &str,
     v: &toml::Value,

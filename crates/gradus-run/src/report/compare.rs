@@ -42,26 +42,11 @@ pub fn labels(runs: &[RunFiles]) -> Vec<String> {
 /// assert_eq!(flat.get("optimizer.lr").map(String::as_str), Some("0.1"));
 /// ```
 pub fn flatten(config: &str) -> BTreeMap<String, String> {
-    fn walk(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
-        match v {
-            toml::Value::Table(t) => {
-                for (k, v) in t {
-                    let key = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    walk(&key, v, out);
-                }
-            }
-            other => {
-                out.insert(prefix.to_string(), other.to_string());
-            }
-        }
-    }
     let mut out = BTreeMap::new();
     if let Ok(v) = config.parse::<toml::Value>() {
-        walk("", &v, &mut out);
+        crate::config::resume::for_each_leaf("", &v, &mut |k, v| {
+            out.insert(k, v.to_string());
+        });
     }
     out
 }
