@@ -1,0 +1,197 @@
+//! Gradient buckets, as PyTorch DDP's `Reducer` cuts them (`bucket_cap_mb`, default 25): the
+//! parameters in reverse order (the order backward finishes their gradients), packed into flat
+//! buffers of at most the cap, one all-reduce per bucket.
+//!
+//! A bucket is one flat f64 buffer: each parameter's gradient scaled by the rank's weight (its
+//! samples), then one presence value per parameter (1 where the rank has a gradient), so that a
+//! parameter no rank's loss reached keeps no gradient, as in one process.
+
+use crate::communicator::{Communicator, ReduceOrder};
+use crate::error::{DistError, Result};
+use gradus_nn::Param;
+use gradus_tensor::Tensor;
+
+/// PyTorch DDP's default `bucket_cap_mb`.
+pub const DEFAULT_BUCKET_CAP_MB: f64 = 25.0;
+
+/// Bytes of one value on the wire (gradients travel as f64).
+const WIRE_BYTES: usize = 8;
+
+/// Cuts parameters of `numels` elements (in model order) into buckets of at most `cap_bytes`
+/// on the wire, in reverse model order; a parameter larger than the cap gets a bucket of its own.
+/// Returns indices into `numels`.
+///
+/// ```
+/// use gradus_dist::bucket::plan_buckets;
+/// // 8-byte values, one presence value per parameter: a 64-byte cap holds 2 + 1 and 3 + 1
+/// // values, or 3 + 1 twice; the 20-value parameter is over the cap and alone
+/// assert_eq!(plan_buckets(&[3, 3, 20, 2], 64), vec![vec![3], vec![2], vec![1, 0]]);
+/// ```
+pub fn plan_buckets(numels: &[usize], cap_bytes: usize) -> Vec<Vec<usize>> {
+    let mut buckets: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let mut bytes = 0;
+    for i in (0..numels.len()).rev() {
+        let b = (numels[i] + 1) * WIRE_BYTES;
+        if !current.is_empty() && bytes + b > cap_bytes {
+            buckets.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        current.push(i);
+        bytes += b;
+    }
+    if !current.is_empty() {
+        buckets.push(current);
+    }
+    buckets
+}
+
+/// Averages gradients over the ranks of a [`Communicator`] in buckets.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GradientReducer {
+    /// Largest bucket, in MB (10^6 bytes) on the wire.
+    pub bucket_cap_mb: f64,
+    /// Summation order of each bucket's all-reduce.
+    pub order: ReduceOrder,
+}
+
+impl Default for GradientReducer {
+    fn default() -> Self {
+        GradientReducer {
+            bucket_cap_mb: DEFAULT_BUCKET_CAP_MB,
+            order: ReduceOrder::Fixed,
+        }
+    }
+}
+
+impl GradientReducer {
+    /// A reducer with buckets of `bucket_cap_mb` and the summation `order`.
+    ///
+    /// # Errors
+    /// `bucket_cap_mb` is not a positive finite number.
+    pub fn new(bucket_cap_mb: f64, order: ReduceOrder) -> Result<GradientReducer> {
+        if !(bucket_cap_mb.is_finite() && bucket_cap_mb > 0.0) {
+            return Err(DistError::Invalid(format!(
+                "bucket_cap_mb = {bucket_cap_mb}: must be a positive number of megabytes"
+            )));
+        }
+        Ok(GradientReducer {
+            bucket_cap_mb,
+            order,
+        })
+    }
+
+    /// Replaces every gradient with the weighted mean over the ranks,
+    /// `sum_r weight_r * grad_r / total_weight` (a rank's weight: its samples in the step, so the
+    /// mean is the gradient of the global batch's mean loss). A missing gradient counts as zero;
+    /// a parameter without a gradient on every rank keeps none. Returns the bytes this rank sent
+    /// into the all-reduces.
+    ///
+    /// # Errors
+    /// The transport fails, or a gradient's shape does not match its parameter.
+    pub fn all_reduce_mean(
+        &self,
+        comm: &dyn Communicator,
+        params: &[(String, Param)],
+        weight: f64,
+        total_weight: f64,
+    ) -> Result<usize> {
+        let numels: Vec<usize> = params.iter().map(|(_, p)| p.tensor().numel()).collect();
+        let cap = (self.bucket_cap_mb * 1e6) as usize;
+        let mut sent = 0;
+        for bucket in plan_buckets(&numels, cap) {
+            let mut flat = Vec::with_capacity(bucket.iter().map(|&i| numels[i] + 1).sum());
+            for &i in &bucket {
+                match params[i].1.tensor().grad() {
+                    Some(g) => flat.extend(g.to_vec_f64().iter().map(|v| v * weight)),
+                    None => flat.extend(std::iter::repeat(0.0).take(numels[i])),
+                }
+            }
+            for &i in &bucket {
+                let present = params[i].1.tensor().grad().is_some();
+                flat.push(if present { 1.0 } else { 0.0 });
+            }
+            sent += flat.len() * WIRE_BYTES;
+            comm.reduce_sum(&mut flat, self.order)?;
+            let presence = flat.len() - bucket.len();
+            let mut at = 0;
+            for (k, &i) in bucket.iter().enumerate() {
+                let t = params[i].1.tensor();
+                let values: Vec<f64> = flat[at..at + numels[i]]
+                    .iter()
+                    .map(|v| v / total_weight)
+                    .collect();
+                at += numels[i];
+                if flat[presence + k] > 0.0 {
+                    let g = Tensor::from_vec(values, t.shape())?.to_dtype(t.dtype())?;
+                    t.set_grad(Some(g));
+                }
+            }
+        }
+        Ok(sent)
+    }
+}
+
+/// All parameters' values as one flat f64 vector, in order.
+pub fn flatten_params(params: &[(String, Param)]) -> Vec<f64> {
+    params
+        .iter()
+        .flat_map(|(_, p)| p.tensor().to_vec_f64())
+        .collect()
+}
+
+/// Copies `flat` (as [`flatten_params`] lays it out) into the parameters, in place.
+///
+/// # Errors
+/// `flat` has the wrong length.
+pub fn load_flat_params(params: &[(String, Param)], flat: &[f64]) -> Result<()> {
+    let total: usize = params.iter().map(|(_, p)| p.tensor().numel()).sum();
+    if flat.len() != total {
+        return Err(DistError::Invalid(format!(
+            "{} values for parameters of {total} values",
+            flat.len()
+        )));
+    }
+    let mut at = 0;
+    for (_, p) in params {
+        let t = p.tensor();
+        let n = t.numel();
+        let v = Tensor::from_vec(flat[at..at + n].to_vec(), t.shape())?.to_dtype(t.dtype())?;
+        t.copy_from(&v)?;
+        at += n;
+    }
+    Ok(())
+}
+
+/// Checks that every rank holds rank 0's parameters bit for bit (one broadcast).
+///
+/// # Errors
+/// [`DistError::OutOfSync`] naming the first parameter that differs, or a transport error.
+pub fn check_in_sync(comm: &dyn Communicator, params: &[(String, Param)]) -> Result<()> {
+    let mine = flatten_params(params);
+    let mut root = mine.clone();
+    comm.broadcast(&mut root, 0)?;
+    let Some(at) = (0..mine.len()).find(|&i| mine[i].to_bits() != root[i].to_bits()) else {
+        return Ok(());
+    };
+    let mut start = 0;
+    for (name, p) in params {
+        let n = p.tensor().numel();
+        if at < start + n {
+            return Err(DistError::OutOfSync {
+                rank: comm.rank(),
+                detail: format!(
+                    "{name}[{}] is {} here, {} on rank 0",
+                    at - start,
+                    mine[at],
+                    root[at]
+                ),
+            });
+        }
+        start += n;
+    }
+    Err(DistError::OutOfSync {
+        rank: comm.rank(),
+        detail: format!("value {at} is {} here, {} on rank 0", mine[at], root[at]),
+    })
+}

@@ -1,0 +1,29 @@
+//! # gradus-dist: training across processes
+//!
+//! - [`Communicator`]: the collectives (all-reduce, all-gather, broadcast, barrier), over one
+//!   process ([`SingleProcess`]), threads ([`LocalGroup`]) or MPI (`mpi::MpiCommunicator`, with
+//!   the `mpi` feature: rsmpi over Open MPI). [`ReduceOrder::Fixed`] sums in rank order, so
+//!   every rank gets the same bits.
+//! - [`bucket`]: gradients averaged in buckets of `bucket_cap_mb`, in reverse layer order, as
+//!   PyTorch DDP does ([`GradientReducer`]); parameters flattened, broadcast and checked equal
+//!   across ranks.
+//! - [`fedavg`]: federated averaging (McMahan et al. 2017) with IID, shard and Dirichlet
+//!   partitions, client sampling, weighted averaging and FedProx's proximal term.
+//!
+//! gradus-train's `parallel` module uses these to train one model data parallel.
+#![warn(missing_docs)]
+
+pub mod bucket;
+pub mod communicator;
+mod error;
+pub mod fedavg;
+pub mod local;
+#[cfg(feature = "mpi")]
+pub mod mpi;
+
+pub use bucket::GradientReducer;
+pub use communicator::{Communicator, ReduceOrder, SingleProcess};
+pub use error::{DistError, Result};
+pub use local::LocalGroup;
+#[cfg(feature = "mpi")]
+pub use mpi::MpiCommunicator;
