@@ -30,7 +30,7 @@ fn fixed_order_sums_give_every_rank_the_same_bits_and_the_rank_order_sum() {
         c.reduce_sum(&mut v, ReduceOrder::Fixed).unwrap();
         v[0]
     });
-    let expected = ((1e16 + 1.0) + -1e16) + 3.0;
+    let expected: f64 = ((1e16 + 1.0) + -1e16) + 3.0;
     assert!(
         out.iter().all(|&v| v.to_bits() == expected.to_bits()),
         "{out:?}"
