@@ -59,6 +59,7 @@
 mod builder;
 pub mod config;
 mod error;
+pub mod federated;
 pub mod hparams;
 mod model_file;
 pub mod onnx;

@@ -69,6 +69,7 @@ impl Run {
     /// not fit the model, a checkpoint that cannot be resumed).
     pub fn train(&mut self) -> Result<Outcome> {
         let out = self.out_dir.clone();
+        let writes = self.is_writer();
         std::fs::create_dir_all(&out).map_err(|source| RunError::RunDir {
             dir: out.clone(),
             source,
@@ -78,8 +79,10 @@ impl Run {
                 .map_err(|e| RunError::Setup(format!("{}: {e}", out.display())))
         };
         let resolved = toml::to_string(&self.config).map_err(|e| e.to_string())?;
-        write("config.toml", resolved.as_bytes())?;
-        if self.config.train.tensorboard {
+        if writes {
+            write("config.toml", resolved.as_bytes())?;
+        }
+        if self.config.train.tensorboard && writes {
             let hparams = crate::hparams::hparams(&self.config);
             let tb = TensorBoardObserver::create(&out.join("tensorboard"), hparams)?;
             self.trainer.add_observer(tb);
@@ -103,7 +106,19 @@ impl Run {
             outcome.test = Some((loss, metrics));
         }
         let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
-        write("summary.json", text.as_bytes())?;
+        if writes {
+            write("summary.json", text.as_bytes())?;
+        }
         Ok(outcome)
+    }
+
+    /// Whether this process writes the run directory: always, but only rank 0 when data
+    /// parallel.
+    pub fn is_writer(&self) -> bool {
+        self.trainer
+            .options
+            .parallel
+            .as_ref()
+            .map_or(true, |p| p.is_writer())
     }
 }

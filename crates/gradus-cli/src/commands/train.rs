@@ -22,13 +22,55 @@ pub fn run(
     let c = Config::parse(&text, &config_path.display().to_string(), overrides)
         .map_err(|e| e.to_string())?;
     let out = out.unwrap_or_else(|| gradus_train::trainer::default_run_dir(config_path));
-    let mut run = RunBuilder::new(c)
-        .out_dir(&out)
-        .resume(resume)
-        .quiet(quiet)
-        .on_warning(|w| eprintln!("warning: {w}"))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let comm = crate::distributed::communicator()?;
+    let Some(comm) = comm else {
+        return train(c, &out, resume, quiet, None);
+    };
+    // under mpirun: rank 0 speaks and writes; an error on any rank ends every rank
+    let quiet = quiet || comm.rank() > 0;
+    train(c, &out, resume, quiet, Some(comm.clone())).map_err(|e| {
+        let e = format!("rank {} of {}: {e}", comm.rank(), comm.size());
+        eprintln!("error: {e}");
+        comm.abort(1);
+        e
+    })
+}
+
+/// Builds and trains the run (data parallel over `comm` when given) and reports.
+fn train(
+    c: Config,
+    out: &Path,
+    resume: bool,
+    quiet: bool,
+    comm: Option<std::sync::Arc<dyn gradus_dist::Communicator>>,
+) -> Result<(), String> {
+    let federated = c.federated.is_some();
+    let mut builder = RunBuilder::new(c).out_dir(out).resume(resume).quiet(quiet);
+    if comm.as_ref().map_or(true, |c| c.rank() == 0) {
+        builder = builder.on_warning(|w| eprintln!("warning: {w}"));
+    }
+    if federated {
+        // the clients of each round are spread over the ranks; no data-parallel seam
+        let mut run = builder.build().map_err(|e| e.to_string())?;
+        let records = run
+            .train_federated(comm.as_deref())
+            .map_err(|e| e.to_string())?;
+        if !quiet {
+            if let Some(r) = records.last() {
+                eprintln!(
+                    "federated averaging: {} rounds, test accuracy {:.4}; wrote {} (federated.csv, model.safetensors, summary.json)",
+                    r.round,
+                    r.accuracy,
+                    out.display()
+                );
+            }
+        }
+        return Ok(());
+    }
+    if let Some(comm) = comm {
+        builder = builder.communicator(comm);
+    }
+    let mut run = builder.build().map_err(|e| e.to_string())?;
     let interrupt = Interrupt::install()?;
     run.trainer.options.interrupt = Some(interrupt.flag.clone());
     let outcome = run.train().map_err(|e| e.to_string())?;
