@@ -5,6 +5,7 @@
 #[macro_use]
 mod output;
 mod commands;
+mod distributed;
 mod interrupt;
 
 use clap::{Parser, Subcommand};

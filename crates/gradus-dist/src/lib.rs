@@ -10,8 +10,7 @@
 //! - [`fedavg`]: federated averaging (McMahan et al. 2017) with IID, shard and Dirichlet
 //!   partitions, client sampling, weighted averaging and FedProx's proximal term.
 //!
-//! The trainer does not use them yet (no `mpirun -np N gradus train` in this version): they are
-//! the building blocks of data-parallel training, tested over one process and over threads.
+//! gradus-train's `parallel` module uses these to train one model data parallel.
 #![warn(missing_docs)]
 
 pub mod bucket;

@@ -1,5 +1,5 @@
 //! [`MpiCommunicator`]: the collectives over MPI (rsmpi over Open MPI or MPICH), with the `mpi`
-//! feature. Under `mpirun -np N`, each of the N processes makes one of these.
+//! feature. `mpirun -np N gradus train ...` starts N processes; each makes one of these.
 //!
 //! MPI's default error handler ends the job on a transport error, and Open MPI's `mpirun` ends
 //! every rank when one exits without finalizing, so a rank that dies does not leave the others

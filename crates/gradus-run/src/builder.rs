@@ -8,13 +8,16 @@ use crate::model_file::SPEC_KEY;
 use crate::run::Run;
 use crate::setup::{self, reshape_for_model};
 use gradus_data::Dataset;
+use gradus_dist::{Communicator, GradientReducer, ReduceOrder};
 use gradus_optim::Schedule;
 use gradus_tensor::Rng;
 use gradus_train::early_stop::EarlyStopping;
 use gradus_train::hook::{GradientHook, SharedGradientHook};
+use gradus_train::parallel::DataParallel;
 use gradus_train::{TrainOptions, Trainer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where a run writes when [`RunBuilder::out_dir`] is not called.
 pub const DEFAULT_OUT_DIR: &str = "runs/run";
@@ -32,6 +35,7 @@ pub struct RunBuilder {
     on_warning: Option<WarningSink>,
     gradient_hook: Option<SharedGradientHook>,
     arrays: Option<(Dataset, Option<Dataset>)>,
+    communicator: Option<Arc<dyn Communicator>>,
 }
 
 /// Where [`RunBuilder::on_warning`] sends warnings.
@@ -49,6 +53,7 @@ impl RunBuilder {
             on_warning: None,
             gradient_hook: None,
             arrays: None,
+            communicator: None,
         }
     }
 
@@ -127,6 +132,15 @@ impl RunBuilder {
         self
     }
 
+    /// Trains data parallel over the ranks of `comm` (an `MpiCommunicator` under `mpirun`):
+    /// every rank builds the same run, trains on its shard of each global batch with gradients
+    /// averaged by the config's `[distributed]` settings, and only rank 0 writes the run
+    /// directory (see [`gradus_train::parallel`]). A group of one rank trains as without it.
+    pub fn communicator(mut self, comm: Arc<dyn Communicator>) -> RunBuilder {
+        self.communicator = Some(comm);
+        self
+    }
+
     /// Reads the data, builds the model, the schedules and the optimizer, and the trainer.
     ///
     /// # Errors
@@ -186,6 +200,7 @@ impl RunBuilder {
             sync_every: c.train.sync_every,
             quiet: self.quiet,
             gradient_hook: self.gradient_hook.take(),
+            parallel: self.data_parallel()?,
             ..TrainOptions::default()
         };
         let spec_json = serde_json::to_string(&spec).map_err(|e| e.to_string())?;
@@ -210,6 +225,24 @@ impl RunBuilder {
             out_dir: self.out_dir,
             resume: self.resume,
         })
+    }
+}
+
+impl RunBuilder {
+    /// The data-parallel seam for a communicator of more than one rank.
+    fn data_parallel(&self) -> Result<Option<DataParallel>> {
+        let Some(comm) = self.communicator.clone().filter(|c| c.size() > 1) else {
+            return Ok(None);
+        };
+        let d = self.config.distributed.clone().unwrap_or_default();
+        let order = if d.deterministic {
+            ReduceOrder::Fixed
+        } else {
+            ReduceOrder::Transport
+        };
+        let reducer = GradientReducer::new(d.bucket_cap_mb, order)
+            .map_err(|e| RunError::Setup(format!("distributed.bucket_cap_mb: {e}")))?;
+        Ok(Some(DataParallel::new(comm, reducer)))
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub(crate) mod check;
 mod data_rules;
+pub mod dist;
 #[cfg(test)]
 mod fuzz;
 pub mod keys;
@@ -13,6 +14,7 @@ mod tests;
 mod validate;
 
 pub use check::{ConfigError, Invalid};
+pub use dist::{DistributedConfig, FederatedConfig};
 
 use crate::error::{Result, RunError};
 use serde::{Deserialize, Serialize};
@@ -48,6 +50,12 @@ pub struct Config {
     /// Early stopping, checkpoints, divergence.
     #[serde(default)]
     pub train: TrainConfig,
+    /// Data-parallel settings under `mpirun` (see `docs/distributed.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distributed: Option<DistributedConfig>,
+    /// Federated averaging instead of ordinary training.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federated: Option<FederatedConfig>,
 }
 
 fn default_epochs() -> usize {

@@ -61,6 +61,7 @@ pub mod arrays;
 mod builder;
 pub mod config;
 mod error;
+pub mod federated;
 pub mod generate;
 pub mod hparams;
 mod model_file;

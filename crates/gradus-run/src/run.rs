@@ -69,6 +69,7 @@ impl Run {
     /// not fit the model, a checkpoint that cannot be resumed).
     pub fn train(&mut self) -> Result<Outcome> {
         let out = self.out_dir.clone();
+        let writes = self.is_writer();
         std::fs::create_dir_all(&out).map_err(|source| RunError::RunDir {
             dir: out.clone(),
             source,
@@ -78,14 +79,18 @@ impl Run {
                 .map_err(|e| RunError::Setup(format!("{}: {e}", out.display())))
         };
         let resolved = toml::to_string(&self.config).map_err(|e| e.to_string())?;
-        write("config.toml", resolved.as_bytes())?;
-        if self.config.train.tensorboard {
+        if writes {
+            write("config.toml", resolved.as_bytes())?;
+        }
+        if self.config.train.tensorboard && writes {
             let hparams = crate::hparams::hparams(&self.config);
             let tb = TensorBoardObserver::create(&out.join("tensorboard"), hparams)?;
             self.trainer.add_observer(tb);
         }
-        self.trainer
-            .add_observer(crate::steps::StepsCsv::new(&out, self.resume));
+        if writes {
+            self.trainer
+                .add_observer(crate::steps::StepsCsv::new(&out, self.resume));
+        }
         let summary = self
             .trainer
             .fit(&self.train, self.val.as_ref(), &out, self.resume)?;
@@ -105,9 +110,11 @@ impl Run {
             outcome.test = Some((loss, metrics));
         }
         let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
-        write("summary.json", text.as_bytes())?;
-        let html = self.report(&outcome)?;
-        write("report.html", html.as_bytes())?;
+        if writes {
+            write("summary.json", text.as_bytes())?;
+            let html = self.report(&outcome)?;
+            write("report.html", html.as_bytes())?;
+        }
         Ok(outcome)
     }
 
@@ -176,5 +183,15 @@ impl Run {
             samples: self.text_samples()?,
         };
         Ok(report::page(&files, &input))
+    }
+
+    /// Whether this process writes the run directory: always, but only rank 0 when data
+    /// parallel.
+    pub fn is_writer(&self) -> bool {
+        self.trainer
+            .options
+            .parallel
+            .as_ref()
+            .map_or(true, |p| p.is_writer())
     }
 }

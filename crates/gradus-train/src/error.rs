@@ -30,6 +30,9 @@ pub enum TrainError {
     /// numbers), or one-sample batches for a model with batch norm.
     #[error("{0}")]
     Setup(String),
+    /// A collective of data-parallel training failed (transport, ranks out of step).
+    #[error("distributed training: {0}")]
+    Distributed(#[from] gradus_dist::DistError),
     /// A checkpoint that cannot be used to resume.
     #[error("checkpoint {}: {detail}", path.display())]
     Checkpoint {

@@ -17,6 +17,8 @@
 //!   and its streaming writer.
 //! - [`observer`]: callbacks that see each step, epoch and the run's end ([`tensorboard`] logs
 //!   them as TensorBoard event files).
+//! - [`parallel`]: data parallelism over MPI ranks (or threads): sharded batches, gradients
+//!   all-reduced before the optimizer step, rank 0 writing the run.
 //! - [`metrics`], [`report`], [`model_file`], [`progress`]: `metrics.csv`, `report.html`, model
 //!   files with metadata, and the progress bar.
 #![warn(missing_docs)]
@@ -33,6 +35,7 @@ pub mod hook;
 pub mod metrics;
 pub mod model_file;
 pub mod observer;
+pub mod parallel;
 pub mod plan;
 pub mod progress;
 pub mod report;

@@ -40,24 +40,30 @@ pub(crate) struct Ledger<'a> {
 }
 
 impl Trainer {
-    /// One optimizer step on `batch`: forward, backward, gradient hook, (at a sync) guard and
-    /// records, optimizer step.
+    /// One optimizer step on `batch` (of which `weight` samples count: all of them, but for a
+    /// data-parallel rank left without a sample): forward, backward, all-reduce (data
+    /// parallel), gradient hook, (at a sync) guard and records, optimizer step.
     pub(crate) fn train_step(
         &mut self,
         batch: &DeviceBatch,
+        weight: usize,
         site: &StepSite<'_>,
         l: &mut Ledger<'_>,
     ) -> Result<()> {
         let step = l.saved.step + 1;
         let named = self.named_params();
         let measure = self.measures_update(step, l.stats.batches + l.pending.steps());
-        let loss = self.forward(batch)?;
+        let mut loss = self.forward(batch)?;
+        let mut samples = batch.samples;
         let backward = loss.backward();
         if backward.is_ok() {
+            if let Some(p) = &self.options.parallel {
+                (loss, samples) = p.all_reduce_step(&named, weight, &loss)?;
+            }
             self.run_gradient_hook(&named, step)?;
             self.observe(|o| o.on_gradients(site.epoch, step, &named))?;
         }
-        l.pending.record_step(step, batch.samples, &loss, &named)?;
+        l.pending.record_step(step, samples, &loss, &named)?;
         if let Err(e) = backward {
             // a non-finite loss may fail backward: the guard then says so, with the layer
             self.sync(site, l)?;

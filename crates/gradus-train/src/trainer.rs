@@ -10,6 +10,7 @@ use crate::error::{Result, TrainError};
 use crate::hook::{GradientHook, SharedGradientHook};
 use crate::metrics::{write_layers_csv, write_metrics_csv, EpochRecord};
 use crate::observer::{SharedObserver, TrainObserver};
+use crate::parallel::DataParallel;
 use crate::progress::Progress;
 use crate::step::{Ledger, StepSite};
 use crate::stop::StopReason;
@@ -78,6 +79,9 @@ pub struct TrainOptions {
     /// See every recorded step, epoch and the run's end, in order (TensorBoard logging); see
     /// [`crate::observer`] and [`Trainer::add_observer`].
     pub observers: Vec<SharedObserver>,
+    /// Data parallelism over the ranks of a communicator (none: one process); see
+    /// [`crate::parallel`].
+    pub parallel: Option<DataParallel>,
 }
 
 impl Default for TrainOptions {
@@ -106,6 +110,7 @@ impl Default for TrainOptions {
             sync_every: 1,
             gradient_hook: None,
             observers: Vec::new(),
+            parallel: None,
         }
     }
 }
@@ -297,21 +302,34 @@ impl Trainer {
         batcher.epoch(epoch as u64)
     }
 
-    /// Why the run must stop before its next step, if it must.
-    fn halt(&self, step: u64, progress: &Progress) -> Option<StopReason> {
-        if self
+    /// Why the run must stop before its next step, if it must (data parallel: when any rank
+    /// was interrupted, every rank stops at the same step).
+    fn halt(&self, step: u64, progress: &Progress) -> Result<Option<StopReason>> {
+        let mut interrupted = self
             .options
             .interrupt
             .as_ref()
-            .is_some_and(|f| f.load(Ordering::SeqCst))
-        {
+            .is_some_and(|f| f.load(Ordering::SeqCst));
+        if let Some(p) = &self.options.parallel {
+            interrupted = p.any(interrupted)?;
+        }
+        Ok(if interrupted {
             progress.line("interrupted: writing the checkpoint, the model and the report (interrupt again to quit at once)");
             Some(StopReason::Interrupted)
         } else if self.options.max_steps.is_some_and(|m| step >= m) {
             Some(StopReason::MaxSteps)
         } else {
             None
-        }
+        })
+    }
+
+    /// Whether this process writes the run directory (always, but rank 0 only when data
+    /// parallel).
+    fn writes(&self) -> bool {
+        self.options
+            .parallel
+            .as_ref()
+            .map_or(true, |p| p.is_writer())
     }
 
     /// Refuses settings that would run no step at all (the message gives the numbers).
@@ -347,6 +365,9 @@ impl Trainer {
 
     fn save_checkpoint(&self, path: &Path, saved: &mut RunState) -> Result<()> {
         saved.watch = Some(self.options.watch.clone());
+        if !self.writes() {
+            return Ok(());
+        }
         checkpoint::save_with_model_metadata(
             path,
             self.model.as_ref(),
@@ -426,6 +447,9 @@ impl Trainer {
                 self.options.watch.resume_from(watch);
             }
         }
+        if let Some(p) = &self.options.parallel {
+            p.broadcast_params(&self.named_params())?;
+        }
         if self.options.curriculum_epochs > 0 && saved.curriculum.is_empty() {
             let scores = self.difficulty(train)?;
             let mut order: Vec<usize> = (0..train.len()).collect();
@@ -471,17 +495,27 @@ impl Trainer {
             };
             let mut pending = Pending::default();
             while done < batches.len() {
-                if let Some(reason) = self.halt(saved.step, &progress) {
+                if let Some(reason) = self.halt(saved.step, &progress)? {
                     stopped = reason;
                     break;
                 }
-                let b = to_device(train, &batches[done], &self.task, self.options.dtype)?;
+                let (idx, weight) = match &self.options.parallel {
+                    Some(p) => {
+                        let s = p.shard(&batches[done]);
+                        (std::borrow::Cow::Owned(s.indices), s.weight)
+                    }
+                    None => (
+                        std::borrow::Cow::Borrowed(batches[done].as_slice()),
+                        batches[done].len(),
+                    ),
+                };
+                let b = to_device(train, &idx, &self.task, self.options.dtype)?;
                 let mut ledger = Ledger {
                     saved: &mut saved,
                     stats: &mut stats,
                     pending: &mut pending,
                 };
-                self.train_step(&b, &site, &mut ledger)?;
+                self.train_step(&b, weight, &site, &mut ledger)?;
                 done += 1;
                 let every = self.options.checkpoint_every_steps;
                 if every > 0 && ledger.saved.step % every == 0 && done < batches.len() {
@@ -516,7 +550,9 @@ impl Trainer {
                     self.observe_epoch(&record)?;
                     unfinished = Some(record);
                 }
-                write_records(out, &saved.history, unfinished.as_ref())?;
+                if self.writes() {
+                    write_records(out, &saved.history, unfinished.as_ref())?;
+                }
                 break;
             }
             let record = self.end_epoch(epoch, &stats, started, train, val, &saved)?;
@@ -524,7 +560,9 @@ impl Trainer {
             self.observe_epoch(&record)?;
             saved.epoch = epoch;
             saved.history.push(record.clone());
-            write_records(out, &saved.history, None)?;
+            if self.writes() {
+                write_records(out, &saved.history, None)?;
+            }
             let monitored = record.val_loss.unwrap_or(record.train_loss);
             if let Some(plateau) = &mut self.plateau {
                 plateau.step(monitored);
@@ -533,14 +571,16 @@ impl Trainer {
             if let Some(mut es) = self.options.early_stopping.take() {
                 if es.improved(monitored) {
                     saved.best_epoch = epoch;
-                    self.write_model(&out.join("best.safetensors"))?;
+                    if self.writes() {
+                        self.write_model(&out.join("best.safetensors"))?;
+                    }
                 }
                 stop = es.should_stop();
                 saved.early_stopping = Some(es.clone());
                 self.options.early_stopping = Some(es);
             }
             if epoch < self.options.epochs && !stop {
-                if let Some(reason) = self.halt(saved.step, &progress) {
+                if let Some(reason) = self.halt(saved.step, &progress)? {
                     stopped = reason;
                 }
             }
@@ -559,6 +599,10 @@ impl Trainer {
             }
         }
         progress.finish();
+        if let Some(p) = &self.options.parallel {
+            // also a barrier: rank 0 has written best.safetensors before any rank reads it
+            p.check_in_sync(&self.named_params())?;
+        }
         self.finish(out, &saved, unfinished, stopped, params_count)
     }
 
@@ -622,7 +666,6 @@ impl Trainer {
         {
             gradus_nn::state_dict::load(self.model.as_ref(), &best_path)?;
         }
-        self.write_model(&out.join("model.safetensors"))?;
         let best = saved
             .history
             .iter()
@@ -641,6 +684,10 @@ impl Trainer {
             parameters,
             warnings: saved.warnings.clone(),
         };
+        if !self.writes() {
+            return Ok(summary);
+        }
+        self.write_model(&out.join("model.safetensors"))?;
         let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
         checkpoint::write_atomic(&out.join("summary.json"), json.as_bytes())
             .map_err(TrainError::io(out.join("summary.json")))?;

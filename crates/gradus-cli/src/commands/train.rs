@@ -23,16 +23,69 @@ pub fn run(
     let c = Config::parse(&text, &config_path.display().to_string(), overrides)
         .map_err(|e| e.to_string())?;
     let out = out.unwrap_or_else(|| gradus_train::trainer::default_run_dir(config_path));
-    if !resume {
-        clear_run_dir(&out, overwrite)?;
+    let comm = crate::distributed::communicator()?;
+    let Some(comm) = comm else {
+        let args = TrainArgs { config_path, out: &out, resume, overwrite, quiet };
+        return train(c, &args, None);
+    };
+    // under mpirun: rank 0 speaks and writes; an error on any rank ends every rank
+    let quiet = quiet || comm.rank() > 0;
+    let args = TrainArgs { config_path, out: &out, resume, overwrite, quiet };
+    train(c, &args, Some(comm.clone())).map_err(|e| {
+        let e = format!("rank {} of {}: {e}", comm.rank(), comm.size());
+        eprintln!("error: {e}");
+        comm.abort(1);
+        e
+    })
+}
+
+/// What `gradus train` was asked, passed from [`run`] to [`train`].
+struct TrainArgs<'a> {
+    config_path: &'a Path,
+    out: &'a Path,
+    resume: bool,
+    overwrite: bool,
+    quiet: bool,
+}
+
+/// Builds and trains the run (data parallel over `comm` when given) and reports.
+fn train(
+    c: Config,
+    args: &TrainArgs,
+    comm: Option<std::sync::Arc<dyn gradus_dist::Communicator>>,
+) -> Result<(), String> {
+    let TrainArgs { config_path, out, resume, overwrite, quiet } = *args;
+    let rank0 = comm.as_ref().is_none_or(|c| c.rank() == 0);
+    if !resume && rank0 {
+        clear_run_dir(out, overwrite)?;
     }
-    let mut run = RunBuilder::new(c)
-        .out_dir(&out)
-        .resume(resume)
-        .quiet(quiet)
-        .on_warning(|w| eprintln!("warning: {w}"))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let federated = c.federated.is_some();
+    let mut builder = RunBuilder::new(c).out_dir(out).resume(resume).quiet(quiet);
+    if rank0 {
+        builder = builder.on_warning(|w| eprintln!("warning: {w}"));
+    }
+    if federated {
+        // the clients of each round are spread over the ranks; no data-parallel seam
+        let mut run = builder.build().map_err(|e| e.to_string())?;
+        let records = run
+            .train_federated(comm.as_deref())
+            .map_err(|e| e.to_string())?;
+        if !quiet {
+            if let Some(r) = records.last() {
+                eprintln!(
+                    "federated averaging: {} rounds, test accuracy {:.4}; wrote {} (federated.csv, model.safetensors, summary.json)",
+                    r.round,
+                    r.accuracy,
+                    out.display()
+                );
+            }
+        }
+        return Ok(());
+    }
+    if let Some(comm) = comm {
+        builder = builder.communicator(comm);
+    }
+    let mut run = builder.build().map_err(|e| e.to_string())?;
     let interrupt = Interrupt::install()?;
     run.trainer.options.interrupt = Some(interrupt.flag.clone());
     let outcome = run.train().map_err(|e| e.to_string())?;
@@ -66,7 +119,7 @@ pub fn run(
         std::process::exit(interrupt.exit_code());
     }
     if !quiet {
-        let lines = super::run_summary::lines(&outcome, &out, run.train.len(), config_path);
+        let lines = super::run_summary::lines(&outcome, out, run.train.len(), config_path);
         eprintln!("{}", lines.join("\n"));
     }
     Ok(())

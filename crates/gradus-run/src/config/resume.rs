@@ -25,6 +25,8 @@ pub const MAY_CHANGE: &[&str] = &[
     "train.tensorboard",
     "optimizer.lr",
     "optimizer.clip_grad_norm",
+    "distributed.bucket_cap_mb",
+    "distributed.deterministic",
 ];
 
 /// The key of the optimizer state's dtype, compared by the dtype it means.

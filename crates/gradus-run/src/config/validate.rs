@@ -57,6 +57,7 @@
 //! | `train.restore_best` | needs `train.early_stopping_patience` |
 //! | `train.checkpoint_every` | any (0: checkpoint at the end only) |
 //! | `train.tensorboard` | true, false (logs into `RUN/tensorboard/`) |
+//! | `distributed.*`, `federated.*` | see [`super::dist`] |
 //!
 //! A key set for a part that does not use it (`optimizer.betas` with sgd, `schedule.gamma` with
 //! cosine) is refused rather than silently ignored. Real numbers must be finite (TOML's `nan` and
@@ -98,6 +99,8 @@ impl Config {
             schedule,
             batch,
             train,
+            distributed,
+            federated,
         } = self;
         let mut c = Checker::default();
         if *epochs == 0 {
@@ -119,6 +122,18 @@ impl Config {
         }
         check_batch(&mut c, batch);
         check_train(&mut c, train, *epochs);
+        if let Some(d) = distributed {
+            super::dist::check_distributed(&mut c, d);
+        }
+        if let Some(f) = federated {
+            super::dist::check_federated(&mut c, f, data.task());
+            if distributed.is_some() {
+                c.fail(
+                    "federated",
+                    "does not go with [distributed] (federated clients are not data-parallel ranks)",
+                );
+            }
+        }
         c.finish()
     }
 }
