@@ -19,8 +19,8 @@ use std::sync::Arc;
 /// 37 noisy samples of y = sin(3 x0) + x1 (37: the last batch of 8 holds 5, fewer than 4 ranks
 /// times 2, and batches of 3 leave ranks empty on 4 ranks).
 fn data() -> Dataset {
-    let x = Tensor::randn(&[37, 2], DType::F64, 7).to_vec_f64();
-    let y: Vec<f64> = x.chunks(2).map(|r| (3.0 * r[0]).sin() + r[1]).collect();
+    let x: Vec<f32> = Tensor::randn(&[37, 2], DType::F32, 7).to_vec().unwrap();
+    let y: Vec<f32> = x.chunks(2).map(|r| (3.0 * r[0]).sin() + r[1]).collect();
     Dataset::new(x, vec![2], Targets::Values { values: y, dim: 1 }).unwrap()
 }
 
