@@ -198,6 +198,7 @@ impl RunBuilder {
             divergence_factor: c.train.divergence_factor,
             curriculum_epochs: c.train.curriculum_epochs,
             sync_every: c.train.sync_every,
+            noise_scale: c.train.noise_scale,
             quiet: self.quiet,
             gradient_hook: self.gradient_hook.take(),
             parallel: self.data_parallel()?,

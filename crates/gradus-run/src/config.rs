@@ -298,6 +298,12 @@ pub struct TrainConfig {
     /// hyperparameters); see `gradus_train::tensorboard`.
     #[serde(default)]
     pub tensorboard: bool,
+    /// Estimate the gradient noise scale `B_simple` (McCandlish et al. 2018), the critical batch
+    /// size, into `metrics.csv`'s `noise_scale` column: each batch's backward runs as two
+    /// micro-batches (same gradient, a little slower). Data-parallel runs estimate it from the
+    /// ranks' gradients whatever this says. See `gradus_train::noise_scale`.
+    #[serde(default)]
+    pub noise_scale: bool,
 }
 
 fn one_u64() -> u64 {
@@ -323,6 +329,7 @@ impl Default for TrainConfig {
             curriculum_epochs: 0,
             sync_every: 1,
             tensorboard: false,
+            noise_scale: false,
         }
     }
 }

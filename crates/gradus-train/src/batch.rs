@@ -18,6 +18,39 @@ pub struct DeviceBatch {
     pub samples: usize,
 }
 
+impl DeviceBatch {
+    /// Samples `start..start + len` of the batch (class targets of a sequence model: their
+    /// positions with them).
+    ///
+    /// # Errors
+    /// The range is outside the batch.
+    ///
+    /// ```
+    /// use gradus_data::{Dataset, Targets};
+    /// use gradus_tensor::DType;
+    /// use gradus_train::{batch::to_device, task::Task};
+    /// let data = Dataset::new(vec![1.0, 2.0, 3.0], vec![1],
+    ///     Targets::Values { values: vec![0.5, 1.5, 2.5], dim: 1 }).unwrap();
+    /// let b = to_device(&data, &[0, 1, 2], &Task::Regression { outputs: 1 }, DType::F64).unwrap();
+    /// let tail = b.narrow(1, 2).unwrap();
+    /// assert_eq!((tail.x.to_vec::<f64>().unwrap(), tail.samples), (vec![2.0, 3.0], 2));
+    /// ```
+    pub fn narrow(&self, start: usize, len: usize) -> Result<DeviceBatch> {
+        let y = match &self.y {
+            Targets::Classes(t) => {
+                let per = t.numel() / self.samples.max(1);
+                Targets::Classes(t.narrow(0, start * per, len * per)?)
+            }
+            Targets::Values(t) => Targets::Values(t.narrow(0, start, len)?),
+        };
+        Ok(DeviceBatch {
+            x: self.x.narrow(0, start, len)?,
+            y,
+            samples: len,
+        })
+    }
+}
+
 /// The rows `idx` of `data` as tensors of `dtype` (class targets as whole numbers): the explicit
 /// host-to-device transfer of a batch.
 ///

@@ -25,6 +25,10 @@ pub struct EpochStats {
     pub ratio_sum: f64,
     /// Steps whose update ratio was measured.
     pub ratios: usize,
+    /// The gradient noise scale's estimates over the epoch's steps (data parallel, or
+    /// [`TrainOptions::noise_scale`](crate::TrainOptions::noise_scale)).
+    #[serde(default)]
+    pub noise: crate::noise_scale::NoiseScale,
 }
 
 impl EpochStats {

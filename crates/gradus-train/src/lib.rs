@@ -34,6 +34,7 @@ mod error;
 pub mod hook;
 pub mod metrics;
 pub mod model_file;
+pub mod noise_scale;
 pub mod observer;
 pub mod parallel;
 pub mod plan;

@@ -27,6 +27,10 @@ pub struct EpochRecord {
     pub metrics: std::collections::BTreeMap<String, f64>,
     /// Mean gradient norm of each layer over the epoch's steps, in parameter order.
     pub layer_grad_norms: Vec<(String, f64)>,
+    /// The gradient noise scale `B_simple` in samples (McCandlish et al. 2018), from the
+    /// epoch's steps, when measured (see [`crate::noise_scale`]).
+    #[serde(default)]
+    pub noise_scale: Option<f64>,
     /// Wall-clock seconds of the epoch.
     pub seconds: f64,
 }
@@ -53,7 +57,8 @@ fn fmt(v: f64) -> String {
     format!("{v}")
 }
 
-/// Writes `metrics.csv`: `epoch,step,train_loss,val_loss,grad_norm,lr,update_ratio,<metrics>,seconds`.
+/// Writes `metrics.csv`: `epoch,step,train_loss,val_loss,grad_norm,lr,update_ratio,<metrics>,seconds`,
+/// with a `noise_scale` column after `update_ratio` when any epoch measured it.
 ///
 /// # Errors
 /// When the file cannot be written.
@@ -70,7 +75,11 @@ pub fn write_metrics_csv(path: &Path, records: &[EpochRecord]) -> std::io::Resul
         .first()
         .map(|r| r.metrics.keys().map(|k| k.as_str()).collect())
         .unwrap_or_default();
+    let noise = records.iter().any(|r| r.noise_scale.is_some());
     let mut out = format!("epoch,step,{}", EPOCH_COLUMNS.join(","));
+    if noise {
+        out.push_str(",noise_scale");
+    }
     for n in &names {
         out.push(',');
         out.push_str(n);
@@ -87,6 +96,10 @@ pub fn write_metrics_csv(path: &Path, records: &[EpochRecord]) -> std::io::Resul
             fmt(r.lr),
             fmt(r.update_ratio)
         ));
+        if noise {
+            out.push(',');
+            out.push_str(&r.noise_scale.map(fmt).unwrap_or_default());
+        }
         for v in r.metrics.values() {
             out.push(',');
             out.push_str(&fmt(*v));

@@ -17,6 +17,7 @@
 //! batch norm does not match one process exactly.
 
 use crate::error::Result;
+use crate::noise_scale::NoiseSample;
 use gradus_dist::bucket::{check_in_sync, flatten_params, load_flat_params};
 use gradus_dist::{Communicator, GradientReducer};
 use gradus_nn::Param;
@@ -33,6 +34,18 @@ pub struct DataParallel {
     reducer: GradientReducer,
     /// Bytes this rank sent into the last step's all-reduces.
     bytes: Arc<AtomicUsize>,
+}
+
+/// What [`DataParallel::all_reduce_step`] returns.
+#[derive(Clone, Debug)]
+pub struct ReducedStep {
+    /// The global batch's mean loss, a scalar f64 tensor.
+    pub loss: Tensor,
+    /// Samples in the global batch.
+    pub samples: usize,
+    /// The ranks' gradients against the global one, for the gradient noise scale (none on one
+    /// rank).
+    pub noise: Option<NoiseSample>,
 }
 
 /// One rank's share of a global batch.
@@ -120,7 +133,8 @@ impl DataParallel {
     }
 
     /// After backward: averages the gradients over the ranks (weighted by `weight`, this rank's
-    /// samples) and returns the global batch's mean loss as a scalar f64 tensor and its samples.
+    /// samples) and returns the global batch's mean loss and samples, with the squared norms of
+    /// the ranks' gradients and of the averaged one (the gradient noise scale's measurements).
     ///
     /// # Errors
     /// The transport fails, or the loss cannot be read.
@@ -129,18 +143,35 @@ impl DataParallel {
         params: &[(String, Param)],
         weight: usize,
         loss: &Tensor,
-    ) -> Result<(Tensor, usize)> {
+    ) -> Result<ReducedStep> {
         let w = weight as f64;
         let local_loss = if weight > 0 { loss.item()? * w } else { 0.0 };
-        let mut head = [w, local_loss];
+        let (local_sq, counted) = match weight {
+            0 => (0.0, 0.0),
+            _ => (
+                crate::step::host_grads(params).iter().map(|g| g * g).sum(),
+                1.0,
+            ),
+        };
+        let mut head = [w, local_loss, local_sq, counted];
         self.comm.reduce_sum(&mut head, self.reducer.order)?;
         let total = head[0];
         let sent = self
             .reducer
             .all_reduce_mean(self.comm.as_ref(), params, w, total)?;
-        self.bytes.store(sent + 16, Ordering::Relaxed);
-        let mean = Tensor::from_vec(vec![head[1] / total], &[])?;
-        Ok((mean, total as usize))
+        self.bytes.store(sent + 32, Ordering::Relaxed);
+        let ranks = head[3];
+        let noise = (ranks > 1.0).then(|| NoiseSample {
+            small_sq: head[2] / ranks,
+            b_small: total / ranks,
+            big_sq: crate::step::host_grads(params).iter().map(|g| g * g).sum(),
+            b_big: total,
+        });
+        Ok(ReducedStep {
+            loss: Tensor::from_vec(vec![head[1] / total], &[])?,
+            samples: total as usize,
+            noise,
+        })
     }
 
     /// Whether any rank has `flag` set (all ranks get the same answer), so that every rank stops

@@ -14,6 +14,7 @@ use crate::checkpoint::RunState;
 use crate::diagnostics::{flat_copy_f64, update_squares};
 use crate::epoch::EpochStats;
 use crate::error::{Result, TrainError};
+use crate::noise_scale::NoiseSample;
 use crate::observer::StepRecord;
 use crate::progress::Progress;
 use crate::sync::{Pending, SyncedStep};
@@ -53,17 +54,24 @@ impl Trainer {
         let step = l.saved.step + 1;
         let named = self.named_params();
         let measure = self.measures_update(step, l.stats.batches + l.pending.steps());
-        let mut loss = self.forward(batch)?;
+        let split = self.options.noise_scale && self.options.parallel.is_none();
+        let (mut loss, backward, mut noise) = if split && batch.samples >= 2 {
+            self.micro_batch_backward(batch, &named)?
+        } else {
+            let loss = self.forward(batch)?;
+            let backward = loss.backward();
+            (loss, backward, None)
+        };
         let mut samples = batch.samples;
-        let backward = loss.backward();
         if backward.is_ok() {
             if let Some(p) = &self.options.parallel {
-                (loss, samples) = p.all_reduce_step(&named, weight, &loss)?;
+                let reduced = p.all_reduce_step(&named, weight, &loss)?;
+                (loss, samples, noise) = (reduced.loss, reduced.samples, reduced.noise);
             }
             self.run_gradient_hook(&named, step)?;
             self.observe(|o| o.on_gradients(site.epoch, step, &named))?;
         }
-        l.pending.record_step(step, samples, &loss, &named)?;
+        l.pending.record_step(step, samples, &loss, &named, noise)?;
         if let Err(e) = backward {
             // a non-finite loss may fail backward: the guard then says so, with the layer
             self.sync(site, l)?;
@@ -75,6 +83,53 @@ impl Trainer {
         self.optimizer_step(&named, measure, l.pending)?;
         l.saved.step = step;
         Ok(())
+    }
+
+    /// Backward over the two halves of `batch` in turn (each half's mean loss scaled by its
+    /// share, so the accumulated gradient is the whole batch's), measuring each half's gradient
+    /// for the noise scale. Returns the batch's mean loss, the backward result and the
+    /// measurements. A model with batch norm sees half-batch statistics.
+    fn micro_batch_backward(
+        &self,
+        batch: &DeviceBatch,
+        named: &[(String, Param)],
+    ) -> Result<(Tensor, gradus_tensor::Result<()>, Option<NoiseSample>)> {
+        let n = batch.samples;
+        let halves = [(0, n / 2), (n / 2, n - n / 2)];
+        let mut losses = Vec::with_capacity(2);
+        let mut before = vec![0.0; 0];
+        let mut small = [0.0; 2];
+        for (i, &(start, len)) in halves.iter().enumerate() {
+            let half = batch.narrow(start, len)?;
+            let share = len as f64 / n as f64;
+            let loss = self.forward(&half)?.mul_scalar(share)?;
+            if let Err(e) = loss.backward() {
+                return Ok((loss, Err(e), None));
+            }
+            let grads = host_grads(named);
+            let own: f64 = if i == 0 {
+                grads.iter().map(|g| g * g).sum()
+            } else {
+                grads
+                    .iter()
+                    .zip(&before)
+                    .map(|(g, b)| (g - b).powi(2))
+                    .sum()
+            };
+            small[i] = own / (share * share);
+            before = grads;
+            losses.push(loss.detach());
+        }
+        let big_sq = before.iter().map(|g| g * g).sum();
+        let (a, b) = (halves[0].1 as f64, halves[1].1 as f64);
+        let sample = NoiseSample {
+            small_sq: (small[0] + small[1]) / 2.0,
+            // E|G_small|² averaged over halves of a and b samples: |G|² + tr(Σ) (1/a + 1/b) / 2
+            b_small: 2.0 / (1.0 / a + 1.0 / b),
+            big_sq,
+            b_big: n as f64,
+        };
+        Ok((losses[0].add(&losses[1])?, Ok(()), Some(sample)))
     }
 
     /// Whether this step measures its update-to-parameter ratio: the first step of an epoch
@@ -211,6 +266,23 @@ impl Trainer {
         }
         l.stats
             .add_step(s.loss, s.samples, s.norms.global, &s.norms.per_layer);
+        if let Some(noise) = &s.noise {
+            l.stats.noise.add(noise);
+        }
         site.progress.step(l.stats.mean_loss(), s.samples);
     }
+}
+
+/// Every parameter's gradient, flattened in parameter order on the host (zeros where a
+/// parameter has none).
+pub(crate) fn host_grads(named: &[(String, Param)]) -> Vec<f64> {
+    let mut out = Vec::new();
+    for (_, p) in named {
+        let t = p.tensor();
+        match t.grad() {
+            Some(g) => out.extend(g.to_vec_f64()),
+            None => out.extend(std::iter::repeat_n(0.0, t.numel())),
+        }
+    }
+    out
 }

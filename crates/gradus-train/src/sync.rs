@@ -8,6 +8,7 @@
 //! logged values do not depend on the interval: only when a divergence is noticed does.
 
 use crate::diagnostics::{grad_squares, ratio_from_squares, GradNorms};
+use crate::noise_scale::NoiseSample;
 use gradus_nn::Param;
 use gradus_tensor::{autodiff::no_grad, DType, Result, Tensor};
 
@@ -19,6 +20,8 @@ struct PendingStep {
     names: Vec<String>,
     /// `[1 + P]` f64: the loss, then each parameter's gradient sum of squares.
     values: Tensor,
+    /// The step's gradient noise measurements, when taken.
+    noise: Option<NoiseSample>,
 }
 
 /// One step's values as read on the host.
@@ -32,6 +35,8 @@ pub(crate) struct SyncedStep {
     pub loss: f64,
     /// Its gradient norms (after the gradient hook).
     pub norms: GradNorms,
+    /// Its gradient noise measurements, when taken.
+    pub noise: Option<NoiseSample>,
 }
 
 /// Steps and update ratios not yet read on the host.
@@ -48,13 +53,15 @@ impl Pending {
         self.steps.len()
     }
 
-    /// Keeps a step's loss and gradient sums of squares on the device.
+    /// Keeps a step's loss and gradient sums of squares on the device (and its noise
+    /// measurements, already on the host).
     pub fn record_step(
         &mut self,
         step: u64,
         samples: usize,
         loss: &Tensor,
         params: &[(String, Param)],
+        noise: Option<NoiseSample>,
     ) -> Result<()> {
         let values = no_grad(|| -> Result<Tensor> {
             // detached: the pending loss must not keep the step's graph alive
@@ -66,6 +73,7 @@ impl Pending {
             samples,
             names: params.iter().map(|(n, _)| n.clone()).collect(),
             values,
+            noise,
         });
         Ok(())
     }
@@ -100,6 +108,7 @@ impl Pending {
                 samples: s.samples,
                 loss: v[0],
                 norms: GradNorms::from_squares(s.names.iter().map(String::as_str), &v[1..]),
+                noise: s.noise,
             });
         }
         let ratios = host[at..]

@@ -76,6 +76,11 @@ pub struct TrainOptions {
     /// Sees and may change every step's gradients between backward and the guard (none: the
     /// identity). See [`crate::hook`] and [`Trainer::set_gradient_hook`].
     pub gradient_hook: Option<SharedGradientHook>,
+    /// Estimate the gradient noise scale on one process: each batch's backward runs as two
+    /// micro-batches (the step's gradient is the same), whose gradient norms give
+    /// [`EpochRecord::noise_scale`](crate::metrics::EpochRecord::noise_scale). Data parallel
+    /// runs always estimate it, from the ranks' gradients. Default false.
+    pub noise_scale: bool,
     /// See every recorded step, epoch and the run's end, in order (TensorBoard logging); see
     /// [`crate::observer`] and [`Trainer::add_observer`].
     pub observers: Vec<SharedObserver>,
@@ -109,6 +114,7 @@ impl Default for TrainOptions {
             interrupt: None,
             sync_every: 1,
             gradient_hook: None,
+            noise_scale: false,
             observers: Vec::new(),
             parallel: None,
         }
@@ -640,6 +646,7 @@ impl Trainer {
             update_ratio: s.mean_update_ratio(),
             metrics: metrics.into_iter().collect(),
             layer_grad_norms: s.mean_layer_norms(),
+            noise_scale: s.noise.b_simple(),
             seconds: started.elapsed().as_secs_f64(),
         })
     }

@@ -23,6 +23,7 @@ pub const MAY_CHANGE: &[&str] = &[
     "train.divergence_factor",
     "train.sync_every",
     "train.tensorboard",
+    "train.noise_scale",
     "optimizer.lr",
     "optimizer.clip_grad_norm",
     "distributed.bucket_cap_mb",

@@ -57,6 +57,7 @@
 //! | `train.restore_best` | needs `train.early_stopping_patience` |
 //! | `train.checkpoint_every` | any (0: checkpoint at the end only) |
 //! | `train.tensorboard` | true, false (logs into `RUN/tensorboard/`) |
+//! | `train.noise_scale` | true, false (micro-batch estimate of the gradient noise scale) |
 //! | `distributed.*`, `federated.*` | see [`super::dist`] |
 //!
 //! A key set for a part that does not use it (`optimizer.betas` with sgd, `schedule.gamma` with
@@ -173,6 +174,7 @@ fn check_train(c: &mut Checker, t: &TrainConfig, epochs: usize) {
         curriculum_epochs,
         sync_every,
         tensorboard: _, // any
+        noise_scale: _, // any
     } = t;
     c.at_least("train.sync_every", *sync_every, 1);
     if let Some(p) = early_stopping_patience {

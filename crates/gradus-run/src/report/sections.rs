@@ -50,7 +50,7 @@ pub(crate) fn metric_names(files: &RunFiles) -> Vec<String> {
         .metrics
         .header
         .iter()
-        .filter(|h| !["epoch", "step", "seconds"].contains(&h.as_str()))
+        .filter(|h| !["epoch", "step", "seconds", "noise_scale"].contains(&h.as_str()))
         .filter(|h| !EPOCH_COLUMNS.contains(&h.as_str()))
         .cloned()
         .collect()
@@ -229,6 +229,15 @@ pub(super) fn curves(files: &RunFiles) -> String {
         files.metrics.points("epoch", "update_ratio"),
     ));
     charts.push(u.svg());
+    let noise = files.metrics.points("epoch", "noise_scale");
+    if !noise.is_empty() {
+        let mut n = Chart::new(
+            "Gradient noise scale B_simple (samples; the critical batch size)",
+            "epoch",
+        );
+        n.series.push(Series::line("B_simple", "#17becf", noise));
+        charts.push(n.svg());
+    }
     let note = format!(
         "<p class=\"note\">Training loss per step, smoothed as TensorBoard smooths (debiased exponential moving average, weight {REPORT_WEIGHT}), the raw values faint; validation at each epoch's end. Hover a point for its value. A y axis marked \"log y\" is logarithmic.</p>"
     );
