@@ -3,8 +3,8 @@
 //! process or spread over MPI ranks. See [`gradus_dist::fedavg`].
 //!
 //! Each round writes a row of `federated.csv` (round, clients, test loss and accuracy of the
-//! averaged model, client drift, seconds); the end writes `model.safetensors` and
-//! `summary.json`.
+//! averaged model, client drift, seconds); the end writes `model.safetensors`, `summary.json`
+//! and `report.html` (accuracy, loss and drift per round, rounds to each accuracy target).
 
 use crate::error::{Result, RunError};
 use crate::run::Run;
@@ -141,6 +141,12 @@ impl Run {
             });
             let text = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
             write(&out, "summary.json", text.as_bytes())?;
+            let title = out.file_name().map_or_else(
+                || "federated run".into(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            let html = crate::report::federated::page(&title, &records);
+            write(&out, "report.html", html.as_bytes())?;
         }
         Ok(records)
     }

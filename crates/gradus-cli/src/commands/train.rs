@@ -25,12 +25,24 @@ pub fn run(
     let out = out.unwrap_or_else(|| gradus_train::trainer::default_run_dir(config_path));
     let comm = crate::distributed::communicator()?;
     let Some(comm) = comm else {
-        let args = TrainArgs { config_path, out: &out, resume, overwrite, quiet };
+        let args = TrainArgs {
+            config_path,
+            out: &out,
+            resume,
+            overwrite,
+            quiet,
+        };
         return train(c, &args, None);
     };
     // under mpirun: rank 0 speaks and writes; an error on any rank ends every rank
     let quiet = quiet || comm.rank() > 0;
-    let args = TrainArgs { config_path, out: &out, resume, overwrite, quiet };
+    let args = TrainArgs {
+        config_path,
+        out: &out,
+        resume,
+        overwrite,
+        quiet,
+    };
     train(c, &args, Some(comm.clone())).map_err(|e| {
         let e = format!("rank {} of {}: {e}", comm.rank(), comm.size());
         eprintln!("error: {e}");
@@ -54,7 +66,13 @@ fn train(
     args: &TrainArgs,
     comm: Option<std::sync::Arc<dyn gradus_dist::Communicator>>,
 ) -> Result<(), String> {
-    let TrainArgs { config_path, out, resume, overwrite, quiet } = *args;
+    let TrainArgs {
+        config_path,
+        out,
+        resume,
+        overwrite,
+        quiet,
+    } = *args;
     let rank0 = comm.as_ref().is_none_or(|c| c.rank() == 0);
     if !resume && rank0 {
         clear_run_dir(out, overwrite)?;
@@ -73,7 +91,7 @@ fn train(
         if !quiet {
             if let Some(r) = records.last() {
                 eprintln!(
-                    "federated averaging: {} rounds, test accuracy {:.4}; wrote {} (federated.csv, model.safetensors, summary.json)",
+                    "federated averaging: {} rounds, test accuracy {:.4}; wrote {} (federated.csv, model.safetensors, summary.json, report.html)",
                     r.round,
                     r.accuracy,
                     out.display()
@@ -126,8 +144,9 @@ fn train(
 }
 
 /// The files a run writes into its folder (`tensorboard/` is a folder).
-pub const RUN_FILES: [&str; 11] = [
+pub const RUN_FILES: [&str; 12] = [
     "metrics.csv",
+    "federated.csv",
     "steps.csv",
     "layers.csv",
     "model.safetensors",

@@ -20,8 +20,10 @@ pub struct KeyDoc {
     pub doc: String,
 }
 
-const CONFIG_SOURCE: &str = include_str!("../config.rs");
-const VALIDATE_SOURCE: &str = include_str!("validate.rs");
+/// The config structs: the main sections, then `[distributed]` and `[federated]`.
+const CONFIG_SOURCES: [&str; 2] = [include_str!("../config.rs"), include_str!("dist.rs")];
+/// The allowed-values tables: the main sections', then `[distributed]` and `[federated]`'s.
+const VALIDATE_SOURCES: [&str; 2] = [include_str!("validate.rs"), include_str!("dist.rs")];
 
 /// The section a config struct is read into (`None`: not a config section).
 fn section(name: &str) -> Option<&'static str> {
@@ -33,6 +35,8 @@ fn section(name: &str) -> Option<&'static str> {
         "ScheduleConfig" => "schedule",
         "BatchConfig" => "batch",
         "TrainConfig" => "train",
+        "DistributedConfig" => "distributed",
+        "FederatedConfig" => "federated",
         _ => return None,
     })
 }
@@ -66,7 +70,7 @@ fn toml_type(rust: &str) -> String {
 /// The allowed-values table of `validate.rs`: key to allowed values.
 fn allowed_table() -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for line in VALIDATE_SOURCE.lines() {
+    for line in VALIDATE_SOURCES.iter().flat_map(|s| s.lines()) {
         let Some(row) = line.strip_prefix("//! | `") else {
             continue;
         };
@@ -75,6 +79,9 @@ fn allowed_table() -> Vec<(String, String)> {
         let allowed = allowed.trim_end_matches('|').trim().replace('`', "");
         for key in format!("`{keys}").split(", ") {
             let key = key.trim().trim_matches('`').replace("[i]", "");
+            if key.ends_with(".*") {
+                continue; // a pointer to another table
+            }
             out.push((key, allowed.clone()));
         }
     }
@@ -83,7 +90,8 @@ fn allowed_table() -> Vec<(String, String)> {
 
 /// The defaults a config with only its required keys resolves to, as JSON.
 fn defaults() -> serde_json::Value {
-    let minimal = "[data]\nformat = \"csv\"\npath = \"REQUIRED\"\n[model]\nkind = \"REQUIRED\"\n[optimizer]\nname = \"REQUIRED\"\nlr = 0.0\n[schedule]\nname = \"REQUIRED\"\n";
+    // [federated]'s required keys are listed as required whatever this gives them
+    let minimal = "[data]\nformat = \"csv\"\npath = \"REQUIRED\"\n[model]\nkind = \"REQUIRED\"\n[optimizer]\nname = \"REQUIRED\"\nlr = 0.0\n[schedule]\nname = \"REQUIRED\"\n[distributed]\n[federated]\nclients = 0\nfraction = 0.0\nrounds = 0\nlocal_epochs = 0\nlocal_batch = 0\nlr = 0.0\n";
     toml::from_str::<Config>(minimal)
         .ok()
         .and_then(|c| serde_json::to_value(c).ok())
@@ -105,7 +113,7 @@ pub fn keys() -> Vec<KeyDoc> {
     let defaults = defaults();
     let mut out = Vec::new();
     let (mut current, mut doc, mut has_default) = (None, String::new(), false);
-    for line in CONFIG_SOURCE.lines() {
+    for line in CONFIG_SOURCES.iter().flat_map(|s| s.lines()) {
         let t = line.trim();
         if let Some(name) = t
             .strip_prefix("pub struct ")
@@ -215,5 +223,12 @@ mod tests {
         assert_eq!(get("train.tensorboard").kind, "bool");
         assert_eq!(get("schedule.gamma").default, "unset");
         assert!(get("model.activation").allowed.contains("gelu"));
+        assert_eq!(get("train.noise_scale").default, "false");
+        // [distributed] and [federated], from dist.rs
+        assert_eq!(get("distributed.bucket_cap_mb").default, "25.0");
+        assert!(get("distributed.bucket_cap_mb").allowed.contains("> 0"));
+        assert_eq!(get("federated.clients").default, "required");
+        assert_eq!(get("federated.partition").default, "\"iid\"");
+        assert!(get("federated.rounds").allowed.contains("at least 1"));
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod chart;
 pub mod compare;
+pub mod federated;
 pub mod png;
 pub mod predictions;
 pub mod run_files;
