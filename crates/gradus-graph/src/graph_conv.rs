@@ -94,10 +94,14 @@ mod tests {
         for (p, q) in y.iter().zip(&dense) {
             assert!((p - q).abs() < 1e-12);
         }
+        // the layer holds the checked tensors themselves (Param::from_tensor), so their
+        // gradients are the layer's
         let f = |t: &[Tensor]| {
-            GraphConv::from_tensors(t[1].clone(), t[2].clone())
-                .forward(&adj, &t[0])?
-                .tanh()
+            let conv = GraphConv {
+                weight: Param::from_tensor(t[1].clone()),
+                bias: Param::from_tensor(t[2].clone()),
+            };
+            conv.forward(&adj, &t[0])?.tanh()
         };
         gradcheck(f, &[x, w, b], GradcheckOptions::default()).unwrap();
     }
