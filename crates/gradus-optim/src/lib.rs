@@ -84,6 +84,7 @@ pub use optim::{
     AdaBelief, Adadelta, Adagrad, Adam, AdamW, Adamax, Lamb, Lars, Lbfgs, LbfgsState, LineSearchFn,
     Lion, Lookahead, NAdam, Newton, RAdam, RmsProp, Rprop, Sam, Sgd, Yogi,
 };
+pub use optim::{SparseAdam, SparseGrad};
 pub use plateau::{PlateauMode, ReduceOnPlateau, SharedLr, ThresholdMode};
 pub use schedule::{Anneal, OneCycle, Schedule};
 pub use state::{Buffer, Data, State};

@@ -18,6 +18,7 @@ mod rmsprop;
 mod rprop;
 mod sam;
 mod sgd;
+mod sparse_adam;
 mod yogi;
 
 pub use adabelief::AdaBelief;
@@ -37,6 +38,7 @@ pub use rmsprop::RmsProp;
 pub use rprop::Rprop;
 pub use sam::Sam;
 pub use sgd::Sgd;
+pub use sparse_adam::{SparseAdam, SparseGrad};
 pub use yogi::Yogi;
 
 /// Implements [`GradientTransformation`](crate::GradientTransformation) for an optimizer with

@@ -16,4 +16,5 @@ pub mod recurrent;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;
+pub mod sparse;
 pub mod unary;

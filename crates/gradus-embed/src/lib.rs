@@ -1,0 +1,34 @@
+//! # gradus-embed
+//!
+//! Word embeddings with sparse updates: skip-gram with negative sampling (Mikolov et al. 2013,
+//! word2vec), the way PyTorch users write it, `nn.Embedding(sparse=True)` plus
+//! `torch.optim.SparseAdam`.
+//!
+//! - [`SparseEmbedding`]: lookups whose gradient covers only the rows looked up
+//!   ([`gradus_optim::SparseGrad`]); [`gradus_optim::SparseAdam`] updates only those rows.
+//! - [`tokenize`], [`Vocab`] (`min_count`), [`NegativeSampler`] (unigram^0.75) and
+//!   [`keep_probability`] (subsampling of frequent words).
+//! - [`SkipGram`], [`train_skipgram`] and [`WordVectors`] (cosine neighbours, analogies).
+//!
+//! ```
+//! use gradus_embed::{tokenize, train_skipgram, SkipGramConfig};
+//! let text = tokenize(&"the cat sat on the mat. the dog sat on the log. ".repeat(20));
+//! let cfg = SkipGramConfig { dim: 8, min_count: 1, batch: 64, ..Default::default() };
+//! let r = train_skipgram(&text, &cfg).unwrap();
+//! assert!(r.vectors.nearest("cat", 3).unwrap().len() == 3);
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+mod sampling;
+mod skipgram;
+mod sparse_embedding;
+mod vocab;
+mod word_vectors;
+
+pub use error::{EmbedError, Result};
+pub use sampling::{keep_probability, NegativeSampler};
+pub use skipgram::{train_skipgram, SkipGram, SkipGramConfig, SkipGramReport};
+pub use sparse_embedding::{Lookup, SparseEmbedding};
+pub use vocab::{tokenize, Vocab};
+pub use word_vectors::WordVectors;

@@ -1,0 +1,241 @@
+//! Skip-gram with negative sampling (Mikolov et al. 2013): each word predicts the words around
+//! it, scored against `negatives` words drawn from the unigram^0.75 distribution; trained with
+//! row-sparse gradients and [`SparseAdam`].
+
+use crate::{
+    keep_probability, EmbedError, NegativeSampler, Result, SparseEmbedding, Vocab, WordVectors,
+};
+use gradus_nn::loss::{bce_with_logits, Reduction};
+use gradus_optim::SparseAdam;
+use gradus_tensor::{DType, Rng, Tensor};
+
+/// Hyperparameters of [`train_skipgram`]; defaults follow gensim's `Word2Vec(sg=1)` where they
+/// apply.
+#[derive(Clone, Debug)]
+pub struct SkipGramConfig {
+    /// Embedding size (gensim: 100).
+    pub dim: usize,
+    /// Largest distance to a context word; each center draws its window uniformly from
+    /// `1..=window`, as word2vec does (gensim: 5).
+    pub window: usize,
+    /// Negative samples per (center, context) pair (gensim: 5).
+    pub negatives: usize,
+    /// Words seen fewer times are dropped (gensim: 5).
+    pub min_count: u64,
+    /// Subsampling threshold `t` of [`keep_probability`]; 0 keeps every word (gensim: 1e-3).
+    pub subsample: f64,
+    /// Passes over the text.
+    pub epochs: usize,
+    /// (center, context) pairs per step.
+    pub batch: usize,
+    /// SparseAdam learning rate.
+    pub lr: f64,
+    /// Seed of the init, subsampling, windows and negatives.
+    pub seed: u64,
+}
+
+impl Default for SkipGramConfig {
+    fn default() -> Self {
+        SkipGramConfig {
+            dim: 100,
+            window: 5,
+            negatives: 5,
+            min_count: 5,
+            subsample: 1e-3,
+            epochs: 1,
+            batch: 1024,
+            lr: 0.01,
+            seed: 0,
+        }
+    }
+}
+
+/// The two tables of skip-gram: `input [vocab, dim]` (the word vectors) and `output
+/// [vocab, dim]` (context vectors, "syn1neg"). Init as word2vec: input `U(±0.5 / dim)`,
+/// output 0.
+#[derive(Clone, Debug)]
+pub struct SkipGram {
+    /// Center-word vectors.
+    pub input: SparseEmbedding,
+    /// Context-word vectors.
+    pub output: SparseEmbedding,
+}
+
+impl SkipGram {
+    /// Tables for `vocab` words of size `dim`.
+    pub fn new(vocab: usize, dim: usize, rng: &mut Rng) -> SkipGram {
+        let h = 0.5 / dim as f64;
+        SkipGram {
+            input: SparseEmbedding::new(rng.uniform(&[vocab, dim], -h, h, DType::F32)),
+            output: SparseEmbedding::new(Tensor::zeros(&[vocab, dim], DType::F32)),
+        }
+    }
+
+    /// One step's loss for `centers [B]`, `contexts [B]` and `negatives [B · K]`:
+    /// `mean_b [ -log σ(u_c · v_o) - Σ_k log σ(-u_c · v_k) ]`, then backward and a
+    /// [`SparseAdam`] step over the rows touched. Returns the loss.
+    ///
+    /// # Errors
+    /// On ids outside the vocabulary or mismatched lengths.
+    pub fn step(
+        &self,
+        opt: &mut SparseAdam,
+        centers: &[usize],
+        contexts: &[usize],
+        negatives: &[usize],
+    ) -> Result<f64> {
+        let b = centers.len();
+        if contexts.len() != b || b == 0 || negatives.len() % b != 0 {
+            return Err(EmbedError::Invalid {
+                key: "batch",
+                detail: format!(
+                    "{b} centers, {} contexts and {} negatives do not fit",
+                    contexts.len(),
+                    negatives.len()
+                ),
+            });
+        }
+        let k = negatives.len() / b;
+        let mut out_ids = Vec::with_capacity(b * (k + 1));
+        let mut target = Vec::with_capacity(b * (k + 1));
+        for i in 0..b {
+            out_ids.push(contexts[i]);
+            out_ids.extend_from_slice(&negatives[i * k..(i + 1) * k]);
+            target.push(1.0f32);
+            target.extend(std::iter::repeat(0.0f32).take(k));
+        }
+        let u = self.input.lookup(centers)?;
+        let v = self.output.lookup(&out_ids)?;
+        let dim = u.output.shape()[1];
+        let scores = v
+            .output
+            .reshape(&[b, k + 1, dim])?
+            .mul(&u.output.unsqueeze(1)?)?
+            .sum(&[-1], false)?;
+        let loss = bce_with_logits(
+            &scores,
+            &Tensor::from_vec(target, &[b, k + 1])?,
+            Reduction::Sum,
+        )?
+        .mul_scalar(1.0 / b as f64)?;
+        loss.backward()?;
+        opt.step(&[u.grad()?, v.grad()?])?;
+        Ok(loss.item()?)
+    }
+}
+
+/// What [`train_skipgram`] returns.
+#[derive(Debug)]
+pub struct SkipGramReport {
+    /// The input vectors with their vocabulary.
+    pub vectors: WordVectors,
+    /// Mean loss of each step.
+    pub losses: Vec<f64>,
+    /// Tokens of the text that were in the vocabulary, over all epochs (the "words" of
+    /// words-per-second, as gensim counts them).
+    pub words: u64,
+    /// (center, context) pairs trained on.
+    pub pairs: u64,
+}
+
+/// Trains skip-gram with negative sampling on `tokens` (e.g. [`crate::tokenize`]'s output).
+///
+/// # Errors
+/// [`EmbedError::Invalid`] for a zero `dim`, `window`, `batch` or `epochs`, or a vocabulary that
+/// `min_count` leaves empty.
+///
+/// ```
+/// use gradus_embed::{train_skipgram, SkipGramConfig};
+/// let text: Vec<String> = "a b c a b c a b d".split(' ').map(String::from).collect();
+/// let cfg = SkipGramConfig { dim: 4, min_count: 1, subsample: 0.0, batch: 4, ..Default::default() };
+/// let r = train_skipgram(&text, &cfg).unwrap();
+/// assert_eq!(r.vectors.vocab().len(), 4);
+/// ```
+pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Result<SkipGramReport> {
+    for (key, v) in [
+        ("dim", cfg.dim),
+        ("window", cfg.window),
+        ("batch", cfg.batch),
+        ("epochs", cfg.epochs),
+    ] {
+        if v == 0 {
+            return Err(EmbedError::Invalid {
+                key,
+                detail: "must be at least 1".into(),
+            });
+        }
+    }
+    let vocab = Vocab::build(tokens, cfg.min_count)?;
+    let ids = vocab.encode(tokens);
+    let total: u64 = vocab.counts().iter().sum();
+    let keep: Vec<f64> = vocab
+        .counts()
+        .iter()
+        .map(|&c| keep_probability(c, total, cfg.subsample))
+        .collect();
+    let sampler = NegativeSampler::new(vocab.counts(), 0.75);
+    let mut rng = Rng::seed(cfg.seed);
+    let model = SkipGram::new(vocab.len(), cfg.dim, &mut rng);
+    let mut opt = SparseAdam::new(
+        &[model.input.weight.clone(), model.output.weight.clone()],
+        cfg.lr,
+    )?;
+    let (mut centers, mut contexts) = (Vec::new(), Vec::new());
+    let mut report = Progress::default();
+    let mut flush = |centers: &mut Vec<usize>,
+                     contexts: &mut Vec<usize>,
+                     rng: &mut Rng,
+                     report: &mut Progress|
+     -> Result<()> {
+        if centers.is_empty() {
+            return Ok(());
+        }
+        let negatives: Vec<usize> = (0..centers.len() * cfg.negatives)
+            .map(|_| sampler.sample(rng))
+            .collect();
+        report
+            .losses
+            .push(model.step(&mut opt, centers, contexts, &negatives)?);
+        report.pairs += centers.len() as u64;
+        centers.clear();
+        contexts.clear();
+        Ok(())
+    };
+    for _ in 0..cfg.epochs {
+        let kept: Vec<usize> = ids
+            .iter()
+            .copied()
+            .filter(|&w| rng.uniform_f64() < keep[w])
+            .collect();
+        report.words += ids.len() as u64;
+        for (i, &center) in kept.iter().enumerate() {
+            let reach = 1 + rng.below(cfg.window);
+            let lo = i.saturating_sub(reach);
+            let hi = (i + reach).min(kept.len() - 1);
+            for (j, &ctx) in kept.iter().enumerate().take(hi + 1).skip(lo) {
+                if j != i {
+                    centers.push(center);
+                    contexts.push(ctx);
+                }
+            }
+            if centers.len() >= cfg.batch {
+                flush(&mut centers, &mut contexts, &mut rng, &mut report)?;
+            }
+        }
+        flush(&mut centers, &mut contexts, &mut rng, &mut report)?;
+    }
+    let vectors = model.input.weight.tensor().to_vec::<f32>()?;
+    Ok(SkipGramReport {
+        vectors: WordVectors::new(vocab, vectors, cfg.dim)?,
+        losses: report.losses,
+        words: report.words,
+        pairs: report.pairs,
+    })
+}
+
+#[derive(Default)]
+struct Progress {
+    losses: Vec<f64>,
+    words: u64,
+    pairs: u64,
+}
