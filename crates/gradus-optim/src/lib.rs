@@ -34,7 +34,9 @@
 //!   [`Adadelta`], [`Adam`], [`AdamW`], [`Adamax`], [`NAdam`], [`RAdam`], [`Rprop`]; optax's
 //!   [`Lion`], [`Lamb`], [`Lars`], [`AdaBelief`], [`Yogi`]; wrappers [`Lookahead`] and [`Sam`];
 //!   closure-based second-order [`Lbfgs`] (strong Wolfe or torch's fixed step) and [`Newton`].
-//!   [`Sam`] and [`Lbfgs`] hold `Param` handles as [`Optimizer`] does.
+//!   [`Sam`] and [`Lbfgs`] hold `Param` handles as [`Optimizer`] does. Curvature from layer
+//!   statistics ([`gradus_tensor::capture`]): [`Kfac`] (Martens & Grosse 2015, Linear and
+//!   Conv2d) and the exact [`NaturalGradient`] (damped empirical Fisher, conjugate gradient).
 //! - **Transforms** (`transforms/`): [`ClipByGlobalNorm`], [`ClipByValue`], [`AdaptiveClip`],
 //!   [`Centralize`], [`L1Penalty`], [`L2Penalty`], [`DecoupledWeightDecay`], [`Accumulate`],
 //!   [`GradientNoise`], and [`ParamEma`] (Polyak averaging of parameters for evaluation).
@@ -81,8 +83,9 @@ mod transforms;
 pub use error::{OptimError, ParamRef, Result};
 pub use group::ParamGroup;
 pub use optim::{
-    AdaBelief, Adadelta, Adagrad, Adam, AdamW, Adamax, Lamb, Lars, Lbfgs, LbfgsState, LineSearchFn,
-    Lion, Lookahead, NAdam, Newton, RAdam, RmsProp, Rprop, Sam, Sgd, Yogi,
+    AdaBelief, Adadelta, Adagrad, Adam, AdamW, Adamax, Kfac, Lamb, Lars, Lbfgs, LbfgsState,
+    LineSearchFn, Lion, Lookahead, NAdam, NaturalGradient, Newton, RAdam, RmsProp, Rprop, Sam, Sgd,
+    Yogi,
 };
 pub use optim::{SparseAdam, SparseGrad};
 pub use plateau::{PlateauMode, ReduceOnPlateau, SharedLr, ThresholdMode};

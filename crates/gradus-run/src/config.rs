@@ -155,11 +155,11 @@ impl DataConfig {
 #[serde(deny_unknown_fields)]
 pub struct OptimizerConfig {
     /// sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, radam, lion, lamb, lars,
-    /// adabelief, yogi.
+    /// adabelief, yogi, kfac, natural_gradient.
     pub name: String,
     /// Learning rate (the schedule's base).
     pub lr: f64,
-    /// Momentum (sgd, rmsprop, lars).
+    /// Momentum (sgd, rmsprop, lars, kfac).
     #[serde(default)]
     pub momentum: Option<f64>,
     /// Nesterov momentum (sgd).
@@ -189,6 +189,22 @@ pub struct OptimizerConfig {
     /// A resumed run keeps the state dtype it was started with.
     #[serde(default)]
     pub state_dtype: Option<String>,
+    /// Tikhonov damping λ (kfac: 1e-3, split between the Kronecker factors by the π-correction;
+    /// natural_gradient: 1e-3, added to the Fisher).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damping: Option<f64>,
+    /// kfac: decay of the Kronecker factors' running averages (0.95).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat_decay: Option<f64>,
+    /// kfac: the KL-clipping bound of the update (1e-3; 0 turns clipping off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl_clip: Option<f64>,
+    /// kfac: steps between updates of the Kronecker factors (10; KFAC-pytorch's `TCov`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat_freq: Option<u64>,
+    /// kfac: steps between inversions of the factors (100; KFAC-pytorch's `TInv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inv_freq: Option<u64>,
 }
 
 /// Learning-rate schedule.

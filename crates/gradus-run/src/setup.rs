@@ -626,7 +626,17 @@ pub fn transform(
         "lars" => Box::new(Lars::new(lr).weight_decay(wd)),
         "adabelief" => Box::new(AdaBelief::new(lr)),
         "yogi" => Box::new(Yogi::new(lr)),
-        other => return Err(format!("optimizer.name: unknown value `{other}` (expected sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, radam, lion, lamb, lars, adabelief or yogi)").into()),
+        "kfac" => {
+            let mut k = Kfac::new(lr).momentum(o.momentum.unwrap_or(0.9)).weight_decay(wd);
+            if let Some(v) = o.damping { k = k.damping(v); }
+            if let Some(v) = o.stat_decay { k = k.stat_decay(v); }
+            if let Some(v) = o.kl_clip { k = k.kl_clip(v); }
+            if let Some(v) = o.stat_freq { k = k.stat_freq(v); }
+            if let Some(v) = o.inv_freq { k = k.inv_freq(v); }
+            Box::new(k)
+        }
+        "natural_gradient" => Box::new(NaturalGradient::new(lr).damping(o.damping.unwrap_or(1e-3))),
+        other => return Err(format!("optimizer.name: unknown value `{other}` (expected sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, radam, lion, lamb, lars, adabelief, yogi, kfac or natural_gradient)").into()),
     };
     let t: Box<dyn GradientTransformation> = match o.state_dtype.as_deref() {
         None => t,

@@ -35,6 +35,7 @@
 
 pub mod autodiff;
 mod backend;
+pub mod capture;
 mod device;
 mod dtype;
 mod error;

@@ -4,7 +4,7 @@ use crate::init;
 use crate::module::Module;
 use crate::param::Param;
 use gradus_tensor::ops::conv::Conv2dOptions;
-use gradus_tensor::{DType, Result, Rng, Tensor};
+use gradus_tensor::{capture, DType, Result, Rng, Tensor};
 
 /// A 2-D convolution (`torch.nn.Conv2d`) over `[n, in, h, w]`.
 ///
@@ -64,7 +64,29 @@ impl Conv2d {
 impl Module for Conv2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let b = self.bias.as_ref().map(Param::tensor);
-        x.conv2d(&self.weight.tensor(), b.as_ref(), &self.options)
+        let w = self.weight.tensor();
+        let y = x.conv2d(&w, b.as_ref(), &self.options)?;
+        if !capture::is_active() || self.options.groups > 1 {
+            return Ok(y);
+        }
+        // K-FAC (KFC, Grosse & Martens 2016): the unfolded patches as rows, a probe on the output
+        let ws = w.shape();
+        let cols = x.detach().unfold((ws[2], ws[3]), &self.options)?; // [n, c*kh*kw, L]
+        let (n, k, l) = (cols.shape()[0], cols.shape()[1], cols.shape()[2]);
+        let inputs = cols
+            .permute(&[0, 2, 1])?
+            .contiguous()?
+            .reshape(&[n * l, k])?;
+        let (probe, y) = capture::probe(&y)?;
+        capture::record(capture::LayerCapture {
+            weight: w.id(),
+            bias: b.as_ref().map(Tensor::id),
+            inputs,
+            probe,
+            layout: capture::OutputLayout::Channels,
+            batch: n,
+        });
+        Ok(y)
     }
 
     fn own_params(&self) -> Vec<(String, Param)> {

@@ -3,7 +3,7 @@
 use crate::init;
 use crate::module::Module;
 use crate::param::Param;
-use gradus_tensor::{DType, Result, Rng, Tensor};
+use gradus_tensor::{capture, DType, Result, Rng, Tensor};
 
 /// A fully connected layer (`torch.nn.Linear`). Input `[.., in]`, output `[.., out]`.
 ///
@@ -88,11 +88,29 @@ pub fn matmul_last(x: &Tensor, w: &Tensor) -> Result<Tensor> {
 
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = matmul_last(x, &self.weight.tensor().t()?)?;
-        match &self.bias {
-            Some(b) => y.add(&b.tensor()),
-            None => Ok(y),
+        let w = self.weight.tensor();
+        let y = matmul_last(x, &w.t()?)?;
+        let y = match &self.bias {
+            Some(b) => y.add(&b.tensor())?,
+            None => y,
+        };
+        if !capture::is_active() {
+            return Ok(y);
         }
+        // K-FAC / natural gradient: record the inputs as rows and a probe on the output
+        let inputs = x
+            .detach()
+            .reshape(&[x.numel() / w.shape()[1].max(1), w.shape()[1]])?;
+        let (probe, y) = capture::probe(&y)?;
+        capture::record(capture::LayerCapture {
+            weight: w.id(),
+            bias: self.bias.as_ref().map(|b| b.tensor().id()),
+            inputs,
+            probe,
+            layout: capture::OutputLayout::Rows,
+            batch: if x.rank() > 1 { x.shape()[0] } else { 1 },
+        });
+        Ok(y)
     }
 
     fn own_params(&self) -> Vec<(String, Param)> {

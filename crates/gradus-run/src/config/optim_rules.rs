@@ -23,6 +23,8 @@ const OPTIMIZERS: &[&str] = &[
     "lars",
     "adabelief",
     "yogi",
+    "kfac",
+    "natural_gradient",
 ];
 const SCHEDULES: &[&str] = &[
     "constant",
@@ -39,7 +41,7 @@ const SCHEDULES: &[&str] = &[
 const STATE_DTYPES: &[&str] = &["f32", "f64"];
 /// Which optimizers take each optional hyperparameter (as `setup.rs` builds them).
 const OPTIMIZER_KEYS: &[(&str, &[&str])] = &[
-    ("momentum", &["sgd", "rmsprop"]),
+    ("momentum", &["sgd", "rmsprop", "kfac"]),
     ("nesterov", &["sgd"]),
     ("betas", &["adam", "adamw", "adamax", "nadam", "radam"]),
     ("eps", &["adam", "adamw", "rmsprop"]),
@@ -48,9 +50,14 @@ const OPTIMIZER_KEYS: &[(&str, &[&str])] = &[
         "weight_decay",
         &[
             "sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam",
-            "lion", "lamb", "lars",
+            "lion", "lamb", "lars", "kfac",
         ],
     ),
+    ("damping", &["kfac", "natural_gradient"]),
+    ("stat_decay", &["kfac"]),
+    ("kl_clip", &["kfac"]),
+    ("stat_freq", &["kfac"]),
+    ("inv_freq", &["kfac"]),
 ];
 
 /// Which schedules take each optional setting.
@@ -117,6 +124,11 @@ pub(super) fn check_optimizer(c: &mut Checker, o: &OptimizerConfig, onecycle: bo
         amsgrad,
         clip_grad_norm,
         state_dtype,
+        damping,
+        stat_decay,
+        kl_clip,
+        stat_freq,
+        inv_freq,
     } = o;
     c.one_of("optimizer.name", name, OPTIMIZERS);
     c.real("optimizer.lr", *lr, Closed(0.0), Unbounded);
@@ -142,6 +154,7 @@ pub(super) fn check_optimizer(c: &mut Checker, o: &OptimizerConfig, onecycle: bo
     if let Some(d) = state_dtype {
         c.one_of("optimizer.state_dtype", d, STATE_DTYPES);
     }
+    check_curvature(c, o);
     if !OPTIMIZERS.contains(&name.as_str()) {
         return;
     }
@@ -153,6 +166,11 @@ pub(super) fn check_optimizer(c: &mut Checker, o: &OptimizerConfig, onecycle: bo
         ("eps", eps.is_some()),
         ("amsgrad", *amsgrad),
         ("weight_decay", weight_decay.is_some()),
+        ("damping", damping.is_some()),
+        ("stat_decay", stat_decay.is_some()),
+        ("kl_clip", kl_clip.is_some()),
+        ("stat_freq", stat_freq.is_some()),
+        ("inv_freq", inv_freq.is_some()),
     ] {
         used_by(c, OPTIMIZER_KEYS, "optimizer", key, n, set);
     }
@@ -186,6 +204,36 @@ pub(super) fn check_optimizer(c: &mut Checker, o: &OptimizerConfig, onecycle: bo
         c.fail(
             "optimizer.no_decay_on_bias",
             format!("has no effect: optimizer \"{n}\" runs with no weight decay here"),
+        );
+    }
+}
+
+/// The ranges of the K-FAC and natural-gradient keys.
+fn check_curvature(c: &mut Checker, o: &OptimizerConfig) {
+    if let Some(d) = o.damping {
+        c.real("optimizer.damping", d, Open(0.0), Unbounded);
+    }
+    if let Some(d) = o.stat_decay {
+        c.real("optimizer.stat_decay", d, Closed(0.0), Open(1.0));
+    }
+    if let Some(k) = o.kl_clip {
+        c.real("optimizer.kl_clip", k, Closed(0.0), Unbounded);
+    }
+    for (key, v) in [
+        ("optimizer.stat_freq", o.stat_freq),
+        ("optimizer.inv_freq", o.inv_freq),
+    ] {
+        if let Some(v) = v {
+            c.at_least(key, v, 1);
+        }
+    }
+    let n = o.name.as_str();
+    if o.state_dtype.is_some() && matches!(n, "kfac" | "natural_gradient") {
+        c.fail(
+            "optimizer.state_dtype",
+            format!(
+                "is not supported by optimizer \"{n}\" (its curvature statistics are always f64)"
+            ),
         );
     }
 }

@@ -34,6 +34,10 @@
 //! | `optimizer.eps` | >= 0 (adam, adamw, rmsprop; torch allows 0 too) |
 //! | `optimizer.amsgrad` | adam, adamw |
 //! | `optimizer.clip_grad_norm` | > 0 |
+//! | `optimizer.damping` | > 0 (kfac, natural_gradient) |
+//! | `optimizer.stat_decay` | in [0, 1) (kfac) |
+//! | `optimizer.kl_clip` | >= 0 (kfac; 0: no clipping) |
+//! | `optimizer.stat_freq`, `optimizer.inv_freq` | at least 1 (kfac) |
 //! | `optimizer.state_dtype` | "f32", "f64" (absent: the parameters' `dtype`); every optimizer but sgd without momentum (which keeps no per-parameter state); may not change on `--resume` |
 //! | `schedule.name` | constant, step, multistep, exponential, cosine, warm_restarts, onecycle, polynomial, plateau |
 //! | `schedule.warmup_steps` | less than `schedule.total_steps`; not with onecycle, plateau |
