@@ -186,6 +186,9 @@ impl RunBuilder {
             sync_every: c.train.sync_every,
             quiet: self.quiet,
             gradient_hook: self.gradient_hook.take(),
+            precision: gradus_train::precision::Precision::parse(
+                c.train.precision.as_deref().unwrap_or("f32"),
+            )?,
             ..TrainOptions::default()
         };
         let spec_json = serde_json::to_string(&spec).map_err(|e| e.to_string())?;

@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod model_file;
 pub mod observer;
 pub mod plan;
+pub mod precision;
 pub mod progress;
 pub mod report;
 pub mod step;

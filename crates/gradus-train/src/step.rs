@@ -51,9 +51,21 @@ impl Trainer {
         let step = l.saved.step + 1;
         let named = self.named_params();
         let measure = self.measures_update(step, l.stats.batches + l.pending.steps());
-        let loss = self.forward(batch)?;
-        let backward = loss.backward();
+        let loss = gradus_tensor::precision::autocast::autocast(
+            self.options.precision.autocast(),
+            || self.forward(batch),
+        )?;
+        if self.options.precision.scales_loss() && l.saved.grad_scaler.is_none() {
+            l.saved.grad_scaler = Some(gradus_optim::GradScaler::new());
+        }
+        let backward = crate::precision::scaled(&loss, l.saved.grad_scaler.as_ref())?.backward();
+        let mut skipped = false;
         if backward.is_ok() {
+            if let Some(scaler) = l.saved.grad_scaler.as_mut() {
+                let tensors: Vec<Tensor> = named.iter().map(|(_, p)| p.tensor()).collect();
+                let skips = &mut l.saved.consecutive_skips;
+                skipped = crate::precision::unscale_or_skip(scaler, skips, &tensors, step)?;
+            }
             self.run_gradient_hook(&named, step)?;
             self.observe(|o| o.on_gradients(site.epoch, step, &named))?;
         }
@@ -66,7 +78,11 @@ impl Trainer {
         if l.pending.steps() as u64 >= self.options.sync_every.max(1) {
             self.sync(site, l)?;
         }
-        self.optimizer_step(&named, measure, l.pending)?;
+        if skipped {
+            self.optimizer.zero_grad();
+        } else {
+            self.optimizer_step(&named, measure, l.pending)?;
+        }
         l.saved.step = step;
         Ok(())
     }

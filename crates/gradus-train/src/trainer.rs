@@ -78,6 +78,9 @@ pub struct TrainOptions {
     /// See every recorded step, epoch and the run's end, in order (TensorBoard logging); see
     /// [`crate::observer`] and [`Trainer::add_observer`].
     pub observers: Vec<SharedObserver>,
+    /// Mixed precision: autocast of the forward pass, and loss scaling for f16
+    /// ([`crate::precision`]).
+    pub precision: crate::precision::Precision,
 }
 
 impl Default for TrainOptions {
@@ -106,6 +109,7 @@ impl Default for TrainOptions {
             sync_every: 1,
             gradient_hook: None,
             observers: Vec::new(),
+            precision: crate::precision::Precision::Full,
         }
     }
 }
@@ -146,6 +150,10 @@ pub struct Summary {
     pub parameters: usize,
     /// Warnings raised during training.
     pub warnings: Vec<String>,
+    /// Optimizer steps skipped by the f16 loss scaler for inf/NaN gradients (counted in
+    /// `steps`; [`crate::precision`]).
+    #[serde(default)]
+    pub skipped_steps: u64,
 }
 
 impl Trainer {
@@ -640,6 +648,7 @@ impl Trainer {
             best,
             parameters,
             warnings: saved.warnings.clone(),
+            skipped_steps: saved.grad_scaler.as_ref().map_or(0, |s| s.skipped_steps()),
         };
         let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
         checkpoint::write_atomic(&out.join("summary.json"), json.as_bytes())

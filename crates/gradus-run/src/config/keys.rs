@@ -215,5 +215,11 @@ mod tests {
         assert_eq!(get("train.tensorboard").kind, "bool");
         assert_eq!(get("schedule.gamma").default, "unset");
         assert!(get("model.activation").allowed.contains("gelu"));
+        let ckpt = get("model.checkpoint_activations");
+        assert_eq!(
+            (ckpt.kind.as_str(), ckpt.default.as_str()),
+            ("bool", "false")
+        );
+        assert!(ckpt.allowed.contains("gpt"));
     }
 }
