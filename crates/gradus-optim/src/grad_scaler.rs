@@ -268,7 +268,7 @@ mod tests {
         let w = Tensor::from_vec(vec![1.0f32, 2.0], &[2])
             .unwrap()
             .requires_grad_(true);
-        let mut opt = Optimizer::new(Sgd::new(0.1), &[w.clone()]).unwrap();
+        let mut opt = Optimizer::new(Sgd::new(0.1), std::slice::from_ref(&w)).unwrap();
         let mut scaler = GradScaler::new();
         // d/dw of 1e35 * w·w is 2e35 * w: times 2^16 it overflows f32
         let loss = w
