@@ -1,15 +1,18 @@
 //! State dicts: a module's parameters and buffers by PyTorch name, saved to and loaded from
 //! safetensors files that `safetensors.torch.load_file` + `model.load_state_dict` accept.
 //!
-//! Parameters and float buffers are written in their dtype (F32 or F64), row-major, in PyTorch
+//! Parameters and float buffers are written in their dtype (F32 or F64), or in BF16 or F16 with
+//! [`to_bytes_as`] / [`save_as`] (rounded to nearest, ties to even), row-major, in PyTorch
 //! layout; integer buffers (`num_batches_tracked`) as I64 scalars. Loading is strict: a missing,
-//! extra or mis-shaped tensor is an error naming it. Values are converted to the model's dtype.
+//! extra or mis-shaped tensor is an error naming it. Values (F32, F64, BF16, F16, I64) are
+//! converted to the model's dtype.
 
 use crate::error::{NnError, Result};
 use crate::module::Module;
 use crate::param::{Buffer, Param};
 use crate::safetensors_check::check;
 use crate::safetensors_reader::{ReadError, SafetensorsReader, TensorSource};
+use gradus_tensor::precision::{convert, Half};
 use gradus_tensor::{DType, Tensor};
 use safetensors::{Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashSet};
@@ -76,6 +79,37 @@ pub fn state_dict(module: &dyn Module) -> BTreeMap<String, Tensor> {
 /// assert!(bytes.len() > 9 * 4);
 /// ```
 pub fn to_bytes(module: &dyn Module) -> Result<Vec<u8>> {
+    encode_all(module, None)
+}
+
+/// Encodes the model's state dict as safetensors bytes with every float tensor in `format`
+/// (`BF16` or `F16`, as `model.to(torch.bfloat16)` then `save_file`); integer buffers stay I64.
+/// Loading the bytes back gives the values rounded to `format`.
+///
+/// # Errors
+/// When serialization fails.
+///
+/// ```
+/// use gradus_nn::{layers::Linear, state_dict};
+/// use gradus_tensor::{precision::Half, Rng};
+/// let lin = Linear::new(2, 3, true, &mut Rng::seed(0));
+/// let bytes = state_dict::to_bytes_as(&lin, Half::BF16).unwrap();
+/// assert!(bytes.len() < state_dict::to_bytes(&lin).unwrap().len());
+/// ```
+pub fn to_bytes_as(module: &dyn Module, format: Half) -> Result<Vec<u8>> {
+    encode_all(module, Some(format))
+}
+
+/// [`save`] with every float tensor in `format` ([`to_bytes_as`]).
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn save_as(module: &dyn Module, path: impl AsRef<Path>, format: Half) -> Result<()> {
+    std::fs::write(path, to_bytes_as(module, format)?)?;
+    Ok(())
+}
+
+fn encode_all(module: &dyn Module, format: Option<Half>) -> Result<Vec<u8>> {
     let integer: HashSet<String> = module
         .named_buffers()
         .into_iter()
@@ -84,7 +118,10 @@ pub fn to_bytes(module: &dyn Module) -> Result<Vec<u8>> {
         .collect();
     let mut encoded: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     for (name, t) in state_dict(module) {
-        let (dtype, bytes) = encode(&t, integer.contains(&name));
+        let (dtype, bytes) = match format {
+            Some(f) if !integer.contains(&name) => encode_half(&t, f)?,
+            _ => encode(&t, integer.contains(&name)),
+        };
         encoded.push((name, dtype, t.shape().to_vec(), bytes));
     }
     let views = encoded
@@ -97,6 +134,18 @@ pub fn to_bytes(module: &dyn Module) -> Result<Vec<u8>> {
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(safetensors::serialize(views, &None)?)
+}
+
+fn encode_half(t: &Tensor, format: Half) -> Result<(Dtype, Vec<u8>)> {
+    let bits = t.to_half(format)?;
+    let dtype = match format {
+        Half::BF16 => Dtype::BF16,
+        Half::F16 => Dtype::F16,
+    };
+    Ok((
+        dtype,
+        bits.bits().iter().flat_map(|b| b.to_le_bytes()).collect(),
+    ))
 }
 
 fn encode(t: &Tensor, integer: bool) -> (Dtype, Vec<u8>) {
@@ -233,6 +282,21 @@ fn decode(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f64>> {
             .chunks_exact(8)
             .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64)
             .collect(),
+        Dtype::BF16 | Dtype::F16 => {
+            let format = if dtype == Dtype::BF16 {
+                Half::BF16
+            } else {
+                Half::F16
+            };
+            let bits: Vec<u16> = data
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            convert::from_bits(format, &bits)
+                .into_iter()
+                .map(f64::from)
+                .collect()
+        }
         _ => return Err(unsupported()),
     })
 }
@@ -345,7 +409,10 @@ pub fn check_from(
                 found: shape,
             });
         }
-        if !matches!(dtype, Dtype::F32 | Dtype::F64 | Dtype::I64) {
+        if !matches!(
+            dtype,
+            Dtype::F32 | Dtype::F64 | Dtype::I64 | Dtype::BF16 | Dtype::F16
+        ) {
             return Err(NnError::UnsupportedDType {
                 name: name.clone(),
                 dtype: format!("{dtype:?}"),

@@ -40,6 +40,7 @@
 //! - **Transforms** (`transforms/`): [`ClipByGlobalNorm`], [`ClipByValue`], [`AdaptiveClip`],
 //!   [`Centralize`], [`L1Penalty`], [`L2Penalty`], [`DecoupledWeightDecay`], [`Accumulate`],
 //!   [`GradientNoise`], and [`ParamEma`] (Polyak averaging of parameters for evaluation).
+//! - **Mixed precision**: [`GradScaler`], PyTorch's dynamic loss scaling for f16.
 //! - **Parameter groups**: [`Optimizer`] holds groups, each with its own transformation, of the
 //!   same `Param` handles the model holds ([`ParamGroup`]: frozen parameters are skipped, cast
 //!   ones get their state cast).
@@ -71,6 +72,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod grad_scaler;
 mod group;
 mod kernel;
 mod optim;
@@ -81,6 +83,7 @@ mod transform;
 mod transforms;
 
 pub use error::{OptimError, ParamRef, Result};
+pub use grad_scaler::GradScaler;
 pub use group::ParamGroup;
 pub use optim::{
     AdaBelief, Adadelta, Adagrad, Adam, AdamW, Adamax, Kfac, Lamb, Lars, Lbfgs, LbfgsState,

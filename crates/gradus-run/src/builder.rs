@@ -202,6 +202,9 @@ impl RunBuilder {
             quiet: self.quiet,
             gradient_hook: self.gradient_hook.take(),
             parallel: self.data_parallel()?,
+            precision: gradus_train::precision::Precision::parse(
+                c.train.precision.as_deref().unwrap_or("f32"),
+            )?,
             ..TrainOptions::default()
         };
         let spec_json = serde_json::to_string(&spec).map_err(|e| e.to_string())?;

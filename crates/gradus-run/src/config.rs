@@ -129,6 +129,10 @@ pub struct ModelConfig {
     /// Tie the GPT's output projection to its token embedding.
     #[serde(default)]
     pub tie_weights: bool,
+    /// Recompute each GPT transformer block's activations in the backward pass instead of
+    /// keeping them (`torch.utils.checkpoint`): less memory, one more forward per block (gpt).
+    #[serde(default)]
+    pub checkpoint_activations: bool,
 }
 
 impl DataConfig {
@@ -320,6 +324,11 @@ pub struct TrainConfig {
     /// ranks' gradients whatever this says. See `gradus_train::noise_scale`.
     #[serde(default)]
     pub noise_scale: bool,
+    /// Mixed precision: "bf16-mixed" or "f16-mixed" (matmul and conv inputs rounded to 16 bits,
+    /// f32 parameters, optimizer state, reductions and losses; f16 with dynamic loss scaling),
+    /// or the run's `dtype` everywhere when absent (see `gradus_train::precision`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<String>,
 }
 
 fn one_u64() -> u64 {
@@ -346,6 +355,7 @@ impl Default for TrainConfig {
             sync_every: 1,
             tensorboard: false,
             noise_scale: false,
+            precision: None,
         }
     }
 }

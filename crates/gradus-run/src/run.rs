@@ -61,7 +61,8 @@ impl Run {
     /// [`resume`](crate::RunBuilder::resume), then evaluates the test data (unless
     /// interrupted). Writes the run directory: `config.toml` (the resolved config, first),
     /// `metrics.csv`, `layers.csv`, `model.safetensors`, the checkpoint, `report.html`,
-    /// `summary.json` (with the test results) and, with `train.tensorboard`, an event file in
+    /// `summary.json` (with the test results and `peak_memory_bytes`, the most tensor storage
+    /// alive at once during training, see [`gradus_tensor::memory`]) and, with `train.tensorboard`, an event file in
     /// `tensorboard/`.
     ///
     /// # Errors
@@ -91,14 +92,18 @@ impl Run {
             self.trainer
                 .add_observer(crate::steps::StepsCsv::new(&out, self.resume));
         }
+        gradus_tensor::memory::reset_peak();
         let summary = self
             .trainer
             .fit(&self.train, self.val.as_ref(), &out, self.resume)?;
+        // read before evaluation: the most tensor storage training held at once
+        let peak_memory_bytes = gradus_tensor::memory::peak_bytes();
         let mut outcome = Outcome {
             summary,
             test: None,
         };
         let mut json = serde_json::to_value(&outcome.summary).map_err(|e| e.to_string())?;
+        json["peak_memory_bytes"] = peak_memory_bytes.into();
         if let Some(test) = self.test.as_ref().filter(|_| !outcome.interrupted()) {
             let (loss, metrics) = self.trainer.evaluate(test)?;
             let mut t = serde_json::Map::new();

@@ -377,7 +377,9 @@ impl ModelSpec {
             "gpt" => {
                 let vocab = self.vocab.as_ref().map(|v| v.len()).ok_or("model.kind = \"gpt\" needs data.format = \"text\"")?;
                 let config = GptConfig { vocab, block_size: self.input_shape[0], embed_dim: m.width.unwrap_or(64), heads: m.heads.unwrap_or(4), layers: m.layers.unwrap_or(2), tie_weights: m.tie_weights };
-                Box::new(Gpt::new(config, rng))
+                let mut gpt = Gpt::new(config, rng);
+                gpt.checkpoint_activations = m.checkpoint_activations;
+                Box::new(gpt)
             }
             "mf" => {
                 let (users, items) = self.users_items.ok_or("model.kind = \"mf\" needs data.format = \"ratings\"")?;

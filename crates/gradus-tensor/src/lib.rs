@@ -11,6 +11,8 @@
 //!   [`autodiff::hvp`] and [`autodiff::hessian`] build on it; [`autodiff::no_grad`] turns
 //!   recording off.
 //! - [`gradcheck()`]: finite-difference checks users can run on their own functions.
+//! - [`precision`]: bf16 and f16 for mixed precision (conversions, the autocast rounding
+//!   [`Tensor::round_to`], 16-bit storage and matmul with f32 accumulation).
 //! - [`memory`]: bytes of tensor storage alive now and at the peak (what
 //!   [`autodiff::checkpoint`] saves).
 //! - `backend/`: the seam between ops and devices. An op makes one call on its input's
@@ -46,6 +48,7 @@ pub mod layout;
 pub mod memory;
 pub mod ops;
 mod param;
+pub mod precision;
 mod random;
 mod tensor;
 

@@ -133,6 +133,12 @@ pub struct RunState {
     pub curriculum: Vec<usize>,
     /// Warnings raised so far.
     pub warnings: Vec<String>,
+    /// The loss scaler of an f16-mixed run ([`crate::precision`]).
+    #[serde(default)]
+    pub grad_scaler: Option<gradus_optim::GradScaler>,
+    /// Consecutive steps the loss scaler skipped, up to the last one.
+    #[serde(default)]
+    pub consecutive_skips: u64,
 }
 
 const PROGRESS_KEY: &str = "gradus.progress";

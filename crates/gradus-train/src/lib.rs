@@ -38,6 +38,7 @@ pub mod noise_scale;
 pub mod observer;
 pub mod parallel;
 pub mod plan;
+pub mod precision;
 pub mod progress;
 pub mod report;
 pub mod step;

@@ -54,19 +54,34 @@ impl Trainer {
         let step = l.saved.step + 1;
         let named = self.named_params();
         let measure = self.measures_update(step, l.stats.batches + l.pending.steps());
-        let split = self.options.noise_scale && self.options.parallel.is_none();
+        if self.options.precision.scales_loss() && l.saved.grad_scaler.is_none() {
+            l.saved.grad_scaler = Some(gradus_optim::GradScaler::new());
+        }
+        // the micro-batch split measures unscaled gradients: not with f16's loss scaling
+        let split = self.options.noise_scale
+            && self.options.parallel.is_none()
+            && l.saved.grad_scaler.is_none();
         let (mut loss, backward, mut noise) = if split && batch.samples >= 2 {
             self.micro_batch_backward(batch, &named)?
         } else {
-            let loss = self.forward(batch)?;
-            let backward = loss.backward();
+            let loss = self.forward_autocast(batch)?;
+            let backward =
+                crate::precision::scaled(&loss, l.saved.grad_scaler.as_ref())?.backward();
             (loss, backward, None)
         };
         let mut samples = batch.samples;
+        let mut skipped = false;
         if backward.is_ok() {
             if let Some(p) = &self.options.parallel {
+                // the ranks' (scaled) gradients are averaged before the scaler looks at them,
+                // so every rank skips the same steps
                 let reduced = p.all_reduce_step(&named, weight, &loss)?;
                 (loss, samples, noise) = (reduced.loss, reduced.samples, reduced.noise);
+            }
+            if let Some(scaler) = l.saved.grad_scaler.as_mut() {
+                let tensors: Vec<Tensor> = named.iter().map(|(_, p)| p.tensor()).collect();
+                let skips = &mut l.saved.consecutive_skips;
+                skipped = crate::precision::unscale_or_skip(scaler, skips, &tensors, step)?;
             }
             self.run_gradient_hook(&named, step)?;
             self.observe(|o| o.on_gradients(site.epoch, step, &named))?;
@@ -80,7 +95,11 @@ impl Trainer {
         if l.pending.steps() as u64 >= self.options.sync_every.max(1) {
             self.sync(site, l)?;
         }
-        self.optimizer_step(&named, measure, l.pending)?;
+        if skipped {
+            self.optimizer.zero_grad();
+        } else {
+            self.optimizer_step(&named, measure, l.pending)?;
+        }
         l.saved.step = step;
         Ok(())
     }
@@ -102,7 +121,7 @@ impl Trainer {
         for (i, &(start, len)) in halves.iter().enumerate() {
             let half = batch.narrow(start, len)?;
             let share = len as f64 / n as f64;
-            let loss = self.forward(&half)?.mul_scalar(share)?;
+            let loss = self.forward_autocast(&half)?.mul_scalar(share)?;
             if let Err(e) = loss.backward() {
                 return Ok((loss, Err(e), None));
             }
@@ -137,6 +156,13 @@ impl Trainer {
     fn measures_update(&self, step: u64, done: usize) -> bool {
         let every = self.options.diagnostics_every;
         done == 0 || (every > 0 && step % every == 0)
+    }
+
+    /// Forward under the run's autocast (none at full precision).
+    fn forward_autocast(&self, batch: &DeviceBatch) -> Result<Tensor> {
+        gradus_tensor::precision::autocast::autocast(self.options.precision.autocast(), || {
+            self.forward(batch)
+        })
     }
 
     /// Forward: the batch's mean loss, with its graph.

@@ -87,6 +87,9 @@ pub struct TrainOptions {
     /// Data parallelism over the ranks of a communicator (none: one process); see
     /// [`crate::parallel`].
     pub parallel: Option<DataParallel>,
+    /// Mixed precision: autocast of the forward pass, and loss scaling for f16
+    /// ([`crate::precision`]).
+    pub precision: crate::precision::Precision,
 }
 
 impl Default for TrainOptions {
@@ -117,6 +120,7 @@ impl Default for TrainOptions {
             noise_scale: false,
             observers: Vec::new(),
             parallel: None,
+            precision: crate::precision::Precision::Full,
         }
     }
 }
@@ -157,6 +161,10 @@ pub struct Summary {
     pub parameters: usize,
     /// Warnings raised during training.
     pub warnings: Vec<String>,
+    /// Optimizer steps skipped by the f16 loss scaler for inf/NaN gradients (counted in
+    /// `steps`; [`crate::precision`]).
+    #[serde(default)]
+    pub skipped_steps: u64,
 }
 
 impl Trainer {
@@ -690,6 +698,7 @@ impl Trainer {
             best,
             parameters,
             warnings: saved.warnings.clone(),
+            skipped_steps: saved.grad_scaler.as_ref().map_or(0, |s| s.skipped_steps()),
         };
         if !self.writes() {
             return Ok(summary);

@@ -150,6 +150,7 @@ pub(super) fn check_model(c: &mut Checker, m: &ModelConfig, d: &DataConfig) {
         layers,
         heads,
         tie_weights,
+        checkpoint_activations,
     } = m;
     c.one_of("model.kind", kind, KINDS);
     for (i, h) in hidden.iter().enumerate() {
@@ -201,6 +202,12 @@ pub(super) fn check_model(c: &mut Checker, m: &ModelConfig, d: &DataConfig) {
     c.unused(
         "model.tie_weights",
         *tie_weights && k != "gpt",
+        &owner,
+        "gpt",
+    );
+    c.unused(
+        "model.checkpoint_activations",
+        *checkpoint_activations && k != "gpt",
         &owner,
         "gpt",
     );

@@ -230,5 +230,11 @@ mod tests {
         assert_eq!(get("federated.clients").default, "required");
         assert_eq!(get("federated.partition").default, "\"iid\"");
         assert!(get("federated.rounds").allowed.contains("at least 1"));
+        let ckpt = get("model.checkpoint_activations");
+        assert_eq!(
+            (ckpt.kind.as_str(), ckpt.default.as_str()),
+            ("bool", "false")
+        );
+        assert!(ckpt.allowed.contains("gpt"));
     }
 }

@@ -151,6 +151,7 @@ const CASES: &[Case] = &[
     (CSV, &["model.hidden=[4]"], "model.hidden", "only by mlp"),
     (CSV, &["model.activation=\"relu\""], "model.activation", "only by mlp"),
     (CSV, &["model.tie_weights=true"], "model.tie_weights", "only by gpt"),
+    (CSV, &["model.checkpoint_activations=true"], "model.checkpoint_activations", "only by gpt"),
     (CSV, &["model.kind=\"lstm\"", "model.width=0"], "model.width", "at least 1, got 0"),
     (CSV, &["model.kind=\"lstm\"", "model.layers=0"], "model.layers", "at least 1, got 0"),
     (CSV, &["model.kind=\"lstm\"", "model.heads=2"], "model.heads", "only by gpt"),
@@ -228,6 +229,8 @@ const CASES: &[Case] = &[
     (CSV, &["train.divergence_factor=nan"], "train.divergence_factor", "got NaN"),
     (CSV, &["train.curriculum_epochs=11"], "train.curriculum_epochs", "at most epochs (10), got 11"),
     (CSV, &["train.sync_every=0"], "train.sync_every", "must be at least 1, got 0"),
+    (CSV, &["train.precision=\"fp8\""], "train.precision", "bf16-mixed"),
+    (CSV, &["dtype=\"f64\"", "train.precision=\"bf16-mixed\""], "train.precision", "needs dtype = \"f32\""),
 ];
 
 #[test]
@@ -250,6 +253,7 @@ fn values_pytorch_accepts_and_documented_edges_pass() {
         (CSV, &[][..]),
         (MLP, &[]),
         (GPT, &[]),
+        (GPT, &["model.checkpoint_activations=true"]),
         (RATINGS, &[]),
         // lr = 0 (a frozen run), momentum 0, eps 0 and weight decay 0 are valid in torch
         (
@@ -293,6 +297,8 @@ fn values_pytorch_accepts_and_documented_edges_pass() {
         ),
         (CSV, &["train.sync_every=16"]),
         (CSV, &["train.tensorboard=true"]),
+        (CSV, &["train.precision=\"bf16-mixed\""]),
+        (GPT, &["train.precision=\"f16-mixed\""]),
         (CSV, &["max_steps=1", "epochs=1"]),
         (
             CSV,

@@ -25,6 +25,7 @@
 //! | `model.activation` | relu, tanh, sigmoid, gelu, silu, leaky_relu, elu (mlp) |
 //! | `model.width`, `model.layers` | at least 1 (width: lstm, gpt, mf; layers: lstm, gpt) |
 //! | `model.heads` | at least 1 and dividing `model.width` (gpt) |
+//! | `model.checkpoint_activations` | true, false (gpt) |
 //! | `optimizer.lr` | >= 0 (torch: "Invalid learning rate") |
 //! | `optimizer.momentum` | in [0, 1) (torch allows >= 1, where the velocity never decays; sgd, rmsprop; not with one-cycle, whose momentum schedule replaces it) |
 //! | `optimizer.nesterov` | sgd, with momentum > 0 (torch: "Nesterov momentum requires a momentum") |
@@ -63,6 +64,7 @@
 //! | `train.tensorboard` | true, false (logs into `RUN/tensorboard/`) |
 //! | `train.noise_scale` | true, false (micro-batch estimate of the gradient noise scale) |
 //! | `distributed.*`, `federated.*` | see [`super::dist`] |
+//! | `train.precision` | f32, f64, bf16-mixed, f16-mixed (the mixed ones with `dtype` = "f32") |
 //!
 //! A key set for a part that does not use it (`optimizer.betas` with sgd, `schedule.gamma` with
 //! cosine) is refused rather than silently ignored. Real numbers must be finite (TOML's `nan` and
@@ -139,9 +141,26 @@ impl Config {
                 );
             }
         }
+        if let Some(p) = &train.precision {
+            c.one_of("train.precision", p, PRECISIONS);
+            if p.ends_with("-mixed") && dtype != "f32" {
+                c.fail(
+                    "train.precision",
+                    format!("\"{p}\" keeps f32 master weights: it needs dtype = \"f32\", got \"{dtype}\""),
+                );
+            } else if (p == "f32" || p == "f64") && p != dtype {
+                c.fail(
+                    "train.precision",
+                    format!("\"{p}\" differs from dtype = \"{dtype}\" (leave it out to compute in dtype)"),
+                );
+            }
+        }
         c.finish()
     }
 }
+
+/// Values of `train.precision` (`gradus_train::precision::Precision::parse`).
+const PRECISIONS: &[&str] = &["f32", "f64", "bf16-mixed", "f16-mixed"];
 
 fn check_batch(c: &mut Checker, b: &BatchConfig) {
     let BatchConfig {
@@ -179,6 +198,7 @@ fn check_train(c: &mut Checker, t: &TrainConfig, epochs: usize) {
         sync_every,
         tensorboard: _, // any
         noise_scale: _, // any
+        precision: _,   // checked with `dtype` in `validate`
     } = t;
     c.at_least("train.sync_every", *sync_every, 1);
     if let Some(p) = early_stopping_patience {

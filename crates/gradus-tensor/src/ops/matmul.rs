@@ -83,6 +83,10 @@ impl Tensor {
     /// assert_eq!(a.matmul(&v).unwrap().to_vec::<f32>().unwrap(), vec![3.0, 7.0]);
     /// ```
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        // inside `precision::autocast`: f32 inputs rounded to 16 bits, f32 accumulation
+        if let Some((a, b)) = crate::precision::autocast::cast_pair(self, other)? {
+            return crate::precision::autocast::autocast(None, || a.matmul(&b));
+        }
         if self.rank() == 0 || other.rank() == 0 {
             return Err(TensorError::ShapeMismatch {
                 op: "matmul",

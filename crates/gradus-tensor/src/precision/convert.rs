@@ -1,0 +1,272 @@
+//! Conversions between f32 and the 16-bit formats, as bit patterns (`u16`).
+//!
+//! The scalar functions are the reference: round to nearest, ties to even; infinities kept;
+//! every NaN stays a NaN (made quiet, sign kept); values below the format's normal range kept
+//! as subnormals (never flushed to zero), those below half the smallest subnormal rounded to a
+//! signed zero; values past the largest finite one rounded to infinity as IEEE 754 says. The
+//! slice functions are the fast path (the `half` crate, which uses the F16C instructions for
+//! f16 where the CPU has them) and are tested equal to the reference.
+//!
+//! ```
+//! use gradus_tensor::precision::convert::*;
+//! assert_eq!(f32_to_bf16_bits(1.0), 0x3f80);
+//! assert_eq!(f16_bits_to_f32(f32_to_f16_bits(0.1)), 0.099975586);
+//! assert!(bf16_bits_to_f32(f32_to_bf16_bits(f32::NAN)).is_nan());
+//! ```
+
+use super::Half;
+use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
+use half::{bf16, f16};
+
+/// f32 to bfloat16 bits (reference scalar path).
+pub fn f32_to_bf16_bits(x: f32) -> u16 {
+    let bits = x.to_bits();
+    if x.is_nan() {
+        // keep the sign and the top payload bits, set the quiet bit
+        return ((bits >> 16) as u16) | 0x0040;
+    }
+    // add half an ulp of bf16, plus one when the kept part is odd (ties to even); an overflow of
+    // the mantissa carries into the exponent, up to infinity
+    let round = 0x7fff + ((bits >> 16) & 1);
+    (bits.wrapping_add(round) >> 16) as u16
+}
+
+/// bfloat16 bits to f32 (exact).
+pub fn bf16_bits_to_f32(b: u16) -> f32 {
+    f32::from_bits((b as u32) << 16)
+}
+
+/// f32 to IEEE binary16 bits (reference scalar path).
+pub fn f32_to_f16_bits(x: f32) -> u16 {
+    let bits = x.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let exp = ((bits >> 23) & 0xff) as i32;
+    let man = bits & 0x007f_ffff;
+    if exp == 0xff {
+        // infinity, or a NaN made quiet with the top payload bits kept
+        return if man == 0 {
+            sign | 0x7c00
+        } else {
+            sign | 0x7e00 | (man >> 13) as u16
+        };
+    }
+    // unbiased exponent; f16's bias is 15
+    let e = exp - 127;
+    if e > 15 {
+        return sign | 0x7c00;
+    }
+    if e >= -14 {
+        // normal: 10 mantissa bits kept, 13 rounded off
+        let half_exp = ((e + 15) as u32) << 10;
+        let kept = half_exp | (man >> 13);
+        let rest = man & 0x1fff;
+        let up = rest > 0x1000 || (rest == 0x1000 && kept & 1 == 1);
+        // a carry out of the mantissa raises the exponent, up to infinity (0x7c00)
+        return sign | (kept + up as u32) as u16;
+    }
+    if e < -25 {
+        // below half the smallest subnormal (2^-24): a signed zero
+        return sign;
+    }
+    // subnormal: value = m * 2^-24 with m = (1.man) * 2^(e + 24)
+    let full = man | 0x0080_0000; // 24 significant bits, value full * 2^(e - 23)
+    let shift = (-e - 1) as u32; // bits dropped: e - 23 + 24 = shift to 2^-24 units
+    let kept = full >> shift;
+    let rest = full & ((1 << shift) - 1);
+    let halfway = 1u32 << (shift - 1);
+    let up = rest > halfway || (rest == halfway && kept & 1 == 1);
+    sign | (kept + up as u32) as u16
+}
+
+/// IEEE binary16 bits to f32 (exact).
+pub fn f16_bits_to_f32(h: u16) -> f32 {
+    let sign = ((h & 0x8000) as u32) << 16;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let man = (h & 0x03ff) as u32;
+    let bits = match (exp, man) {
+        (0, 0) => sign,
+        // subnormal: man * 2^-24, exact in f32
+        (0, _) => return signum(sign) * (man as f32) * 2f32.powi(-24),
+        (0x1f, 0) => sign | 0x7f80_0000,
+        (0x1f, _) => sign | 0x7fc0_0000 | (man << 13),
+        _ => sign | ((exp + 127 - 15) << 23) | (man << 13),
+    };
+    f32::from_bits(bits)
+}
+
+fn signum(sign: u32) -> f32 {
+    if sign == 0 {
+        1.0
+    } else {
+        -1.0
+    }
+}
+
+/// f32 values to 16-bit patterns (fast path).
+///
+/// ```
+/// use gradus_tensor::precision::{convert, Half};
+/// assert_eq!(convert::to_bits(Half::BF16, &[1.0, -2.0]), vec![0x3f80, 0xc000]);
+/// ```
+pub fn to_bits(format: Half, values: &[f32]) -> Vec<u16> {
+    match format {
+        Half::BF16 => {
+            let mut out = vec![bf16::ZERO; values.len()];
+            out.convert_from_f32_slice(values);
+            out.reinterpret_cast().to_vec()
+        }
+        Half::F16 => {
+            let mut out = vec![f16::ZERO; values.len()];
+            out.convert_from_f32_slice(values);
+            out.reinterpret_cast().to_vec()
+        }
+    }
+}
+
+/// 16-bit patterns to f32 values (fast path, exact).
+///
+/// ```
+/// use gradus_tensor::precision::{convert, Half};
+/// assert_eq!(convert::from_bits(Half::F16, &[0x3c00, 0x7c00]), vec![1.0, f32::INFINITY]);
+/// ```
+pub fn from_bits(format: Half, bits: &[u16]) -> Vec<f32> {
+    let mut out = vec![0f32; bits.len()];
+    match format {
+        Half::BF16 => {
+            let v: &[bf16] = bits.reinterpret_cast();
+            v.convert_to_f32_slice(&mut out);
+        }
+        Half::F16 => {
+            let v: &[f16] = bits.reinterpret_cast();
+            v.convert_to_f32_slice(&mut out);
+        }
+    }
+    out
+}
+
+/// f64 values to 16-bit patterns, rounded once (not through f32).
+pub fn f64_to_bits(format: Half, values: &[f64]) -> Vec<u16> {
+    match format {
+        Half::BF16 => values
+            .iter()
+            .map(|&v| bf16::from_f64(v).to_bits())
+            .collect(),
+        Half::F16 => values.iter().map(|&v| f16::from_f64(v).to_bits()).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// f32 inputs that exercise every branch: zeros, ties, subnormals of both formats, the
+    /// overflow edge, infinities, NaNs with payloads, and a sweep of 2^32 / 65537 bit patterns.
+    fn inputs() -> Vec<f32> {
+        let mut v: Vec<f32> = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            1.0 + 2f32.powi(-8),
+            1.0 + 3.0 * 2f32.powi(-8),
+            1.0 + 2f32.powi(-11),
+            65504.0,
+            65519.99,
+            65520.0,
+            f32::MAX,
+            f32::MIN_POSITIVE,
+            f32::MIN_POSITIVE / 3.0,
+            f32::from_bits(1),
+            2f32.powi(-24),
+            2f32.powi(-25),
+            2f32.powi(-25) * 1.0001,
+            3.0 * 2f32.powi(-25),
+            2f32.powi(-14) * 0.9999,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            -f32::NAN,
+            f32::from_bits(0x7f80_0001),
+            f32::from_bits(0xffc1_2345),
+        ];
+        v.extend((0..65537u64).map(|i| f32::from_bits((i * 65537) as u32)));
+        v
+    }
+
+    fn same(a: u16, b: u16, nan: bool) -> bool {
+        a == b || (nan && a & 0x7fff > 0x7c00 && b & 0x7fff > 0x7c00)
+    }
+
+    #[test]
+    fn bf16_reference_equals_half_and_the_fast_path() {
+        let xs = inputs();
+        let fast = to_bits(Half::BF16, &xs);
+        for (&x, &f) in xs.iter().zip(&fast) {
+            let r = f32_to_bf16_bits(x);
+            assert_eq!(r, bf16::from_f32(x).to_bits(), "{x:e} ({:#x})", x.to_bits());
+            assert_eq!(r, f, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn f16_reference_equals_half_and_the_fast_path() {
+        let xs = inputs();
+        let fast = to_bits(Half::F16, &xs);
+        for (&x, &f) in xs.iter().zip(&fast) {
+            let r = f32_to_f16_bits(x);
+            let h = f16::from_f32(x).to_bits();
+            // NaN payloads may differ between the software and F16C paths; NaN stays NaN
+            assert!(same(r, h, x.is_nan()), "{x:e}: {r:#x} vs half {h:#x}");
+            assert!(same(r, f, x.is_nan()), "{x:e}: {r:#x} vs fast {f:#x}");
+        }
+    }
+
+    #[test]
+    fn every_16_bit_pattern_widens_exactly_and_rounds_back_to_itself() {
+        let all: Vec<u16> = (0..=u16::MAX).collect();
+        for (format, to_f32, from_f32) in [
+            (
+                Half::BF16,
+                bf16_bits_to_f32 as fn(u16) -> f32,
+                f32_to_bf16_bits as fn(f32) -> u16,
+            ),
+            (Half::F16, f16_bits_to_f32, f32_to_f16_bits),
+        ] {
+            let fast = from_bits(format, &all);
+            for (&b, &f) in all.iter().zip(&fast) {
+                let x = to_f32(b);
+                let reference = match format {
+                    Half::BF16 => bf16::from_bits(b).to_f32(),
+                    Half::F16 => f16::from_bits(b).to_f32(),
+                };
+                if x.is_nan() {
+                    // the fast path may quiet a signaling NaN; it stays a NaN
+                    assert!(f.is_nan() && reference.is_nan(), "{format:?} {b:#x}");
+                    assert!(to_f32(from_f32(x)).is_nan(), "{format:?} {b:#x}");
+                } else {
+                    assert_eq!(x.to_bits(), f.to_bits(), "{format:?} {b:#x}");
+                    assert_eq!(x.to_bits(), reference.to_bits(), "{format:?} {b:#x}");
+                    assert_eq!(from_f32(x), b, "{format:?} {b:#x}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rounding_edges_follow_ieee_754() {
+        // ties to even
+        assert_eq!(f32_to_bf16_bits(1.0 + 2f32.powi(-8)), 0x3f80);
+        assert_eq!(f32_to_bf16_bits(1.0 + 3.0 * 2f32.powi(-8)), 0x3f82);
+        assert_eq!(f32_to_f16_bits(1.0 + 2f32.powi(-11)), 0x3c00);
+        // f16 overflow: 65520 is the midpoint to the next (absent) value, rounds to infinity
+        assert_eq!(f32_to_f16_bits(65519.0), 0x7bff);
+        assert_eq!(f32_to_f16_bits(65520.0), 0x7c00);
+        // subnormals kept: 2^-24 is f16's smallest; half of it is a tie, rounded to even 0
+        assert_eq!(f32_to_f16_bits(2f32.powi(-24)), 0x0001);
+        assert_eq!(f32_to_f16_bits(2f32.powi(-25)), 0x0000);
+        assert_eq!(f32_to_f16_bits(-3.0 * 2f32.powi(-25)), 0x8002);
+        // f32 subnormals are bf16 subnormals
+        assert_eq!(f32_to_bf16_bits(f32::from_bits(0x0001_8000)), 0x0002);
+        assert_eq!(f32_to_bf16_bits(f32::MAX), 0x7f80);
+    }
+}
