@@ -48,6 +48,7 @@ mod param;
 mod random;
 mod tensor;
 
+pub use backend::cpu::kernels::gemm_i8;
 pub use backend::cpu::simd;
 pub use backend::Storage;
 pub use device::Device;
