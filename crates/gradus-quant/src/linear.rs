@@ -106,9 +106,9 @@ impl QLinear {
         y.resize(rows * n, 0.0);
         for ((yr, ar), p) in y.chunks_mut(n).zip(s.acc.chunks(n)).zip(&s.params) {
             let z = p.zero_point as i32;
-            for j in 0..n {
-                let v = (ar[j] - z * self.row_sum[j]) as f32;
-                yr[j] = v * (p.scale * self.weight_scale[j]) + self.bias[j];
+            let per_out = self.row_sum.iter().zip(&self.weight_scale).zip(&self.bias);
+            for ((y, &acc), ((&rs, &ws), &b)) in yr.iter_mut().zip(ar).zip(per_out) {
+                *y = (acc - z * rs) as f32 * (p.scale * ws) + b;
             }
         }
         Ok(())
