@@ -160,15 +160,15 @@ impl QuantizedModel {
             })
             .collect();
         let mut bufs = Buffers::default();
-        for i in 0..self.ops.len() {
-            if let Op::Conv(c) = &mut self.ops[i] {
+        for op in &mut self.ops {
+            if let Op::Conv(c) = op {
                 let mut o = MinMaxObserver::default();
                 acts.iter().for_each(|(x, _)| o.observe(x));
                 c.input = o.quantizer();
             }
             for (x, shape) in &mut acts {
                 std::mem::swap(&mut bufs.a, x);
-                *shape = step(&self.ops[i], shape, &mut bufs)?;
+                *shape = step(op, shape, &mut bufs)?;
                 std::mem::swap(&mut bufs.a, x);
             }
         }
