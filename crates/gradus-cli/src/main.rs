@@ -183,6 +183,26 @@ enum Command {
         #[arg(long, value_name = "N")]
         sample: Option<usize>,
     },
+    /// Quantize a trained model's Linear and Conv2d weights to int8 (per-output-channel scales;
+    /// Linear inputs quantized on the fly, Conv2d inputs calibrated on a few batches of DATA).
+    /// `gradus eval` and `gradus predict` run the quantized file.
+    Quantize {
+        /// A model.safetensors written by `gradus train` (linear, logistic, softmax, mlp or cnn).
+        model: PathBuf,
+        /// Calibration data in the model's format (mnist: its folder; the training split is
+        /// read); needed for cnn models.
+        #[arg(long, value_name = "DATA")]
+        calibrate: Option<String>,
+        /// Where to write the quantized model.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Calibration batches.
+        #[arg(long, default_value_t = 4)]
+        batches: usize,
+        /// Samples per calibration batch.
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -258,6 +278,21 @@ fn main() -> ExitCode {
             onnx,
             sample,
         } => commands::export::run(&model, &onnx, sample),
+        Command::Quantize {
+            model,
+            calibrate,
+            out,
+            batches,
+            batch_size,
+        } => commands::quantize::run(
+            &model,
+            &out,
+            &commands::quantize::Options {
+                calibrate: calibrate.as_deref(),
+                batches,
+                batch_size,
+            },
+        ),
     };
     match result.and_then(|()| output::finish()) {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,14 +1,13 @@
 //! `gradus eval MODEL [--data PATH]`: loss and metrics of a saved model.
 
 use gradus_data::mnist::Split;
-use gradus_run::load_model;
 use gradus_run::setup::read;
 use gradus_tensor::autodiff::no_grad;
 use std::path::Path;
 
 /// Runs `gradus eval`.
 pub fn run(model_path: &Path, data: Option<&str>) -> Result<(), String> {
-    let (model, spec) = load_model(model_path).map_err(|e| e.to_string())?;
+    let (model, spec) = gradus_quant::file::load_any(model_path).map_err(|e| e.to_string())?;
     let d = &spec.data;
     let (path, split) = match (data, &d.test_path) {
         (Some(p), _) => (p.to_string(), Split::Test),

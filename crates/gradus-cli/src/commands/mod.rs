@@ -7,6 +7,7 @@ pub mod eval;
 pub mod export;
 pub mod inspect;
 pub mod predict;
+pub mod quantize;
 pub mod run_summary;
 pub mod sample;
 pub mod train;

@@ -1,7 +1,6 @@
 //! `gradus predict MODEL --input in.csv`: one prediction per row of a CSV file.
 
 use gradus_data::csv::CsvOptions;
-use gradus_run::load_model;
 use gradus_tensor::autodiff::no_grad;
 use gradus_train::task::Task;
 use std::fmt::Write;
@@ -9,7 +8,7 @@ use std::path::Path;
 
 /// Runs `gradus predict`.
 pub fn run(model_path: &Path, input: &Path, output: Option<&Path>) -> Result<(), String> {
-    let (model, spec) = load_model(model_path).map_err(|e| e.to_string())?;
+    let (model, spec) = gradus_quant::file::load_any(model_path).map_err(|e| e.to_string())?;
     if spec.features.is_empty() {
         return Err(format!(
             "{}: predict works on models trained on CSV columns; this one was trained on {} data",

@@ -4,6 +4,7 @@
 pub(crate) mod elementwise;
 pub(crate) mod fast_math;
 pub(crate) mod gemm;
+pub mod gemm_i8;
 pub(crate) mod im2col;
 pub(crate) mod math;
 pub(crate) mod nn;

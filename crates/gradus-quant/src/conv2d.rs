@@ -1,0 +1,205 @@
+//! A statically quantized `Conv2d` (PyTorch's `torch.ao.nn.quantized.Conv2d`): int8 weights with
+//! per-output-channel scales and an input quantizer fixed by calibration; im2col on the quantized
+//! input, then the int8 GEMM.
+
+use crate::error::{QuantError, Result};
+use crate::scheme::{quantize_per_channel, row_sums, ActQuant};
+use gradus_tensor::gemm_i8::gemm_u8i8;
+use serde::{Deserialize, Serialize};
+
+/// Kernel geometry (dilation 1, one group: what gradus's CNNs use).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvGeometry {
+    /// Input channels.
+    pub in_channels: usize,
+    /// Output channels.
+    pub out_channels: usize,
+    /// Kernel (rows, columns).
+    pub kernel: (usize, usize),
+    /// Step between windows (rows, columns).
+    pub stride: (usize, usize),
+    /// Zero padding on each side (rows, columns).
+    pub padding: (usize, usize),
+}
+
+impl ConvGeometry {
+    /// Values in one output channel's filter: `in_channels · kh · kw`.
+    pub fn patch(&self) -> usize {
+        self.in_channels * self.kernel.0 * self.kernel.1
+    }
+
+    /// Output height and width for an `h × w` input.
+    pub fn output(&self, h: usize, w: usize) -> (usize, usize) {
+        let o = |n: usize, k: usize, p: usize, s: usize| (n + 2 * p).saturating_sub(k) / s + 1;
+        (
+            o(h, self.kernel.0, self.padding.0, self.stride.0),
+            o(w, self.kernel.1, self.padding.1, self.stride.1),
+        )
+    }
+}
+
+/// `y = conv(x, W) + b`: `x` `[n, in, h, w]` → `y` `[n, out, oh, ow]`.
+#[derive(Clone, Debug)]
+pub struct QConv2d {
+    /// `[out, in · kh · kw]` (PyTorch's `[out, in, kh, kw]` flattened), in `-127..=127`.
+    pub weight: Vec<i8>,
+    /// `[out]`.
+    pub weight_scale: Vec<f32>,
+    /// `[out]`, in f32.
+    pub bias: Vec<f32>,
+    /// The input quantizer (from calibration).
+    pub input: ActQuant,
+    /// Kernel geometry.
+    pub geometry: ConvGeometry,
+    row_sum: Vec<i32>,
+}
+
+/// Buffers a forward pass reuses between calls.
+#[derive(Default, Debug)]
+pub struct Scratch {
+    q: Vec<u8>,
+    cols: Vec<u8>,
+    acc: Vec<i32>,
+}
+
+impl QConv2d {
+    /// Quantizes an f32 `weight` (`[out, in, kh, kw]`) and `bias`; the input quantizer starts as
+    /// the identity range and is set by calibration.
+    ///
+    /// # Errors
+    /// [`QuantError::Shape`] when the lengths do not match the geometry.
+    pub fn quantize(weight: &[f32], bias: Option<&[f32]>, g: ConvGeometry) -> Result<QConv2d> {
+        let (q, s) = quantize_per_channel(weight, g.out_channels, g.patch());
+        let bias = bias.map_or(vec![0.0; g.out_channels], <[f32]>::to_vec);
+        QConv2d::from_parts(q, s, bias, ActQuant::from_range(0.0, 0.0), g)
+    }
+
+    /// A layer from its stored parts.
+    ///
+    /// # Errors
+    /// [`QuantError::Shape`] when the lengths do not match the geometry.
+    pub fn from_parts(
+        weight: Vec<i8>,
+        weight_scale: Vec<f32>,
+        bias: Vec<f32>,
+        input: ActQuant,
+        g: ConvGeometry,
+    ) -> Result<QConv2d> {
+        let (o, p) = (g.out_channels, g.patch());
+        if weight.contains(&i8::MIN) {
+            return Err(QuantError::Shape(
+                "quantized weights must lie in -127..=127 (found -128)".into(),
+            ));
+        }
+        if weight.len() != o * p
+            || weight_scale.len() != o
+            || bias.len() != o
+            || g.stride.0 == 0
+            || g.stride.1 == 0
+        {
+            return Err(QuantError::Shape(format!(
+                "QConv2d {g:?}: weight has {} values (want {}), scales {}, bias {} (want {o})",
+                weight.len(),
+                o * p,
+                weight_scale.len(),
+                bias.len()
+            )));
+        }
+        let row_sum = row_sums(&weight, p);
+        Ok(QConv2d {
+            weight,
+            weight_scale,
+            bias,
+            input,
+            geometry: g,
+            row_sum,
+        })
+    }
+
+    /// Forward pass of `x` `[n, in, h, w]` into `y` (resized to `[n, out, oh, ow]`); returns
+    /// `(oh, ow)`.
+    ///
+    /// # Errors
+    /// [`QuantError::Shape`] when `x` is not `n · in · h · w` long.
+    pub fn forward(
+        &self,
+        x: &[f32],
+        (n, h, w): (usize, usize, usize),
+        y: &mut Vec<f32>,
+        s: &mut Scratch,
+    ) -> Result<(usize, usize)> {
+        let g = &self.geometry;
+        let c = g.in_channels;
+        if x.len() != n * c * h * w {
+            return Err(QuantError::Shape(format!(
+                "QConv2d: input of {} values is not [{n}, {c}, {h}, {w}]",
+                x.len()
+            )));
+        }
+        let (oh, ow) = g.output(h, w);
+        let (pixels, patch, o) = (oh * ow, g.patch(), g.out_channels);
+        self.input.quantize_into(x, &mut s.q);
+        s.cols.resize(pixels * patch, 0);
+        s.acc.resize(pixels * o, 0);
+        y.resize(n * o * pixels, 0.0);
+        let z = self.input.zero_point as i32;
+        for b in 0..n {
+            im2col(
+                &s.q[b * c * h * w..(b + 1) * c * h * w],
+                g,
+                (h, w),
+                (oh, ow),
+                self.input.zero_point,
+                &mut s.cols,
+            );
+            gemm_u8i8(pixels, o, patch, &s.cols, &self.weight, &mut s.acc);
+            let yb = &mut y[b * o * pixels..(b + 1) * o * pixels];
+            for ch in 0..o {
+                let (scale, bias, rs) = (
+                    self.input.scale * self.weight_scale[ch],
+                    self.bias[ch],
+                    self.row_sum[ch],
+                );
+                let yc = &mut yb[ch * pixels..(ch + 1) * pixels];
+                for (p, v) in yc.iter_mut().enumerate() {
+                    *v = (s.acc[p * o + ch] - z * rs) as f32 * scale + bias;
+                }
+            }
+        }
+        Ok((oh, ow))
+    }
+}
+
+/// Patches of one quantized image `[c, h, w]` as rows `[oh · ow, c · kh · kw]`; taps in the
+/// padding read `pad` (the zero point: real 0.0).
+fn im2col(
+    x: &[u8],
+    g: &ConvGeometry,
+    (h, w): (usize, usize),
+    (oh, ow): (usize, usize),
+    pad: u8,
+    cols: &mut [u8],
+) {
+    let (kh, kw) = g.kernel;
+    let patch = g.patch();
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let row = &mut cols[(oy * ow + ox) * patch..][..patch];
+            let mut t = 0;
+            for ch in 0..g.in_channels {
+                for ky in 0..kh {
+                    let iy = (oy * g.stride.0 + ky) as isize - g.padding.0 as isize;
+                    for kx in 0..kw {
+                        let ix = (ox * g.stride.1 + kx) as isize - g.padding.1 as isize;
+                        row[t] = if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                            x[ch * h * w + iy as usize * w + ix as usize]
+                        } else {
+                            pad
+                        };
+                        t += 1;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! # gradus-quant: post-training int8 quantization
+//!
+//! A guided tour:
+//! - [`scheme`]: the numbers. Weights are int8, symmetric, one scale per output channel;
+//!   activations are unsigned 7-bit with a zero point (PyTorch's x86 `reduce_range` scheme).
+//! - [`linear::QLinear`]: dynamic quantization (as `torch.ao.quantization.quantize_dynamic`):
+//!   each input row is quantized on the fly with its own range.
+//! - [`conv2d::QConv2d`]: static quantization: the input quantizer is fixed by
+//!   [`observer::MinMaxObserver`] over a few calibration batches.
+//! - Both multiply with `gradus_tensor::gemm_i8` (i32 accumulation; AVX2 `vpmaddubsw` or VNNI
+//!   `vpdpbusd` where the CPU has them, each tested bit for bit against the portable loops).
+//! - [`model::QuantizedModel`]: the layers in order, run on reused buffers with no autodiff tape
+//!   ([`model::QuantizedModel::predict_into`]); it is also a `Module` ([`module`]).
+//! - [`convert::quantize_model`]: from a trained `linear`/`logistic`/`softmax`/`mlp`/`cnn` model;
+//!   [`file`]: the quantized safetensors file (about 4x smaller than the f32 one).
+//!
+//! ```
+//! use gradus_quant::{convert::quantize_model, file};
+//! use gradus_run::ModelSpec;
+//! use gradus_tensor::Rng;
+//! let spec: ModelSpec = serde_json::from_str(r#"{"data":{"format":"csv","path":"x"},
+//!     "model":{"kind":"mlp","hidden":[8]},"task":"classification","outputs":3,
+//!     "input_shape":[4],"dtype":"f32","features":[],"target":null,"vocab":null,
+//!     "scaler":null,"users_items":null}"#).unwrap();
+//! let f32_model = spec.build(&mut Rng::seed(0)).unwrap();
+//! let (q, names) = quantize_model(f32_model.as_ref(), &spec).unwrap();
+//! let mut y = Vec::new();
+//! q.predict_into(&[0.1, 0.2, 0.3, 0.4], 1, &mut y).unwrap();
+//! assert_eq!(y.len(), 3);
+//! let bytes = file::to_bytes(&q, &names, &spec).unwrap();
+//! let (back, _) = file::from_bytes(&bytes).unwrap();
+//! assert_eq!(back.ops.len(), q.ops.len());
+//! ```
+#![warn(missing_docs)]
+
+pub mod conv2d;
+pub mod convert;
+mod error;
+pub mod file;
+pub mod linear;
+pub mod model;
+pub mod module;
+pub mod observer;
+pub mod scheme;
+
+pub use error::{QuantError, Result};
+pub use model::QuantizedModel;
