@@ -50,7 +50,7 @@ impl NoiseSample {
             big_sq,
             b_big,
         } = *self;
-        if !(b_small > 0.0 && b_big > b_small) || !small_sq.is_finite() || !big_sq.is_finite() {
+        if !(b_small > 0.0 && b_big > b_small && small_sq.is_finite() && big_sq.is_finite()) {
             return None;
         }
         let g2 = (b_big * big_sq - b_small * small_sq) / (b_big - b_small);

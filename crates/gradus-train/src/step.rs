@@ -307,7 +307,7 @@ pub(crate) fn host_grads(named: &[(String, Param)]) -> Vec<f64> {
         let t = p.tensor();
         match t.grad() {
             Some(g) => out.extend(g.to_vec_f64()),
-            None => out.extend(std::iter::repeat_n(0.0, t.numel())),
+            None => out.resize(out.len() + t.numel(), 0.0),
         }
     }
     out
