@@ -116,7 +116,7 @@ impl Trainer {
         let n = batch.samples;
         let halves = [(0, n / 2), (n / 2, n - n / 2)];
         let mut losses = Vec::with_capacity(2);
-        let mut before = vec![0.0; 0];
+        let mut before: Vec<f64> = Vec::new();
         let mut small = [0.0; 2];
         for (i, &(start, len)) in halves.iter().enumerate() {
             let half = batch.narrow(start, len)?;
