@@ -120,3 +120,34 @@ fn a_natural_gradient_run_from_the_config_trains() {
         "training loss fell only to {ratio} of its start"
     );
 }
+
+/// The model's parameters after training `config` with `epochs` into `dir` (resuming its
+/// checkpoint when `resume`).
+fn params_after(dir: &Path, epochs: usize, resume: bool) -> Vec<f64> {
+    let text = config(KFAC).replace("epochs = 8", &format!("epochs = {epochs}"));
+    let c = Config::from_toml_str(&text).unwrap();
+    let mut run = RunBuilder::new(c)
+        .out_dir(dir)
+        .resume(resume)
+        .quiet(true)
+        .build()
+        .unwrap();
+    run.train().unwrap();
+    gradus_tensor::capture::enable(false);
+    run.trainer
+        .model
+        .parameters()
+        .iter()
+        .flat_map(|p| p.tensor().to_vec_f64())
+        .collect()
+}
+
+#[test]
+fn a_kfac_run_resumed_from_its_checkpoint_ends_where_an_uninterrupted_one_does() {
+    // K-FAC's factors are created at its first step: the checkpoint must bring them back
+    let (whole, parts) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let uninterrupted = params_after(whole.path(), 4, false);
+    params_after(parts.path(), 2, false);
+    let resumed = params_after(parts.path(), 4, true);
+    assert_eq!(resumed, uninterrupted);
+}

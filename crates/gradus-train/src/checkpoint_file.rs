@@ -294,6 +294,25 @@ fn check_state(
     file: &impl TensorSource,
     used: &mut HashSet<String>,
 ) -> Result<(), String> {
+    if path.contains(".inner.") && not_yet_created(current) && meta.inner.is_empty() {
+        // an inner state created at the first step (K-FAC's per-layer factors): the file's
+        // buffers are taken as they are (a top-level state must match: another optimizer)
+        for p in 0..meta.params {
+            for slot in &meta.slot_names {
+                let name = tensor_name(path, slot, p);
+                match file.tensor_info(&name) {
+                    Some((Dtype::F32 | Dtype::F64, _)) => used.insert(name),
+                    Some((other, _)) => {
+                        return Err(format!(
+                            "tensor `{name}` is {other:?}; optimizer buffers are F32 or F64"
+                        ))
+                    }
+                    None => return Err(format!("has no tensor `{name}` ({slot} of parameter {p}), which its header's optimizer state lists: the file is damaged")),
+                };
+            }
+        }
+        return Ok(());
+    }
     if meta.slot_names != current.slot_names {
         return Err(format!(
             "state `{path}` has slots {:?} in the checkpoint but {:?} in this optimizer (a different optimizer?)",
@@ -348,6 +367,13 @@ fn check_state(
     Ok(())
 }
 
+/// Whether `state` is one an optimizer creates at its first step (empty until then, as
+/// PyTorch's lazily created optimizer state): a checkpoint's buffers for it are restored as the
+/// file has them.
+fn not_yet_created(state: &State) -> bool {
+    state.slot_names.is_empty() && state.slots.is_empty() && state.inner.is_empty()
+}
+
 /// Overwrites `state` (already checked by [`check_state`]) with the skeleton's counts and
 /// scalars and the file's buffer values, reading each tensor straight into the buffer it replaces
 /// (the host transfer of a file boundary, one chunk at a time).
@@ -359,6 +385,25 @@ fn fill_state(
 ) -> Result<(), String> {
     state.count = meta.count;
     state.scalars = meta.scalars.clone();
+    if path.contains(".inner.") && not_yet_created(state) && meta.params > 0 {
+        state.slot_names = meta.slot_names.clone();
+        for p in 0..meta.params {
+            let mut row = Vec::with_capacity(meta.slot_names.len());
+            for slot in &meta.slot_names {
+                let name = tensor_name(path, slot, p);
+                let (dtype, shape) = file
+                    .tensor_info(&name)
+                    .ok_or_else(|| format!("has no tensor `{name}`"))?;
+                let dtype = if dtype == Dtype::F32 {
+                    DType::F32
+                } else {
+                    DType::F64
+                };
+                row.push(Buffer::full(&shape, 0.0, dtype));
+            }
+            state.slots.push(row);
+        }
+    }
     for (p, row) in state.slots.iter_mut().enumerate() {
         for (k, buffer) in row.iter_mut().enumerate() {
             let slot = meta.slot_names.get(k).map_or("slot", String::as_str);
