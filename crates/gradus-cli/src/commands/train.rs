@@ -24,25 +24,18 @@ pub fn run(
         .map_err(|e| e.to_string())?;
     let out = out.unwrap_or_else(|| gradus_train::trainer::default_run_dir(config_path));
     let comm = crate::distributed::communicator()?;
-    let Some(comm) = comm else {
-        let args = TrainArgs {
-            config_path,
-            out: &out,
-            resume,
-            overwrite,
-            quiet,
-        };
-        return train(c, &args, None);
-    };
-    // under mpirun: rank 0 speaks and writes; an error on any rank ends every rank
-    let quiet = quiet || comm.rank() > 0;
     let args = TrainArgs {
         config_path,
         out: &out,
         resume,
         overwrite,
-        quiet,
+        // under mpirun rank 0 alone speaks (and writes)
+        quiet: quiet || comm.as_ref().is_some_and(|c| c.rank() > 0),
     };
+    let Some(comm) = comm else {
+        return train(c, &args, None);
+    };
+    // an error on any rank ends every rank
     train(c, &args, Some(comm.clone())).map_err(|e| {
         let e = format!("rank {} of {}: {e}", comm.rank(), comm.size());
         eprintln!("error: {e}");
