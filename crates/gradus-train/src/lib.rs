@@ -8,6 +8,7 @@
 //! - [`batch`]: the data boundary, where host rows become tensors.
 //! - [`task`]: the loss and metrics of classification, binary classification and regression.
 //! - [`diagnostics`]: gradient norms per layer, update ratios, vanishing/exploding warnings.
+//! - [`lr_finder`]: the learning-rate range test (Smith 2017, fastai's `lr_find`).
 //! - [`divergence`]: the divergence check on a running mean of the loss.
 //! - [`epoch`]: per-epoch sums (sample-weighted losses) and the position inside an epoch.
 //! - [`early_stop`]: patience and minimum improvement.
@@ -32,6 +33,7 @@ pub mod early_stop;
 pub mod epoch;
 mod error;
 pub mod hook;
+pub mod lr_finder;
 pub mod metrics;
 pub mod model_file;
 pub mod noise_scale;
