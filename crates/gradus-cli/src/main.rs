@@ -125,6 +125,22 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Checks before a long run, or after one, printing each finding with a fix. Given a config:
+    /// feature scales, a gradient check of its model, a learning-rate range test (Smith 2017)
+    /// against the configured rate, dead ReLU units and per-layer gradient norms at
+    /// initialization. Given a run folder: its metrics.csv (divergence, oscillation, plateau,
+    /// overfitting onset). Exits 0 when the checks ran, whatever they found.
+    Doctor {
+        /// A run config (TOML), or a run folder written by `gradus train`.
+        #[arg(value_name = "CONFIG.toml|RUN_DIR")]
+        target: PathBuf,
+        /// Findings as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+        /// Steps of the learning-rate range test.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(2..))]
+        lr_steps: u64,
+    },
     /// One HTML page overlaying two or more runs' curves, with the settings their configs differ
     /// in and their final metrics.
     Compare {
@@ -252,6 +268,15 @@ fn main() -> ExitCode {
             top_k,
             grid,
             out,
+        }),
+        Command::Doctor {
+            target,
+            json,
+            lr_steps,
+        } => commands::doctor::run(&commands::doctor::Request {
+            target: &target,
+            json,
+            lr_steps: lr_steps as usize,
         }),
         Command::Compare { runs, out } => commands::compare::run(&runs, &out),
         Command::Sample {
