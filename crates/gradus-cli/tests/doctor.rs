@@ -55,11 +55,20 @@ fn severities(json: &Value) -> Vec<String> {
 #[test]
 fn a_healthy_config_has_no_serious_finding() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write(dir.path(), "healthy.toml", &breast_cancer_config(true, 0.05));
+    let config = write(
+        dir.path(),
+        "healthy.toml",
+        &breast_cancer_config(true, 0.05),
+    );
     let json = doctor_json(&config);
     let all = severities(&json);
     assert!(!all.iter().any(|s| s.contains("serious")), "{all:?}");
-    for check in ["features", "gradient_check", "gradient_norms", "lr_range_test"] {
+    for check in [
+        "features",
+        "gradient_check",
+        "gradient_norms",
+        "lr_range_test",
+    ] {
         let f = findings(&json, check);
         assert_eq!(f.len(), 1, "{check}: {all:?}");
         assert_eq!(f[0]["severity"], "ok", "{:#}", f[0]);
@@ -91,7 +100,11 @@ fn unscaled_features_are_reported_with_the_standardize_fix() {
         f[0]
     );
     // area error (std ~45) against fractal dimension error (std ~0.0026)
-    assert!(f[0]["message"].as_str().unwrap().contains("ratio"), "{:#}", f[0]);
+    assert!(
+        f[0]["message"].as_str().unwrap().contains("ratio"),
+        "{:#}",
+        f[0]
+    );
 }
 
 #[test]
@@ -102,7 +115,11 @@ fn an_exploding_model_is_serious() {
     let rows: String = (0..64)
         .map(|i| {
             let y = i % 2;
-            format!("{},{},{y}\n", 1e6 * (1.0 + (i % 7) as f64), (i % 5) as f64 / 5.0)
+            format!(
+                "{},{},{y}\n",
+                1e6 * (1.0 + (i % 7) as f64),
+                (i % 5) as f64 / 5.0
+            )
         })
         .collect();
     let csv = write(dir.path(), "big.csv", &format!("a,b,y\n{rows}"));
@@ -154,7 +171,9 @@ fn metrics(dir: &Path, train: &[f64], val: &[f64]) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
         dir.join("metrics.csv"),
-        format!("epoch,step,train_loss,val_loss,grad_norm,lr,update_ratio,accuracy,seconds\n{rows}"),
+        format!(
+            "epoch,step,train_loss,val_loss,grad_norm,lr,update_ratio,accuracy,seconds\n{rows}"
+        ),
     )
     .unwrap();
 }
@@ -174,7 +193,11 @@ fn run_folder_overfitting_onset_is_the_epoch_after_the_best_validation_loss() {
     assert_eq!(json["best_val_epoch"], 8, "{json:#}");
     assert_eq!(json["overfitting_epoch"], 9, "{json:#}");
     let f = findings(&json, "overfitting");
-    assert!(f[0]["message"].as_str().unwrap().contains("epoch 9"), "{:#}", f[0]);
+    assert!(
+        f[0]["message"].as_str().unwrap().contains("epoch 9"),
+        "{:#}",
+        f[0]
+    );
     assert!(findings(&json, "plateau").is_empty(), "{json:#}");
     assert!(findings(&json, "divergence").is_empty(), "{json:#}");
 }
@@ -210,17 +233,27 @@ fn run_folder_plateau_starts_where_the_loss_stops_improving() {
 fn bad_input_fails_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.toml");
-    assert_fails_with(&gradus(&["doctor", missing.to_str().unwrap()]), &["missing.toml"]);
+    assert_fails_with(
+        &gradus(&["doctor", missing.to_str().unwrap()]),
+        &["missing.toml"],
+    );
     // a folder that is not a run
     assert_fails_with(
         &gradus(&["doctor", dir.path().to_str().unwrap()]),
         &["metrics.csv", "gradus train"],
     );
-    let bad = write(dir.path(), "bad.toml", "epochs = 1\n[data]\nformat = \"csv\"\n");
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        "epochs = 1\n[data]\nformat = \"csv\"\n",
+    );
     assert_fails_with(&gradus(&["doctor", &bad]), &["bad.toml"]);
     let run = dir.path().join("run");
     std::fs::create_dir_all(&run).unwrap();
     std::fs::write(run.join("metrics.csv"), "epoch,train_loss\n1,oops\n").unwrap();
     assert_fails_with(&gradus(&["doctor", run.to_str().unwrap()]), &["line 2"]);
-    assert_fails_with(&gradus(&["doctor", "x.toml", "--lr-steps", "1"]), &["lr-steps"]);
+    assert_fails_with(
+        &gradus(&["doctor", "x.toml", "--lr-steps", "1"]),
+        &["lr-steps"],
+    );
 }
