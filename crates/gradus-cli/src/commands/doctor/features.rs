@@ -11,7 +11,7 @@ pub const OFF_CENTRE: f64 = 3.0;
 
 /// Mean and standard deviation of each of the `width` columns of row-major `x`.
 pub fn column_stats(x: &[f32], width: usize) -> Vec<(f64, f64)> {
-    let rows = if width == 0 { 0 } else { x.len() / width };
+    let rows = x.len().checked_div(width).unwrap_or(0);
     (0..width)
         .map(|j| {
             let col = || (0..rows).map(move |i| x[i * width + j] as f64);
@@ -29,12 +29,21 @@ pub fn scale(run: &Run) -> Vec<Finding> {
     }
     vec![scale_of(
         &column_stats(run.train.features(), run.train.feature_len()),
+        &run.spec.features,
         run.config.data.standardize,
     )]
 }
 
-/// The finding for columns with these (mean, std).
-pub fn scale_of(stats: &[(f64, f64)], standardized: bool) -> Finding {
+/// `column j` with its name when known (`` column 3 (`mean area`) ``).
+fn column(j: usize, names: &[String]) -> String {
+    match names.get(j) {
+        Some(n) => format!("column {j} (`{n}`)"),
+        None => format!("column {j}"),
+    }
+}
+
+/// The finding for columns with these (mean, std) and names (empty when unknown).
+pub fn scale_of(stats: &[(f64, f64)], names: &[String], standardized: bool) -> Finding {
     let varying: Vec<(usize, f64, f64)> = stats
         .iter()
         .enumerate()
@@ -68,16 +77,20 @@ pub fn scale_of(stats: &[(f64, f64)], standardized: bool) -> Finding {
         );
     }
     let mut message = format!(
-        "feature scales differ: column standard deviations from {:.3e} (column {}) to {:.3e} (column {}), a ratio of {ratio:.2e} (limit {STD_RATIO})",
-        lo.2, lo.0, hi.2, hi.0
+        "feature scales differ: column standard deviations from {:.3e} ({}) to {:.3e} ({}), a ratio of {ratio:.2e} (limit {STD_RATIO})",
+        lo.2,
+        column(lo.0, names),
+        hi.2,
+        column(hi.0, names)
     );
     if let Some((j, m, s)) = off
         .iter()
         .max_by(|a, b| (a.1 / a.2).abs().total_cmp(&(b.1 / b.2).abs()))
     {
         message.push_str(&format!(
-            "; {} columns sit far from zero mean (|mean| > {OFF_CENTRE} std), e.g. column {j}: mean {m:.3e}, std {s:.3e}",
-            off.len()
+            "; {} columns sit far from zero mean (|mean| > {OFF_CENTRE} std), e.g. {}: mean {m:.3e}, std {s:.3e}",
+            off.len(),
+            column(*j, names)
         ));
     }
     message.push_str(&constant_note);
@@ -106,19 +119,20 @@ mod tests {
     #[test]
     fn spread_and_centre_decide() {
         assert_eq!(
-            scale_of(&[(0.0, 1.0), (0.1, 50.0)], false).severity,
+            scale_of(&[(0.0, 1.0), (0.1, 50.0)], &[], false).severity,
             Severity::Ok
         );
-        let f = scale_of(&[(0.0, 1.0), (0.0, 500.0)], false);
+        let f = scale_of(&[(0.0, 1.0), (0.0, 500.0)], &[], false);
         assert_eq!(f.severity, Severity::Warning);
         assert!(f.fix.unwrap().contains("standardize = true"));
-        let f = scale_of(&[(0.0, 1.0), (40.0, 2.0)], false);
+        let names = ["a".to_string(), "b".to_string()];
+        let f = scale_of(&[(0.0, 1.0), (40.0, 2.0)], &names, false);
         assert!(
-            f.message.contains("column 1: mean 4.000e1"),
+            f.message.contains("column 1 (`b`): mean 4.000e1"),
             "{}",
             f.message
         );
-        let f = scale_of(&[(0.0, 1.0), (5.0, 0.0)], false);
+        let f = scale_of(&[(0.0, 1.0), (5.0, 0.0)], &[], false);
         assert!(f.message.contains("1 constant"), "{}", f.message);
     }
 }
