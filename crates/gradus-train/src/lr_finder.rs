@@ -12,7 +12,9 @@
 //! smoothed loss against `log10(lr)` (pytorch-lr-finder's `suggest_lr`, fastai's `steep`),
 //! searched only before the loss's minimum and with the first 10 points skipped (fastai's
 //! `skip_start`); when fewer than 5 points remain it falls back to fastai's `minimum / 10`
-//! ([`LrRangeTest::min_lr`]` / 10`), which is also reported.
+//! ([`LrRangeTest::min_lr`]` / 10`), which is also reported. With small, noisy mini-batches the
+//! smoothed curve can still dip by chance early on and move the steepest point there: compare
+//! it with `min_lr / 10` (fastai's `minimum`) before trusting it.
 
 use crate::batch::to_device;
 use crate::error::{Result, TrainError};
@@ -206,14 +208,14 @@ fn deep_copy(t: &Tensor) -> Result<Tensor> {
 /// use gradus_tensor::{DType, Rng};
 /// use gradus_train::{lr_finder::{lr_range_test, LrFinderOptions}, task::Task};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// // y = 3x on 64 points in [-1, 1]
+/// // y = 3x on 64 points in [-1, 1], full batches (a smooth curve)
 /// let x: Vec<f32> = (0..64).map(|i| i as f32 / 32.0 - 1.0).collect();
 /// let y = x.iter().map(|v| 3.0 * v).collect();
 /// let data = Dataset::new(x, vec![1], Targets::Values { values: y, dim: 1 })?;
 /// let model = Linear::new(1, 1, true, &mut Rng::seed(0));
 /// let before = model.named_parameters()[0].1.tensor().to_vec_f64();
 /// let t = lr_range_test(&model, &Task::Regression { outputs: 1 }, &data,
-///     BatchMode::MiniBatch { size: 8, drop_last: false }, DType::F32,
+///     BatchMode::Full, DType::F32,
 ///     |lr| Ok(Optimizer::with_named_params(Sgd::new(lr), &model.named_parameters())?),
 ///     &LrFinderOptions::default())?;
 /// assert!(t.diverged && t.suggested_lr > 1e-3 && t.suggested_lr < 1.0, "{}", t.suggested_lr);
