@@ -257,3 +257,37 @@ fn bad_input_fails_with_a_message() {
         &["lr-steps"],
     );
 }
+
+#[test]
+fn dead_relu_units_are_counted_per_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mlp = |csv: &str, standardize: bool| {
+        format!(
+            "epochs = 5\n[data]\nformat = \"csv\"\npath = {csv:?}\ntarget = \"target\"\ntask = \"binary\"\n\
+             standardize = {standardize}\n[model]\nkind = \"mlp\"\nhidden = [64, 32]\n\
+             [optimizer]\nname = \"adam\"\nlr = 1e-3\n[batch]\nsize = 32\n"
+        )
+    };
+    // standardized breast-cancer features: few units are 0 on every sample
+    let healthy = write(dir.path(), "mlp.toml", &mlp(&breast_cancer(), true));
+    let json = doctor_json(&healthy);
+    let f = findings(&json, "dead_relu");
+    assert_eq!(f.len(), 1, "{:?}", severities(&json));
+    assert_eq!(f[0]["severity"], "ok", "{:#}", f[0]);
+    // the same input on every row: each unit is on for all samples or for none, so about half
+    // of the first hidden layer is dead
+    let rows: String = (0..64)
+        .map(|i| format!("1.0,-2.0,0.5,{}\n", i % 2))
+        .collect();
+    let csv = write(dir.path(), "same.csv", &format!("a,b,c,target\n{rows}"));
+    let dead = write(dir.path(), "dead.toml", &mlp(&csv, false));
+    let json = doctor_json(&dead);
+    let f = findings(&json, "dead_relu");
+    assert!(
+        f.iter()
+            .any(|f| f["severity"] != "ok"
+                && f["message"].as_str().unwrap().starts_with("layer `0`")),
+        "{:?}",
+        f
+    );
+}
