@@ -24,12 +24,34 @@ from gradus.sklearn import (
 # failures: a check that starts passing is reported).
 _ROUNDING = (
     "float32 forward passes: a matrix product over a few rows may sum in another order than "
-    "over many, so a sample's output can differ in its last bits (2e-7 to 4e-7 relative seen, "
+    "over many, so a sample's output can differ in its last bits (2e-7 to 9e-7 relative seen, "
     "the check allows 1e-7)"
 )
+# sample_weight is the weighted loss (sum w * loss / sum w), equal to repeating rows up to
+# float32 rounding: python/tests/test_sample_weight.py checks that to 1e-4 in full-batch runs
+# (3.7e-5 relative seen here); the check compares predictions to 1e-7.
+_WEIGHTS_F32 = (
+    "float32: the weighted sums run in another order than the sums over repeated rows "
+    "(predictions agree to ~4e-5 relative, the check allows 1e-7)"
+)
+_WEIGHTS_BATCHES = (
+    "mini-batches: repeated rows make other batches and another number of steps than weighted "
+    "rows (scikit-learn lists this check as failing for its own MLPs too)"
+)
 EXPECTED_FAILED = {
-    "MLPClassifier": {"check_methods_subset_invariance": _ROUNDING},
-    "MLPRegressor": {"check_methods_subset_invariance": _ROUNDING},
+    "LinearRegression": {"check_sample_weight_equivalence_on_dense_data": _WEIGHTS_F32},
+    "LogisticRegression": {
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_F32,
+        "check_methods_subset_invariance": _ROUNDING + " (decision_function)",
+    },
+    "MLPClassifier": {
+        "check_methods_subset_invariance": _ROUNDING,
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_BATCHES,
+    },
+    "MLPRegressor": {
+        "check_methods_subset_invariance": _ROUNDING,
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_BATCHES,
+    },
 }
 
 
