@@ -2,11 +2,11 @@
 and fit time on the same data with the same model and settings.
 
     bash python/setup.sh                       # builds the gradus wheel into python/.venv
-    python/.venv/bin/python bench/sklearn_compare.py [--rounds 3] [--threads 2] [--mnist-epochs 5] [--skip-mnist] [--skip-a9a]
+    python/.venv/bin/python bench/sklearn_compare.py [--rounds 3] [--threads 2] [--mnist-epochs 5] [--skip-mnist] [--skip-a9a] [--data DIR]
 
 - digits (scikit-learn's copy): MLPClassifier(hidden (100,), relu, Adam lr 1e-3, batch 200,
   200 epochs) on a 75/25 split; both run every epoch (scikit-learn's stopping rule off).
-- MNIST (../shared/data/mnist): the same MLP, --mnist-epochs epochs, on the 60k/10k split.
+- MNIST (../shared/data/mnist; --data names another folder of the same layout): the same MLP, --mnist-epochs epochs, on the 60k/10k split.
 - a9a (../shared/data/libsvm): gradus.LogisticRegression (Adam, mini-batches of 256, 5 epochs)
   against scikit-learn's LogisticRegression (lbfgs) and SGDClassifier (log loss, 5 epochs).
 
@@ -75,6 +75,7 @@ def main():
     ap.add_argument("--mnist-epochs", type=int, default=5)
     ap.add_argument("--skip-mnist", action="store_true")
     ap.add_argument("--skip-a9a", action="store_true")
+    ap.add_argument("--data", default=DATA, help="folder holding mnist/ and libsvm/ (default ../shared/data)")
     args = ap.parse_args()
     for var in ("RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
@@ -110,7 +111,7 @@ def main():
     compare("digits (1347 train / 450 test, 64 features), MLP 100 hidden, 200 epochs",
             mlps(200), Xa, ya, Xb, yb, args.rounds)
 
-    mnist = os.path.join(DATA, "mnist")
+    mnist = os.path.join(args.data, "mnist")
     if not args.skip_mnist and os.path.isdir(mnist):
         Xa = idx(os.path.join(mnist, "train-images-idx3-ubyte.gz")).reshape(-1, 784) / np.float32(255)
         ya = idx(os.path.join(mnist, "train-labels-idx1-ubyte.gz"))
@@ -118,8 +119,10 @@ def main():
         yb = idx(os.path.join(mnist, "t10k-labels-idx1-ubyte.gz"))
         compare(f"MNIST (60000 / 10000), MLP 100 hidden, {args.mnist_epochs} epochs",
                 mlps(args.mnist_epochs), Xa, ya, Xb, yb, args.rounds)
+    elif not args.skip_mnist:
+        print(f"MNIST skipped: no folder {mnist}")
 
-    a9a = os.path.join(DATA, "libsvm", "a9a")
+    a9a = os.path.join(args.data, "libsvm", "a9a")
     if not args.skip_a9a and os.path.exists(a9a):
         Xa, ya = load_svmlight_file(a9a, n_features=123)
         Xb, yb = load_svmlight_file(a9a + ".t", n_features=123)
@@ -131,6 +134,8 @@ def main():
             "sklearn SGDClassifier": lambda: SGDClassifier(
                 loss="log_loss", max_iter=5, tol=None, random_state=0),
         }, Xa, ya, Xb, yb, args.rounds)
+    elif not args.skip_a9a:
+        print(f"a9a skipped: no file {a9a}")
     return 0
 
 

@@ -10,6 +10,12 @@ when pandas is installed), ``loss_curve_`` (training loss per epoch), ``n_iter_`
 run), ``n_features_in_``, ``classes_`` (classifiers). With ``run_dir`` the run directory
 (``metrics.csv``, ``model.safetensors``, ``report.html``, ...) is kept there; without it, in
 a temporary folder removed after ``fit``.
+
+``fit``, ``partial_fit`` and ``score`` take ``sample_weight`` (weighted loss). Training and
+prediction release the GIL. Ctrl-C (KeyboardInterrupt) stops a fit at the next step boundary:
+an interrupted ``fit`` leaves the estimator unfitted, an interrupted ``partial_fit`` leaves the
+model with the steps it finished. A pickle keeps the model and its optimizer state, so
+``partial_fit`` goes on after unpickling.
 """
 
 import csv
@@ -23,7 +29,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._gradus import Engine
 
@@ -140,21 +146,26 @@ class _GradusEstimator(BaseEstimator):
             config["schedule"] = {"name": s} if isinstance(s, str) else dict(s)
         return _toml(config)
 
-    def _train(self, X, labels, classes, values, epochs, n_outputs, first):
+    def _train(self, X, labels, classes, values, weights, epochs, n_outputs, first):
         config = self._config(X.shape[0], epochs, self._task(), n_outputs)
         if self.run_dir is not None:
             out = self.run_dir
-        elif first:
+        elif first or not os.path.isabs(getattr(self, "_scratch", "")):
             out = self._scratch = tempfile.mkdtemp(prefix="gradus-")
         else:
             out = self._scratch  # the run writes where it was built
         try:
             if first:
+                # a fit that raises (bad settings, KeyboardInterrupt) leaves the estimator unfitted
+                self.__dict__.pop("_engine", None)
                 self._engine = Engine.fit(
-                    config, X, labels, classes, values, os.fspath(out), not self.verbose
+                    config, X, labels, classes, values, weights, os.fspath(out), not self.verbose
                 )
             else:
-                self._engine.partial_fit(X, labels, classes, values, epochs)
+                # a pickled estimator's run is rebuilt in `out` (optimizer state included)
+                self._engine.partial_fit(
+                    X, labels, classes, values, weights, epochs, os.fspath(out), not self.verbose
+                )
             self.history_ = _read_history(os.path.join(out, "metrics.csv"))
         finally:
             if self.run_dir is None:
@@ -167,6 +178,14 @@ class _GradusEstimator(BaseEstimator):
         self.n_iter_ = int(summary["epochs"])
         self.loss_curve_ = list(self.history_["train_loss"])
         return self
+
+    @staticmethod
+    def _weights(sample_weight, X):
+        """``sample_weight`` checked as scikit-learn does (one finite, non-negative value per
+        sample, not all zero) as float32, or None."""
+        if sample_weight is None:
+            return None
+        return _check_sample_weight(sample_weight, X, dtype=np.float32, ensure_non_negative=True)
 
     def _features(self, X, reset):
         X = validate_data(self, X, reset=reset, dtype=np.float32, allow_nd=self._allow_nd)
@@ -182,9 +201,11 @@ class _GradusEstimator(BaseEstimator):
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: the estimator keeps its engine
         engine = state.pop("_engine", None)
+        state.pop("_scratch", None)  # a folder of this process; partial_fit makes a new one
         if engine is not None:
-            spec, weights = engine.to_bytes()
-            state["_engine_bytes"] = (spec, bytes(weights), engine.summary)
+            spec, weights, run = engine.to_bytes()
+            run = None if run is None else (run[0], bytes(run[1]))
+            state["_engine_bytes"] = (spec, bytes(weights), engine.summary, run)
         return state
 
     def __setstate__(self, state):
@@ -192,6 +213,9 @@ class _GradusEstimator(BaseEstimator):
         super().__setstate__(state)
         if saved is not None:
             self._engine = Engine.from_bytes(*saved)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "_engine")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -205,10 +229,12 @@ class _Classifier(ClassifierMixin, _GradusEstimator):
         classes, idx = np.unique(y, return_inverse=True)
         return classes, idx.astype(np.int64)
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Trains a fresh model on ``X [n_samples, n_features]`` and labels ``y [n_samples]``
-        (any hashable labels) for ``epochs`` epochs. Returns self."""
+        (any hashable labels) for ``epochs`` epochs; ``sample_weight [n_samples]`` weights each
+        sample's loss (the loss is ``Σ wᵢ lossᵢ / Σ wᵢ`` per batch). Returns self."""
         X, y = validate_data(self, X, y, dtype=np.float32, allow_nd=self._allow_nd)
+        weights = self._weights(sample_weight, X)
         X = self._shape_input(X)
         classes, idx = self._labels(y)
         if len(classes) < 2:
@@ -216,11 +242,12 @@ class _Classifier(ClassifierMixin, _GradusEstimator):
                 f"{type(self).__name__} needs samples of at least 2 classes; got 1 class ({classes[0]!r})"
             )
         self.classes_ = classes
-        return self._train(X, idx, len(classes), None, self.epochs, self._outputs(), True)
+        return self._train(X, idx, len(classes), None, weights, self.epochs, self._outputs(), True)
 
-    def partial_fit(self, X, y, classes=None):
-        """One more epoch on ``X, y`` with the same model and optimizer state; the first call
-        needs ``classes`` (every label that will ever be seen). Returns self."""
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One more epoch on ``X, y`` (weighted by ``sample_weight``) with the same model and
+        optimizer state; the first call needs ``classes`` (every label that will ever be
+        seen). Returns self."""
         first = not hasattr(self, "_engine")
         if first:
             if classes is None:
@@ -233,8 +260,9 @@ class _Classifier(ClassifierMixin, _GradusEstimator):
         if not np.isin(y, self.classes_).all():
             raise ValueError(f"y has labels not in classes {self.classes_.tolist()}")
         idx = np.searchsorted(self.classes_, y).astype(np.int64)
+        weights = self._weights(sample_weight, X)
         X = self._shape_input(X)
-        return self._train(X, idx, len(self.classes_), None, 1, self._outputs(), first)
+        return self._train(X, idx, len(self.classes_), None, weights, 1, self._outputs(), first)
 
     def _outputs(self):
         return len(self.classes_)
@@ -264,29 +292,33 @@ class _Classifier(ClassifierMixin, _GradusEstimator):
 
 
 class _Regressor(RegressorMixin, _GradusEstimator):
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Trains a fresh model on ``X [n_samples, n_features]`` and targets ``y [n_samples]``
-        or ``[n_samples, n_outputs]``. Returns self."""
+        or ``[n_samples, n_outputs]``; ``sample_weight [n_samples]`` weights each sample's
+        loss. Returns self."""
         X, y = validate_data(
             self, X, y, dtype=np.float32, multi_output=True, y_numeric=True, allow_nd=self._allow_nd
         )
+        weights = self._weights(sample_weight, X)
         X = self._shape_input(X)
         self._y_1d = y.ndim == 1
         values = np.ascontiguousarray(y.reshape(len(y), -1), dtype=np.float32)
-        return self._train(X, None, 0, values, self.epochs, values.shape[1], True)
+        return self._train(X, None, 0, values, weights, self.epochs, values.shape[1], True)
 
-    def partial_fit(self, X, y):
-        """One more epoch on ``X, y`` with the same model and optimizer state. Returns self."""
+    def partial_fit(self, X, y, sample_weight=None):
+        """One more epoch on ``X, y`` (weighted by ``sample_weight``) with the same model and
+        optimizer state. Returns self."""
         first = not hasattr(self, "_engine")
         X, y = validate_data(
             self, X, y, dtype=np.float32, multi_output=True, y_numeric=True, reset=first,
             allow_nd=self._allow_nd,
         )
+        weights = self._weights(sample_weight, X)
         X = self._shape_input(X)
         if first:
             self._y_1d = y.ndim == 1
         values = np.ascontiguousarray(y.reshape(len(y), -1), dtype=np.float32)
-        return self._train(X, None, 0, values, 1, values.shape[1], first)
+        return self._train(X, None, 0, values, weights, 1, values.shape[1], first)
 
     def _task(self):
         return "regression"
@@ -424,15 +456,26 @@ class LogisticRegression(_Classifier):
     def _outputs(self):
         return 1 if len(self.classes_) == 2 else len(self.classes_)
 
+    def decision_function(self, X):
+        """The logits, as scikit-learn's ``LogisticRegression.decision_function``: ``[n_samples]``
+        for two classes (positive favours ``classes_[1]``), ``[n_samples, n_classes]`` for
+        more."""
+        z = self._raw(X)
+        return z[:, 0] if z.shape[1] == 1 else z
+
     def _task(self):
         return "binary" if len(self.classes_) == 2 else "classification"
 
 
 class CNNClassifier(_Classifier):
     __doc__ = (
-        "gradus's LeNet-style convolutional classifier for 28x28 grey images (MNIST, "
-        "Fashion-MNIST): ``X`` of shape ``[n, 784]``, ``[n, 28, 28]`` or ``[n, 1, 28, 28]``.\n"
-        + _COMMON_DOC
+        "gradus's LeNet-style convolutional classifier for grey images of up to 28x28 pixels "
+        "(MNIST, Fashion-MNIST, scikit-learn's 8x8 digits). ``X`` is ``[n, H*W]`` (square "
+        "images, flattened row by row, as ``load_digits().data``), ``[n, H, W]``, ``[n, 1, H, "
+        "W]`` (NCHW, PyTorch's layout) or ``[n, H, W, 1]`` (NHWC, Keras's). Images smaller than "
+        "28x28 are scaled up by the largest whole factor that fits (each pixel repeated, "
+        "nearest neighbour) and centred on a zero background: 8x8 becomes 24x24 inside 28x28. "
+        "The model sees ``[n, 1, 28, 28]``.\n" + _COMMON_DOC
     )
 
     def __init__(
@@ -457,8 +500,37 @@ class CNNClassifier(_Classifier):
         return {"kind": "cnn"}
 
     def _shape_input(self, X):
-        if X[0].size != 784:
+        return _to_lenet_images(X)
+
+
+def _to_lenet_images(X):
+    """Grey images ``X`` in any of ``CNNClassifier``'s layouts as ``[n, 1, 28, 28]`` float32."""
+    shape = X.shape[1:]
+    if len(shape) == 1:
+        side = math.isqrt(shape[0])
+        if side * side != shape[0]:
             raise ValueError(
-                f"CNNClassifier takes 28x28 images (784 values per sample), got samples of shape {X.shape[1:]}"
+                f"CNNClassifier takes flat samples of square images (H*W values); got {shape[0]} "
+                "values per sample, not a square number"
             )
-        return np.ascontiguousarray(X.reshape(len(X), 1, 28, 28), dtype=np.float32)
+        images = X.reshape(len(X), side, side)
+    elif len(shape) == 2:
+        images = X
+    elif len(shape) == 3 and shape[0] == 1:
+        images = X[:, 0]
+    elif len(shape) == 3 and shape[2] == 1:
+        images = X[..., 0]
+    else:
+        raise ValueError(
+            f"CNNClassifier takes grey images [n, H*W], [n, H, W], [n, 1, H, W] or [n, H, W, 1]; "
+            f"got samples of shape {shape}"
+        )
+    h, w = images.shape[1:]
+    if h > 28 or w > 28:
+        raise ValueError(f"CNNClassifier takes images of up to 28x28 pixels; got {h}x{w}")
+    k = 28 // max(h, w)
+    images = images.repeat(k, axis=1).repeat(k, axis=2)
+    top, left = (28 - h * k) // 2, (28 - w * k) // 2
+    out = np.zeros((len(X), 1, 28, 28), dtype=np.float32)
+    out[:, 0, top : top + h * k, left : left + w * k] = images
+    return out

@@ -11,6 +11,7 @@ mod check;
 mod engine;
 mod errors;
 mod files;
+mod interrupt;
 mod optim;
 mod tensor;
 

@@ -64,6 +64,8 @@ pub struct Dataset {
     features: Vec<f32>,
     feature_shape: Vec<usize>,
     targets: Targets,
+    /// Per-sample loss weights `[len]`, if any (see [`Dataset::with_sample_weights`]).
+    weights: Option<Vec<f32>>,
 }
 
 impl Dataset {
@@ -99,7 +101,61 @@ impl Dataset {
             features,
             feature_shape,
             targets,
+            weights: None,
         })
+    }
+
+    /// The dataset with per-sample loss weights `weights [len]` (scikit-learn's
+    /// `sample_weight`): the training loss of a batch becomes `Σ wᵢ lossᵢ / Σ wᵢ`, so an
+    /// integer weight counts as that many copies of the sample and a zero weight drops it.
+    ///
+    /// # Errors
+    /// `weights` is not one value per sample, or holds a negative or non-finite value.
+    ///
+    /// ```
+    /// use gradus_data::{Dataset, Targets};
+    /// let ds = Dataset::new(vec![1.0, 2.0, 3.0], vec![1],
+    ///     Targets::Values { values: vec![0.0; 3], dim: 1 }).unwrap();
+    /// let ds = ds.with_sample_weights(vec![1.0, 0.0, 2.0]).unwrap();
+    /// assert_eq!(ds.batch_weights(&[2, 0]), Some(vec![2.0, 1.0]));
+    /// assert_eq!(ds.subset(&[1]).sample_weights(), Some(&[0.0][..]));
+    /// assert!(ds.clone().with_sample_weights(vec![1.0]).is_err());
+    /// assert!(ds.with_sample_weights(vec![1.0, -1.0, 0.0]).is_err());
+    /// ```
+    pub fn with_sample_weights(mut self, weights: Vec<f32>) -> Result<Self, DataError> {
+        if weights.len() != self.len() {
+            return Err(DataError::invalid(format!(
+                "sample weights: {} values for {} samples",
+                weights.len(),
+                self.len()
+            )));
+        }
+        if let Some((i, w)) = weights
+            .iter()
+            .enumerate()
+            .find(|(_, w)| !(w.is_finite() && **w >= 0.0))
+        {
+            return Err(DataError::invalid(format!(
+                "sample weights must be finite and non-negative; sample {i} has {w}"
+            )));
+        }
+        self.weights = Some(weights);
+        Ok(self)
+    }
+
+    /// The per-sample loss weights, if the dataset has them.
+    pub fn sample_weights(&self) -> Option<&[f32]> {
+        self.weights.as_deref()
+    }
+
+    /// The weights of samples `indices`, in that order (`None` without weights).
+    ///
+    /// # Panics
+    /// If an index is `>= len()`.
+    pub fn batch_weights(&self, indices: &[usize]) -> Option<Vec<f32>> {
+        self.weights
+            .as_ref()
+            .map(|w| indices.iter().map(|&i| w[i]).collect())
     }
 
     /// Number of samples.
@@ -261,10 +317,12 @@ impl Dataset {
             features: x,
             feature_shape: self.feature_shape.clone(),
             targets: y,
+            weights: self.batch_weights(indices),
         }
     }
 
-    /// Takes the dataset apart: `(features, feature_shape, targets)`.
+    /// Takes the dataset apart: `(features, feature_shape, targets)` (sample weights are
+    /// dropped: read them first with [`Dataset::sample_weights`]).
     ///
     /// ```
     /// # let ds = gradus_data::Dataset::new(vec![1.0], vec![1],

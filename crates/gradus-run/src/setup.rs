@@ -698,6 +698,11 @@ pub fn reshape_for_model(ds: Dataset, shape: &[usize]) -> Result<Dataset> {
     if ds.feature_shape() == shape {
         return Ok(ds);
     }
+    let weights = ds.sample_weights().map(<[f32]>::to_vec);
     let (x, _, y) = ds.into_parts();
-    Dataset::new(x, shape.to_vec(), y).map_err(|e| e.to_string().into())
+    let ds = Dataset::new(x, shape.to_vec(), y).map_err(|e| e.to_string())?;
+    match weights {
+        Some(w) => ds.with_sample_weights(w).map_err(|e| e.to_string().into()),
+        None => Ok(ds),
+    }
 }

@@ -16,6 +16,10 @@ pub struct DeviceBatch {
     pub y: Targets,
     /// Samples in the batch.
     pub samples: usize,
+    /// Per-sample loss weights `[samples]` in the run's dtype, when the data set has them
+    /// ([`gradus_data::Dataset::with_sample_weights`]); the loss is then
+    /// [`Task::weighted_loss`].
+    pub weights: Option<Tensor>,
 }
 
 impl DeviceBatch {
@@ -47,6 +51,10 @@ impl DeviceBatch {
             x: self.x.narrow(0, start, len)?,
             y,
             samples: len,
+            weights: match &self.weights {
+                Some(w) => Some(w.narrow(0, start, len)?),
+                None => None,
+            },
         })
     }
 }
@@ -70,10 +78,15 @@ impl DeviceBatch {
 pub fn to_device(data: &Dataset, idx: &[usize], task: &Task, dtype: DType) -> Result<DeviceBatch> {
     let b = data.batch(idx);
     let x = host_to_device(b.x, &b.x_shape, dtype)?;
+    let weights = match data.batch_weights(idx) {
+        Some(w) => Some(host_to_device(w, &[idx.len()], dtype)?),
+        None => None,
+    };
     Ok(DeviceBatch {
         x,
         y: targets_to_device(&b.y, task, dtype)?,
         samples: idx.len(),
+        weights,
     })
 }
 

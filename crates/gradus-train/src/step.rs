@@ -165,9 +165,13 @@ impl Trainer {
         })
     }
 
-    /// Forward: the batch's mean loss, with its graph.
+    /// Forward: the batch's mean loss (weighted mean with sample weights), with its graph.
     fn forward(&self, batch: &DeviceBatch) -> Result<Tensor> {
-        Ok(self.task.loss(&self.model.forward(&batch.x)?, &batch.y)?)
+        let output = self.model.forward(&batch.x)?;
+        Ok(match &batch.weights {
+            Some(w) => self.task.weighted_loss(&output, &batch.y, w)?,
+            None => self.task.loss(&output, &batch.y)?,
+        })
     }
 
     /// The gradient hook (identity without one).

@@ -82,6 +82,69 @@ impl Task {
         }
     }
 
+    /// The weighted mean loss of a batch with per-sample weights `w [n]` (scikit-learn's
+    /// `sample_weight`, PyTorch's `(w * loss(reduction="none")).sum() / w.sum()`):
+    /// `Σᵢ wᵢ lossᵢ / Σᵢ wᵢ`, where `lossᵢ` is sample `i`'s mean over its outputs (regression)
+    /// or positions (sequence classification). Equal weights give [`Task::loss`]; a weight of
+    /// 2 counts a sample twice, 0 drops it. A batch whose weights are all zero has loss 0 and
+    /// no gradient (a mini-batch may hold only dropped samples).
+    ///
+    /// # Errors
+    /// As [`Task::loss`], and when `w` is not `[n]`.
+    ///
+    /// ```
+    /// use gradus_train::task::{Targets, Task};
+    /// use gradus_tensor::Tensor;
+    /// let out = Tensor::from_vec(vec![1.0f64, 2.0, 4.0], &[3, 1]).unwrap();
+    /// let y = Targets::Values(Tensor::from_vec(vec![0.0f64; 3], &[3, 1]).unwrap());
+    /// let w = Tensor::from_vec(vec![2.0f64, 1.0, 0.0], &[3]).unwrap();
+    /// let l = Task::Regression { outputs: 1 }.weighted_loss(&out, &y, &w).unwrap();
+    /// assert_eq!(l.item().unwrap(), (2.0 * 1.0 + 4.0) / 3.0);
+    /// ```
+    pub fn weighted_loss(&self, output: &Tensor, targets: &Targets, w: &Tensor) -> Result<Tensor> {
+        let n = output.shape().first().copied().unwrap_or(0);
+        if w.shape() != [n] {
+            return Err(TensorError::InvalidArgument {
+                op: "weighted_loss",
+                detail: format!(
+                    "sample weights of shape {:?} for a batch of {n} samples",
+                    w.shape()
+                ),
+            });
+        }
+        let per_element = match (self, targets) {
+            (Task::Classification { .. }, Targets::Classes(c)) => {
+                let m = c.numel();
+                let logits = if output.rank() > 2 {
+                    output.reshape(&[m, output.numel() / m.max(1)])?
+                } else {
+                    output.clone()
+                };
+                let options = CrossEntropyOptions {
+                    reduction: Reduction::None,
+                    ..CrossEntropyOptions::default()
+                };
+                cross_entropy(&logits, &c.reshape(&[m])?, &options)?
+            }
+            (Task::Binary, Targets::Classes(c)) => {
+                let y = c.reshape(output.shape())?.to_dtype(output.dtype())?;
+                bce_with_logits(output, &y, Reduction::None)?
+            }
+            (Task::Regression { .. }, Targets::Values(y)) => {
+                mse_loss(&like(output, y)?, y, Reduction::None)?
+            }
+            _ => return Err(wrong_targets(self)),
+        };
+        // [n, per-sample elements]: each sample's mean, then the weighted mean over samples
+        let per_sample = per_element
+            .reshape(&[n, per_element.numel() / n.max(1)])?
+            .mean(&[1], false)?;
+        let w = w.to_dtype(per_sample.dtype())?;
+        // Σw is a constant (weights take no gradient); at least 1e-30, so that 0 / Σw is 0
+        let total = w.sum_all()?.clamp(1e-30, f64::INFINITY)?;
+        per_sample.mul(&w)?.sum_all()?.div(&total)
+    }
+
     /// Metrics of a set of outputs: accuracy for classification, RMSE and R² for regression.
     ///
     /// Accuracy compares predicted classes (see [`Task::predicted_classes`]) with the labels, both

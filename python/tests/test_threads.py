@@ -1,0 +1,95 @@
+"""fit runs without the GIL, and Ctrl-C stops it: other Python threads run while gradus trains,
+and a KeyboardInterrupt (SIGINT, here `_thread.interrupt_main()`) raised during a fit stops it at
+the next step and leaves the estimator unfitted. No timing is asserted: the checks look at how
+many epochs the run directory's metrics.csv held when a thread saw it."""
+
+import _thread
+import os
+import threading
+
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
+
+from gradus.sklearn import MLPClassifier
+
+EPOCHS = 400  # far more than a test could wait for: the fits below never finish them
+
+
+def _epochs_written(run_dir):
+    """Rows of the run's metrics.csv (written atomically after each epoch), 0 before the first."""
+    try:
+        with open(os.path.join(run_dir, "metrics.csv")) as f:
+            return max(sum(1 for _ in f) - 1, 0)
+    except FileNotFoundError:
+        return 0
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
+
+
+def _watch(run_dir, until, then):
+    """A thread that polls the run directory (Python code: it runs only when the fitting
+    thread has let go of the GIL), counting its polls, and calls `then` once it has seen
+    `until` epochs written."""
+    seen = {"polls": 0, "epochs": 0}
+
+    def poll():
+        while seen["epochs"] < until:
+            seen["polls"] += 1
+            seen["epochs"] = _epochs_written(run_dir)
+        then()
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    return seen, thread
+
+
+def test_ctrl_c_stops_a_fit_and_leaves_the_estimator_unfitted(tmp_path, digits):
+    X, y = digits
+    run_dir = str(tmp_path / "run")
+    clf = MLPClassifier((64,), epochs=EPOCHS, random_state=0, run_dir=run_dir)
+    # the watcher saw epoch 2 written while the fit ran, so the fit had released the GIL
+    seen, thread = _watch(run_dir, 2, _thread.interrupt_main)
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y)
+    thread.join()
+    assert seen["epochs"] >= 2 and seen["polls"] > 1
+    assert 2 <= _epochs_written(run_dir) < EPOCHS  # stopped long before the last epoch
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+
+
+def test_a_fitted_estimator_interrupted_in_partial_fit_still_predicts(tmp_path, digits):
+    X, y = digits
+    X, y = X.repeat(20, axis=0), y.repeat(20)  # 180 steps an epoch
+    run_dir = tmp_path / "run"
+    clf = MLPClassifier((64,), epochs=1, random_state=0, run_dir=str(run_dir)).fit(X, y)
+    curve = list(clf.loss_curve_)
+    os.remove(run_dir / "config.toml")  # each partial_fit's run writes it first
+    seen, thread = _watch_file(run_dir / "config.toml", _thread.interrupt_main)
+    with pytest.raises(KeyboardInterrupt):
+        for _ in range(50):  # the signal lands in one of them
+            clf.partial_fit(X, y)
+    thread.join()
+    # the model holds the steps it took: it predicts, as well as after its first epoch
+    assert clf.predict(X).shape == (len(y),)
+    assert clf.score(X, y) > 0.8
+    assert clf.loss_curve_[0] == curve[0]
+
+
+def _watch_file(path, then):
+    """A thread that calls `then` once `path` exists (polling without the GIL's help)."""
+    seen = {"polls": 0}
+
+    def poll():
+        while not os.path.exists(path):
+            seen["polls"] += 1
+        then()
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    return seen, thread
