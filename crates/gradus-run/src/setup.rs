@@ -4,7 +4,7 @@
 use crate::config::{
     Config, DataConfig, ModelConfig, OptimizerConfig, ScheduleConfig, DEFAULT_BATCH_SIZE,
 };
-use crate::error::Result;
+use crate::error::{Result, RunError};
 use gradus_data::text::{CharVocab, TextDataset};
 use gradus_data::{
     csv, libsvm, mnist, text, BatchMode, Dataset, Standardizer, TargetKind, Targets, Validation,
@@ -183,13 +183,36 @@ fn text_to_dataset(w: &TextDataset) -> Result<Dataset> {
     .map_err(|e| e.to_string().into())
 }
 
+/// [`read`] of the file a config key names; when nothing is at the path, the error names the
+/// key and the resolved path: `data.test_path: /data/t.csv: no such file or folder (...)`.
+fn read_key(
+    d: &DataConfig,
+    key: &str,
+    path: &str,
+    split: mnist::Split,
+    like: Like<'_>,
+) -> Result<(Dataset, Vec<String>, Option<CharVocab>)> {
+    if !std::path::Path::new(path).exists() {
+        return Err(RunError::Setup(format!(
+            "{key}: {path}: no such file or folder (a relative path in a config file resolves against the file's folder)"
+        )));
+    }
+    read(d, path, split, like)
+}
+
 /// Loads the training, validation and test data of a config (standardized if asked).
 ///
 /// # Errors
 /// A message naming the file and the problem.
 pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec)> {
     let d = &c.data;
-    let (mut train, features, vocab) = read(d, &d.path, mnist::Split::Train, Like::default())?;
+    let (mut train, features, vocab) = read_key(
+        d,
+        "data.path",
+        &d.path,
+        mnist::Split::Train,
+        Like::default(),
+    )?;
     // validation and test files: the training file's columns by name, whatever their order, and
     // its vocabulary and width
     let like = Like {
@@ -201,7 +224,9 @@ pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec)> {
         train = train.subset(&(0..limit.min(train.len())).collect::<Vec<_>>());
     }
     let validation = match (&d.validation_path, d.validation) {
-        (Some(p), _) => Validation::Separate(read(d, p, mnist::Split::Test, like)?.0),
+        (Some(p), _) => Validation::Separate(
+            read_key(d, "data.validation_path", p, mnist::Split::Test, like)?.0,
+        ),
         (None, Some(f)) => Validation::Holdout {
             fraction: f,
             seed: c.seed,
@@ -212,9 +237,9 @@ pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec)> {
         .map_err(|e| format!("{}: data.validation: {e}", d.path))?;
     let mut test = match &d.test_path {
         Some(p) if d.format == "mnist" && p == "test" => {
-            Some(read(d, &d.path, mnist::Split::Test, Like::default())?.0)
+            Some(read_key(d, "data.path", &d.path, mnist::Split::Test, Like::default())?.0)
         }
-        Some(p) => Some(read(d, p, mnist::Split::Test, like)?.0),
+        Some(p) => Some(read_key(d, "data.test_path", p, mnist::Split::Test, like)?.0),
         None => None,
     };
     let scaler = if d.standardize {
