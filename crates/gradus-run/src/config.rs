@@ -110,7 +110,8 @@ pub struct DataConfig {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// "linear", "logistic", "softmax", "mlp", "cnn", "lstm", "gpt" or "mf".
+    /// "linear", "logistic", "softmax", "mlp", "cnn", "lstm", "lstm_lm" (a character-level
+    /// LSTM language model on text), "gpt" or "mf".
     pub kind: String,
     /// Hidden layer sizes (mlp).
     #[serde(default)]
@@ -118,10 +119,11 @@ pub struct ModelConfig {
     /// Activation (mlp): relu, tanh, sigmoid, gelu, silu, leaky_relu, elu.
     #[serde(default)]
     pub activation: Option<String>,
-    /// LSTM hidden size / GPT embedding width / MF factor count.
+    /// LSTM hidden size (lstm, lstm_lm: also its embedding width) / GPT embedding width / MF
+    /// factor count.
     #[serde(default)]
     pub width: Option<usize>,
-    /// LSTM or transformer layers.
+    /// LSTM (lstm, lstm_lm) or transformer layers.
     #[serde(default)]
     pub layers: Option<usize>,
     /// Attention heads (gpt).

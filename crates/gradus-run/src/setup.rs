@@ -10,7 +10,7 @@ use gradus_data::{
     csv, libsvm, mnist, text, BatchMode, Dataset, Standardizer, TargetKind, Targets, Validation,
 };
 use gradus_nn::layers::{Activation, Linear};
-use gradus_nn::models::{Gpt, GptConfig, LeNet, LstmClassifier, MatrixFactorization, Mlp};
+use gradus_nn::models::{Gpt, GptConfig, LeNet, LstmClassifier, LstmLm, MatrixFactorization, Mlp};
 use gradus_nn::Module;
 use gradus_optim::{GradientTransformation, OneCycle, Optimizer, ReduceOnPlateau, Schedule};
 use gradus_tensor::{DType, Rng, Tensor};
@@ -181,6 +181,17 @@ fn text_to_dataset(w: &TextDataset) -> Result<Dataset> {
         },
     )
     .map_err(|e| e.to_string().into())
+}
+
+/// The hidden size and layer count of an `lstm_lm` model: `model.width` (default 128) and
+/// `model.layers` (default 1).
+///
+/// ```
+/// let m = gradus_run::config::ModelConfig { kind: "lstm_lm".into(), layers: Some(2), ..Default::default() };
+/// assert_eq!(gradus_run::setup::lstm_lm_size(&m), (128, 2));
+/// ```
+pub fn lstm_lm_size(m: &ModelConfig) -> (usize, usize) {
+    (m.width.unwrap_or(128), m.layers.unwrap_or(1))
 }
 
 /// [`read`] of the file a config key names; when nothing is at the path, the error names the
@@ -358,7 +369,7 @@ impl ModelSpec {
     pub fn model_input_shape(&self) -> Vec<usize> {
         let flat = vec![self.input_shape.iter().product()];
         match self.model.kind.as_str() {
-            "cnn" | "gpt" | "mf" => self.input_shape.clone(),
+            "cnn" | "gpt" | "lstm_lm" | "mf" => self.input_shape.clone(),
             "lstm" if self.input_shape.len() == 3 => self.input_shape[1..].to_vec(),
             "lstm" => vec![self.input_shape.iter().product::<usize>(), 1],
             _ => flat,
@@ -406,11 +417,16 @@ impl ModelSpec {
                 gpt.checkpoint_activations = m.checkpoint_activations;
                 Box::new(gpt)
             }
+            "lstm_lm" => {
+                let vocab = self.vocab.as_ref().map(|v| v.len()).ok_or("model.kind = \"lstm_lm\" needs data.format = \"text\"")?;
+                let (hidden, layers) = lstm_lm_size(m);
+                Box::new(LstmLm::new(vocab, hidden, layers, rng))
+            }
             "mf" => {
                 let (users, items) = self.users_items.ok_or("model.kind = \"mf\" needs data.format = \"ratings\"")?;
                 Box::new(MatrixFactorization::new(users, items, m.width.unwrap_or(8), rng))
             }
-            other => return Err(format!("model.kind: unknown value `{other}` (expected linear, logistic, softmax, mlp, cnn, lstm, gpt or mf)").into()),
+            other => return Err(format!("model.kind: unknown value `{other}` (expected linear, logistic, softmax, mlp, cnn, lstm, lstm_lm, gpt or mf)").into()),
         };
         model
             .cast(dtype_of(&self.dtype)?)
