@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_fails_with, gradus, repo, stdout, train, write};
+use common::{assert_fails_with, example, gradus, stdout, train, write};
 
 const CONFIG: &str = "examples/breast-cancer.toml";
 
@@ -104,7 +104,7 @@ fn analyze_writes_a_parseable_analysis_of_a_trained_model() {
 fn analyze_refuses_a_model_the_config_does_not_describe() {
     let dir = tempfile::tempdir().unwrap();
     let run = train(dir.path(), CONFIG, "run", &["--set", "epochs=1"]);
-    let base = std::fs::read_to_string(repo().join(CONFIG)).unwrap();
+    let base = example("breast-cancer.toml");
     let mlp = write(
         dir.path(),
         "mlp.toml",

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_fails_with, gradus, repo, stderr, train, write};
+use common::{absolute_data, assert_fails_with, example, gradus, repo, stderr, train, write};
 
 use std::path::Path;
 use std::process::Command;
@@ -186,7 +186,7 @@ fn a_run_writes_its_directory_and_the_model_can_be_inspected_evaluated_and_used(
 fn divergence_stops_with_the_step_the_layer_and_a_hint_and_keeps_the_last_good_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let cfg = write(dir.path(), "c.toml", SMALL_MNIST);
+    let cfg = write(dir.path(), "c.toml", &absolute_data(SMALL_MNIST));
     let first = gradus(&[
         "train",
         &cfg,
@@ -234,7 +234,7 @@ fn model_tensors(run: &Path) -> Vec<u8> {
 #[test]
 fn resume_gives_bitwise_identical_weights_after_a_stop_and_after_a_kill() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write(dir.path(), "c.toml", SMALL_MNIST);
+    let cfg = write(dir.path(), "c.toml", &absolute_data(SMALL_MNIST));
     let run = |name: &str, extra: &[&str]| train(dir.path(), &cfg, name, extra);
     let straight = run("straight", &[]);
     // stopped after two epochs, then resumed
@@ -285,9 +285,7 @@ fn resume_continues_reduce_on_plateau_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = format!(
         "{}\n[schedule]\nname = \"plateau\"\npatience = 1\ngamma = 0.5\n",
-        std::fs::read_to_string(repo().join("examples/breast-cancer.toml"))
-            .unwrap()
-            .replace("epochs = 60", "epochs = 12")
+        example("breast-cancer.toml").replace("epochs = 60", "epochs = 12")
     );
     let cfg = write(dir.path(), "plateau.toml", &cfg);
     let train = |name: &str, extra: &[&str]| train(dir.path(), &cfg, name, extra);

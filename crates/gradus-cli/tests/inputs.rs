@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_fails_with, gradus, repo, stdout, train, write};
+use common::{assert_fails_with, example, gradus, repo, stdout, train, write};
 
 use std::path::Path;
 
@@ -168,7 +168,7 @@ fn columns_are_matched_by_name_in_eval_predict_and_validation_files() {
 
     // training's validation and test files are read by the training file's column names
     // (the example holds out a fraction; these runs give a validation file instead)
-    let example = std::fs::read_to_string(repo().join("examples/breast-cancer.toml")).unwrap();
+    let example = example("breast-cancer.toml");
     let no_fraction: String = example
         .lines()
         .filter(|l| !l.starts_with("validation = "))

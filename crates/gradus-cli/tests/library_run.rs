@@ -43,7 +43,7 @@ fn the_binary_and_the_library_train_the_same_bits() {
     let cli = train(dir.path(), config.to_str().unwrap(), "cli", &args);
 
     let text = std::fs::read_to_string(&config).unwrap();
-    let c = Config::parse(&text, &config.display().to_string(), &overrides).unwrap();
+    let c = Config::parse_file(&text, &config, &overrides).unwrap();
     let lib = dir.path().join("lib");
     let mut run = RunBuilder::new(c)
         .out_dir(&lib)

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_fails_with, gradus, repo, stdout, train, write};
+use common::{absolute_data, assert_fails_with, gradus, repo, stdout, train, write};
 
 const MNIST_MLP: &str = r#"
 seed = 2
@@ -35,7 +35,7 @@ fn accuracy(eval_output: &str) -> f64 {
 #[test]
 fn a_quantized_mnist_mlp_evaluates_within_0_3_points_and_is_4x_smaller() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write(dir.path(), "c.toml", MNIST_MLP);
+    let cfg = write(dir.path(), "c.toml", &absolute_data(MNIST_MLP));
     let run = train(dir.path(), &cfg, "run", &[]);
     let model = run.join("model.safetensors");
     let q = dir.path().join("model.int8.safetensors");

@@ -147,6 +147,57 @@ fn sample_continues_a_prompt_reproducibly_and_refuses_other_models() {
 }
 
 #[test]
+fn sample_draws_from_an_lstm_language_model_reproducibly() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = write(
+        dir.path(),
+        "t.txt",
+        &"to be or not to be, that is the question.\n".repeat(30),
+    );
+    let cfg = write(
+        dir.path(),
+        "lstm.toml",
+        &format!("epochs = 2\n[data]\nformat = \"text\"\npath = {text:?}\nblock_size = 16\n[model]\nkind = \"lstm_lm\"\nwidth = 16\n[optimizer]\nname = \"adam\"\nlr = 0.01\n[batch]\nsize = 16\n"),
+    );
+    let out = dir.path().join("lstm");
+    let o = gradus(&["train", &cfg, "--out", out.to_str().unwrap(), "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let model = out.join("model.safetensors");
+    let m = model.to_str().unwrap();
+    let args = |seed: &'static str| {
+        [
+            "sample",
+            m,
+            "--prompt",
+            "to be",
+            "--tokens",
+            "40",
+            "--seed",
+            seed,
+            "--temperature",
+            "1.0",
+        ]
+    };
+    let first = stdout(&gradus(&args("3")));
+    assert_eq!(first, stdout(&gradus(&args("3"))), "seeded");
+    assert_ne!(
+        first,
+        stdout(&gradus(&args("4"))),
+        "another seed, other text"
+    );
+    assert!(first.starts_with("to be"), "{first:?}");
+    assert_fails_with(
+        &gradus(&[
+            "export",
+            m,
+            "--onnx",
+            dir.path().join("m.onnx").to_str().unwrap(),
+        ]),
+        &["lstm_lm", "cannot be exported"],
+    );
+}
+
+#[test]
 fn config_list_gives_every_key_with_type_default_and_allowed_values() {
     let list = stdout(&gradus(&["config", "--list"]));
     for needle in [

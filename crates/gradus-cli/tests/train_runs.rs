@@ -3,14 +3,14 @@
 
 mod common;
 
-use common::{gradus, model, repo, stderr, train, write};
+use common::{example, gradus, model, repo, stderr, train, write};
 
 use std::path::Path;
 use std::process::Command;
 
 /// The breast-cancer example without its validation split: 569 rows.
 fn breast_cancer(dir: &Path, extra: &str) -> String {
-    let text = std::fs::read_to_string(repo().join("examples/breast-cancer.toml")).unwrap();
+    let text = example("breast-cancer.toml");
     let text = text.replace("validation = 0.2\n", "");
     assert!(!text.contains("validation"));
     write(dir, "bc.toml", &format!("{extra}\n{text}"))

@@ -4,11 +4,11 @@
 
 mod common;
 
-use common::{assert_fails_with, gradus, stderr, stdout, write};
+use common::{absolute_data, assert_fails_with, gradus, stderr, stdout, write};
 use std::path::Path;
 
 fn config(epochs: usize, search: &str) -> String {
-    format!(
+    absolute_data(&format!(
         r#"seed = 0
 epochs = {epochs}
 [data]
@@ -29,7 +29,7 @@ size = 64
 [search]
 {search}
 "#
-    )
+    ))
 }
 
 const SEARCH: &str = r#"sampler = "random"

@@ -265,7 +265,13 @@ fn check_resume(
     let Ok(text) = std::fs::read_to_string(&saved) else {
         return Ok(()); // no run there: the checkpoint's absence is reported when it is read
     };
-    let previous = Config::parse(&text, &saved.display().to_string(), &[])?;
+    // paths compared resolved: runs written before paths were resolved hold them relative to
+    // the working directory, and a config given as a string may hold them unresolved
+    let mut previous = Config::parse(&text, &saved.display().to_string(), &[])?;
+    config::paths::resolve_config(&mut previous, Path::new("."), &[]);
+    let mut resolved = c.clone();
+    config::paths::resolve_config(&mut resolved, Path::new("."), &[]);
+    let c = &resolved;
     config::resume::check(&previous, c)?;
     for (key, before, now) in config::resume::changes(&previous, c) {
         if key.starts_with("optimizer.") {

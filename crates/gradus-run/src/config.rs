@@ -8,6 +8,7 @@ pub mod dist;
 mod fuzz;
 pub mod keys;
 mod optim_rules;
+pub mod paths;
 pub mod resume;
 #[cfg(test)]
 mod tests;
@@ -109,7 +110,8 @@ pub struct DataConfig {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// "linear", "logistic", "softmax", "mlp", "cnn", "lstm", "gpt" or "mf".
+    /// "linear", "logistic", "softmax", "mlp", "cnn", "lstm", "lstm_lm" (a character-level
+    /// LSTM language model on text), "gpt" or "mf".
     pub kind: String,
     /// Hidden layer sizes (mlp).
     #[serde(default)]
@@ -117,10 +119,11 @@ pub struct ModelConfig {
     /// Activation (mlp): relu, tanh, sigmoid, gelu, silu, leaky_relu, elu.
     #[serde(default)]
     pub activation: Option<String>,
-    /// LSTM hidden size / GPT embedding width / MF factor count.
+    /// LSTM hidden size (lstm, lstm_lm: also its embedding width) / GPT embedding width / MF
+    /// factor count.
     #[serde(default)]
     pub width: Option<usize>,
-    /// LSTM or transformer layers.
+    /// LSTM (lstm, lstm_lm) or transformer layers.
     #[serde(default)]
     pub layers: Option<usize>,
     /// Attention heads (gpt).
@@ -365,12 +368,46 @@ impl Config {
     /// file is decoded as every text reader of gradus decodes (a byte-order mark dropped,
     /// invalid UTF-8 located by line and column).
     ///
+    /// Relative paths in it resolve against the file's folder ([`paths`]).
+    ///
     /// # Errors
     /// The file cannot be read; or as [`Config::parse`], naming the file.
     pub fn from_toml_file(path: impl AsRef<std::path::Path>) -> Result<Config> {
         let path = path.as_ref();
         let text = gradus_data::text::read_text(path)?;
-        Config::parse(&text, &path.display().to_string(), &[])
+        Config::parse_file(&text, path, &[])
+    }
+
+    /// [`Config::parse`] of the text of the config file at `path`, its relative paths resolved
+    /// against the file's folder and those set by `overrides` against the working directory
+    /// ([`paths::resolve_config`]); errors name the file.
+    ///
+    /// ```
+    /// let c = gradus_run::Config::parse_file(
+    ///     "[data]\nformat = \"csv\"\npath = \"../data/rows.csv\"\ntarget = \"y\"\ntask = \"regression\"\n\
+    ///      [model]\nkind = \"linear\"\n[optimizer]\nname = \"sgd\"\nlr = 0.1\n",
+    ///     std::path::Path::new("/repo/examples/rows.toml"),
+    ///     &[],
+    /// )?;
+    /// assert_eq!(c.data.path, "/repo/data/rows.csv");
+    /// # Ok::<(), gradus_run::RunError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Config::parse`].
+    pub fn parse_file(text: &str, path: &std::path::Path, overrides: &[String]) -> Result<Config> {
+        let source = path.display().to_string();
+        let mut config = read(text, &source, overrides)?;
+        let set: Vec<String> = overrides
+            .iter()
+            .filter_map(|o| o.split_once('=').map(|(k, _)| k.trim().to_string()))
+            .collect();
+        paths::resolve_config(&mut config, paths::folder_of(path), &set);
+        config.validate().map_err(|error| RunError::Invalid {
+            file: source,
+            error,
+        })?;
+        Ok(config)
     }
 
     /// Parses and validates a config held in a string; errors name it `config`.

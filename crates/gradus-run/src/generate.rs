@@ -1,9 +1,14 @@
-//! Text from a trained character-level GPT (`gradus sample`, and the report's samples): the
-//! prompt's characters, then one drawn at a time from the model's next-character distribution
-//! with temperature and top-k, as nanoGPT's `sample.py` and GPT-2's `generate` draw them.
+//! Text from a trained character-level GPT or LSTM language model (`gradus sample`, and the
+//! report's samples): the prompt's characters, then one drawn at a time from the model's
+//! next-character distribution with temperature and top-k, as nanoGPT's `sample.py` and GPT-2's
+//! `generate` draw them. The GPT reads the last `block_size` characters at each step; the LSTM
+//! reads the prompt once and then each drawn character from the state it carries (char-rnn's
+//! `sample.lua`), so its context is the whole text so far.
 
 use crate::error::{Result, RunError};
-use crate::setup::{dtype_of, ModelSpec};
+use crate::setup::{dtype_of, lstm_lm_size, ModelSpec};
+use gradus_nn::layers::RecurrentState;
+use gradus_nn::models::LstmLm;
 use gradus_nn::Module;
 use gradus_tensor::{autodiff::no_grad, Rng, Tensor};
 
@@ -36,7 +41,8 @@ impl Default for SampleOptions {
 /// returned). The model sees the last `block_size` characters at each step.
 ///
 /// # Errors
-/// When the model is not a GPT trained on text (no vocabulary), the prompt holds a character
+/// When the model is not a GPT or LSTM language model trained on text (no vocabulary), the
+/// prompt holds a character
 /// the vocabulary lacks (named with its position), the temperature is negative or not finite,
 /// or `top_k` is 0.
 pub fn generate(
@@ -46,10 +52,10 @@ pub fn generate(
     options: &SampleOptions,
 ) -> Result<String> {
     let vocab = match (&spec.vocab, spec.model.kind.as_str()) {
-        (Some(v), "gpt") => v,
+        (Some(v), "gpt" | "lstm_lm") => v,
         _ => {
             return Err(RunError::Setup(format!(
-                "sampling needs a GPT trained on text; this model is `{}` on {} data",
+                "sampling needs a GPT or LSTM language model (lstm_lm) trained on text; this model is `{}` on {} data",
                 spec.model.kind, spec.data.format
             )))
         }
@@ -79,21 +85,59 @@ pub fn generate(
     let start = ids.len();
     let mut rng = Rng::seed(options.seed);
     model.eval();
+    if spec.model.kind == "lstm_lm" {
+        let lm = typed_lstm_lm(model, spec, vocab.len())?;
+        let mut input = ids.clone();
+        let mut state: Option<RecurrentState> = None;
+        for _ in 0..options.tokens {
+            let x = ids_tensor(&input, dtype)?;
+            let (logits, next) =
+                no_grad(|| lm.forward_from(&x, state.as_ref())).map_err(|e| e.to_string())?;
+            state = Some(next);
+            let id = draw(&last_logits(&logits), options, &mut rng) as u32;
+            ids.push(id);
+            input = vec![id];
+        }
+        return vocab
+            .decode(&ids[start..])
+            .map_err(|e| e.to_string().into());
+    }
     for _ in 0..options.tokens {
-        let context = &ids[ids.len().saturating_sub(block)..];
-        let x: Vec<f64> = context.iter().map(|&i| f64::from(i)).collect();
-        let x = Tensor::from_vec(x, &[1, context.len()])
-            .and_then(|t| t.to_dtype(dtype))
-            .map_err(|e| e.to_string())?;
+        let x = ids_tensor(&ids[ids.len().saturating_sub(block)..], dtype)?;
         let logits = no_grad(|| model.forward(&x)).map_err(|e| e.to_string())?;
-        let v = logits.shape().last().copied().unwrap_or(0);
-        let all = logits.to_vec_f64();
-        let last = &all[all.len() - v..];
-        ids.push(draw(last, options, &mut rng) as u32);
+        ids.push(draw(&last_logits(&logits), options, &mut rng) as u32);
     }
     vocab
         .decode(&ids[start..])
         .map_err(|e| e.to_string().into())
+}
+
+/// The ids as a `[1, len]` tensor of the model's dtype.
+fn ids_tensor(ids: &[u32], dtype: gradus_tensor::DType) -> Result<Tensor> {
+    let x: Vec<f64> = ids.iter().map(|&i| f64::from(i)).collect();
+    Tensor::from_vec(x, &[1, ids.len()])
+        .and_then(|t| t.to_dtype(dtype))
+        .map_err(|e| e.to_string().into())
+}
+
+/// The logits of the last position of `[1, seq, vocab]`.
+fn last_logits(logits: &Tensor) -> Vec<f64> {
+    let v = logits.shape().last().copied().unwrap_or(0);
+    let all = logits.to_vec_f64();
+    all[all.len() - v..].to_vec()
+}
+
+/// The loaded `lstm_lm` as its own type (a copy of its weights), for the step-by-step reads
+/// that carry the LSTM's state.
+fn typed_lstm_lm(model: &dyn Module, spec: &ModelSpec, vocab: usize) -> Result<LstmLm> {
+    let (hidden, layers) = lstm_lm_size(&spec.model);
+    let lm = LstmLm::new(vocab, hidden, layers, &mut Rng::seed(0));
+    let err = |e: &dyn std::fmt::Display| RunError::Setup(format!("lstm_lm: {e}"));
+    lm.cast(dtype_of(&spec.dtype)?).map_err(|e| err(&e))?;
+    let bytes = gradus_nn::state_dict::to_bytes(model).map_err(|e| err(&e))?;
+    gradus_nn::state_dict::from_bytes(&lm, &bytes).map_err(|e| err(&e))?;
+    lm.eval();
+    Ok(lm)
 }
 
 /// One index drawn from `softmax(logits / temperature)` over the top `k` logits.

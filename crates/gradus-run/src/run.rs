@@ -123,10 +123,11 @@ impl Run {
         Ok(outcome)
     }
 
-    /// Text the trained model writes, for the report: a GPT on text only.
+    /// Text the trained model writes, for the report: a GPT or LSTM language model on text only.
     fn text_samples(&self) -> Result<Vec<(String, String)>> {
         use crate::generate::{generate, SampleOptions};
-        if self.spec.model.kind != "gpt" || self.spec.vocab.is_none() {
+        if !["gpt", "lstm_lm"].contains(&self.spec.model.kind.as_str()) || self.spec.vocab.is_none()
+        {
             return Ok(Vec::new());
         }
         (0..2)

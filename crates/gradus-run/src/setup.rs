@@ -4,13 +4,13 @@
 use crate::config::{
     Config, DataConfig, ModelConfig, OptimizerConfig, ScheduleConfig, DEFAULT_BATCH_SIZE,
 };
-use crate::error::Result;
+use crate::error::{Result, RunError};
 use gradus_data::text::{CharVocab, TextDataset};
 use gradus_data::{
     csv, libsvm, mnist, text, BatchMode, Dataset, Standardizer, TargetKind, Targets, Validation,
 };
 use gradus_nn::layers::{Activation, Linear};
-use gradus_nn::models::{Gpt, GptConfig, LeNet, LstmClassifier, MatrixFactorization, Mlp};
+use gradus_nn::models::{Gpt, GptConfig, LeNet, LstmClassifier, LstmLm, MatrixFactorization, Mlp};
 use gradus_nn::Module;
 use gradus_optim::{GradientTransformation, OneCycle, Optimizer, ReduceOnPlateau, Schedule};
 use gradus_tensor::{DType, Rng, Tensor};
@@ -183,13 +183,47 @@ fn text_to_dataset(w: &TextDataset) -> Result<Dataset> {
     .map_err(|e| e.to_string().into())
 }
 
+/// The hidden size and layer count of an `lstm_lm` model: `model.width` (default 128) and
+/// `model.layers` (default 1).
+///
+/// ```
+/// let m = gradus_run::config::ModelConfig { kind: "lstm_lm".into(), layers: Some(2), ..Default::default() };
+/// assert_eq!(gradus_run::setup::lstm_lm_size(&m), (128, 2));
+/// ```
+pub fn lstm_lm_size(m: &ModelConfig) -> (usize, usize) {
+    (m.width.unwrap_or(128), m.layers.unwrap_or(1))
+}
+
+/// [`read`] of the file a config key names; when nothing is at the path, the error names the
+/// key and the resolved path: `data.test_path: /data/t.csv: no such file or folder (...)`.
+fn read_key(
+    d: &DataConfig,
+    key: &str,
+    path: &str,
+    split: mnist::Split,
+    like: Like<'_>,
+) -> Result<(Dataset, Vec<String>, Option<CharVocab>)> {
+    if !std::path::Path::new(path).exists() {
+        return Err(RunError::Setup(format!(
+            "{key}: {path}: no such file or folder (a relative path in a config file resolves against the file's folder)"
+        )));
+    }
+    read(d, path, split, like)
+}
+
 /// Loads the training, validation and test data of a config (standardized if asked).
 ///
 /// # Errors
 /// A message naming the file and the problem.
 pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec)> {
     let d = &c.data;
-    let (mut train, features, vocab) = read(d, &d.path, mnist::Split::Train, Like::default())?;
+    let (mut train, features, vocab) = read_key(
+        d,
+        "data.path",
+        &d.path,
+        mnist::Split::Train,
+        Like::default(),
+    )?;
     // validation and test files: the training file's columns by name, whatever their order, and
     // its vocabulary and width
     let like = Like {
@@ -201,7 +235,9 @@ pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec)> {
         train = train.subset(&(0..limit.min(train.len())).collect::<Vec<_>>());
     }
     let validation = match (&d.validation_path, d.validation) {
-        (Some(p), _) => Validation::Separate(read(d, p, mnist::Split::Test, like)?.0),
+        (Some(p), _) => Validation::Separate(
+            read_key(d, "data.validation_path", p, mnist::Split::Test, like)?.0,
+        ),
         (None, Some(f)) => Validation::Holdout {
             fraction: f,
             seed: c.seed,
@@ -212,9 +248,9 @@ pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec)> {
         .map_err(|e| format!("{}: data.validation: {e}", d.path))?;
     let mut test = match &d.test_path {
         Some(p) if d.format == "mnist" && p == "test" => {
-            Some(read(d, &d.path, mnist::Split::Test, Like::default())?.0)
+            Some(read_key(d, "data.path", &d.path, mnist::Split::Test, Like::default())?.0)
         }
-        Some(p) => Some(read(d, p, mnist::Split::Test, like)?.0),
+        Some(p) => Some(read_key(d, "data.test_path", p, mnist::Split::Test, like)?.0),
         None => None,
     };
     let scaler = if d.standardize {
@@ -333,7 +369,7 @@ impl ModelSpec {
     pub fn model_input_shape(&self) -> Vec<usize> {
         let flat = vec![self.input_shape.iter().product()];
         match self.model.kind.as_str() {
-            "cnn" | "gpt" | "mf" => self.input_shape.clone(),
+            "cnn" | "gpt" | "lstm_lm" | "mf" => self.input_shape.clone(),
             "lstm" if self.input_shape.len() == 3 => self.input_shape[1..].to_vec(),
             "lstm" => vec![self.input_shape.iter().product::<usize>(), 1],
             _ => flat,
@@ -381,11 +417,16 @@ impl ModelSpec {
                 gpt.checkpoint_activations = m.checkpoint_activations;
                 Box::new(gpt)
             }
+            "lstm_lm" => {
+                let vocab = self.vocab.as_ref().map(|v| v.len()).ok_or("model.kind = \"lstm_lm\" needs data.format = \"text\"")?;
+                let (hidden, layers) = lstm_lm_size(m);
+                Box::new(LstmLm::new(vocab, hidden, layers, rng))
+            }
             "mf" => {
                 let (users, items) = self.users_items.ok_or("model.kind = \"mf\" needs data.format = \"ratings\"")?;
                 Box::new(MatrixFactorization::new(users, items, m.width.unwrap_or(8), rng))
             }
-            other => return Err(format!("model.kind: unknown value `{other}` (expected linear, logistic, softmax, mlp, cnn, lstm, gpt or mf)").into()),
+            other => return Err(format!("model.kind: unknown value `{other}` (expected linear, logistic, softmax, mlp, cnn, lstm, lstm_lm, gpt or mf)").into()),
         };
         model
             .cast(dtype_of(&self.dtype)?)

@@ -109,6 +109,14 @@ fn classification_report_has_a_confusion_matrix_mistakes_as_images_and_early_sto
         html.contains("vanishing &lt; 1e-7") || html.contains("outside the range: vanishing"),
         "thresholds"
     );
+    assert!(
+        html.contains("id=\"layer-charts\"")
+            && html.contains("0: update ratio")
+            && html.contains("1e-3 guide"),
+        "per-layer update ratios beside the gradient norms, with the 1e-3 guide"
+    );
+    let layers_csv = std::fs::read_to_string(out.join("layers.csv")).unwrap();
+    assert!(layers_csv.starts_with("epoch,layer,grad_norm,update_ratio\n"));
     let layers = html.matches("<svg").count();
     assert!(
         layers >= 4 + 2,
@@ -133,6 +141,19 @@ fn gpt_report_shows_generated_text_and_a_one_epoch_run_draws_curves() {
     );
     assert_sections(&html);
     assert!(html.contains("Generated text") && html.contains("class=\"sample\""));
+    // one epoch: its values and the layers' as tables, not charts of one dot each
+    assert!(
+        html.contains("<table id=\"epoch-values\">") && html.contains("<th>val_loss</th>"),
+        "the epoch's values as a table"
+    );
+    assert!(
+        html.contains("<table id=\"layer-values\">") && html.contains("<th>update ratio</th>"),
+        "the layers' values as a table"
+    );
+    assert!(
+        !html.contains("(epoch mean)</text>") && !html.contains("Metrics (each epoch"),
+        "no epoch charts of one point"
+    );
     assert!(
         steps_rows(&out) > 10,
         "one epoch, many steps: the loss chart has a curve"

@@ -183,6 +183,74 @@ pub fn update_squares(before: &Tensor, after: &[Tensor]) -> Result<Tensor> {
     })
 }
 
+/// Each parameter's `[||after_i - before_i||^2, ||before_i||^2]` in f64, joined in parameter
+/// order: `[2P]` for `P` tensors in `after` (`before` as [`flat_copy_f64`] took them), on the
+/// parameters' device. The per-layer update ratios of [`layer_update_ratios`] come from these.
+///
+/// # Errors
+/// When the parameters no longer match `before` in size.
+///
+/// ```
+/// use gradus_tensor::Tensor;
+/// use gradus_train::diagnostics::{flat_copy_f64, param_update_squares};
+/// let a = Tensor::from_vec(vec![3.0f32, 4.0], &[2]).unwrap();
+/// let b = Tensor::from_vec(vec![2.0f32], &[1]).unwrap();
+/// let before = flat_copy_f64(&[a.clone(), b.clone()]).unwrap();
+/// a.update_data(|v: &mut [f32]| v[1] = 4.5).unwrap();
+/// let sq = param_update_squares(&before, &[a, b]).unwrap();
+/// assert_eq!(sq.to_vec::<f64>().unwrap(), vec![0.25, 25.0, 0.0, 4.0]);
+/// ```
+pub fn param_update_squares(before: &Tensor, after: &[Tensor]) -> Result<Tensor> {
+    if after.is_empty() {
+        return Ok(Tensor::zeros(&[0], DType::F64));
+    }
+    no_grad(|| {
+        let delta = flat_copy_f64(after)?.sub(before)?;
+        let mut parts = Vec::with_capacity(2 * after.len());
+        let mut at = 0;
+        for t in after {
+            let n = t.numel();
+            parts.push(sum_squares(&delta.narrow(0, at, n)?)?);
+            parts.push(sum_squares(&before.narrow(0, at, n)?)?);
+            at += n;
+        }
+        Tensor::concat(&parts.iter().collect::<Vec<_>>(), 0)
+    })
+}
+
+/// Each layer's update-to-parameter ratio `||Δθ_layer|| / ||θ_layer||` (the "update:data
+/// ratio" of Karpathy's CS231n notes and makemore, where about 1e-3 is healthy; `θ` before the
+/// step), from [`param_update_squares`] read on the host (`squares`, pairs in the order of
+/// `names`). A layer's parameters are grouped as [`layer_of`] names them, in parameter order.
+///
+/// ```
+/// let r = gradus_train::diagnostics::layer_update_ratios(
+///     ["fc.weight", "fc.bias", "out.weight"],
+///     &[0.0625, 3.0, 0.0, 1.0, 1.0, 16.0],
+/// );
+/// assert_eq!(r, vec![("fc".to_string(), 0.125), ("out".to_string(), 0.25)]);
+/// ```
+pub fn layer_update_ratios<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    squares: &[f64],
+) -> Vec<(String, f64)> {
+    let mut sums: Vec<(String, f64, f64)> = Vec::new();
+    for (name, pair) in names.into_iter().zip(squares.chunks(2)) {
+        let layer = layer_of(name);
+        let (d, b) = (pair[0], pair.get(1).copied().unwrap_or(0.0));
+        match sums.last_mut() {
+            Some((l, ds, bs)) if l == layer => {
+                *ds += d;
+                *bs += b;
+            }
+            _ => sums.push((layer.to_string(), d, b)),
+        }
+    }
+    sums.into_iter()
+        .map(|(l, d, b)| (l, ratio_from_squares(d, b)))
+        .collect()
+}
+
 /// `||after - before|| / ||before||` from the two sums of squares of [`update_squares`]
 /// (`||after - before||` when the parameters were all 0).
 ///

@@ -25,6 +25,9 @@ pub struct EpochStats {
     pub ratio_sum: f64,
     /// Steps whose update ratio was measured.
     pub ratios: usize,
+    /// Sum of each layer's measured update ratio, in parameter order.
+    #[serde(default)]
+    pub layer_ratio_sums: Vec<(String, f64)>,
     /// The gradient noise scale's estimates over the epoch's steps (data parallel, or
     /// [`TrainOptions::noise_scale`](crate::TrainOptions::noise_scale)).
     #[serde(default)]
@@ -55,10 +58,24 @@ impl EpochStats {
         }
     }
 
-    /// Adds a measured update-to-parameter ratio.
-    pub fn add_ratio(&mut self, ratio: f64) {
+    /// Adds a measured update-to-parameter ratio, over all parameters and per layer.
+    ///
+    /// ```
+    /// use gradus_train::epoch::EpochStats;
+    /// let mut s = EpochStats::default();
+    /// s.add_ratio(1e-3, &[("fc".into(), 2e-3)]);
+    /// s.add_ratio(3e-3, &[("fc".into(), 4e-3)]);
+    /// assert_eq!(s.mean_layer_update_ratios(), vec![("fc".to_string(), 3e-3)]);
+    /// ```
+    pub fn add_ratio(&mut self, ratio: f64, layers: &[(String, f64)]) {
         self.ratio_sum += ratio;
         self.ratios += 1;
+        if self.layer_ratio_sums.is_empty() {
+            self.layer_ratio_sums = layers.iter().map(|(l, _)| (l.clone(), 0.0)).collect();
+        }
+        for ((_, acc), (_, r)) in self.layer_ratio_sums.iter_mut().zip(layers) {
+            *acc += r;
+        }
     }
 
     /// Mean loss per sample so far (NaN before the first step).
@@ -78,6 +95,14 @@ impl EpochStats {
         } else {
             f64::NAN
         }
+    }
+
+    /// Mean update ratio of each layer over the measured steps (empty when none was measured).
+    pub fn mean_layer_update_ratios(&self) -> Vec<(String, f64)> {
+        self.layer_ratio_sums
+            .iter()
+            .map(|(l, v)| (l.clone(), v / self.ratios as f64))
+            .collect()
     }
 
     /// Mean gradient norm of each layer per step.

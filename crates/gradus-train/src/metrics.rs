@@ -27,6 +27,10 @@ pub struct EpochRecord {
     pub metrics: std::collections::BTreeMap<String, f64>,
     /// Mean gradient norm of each layer over the epoch's steps, in parameter order.
     pub layer_grad_norms: Vec<(String, f64)>,
+    /// Mean update-to-parameter ratio `||Δθ|| / ||θ||` of each layer over the epoch's measured
+    /// steps (see [`crate::diagnostics::layer_update_ratios`]), in parameter order.
+    #[serde(default)]
+    pub layer_update_ratios: Vec<(String, f64)>,
     /// The gradient noise scale `B_simple` in samples (McCandlish et al. 2018), from the
     /// epoch's steps, when measured (see [`crate::noise_scale`]).
     #[serde(default)]
@@ -109,7 +113,12 @@ pub fn write_metrics_csv(path: &Path, records: &[EpochRecord]) -> std::io::Resul
     crate::checkpoint::write_atomic(path, out.as_bytes())
 }
 
-/// Writes `layers.csv`, the per-layer diagnostics in long form: `epoch,layer,grad_norm`.
+/// Writes `layers.csv`, the per-layer diagnostics in long form:
+/// `epoch,layer,grad_norm,update_ratio`. `grad_norm` is the layer's gradient norm, mean over the
+/// epoch's steps; `update_ratio` is the layer's "update:data ratio" `||Δθ|| / ||θ||` (Karpathy,
+/// CS231n; about 1e-3 is healthy, much lower learns slowly, much higher is unstable), mean over
+/// the epoch's measured steps (its first step and every `diagnostics_every`), empty when none
+/// was measured.
 ///
 /// # Errors
 /// When the file cannot be written.
@@ -117,15 +126,26 @@ pub fn write_metrics_csv(path: &Path, records: &[EpochRecord]) -> std::io::Resul
 /// ```
 /// use gradus_train::metrics::{write_layers_csv, EpochRecord};
 /// let path = std::env::temp_dir().join("gradus-doc-layers.csv");
-/// let r = EpochRecord { epoch: 1, layer_grad_norms: vec![("0".into(), 0.5)], ..Default::default() };
+/// let r = EpochRecord {
+///     epoch: 1,
+///     layer_grad_norms: vec![("0".into(), 0.5)],
+///     layer_update_ratios: vec![("0".into(), 0.001)],
+///     ..Default::default()
+/// };
 /// write_layers_csv(&path, &[r]).unwrap();
-/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "epoch,layer,grad_norm\n1,0,0.5\n");
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "epoch,layer,grad_norm,update_ratio\n1,0,0.5,0.001\n");
 /// ```
 pub fn write_layers_csv(path: &Path, records: &[EpochRecord]) -> std::io::Result<()> {
-    let mut out = String::from("epoch,layer,grad_norm\n");
+    let mut out = String::from("epoch,layer,grad_norm,update_ratio\n");
     for r in records {
         for (layer, norm) in &r.layer_grad_norms {
-            out.push_str(&format!("{},{layer},{}\n", r.epoch, fmt(*norm)));
+            let ratio = r
+                .layer_update_ratios
+                .iter()
+                .find(|(l, _)| l == layer)
+                .map(|(_, v)| fmt(*v))
+                .unwrap_or_default();
+            out.push_str(&format!("{},{layer},{},{ratio}\n", r.epoch, fmt(*norm)));
         }
     }
     crate::checkpoint::write_atomic(path, out.as_bytes())

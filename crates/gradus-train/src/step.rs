@@ -11,7 +11,7 @@
 
 use crate::batch::DeviceBatch;
 use crate::checkpoint::RunState;
-use crate::diagnostics::{flat_copy_f64, update_squares};
+use crate::diagnostics::{flat_copy_f64, param_update_squares, update_squares};
 use crate::epoch::EpochStats;
 use crate::error::{Result, TrainError};
 use crate::noise_scale::NoiseSample;
@@ -201,7 +201,12 @@ impl Trainer {
         self.optimizer.step()?;
         self.optimizer.zero_grad();
         if let Some(before) = before {
-            pending.record_ratio(update_squares(&before, &tensors(named))?);
+            let after = tensors(named);
+            pending.record_ratio(
+                &update_squares(&before, &after)?,
+                &param_update_squares(&before, &after)?,
+                named.iter().map(|(n, _)| n.clone()).collect(),
+            )?;
         }
         Ok(())
     }
@@ -229,7 +234,7 @@ impl Trainer {
             }
         }
         for r in ratios {
-            l.stats.add_ratio(r);
+            l.stats.add_ratio(r.global, &r.per_layer);
         }
         Ok(())
     }

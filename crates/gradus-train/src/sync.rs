@@ -7,7 +7,7 @@
 //! numbers, step by step in step order, exactly as if each step had been read on its own. So the
 //! logged values do not depend on the interval: only when a divergence is noticed does.
 
-use crate::diagnostics::{grad_squares, ratio_from_squares, GradNorms};
+use crate::diagnostics::{grad_squares, layer_update_ratios, ratio_from_squares, GradNorms};
 use crate::noise_scale::NoiseSample;
 use gradus_nn::Param;
 use gradus_tensor::{autodiff::no_grad, DType, Result, Tensor};
@@ -39,12 +39,29 @@ pub(crate) struct SyncedStep {
     pub noise: Option<NoiseSample>,
 }
 
+/// One measured step's update sums of squares, waiting for the next sync.
+struct PendingRatio {
+    /// Parameter names, in the order of the pairs after the first.
+    names: Vec<String>,
+    /// `[2 + 2P]` f64: `||after - before||^2`, `||before||^2` over all parameters, then the
+    /// same pair for each parameter.
+    values: Tensor,
+}
+
+/// One measured step's update-to-parameter ratios as read on the host.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct UpdateRatios {
+    /// Over all parameters.
+    pub global: f64,
+    /// Per layer, in parameter order (see [`layer_update_ratios`]).
+    pub per_layer: Vec<(String, f64)>,
+}
+
 /// Steps and update ratios not yet read on the host.
 #[derive(Default)]
 pub(crate) struct Pending {
     steps: Vec<PendingStep>,
-    /// `[2]` f64 each: `||after - before||^2`, `||before||^2`.
-    ratios: Vec<Tensor>,
+    ratios: Vec<PendingRatio>,
 }
 
 impl Pending {
@@ -78,15 +95,23 @@ impl Pending {
         Ok(())
     }
 
-    /// Keeps a measured step's update sums of squares (`[2]`, see
-    /// [`crate::diagnostics::update_squares`]) on the device.
-    pub fn record_ratio(&mut self, squares: Tensor) {
-        self.ratios.push(squares);
+    /// Keeps a measured step's update sums of squares on the device: `global` (`[2]`, see
+    /// [`crate::diagnostics::update_squares`]) and `per_param` (`[2P]`, see
+    /// [`crate::diagnostics::param_update_squares`]) of the parameters `names`.
+    pub fn record_ratio(
+        &mut self,
+        global: &Tensor,
+        per_param: &Tensor,
+        names: Vec<String>,
+    ) -> Result<()> {
+        let values = Tensor::concat(&[global, per_param], 0)?;
+        self.ratios.push(PendingRatio { names, values });
+        Ok(())
     }
 
     /// Reads everything pending in one host transfer: the steps in order, and the update ratios
     /// in order. Empties the store.
-    pub fn read(&mut self) -> Result<(Vec<SyncedStep>, Vec<f64>)> {
+    pub fn read(&mut self) -> Result<(Vec<SyncedStep>, Vec<UpdateRatios>)> {
         if self.steps.is_empty() && self.ratios.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
@@ -94,7 +119,7 @@ impl Pending {
             .steps
             .iter()
             .map(|s| &s.values)
-            .chain(&self.ratios)
+            .chain(self.ratios.iter().map(|r| &r.values))
             .collect();
         let host = Tensor::concat(&parts, 0)?.to_vec_f64();
         let mut at = 0;
@@ -111,11 +136,15 @@ impl Pending {
                 noise: s.noise,
             });
         }
-        let ratios = host[at..]
-            .chunks(2)
-            .map(|d| ratio_from_squares(d[0], d[1]))
-            .collect();
-        self.ratios.clear();
+        let mut ratios = Vec::with_capacity(self.ratios.len());
+        for r in self.ratios.drain(..) {
+            let v = &host[at..at + r.values.numel()];
+            at += r.values.numel();
+            ratios.push(UpdateRatios {
+                global: ratio_from_squares(v[0], v[1]),
+                per_layer: layer_update_ratios(r.names.iter().map(String::as_str), &v[2..]),
+            });
+        }
         Ok((steps, ratios))
     }
 }

@@ -654,6 +654,7 @@ impl Trainer {
             update_ratio: s.mean_update_ratio(),
             metrics: metrics.into_iter().collect(),
             layer_grad_norms: s.mean_layer_norms(),
+            layer_update_ratios: s.mean_layer_update_ratios(),
             noise_scale: s.noise.b_simple(),
             seconds: started.elapsed().as_secs_f64(),
         })

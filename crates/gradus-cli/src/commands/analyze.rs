@@ -33,8 +33,7 @@ fn alphas() -> Vec<f64> {
 /// Runs `gradus analyze`.
 pub fn run(req: &Request<'_>) -> Result<(), String> {
     let text = gradus_data::text::read_text(req.config).map_err(|e| e.to_string())?;
-    let config =
-        Config::parse(&text, &req.config.display().to_string(), &[]).map_err(|e| e.to_string())?;
+    let config = Config::parse_file(&text, req.config, &[]).map_err(|e| e.to_string())?;
     let lr = config.optimizer.lr;
     // the data read, scaled and shaped as the run that trained the model read it
     let run = RunBuilder::new(config)

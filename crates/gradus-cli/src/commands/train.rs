@@ -20,8 +20,8 @@ pub fn run(
 ) -> Result<(), String> {
     // as every text reader: a byte-order mark dropped, invalid UTF-8 located
     let text = gradus_data::text::read_text(config_path).map_err(|e| e.to_string())?;
-    let c = Config::parse(&text, &config_path.display().to_string(), overrides)
-        .map_err(|e| e.to_string())?;
+    // relative paths resolve against the config's folder (those of --set against the cwd)
+    let c = Config::parse_file(&text, config_path, overrides).map_err(|e| e.to_string())?;
     let out = out.unwrap_or_else(|| gradus_train::trainer::default_run_dir(config_path));
     let comm = crate::distributed::communicator()?;
     let args = TrainArgs {

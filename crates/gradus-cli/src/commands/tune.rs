@@ -43,7 +43,13 @@ pub fn run(a: TuneArgs) -> Result<(), String> {
     }
     let source = a.config.display().to_string();
     let text = gradus_data::text::read_text(&a.config).map_err(|e| e.to_string())?;
-    let split = split_config(&text, &source).map_err(|e| e.to_string())?;
+    let mut split = split_config(&text, &source).map_err(|e| e.to_string())?;
+    // the trials' config.toml and best.toml hold the data paths resolved against this config's
+    // folder (absolute), so they train from their own folders
+    gradus_run::config::paths::resolve_table(
+        &mut split.base,
+        gradus_run::config::paths::folder_of(&a.config),
+    );
     trial_config::check(&split.base, &split.spec.space, &source).map_err(|e| e.to_string())?;
     trial_config::check_metric(&split.base, &split.spec.metric, &source)
         .map_err(|e| e.to_string())?;

@@ -68,3 +68,18 @@ pub fn train(dir: &Path, config: &str, name: &str, extra: &[&str]) -> PathBuf {
 pub fn model(run: &Path) -> Vec<u8> {
     std::fs::read(run.join("model.safetensors")).unwrap()
 }
+
+/// Config text with its data paths (`"data/..."`, `"../data/..."` as the examples and tests
+/// write them) made absolute, so that a copy written to a temporary folder finds the repository's
+/// data: relative paths in a config resolve against the config's own folder.
+pub fn absolute_data(text: &str) -> String {
+    let data = format!("\"{}/", repo().join("data").display());
+    text.replace("\"../../data/", &data)
+        .replace("\"../data/", &data)
+        .replace("\"data/", &data)
+}
+
+/// The example config `examples/NAME` as text, its data paths absolute ([`absolute_data`]).
+pub fn example(name: &str) -> String {
+    absolute_data(&std::fs::read_to_string(repo().join("examples").join(name)).unwrap())
+}

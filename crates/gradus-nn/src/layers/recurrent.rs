@@ -180,6 +180,50 @@ impl Recurrent {
     /// assert_eq!(out.narrow(1, 4, 1).unwrap().reshape(&[2, 4]).unwrap().to_vec_f64(), state.h[1].to_vec_f64());
     /// ```
     pub fn forward_with_state(&self, x: &Tensor) -> Result<(Tensor, RecurrentState)> {
+        self.forward_from(x, None)
+    }
+
+    /// [`Recurrent::forward_with_state`] read on from `initial`, the final state of an earlier
+    /// call (each layer's `h`, and `c` for an LSTM, `[batch, hidden]`); zeros when `None`, as
+    /// PyTorch's `lstm(x, (h0, c0))` and `lstm(x)`. A sequence run in two calls, the second from
+    /// the first's state, gives the outputs of one call over the whole sequence.
+    ///
+    /// # Errors
+    /// As [`Recurrent::forward_with_state`]; or an `initial` state with another number of
+    /// layers or other shapes.
+    ///
+    /// ```
+    /// use gradus_nn::{layers::Recurrent, Module};
+    /// use gradus_tensor::{DType, Rng, Tensor};
+    /// let lstm = Recurrent::lstm(2, 3, 2, &mut Rng::seed(0));
+    /// let x = Tensor::from_vec((0..8).map(|i| i as f64 / 8.0).collect(), &[1, 4, 2]).unwrap();
+    /// lstm.cast(DType::F64).unwrap();
+    /// let (whole, _) = lstm.forward_with_state(&x).unwrap();
+    /// let (_, s) = lstm.forward_from(&x.narrow(1, 0, 3).unwrap(), None).unwrap();
+    /// let (last, _) = lstm.forward_from(&x.narrow(1, 3, 1).unwrap(), Some(&s)).unwrap();
+    /// let a = whole.narrow(1, 3, 1).unwrap().to_vec_f64();
+    /// assert!(a.iter().zip(last.to_vec_f64()).all(|(u, v)| (u - v).abs() < 1e-12));
+    /// ```
+    pub fn forward_from(
+        &self,
+        x: &Tensor,
+        initial: Option<&RecurrentState>,
+    ) -> Result<(Tensor, RecurrentState)> {
+        if let Some(s) = initial {
+            let lstm = self.kind == CellKind::Lstm;
+            if s.h.len() != self.layers.len() || (lstm && s.c.len() != self.layers.len()) {
+                return Err(TensorError::InvalidShape {
+                    op: "recurrent",
+                    shape: vec![s.h.len(), s.c.len()],
+                    detail: format!(
+                        "the initial state has {} hidden and {} cell states; the stack has {} layers",
+                        s.h.len(),
+                        s.c.len(),
+                        self.layers.len()
+                    ),
+                });
+            }
+        }
         if x.rank() != 3 || x.shape()[1] == 0 {
             return Err(TensorError::InvalidShape {
                 op: "recurrent",
@@ -192,8 +236,10 @@ impl Recurrent {
             h: Vec::new(),
             c: Vec::new(),
         };
-        for layer in &self.layers {
-            let (next, h, c) = self.run_layer(layer, &out)?;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let h0 = initial.map(|s| &s.h[l]);
+            let c0 = initial.and_then(|s| s.c.get(l));
+            let (next, h, c) = self.run_layer(layer, &out, h0, c0)?;
             out = next;
             state.h.push(h);
             state.c.extend(c);
@@ -201,12 +247,15 @@ impl Recurrent {
         Ok((out, state))
     }
 
-    /// Runs one layer over `input` `[batch, seq, in]`; returns the hidden states `[batch, seq,
-    /// hidden]`, the last hidden state and, for an LSTM, the last cell state.
+    /// Runs one layer over `input` `[batch, seq, in]` from `h0` and `c0` (zeros when `None`);
+    /// returns the hidden states `[batch, seq, hidden]`, the last hidden state and, for an LSTM,
+    /// the last cell state.
     fn run_layer(
         &self,
         p: &LayerParams,
         input: &Tensor,
+        h0: Option<&Tensor>,
+        c0: Option<&Tensor>,
     ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
         let (batch, seq, features) = (input.shape()[0], input.shape()[1], input.shape()[2]);
         // GRU needs b_hh inside r * (W_hn h + b_hn); the other cells fold both biases together
@@ -222,23 +271,25 @@ impl Recurrent {
             .add(&b_in)?
             .reshape(&[batch, seq, gates])?;
         let zeros = Tensor::zeros(&[batch, self.hidden_size], input.dtype());
+        let h0 = h0.cloned().unwrap_or_else(|| zeros.clone());
+        let c0 = c0.cloned().unwrap_or_else(|| zeros.clone());
         let last = |all: &Tensor| all.narrow(1, seq - 1, 1)?.squeeze(1);
         // LSTM and GRU: one fused op for the whole sequence (see `Tensor::lstm_sequence` and
         // `Tensor::gru_sequence`)
         match self.kind {
             CellKind::Lstm => {
-                let (h_all, c_all) = xw_all.lstm_sequence(&p.w_hh.tensor(), &zeros, &zeros)?;
+                let (h_all, c_all) = xw_all.lstm_sequence(&p.w_hh.tensor(), &h0, &c0)?;
                 return Ok((h_all.clone(), last(&h_all)?, Some(last(&c_all)?)));
             }
             CellKind::Gru => {
-                let h_all = xw_all.gru_sequence(&p.w_hh.tensor(), &p.b_hh.tensor(), &zeros)?;
+                let h_all = xw_all.gru_sequence(&p.w_hh.tensor(), &p.b_hh.tensor(), &h0)?;
                 return Ok((h_all.clone(), last(&h_all)?, None));
             }
             CellKind::RnnTanh => {}
         }
         // the engine adds the step slices' gradients into one buffer, not one per step
         let w_hh_t = p.w_hh.tensor().t()?;
-        let mut h = zeros;
+        let mut h = h0;
         let mut steps = Vec::with_capacity(seq);
         for t in 0..seq {
             let xw = xw_all.narrow(1, t, 1)?.reshape(&[batch, gates])?;

@@ -7,7 +7,7 @@ use super::{DataConfig, ModelConfig};
 const FORMATS: &[&str] = &["csv", "mnist", "libsvm", "text", "ratings"];
 const TASKS: &[&str] = &["classification", "binary", "regression"];
 const KINDS: &[&str] = &[
-    "linear", "logistic", "softmax", "mlp", "cnn", "lstm", "gpt", "mf",
+    "linear", "logistic", "softmax", "mlp", "cnn", "lstm", "lstm_lm", "gpt", "mf",
 ];
 const ACTIVATIONS: &[&str] = &[
     "relu",
@@ -181,8 +181,8 @@ pub(super) fn check_model(c: &mut Checker, m: &ModelConfig, d: &DataConfig) {
         _ => c.unused("model.activation", activation.is_some(), &owner, "mlp"),
     }
     for (key, value, users) in [
-        ("model.width", width, &["lstm", "gpt", "mf"][..]),
-        ("model.layers", layers, &["lstm", "gpt"][..]),
+        ("model.width", width, &["lstm", "lstm_lm", "gpt", "mf"][..]),
+        ("model.layers", layers, &["lstm", "lstm_lm", "gpt"][..]),
         ("model.heads", heads, &["gpt"][..]),
     ] {
         c.unused(
@@ -222,7 +222,7 @@ fn check_model_fits_data(c: &mut Checker, kind: &str, d: &DataConfig) {
         return;
     }
     let needed_format = match kind {
-        "gpt" => Some("text"),
+        "gpt" | "lstm_lm" => Some("text"),
         "mf" => Some("ratings"),
         "cnn" => Some("mnist"),
         _ => None,
@@ -234,11 +234,12 @@ fn check_model_fits_data(c: &mut Checker, kind: &str, d: &DataConfig) {
         );
     }
     let needed_kind = match f {
-        "text" => Some("gpt"),
-        "ratings" => Some("mf"),
+        "text" => Some(&["gpt", "lstm_lm"][..]),
+        "ratings" => Some(&["mf"][..]),
         _ => None,
     };
-    if let Some(needed) = needed_kind.filter(|&n| n != kind) {
+    if let Some(needed) = needed_kind.filter(|n| !n.contains(&kind)) {
+        let needed = needed.join("\" or \"");
         c.fail(
             "model.kind",
             format!("data.format = \"{f}\" needs model.kind = \"{needed}\", not \"{kind}\""),

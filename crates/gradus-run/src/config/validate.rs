@@ -11,7 +11,7 @@
 //! | `dtype` | "f32", "f64" |
 //! | `seed` | any |
 //! | `data.format` | csv, mnist, libsvm, text, ratings |
-//! | `data.path`, `data.validation_path`, `data.test_path` | not empty |
+//! | `data.path`, `data.validation_path`, `data.test_path` | not empty; a relative path resolves against the config file's folder (see `config::paths`) |
 //! | `data.task` | classification, binary, regression (csv, libsvm); mnist and text are classification, ratings regression |
 //! | `data.target` | required (csv, ratings), not empty |
 //! | `data.features` | csv, ratings: at least one, distinct, not the target; ratings: exactly two (user, item) |

@@ -66,7 +66,8 @@ pub struct RunFiles {
     pub metrics: Table,
     /// `steps.csv`: one row per optimizer step (empty for runs written before it existed).
     pub steps: Table,
-    /// `layers.csv`: `epoch,layer,grad_norm`.
+    /// `layers.csv`: `epoch,layer,grad_norm,update_ratio` (`update_ratio` absent in runs
+    /// written before it existed).
     pub layers: Table,
     /// `summary.json`, if written.
     pub summary: Option<serde_json::Value>,
@@ -106,11 +107,25 @@ impl RunFiles {
         })
     }
 
-    /// Per-layer `(epoch, grad_norm)` series from `layers.csv`, layers in file order.
-    pub fn layer_series(&self) -> Vec<(String, Vec<(f64, f64)>)> {
+    /// Per-layer `(epoch, value)` series of a `layers.csv` column (`grad_norm`,
+    /// `update_ratio`), layers in file order; empty when the file has no such column.
+    ///
+    /// ```
+    /// use gradus_run::report::run_files::{RunFiles, Table};
+    /// let files = RunFiles {
+    ///     dir: "runs/demo".into(),
+    ///     metrics: Table::default(),
+    ///     steps: Table::default(),
+    ///     layers: Table::parse("epoch,layer,grad_norm,update_ratio\n1,fc,0.5,0.001\n2,fc,0.4,\n"),
+    ///     summary: None,
+    ///     config: None,
+    /// };
+    /// assert_eq!(files.layer_series("update_ratio"), vec![("fc".to_string(), vec![(1.0, 0.001)])]);
+    /// ```
+    pub fn layer_series(&self, column: &str) -> Vec<(String, Vec<(f64, f64)>)> {
         let mut out: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
         let col = |n: &str| self.layers.header.iter().position(|h| h == n);
-        let (Some(e), Some(l), Some(g)) = (col("epoch"), col("layer"), col("grad_norm")) else {
+        let (Some(e), Some(l), Some(g)) = (col("epoch"), col("layer"), col(column)) else {
             return out;
         };
         for r in &self.layers.rows {

@@ -195,8 +195,9 @@ pub(super) fn curves(files: &RunFiles) -> String {
     }
     loss.markers = markers(files, true);
     let mut charts = vec![loss.svg()];
+    let by_epoch = files.metrics.rows.len() >= 2;
     let names = metric_names(files);
-    if !names.is_empty() {
+    if by_epoch && !names.is_empty() {
         let mut m = Chart::new("Metrics (each epoch, validation data)", "epoch");
         m.log_y = Some(false);
         for (i, n) in names.iter().enumerate() {
@@ -222,30 +223,58 @@ pub(super) fn curves(files: &RunFiles) -> String {
     }
     g.markers = markers(files, true);
     charts.push(g.svg());
-    let mut u = Chart::new("Update-to-parameter norm ratio (epoch mean)", "epoch");
-    u.series.push(Series::line(
-        "ratio",
-        "#8c564b",
-        files.metrics.points("epoch", "update_ratio"),
-    ));
-    charts.push(u.svg());
-    let noise = files.metrics.points("epoch", "noise_scale");
-    if !noise.is_empty() {
-        let mut n = Chart::new(
-            "Gradient noise scale B_simple (samples; the critical batch size)",
-            "epoch",
-        );
-        n.series.push(Series::line("B_simple", "#17becf", noise));
-        charts.push(n.svg());
+    if by_epoch {
+        let mut u = Chart::new("Update-to-parameter norm ratio (epoch mean)", "epoch");
+        u.series.push(Series::line(
+            "ratio",
+            "#8c564b",
+            files.metrics.points("epoch", "update_ratio"),
+        ));
+        charts.push(u.svg());
+        let noise = files.metrics.points("epoch", "noise_scale");
+        if !noise.is_empty() {
+            let mut n = Chart::new(
+                "Gradient noise scale B_simple (samples; the critical batch size)",
+                "epoch",
+            );
+            n.series.push(Series::line("B_simple", "#17becf", noise));
+            charts.push(n.svg());
+        }
     }
+    let epoch_values = if by_epoch {
+        String::new()
+    } else {
+        epoch_table(files)
+    };
     let note = format!(
         "<p class=\"note\">Training loss per step, smoothed as TensorBoard smooths (debiased exponential moving average, weight {REPORT_WEIGHT}), the raw values faint; validation at each epoch's end. Hover a point for its value. A y axis marked \"log y\" is logarithmic.</p>"
     );
     section(
         "curves",
         "Training curves",
-        &format!("{note}<div class=\"row\">{}</div>", charts.join("")),
+        &format!(
+            "{note}<div class=\"row\">{}</div>{epoch_values}",
+            charts.join("")
+        ),
     )
+}
+
+/// `metrics.csv` as a table, for a run of one epoch, whose epoch charts would be single dots.
+fn epoch_table(files: &RunFiles) -> String {
+    let mut s = String::from("<p class=\"note\">One epoch: its values (metrics.csv) as a table rather than charts of one point each.</p><table id=\"epoch-values\"><tr>");
+    for h in &files.metrics.header {
+        let _ = write!(s, "<th>{}</th>", escape(h));
+    }
+    s.push_str("</tr>");
+    for r in &files.metrics.rows {
+        s.push_str("<tr>");
+        for cell in r {
+            let v = cell.parse::<f64>().map_or_else(|_| cell.clone(), short);
+            let _ = write!(s, "<td class=\"n\">{}</td>", escape(&v));
+        }
+        s.push_str("</tr>");
+    }
+    s + "</table>"
 }
 
 pub(super) fn test(input: &ReportInput) -> String {
@@ -306,36 +335,119 @@ pub(super) fn timing(files: &RunFiles, input: &ReportInput) -> String {
     section("timing", "Time, throughput and memory", &content)
 }
 
+/// The "update:data ratio" a healthy layer's update ratio stays near (Karpathy, CS231n notes
+/// and makemore part 3), drawn as a guide line.
+pub(crate) const UPDATE_RATIO_GUIDE: f64 = 1e-3;
+
+/// A small chart of one layer's series.
+fn small_chart(title: &str, color: &str, pts: Vec<(f64, f64)>) -> Chart {
+    let mut c = Chart::new(title, "epoch");
+    c.width = 300.0;
+    c.height = 170.0;
+    c.series.push(Series::line("", color, pts));
+    c
+}
+
+/// A layer's update ratios with the 1e-3 guide as a faint line across the epochs (a series, so
+/// that the y range always holds it).
+fn ratio_chart(name: &str, pts: Vec<(f64, f64)>) -> String {
+    let (x0, x1) = pts
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.0), b.max(p.0))
+        });
+    let mut c = small_chart(&format!("{name}: update ratio"), "#8c564b", pts);
+    c.log_y = Some(true);
+    if x0.is_finite() {
+        c.series.push(Series {
+            label: "1e-3 guide".into(),
+            color: "#7f7f7f".into(),
+            opacity: 0.6,
+            style: Style::Line(1.0),
+            hover: false,
+            points: vec![(x0, UPDATE_RATIO_GUIDE), (x1, UPDATE_RATIO_GUIDE)],
+        });
+    }
+    c.svg()
+}
+
 pub(super) fn layers(files: &RunFiles, input: &ReportInput) -> String {
-    let layers = files.layer_series();
+    let title = "Per-layer gradient norms and update ratios";
+    let layers = files.layer_series("grad_norm");
     if layers.is_empty() {
         return section(
             "layers",
-            "Per-layer gradient norms",
+            title,
             "<p class=\"note\">layers.csv has no rows.</p>",
         );
     }
+    let ratios = files.layer_series("update_ratio");
     let (vanish, explode) = input.thresholds;
+    if layers.iter().all(|(_, pts)| pts.len() < 2) {
+        return section(
+            "layers",
+            title,
+            &layer_table(&layers, &ratios, input.thresholds),
+        );
+    }
     let charts: String = layers
         .into_iter()
         .map(|(name, pts)| {
-            let mut c = Chart::new(&name, "epoch");
-            c.width = 300.0;
-            c.height = 170.0;
-            c.series.push(Series::line("", "#9467bd", pts));
+            let mut c = small_chart(&format!("{name}: gradient norm"), "#9467bd", pts);
             c.thresholds = vec![
                 (vanish, format!("vanishing < {}", label(vanish, 0.0))),
                 (explode, format!("exploding > {}", label(explode, 0.0))),
             ];
-            c.svg()
+            let ratio = ratios
+                .iter()
+                .find(|(l, _)| *l == name)
+                .map_or_else(String::new, |(_, r)| ratio_chart(&name, r.clone()));
+            format!("<div class=\"row\">{}{ratio}</div>", c.svg())
         })
         .collect();
-    let note = format!("<p class=\"note\">Each layer's gradient norm, mean over the epoch's steps (layers.csv). Dashed red lines: the thresholds under which a layer counts as vanishing ({}) and over which as exploding ({}), named at the bottom when off the chart.</p>", label(vanish, 0.0), label(explode, 0.0));
+    let mut note = format!("<p class=\"note\">Each layer's gradient norm, mean over the epoch's steps (layers.csv). Dashed red lines: the thresholds under which a layer counts as vanishing ({}) and over which as exploding ({}), named at the bottom when off the chart.", label(vanish, 0.0), label(explode, 0.0));
+    if !ratios.is_empty() {
+        note.push_str(" Beside it the layer's update-to-parameter ratio ‖Δθ‖/‖θ‖ (the \"update:data ratio\"), mean over the epoch's measured steps; the grey line is the 1e-3 a healthy layer stays near: far below it learns slowly, far above it is unstable.");
+    }
+    note.push_str("</p>");
     section(
         "layers",
-        "Per-layer gradient norms",
-        &format!("{note}<div class=\"row\">{charts}</div>"),
+        title,
+        &format!("{note}<div class=\"row\" id=\"layer-charts\">{charts}</div>"),
     )
+}
+
+/// The layers' values of a one-epoch run as a table (charts of one dot each say nothing), each
+/// flagged against the thresholds and the update-ratio guide.
+fn layer_table(
+    layers: &[(String, Vec<(f64, f64)>)],
+    ratios: &[(String, Vec<(f64, f64)>)],
+    (vanish, explode): (f64, f64),
+) -> String {
+    let mut s = format!("<p class=\"note\">One epoch: each layer's gradient norm (mean over the epoch's steps; vanishing under {}, exploding over {}) and update-to-parameter ratio ‖Δθ‖/‖θ‖ (the \"update:data ratio\", mean over the measured steps; about 1e-3 is healthy), from layers.csv.</p><table id=\"layer-values\"><tr><th>layer</th><th>gradient norm</th><th>update ratio</th><th></th></tr>", label(vanish, 0.0), label(explode, 0.0));
+    for (name, pts) in layers {
+        let norm = pts.last().map_or(f64::NAN, |p| p.1);
+        let ratio = ratios
+            .iter()
+            .find(|(l, _)| l == name)
+            .and_then(|(_, r)| r.last())
+            .map(|p| p.1);
+        let flag = if norm < vanish {
+            "vanishing"
+        } else if norm > explode {
+            "exploding"
+        } else {
+            ""
+        };
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{flag}</td></tr>",
+            escape(name),
+            short(norm),
+            ratio.map_or_else(String::new, short)
+        );
+    }
+    s + "</table>"
 }
 
 pub(super) fn task(input: &ReportInput) -> String {

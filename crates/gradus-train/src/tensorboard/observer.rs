@@ -17,6 +17,7 @@ use std::path::Path;
 /// | `epoch/train_loss`, `epoch/val_loss`, `epoch/<metric>` | each epoch end | as in `metrics.csv` (metrics on the validation set, else the training set) |
 /// | `epoch/lr`, `epoch/grad_norm`, `epoch/update_ratio` | each epoch end | as in `metrics.csv` |
 /// | `epoch/grad_norm/<layer>` | each epoch end | the layer's mean gradient norm, as in `layers.csv` |
+/// | `epoch/update_ratio/<layer>` | each epoch end | the layer's mean update-to-parameter ratio, as in `layers.csv` |
 /// | `weights/<param>` (histogram) | each epoch end | the parameter's values |
 /// | `gradients/<param>` (histogram) | each epoch's first step | the parameter's gradient |
 /// | hparams plugin | start and end | the run's hyperparameters, the epoch scalars as its metrics, and how the run ended |
@@ -110,6 +111,9 @@ impl TrainObserver for TensorBoardObserver {
         values.push(("epoch/update_ratio".into(), r.update_ratio));
         for (layer, n) in &r.layer_grad_norms {
             values.push((format!("epoch/grad_norm/{layer}"), *n));
+        }
+        for (layer, u) in &r.layer_update_ratios {
+            values.push((format!("epoch/update_ratio/{layer}"), *u));
         }
         if !self.hparams_written {
             // the metrics the HParams dashboard shows: the epoch's losses and task metrics
