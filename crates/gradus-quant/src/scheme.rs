@@ -75,16 +75,46 @@ impl ActQuant {
 
     /// The quantizer for the range of `x` (dynamic quantization).
     pub fn of(x: &[f32]) -> ActQuant {
-        let (lo, hi) = x
-            .iter()
-            .fold((0f32, 0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        // eight running minima and maxima, so that the scan vectorizes (min and max are exact:
+        // the order does not change the result)
+        let (mut lo, mut hi) = ([0f32; 8], [0f32; 8]);
+        let mut chunks = x.chunks_exact(8);
+        for c in &mut chunks {
+            for ((l, h), &v) in lo.iter_mut().zip(&mut hi).zip(c) {
+                *l = l.min(v);
+                *h = h.max(v);
+            }
+        }
+        for &v in chunks.remainder() {
+            lo[0] = lo[0].min(v);
+            hi[0] = hi[0].max(v);
+        }
+        let lo = lo.iter().fold(0f32, |a, &b| a.min(b));
+        let hi = hi.iter().fold(0f32, |a, &b| a.max(b));
         ActQuant::from_range(lo, hi)
     }
 
-    /// One value, rounded and clamped to `0..=127`.
+    /// One value, rounded (half away from zero, as `f32::round`) and clamped to `0..=127`; NaN
+    /// gives 0.
+    ///
+    /// Written without a call to `roundf` so that loops over it vectorize: `x / scale` is first
+    /// held to `±256` (beyond, the result is 0 or 127 either way; NaN goes to -256), where adding
+    /// the largest float below 0.5 to the magnitude and truncating rounds exactly as
+    /// `f32::round` does, and every conversion is in range.
     #[inline]
     pub fn quantize(&self, x: f32) -> u8 {
-        ((x / self.scale).round() + self.zero_point as f32).clamp(0.0, ACTIVATION_MAX as f32) as u8
+        const BELOW_HALF: f32 = 0.499_999_97; // the largest f32 below 0.5
+        // not `clamp`: it keeps NaN, and NaN must go to -256 here
+        #[allow(clippy::manual_clamp)]
+        let y = (x / self.scale).max(-256.0).min(256.0);
+        // SAFETY: `y` is finite and within ±256 (`max`/`min` map NaN to -256), so both
+        // conversions below are of finite values far inside the i32 range. (`as i32` would
+        // saturate, which the compiler cannot vectorize on baseline x86-64.)
+        let magnitude = unsafe { (y.abs() + BELOW_HALF).to_int_unchecked::<i32>() };
+        let rounded = (magnitude as f32).copysign(y);
+        let q = (rounded + self.zero_point as f32).clamp(0.0, ACTIVATION_MAX as f32);
+        // SAFETY: `q` is finite and within 0..=127.
+        unsafe { q.to_int_unchecked::<i32>() as u8 }
     }
 
     /// The real value `q` stands for.
@@ -105,4 +135,69 @@ pub fn row_sums(q: &[i8], per: usize) -> Vec<i32> {
     q.chunks(per.max(1))
         .map(|r| r.iter().map(|&v| v as i32).sum())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The textbook form `quantize` must equal bit for bit.
+    fn reference(q: &ActQuant, x: f32) -> u8 {
+        ((x / q.scale).round() + q.zero_point as f32).clamp(0.0, ACTIVATION_MAX as f32) as u8
+    }
+
+    #[test]
+    fn quantize_equals_round_half_away_everywhere_it_matters() {
+        let quantizers = [
+            ActQuant::from_range(-1.0, 1.54),
+            ActQuant::from_range(0.0, 6.0),
+            ActQuant::from_range(-3.0, 0.0),
+            ActQuant::from_range(-1e-30, 2e-30),
+            ActQuant::from_range(0.0, 0.0),
+        ];
+        let mut values = vec![f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0];
+        values.extend([f32::MIN_POSITIVE, -f32::MIN_POSITIVE, f32::MAX, f32::MIN]);
+        for q in &quantizers {
+            // every half step in and well beyond the quantized range, and its neighbours
+            for h in -1200..=1200 {
+                let y = h as f32 * 0.5;
+                for v in [
+                    y,
+                    f32::from_bits(y.to_bits() + 1),
+                    f32::from_bits(y.to_bits().wrapping_sub(1)),
+                ] {
+                    values.push(v * q.scale);
+                }
+            }
+        }
+        let mut state = 0x2545_f491_u32;
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            values.push(f32::from_bits(state));
+        }
+        for q in &quantizers {
+            for &x in &values {
+                assert_eq!(q.quantize(x), reference(q, x), "{x:e} with {q:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_range_scan_equals_a_plain_fold() {
+        for len in [0usize, 1, 7, 8, 9, 31, 784] {
+            let x: Vec<f32> = (0..len)
+                .map(|i| ((i * 37 % 101) as f32 - 40.0) * 0.37)
+                .collect();
+            let (lo, hi) = x
+                .iter()
+                .fold((0f32, 0f32), |(l, h), &v| (l.min(v), h.max(v)));
+            assert_eq!(
+                ActQuant::of(&x),
+                ActQuant::from_range(lo, hi),
+                "length {len}"
+            );
+        }
+    }
 }

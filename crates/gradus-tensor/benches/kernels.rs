@@ -32,6 +32,28 @@ fn matmul(c: &mut Criterion) {
     g.finish();
 }
 
+/// The int8 GEMM of quantized inference on every path this CPU has, at the MNIST MLP's layer
+/// shapes (batch 1 and 256): `c [m, n] = a [m, k] (u8) · b [n, k]ᵀ (i8)`.
+fn gemm_u8i8(c: &mut Criterion) {
+    use gradus_tensor::gemm_i8::{gemm_u8i8_with, Int8Path};
+    let mut g = c.benchmark_group("gemm_u8i8");
+    for (m, n, k) in [(1, 512, 784), (256, 512, 784), (256, 256, 512)] {
+        let a: Vec<u8> = (0..m * k).map(|i| (i * 7 % 128) as u8).collect();
+        let b: Vec<i8> = (0..n * k)
+            .map(|i| ((i * 13 % 255) as i32 - 127) as i8)
+            .collect();
+        let mut out = vec![0i32; m * n];
+        g.throughput(Throughput::Elements((2 * m * n * k) as u64)); // integer ops
+        for path in Int8Path::all_available() {
+            let id = BenchmarkId::new(format!("{path:?}"), format!("{m}x{n}x{k}"));
+            g.bench_function(id, |bench| {
+                bench.iter(|| gemm_u8i8_with(path, m, n, k, &a, &b, &mut out))
+            });
+        }
+    }
+    g.finish();
+}
+
 fn elementwise(c: &mut Criterion) {
     let mut g = c.benchmark_group("elementwise_f32");
     for n in [1 << 12, 1 << 16, 10_000_000] {
@@ -95,5 +117,12 @@ fn convolution(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, matmul, elementwise, reductions, convolution);
+criterion_group!(
+    benches,
+    matmul,
+    gemm_u8i8,
+    elementwise,
+    reductions,
+    convolution
+);
 criterion_main!(benches);

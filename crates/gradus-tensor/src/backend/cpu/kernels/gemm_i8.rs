@@ -237,12 +237,11 @@ mod x86 {
         body::<Vex>(m, n, k, a, b, c)
     }
 
+    /// The four sums of `v0..v3`'s lanes, in order: three `vphaddd` and one add.
     #[inline(always)]
-    unsafe fn hsum(v: __m256i) -> i32 {
-        let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-        let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
-        let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
-        _mm_cvtsi128_si32(s)
+    unsafe fn hsum4(v: [__m256i; 4]) -> __m128i {
+        let t = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+        _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1))
     }
 
     #[inline(always)]
@@ -250,36 +249,103 @@ mod x86 {
         _mm256_loadu_si256(p as *const __m256i)
     }
 
-    /// Each row of `a` against four rows of `b` at a time (one activation load feeds four
-    /// products); the last `k % 32` columns and `n % 4` rows in scalar code.
+    /// Bytes of `b` per cache block: that many weight rows stay in the L2 cache while every row
+    /// of `a` passes over them (a weight row is reloaded once per block of `a`, not per row).
+    const B_BLOCK_BYTES: usize = 128 * 1024;
+
+    /// `R` rows of `a` (at `a[r]`, `k` long) against the four rows of `b` at `b`: the `R x 4`
+    /// dot products of their first `k32` columns, in registers (`4R` accumulators; `R = 2` keeps
+    /// all operands in the 16 AVX2 registers). Each activation load feeds four products and
+    /// each weight load `R`.
+    #[inline(always)]
+    unsafe fn tile<M: Madd, const R: usize>(
+        a: [*const u8; R],
+        b: *const u8,
+        k: usize,
+        k32: usize,
+    ) -> [__m128i; R] {
+        let mut acc = [[_mm256_setzero_si256(); 4]; R];
+        let mut p = 0;
+        while p < k32 {
+            let mut va = [_mm256_setzero_si256(); R];
+            for (v, &ar) in va.iter_mut().zip(&a) {
+                *v = load(ar.add(p));
+            }
+            for c in 0..4 {
+                let vb = load(b.add(c * k + p));
+                for (accr, &v) in acc.iter_mut().zip(&va) {
+                    accr[c] = M::madd(accr[c], v, vb);
+                }
+            }
+            p += 32;
+        }
+        let mut out = [_mm_setzero_si128(); R];
+        for (o, accr) in out.iter_mut().zip(&acc) {
+            *o = hsum4(*accr);
+        }
+        out
+    }
+
+    /// Rows `rows` of `c` against weight rows `j0..j1` (a multiple of four from `j0`): tiles of
+    /// `R x 4`, the last `k % 32` columns in scalar code.
+    #[inline(always)]
+    unsafe fn rows_x4<M: Madd, const R: usize>(
+        i: usize,
+        (j0, j1): (usize, usize),
+        (n, k): (usize, usize),
+        a: &[u8],
+        b: &[i8],
+        c: &mut [i32],
+    ) {
+        let k32 = k / 32 * 32;
+        let bp = b.as_ptr() as *const u8;
+        let mut ar = [a.as_ptr(); R];
+        for (r, p) in ar.iter_mut().enumerate() {
+            *p = a.as_ptr().add((i + r) * k);
+        }
+        for j in (j0..j1).step_by(4) {
+            let sums = tile::<M, R>(ar, bp.add(j * k), k, k32);
+            for (r, s) in sums.iter().enumerate() {
+                let mut out = [0i32; 4];
+                _mm_storeu_si128(out.as_mut_ptr() as *mut __m128i, *s);
+                let arow = &a[(i + r) * k + k32..(i + r + 1) * k];
+                for (q, v) in out.iter().enumerate() {
+                    let brow = &b[(j + q) * k + k32..(j + q + 1) * k];
+                    c[(i + r) * n + j + q] = v + dot(arow, brow);
+                }
+            }
+        }
+    }
+
+    /// Cache-blocked over the rows of `b` ([`B_BLOCK_BYTES`]); within a block, `2 x 4` register
+    /// tiles (an odd last row of `a` in `1 x 4` tiles), the last `n % 4` rows of `b` one by one.
     #[inline(always)]
     unsafe fn body<M: Madd>(m: usize, n: usize, k: usize, a: &[u8], b: &[i8], c: &mut [i32]) {
         let k32 = k / 32 * 32;
         let n4 = n / 4 * 4;
+        let block = (B_BLOCK_BYTES / k.max(1)).max(4) / 4 * 4;
+        for j0 in (0..n4).step_by(block) {
+            let j1 = (j0 + block).min(n4);
+            let mut i = 0;
+            while i + 2 <= m {
+                rows_x4::<M, 2>(i, (j0, j1), (n, k), a, b, c);
+                i += 2;
+            }
+            if i < m {
+                rows_x4::<M, 1>(i, (j0, j1), (n, k), a, b, c);
+            }
+        }
         let bp = b.as_ptr() as *const u8;
         for i in 0..m {
             let ar = &a[i * k..(i + 1) * k];
-            let cr = &mut c[i * n..(i + 1) * n];
-            for j in (0..n4).step_by(4) {
-                let mut acc = [_mm256_setzero_si256(); 4];
-                for p in (0..k32).step_by(32) {
-                    let va = load(ar.as_ptr().add(p));
-                    for (r, acc) in acc.iter_mut().enumerate() {
-                        *acc = M::madd(*acc, va, load(bp.add((j + r) * k + p)));
-                    }
-                }
-                for (r, acc) in acc.iter().enumerate() {
-                    let row = &b[(j + r) * k..(j + r + 1) * k];
-                    cr[j + r] = hsum(*acc) + dot(&ar[k32..], &row[k32..]);
-                }
-            }
             for j in n4..n {
                 let row = &b[j * k..(j + 1) * k];
                 let mut acc = _mm256_setzero_si256();
                 for p in (0..k32).step_by(32) {
                     acc = M::madd(acc, load(ar.as_ptr().add(p)), load(bp.add(j * k + p)));
                 }
-                cr[j] = hsum(acc) + dot(&ar[k32..], &row[k32..]);
+                let s = hsum4([acc, acc, acc, acc]);
+                c[i * n + j] = _mm_cvtsi128_si32(s) + dot(&ar[k32..], &row[k32..]);
             }
         }
     }
@@ -325,6 +391,8 @@ mod tests {
             (1, 10, 784),
             (17, 9, 400),
             (64, 130, 300), // above PARALLEL_WORK: the threaded split
+            (7, 21, 9000),  // weight rows in two cache blocks (12 + 8) and a scalar tail row
+            (3, 8, 40000),  // the smallest block: four rows
             (0, 3, 4),
             (3, 0, 4),
             (2, 3, 0),
