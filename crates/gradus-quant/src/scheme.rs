@@ -103,8 +103,9 @@ impl ActQuant {
     /// `f32::round` does, and every conversion is in range.
     #[inline]
     pub fn quantize(&self, x: f32) -> u8 {
-        const BELOW_HALF: f32 = 0.499_999_97; // the largest f32 below 0.5
-        // not `clamp`: it keeps NaN, and NaN must go to -256 here
+        // the largest f32 below 0.5
+        const BELOW_HALF: f32 = 0.499_999_97;
+        // `max` and `min`, not `clamp`: NaN must go to -256, and `clamp` would keep it
         #[allow(clippy::manual_clamp)]
         let y = (x / self.scale).max(-256.0).min(256.0);
         // SAFETY: `y` is finite and within ±256 (`max`/`min` map NaN to -256), so both
