@@ -121,7 +121,8 @@ enum Command {
         /// Points per side of the 2-D loss surface around the weights (0: none).
         #[arg(long, default_value_t = 25)]
         grid: usize,
-        /// Where to write analysis.json [default: the model file's folder].
+        /// Where to write analysis.json and the plots (into report.html when the folder holds one,
+        /// else analysis.html) [default: the model file's folder].
         #[arg(long)]
         out: Option<PathBuf>,
     },

@@ -98,6 +98,45 @@ fn analyze_writes_a_parseable_analysis_of_a_trained_model() {
             .unwrap()
             >= 0.0
     );
+    // no run report in the output folder: the plots go to a page of their own
+    let page = std::fs::read_to_string(out.join("analysis.html")).unwrap();
+    assert_eq!(page.matches("<section id=\"analysis\">").count(), 1);
+    assert!(
+        page.contains("class=\"cell\""),
+        "the 3x3 surface as a heatmap"
+    );
+    assert!(text.contains("analysis.html"), "{text}");
+}
+
+#[test]
+fn analyzing_a_run_folder_twice_leaves_one_analysis_section_in_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = train(dir.path(), CONFIG, "run", &["--set", "epochs=1"]);
+    let model = run.join("model.safetensors");
+    let before = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(!before.contains("<section id=\"analysis\">"));
+    for grid in ["3", "0"] {
+        let o = gradus(&[
+            "analyze",
+            model.to_str().unwrap(),
+            "--config",
+            CONFIG,
+            "--batches",
+            "2",
+            "--top-k",
+            "2",
+            "--grid",
+            grid,
+        ]);
+        assert!(stdout(&o).contains("report.html"), "{}", stdout(&o));
+        let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+        assert_eq!(html.matches("<section id=\"analysis\">").count(), 1);
+        assert_eq!(html.matches("</body>").count(), 1);
+        // the second analysis, without a surface, replaced the first one's heatmap
+        assert_eq!(html.contains("class=\"cell\""), grid == "3");
+        assert!(html.contains("<section id=\"curves\">") && html.contains("Eigenvalue density"));
+    }
+    assert!(!run.join("analysis.html").exists());
 }
 
 #[test]

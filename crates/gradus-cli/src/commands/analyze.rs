@@ -1,6 +1,7 @@
 //! `gradus analyze MODEL --config CONFIG`: the curvature of a trained model's training loss
 //! (Hessian spectrum, trace, density, per-layer top eigenvalue, sharpness) on the first batches
-//! of the config's training data, written to `analysis.json` with a short summary printed.
+//! of the config's training data, written to `analysis.json` with a short summary printed, and
+//! drawn as plots in the folder's `report.html` (or `analysis.html` when there is none).
 
 use gradus_analysis::landscape::interpolate;
 use gradus_analysis::model_objective::{first_batches, model_objective};
@@ -88,7 +89,32 @@ pub fn run(req: &Request<'_>) -> Result<(), String> {
         println!("loss from the initial weights to the trained ones  {first:.6} -> {last:.6}");
     }
     println!("wrote {}", path.display());
+    let plots = write_plots(&out, &json)?;
+    println!("plots in {} (section \"analysis\")", plots.display());
     Ok(())
+}
+
+/// Puts the analysis section into `out/report.html` (replacing one an earlier analysis put
+/// there) when the folder holds a run's report, else writes it as `out/analysis.html`; returns
+/// the file written.
+fn write_plots(out: &Path, json: &serde_json::Value) -> Result<PathBuf, String> {
+    use gradus_run::report::analysis::{analysis_page, analysis_section, with_analysis};
+    let section = analysis_section(json);
+    let report = out.join("report.html");
+    let (path, html) = match std::fs::read_to_string(&report) {
+        Ok(page) => (report, with_analysis(&page, &section)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let title = out
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "analysis".into());
+            (out.join("analysis.html"), analysis_page(&title, &section))
+        }
+        Err(e) => return Err(format!("{}: {e}", report.display())),
+    };
+    gradus_train::checkpoint::write_atomic(&path, html.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
 }
 
 /// The model file must hold the model the config builds (same parameters, same shapes).

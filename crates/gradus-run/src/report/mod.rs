@@ -10,6 +10,7 @@
 //! The page is built from the run folder's files ([`run_files::RunFiles`]) and what only the run
 //! knows ([`ReportInput`]), so `gradus compare` draws from the same files.
 
+pub mod analysis;
 pub mod chart;
 pub mod compare;
 pub mod federated;
