@@ -76,8 +76,22 @@ fn regression_report_draws_predicted_against_actual_and_per_step_loss() {
     assert!(html.contains("rmse") && html.contains("samples/s") && html.contains("peak memory"));
     assert!(html.contains("[1, 1]"), "the model's weight shape");
     assert!(html.contains("[optimizer]"), "the resolved config");
+    assert!(html.contains("Metrics (each epoch, validation data)"));
     // 30 training samples in batches of 10: 3 steps per epoch
     assert_eq!(steps_rows(&out), 18);
+
+    // without validation data, the epoch metrics chart says they are the training data's
+    let html = train(
+        &format!(
+            "epochs = 3\n[data]\nformat = \"csv\"\npath = {csv:?}\ntarget = \"y\"\ntask = \"regression\"\n\
+             [model]\nkind = \"linear\"\n[optimizer]\nname = \"sgd\"\nlr = 0.05\n[batch]\nsize = 10\n"
+        ),
+        &dir.path().join("run-no-validation"),
+    );
+    assert!(
+        html.contains("Metrics (each epoch, training data)")
+            && !html.contains("Metrics (each epoch, validation data)")
+    );
 }
 
 #[test]

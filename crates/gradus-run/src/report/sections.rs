@@ -189,7 +189,8 @@ pub(super) fn curves(files: &RunFiles) -> String {
         loss.series.extend(raw_and_smoothed("train", BLUE, steps));
     }
     let val = files.metrics.points("step", "val_loss");
-    if !val.is_empty() {
+    let has_validation = !val.is_empty();
+    if has_validation {
         loss.series
             .push(Series::line("validation (epoch)", ORANGE, val));
     }
@@ -198,7 +199,13 @@ pub(super) fn curves(files: &RunFiles) -> String {
     let by_epoch = files.metrics.rows.len() >= 2;
     let names = metric_names(files);
     if by_epoch && !names.is_empty() {
-        let mut m = Chart::new("Metrics (each epoch, validation data)", "epoch");
+        // without validation data the epoch's metrics are the training data's
+        let title = if has_validation {
+            "Metrics (each epoch, validation data)"
+        } else {
+            "Metrics (each epoch, training data)"
+        };
+        let mut m = Chart::new(title, "epoch");
         m.log_y = Some(false);
         for (i, n) in names.iter().enumerate() {
             m.series.push(Series::line(
