@@ -47,6 +47,19 @@ impl Series {
             points,
         }
     }
+
+    /// A thin line of width 1 without hover values, `opacity` 0 to 1: raw values under a smoothed
+    /// line, or a guide (y = x, a threshold).
+    pub fn thin(label: &str, color: &str, opacity: f64, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            label: label.into(),
+            color: color.into(),
+            opacity,
+            style: Style::Line(1.0),
+            hover: false,
+            points,
+        }
+    }
 }
 
 /// A vertical line at `x` with a short label (best epoch, early stop).

@@ -198,14 +198,12 @@ pub fn view_html(view: &TaskView) -> String {
             c.width = 420.0;
             c.height = 380.0;
             if lo.is_finite() {
-                c.series.push(Series {
-                    label: "predicted = actual".into(),
-                    color: "#999".into(),
-                    opacity: 1.0,
-                    style: Style::Line(1.0),
-                    hover: false,
-                    points: vec![(lo, lo), (hi, hi)],
-                });
+                c.series.push(Series::thin(
+                    "predicted = actual",
+                    "#999",
+                    1.0,
+                    vec![(lo, lo), (hi, hi)],
+                ));
             }
             c.series.push(Series {
                 label: "samples".into(),

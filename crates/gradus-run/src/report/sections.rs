@@ -1,6 +1,6 @@
 //! The sections of the report page, one function each, in page order.
 
-use super::chart::{escape, short, Chart, Marker, Series, Style};
+use super::chart::{escape, short, Chart, Marker, Series};
 use super::run_files::RunFiles;
 use super::smooth::{ema, REPORT_WEIGHT};
 use super::ticks::label;
@@ -96,14 +96,7 @@ fn raw_and_smoothed(label: &str, color: &str, points: Vec<(f64, f64)>) -> Vec<Se
         .zip(ema(&ys, REPORT_WEIGHT))
         .collect();
     vec![
-        Series {
-            label: format!("{label} (raw)"),
-            color: color.into(),
-            opacity: 0.25,
-            style: Style::Line(1.0),
-            hover: false,
-            points,
-        },
+        Series::thin(&format!("{label} (raw)"), color, 0.25, points),
         Series::line(
             &format!("{label} (smoothed {REPORT_WEIGHT})"),
             color,
@@ -366,14 +359,12 @@ fn ratio_chart(name: &str, pts: Vec<(f64, f64)>) -> String {
     let mut c = small_chart(&format!("{name}: update ratio"), "#8c564b", pts);
     c.log_y = Some(true);
     if x0.is_finite() {
-        c.series.push(Series {
-            label: "1e-3 guide".into(),
-            color: "#7f7f7f".into(),
-            opacity: 0.6,
-            style: Style::Line(1.0),
-            hover: false,
-            points: vec![(x0, UPDATE_RATIO_GUIDE), (x1, UPDATE_RATIO_GUIDE)],
-        });
+        c.series.push(Series::thin(
+            "1e-3 guide",
+            "#7f7f7f",
+            0.6,
+            vec![(x0, UPDATE_RATIO_GUIDE), (x1, UPDATE_RATIO_GUIDE)],
+        ));
     }
     c.svg()
 }
