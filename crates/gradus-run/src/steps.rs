@@ -1,8 +1,10 @@
 //! `steps.csv`: every optimizer step's loss, learning rate and global gradient norm, written by a
-//! [`TrainObserver`] at each epoch end and when the run ends (the report draws the per-step
-//! curves from it). A resumed run keeps the rows before the step it resumes from.
+//! [`TrainObserver`] at each epoch end (replaced atomically, not flushed to disk) and when the run
+//! ends (flushed); the report draws the per-step curves from it. A resumed run keeps the rows
+//! before the step it resumes from.
 
 use gradus_nn::Param;
+use gradus_train::checkpoint::{write_with_durability, Durability};
 use gradus_train::metrics::EpochRecord;
 use gradus_train::observer::{StepRecord, TrainObserver};
 use gradus_train::{Summary, TrainError};
@@ -56,7 +58,7 @@ impl StepsCsv {
         }
     }
 
-    fn write(&self) -> gradus_train::Result<()> {
+    fn write(&self, durability: Durability) -> gradus_train::Result<()> {
         let first = self.first.unwrap_or(u64::MAX);
         let mut out = String::with_capacity(40 * (self.kept.len() + self.rows.len() + 1));
         out.push_str(STEPS_HEADER);
@@ -69,7 +71,7 @@ impl StepsCsv {
             out.push_str(row);
             out.push('\n');
         }
-        gradus_train::checkpoint::write_atomic(&self.path, out.as_bytes()).map_err(|source| {
+        write_with_durability(&self.path, out.as_bytes(), durability).map_err(|source| {
             TrainError::Io {
                 path: self.path.clone(),
                 source,
@@ -89,11 +91,11 @@ impl TrainObserver for StepsCsv {
     }
 
     fn on_epoch_end(&mut self, _: &EpochRecord, _: &[(String, Param)]) -> gradus_train::Result<()> {
-        self.write()
+        self.write(Durability::Replace)
     }
 
     fn on_end(&mut self, _: Option<&Summary>) -> gradus_train::Result<()> {
-        self.write()
+        self.write(Durability::Flushed)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Per-epoch records and the files they are written to: `metrics.csv` and `summary.json`.
 
+use crate::checkpoint::Durability;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -62,19 +63,25 @@ fn fmt(v: f64) -> String {
 }
 
 /// Writes `metrics.csv`: `epoch,step,train_loss,val_loss,grad_norm,lr,update_ratio,<metrics>,seconds`,
-/// with a `noise_scale` column after `update_ratio` when any epoch measured it.
+/// with a `noise_scale` column after `update_ratio` when any epoch measured it; flushed to disk
+/// or not as `durability` says (see [`crate::checkpoint`]).
 ///
 /// # Errors
 /// When the file cannot be written.
 ///
 /// ```
+/// use gradus_train::checkpoint::Durability;
 /// use gradus_train::metrics::{write_metrics_csv, EpochRecord};
 /// let path = std::env::temp_dir().join("gradus-doc-metrics.csv");
 /// let r = EpochRecord { epoch: 1, metrics: [("accuracy".to_string(), 0.9)].into(), ..Default::default() };
-/// write_metrics_csv(&path, &[r]).unwrap();
+/// write_metrics_csv(&path, &[r], Durability::Flushed).unwrap();
 /// assert!(std::fs::read_to_string(&path).unwrap().starts_with("epoch,step,train_loss,val_loss,grad_norm,lr"));
 /// ```
-pub fn write_metrics_csv(path: &Path, records: &[EpochRecord]) -> std::io::Result<()> {
+pub fn write_metrics_csv(
+    path: &Path,
+    records: &[EpochRecord],
+    durability: Durability,
+) -> std::io::Result<()> {
     let names: Vec<&str> = records
         .first()
         .map(|r| r.metrics.keys().map(|k| k.as_str()).collect())
@@ -110,7 +117,7 @@ pub fn write_metrics_csv(path: &Path, records: &[EpochRecord]) -> std::io::Resul
         }
         out.push_str(&format!(",{:.3}\n", r.seconds));
     }
-    crate::checkpoint::write_atomic(path, out.as_bytes())
+    crate::checkpoint::write_with_durability(path, out.as_bytes(), durability)
 }
 
 /// Writes `layers.csv`, the per-layer diagnostics in long form:
@@ -118,12 +125,13 @@ pub fn write_metrics_csv(path: &Path, records: &[EpochRecord]) -> std::io::Resul
 /// epoch's steps; `update_ratio` is the layer's "update:data ratio" `||Δθ|| / ||θ||` (Karpathy,
 /// CS231n; about 1e-3 is healthy, much lower learns slowly, much higher is unstable), mean over
 /// the epoch's measured steps (its first step and every `diagnostics_every`), empty when none
-/// was measured.
+/// was measured. Flushed to disk or not as `durability` says.
 ///
 /// # Errors
 /// When the file cannot be written.
 ///
 /// ```
+/// use gradus_train::checkpoint::Durability;
 /// use gradus_train::metrics::{write_layers_csv, EpochRecord};
 /// let path = std::env::temp_dir().join("gradus-doc-layers.csv");
 /// let r = EpochRecord {
@@ -132,10 +140,14 @@ pub fn write_metrics_csv(path: &Path, records: &[EpochRecord]) -> std::io::Resul
 ///     layer_update_ratios: vec![("0".into(), 0.001)],
 ///     ..Default::default()
 /// };
-/// write_layers_csv(&path, &[r]).unwrap();
+/// write_layers_csv(&path, &[r], Durability::Flushed).unwrap();
 /// assert_eq!(std::fs::read_to_string(&path).unwrap(), "epoch,layer,grad_norm,update_ratio\n1,0,0.5,0.001\n");
 /// ```
-pub fn write_layers_csv(path: &Path, records: &[EpochRecord]) -> std::io::Result<()> {
+pub fn write_layers_csv(
+    path: &Path,
+    records: &[EpochRecord],
+    durability: Durability,
+) -> std::io::Result<()> {
     let mut out = String::from("epoch,layer,grad_norm,update_ratio\n");
     for r in records {
         for (layer, norm) in &r.layer_grad_norms {
@@ -148,5 +160,5 @@ pub fn write_layers_csv(path: &Path, records: &[EpochRecord]) -> std::io::Result
             out.push_str(&format!("{},{layer},{},{ratio}\n", r.epoch, fmt(*norm)));
         }
     }
-    crate::checkpoint::write_atomic(path, out.as_bytes())
+    crate::checkpoint::write_with_durability(path, out.as_bytes(), durability)
 }

@@ -2,7 +2,7 @@
 //! early stopping, checkpoints and the run directory's files.
 
 use crate::batch::to_device;
-use crate::checkpoint::{self, RunState};
+use crate::checkpoint::{self, Durability, RunState};
 use crate::diagnostics::GradientWatch;
 use crate::early_stop::EarlyStopping;
 use crate::epoch::{EpochProgress, EpochStats};
@@ -565,7 +565,12 @@ impl Trainer {
                     unfinished = Some(record);
                 }
                 if self.writes() {
-                    write_records(out, &saved.history, unfinished.as_ref())?;
+                    write_records(
+                        out,
+                        &saved.history,
+                        unfinished.as_ref(),
+                        Durability::Replace,
+                    )?;
                 }
                 break;
             }
@@ -575,7 +580,7 @@ impl Trainer {
             saved.epoch = epoch;
             saved.history.push(record.clone());
             if self.writes() {
-                write_records(out, &saved.history, None)?;
+                write_records(out, &saved.history, None, Durability::Replace)?;
             }
             let monitored = record.val_loss.unwrap_or(record.train_loss);
             if let Some(plateau) = &mut self.plateau {
@@ -704,6 +709,13 @@ impl Trainer {
         if !self.writes() {
             return Ok(summary);
         }
+        // the logs, rewritten at each epoch without flushing, are flushed to disk once
+        write_records(
+            out,
+            &saved.history,
+            unfinished.as_ref(),
+            Durability::Flushed,
+        )?;
         self.write_model(&out.join("model.safetensors"))?;
         let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
         checkpoint::write_atomic(&out.join("summary.json"), json.as_bytes())
@@ -722,11 +734,13 @@ fn write_records(
     out: &Path,
     history: &[EpochRecord],
     unfinished: Option<&EpochRecord>,
+    durability: Durability,
 ) -> Result<()> {
     let all: Vec<EpochRecord> = history.iter().chain(unfinished).cloned().collect();
-    write_metrics_csv(&out.join("metrics.csv"), &all)
+    write_metrics_csv(&out.join("metrics.csv"), &all, durability)
         .map_err(TrainError::io(out.join("metrics.csv")))?;
-    write_layers_csv(&out.join("layers.csv"), &all).map_err(TrainError::io(out.join("layers.csv")))
+    write_layers_csv(&out.join("layers.csv"), &all, durability)
+        .map_err(TrainError::io(out.join("layers.csv")))
 }
 
 fn epoch_line(r: &EpochRecord) -> String {

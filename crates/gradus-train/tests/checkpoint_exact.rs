@@ -120,3 +120,31 @@ fn atomic_writes_keep_links_and_write_into_pipes() {
     use std::os::unix::fs::FileTypeExt;
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
 }
+
+/// The per-epoch logs are replaced without flushing (`write_replace`): the new content replaces
+/// the old in one rename, no temporary file is left beside it, and a symbolic link keeps
+/// pointing at its file, as with `write_atomic`.
+#[cfg(target_os = "linux")]
+#[test]
+fn replaced_logs_are_whole_and_leave_no_temporary_file() {
+    use gradus_train::checkpoint::write_replace;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.csv");
+    write_replace(&path, b"epoch\n1\n").unwrap();
+    write_replace(&path, b"epoch\n1\n2\n").unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"epoch\n1\n2\n");
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["metrics.csv"]);
+
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    write_replace(&link, b"new").unwrap();
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read(&path).unwrap(), b"new");
+}
