@@ -68,6 +68,15 @@ pub enum OptimError {
         /// What went wrong.
         source: Box<OptimError>,
     },
+    /// A learned optimizer's weights file is missing or malformed (the detail names the tensor
+    /// and shape at fault).
+    #[error("learned optimizer weights `{path}`: {detail}")]
+    Weights {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// A line search or second-order solve failed (non-finite values, singular system).
     #[error("{0}")]
     Numerical(String),

@@ -37,6 +37,8 @@
 //!   [`Sam`] and [`Lbfgs`] hold `Param` handles as [`Optimizer`] does. Curvature from layer
 //!   statistics ([`gradus_tensor::capture`]): [`Kfac`] (Martens & Grosse 2015, Linear and
 //!   Conv2d) and the exact [`NaturalGradient`] (damped empirical Fisher, conjugate gradient).
+//! - **Learned optimizer** ([`learned`]): [`LearnedOptimizer`], a per-coordinate MLP on gradient
+//!   features meta-trained by truncated backpropagation through unrolls (Metz et al. 2020).
 //! - **Transforms** (`transforms/`): [`ClipByGlobalNorm`], [`ClipByValue`], [`AdaptiveClip`],
 //!   [`Centralize`], [`L1Penalty`], [`L2Penalty`], [`DecoupledWeightDecay`], [`Accumulate`],
 //!   [`GradientNoise`], and [`ParamEma`] (Polyak averaging of parameters for evaluation).
@@ -75,6 +77,7 @@ mod error;
 mod grad_scaler;
 mod group;
 mod kernel;
+pub mod learned;
 mod optim;
 mod plateau;
 mod schedule;
@@ -85,6 +88,7 @@ mod transforms;
 pub use error::{OptimError, ParamRef, Result};
 pub use grad_scaler::GradScaler;
 pub use group::ParamGroup;
+pub use learned::{LearnedOptimizer, LearnedOptimizerNet};
 pub use optim::{
     AdaBelief, Adadelta, Adagrad, Adam, AdamW, Adamax, Kfac, Lamb, Lars, Lbfgs, LbfgsState,
     LineSearchFn, Lion, Lookahead, NAdam, NaturalGradient, Newton, RAdam, RmsProp, Rprop, Sam, Sgd,

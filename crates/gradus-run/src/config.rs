@@ -162,7 +162,7 @@ impl DataConfig {
 #[serde(deny_unknown_fields)]
 pub struct OptimizerConfig {
     /// sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, radam, lion, lamb, lars,
-    /// adabelief, yogi, kfac, natural_gradient.
+    /// adabelief, yogi, kfac, natural_gradient, learned.
     pub name: String,
     /// Learning rate (the schedule's base).
     pub lr: f64,
@@ -212,6 +212,10 @@ pub struct OptimizerConfig {
     /// kfac: steps between inversions of the factors (100; KFAC-pytorch's `TInv`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inv_freq: Option<u64>,
+    /// learned: the safetensors file of the learned optimizer's network, relative to the config
+    /// file's folder (written by the `learned_optimizer` example; `lr` scales its step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<String>,
 }
 
 /// Learning-rate schedule.

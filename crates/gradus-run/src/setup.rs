@@ -679,7 +679,11 @@ pub fn transform(
             Box::new(k)
         }
         "natural_gradient" => Box::new(NaturalGradient::new(lr).damping(o.damping.unwrap_or(1e-3))),
-        other => return Err(format!("optimizer.name: unknown value `{other}` (expected sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, radam, lion, lamb, lars, adabelief, yogi, kfac or natural_gradient)").into()),
+        "learned" => {
+            let path = o.weights.as_deref().ok_or("optimizer.weights is required for optimizer \"learned\"")?;
+            Box::new(LearnedOptimizer::from_file(path, lr).map_err(|e| format!("optimizer.weights: {e}"))?)
+        }
+        other => return Err(format!("optimizer.name: unknown value `{other}` (expected sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, radam, lion, lamb, lars, adabelief, yogi, kfac, natural_gradient or learned)").into()),
     };
     let t: Box<dyn GradientTransformation> = match o.state_dtype.as_deref() {
         None => t,

@@ -25,6 +25,7 @@ const OPTIMIZERS: &[&str] = &[
     "yogi",
     "kfac",
     "natural_gradient",
+    "learned",
 ];
 const SCHEDULES: &[&str] = &[
     "constant",
@@ -58,6 +59,7 @@ const OPTIMIZER_KEYS: &[(&str, &[&str])] = &[
     ("kl_clip", &["kfac"]),
     ("stat_freq", &["kfac"]),
     ("inv_freq", &["kfac"]),
+    ("weights", &["learned"]),
 ];
 
 /// Which schedules take each optional setting.
@@ -129,6 +131,7 @@ pub(super) fn check_optimizer(c: &mut Checker, o: &OptimizerConfig, onecycle: bo
         kl_clip,
         stat_freq,
         inv_freq,
+        weights,
     } = o;
     c.one_of("optimizer.name", name, OPTIMIZERS);
     c.real("optimizer.lr", *lr, Closed(0.0), Unbounded);
@@ -171,8 +174,15 @@ pub(super) fn check_optimizer(c: &mut Checker, o: &OptimizerConfig, onecycle: bo
         ("kl_clip", kl_clip.is_some()),
         ("stat_freq", stat_freq.is_some()),
         ("inv_freq", inv_freq.is_some()),
+        ("weights", weights.is_some()),
     ] {
         used_by(c, OPTIMIZER_KEYS, "optimizer", key, n, set);
+    }
+    if n == "learned" && !matches!(weights.as_deref(), Some(w) if !w.is_empty()) {
+        c.fail(
+            "optimizer.weights",
+            "is required for optimizer \"learned\" (the safetensors file of its network, e.g. \"learned-optimizer.safetensors\")",
+        );
     }
     let cycled = onecycle && n == "sgd";
     // plain SGD keeps no per-parameter state: a state dtype would change nothing

@@ -11,6 +11,7 @@
 //! | `data.path` | the training file or folder |
 //! | `data.validation_path` | a separate validation file |
 //! | `data.test_path` | a test file or folder (for mnist the word `test`, the test split, is kept) |
+//! | `optimizer.weights` | the learned optimizer's weights file |
 
 use std::path::{Component, Path, PathBuf};
 
@@ -59,6 +60,13 @@ pub fn resolve(dir: &Path, path: &str) -> PathBuf {
 /// assert_eq!(t["data"]["test_path"].as_str(), Some("test"));
 /// ```
 pub fn resolve_table(table: &mut toml::Table, dir: &Path) {
+    if let Some(toml::Value::Table(o)) = table.get_mut("optimizer") {
+        if let Some(toml::Value::String(p)) = o.get_mut("weights") {
+            if let (false, Some(s)) = (p.is_empty(), resolve(dir, p).to_str()) {
+                *p = s.to_string();
+            }
+        }
+    }
     let Some(toml::Value::Table(data)) = table.get_mut("data") else {
         return;
     };
@@ -111,7 +119,8 @@ pub fn folder_of(config: &Path) -> &Path {
 pub fn resolve_config(c: &mut super::Config, dir: &Path, from_command_line: &[String]) {
     let mnist = c.data.format == "mnist";
     let d = &mut c.data;
-    let fields: [(&str, Option<&mut String>); 3] = [
+    let fields: [(&str, Option<&mut String>); 4] = [
+        ("optimizer.weights", c.optimizer.weights.as_mut()),
         ("data.path", Some(&mut d.path)),
         ("data.validation_path", d.validation_path.as_mut()),
         ("data.test_path", d.test_path.as_mut()),

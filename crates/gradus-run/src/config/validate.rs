@@ -39,6 +39,7 @@
 //! | `optimizer.stat_decay` | in [0, 1) (kfac) |
 //! | `optimizer.kl_clip` | >= 0 (kfac; 0: no clipping) |
 //! | `optimizer.stat_freq`, `optimizer.inv_freq` | at least 1 (kfac) |
+//! | `optimizer.weights` | a safetensors file, required for and used by learned only |
 //! | `optimizer.state_dtype` | "f32", "f64" (absent: the parameters' `dtype`); every optimizer but sgd without momentum (which keeps no per-parameter state); may not change on `--resume` |
 //! | `schedule.name` | constant, step, multistep, exponential, cosine, warm_restarts, onecycle, polynomial, plateau |
 //! | `schedule.warmup_steps` | less than `schedule.total_steps`; not with onecycle, plateau |
