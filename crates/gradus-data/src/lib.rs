@@ -29,6 +29,8 @@
 //! 5. **Batching** ([`batch`]): a [`Batcher`] turns full-batch, stochastic or
 //!    mini-batch mode into each epoch's index batches, shuffled as a pure
 //!    function of `(seed, epoch)` so that a resumed run needs no stored RNG state.
+//! 6. **Augmentation** ([`augment`]): random shifts, rotations, zooms and flips of
+//!    images ([`Augment`]), each sample's drawn from `(seed, epoch, index)`.
 //!
 //! ```
 //! use gradus_data::csv::{read_csv, CsvOptions, TargetKind};
@@ -55,6 +57,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod augment;
 pub mod batch;
 pub mod csv;
 mod csv_lines;
@@ -70,6 +73,7 @@ pub mod targets;
 pub mod text;
 pub mod utf8;
 
+pub use augment::{Augment, AugmentParams};
 pub use batch::{BatchMode, Batcher};
 pub use dataset::{Batch, Dataset};
 pub use error::DataError;

@@ -156,6 +156,7 @@ impl RunBuilder {
             Some((train, val)) => crate::arrays::spec_for(c, train, val)?,
             None => setup::load_data(c)?,
         };
+        let augment = augment_for(c, data.train.feature_shape())?;
         let shape = spec.model_input_shape();
         let train = reshape_for_model(data.train, &shape)?;
         let val = data.val.map(|v| reshape_for_model(v, &shape)).transpose()?;
@@ -205,6 +206,7 @@ impl RunBuilder {
             precision: gradus_train::precision::Precision::parse(
                 c.train.precision.as_deref().unwrap_or("f32"),
             )?,
+            augment,
             ..TrainOptions::default()
         };
         let spec_json = serde_json::to_string(&spec).map_err(|e| e.to_string())?;
@@ -298,4 +300,20 @@ fn check_resume(
         ));
     }
     Ok(())
+}
+
+/// The augmentation `[data] augment` asks for, of training samples of `shape` (as read, before
+/// the model's reshape: `[1, 28, 28]` for MNIST).
+///
+/// # Errors
+/// [`RunError::Setup`] naming `data.augment` when the samples are not images.
+fn augment_for(c: &Config, shape: &[usize]) -> Result<Option<gradus_data::Augment>> {
+    c.data
+        .augment
+        .as_ref()
+        .map(|a| {
+            gradus_data::Augment::new(a.params(), shape)
+                .map_err(|e| RunError::Setup(format!("data.augment: {e}")))
+        })
+        .transpose()
 }

@@ -104,6 +104,58 @@ pub struct DataConfig {
     /// Tokens per training window (text).
     #[serde(default)]
     pub block_size: Option<usize>,
+    /// Random shifts, rotations, zooms and flips of the training images (mnist), drawn per
+    /// sample and epoch from the run's seed; validation and test data are never augmented.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub augment: Option<AugmentConfig>,
+}
+
+/// `[data] augment = { ... }`: torchvision's `RandomAffine(degrees = rotation, translate =
+/// (shift, shift), scale = scale, fill = fill)` after `RandomHorizontalFlip(hflip)`, on the
+/// training split only (see [`gradus_data::augment`] for the geometry).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AugmentConfig {
+    /// Largest shift as a fraction of the width and height (torchvision's `translate`),
+    /// rounded to whole pixels: 0.1 moves a 28-pixel digit by up to 3 pixels each way.
+    #[serde(default)]
+    pub shift: f64,
+    /// Largest rotation in degrees; the angle is uniform in [-rotation, rotation].
+    #[serde(default)]
+    pub rotation: f64,
+    /// Zoom range [min, max]; the factor is uniform in it.
+    #[serde(default = "unit_scale")]
+    pub scale: [f64; 2],
+    /// Probability of a left-right mirror (not for digits).
+    #[serde(default)]
+    pub hflip: f64,
+    /// The value read outside the image, in the data's units (after `data.standardize`).
+    #[serde(default)]
+    pub fill: f64,
+}
+
+fn unit_scale() -> [f64; 2] {
+    [1.0, 1.0]
+}
+
+impl AugmentConfig {
+    /// The library's parameters ([`gradus_data::augment::AugmentParams`]).
+    ///
+    /// ```
+    /// let c = gradus_run::Config::from_toml_str("[data]\nformat = \"mnist\"\npath = \"d\"\naugment = { shift = 0.1, rotation = 10 }\n[model]\nkind = \"cnn\"\n[optimizer]\nname = \"sgd\"\nlr = 0.1\n")?;
+    /// let p = c.data.augment.unwrap().params();
+    /// assert_eq!((p.shift, p.rotation, p.scale, p.hflip), (0.1, 10.0, [1.0, 1.0], 0.0));
+    /// # Ok::<(), gradus_run::RunError>(())
+    /// ```
+    pub fn params(&self) -> gradus_data::augment::AugmentParams {
+        gradus_data::augment::AugmentParams {
+            shift: self.shift,
+            rotation: self.rotation,
+            scale: self.scale,
+            hflip: self.hflip,
+            fill: self.fill as f32,
+        }
+    }
 }
 
 /// Model architecture.

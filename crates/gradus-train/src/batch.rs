@@ -2,7 +2,7 @@
 //! [`to_device`], and nowhere else. On a GPU this is the one host-to-device copy of a step.
 
 use crate::task::{Targets, Task};
-use gradus_data::Dataset;
+use gradus_data::{Augment, Dataset};
 use gradus_tensor::{DType, Element, Result, Tensor};
 
 /// A batch as the model and the loss take it: the input tensor, the targets in the task's form,
@@ -76,7 +76,47 @@ impl DeviceBatch {
 /// assert_eq!(b.samples, 1);
 /// ```
 pub fn to_device(data: &Dataset, idx: &[usize], task: &Task, dtype: DType) -> Result<DeviceBatch> {
-    let b = data.batch(idx);
+    batch_to_device(data, data.batch(idx), idx, task, dtype)
+}
+
+/// [`to_device`] of the rows `idx` of a training set with their images augmented on the host by
+/// `augment` for `(seed, epoch)` first: each sample's transform depends on its index in `data`,
+/// never on the batch it falls in ([`Augment::apply`]).
+///
+/// # Errors
+/// As [`to_device`], or when the samples are not images of the augmentation's shape.
+///
+/// ```
+/// use gradus_data::{Augment, AugmentParams, Dataset, Targets};
+/// use gradus_tensor::DType;
+/// use gradus_train::{batch::to_device_augmented, task::Task};
+/// let data = Dataset::new(vec![1.0, 2.0, 3.0, 4.0], vec![1, 2, 2],
+///     Targets::Classes { labels: vec![0], num_classes: 2 }).unwrap();
+/// let flip = Augment::new(AugmentParams { hflip: 1.0, ..Default::default() }, &[1, 2, 2]).unwrap();
+/// let task = Task::Classification { classes: 2 };
+/// let b = to_device_augmented(&data, &[0], &task, DType::F32, (&flip, 0, 1)).unwrap();
+/// assert_eq!(b.x.to_vec::<f32>().unwrap(), vec![2.0, 1.0, 4.0, 3.0]);
+/// ```
+pub fn to_device_augmented(
+    data: &Dataset,
+    idx: &[usize],
+    task: &Task,
+    dtype: DType,
+    (augment, seed, epoch): (&Augment, u64, u64),
+) -> crate::error::Result<DeviceBatch> {
+    let mut b = data.batch(idx);
+    augment.apply(&mut b.x, idx, seed, epoch)?;
+    Ok(batch_to_device(data, b, idx, task, dtype)?)
+}
+
+/// A gathered host batch of the rows `idx` of `data` as tensors.
+fn batch_to_device(
+    data: &Dataset,
+    b: gradus_data::Batch,
+    idx: &[usize],
+    task: &Task,
+    dtype: DType,
+) -> Result<DeviceBatch> {
     let x = host_to_device(b.x, &b.x_shape, dtype)?;
     let weights = match data.batch_weights(idx) {
         Some(w) => Some(host_to_device(w, &[idx.len()], dtype)?),

@@ -1,7 +1,7 @@
 //! The training loop: epochs of batches, each a step in stages ([`crate::step`]), validation,
 //! early stopping, checkpoints and the run directory's files.
 
-use crate::batch::to_device;
+use crate::batch::{to_device, to_device_augmented};
 use crate::checkpoint::{self, Durability, RunState};
 use crate::diagnostics::GradientWatch;
 use crate::early_stop::EarlyStopping;
@@ -90,6 +90,11 @@ pub struct TrainOptions {
     /// Mixed precision: autocast of the forward pass, and loss scaling for f16
     /// ([`crate::precision`]).
     pub precision: crate::precision::Precision,
+    /// Random augmentation of the training batches' images (none: the data as it is), each
+    /// sample's transform drawn from `(seed, epoch, index in the training set)`, so a resumed
+    /// run and any batch size see the same images ([`gradus_data::augment`]). Validation,
+    /// evaluation and the curriculum's scoring read the data unchanged.
+    pub augment: Option<gradus_data::Augment>,
 }
 
 impl Default for TrainOptions {
@@ -121,6 +126,7 @@ impl Default for TrainOptions {
             observers: Vec::new(),
             parallel: None,
             precision: crate::precision::Precision::Full,
+            augment: None,
         }
     }
 }
@@ -523,7 +529,16 @@ impl Trainer {
                         batches[done].len(),
                     ),
                 };
-                let b = to_device(train, &idx, &self.task, self.options.dtype)?;
+                let b = match &self.options.augment {
+                    Some(a) => to_device_augmented(
+                        train,
+                        &idx,
+                        &self.task,
+                        self.options.dtype,
+                        (a, self.options.seed, epoch as u64),
+                    )?,
+                    None => to_device(train, &idx, &self.task, self.options.dtype)?,
+                };
                 let mut ledger = Ledger {
                     saved: &mut saved,
                     stats: &mut stats,

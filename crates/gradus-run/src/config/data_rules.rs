@@ -1,8 +1,11 @@
 //! The rules for the `[data]` and `[model]` tables of a config, and the pairings of model and
 //! data known before any file is read (see [`Config::validate`](super::Config::validate)).
 
-use super::check::{Bound::Open, Checker};
-use super::{DataConfig, ModelConfig};
+use super::check::{
+    Bound::{Closed, Open, Unbounded},
+    Checker,
+};
+use super::{AugmentConfig, DataConfig, ModelConfig};
 
 const FORMATS: &[&str] = &["csv", "mnist", "libsvm", "text", "ratings"];
 const TASKS: &[&str] = &["classification", "binary", "regression"];
@@ -42,6 +45,7 @@ pub(super) fn check_data(c: &mut Checker, d: &DataConfig) {
         standardize,
         limit,
         block_size,
+        augment,
     } = d;
     c.one_of("data.format", format, FORMATS);
     c.not_empty("data.path", path);
@@ -109,10 +113,44 @@ pub(super) fn check_data(c: &mut Checker, d: &DataConfig) {
         &owner,
         "text",
     );
+    if let Some(a) = augment {
+        // the only reader of images; arrays given to RunBuilder::data are checked at build
+        c.unused(
+            "data.augment",
+            f != "mnist",
+            &owner,
+            "mnist, whose samples are images",
+        );
+        check_augment(c, a);
+    }
     if *standardize && matches!(f, "text" | "ratings") {
         c.fail(
             "data.standardize",
             format!("must be false with {owner}: its features are ids, not measurements"),
+        );
+    }
+}
+
+/// The ranges of `[data] augment = { ... }` (torchvision's argument checks: "degrees should
+/// be non-negative", "translation values should be between 0 and 1", "scale values should be
+/// positive").
+fn check_augment(c: &mut Checker, a: &AugmentConfig) {
+    let AugmentConfig {
+        shift,
+        rotation,
+        scale,
+        hflip,
+        fill,
+    } = a;
+    c.real("data.augment.shift", *shift, Closed(0.0), Closed(1.0));
+    c.real("data.augment.rotation", *rotation, Closed(0.0), Unbounded);
+    c.real("data.augment.hflip", *hflip, Closed(0.0), Closed(1.0));
+    c.real("data.augment.fill", *fill, Unbounded, Unbounded);
+    let [lo, hi] = *scale;
+    if !(lo.is_finite() && hi.is_finite() && lo > 0.0 && lo <= hi) {
+        c.fail(
+            "data.augment.scale",
+            format!("must be [min, max] with 0 < min <= max, got [{lo}, {hi}]"),
         );
     }
 }

@@ -30,6 +30,7 @@ fn section(name: &str) -> Option<&'static str> {
     Some(match name {
         "Config" => "",
         "DataConfig" => "data",
+        "AugmentConfig" => "data.augment",
         "ModelConfig" => "model",
         "OptimizerConfig" => "optimizer",
         "ScheduleConfig" => "schedule",
@@ -91,7 +92,7 @@ fn allowed_table() -> Vec<(String, String)> {
 /// The defaults a config with only its required keys resolves to, as JSON.
 fn defaults() -> serde_json::Value {
     // [federated]'s required keys are listed as required whatever this gives them
-    let minimal = "[data]\nformat = \"csv\"\npath = \"REQUIRED\"\n[model]\nkind = \"REQUIRED\"\n[optimizer]\nname = \"REQUIRED\"\nlr = 0.0\n[schedule]\nname = \"REQUIRED\"\n[distributed]\n[federated]\nclients = 0\nfraction = 0.0\nrounds = 0\nlocal_epochs = 0\nlocal_batch = 0\nlr = 0.0\n";
+    let minimal = "[data]\nformat = \"csv\"\npath = \"REQUIRED\"\n[data.augment]\n[model]\nkind = \"REQUIRED\"\n[optimizer]\nname = \"REQUIRED\"\nlr = 0.0\n[schedule]\nname = \"REQUIRED\"\n[distributed]\n[federated]\nclients = 0\nfraction = 0.0\nrounds = 0\nlocal_epochs = 0\nlocal_batch = 0\nlr = 0.0\n";
     toml::from_str::<Config>(minimal)
         .ok()
         .and_then(|c| serde_json::to_value(c).ok())
@@ -156,11 +157,11 @@ pub fn keys() -> Vec<KeyDoc> {
         } else {
             format!("{sec}.{name}")
         };
-        let value = if sec.is_empty() {
-            defaults.get(name)
-        } else {
-            defaults.get(sec).and_then(|s| s.get(name))
-        };
+        let value = sec
+            .split('.')
+            .filter(|s| !s.is_empty())
+            .try_fold(&defaults, |v, s| v.get(s))
+            .and_then(|s| s.get(name));
         let default = if !has_default && !ty.starts_with("Option<") {
             "required".to_string()
         } else {
@@ -236,5 +237,9 @@ mod tests {
             ("bool", "false")
         );
         assert!(ckpt.allowed.contains("gpt"));
+        // [data] augment = { ... }, a table inside a section
+        assert_eq!(get("data.augment.scale").default, "[1.0,1.0]");
+        assert_eq!(get("data.augment.hflip").kind, "float");
+        assert!(get("data.augment.rotation").allowed.contains(">= 0"));
     }
 }

@@ -20,6 +20,11 @@
 //! | `data.standardize` | not with text or ratings (their features are ids) |
 //! | `data.limit` | at least 1 |
 //! | `data.block_size` | required for text, at least 1 |
+//! | `data.augment.shift` | in [0, 1], a fraction of the width and height (mnist only, as every `data.augment` key) |
+//! | `data.augment.rotation` | >= 0 degrees |
+//! | `data.augment.scale` | [min, max] with 0 < min <= max |
+//! | `data.augment.hflip` | in [0, 1] (a probability) |
+//! | `data.augment.fill` | any finite number |
 //! | `model.kind` | linear (regression), logistic (binary), softmax (classification), mlp, cnn (mnist), lstm, gpt (text), mf (ratings) |
 //! | `model.hidden[i]` | at least 1 (mlp) |
 //! | `model.activation` | relu, tanh, sigmoid, gelu, silu, leaky_relu, elu (mlp) |
@@ -135,6 +140,12 @@ impl Config {
         }
         if let Some(f) = federated {
             super::dist::check_federated(&mut c, f, data.task());
+            if data.augment.is_some() {
+                c.fail(
+                    "data.augment",
+                    "does not go with [federated] (clients train on their samples unchanged)",
+                );
+            }
             if distributed.is_some() {
                 c.fail(
                     "federated",
