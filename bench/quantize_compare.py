@@ -19,7 +19,7 @@ CASES = [(1, 2000), (256, 50)]  # (batch, repetitions)
 
 def gradus_round(threads):
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
-    cmd = [os.path.join(ROOT, "target/release/quantize"), "--json", "--threads", str(threads)]
+    cmd = [os.path.join(ROOT, "target/release/quantize"), "--json", "--threads", str(threads), "--only", "mlp"]
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     res = {}
     for line in out.stdout.splitlines():

@@ -219,6 +219,13 @@ enum Command {
         /// Samples per calibration batch.
         #[arg(long, default_value_t = 64)]
         batch_size: usize,
+        /// How calibration sets a convolution's input range: the full range seen (`minmax`, as
+        /// PyTorch's default) or percentiles of the values seen (`percentile`: outliers clipped).
+        #[arg(long, value_enum, default_value = "minmax")]
+        observer: commands::quantize::ObserverName,
+        /// With `--observer percentile`: the range is [q(100 - P), q(P)] of the values seen.
+        #[arg(long, value_name = "P", default_value_t = 99.99)]
+        percentile: f64,
     },
 }
 
@@ -310,6 +317,8 @@ fn main() -> ExitCode {
             out,
             batches,
             batch_size,
+            observer,
+            percentile,
         } => commands::quantize::run(
             &model,
             &out,
@@ -317,6 +326,7 @@ fn main() -> ExitCode {
                 calibrate: calibrate.as_deref(),
                 batches,
                 batch_size,
+                observer: observer.with(percentile),
             },
         ),
     };

@@ -140,3 +140,53 @@ fn quantize_errors_name_the_file_and_what_is_missing() {
     // an f32 file is not a quantized file, and a quantized file is not trainable
     assert_fails_with(&gradus(&["eval", &junk]), &["junk.safetensors"]);
 }
+
+#[test]
+fn a_cnn_quantizes_with_the_percentile_observer_and_a_bad_percentile_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("q.safetensors");
+    let o = out.to_str().unwrap();
+    assert_fails_with(
+        &gradus(&[
+            "quantize",
+            "no/such/model.safetensors",
+            "--out",
+            o,
+            "--observer",
+            "percentile",
+            "--percentile",
+            "30",
+        ]),
+        &["--percentile", "30"],
+    );
+    let cnn = MNIST_MLP
+        .replace("limit = 2000", "limit = 300")
+        .replace("epochs = 2", "epochs = 1")
+        .replace("kind = \"mlp\"\nhidden = [64]", "kind = \"cnn\"");
+    let cfg = write(dir.path(), "c.toml", &absolute_data(&cnn));
+    let run = train(dir.path(), &cfg, "run", &[]);
+    let model = run.join("model.safetensors");
+    let quantize = |observer: &str| {
+        stdout(&gradus(&[
+            "quantize",
+            model.to_str().unwrap(),
+            "--calibrate",
+            "data/mnist",
+            "--batches",
+            "2",
+            "--out",
+            o,
+            "--observer",
+            observer,
+            "--percentile",
+            "99.9",
+        ]))
+    };
+    assert!(quantize("percentile").contains("5 int8 layers"));
+    let pct = std::fs::read(&out).unwrap();
+    assert!(quantize("minmax").contains("5 int8 layers"));
+    // the calibrated input ranges differ (a clipped range for the ReLU outputs into conv2)
+    assert_ne!(pct, std::fs::read(&out).unwrap());
+    let acc = accuracy(&stdout(&gradus(&["eval", o])));
+    assert!((0.0..=1.0).contains(&acc), "{acc}");
+}

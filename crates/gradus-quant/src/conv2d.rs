@@ -170,15 +170,15 @@ impl QConv2d {
     }
 }
 
-/// Patches of one quantized image `[c, h, w]` as rows `[oh · ow, c · kh · kw]`; taps in the
-/// padding read `pad` (the zero point: real 0.0).
-fn im2col(
-    x: &[u8],
+/// Patches of one image `[c, h, w]` as rows `[oh · ow, c · kh · kw]`; taps in the padding read
+/// `pad` (real 0.0: the zero point of a quantized image, `0.0` in f32).
+pub(crate) fn im2col<T: Copy>(
+    x: &[T],
     g: &ConvGeometry,
     (h, w): (usize, usize),
     (oh, ow): (usize, usize),
-    pad: u8,
-    cols: &mut [u8],
+    pad: T,
+    cols: &mut [T],
 ) {
     let (kh, kw) = g.kernel;
     let patch = g.patch();

@@ -2,6 +2,8 @@
 
 use crate::conv2d::{ConvGeometry, QConv2d};
 use crate::error::{QuantError, Result};
+use crate::f32_conv2d::F32Conv2d;
+use crate::f32_linear::F32Linear;
 use crate::linear::QLinear;
 use crate::model::{Act, Op, QuantizedModel};
 use gradus_nn::Module;
@@ -26,6 +28,31 @@ pub fn quantize_model(
     model: &dyn Module,
     spec: &ModelSpec,
 ) -> Result<(QuantizedModel, Vec<LayerName>)> {
+    program(model, spec, Precision::Int8)
+}
+
+/// What the weighted layers of a program compute in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// [`Op::Linear`] and [`Op::Conv`]: int8 weights.
+    Int8,
+    /// [`Op::F32Linear`] and [`Op::F32Conv`]: the f32 weights as trained (the
+    /// [`Predictor`](crate::predictor::Predictor)'s).
+    F32,
+}
+
+/// The program of `model` (built from `spec`) with its `Linear` and `Conv2d` layers in
+/// `precision`, and the names of those layers in the f32 state dict, in order: the one list of
+/// layers per model kind behind both [`quantize_model`] and the f32
+/// [`Predictor`](crate::predictor::Predictor).
+///
+/// # Errors
+/// As [`quantize_model`].
+pub fn program(
+    model: &dyn Module,
+    spec: &ModelSpec,
+    precision: Precision,
+) -> Result<(QuantizedModel, Vec<LayerName>)> {
     let params: BTreeMap<String, Vec<f32>> = model
         .named_parameters()
         .into_iter()
@@ -40,7 +67,15 @@ pub fn quantize_model(
         .collect::<Result<_>>()?;
     let linear = |name: &str, inp: usize, out: usize| -> Result<Op> {
         let (w, b) = weight_bias(&params, name, out * inp)?;
-        Ok(Op::Linear(QLinear::quantize(w, b, out, inp)?))
+        Ok(match precision {
+            Precision::Int8 => Op::Linear(QLinear::quantize(w, b, out, inp)?),
+            Precision::F32 => Op::F32Linear(F32Linear::new(
+                w.to_vec(),
+                b.map(<[f32]>::to_vec),
+                out,
+                inp,
+            )?),
+        })
     };
     let d: usize = spec.input_shape.iter().product();
     let (mut ops, mut names) = (Vec::new(), Vec::new());
@@ -69,7 +104,12 @@ pub fn quantize_model(
             // 400→120→84→classes, ReLU after every layer but the last
             let conv = |name: &str, g: ConvGeometry| -> Result<Op> {
                 let (w, b) = weight_bias(&params, name, g.out_channels * g.patch())?;
-                Ok(Op::Conv(QConv2d::quantize(w, b, g)?))
+                Ok(match precision {
+                    Precision::Int8 => Op::Conv(QConv2d::quantize(w, b, g)?),
+                    Precision::F32 => {
+                        Op::F32Conv(F32Conv2d::new(w.to_vec(), b.map(<[f32]>::to_vec), g)?)
+                    }
+                })
             };
             let g = |i, o, p| ConvGeometry { in_channels: i, out_channels: o, kernel: (5, 5), stride: (1, 1), padding: (p, p) };
             ops.extend([conv("conv1", g(1, 6, 2))?, Op::Act(Act::ReLU), Op::MaxPool2]);
@@ -80,7 +120,7 @@ pub fn quantize_model(
         }
         other => {
             return Err(QuantError::Unsupported(format!(
-                "model kind `{other}` (int8 quantization covers linear, logistic, softmax, mlp and cnn)"
+                "model kind `{other}` (int8 quantization and the f32 Predictor cover linear, logistic, softmax, mlp and cnn)"
             )))
         }
     }

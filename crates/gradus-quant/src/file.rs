@@ -121,6 +121,11 @@ pub fn to_bytes(model: &QuantizedModel, names: &[String], spec: &ModelSpec) -> R
             },
             Op::MaxPool2 => OpDesc::MaxPool2,
             Op::Flatten => OpDesc::Flatten,
+            Op::F32Linear(_) | Op::F32Conv(_) => {
+                return Err(QuantError::Unsupported(
+                    "an f32 layer in a quantized model file (the file holds int8 layers; save the f32 model with gradus's own checkpoint)".into(),
+                ))
+            }
         });
     }
     let header = Header {

@@ -11,6 +11,10 @@
 //!   `vpdpbusd` where the CPU has them, each tested bit for bit against the portable loops).
 //! - [`model::QuantizedModel`]: the layers in order, run on reused buffers with no autodiff tape
 //!   ([`model::QuantizedModel::predict_into`]); it is also a `Module` ([`module`]).
+//! - [`predictor::Predictor`]: the same program with the layers kept in f32
+//!   ([`f32_linear::F32Linear`], [`f32_conv2d::F32Conv2d`] on gradus-tensor's f32 GEMM): tape-free
+//!   f32 inference, equal to the model's `forward`.
+//! - [`observer::Observer`]: calibration by min/max or by percentile (clipping outliers).
 //! - [`convert::quantize_model`]: from a trained `linear`/`logistic`/`softmax`/`mlp`/`cnn` model;
 //!   [`file`]: the quantized safetensors file (about 4x smaller than the f32 one).
 //!
@@ -36,12 +40,16 @@
 pub mod conv2d;
 pub mod convert;
 mod error;
+pub mod f32_conv2d;
+pub mod f32_linear;
 pub mod file;
 pub mod linear;
 pub mod model;
 pub mod module;
 pub mod observer;
+pub mod predictor;
 pub mod scheme;
 
 pub use error::{QuantError, Result};
 pub use model::QuantizedModel;
+pub use predictor::Predictor;

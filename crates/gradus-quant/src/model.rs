@@ -1,10 +1,15 @@
-//! A quantized model: a straight line of quantized layers and f32 glue (activations, pooling,
-//! flatten), run on plain buffers with no autodiff tape; the buffers are kept between calls.
+//! A quantized model: a straight line of layers (int8, or f32 for the [`Predictor`]) and f32 glue
+//! (activations, pooling, flatten), run on plain buffers with no autodiff tape; the buffers are
+//! kept between calls.
+//!
+//! [`Predictor`]: crate::predictor::Predictor
 
 use crate::conv2d::{self, QConv2d};
 use crate::error::{QuantError, Result};
+use crate::f32_conv2d::{self, F32Conv2d};
+use crate::f32_linear::F32Linear;
 use crate::linear::{self, QLinear};
-use crate::observer::MinMaxObserver;
+use crate::observer::Observer;
 use std::sync::Mutex;
 
 /// An elementwise activation, applied in f32 (the names of `[model] activation`).
@@ -83,6 +88,11 @@ pub enum Op {
     MaxPool2,
     /// `[n, c, h, w]` → `[n, c · h · w]`.
     Flatten,
+    /// A linear layer kept in f32 (the [`Predictor`](crate::predictor::Predictor)'s), on
+    /// `[n, features]`.
+    F32Linear(F32Linear),
+    /// A convolution kept in f32, on `[n, c, h, w]`.
+    F32Conv(F32Conv2d),
 }
 
 /// Reused buffers of a forward pass.
@@ -92,6 +102,10 @@ pub(crate) struct Buffers {
     b: Vec<f32>,
     linear: linear::Scratch,
     conv: conv2d::Scratch,
+    f32_conv: f32_conv2d::Scratch,
+    /// `a` and `b` swapped an odd number of times since the call began: swapped back at its end,
+    /// so each buffer sees the same sizes on every call and never grows again.
+    odd: bool,
 }
 
 /// A quantized model: its layers in order and the f32 model's spec (JSON) it was made from.
@@ -130,45 +144,55 @@ impl QuantizedModel {
                 self.input_shape
             )));
         }
+        let mut shape = Dims::of(rows, &self.input_shape)?;
+        bufs.odd = false;
         bufs.a.clear();
         bufs.a.extend_from_slice(x);
-        let mut shape: Vec<usize> = std::iter::once(rows)
-            .chain(self.input_shape.iter().copied())
-            .collect();
         for op in &self.ops {
-            shape = step(op, &shape, bufs)?;
+            shape = step(op, shape, bufs)?;
         }
         out.clear();
         out.extend_from_slice(&bufs.a);
+        if std::mem::take(&mut bufs.odd) {
+            std::mem::swap(&mut bufs.a, &mut bufs.b);
+        }
         Ok(())
     }
 
-    /// Sets every convolution's input quantizer from the range its input takes on `batches`
-    /// (`(samples, rows)`), layer by layer: each later layer is calibrated on the outputs of the
-    /// already-quantized layers before it, as it will run.
+    /// [`Self::calibrate_with`] the min/max observer (PyTorch's default `MinMaxObserver`).
     ///
     /// # Errors
     /// [`QuantError::Shape`] when a batch does not hold its rows.
     pub fn calibrate(&mut self, batches: &[(Vec<f32>, usize)]) -> Result<()> {
-        let mut acts: Vec<(Vec<f32>, Vec<usize>)> = batches
+        self.calibrate_with(batches, Observer::MinMax)
+    }
+
+    /// Sets every convolution's input quantizer from the range `observer` gives over its input
+    /// on `batches` (`(samples, rows)`), layer by layer: each later layer is calibrated on the
+    /// outputs of the already-quantized layers before it, as it will run.
+    ///
+    /// # Errors
+    /// [`QuantError::Shape`] when a batch does not hold its rows; [`QuantError::Unsupported`]
+    /// for a percentile outside `(0, 100]`.
+    pub fn calibrate_with(
+        &mut self,
+        batches: &[(Vec<f32>, usize)],
+        observer: Observer,
+    ) -> Result<()> {
+        observer.check()?;
+        let mut acts: Vec<(Vec<f32>, Dims)> = batches
             .iter()
-            .map(|(x, rows)| {
-                let shape = std::iter::once(*rows)
-                    .chain(self.input_shape.iter().copied())
-                    .collect();
-                (x.clone(), shape)
-            })
-            .collect();
+            .map(|(x, rows)| Ok((x.clone(), Dims::of(*rows, &self.input_shape)?)))
+            .collect::<Result<_>>()?;
         let mut bufs = Buffers::default();
         for op in &mut self.ops {
             if let Op::Conv(c) = op {
-                let mut o = MinMaxObserver::default();
-                acts.iter().for_each(|(x, _)| o.observe(x));
-                c.input = o.quantizer();
+                let inputs: Vec<&[f32]> = acts.iter().map(|(x, _)| x.as_slice()).collect();
+                c.input = observer.quantizer(&inputs);
             }
             for (x, shape) in &mut acts {
                 std::mem::swap(&mut bufs.a, x);
-                *shape = step(op, shape, &mut bufs)?;
+                *shape = step(op, *shape, &mut bufs)?;
                 std::mem::swap(&mut bufs.a, x);
             }
         }
@@ -182,43 +206,97 @@ impl QuantizedModel {
             .map(|op| match op {
                 Op::Linear(l) => l.weight.len() + 4 * (l.weight_scale.len() + l.bias.len()),
                 Op::Conv(c) => c.weight.len() + 4 * (c.weight_scale.len() + c.bias.len() + 2),
-                _ => 0,
+                Op::F32Linear(l) => 4 * (l.weight.len() + l.bias.len()),
+                Op::F32Conv(c) => 4 * (c.weight.len() + c.bias.len()),
+                Op::Act(_) | Op::MaxPool2 | Op::Flatten => 0,
             })
             .sum()
     }
 }
 
+/// A shape of rank at most 4 held without allocating (`[n, features]` or `[n, c, h, w]`).
+#[derive(Clone, Copy, Debug)]
+struct Dims {
+    d: [usize; 4],
+    rank: usize,
+}
+
+impl Dims {
+    /// `[rows, sample...]`.
+    fn of(rows: usize, sample: &[usize]) -> Result<Dims> {
+        if sample.len() > 3 {
+            return Err(QuantError::Shape(format!(
+                "inputs of shape {sample:?} per sample: at most 3 axes are supported"
+            )));
+        }
+        let mut d = [1; 4];
+        d[0] = rows;
+        d[1..=sample.len()].copy_from_slice(sample);
+        Ok(Dims {
+            d,
+            rank: sample.len() + 1,
+        })
+    }
+
+    fn two(n: usize, f: usize) -> Dims {
+        Dims {
+            d: [n, f, 1, 1],
+            rank: 2,
+        }
+    }
+
+    fn four(d: [usize; 4]) -> Dims {
+        Dims { d, rank: 4 }
+    }
+
+    /// `[n, c, h, w]`, or an error naming `op`.
+    fn nchw(self, op: &str) -> Result<[usize; 4]> {
+        if self.rank != 4 {
+            return Err(QuantError::Shape(format!(
+                "{op} takes [n, c, h, w], got {:?}",
+                &self.d[..self.rank]
+            )));
+        }
+        Ok(self.d)
+    }
+}
+
 /// Runs one op on `bufs.a` (shape `shape`), leaving the result in `bufs.a`; returns its shape.
-fn step(op: &Op, shape: &[usize], bufs: &mut Buffers) -> Result<Vec<usize>> {
-    let n = shape[0];
+fn step(op: &Op, shape: Dims, bufs: &mut Buffers) -> Result<Dims> {
+    let n = shape.d[0];
     let out = match op {
         Op::Linear(l) => {
             l.forward(&bufs.a, n, &mut bufs.b, &mut bufs.linear)?;
-            vec![n, l.out_features]
+            Dims::two(n, l.out_features)
         }
         Op::Conv(c) => {
-            let [_, _, h, w] = four(shape, "Conv2d")?;
+            let [_, _, h, w] = shape.nchw("Conv2d")?;
             let (oh, ow) = c.forward(&bufs.a, (n, h, w), &mut bufs.b, &mut bufs.conv)?;
-            vec![n, c.geometry.out_channels, oh, ow]
+            Dims::four([n, c.geometry.out_channels, oh, ow])
+        }
+        Op::F32Linear(l) => {
+            l.forward(&bufs.a, n, &mut bufs.b)?;
+            Dims::two(n, l.out_features)
+        }
+        Op::F32Conv(c) => {
+            let [_, _, h, w] = shape.nchw("Conv2d")?;
+            let (oh, ow) = c.forward(&bufs.a, (n, h, w), &mut bufs.b, &mut bufs.f32_conv)?;
+            Dims::four([n, c.geometry.out_channels, oh, ow])
         }
         Op::Act(a) => {
             a.apply(&mut bufs.a);
-            return Ok(shape.to_vec());
+            return Ok(shape);
         }
         Op::MaxPool2 => {
-            let [_, c, h, w] = four(shape, "MaxPool2d")?;
+            let [_, c, h, w] = shape.nchw("MaxPool2d")?;
             max_pool2(&bufs.a, n * c, h, w, &mut bufs.b);
-            vec![n, c, h / 2, w / 2]
+            Dims::four([n, c, h / 2, w / 2])
         }
-        Op::Flatten => return Ok(vec![n, shape[1..].iter().product()]),
+        Op::Flatten => return Ok(Dims::two(n, shape.d[1..shape.rank].iter().product())),
     };
     std::mem::swap(&mut bufs.a, &mut bufs.b);
+    bufs.odd = !bufs.odd;
     Ok(out)
-}
-
-fn four(shape: &[usize], op: &str) -> Result<[usize; 4]> {
-    <[usize; 4]>::try_from(shape)
-        .map_err(|_| QuantError::Shape(format!("{op} takes [n, c, h, w], got {shape:?}")))
 }
 
 /// 2x2 windows, stride 2 (an odd last row or column is dropped, as PyTorch does).

@@ -24,6 +24,16 @@ pub fn run(model_path: &Path, input: &Path, output: Option<&Path>) -> Result<(),
     let x = spec
         .input_tensor(table.features, rows)
         .map_err(|e| e.to_string())?;
+    // linear/logistic/softmax/mlp/cnn f32 models run on the tape-free Predictor; other kinds
+    // (LSTM, GPT) and quantized files run their own forward
+    let predictor = match spec.dtype.as_str() {
+        "f32" => gradus_quant::Predictor::new(model.as_ref(), &spec).ok(),
+        _ => None,
+    };
+    let model: &dyn gradus_nn::Module = match &predictor {
+        Some(p) => p,
+        None => model.as_ref(),
+    };
     let out = no_grad(|| model.forward(&x)).map_err(|e| e.to_string())?;
     let values = out.to_vec_f64();
     let per_row = values.len() / rows.max(1);

@@ -1,6 +1,7 @@
 //! `gradus quantize MODEL --calibrate DATA --out FILE`: post-training int8 quantization.
 
 use gradus_data::mnist::Split;
+use gradus_quant::observer::Observer;
 use gradus_quant::{convert::quantize_model, file};
 use gradus_run::{load_model, ModelSpec};
 use std::path::Path;
@@ -13,10 +14,34 @@ pub struct Options<'a> {
     pub batches: usize,
     /// Samples per calibration batch.
     pub batch_size: usize,
+    /// How a convolution's input range is set from the calibration data.
+    pub observer: Observer,
+}
+
+/// `--observer`'s values.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ObserverName {
+    /// The full range seen.
+    Minmax,
+    /// Percentiles of the values seen (`--percentile`).
+    Percentile,
+}
+
+impl ObserverName {
+    /// The observer, with `percentile` for `Percentile`.
+    pub fn with(self, percentile: f64) -> Observer {
+        match self {
+            ObserverName::Minmax => Observer::MinMax,
+            ObserverName::Percentile => Observer::Percentile(percentile),
+        }
+    }
 }
 
 /// Runs `gradus quantize`.
 pub fn run(model_path: &Path, out: &Path, o: &Options) -> Result<(), String> {
+    o.observer
+        .check()
+        .map_err(|e| format!("--percentile: {e}"))?;
     let (model, spec) = load_model(model_path).map_err(|e| e.to_string())?;
     let (mut q, names) = quantize_model(model.as_ref(), &spec)
         .map_err(|e| format!("{}: {e}", model_path.display()))?;
@@ -27,7 +52,8 @@ pub fn run(model_path: &Path, out: &Path, o: &Options) -> Result<(), String> {
     match (o.calibrate, has_conv) {
         (Some(path), _) => {
             let batches = calibration_batches(&spec, path, o.batches, o.batch_size)?;
-            q.calibrate(&batches).map_err(|e| format!("{path}: {e}"))?;
+            q.calibrate_with(&batches, o.observer)
+                .map_err(|e| format!("{path}: {e}"))?;
         }
         (None, true) => {
             return Err(format!("{}: a {} model has convolutions, whose inputs are quantized statically: give --calibrate DATA (a few batches of training data)", model_path.display(), spec.model.kind))

@@ -47,6 +47,35 @@ pub(crate) fn gemm<T: Element>(
     gemm_into(dims, (a, va), (b, vb), (out, row_major), false);
 }
 
+/// `out[m × n] = a[m × k] · b[k × n]` in f32 on plain slices, `out` row-major: the GEMM behind
+/// [`Tensor::matmul`](crate::Tensor::matmul) (faer panels on rayon; the result does not depend on
+/// the thread count), for tape-free inference. `a` and `b` are strided views given as (row stride,
+/// column stride) in elements, so a PyTorch `[out, in]` weight is used as `[in, out]` with strides
+/// `(1, in)`, without a copy.
+///
+/// ```
+/// use gradus_tensor::gemm_f32;
+/// let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]; // [2, 3]
+/// let w = [1.0f32, 0.0, 1.0, 0.0, 1.0, 0.0]; // [2 outputs, 3 inputs]
+/// let mut y = [0.0f32; 4];
+/// gemm_f32((2, 2, 3), &x, (3, 1), &w, (1, 3), &mut y); // y = x · wᵀ
+/// assert_eq!(y, [4.0, 2.0, 10.0, 5.0]);
+/// ```
+///
+/// # Panics
+/// When a view reaches past its slice or `out` is shorter than `m · n`.
+pub fn gemm_f32(
+    (m, n, k): (usize, usize, usize),
+    a: &[f32],
+    (a_rs, a_cs): (usize, usize),
+    b: &[f32],
+    (b_rs, b_cs): (usize, usize),
+    out: &mut [f32],
+) {
+    let view = |rs, cs| MatView { offset: 0, rs, cs };
+    gemm((m, n, k), a, view(a_rs, a_cs), b, view(b_rs, b_cs), out);
+}
+
 /// `(rows, cols)` of the output panels of an `m x n x k` product: a function of the shape alone,
 /// so that every thread count sums every element in the same order.
 fn panels((m, n, k): (usize, usize, usize)) -> (usize, usize) {

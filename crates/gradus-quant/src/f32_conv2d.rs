@@ -1,0 +1,109 @@
+//! An f32 `Conv2d` for tape-free inference: im2col of each image into a reused buffer, then
+//! gradus-tensor's f32 GEMM ([`gradus_tensor::gemm_f32`]) straight into the `[out, oh · ow]`
+//! output plane of that image.
+
+use crate::conv2d::{im2col, ConvGeometry};
+use crate::error::{QuantError, Result};
+use gradus_tensor::gemm_f32;
+
+/// `y = conv(x, W) + b`: `x` `[n, in, h, w]` → `y` `[n, out, oh, ow]`, in f32 (PyTorch's
+/// `nn.Conv2d`, dilation 1, one group).
+///
+/// ```
+/// use gradus_quant::conv2d::ConvGeometry;
+/// use gradus_quant::f32_conv2d::{F32Conv2d, Scratch};
+/// let g = ConvGeometry { in_channels: 1, out_channels: 1, kernel: (1, 1), stride: (1, 1), padding: (0, 0) };
+/// let c = F32Conv2d::new(vec![2.0], Some(vec![1.0]), g).unwrap();
+/// let (mut y, mut s) = (Vec::new(), Scratch::default());
+/// assert_eq!(c.forward(&[1.0, 2.0, 3.0, 4.0], (1, 2, 2), &mut y, &mut s).unwrap(), (2, 2));
+/// assert_eq!(y, vec![3.0, 5.0, 7.0, 9.0]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct F32Conv2d {
+    /// `[out, in · kh · kw]` (PyTorch's `[out, in, kh, kw]` flattened).
+    pub weight: Vec<f32>,
+    /// `[out]`.
+    pub bias: Vec<f32>,
+    /// Kernel geometry.
+    pub geometry: ConvGeometry,
+}
+
+/// The im2col buffer a forward pass reuses between calls.
+#[derive(Default, Debug)]
+pub struct Scratch {
+    cols: Vec<f32>,
+}
+
+impl F32Conv2d {
+    /// A layer from its `weight` (`[out, in, kh, kw]`) and `bias` `[out]` (zeros if none).
+    ///
+    /// # Errors
+    /// [`QuantError::Shape`] when the lengths do not match the geometry or a stride is 0.
+    pub fn new(weight: Vec<f32>, bias: Option<Vec<f32>>, g: ConvGeometry) -> Result<F32Conv2d> {
+        let bias = bias.unwrap_or_else(|| vec![0.0; g.out_channels]);
+        if weight.len() != g.out_channels * g.patch()
+            || bias.len() != g.out_channels
+            || g.stride.0 == 0
+            || g.stride.1 == 0
+        {
+            return Err(QuantError::Shape(format!(
+                "Conv2d {g:?}: weight has {} values (want {}), bias {} (want {})",
+                weight.len(),
+                g.out_channels * g.patch(),
+                bias.len(),
+                g.out_channels
+            )));
+        }
+        Ok(F32Conv2d {
+            weight,
+            bias,
+            geometry: g,
+        })
+    }
+
+    /// Forward pass of `x` `[n, in, h, w]` into `y` (resized to `[n, out, oh, ow]`; no allocation
+    /// once `y` and `s` have grown); returns `(oh, ow)`.
+    ///
+    /// # Errors
+    /// [`QuantError::Shape`] when `x` is not `n · in · h · w` long.
+    pub fn forward(
+        &self,
+        x: &[f32],
+        (n, h, w): (usize, usize, usize),
+        y: &mut Vec<f32>,
+        s: &mut Scratch,
+    ) -> Result<(usize, usize)> {
+        let g = &self.geometry;
+        let image = g.in_channels * h * w;
+        if x.len() != n * image {
+            return Err(QuantError::Shape(format!(
+                "Conv2d: input of {} values is not [{n}, {}, {h}, {w}]",
+                x.len(),
+                g.in_channels
+            )));
+        }
+        let (oh, ow) = g.output(h, w);
+        let (pixels, patch, o) = (oh * ow, g.patch(), g.out_channels);
+        s.cols.resize(pixels * patch, 0.0);
+        y.resize(n * o * pixels, 0.0);
+        for (xb, yb) in x
+            .chunks(image.max(1))
+            .zip(y.chunks_mut((o * pixels).max(1)))
+        {
+            im2col(xb, g, (h, w), (oh, ow), 0.0, &mut s.cols);
+            // W [o, patch] · colsᵀ [patch, pixels] (cols is [pixels, patch]) = y [o, pixels]
+            gemm_f32(
+                (o, pixels, patch),
+                &self.weight,
+                (patch, 1),
+                &s.cols,
+                (1, patch),
+                yb,
+            );
+            for (yc, b) in yb.chunks_mut(pixels.max(1)).zip(&self.bias) {
+                yc.iter_mut().for_each(|v| *v += b);
+            }
+        }
+        Ok((oh, ow))
+    }
+}
