@@ -149,6 +149,9 @@ fn chain_rule(
     Ok(())
 }
 
+/// A hook called with each leaf once its gradient is final ([`Tensor::backward_with_hook`]).
+type ReadyHook<'h> = &'h mut dyn FnMut(&Tensor) -> Result<()>;
+
 fn seed_for(output: &Tensor, seed: Option<&Tensor>) -> Result<Tensor> {
     match seed {
         Some(s) if s.shape() == output.shape() => Ok(s.clone()),
@@ -250,7 +253,7 @@ impl Tensor {
         &self,
         seed: Tensor,
         create_graph: bool,
-        mut hook: Option<&mut dyn FnMut(&Tensor) -> Result<()>>,
+        mut hook: Option<ReadyHook<'_>>,
     ) -> Result<()> {
         let keep = Keep {
             ids: &HashSet::new(),
