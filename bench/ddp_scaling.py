@@ -52,13 +52,13 @@ ONE_THREAD = {"RAYON_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS
               "OPENBLAS_NUM_THREADS": "1"}
 
 
-def gradus_run(data, ranks, steps, deterministic, tmp):
+def gradus_run(gradus, data, ranks, steps, deterministic, tmp):
     cfg = os.path.join(tmp, f"ddp-{ranks}-{steps}.toml")
     with open(cfg, "w") as f:
         f.write(CONFIG.format(steps=steps, data=data, batch=BATCH,
                               deterministic=str(deterministic).lower()))
     out = os.path.join(tmp, f"run-{ranks}-{steps}")
-    cmd = [GRADUS, "train", cfg, "--out", out, "--quiet"]
+    cmd = [gradus, "train", cfg, "--out", out, "--quiet", "--overwrite"]
     if ranks > 1:
         cmd = ["mpirun", "--oversubscribe", "--bind-to", "none", "-np", str(ranks)] + cmd
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", **ONE_THREAD)
@@ -70,9 +70,9 @@ def gradus_run(data, ranks, steps, deterministic, tmp):
     return seconds
 
 
-def gradus_samples_per_s(data, ranks, steps, deterministic, tmp):
-    short = gradus_run(data, ranks, WARMUP, deterministic, tmp)
-    long = gradus_run(data, ranks, WARMUP + steps, deterministic, tmp)
+def gradus_samples_per_s(gradus, data, ranks, steps, deterministic, tmp):
+    short = gradus_run(gradus, data, ranks, WARMUP, deterministic, tmp)
+    long = gradus_run(gradus, data, ranks, WARMUP + steps, deterministic, tmp)
     return steps * BATCH / max(long - short, 1e-9)
 
 
@@ -135,6 +135,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "mnist"))
+    ap.add_argument("--gradus", default=GRADUS, help="the gradus binary (built with --features mpi)")
     ap.add_argument("--deterministic", action="store_true",
                     help="gradus sums in rank order (all-gather, N times the bytes) rather than MPI's all-reduce")
     args = ap.parse_args()
@@ -146,7 +147,8 @@ def main():
         for r in range(args.rounds):
             row = {}
             for ranks in (1, 2):
-                row[f"gradus x{ranks}"] = gradus_samples_per_s(data, ranks, args.steps, args.deterministic, tmp)
+                row[f"gradus x{ranks}"] = gradus_samples_per_s(args.gradus, data, ranks, args.steps,
+                                                                    args.deterministic, tmp)
             for ranks in (1, 2):
                 row[f"torch x{ranks}"] = torch_samples_per_s(data, ranks, args.steps, 29500 + 10 * r + ranks)
             for k, v in row.items():
