@@ -106,7 +106,7 @@ impl MpiCommunicator {
         // no deadline when the timeout is beyond what the clock can count
         let deadline = Instant::now().checked_add(self.timeout());
         let mut req = req;
-        let mut polls = 0u32;
+        let since = Instant::now();
         loop {
             match req.test() {
                 Ok(_) => return,
@@ -115,7 +115,7 @@ impl MpiCommunicator {
             if deadline.is_some_and(|d| Instant::now() > d) {
                 self.time_out(world, op);
             }
-            back_off(&mut polls);
+            back_off(since);
         }
     }
 
@@ -133,14 +133,15 @@ impl MpiCommunicator {
     }
 }
 
-/// Between two polls of a pending request: spin briefly, then yield the core, then sleep
-/// (Open MPI's blocking waits spin; on an oversubscribed machine a waiting rank should not).
-fn back_off(polls: &mut u32) {
-    *polls = polls.saturating_add(1);
-    match *polls {
-        0..=64 => std::hint::spin_loop(),
-        65..=2048 => std::thread::yield_now(),
-        _ => std::thread::sleep(Duration::from_micros(100)),
+/// Between two polls of a pending request: yield the core for the first second (Open MPI
+/// moves a non-blocking collective on only inside MPI calls, so a large all-reduce needs many
+/// polls in a row, as its blocking waits spin), then sleep a millisecond (a rank that waits
+/// this long waits for a slow or hung rank, and should not take a core from it).
+fn back_off(waiting_since: Instant) {
+    if waiting_since.elapsed() < Duration::from_secs(1) {
+        std::thread::yield_now();
+    } else {
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
