@@ -1,8 +1,9 @@
 //! `mpirun -np N gradus train` over real MPI processes (built with the `mpi` feature; run by
 //! `tests/distributed/ci.sh`, which installs Open MPI): 2 and 4 ranks reach the parameters of one
 //! process with the same global batch, every rank holds the same parameters (each run checks it
-//! before it ends), a run stopped on 2 ranks resumes on 4, only rank 0 writes, and a killed rank
-//! ends the job instead of hanging it.
+//! before it ends), with the all-reduces overlapped with backward or after it, in rank order or
+//! MPI's; a run stopped on 2 ranks resumes on 4, only rank 0 writes, a killed rank ends the job
+//! instead of hanging it, and so does a rank that hangs (a collective timeout).
 #![cfg(feature = "mpi")]
 
 use std::path::Path;
@@ -100,6 +101,17 @@ fn two_and_four_ranks_train_the_model_one_process_trains() {
             "a header and 4 epochs:\n{metrics}"
         );
     }
+    // the all-reduces after backward (blocking), and overlapped with MPI's own summation order
+    // (MPI_Iallreduce)
+    for (out, set) in [
+        ("after", "distributed.overlap=false"),
+        ("mpi-order", "distributed.deterministic=false"),
+    ] {
+        train(d, 2, out, &["--set", set]);
+        let p = params(&d.join(out).join("model.safetensors"));
+        let diff = max_diff(&p, &one);
+        assert!(diff < 1e-12, "{set}: {diff:e} from one process");
+    }
 }
 
 #[test]
@@ -151,4 +163,56 @@ fn a_killed_rank_ends_the_job_instead_of_hanging_it() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(!status.success(), "a job with a killed rank must fail");
+}
+
+#[test]
+fn a_hanging_rank_ends_the_job_with_a_timeout_naming_the_collective() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_config(d, "");
+    // rank 1 stops (SIGSTOP: alive, but it never reaches the next collective) after a second;
+    // rank 0 waits 3 s in a collective, then ends the job
+    let script = format!(
+        "\"{GRADUS}\" train run.toml --out run --quiet --set epochs=100000 \
+         --set distributed.timeout_s=3 & p=$!; \
+         if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then sleep 1; kill -STOP $p; fi; wait $p"
+    );
+    let mut c = Command::new("mpirun");
+    c.current_dir(d)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .args(["--oversubscribe", "-np", "2", "sh", "-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut s).unwrap();
+        s
+    });
+    let start = Instant::now();
+    // a guard against a hang, not a timing assertion
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(300) {
+            child.kill().unwrap();
+            panic!("the job still ran 300 s after rank 1 stopped: the timeout did not end it");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let stderr = reader.join().unwrap();
+    assert!(!status.success(), "a job with a hanging rank must fail");
+    assert!(
+        stderr.contains("did not complete within 3 s on rank 0 of 2 ranks"),
+        "{stderr}"
+    );
+    assert!(
+        ["all_reduce", "all_gather", "broadcast", "barrier"]
+            .iter()
+            .any(|op| stderr.contains(&format!("error: {op}"))),
+        "the message names the collective: {stderr}"
+    );
 }

@@ -15,7 +15,7 @@ use gradus_tensor::Tensor;
 pub const DEFAULT_BUCKET_CAP_MB: f64 = 25.0;
 
 /// Bytes of one value on the wire (gradients travel as f64).
-const WIRE_BYTES: usize = 8;
+pub(crate) const WIRE_BYTES: usize = 8;
 
 /// Cuts parameters of `numels` elements (in model order) into buckets of at most `cap_bytes`
 /// on the wire, in reverse model order; a parameter larger than the cap gets a bucket of its own.
@@ -53,6 +53,10 @@ pub struct GradientReducer {
     pub bucket_cap_mb: f64,
     /// Summation order of each bucket's all-reduce.
     pub order: ReduceOrder,
+    /// Whether the all-reduces overlap the backward pass
+    /// ([`GradientReducer::backward_all_reduce_sum`]) rather than follow it
+    /// ([`GradientReducer::all_reduce_mean`]); both give the same sums.
+    pub overlap: bool,
 }
 
 impl Default for GradientReducer {
@@ -60,6 +64,7 @@ impl Default for GradientReducer {
         GradientReducer {
             bucket_cap_mb: DEFAULT_BUCKET_CAP_MB,
             order: ReduceOrder::Fixed,
+            overlap: true,
         }
     }
 }
@@ -78,7 +83,13 @@ impl GradientReducer {
         Ok(GradientReducer {
             bucket_cap_mb,
             order,
+            overlap: true,
         })
+    }
+
+    /// This reducer, overlapping the all-reduces with backward or not (the default: overlap).
+    pub fn with_overlap(self, overlap: bool) -> GradientReducer {
+        GradientReducer { overlap, ..self }
     }
 
     /// Replaces every gradient with the weighted mean over the ranks,

@@ -7,6 +7,8 @@
 //! precision before they are rounded back, which keeps N ranks close to one process.
 
 use crate::error::{DistError, Result};
+use crate::overlap::{run_blocking, BucketLauncher};
+use std::time::Duration;
 
 /// How an all-reduce orders its sum.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,6 +65,39 @@ pub trait Communicator: Send + Sync {
 
     /// The transport, for messages ("one process", "threads", "MPI").
     fn transport(&self) -> &'static str;
+    /// Sets how long a collective waits for the other ranks before this rank ends the job with
+    /// [`DistError::Timeout`]'s message (a rank that died or hangs). Transports that cannot
+    /// wait with a deadline (one process, threads) ignore it.
+    fn set_timeout(&self, timeout: Duration) {
+        let _ = timeout;
+    }
+    /// Sums each of `buffers` over the ranks in `order`, overlapped with `work` (see
+    /// [`crate::overlap`]): `work` fills buffers and starts them in index order through the
+    /// [`BucketLauncher`]; then the buckets left are started and all are waited for. On return
+    /// each buffer holds its sum. Every rank must pass buffers of the same lengths. The default
+    /// runs each bucket's all-reduce, blocking, when it starts ([`run_blocking`]).
+    ///
+    /// # Errors
+    /// `work`'s error (after every bucket's all-reduce has run, so the ranks stay in step), or
+    /// the transport's.
+    ///
+    /// ```
+    /// use gradus_dist::{Communicator, ReduceOrder, SingleProcess};
+    /// let mut buckets = vec![vec![0.0; 2], vec![0.0; 1]];
+    /// SingleProcess.all_reduce_overlapped(&mut buckets, ReduceOrder::Fixed, &mut |l| {
+    ///     l.buffer(0)?.copy_from_slice(&[1.0, 2.0]);
+    ///     l.start_next() // bucket 0 is full: start it; bucket 1 starts when work returns
+    /// }).unwrap();
+    /// assert_eq!(buckets, vec![vec![1.0, 2.0], vec![0.0]]);
+    /// ```
+    fn all_reduce_overlapped(
+        &self,
+        buffers: &mut [Vec<f64>],
+        order: ReduceOrder,
+        work: &mut dyn FnMut(&mut dyn BucketLauncher) -> Result<()>,
+    ) -> Result<()> {
+        run_blocking(buffers, &|b| self.reduce_sum(b, order), work)
+    }
 
     /// Sums `buf` over the ranks in `order` (see [`ReduceOrder`]).
     ///

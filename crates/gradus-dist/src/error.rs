@@ -30,6 +30,21 @@ pub enum DistError {
     /// The transport failed (MPI, or a thread of a local group that panicked).
     #[error("{0}")]
     Transport(String),
+    /// A collective did not complete in time: another rank died or hangs.
+    #[error(
+        "{op} did not complete within {seconds} s on rank {rank} of {size} ranks: another rank \
+         died or hangs (distributed.timeout_s sets the wait)"
+    )]
+    Timeout {
+        /// The collective (`"all_reduce"`, `"all_gather"`, `"broadcast"`, `"barrier"`).
+        op: &'static str,
+        /// The rank that gave up.
+        rank: usize,
+        /// Ranks in the job.
+        size: usize,
+        /// The timeout.
+        seconds: f64,
+    },
     /// A tensor operation failed.
     #[error(transparent)]
     Tensor(#[from] gradus_tensor::TensorError),

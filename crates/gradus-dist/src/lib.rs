@@ -7,6 +7,9 @@
 //! - [`bucket`]: gradients averaged in buckets of `bucket_cap_mb`, in reverse layer order, as
 //!   PyTorch DDP does ([`GradientReducer`]); parameters flattened, broadcast and checked equal
 //!   across ranks.
+//! - [`overlapped`]: the bucket all-reduces started from a gradient-ready hook on the backward
+//!   pass, overlapped with the rest of it ([`Communicator::all_reduce_overlapped`]: non-blocking
+//!   over MPI, with a timeout that ends the job when a rank dies or hangs).
 //! - [`fedavg`]: federated averaging (McMahan et al. 2017) with IID, shard and Dirichlet
 //!   partitions, client sampling, weighted averaging and FedProx's proximal term.
 //!
@@ -20,6 +23,8 @@ pub mod fedavg;
 pub mod local;
 #[cfg(feature = "mpi")]
 pub mod mpi;
+pub mod overlap;
+pub mod overlapped;
 
 pub use bucket::GradientReducer;
 pub use communicator::{Communicator, ReduceOrder, SingleProcess};
@@ -27,3 +32,4 @@ pub use error::{DistError, Result};
 pub use local::LocalGroup;
 #[cfg(feature = "mpi")]
 pub use mpi::MpiCommunicator;
+pub use overlap::BucketLauncher;

@@ -247,7 +247,11 @@ impl RunBuilder {
             ReduceOrder::Transport
         };
         let reducer = GradientReducer::new(d.bucket_cap_mb, order)
-            .map_err(|e| RunError::Setup(format!("distributed.bucket_cap_mb: {e}")))?;
+            .map_err(|e| RunError::Setup(format!("distributed.bucket_cap_mb: {e}")))?
+            .with_overlap(d.overlap);
+        comm.set_timeout(
+            std::time::Duration::try_from_secs_f64(d.timeout_s).unwrap_or(std::time::Duration::MAX),
+        );
         Ok(Some(DataParallel::new(comm, reducer)))
     }
 }

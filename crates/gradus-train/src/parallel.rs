@@ -5,8 +5,9 @@
 //! - Every rank cuts the same global batches (the order is a function of seed and epoch only)
 //!   and trains on its shard of each: samples `rank, rank + N, rank + 2N, ...` of the batch, as
 //!   `DistributedSampler` strides an epoch.
-//! - After backward the gradients are averaged in buckets ([`GradientReducer`]), weighted by
-//!   each rank's samples, so the step uses the gradient of the global batch's mean loss: N ranks
+//! - The gradients are averaged in buckets ([`GradientReducer`]), weighted by each rank's
+//!   samples, each bucket's all-reduce started by a hook on the backward pass as soon as its
+//!   gradients are final (overlapped with the rest of backward, as DDP does; or after backward), so the step uses the gradient of the global batch's mean loss: N ranks
 //!   reach one process's parameters up to floating-point summation order. The loss recorded is
 //!   the global batch's mean too.
 //! - Only rank 0 writes the run directory; the others read its checkpoint to resume (with any
@@ -132,6 +133,12 @@ impl DataParallel {
         Ok(load_flat_params(params, &flat)?)
     }
 
+    /// Whether [`DataParallel::backward_all_reduce_step`] overlaps the all-reduce with
+    /// backward (the reducer's setting).
+    pub fn overlaps(&self) -> bool {
+        self.reducer.overlap
+    }
+
     /// After backward: averages the gradients over the ranks (weighted by `weight`, this rank's
     /// samples) and returns the global batch's mean loss and samples, with the squared norms of
     /// the ranks' gradients and of the averaged one (the gradient noise scale's measurements).
@@ -144,21 +151,64 @@ impl DataParallel {
         weight: usize,
         loss: &Tensor,
     ) -> Result<ReducedStep> {
+        let own_sq = crate::step::host_grads(params).iter().map(|g| g * g).sum();
+        self.finish_step(params, weight, loss, own_sq, |total| {
+            Ok(self
+                .reducer
+                .all_reduce_mean(self.comm.as_ref(), params, weight as f64, total)?)
+        })
+    }
+
+    /// Backward from `root` (the loss, or the loss scaled for f16) with the gradient all-reduce
+    /// overlapped ([`GradientReducer::backward_all_reduce_sum`]), then as
+    /// [`DataParallel::all_reduce_step`]: the same averaged gradients and records. Returns what
+    /// backward returned, and the reduced step when it succeeded.
+    ///
+    /// # Errors
+    /// The transport fails, or the loss cannot be read.
+    pub fn backward_all_reduce_step(
+        &self,
+        params: &[(String, Param)],
+        weight: usize,
+        loss: &Tensor,
+        root: &Tensor,
+    ) -> Result<(gradus_tensor::Result<()>, Option<ReducedStep>)> {
+        let sums = self.reducer.backward_all_reduce_sum(
+            self.comm.as_ref(),
+            params,
+            weight as f64,
+            root,
+        )?;
+        if let Err(e) = sums.backward() {
+            return Ok((Err(e.clone()), None));
+        }
+        let reduced = self.finish_step(params, weight, loss, sums.own_squared_norm(), |total| {
+            sums.write_mean(params, total)?;
+            Ok(sums.bytes())
+        })?;
+        Ok((Ok(()), Some(reduced)))
+    }
+
+    /// The all-reduce of the step's loss, samples and gradient norm, then `reduce_grads(total
+    /// weight)` (which returns the bytes it sent), then the noise measurements.
+    fn finish_step(
+        &self,
+        params: &[(String, Param)],
+        weight: usize,
+        loss: &Tensor,
+        own_sq: f64,
+        reduce_grads: impl FnOnce(f64) -> Result<usize>,
+    ) -> Result<ReducedStep> {
         let w = weight as f64;
         let local_loss = if weight > 0 { loss.item()? * w } else { 0.0 };
         let (local_sq, counted) = match weight {
             0 => (0.0, 0.0),
-            _ => (
-                crate::step::host_grads(params).iter().map(|g| g * g).sum(),
-                1.0,
-            ),
+            _ => (own_sq, 1.0),
         };
         let mut head = [w, local_loss, local_sq, counted];
         self.comm.reduce_sum(&mut head, self.reducer.order)?;
         let total = head[0];
-        let sent = self
-            .reducer
-            .all_reduce_mean(self.comm.as_ref(), params, w, total)?;
+        let sent = reduce_grads(total)?;
         self.bytes.store(sent + 32, Ordering::Relaxed);
         let ranks = head[3];
         let noise = (ranks > 1.0).then(|| NoiseSample {

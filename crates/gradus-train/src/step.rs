@@ -61,12 +61,22 @@ impl Trainer {
         let split = self.options.noise_scale
             && self.options.parallel.is_none()
             && l.saved.grad_scaler.is_none();
+        let mut overlapped = None;
         let (mut loss, backward, mut noise) = if split && batch.samples >= 2 {
             self.micro_batch_backward(batch, &named)?
         } else {
             let loss = self.forward_autocast(batch)?;
-            let backward =
-                crate::precision::scaled(&loss, l.saved.grad_scaler.as_ref())?.backward();
+            let root = crate::precision::scaled(&loss, l.saved.grad_scaler.as_ref())?;
+            let backward = match &self.options.parallel {
+                // the all-reduce starts from backward's gradient-ready hook
+                Some(p) if p.overlaps() => {
+                    let (backward, reduced) =
+                        p.backward_all_reduce_step(&named, weight, &loss, &root)?;
+                    overlapped = reduced;
+                    backward
+                }
+                _ => root.backward(),
+            };
             (loss, backward, None)
         };
         let mut samples = batch.samples;
@@ -75,7 +85,10 @@ impl Trainer {
             if let Some(p) = &self.options.parallel {
                 // the ranks' (scaled) gradients are averaged before the scaler looks at them,
                 // so every rank skips the same steps
-                let reduced = p.all_reduce_step(&named, weight, &loss)?;
+                let reduced = match overlapped {
+                    Some(r) => r,
+                    None => p.all_reduce_step(&named, weight, &loss)?,
+                };
                 (loss, samples, noise) = (reduced.loss, reduced.samples, reduced.noise);
             }
             if let Some(scaler) = l.saved.grad_scaler.as_mut() {

@@ -69,6 +69,20 @@ fn train_on(
     out: &Path,
     resume: bool,
 ) -> Vec<Vec<f64>> {
+    // small buckets: several all-reduces per step
+    let reducer = GradientReducer::new(0.0002, ReduceOrder::Fixed).unwrap();
+    train_with(ranks, batch, max_steps, out, resume, reducer)
+}
+
+/// [`train_on`] with the gradients averaged by `reducer`.
+fn train_with(
+    ranks: usize,
+    batch: usize,
+    max_steps: Option<u64>,
+    out: &Path,
+    resume: bool,
+    reducer: GradientReducer,
+) -> Vec<Vec<f64>> {
     let data = data();
     std::thread::scope(|s| {
         let handles: Vec<_> = LocalGroup::new(ranks)
@@ -76,8 +90,6 @@ fn train_on(
             .map(|c| {
                 let data = &data;
                 s.spawn(move || {
-                    // small buckets: several all-reduces per step
-                    let reducer = GradientReducer::new(0.0002, ReduceOrder::Fixed).unwrap();
                     let p = DataParallel::new(Arc::new(c), reducer);
                     let mut t = trainer(batch, max_steps, Some(p));
                     t.fit(data, None, out, resume).unwrap();
@@ -181,5 +193,29 @@ fn only_rank_0_writes_the_run_directory() {
             !dir.path().join("rank1").join(f).exists(),
             "rank 1 wrote {f}"
         );
+    }
+}
+
+#[test]
+fn all_reduces_overlapped_with_backward_give_the_parameters_of_all_reduces_after_it() {
+    // 0.0002 MB: one bucket per parameter; 0.0003: the 16x1 layer and its bias share one; 25:
+    // one bucket for the whole model
+    let dir = tempfile::tempdir().unwrap();
+    for order in [ReduceOrder::Fixed, ReduceOrder::Transport] {
+        for cap in [0.0002, 0.0003, 25.0] {
+            let reducer = GradientReducer::new(cap, order).unwrap();
+            let run = |overlap: bool| {
+                let out = dir.path().join(format!("{order:?}-{cap}-{overlap}"));
+                train_with(3, 8, None, &out, false, reducer.with_overlap(overlap))
+            };
+            let (after, overlapped) = (run(false), run(true));
+            for (a, o) in after.iter().zip(&overlapped) {
+                assert_eq!(
+                    a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    o.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "{order:?}, bucket_cap_mb = {cap}"
+                );
+            }
+        }
     }
 }

@@ -4,6 +4,8 @@
 //! |---|---|
 //! | `distributed.bucket_cap_mb` | > 0 (default 25, PyTorch DDP's) |
 //! | `distributed.deterministic` | true (default: sums in rank order, the same bits on every rank and run), false (MPI's own all-reduce) |
+//! | `distributed.overlap` | true (default: each bucket's all-reduce starts during backward, as soon as its gradients are final), false (after backward) |
+//! | `distributed.timeout_s` | > 0 (default 1800, PyTorch's gloo/NCCL default: a collective waiting longer ends the job) |
 //! | `federated.clients` | at least 1, at most the training samples |
 //! | `federated.fraction` | in (0, 1] |
 //! | `federated.rounds`, `federated.local_epochs`, `federated.local_batch` | at least 1 |
@@ -31,6 +33,13 @@ pub struct DistributedConfig {
     /// Sum in rank order (the same bits on every rank and run) rather than MPI's order.
     #[serde(default = "default_true")]
     pub deterministic: bool,
+    /// Start each bucket's all-reduce during backward, as soon as its gradients are final.
+    #[serde(default = "default_true")]
+    pub overlap: bool,
+    /// Seconds a collective waits for the other ranks before the job ends (a rank died or
+    /// hangs).
+    #[serde(default = "default_timeout")]
+    pub timeout_s: f64,
 }
 
 impl Default for DistributedConfig {
@@ -38,8 +47,14 @@ impl Default for DistributedConfig {
         DistributedConfig {
             bucket_cap_mb: default_cap(),
             deterministic: true,
+            overlap: true,
+            timeout_s: default_timeout(),
         }
     }
+}
+
+fn default_timeout() -> f64 {
+    1800.0
 }
 
 fn default_cap() -> f64 {
@@ -114,6 +129,8 @@ pub(super) fn check_distributed(c: &mut Checker, d: &DistributedConfig) {
     let DistributedConfig {
         bucket_cap_mb,
         deterministic: _, // any
+        overlap: _,       // any
+        timeout_s,
     } = d;
     c.real(
         "distributed.bucket_cap_mb",
@@ -121,6 +138,7 @@ pub(super) fn check_distributed(c: &mut Checker, d: &DistributedConfig) {
         Open(0.0),
         Unbounded,
     );
+    c.real("distributed.timeout_s", *timeout_s, Open(0.0), Unbounded);
 }
 
 pub(super) fn check_federated(c: &mut Checker, f: &FederatedConfig, task: &str) {

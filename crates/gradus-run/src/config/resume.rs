@@ -28,6 +28,8 @@ pub const MAY_CHANGE: &[&str] = &[
     "optimizer.clip_grad_norm",
     "distributed.bucket_cap_mb",
     "distributed.deterministic",
+    "distributed.overlap",
+    "distributed.timeout_s",
 ];
 
 /// The key of the optimizer state's dtype, compared by the dtype it means.

@@ -43,12 +43,16 @@ struct Keep<'a> {
 }
 
 /// Runs the chain rule from `root` (seeded with `seed`), calling `on_leaf` with each leaf's total
-/// gradient and keeping the totals of the tensors in `keep`.
+/// gradient and keeping the totals of the tensors in `keep`. With `early_leaves`, a leaf's total
+/// goes to `on_leaf` as soon as the last op that uses it has given its contribution (a count of
+/// pending contributions per leaf, taken from the tape before the pass, as PyTorch's autograd
+/// engine counts dependencies), not when the walk reaches the leaf itself.
 fn propagate(
     root: &Tensor,
     seed: Tensor,
     create_graph: bool,
     keep: Keep<'_>,
+    early_leaves: bool,
     mut on_leaf: impl FnMut(&Tensor, &Tensor) -> Result<()>,
 ) -> Result<HashMap<TensorId, Tensor>> {
     let _mode = NoGradGuard::with(create_graph);
@@ -60,49 +64,93 @@ fn propagate(
     } else {
         &no_stop
     };
-    for t in topological_order(root, stop).iter().rev() {
-        let Some(g) = pending.remove(&t.id()) else {
-            continue;
-        };
-        if keep.ids.contains(&t.id()) {
-            kept.insert(t.id(), g.clone());
-            if keep.stop_at_kept {
-                continue;
+    let order = topological_order(root, stop);
+    let mut uses = early_leaves.then(|| leaf_uses(&order));
+    for t in order.iter().rev() {
+        if let Some(g) = pending.remove(&t.id()) {
+            let is_kept = keep.ids.contains(&t.id());
+            if is_kept {
+                kept.insert(t.id(), g.clone());
+            }
+            if !(is_kept && keep.stop_at_kept) {
+                chain_rule(t, g, create_graph, &mut pending, &mut on_leaf)?;
             }
         }
-        let Some(node) = &t.0.node else {
-            on_leaf(t, &g)?;
-            continue;
-        };
-        if let (false, Some((axis, start))) = (create_graph, node.op.slice_of_input()) {
-            if node.inputs[0].requires_grad() {
-                accumulate::add_slice(&mut pending, &node.inputs[0], &g, axis, start)?;
+        if let (Some(uses), Some(node)) = (uses.as_mut(), &t.0.node) {
+            for leaf in node.inputs.iter().filter(|i| is_grad_leaf(i)) {
+                let left = uses.entry(leaf.id()).or_insert(1);
+                *left -= 1;
+                if *left == 0 {
+                    if let Some(g) = pending.remove(&leaf.id()) {
+                        on_leaf(leaf, &g)?;
+                    }
+                }
             }
-            continue;
-        }
-        let ctx = Ctx {
-            inputs: &node.inputs,
-            output: t,
-        };
-        let input_grads = node.op.backward(&ctx, &g)?;
-        for (input, ig) in node.inputs.iter().zip(input_grads) {
-            let Some(ig) = ig else { continue };
-            if !input.requires_grad() {
-                continue;
-            }
-            if ig.shape() != input.shape() {
-                return Err(TensorError::Autodiff(format!(
-                    "backward of {} gave a gradient of shape {:?} for an input of shape {:?}",
-                    node.op.name(),
-                    ig.shape(),
-                    input.shape()
-                )));
-            }
-            accumulate::add(&mut pending, input.id(), ig, !create_graph)?;
         }
     }
     Ok(kept)
 }
+
+/// A leaf that gradients reach: requires them and was not made by a recorded op.
+fn is_grad_leaf(t: &Tensor) -> bool {
+    t.0.node.is_none() && t.requires_grad()
+}
+
+/// For each leaf, the number of contributions it will receive: one per use as an input of an op
+/// in `order`.
+fn leaf_uses(order: &[Tensor]) -> HashMap<TensorId, usize> {
+    let mut uses = HashMap::new();
+    for node in order.iter().filter_map(|t| t.0.node.as_ref()) {
+        for leaf in node.inputs.iter().filter(|i| is_grad_leaf(i)) {
+            *uses.entry(leaf.id()).or_insert(0) += 1;
+        }
+    }
+    uses
+}
+
+/// Applies `t`'s backward rule to its total gradient `g`, adding the results to its inputs'
+/// totals in `pending` (or hands `g` to `on_leaf` when `t` is a leaf).
+fn chain_rule(
+    t: &Tensor,
+    g: Tensor,
+    create_graph: bool,
+    pending: &mut HashMap<TensorId, Tensor>,
+    on_leaf: &mut impl FnMut(&Tensor, &Tensor) -> Result<()>,
+) -> Result<()> {
+    let Some(node) = &t.0.node else {
+        return on_leaf(t, &g);
+    };
+    if let (false, Some((axis, start))) = (create_graph, node.op.slice_of_input()) {
+        if node.inputs[0].requires_grad() {
+            accumulate::add_slice(pending, &node.inputs[0], &g, axis, start)?;
+        }
+        return Ok(());
+    }
+    let ctx = Ctx {
+        inputs: &node.inputs,
+        output: t,
+    };
+    let input_grads = node.op.backward(&ctx, &g)?;
+    for (input, ig) in node.inputs.iter().zip(input_grads) {
+        let Some(ig) = ig else { continue };
+        if !input.requires_grad() {
+            continue;
+        }
+        if ig.shape() != input.shape() {
+            return Err(TensorError::Autodiff(format!(
+                "backward of {} gave a gradient of shape {:?} for an input of shape {:?}",
+                node.op.name(),
+                ig.shape(),
+                input.shape()
+            )));
+        }
+        accumulate::add(pending, input.id(), ig, !create_graph)?;
+    }
+    Ok(())
+}
+
+/// A hook called with each leaf once its gradient is final ([`Tensor::backward_with_hook`]).
+type ReadyHook<'h> = &'h mut dyn FnMut(&Tensor) -> Result<()>;
 
 fn seed_for(output: &Tensor, seed: Option<&Tensor>) -> Result<Tensor> {
     match seed {
@@ -154,26 +202,75 @@ impl Tensor {
     /// assert_eq!(x.grad().unwrap().to_vec::<f64>().unwrap(), vec![3.0, 30.0]);
     /// ```
     pub fn backward_with(&self, seed: Option<&Tensor>, create_graph: bool) -> Result<()> {
-        if !self.requires_grad() {
-            return Err(TensorError::Autodiff(
-                "backward() on a tensor that does not require gradients: mark the parameters \
-                 with requires_grad_(true) and compute outside no_grad"
-                    .into(),
-            ));
-        }
+        self.check_backward_root()?;
         let seed = seed_for(self, seed)?;
+        self.backward_into_grads(seed, create_graph, None)
+    }
+
+    /// [`Tensor::backward`] that calls `hook(leaf)` once for each leaf whose gradient is final:
+    /// right after its last contribution has been added to its [`Tensor::grad`], while the rest
+    /// of the backward pass still runs (PyTorch's `register_post_accumulate_grad_hook`, which
+    /// `DistributedDataParallel` uses to start a bucket's all-reduce early). A leaf's last
+    /// contribution is known from the tape: the pass first counts each leaf's uses, then counts
+    /// them down. Leaves no gradient reaches get no call. Plain [`Tensor::backward`] does not
+    /// count, so the hook costs nothing when unused.
+    ///
+    /// # Errors
+    /// As [`Tensor::backward`], and the first error `hook` returns (the pass stops there).
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let w1 = Tensor::from_vec(vec![2.0f64], &[1]).unwrap().requires_grad_(true);
+    /// let w2 = Tensor::from_vec(vec![3.0f64], &[1]).unwrap().requires_grad_(true);
+    /// let y = w1.mul(&w1).unwrap().mul(&w2).unwrap().sum_all().unwrap(); // w1^2 w2
+    /// let mut ready = Vec::new();
+    /// y.backward_with_hook(|leaf| {
+    ///     ready.push(leaf.grad().unwrap().item().unwrap());
+    ///     Ok(())
+    /// }).unwrap();
+    /// // w2, used last, is ready first (dy/dw2 = w1^2); w1 once both its uses are in (2 w1 w2)
+    /// assert_eq!(ready, vec![4.0, 12.0]);
+    /// ```
+    pub fn backward_with_hook(&self, mut hook: impl FnMut(&Tensor) -> Result<()>) -> Result<()> {
+        self.check_backward_root()?;
+        let seed = seed_for(self, None)?;
+        self.backward_into_grads(seed, false, Some(&mut hook))
+    }
+
+    fn check_backward_root(&self) -> Result<()> {
+        if self.requires_grad() {
+            return Ok(());
+        }
+        Err(TensorError::Autodiff(
+            "backward() on a tensor that does not require gradients: mark the parameters \
+             with requires_grad_(true) and compute outside no_grad"
+                .into(),
+        ))
+    }
+
+    /// The backward pass that adds each leaf's gradient to its `.grad`, calling `hook` after.
+    fn backward_into_grads(
+        &self,
+        seed: Tensor,
+        create_graph: bool,
+        mut hook: Option<ReadyHook<'_>>,
+    ) -> Result<()> {
         let keep = Keep {
             ids: &HashSet::new(),
             stop_at_kept: false,
         };
-        propagate(self, seed, create_graph, keep, |leaf, g| {
+        let early = hook.is_some();
+        propagate(self, seed, create_graph, keep, early, |leaf, g| {
             let g = if create_graph { g.clone() } else { g.detach() };
             let total = match leaf.grad() {
                 Some(previous) => previous.add(&g)?,
                 None => g,
             };
             leaf.set_grad(Some(total));
-            Ok(())
+            match hook.as_mut() {
+                Some(h) => h(leaf),
+                None => Ok(()),
+            }
         })?;
         Ok(())
     }
@@ -211,7 +308,7 @@ pub fn grad(
         ids: &keep,
         stop_at_kept: false,
     };
-    let mut kept = propagate(output, seed, create_graph, keep, |_, _| Ok(()))?;
+    let mut kept = propagate(output, seed, create_graph, keep, false, |_, _| Ok(()))?;
     Ok(inputs
         .iter()
         .map(|t| match kept.remove(&t.id()) {
@@ -237,7 +334,9 @@ pub(crate) fn vjp(
         ids: &ids,
         stop_at_kept: true,
     };
-    let mut kept = propagate(output, seed.clone(), create_graph, keep, |_, _| Ok(()))?;
+    let mut kept = propagate(output, seed.clone(), create_graph, keep, false, |_, _| {
+        Ok(())
+    })?;
     Ok(inputs.iter().map(|t| kept.remove(&t.id())).collect())
 }
 
