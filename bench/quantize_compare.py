@@ -11,7 +11,9 @@ fresh process, then PyTorch, so both see the same moments of a shared machine. P
 then per case the medians and the int8/f32 speedups (> 1: int8 faster).
 Build first: cargo build --release -p gradus-bench --bin quantize. Needs torch (bench/setup.sh).
 """
-import argparse, json, os, statistics, subprocess, sys, time
+import argparse, os, statistics, sys
+
+from inference_compare import collect, median_seconds  # same folder: the shared round helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CASES = [(1, 2000), (256, 50)]  # (batch, repetitions)
@@ -20,29 +22,7 @@ CASES = [(1, 2000), (256, 50)]  # (batch, repetitions)
 def gradus_round(threads):
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
     cmd = [os.path.join(ROOT, "target/release/quantize"), "--json", "--threads", str(threads), "--only", "mlp"]
-    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    res = {}
-    for line in out.stdout.splitlines():
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(obj, dict) and "name" in obj:
-            res[obj["name"]] = obj["seconds"]
-    if not res:
-        sys.exit(f"gradus printed nothing: {out.stderr.strip()[-300:]}")
-    return res
-
-
-def median_seconds(f, reps):
-    for _ in range(max(1, reps // 10)):
-        f()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return collect(cmd, env)
 
 
 def torch_round(torch, models):

@@ -12,6 +12,22 @@ use std::time::{Duration, Instant};
 
 const GRADUS: &str = env!("CARGO_BIN_EXE_gradus");
 
+/// Waits for `child`; kills it and fails the test if it still runs after 300 s ("the job still ran
+/// 300 s after {what}"). A guard against a hang, not a timing assertion: the jobs end in seconds.
+fn wait_guarded(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if start.elapsed() > Duration::from_secs(300) {
+            child.kill().unwrap();
+            panic!("the job still ran 300 s after {what}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// 45 rows of y = sin(2 x1) + x2 x3 (45: the last batch of 8 leaves some ranks short).
 fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
     let mut csv = String::from("x1,x2,x3,y\n");
@@ -150,18 +166,7 @@ fn a_killed_rank_ends_the_job_instead_of_hanging_it() {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let mut child = c.spawn().unwrap();
-    let start = Instant::now();
-    // a guard against a hang, not a timing assertion: the job ends within seconds
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > Duration::from_secs(300) {
-            child.kill().unwrap();
-            panic!("the job still ran 300 s after rank 1 was killed: it hung");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = wait_guarded(&mut child, "rank 1 was killed: it hung");
     assert!(!status.success(), "a job with a killed rank must fail");
 }
 
@@ -191,18 +196,7 @@ fn a_hanging_rank_ends_the_job_with_a_timeout_naming_the_collective() {
         std::io::Read::read_to_string(&mut stderr, &mut s).unwrap();
         s
     });
-    let start = Instant::now();
-    // a guard against a hang, not a timing assertion
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > Duration::from_secs(300) {
-            child.kill().unwrap();
-            panic!("the job still ran 300 s after rank 1 stopped: the timeout did not end it");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = wait_guarded(&mut child, "rank 1 stopped: the timeout did not end it");
     let stderr = reader.join().unwrap();
     assert!(!status.success(), "a job with a hanging rank must fail");
     assert!(
