@@ -6,6 +6,7 @@
 //! references, keeps modules `Send + Sync`, and lets one visitor (`&dyn Module`) serve
 //! parameters, buffers and the training flag alike.
 
+use crate::layers::lora::LoraTarget;
 use crate::param::{Buffer, Param};
 use gradus_tensor::{DType, Device, Result, Rng, Tensor};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,6 +51,19 @@ pub trait Module: Send + Sync {
     /// assert_eq!(net.named_parameters().len(), 4);
     /// ```
     fn own_params(&self) -> Vec<(String, Param)> {
+        Vec::new()
+    }
+
+    /// This module's own weights that can take a LoRA adapter, with local names (`""`: the
+    /// module itself, as for `Linear`); see [`crate::layers::lora`].
+    ///
+    /// ```
+    /// use gradus_nn::{layers::{Linear, MultiheadAttention}, Module};
+    /// use gradus_tensor::Rng;
+    /// assert_eq!(Linear::new(3, 2, true, &mut Rng::seed(0)).own_lora_targets()[0].0, "");
+    /// assert_eq!(MultiheadAttention::new(4, 2, true, &mut Rng::seed(0)).own_lora_targets()[0].0, "in_proj");
+    /// ```
+    fn own_lora_targets(&self) -> Vec<(String, LoraTarget<'_>)> {
         Vec::new()
     }
 

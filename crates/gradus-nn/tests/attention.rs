@@ -1,6 +1,8 @@
 //! Semantics of masks in attention and of the LoRA adapter.
 
-use gradus_nn::layers::{Linear, LoraLinear, MultiheadAttention, TransformerBlock};
+use gradus_nn::layers::lora::{add_lora, merge_lora, LoraConfig};
+use gradus_nn::layers::{Linear, MultiheadAttention, Sequential, TransformerBlock};
+use gradus_nn::models::{Gpt, GptConfig};
 use gradus_nn::Module;
 use gradus_tensor::{DType, Rng, Tensor};
 
@@ -58,42 +60,82 @@ fn padded_keys_are_invisible() {
 #[test]
 fn lora_trains_only_the_adapter_and_merges_exactly() {
     let mut rng = Rng::seed(0);
-    let base = Linear::new(5, 3, true, &mut rng);
-    let lora = LoraLinear::new(base, 2, 4.0, &mut rng);
-    lora.cast(DType::F64).unwrap();
-    lora.lora_b.tensor().copy_from(&randn(&[3, 2], 4)).unwrap();
+    let model = Sequential::new().push(Linear::new(5, 3, true, &mut rng));
+    model.cast(DType::F64).unwrap();
+    let config = LoraConfig {
+        rank: 2,
+        alpha: 4.0,
+        target_modules: vec!["0".into()],
+    };
+    assert_eq!(add_lora(&model, &config, &mut rng).unwrap(), 1);
+    let names: Vec<String> = model.named_parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["0.weight", "0.bias", "0.lora_A.weight", "0.lora_B.weight"]);
+    let adapter = model.named_parameters()[3].1.clone();
+    assert_eq!(adapter.tensor().dtype(), DType::F64);
+    adapter.tensor().copy_from(&randn(&[3, 2], 4)).unwrap();
     let x = randn(&[4, 5], 5);
-    lora.forward(&x)
+    model.forward(&x).unwrap().sum_all().unwrap().backward().unwrap();
+    let grads: Vec<bool> = model.parameters().iter().map(|p| p.grad().is_some()).collect();
+    assert_eq!(grads, [false, false, true, true]);
+    // the adapter's output: x W^T + b + 2 x A^T B^T
+    let p = model.parameters();
+    let (w, b, a, bb) = (p[0].tensor(), p[1].tensor(), p[2].tensor(), p[3].tensor());
+    let by_hand = x
+        .matmul(&w.t().unwrap())
         .unwrap()
-        .sum_all()
+        .add(&b)
         .unwrap()
-        .backward()
+        .add(&x.matmul(&a.t().unwrap()).unwrap().matmul(&bb.t().unwrap()).unwrap().mul_scalar(2.0).unwrap())
         .unwrap();
-    assert!(lora.base.weight.grad().is_none() && lora.base.bias.as_ref().unwrap().grad().is_none());
-    assert!(lora.lora_a.grad().is_some() && lora.lora_b.grad().is_some());
-    let names: Vec<String> = lora
-        .named_parameters()
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "lora_A.weight",
-            "lora_B.weight",
-            "base_layer.weight",
-            "base_layer.bias"
-        ]
-    );
-    let before = lora.forward(&x).unwrap();
-    lora.merge().unwrap();
-    lora.merge().unwrap(); // idempotent
-    let after = lora.forward(&x).unwrap();
-    let plain = lora.base.forward(&x).unwrap();
-    assert!(before
-        .to_vec_f64()
-        .iter()
-        .zip(after.to_vec_f64())
-        .all(|(a, b)| (a - b).abs() < 1e-12));
-    assert_eq!(after.to_vec_f64(), plain.to_vec_f64());
+    let before = model.forward(&x).unwrap();
+    assert_close(&before, &by_hand);
+    assert_eq!(merge_lora(&model).unwrap(), 1);
+    assert_eq!(merge_lora(&model).unwrap(), 0); // nothing left to merge
+    assert_eq!(model.named_parameters().len(), 2);
+    assert_close(&model.forward(&x).unwrap(), &before);
+}
+
+#[test]
+fn lora_on_a_gpt_names_its_targets_and_refuses_bad_configs() {
+    let mut rng = Rng::seed(0);
+    let config = GptConfig {
+        vocab: 11,
+        block_size: 6,
+        embed_dim: 8,
+        heads: 2,
+        layers: 2,
+        tie_weights: true,
+    };
+    let gpt = Gpt::new(config, &mut rng);
+    let lora = |targets: &[&str], rank: usize| LoraConfig {
+        rank,
+        alpha: 8.0,
+        target_modules: targets.iter().map(|t| t.to_string()).collect(),
+    };
+    let err = |c: LoraConfig| add_lora(&gpt, &c, &mut Rng::seed(1)).unwrap_err().to_string();
+    assert!(err(lora(&["qkv"], 4)).contains("`qkv` names no layer that takes an adapter (these do: blocks.0.self_attn.in_proj, blocks.0.self_attn.out_proj, blocks.0.linear1"));
+    assert!(err(lora(&["head"], 4)).contains("shared by tok_emb.weight, head.weight (tied weights)"));
+    assert!(err(lora(&["in_proj"], 0)).contains("rank must be at least 1"));
+    assert!(err(lora(&[], 4)).contains("target_modules is empty"));
+    assert_eq!(gpt.num_trainable_parameters(), gpt.num_parameters()); // nothing changed
+    let total = gpt.num_parameters();
+    assert_eq!(add_lora(&gpt, &lora(&["in_proj", "blocks.1.linear2"], 4), &mut rng).unwrap(), 3);
+    // in_proj: A [4, 8] + B [24, 4], twice; blocks.1.linear2: A [4, 32] + B [8, 4]
+    assert_eq!(gpt.num_trainable_parameters(), 2 * (32 + 96) + 128 + 32);
+    assert_eq!(gpt.num_parameters(), total + 2 * (32 + 96) + 128 + 32);
+    assert!(gpt.named_parameters().iter().any(|(n, _)| n == "blocks.1.self_attn.in_proj.lora_B.weight"));
+    assert!(err(lora(&["in_proj"], 4)).contains("`blocks.0.self_attn.in_proj` already has an adapter"));
+    // a trained adapter changes the output; merging keeps it and leaves a plain GPT
+    for (name, p) in gpt.named_parameters() {
+        if name.contains("lora_B") {
+            p.tensor().copy_from(&Rng::seed(7).normal(&p.shape(), 0.0, 0.1, DType::F32)).unwrap();
+        }
+    }
+    let idx = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[1, 6]).unwrap();
+    let adapted = gpt.forward(&idx).unwrap();
+    assert_eq!(merge_lora(&gpt).unwrap(), 3);
+    assert_eq!(gpt.num_parameters(), total);
+    let merged = gpt.forward(&idx).unwrap();
+    let diff = adapted.to_vec_f64().iter().zip(merged.to_vec_f64()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(diff < 1e-4, "merged output differs by {diff}");
 }

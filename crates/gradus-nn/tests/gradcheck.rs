@@ -1,9 +1,10 @@
 //! Every layer and loss passes `gradus_tensor::gradcheck` (central differences in f64) with
 //! respect to its input and all of its parameters, on small random values.
 
+use gradus_nn::layers::lora::{add_lora, LoraConfig};
 use gradus_nn::layers::{
     Activation, AvgPool2d, BatchNorm, Conv2d, Dropout, Embedding, Flatten, LayerNorm, Linear,
-    LoraLinear, MaxPool2d, MultiheadAttention, Recurrent, Sequential, TransformerBlock,
+    MaxPool2d, MultiheadAttention, Recurrent, Sequential, TransformerBlock,
 };
 use gradus_nn::loss::{self, CrossEntropyOptions, Reduction};
 use gradus_nn::Module;
@@ -201,10 +202,25 @@ fn attention_and_transformer() {
 }
 
 #[test]
-fn lora_adapter() {
+fn lora_adapters() {
+    // every parameter (frozen base, A, B) is bound to random values, so B is not zero here
     let mut rng = Rng::seed(0);
-    let lora = LoraLinear::new(Linear::new(3, 2, true, &mut rng), 2, 4.0, &mut rng);
-    check(&lora, randn(&[2, 3], 23), true);
+    let config = |t: &str| LoraConfig {
+        rank: 2,
+        alpha: 4.0,
+        target_modules: vec![t.into()],
+    };
+    let lin = Linear::new(3, 2, true, &mut rng);
+    add_lora(&lin, &config("lin"), &mut rng).unwrap_err(); // a lone layer is named ""
+    let seq = Sequential::new().push(lin);
+    add_lora(&seq, &config("0"), &mut rng).unwrap();
+    check(&seq, randn(&[2, 3], 23), true);
+    let mha = Sequential::new().push(MultiheadAttention::new(4, 2, true, &mut rng));
+    add_lora(&mha, &config("in_proj"), &mut rng).unwrap();
+    add_lora(&mha, &config("out_proj"), &mut rng).unwrap();
+    // in_proj: A [2, 4], B [12, 2]; out_proj: A [2, 4], B [4, 2]
+    assert_eq!(mha.num_trainable_parameters(), 8 + 24 + 8 + 8);
+    check(&mha, randn(&[1, 3, 4], 26), true);
 }
 
 fn check_loss(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor]) {

@@ -164,7 +164,12 @@ impl RunBuilder {
             .test
             .map(|t| reshape_for_model(t, &shape))
             .transpose()?;
-        let model = spec.build(&mut Rng::seed(c.seed))?;
+        let mut rng = Rng::seed(c.seed);
+        let model = spec.build_base(&mut rng)?;
+        if let Some(path) = &c.model.init_from {
+            crate::init_from::load_weights(model.as_ref(), path)?;
+        }
+        spec.add_lora(model.as_ref(), &mut rng)?;
         let batch = setup::batch_mode(c)?;
         // the schedule follows the steps the run will take (the trainer's own count per epoch)
         let batch_norm = gradus_train::plan::has_batch_norm(model.as_ref());

@@ -188,6 +188,64 @@ pub struct ModelConfig {
     /// keeping them (`torch.utils.checkpoint`): less memory, one more forward per block (gpt).
     #[serde(default)]
     pub checkpoint_activations: bool,
+    /// A trained gradus model file to start from (a run's `model.safetensors` or checkpoint):
+    /// its weights replace the fresh ones (names and shapes must match), a text run encodes
+    /// its data with the file's vocabulary, and a run with `data.standardize` keeps the file's
+    /// scaler. A relative path resolves against the config file's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<String>,
+    /// LoRA adapters: the model is frozen and only the adapters train (see [`LoraConfig`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraConfig>,
+}
+
+/// `[model.lora]`: low-rank adapters (Hu et al. 2021) on the layers `target_modules` names,
+/// with PEFT's `LoraConfig` names and defaults (`r = 8`, `lora_alpha = 8`). The rest of the
+/// model is frozen; the run's `model.safetensors` holds the model with the adapters merged
+/// into its weights (a plain model), its checkpoint the adapters themselves.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LoraConfig {
+    /// Rank `r` of each adapter.
+    #[serde(default = "default_lora_rank")]
+    pub rank: usize,
+    /// The adapters' scale is `alpha / rank`.
+    #[serde(default = "default_lora_alpha")]
+    pub alpha: f64,
+    /// Layer names (`in_proj`, `out_proj`, `linear1`, `linear2` in a GPT block; `0`, `2` in
+    /// an MLP): a layer matches when its dotted name equals one or ends with `.` and one.
+    #[serde(default = "default_lora_targets")]
+    pub target_modules: Vec<String>,
+}
+
+fn default_lora_rank() -> usize {
+    8
+}
+
+fn default_lora_alpha() -> f64 {
+    8.0
+}
+
+fn default_lora_targets() -> Vec<String> {
+    vec!["in_proj".into()]
+}
+
+impl LoraConfig {
+    /// The library's parameters ([`gradus_nn::layers::LoraConfig`]).
+    ///
+    /// ```
+    /// let c = gradus_run::Config::from_toml_str("[data]\nformat = \"text\"\npath = \"t.txt\"\nblock_size = 8\n[model]\nkind = \"gpt\"\nlora = { rank = 4 }\n[optimizer]\nname = \"adam\"\nlr = 0.01\n")?;
+    /// let p = c.model.lora.unwrap().params();
+    /// assert_eq!((p.rank, p.alpha, p.target_modules), (4, 8.0, vec!["in_proj".to_string()]));
+    /// # Ok::<(), gradus_run::RunError>(())
+    /// ```
+    pub fn params(&self) -> gradus_nn::layers::LoraConfig {
+        gradus_nn::layers::LoraConfig {
+            rank: self.rank,
+            alpha: self.alpha,
+            target_modules: self.target_modules.clone(),
+        }
+    }
 }
 
 impl DataConfig {

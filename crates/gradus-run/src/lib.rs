@@ -64,6 +64,7 @@ mod error;
 pub mod federated;
 pub mod generate;
 pub mod hparams;
+pub mod init_from;
 mod model_file;
 pub mod onnx;
 pub mod report;

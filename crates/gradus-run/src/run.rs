@@ -120,7 +120,29 @@ impl Run {
             let html = self.report(&outcome)?;
             write("report.html", html.as_bytes())?;
         }
+        if self.spec.model.lora.is_some() && !outcome.interrupted() {
+            self.merge_lora(writes)?;
+        }
         Ok(outcome)
+    }
+
+    /// Folds the LoRA adapters into the weights and rewrites `model.safetensors` as the plain
+    /// model (its spec without `model.lora`), which PyTorch, `gradus export` and
+    /// `model.init_from` take like any other; the checkpoint keeps the adapters.
+    fn merge_lora(&mut self, writes: bool) -> Result<()> {
+        gradus_nn::layers::merge_lora(self.trainer.model.as_ref()).map_err(|e| e.to_string())?;
+        let mut plain = self.spec.clone();
+        plain.model.lora = None;
+        let json = serde_json::to_string(&plain).map_err(|e| e.to_string())?;
+        self.trainer
+            .model_metadata
+            .insert(crate::SPEC_KEY.to_string(), json);
+        self.spec = plain;
+        if writes {
+            self.trainer
+                .write_model(&self.out_dir.join("model.safetensors"))?;
+        }
+        Ok(())
     }
 
     /// Text the trained model writes, for the report: a GPT or LSTM language model on text only.

@@ -217,12 +217,21 @@ fn read_key(
 /// A message naming the file and the problem.
 pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec)> {
     let d = &c.data;
+    // fine-tuning: the new data is read as the base model's was (its columns, vocabulary, width)
+    let base = match &c.model.init_from {
+        Some(path) => {
+            let base = crate::init_from::base_spec(path)?;
+            crate::init_from::check_kind(path, &base, &c.model.kind)?;
+            Some(base)
+        }
+        None => None,
+    };
     let (mut train, features, vocab) = read_key(
         d,
         "data.path",
         &d.path,
         mnist::Split::Train,
-        Like::default(),
+        base.as_ref().map(ModelSpec::like).unwrap_or_default(),
     )?;
     // validation and test files: the training file's columns by name, whatever their order, and
     // its vocabulary and width
@@ -254,7 +263,10 @@ pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec)> {
         None => None,
     };
     let scaler = if d.standardize {
-        let s = Standardizer::fit(&train).map_err(|e| e.to_string())?;
+        let s = match base.as_ref().and_then(|b| b.scaler.clone()) {
+            Some(s) => s, // the base model's inputs were scaled so
+            None => Standardizer::fit(&train).map_err(|e| e.to_string())?,
+        };
         for ds in std::iter::once(&mut train)
             .chain(val.as_mut())
             .chain(test.as_mut())
@@ -376,11 +388,36 @@ impl ModelSpec {
         }
     }
 
-    /// Builds the model with fresh, seeded weights.
+    /// Builds the model with fresh, seeded weights, with the LoRA adapters of `model.lora`
+    /// (the rest frozen).
+    ///
+    /// # Errors
+    /// On an unknown kind, a kind that does not fit the data, or a `model.lora` that names no
+    /// layer of the model.
+    pub fn build(&self, rng: &mut Rng) -> Result<Box<dyn Module>> {
+        let model = self.build_base(rng)?;
+        self.add_lora(model.as_ref(), rng)?;
+        Ok(model)
+    }
+
+    /// Attaches `model.lora`'s adapters to `model` (built by [`ModelSpec::build_base`]) and
+    /// freezes the rest; nothing without `model.lora`.
+    ///
+    /// # Errors
+    /// A target that names no layer of the model (the message lists those that take one).
+    pub fn add_lora(&self, model: &dyn Module, rng: &mut Rng) -> Result<()> {
+        if let Some(l) = &self.model.lora {
+            gradus_nn::layers::add_lora(model, &l.params(), rng)
+                .map_err(|e| format!("model.{e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Builds the model with fresh, seeded weights, without LoRA adapters.
     ///
     /// # Errors
     /// On an unknown kind or a kind that does not fit the data.
-    pub fn build(&self, rng: &mut Rng) -> Result<Box<dyn Module>> {
+    pub fn build_base(&self, rng: &mut Rng) -> Result<Box<dyn Module>> {
         let m = &self.model;
         let d: usize = self.input_shape.iter().product();
         let out = self.outputs;

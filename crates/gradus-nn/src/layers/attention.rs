@@ -2,6 +2,7 @@
 //! `in_proj_weight [3E, E]`, `in_proj_bias [3E]`, `out_proj.weight [E, E]`, `out_proj.bias [E]`.
 
 use super::linear::{matmul_last, Linear};
+use super::lora::{LoraSlot, LoraTarget};
 use crate::init;
 use crate::module::Module;
 use crate::param::Param;
@@ -32,6 +33,8 @@ pub struct MultiheadAttention {
     pub in_proj_bias: Param,
     /// The output projection `[E, E]`.
     pub out_proj: Linear,
+    /// A LoRA adapter on `in_proj_weight` (target name `in_proj`), when one is attached.
+    pub in_proj_lora: LoraSlot,
 }
 
 impl MultiheadAttention {
@@ -71,6 +74,7 @@ impl MultiheadAttention {
             in_proj_weight,
             in_proj_bias,
             out_proj,
+            in_proj_lora: LoraSlot::default(),
         }
     }
 
@@ -105,6 +109,7 @@ impl MultiheadAttention {
         let d = e / h;
         let qkv =
             matmul_last(x, &self.in_proj_weight.tensor().t()?)?.add(&self.in_proj_bias.tensor())?;
+        let qkv = self.in_proj_lora.apply(x, qkv)?;
         if key_padding_mask.is_none() {
             // the fused attention: no [b, h, t, t] scores, no permuted copies of the heads
             let merged = qkv.scaled_dot_product_attention_qkv(h, self.causal)?;
@@ -178,6 +183,19 @@ impl Module for MultiheadAttention {
             ("in_proj_weight".into(), self.in_proj_weight.clone()),
             ("in_proj_bias".into(), self.in_proj_bias.clone()),
         ]
+        .into_iter()
+        .chain(self.in_proj_lora.named_params("in_proj"))
+        .collect()
+    }
+
+    fn own_lora_targets(&self) -> Vec<(String, LoraTarget<'_>)> {
+        vec![(
+            "in_proj".into(),
+            LoraTarget {
+                weight: &self.in_proj_weight,
+                slot: &self.in_proj_lora,
+            },
+        )]
     }
 
     fn children(&self) -> Vec<(String, &dyn Module)> {

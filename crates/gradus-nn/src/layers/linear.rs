@@ -1,5 +1,6 @@
 //! `Linear`: `y = x W^T + b` with PyTorch's layout `weight [out, in]`.
 
+use super::lora::{LoraSlot, LoraTarget};
 use crate::init;
 use crate::module::Module;
 use crate::param::Param;
@@ -19,6 +20,8 @@ pub struct Linear {
     pub weight: Param,
     /// `[out]`
     pub bias: Option<Param>,
+    /// A LoRA adapter, when one is attached ([`super::lora::add_lora`]).
+    pub lora: LoraSlot,
 }
 
 impl Linear {
@@ -43,7 +46,11 @@ impl Linear {
                 rng,
             ))
         });
-        Linear { weight, bias }
+        Linear {
+            weight,
+            bias,
+            lora: LoraSlot::default(),
+        }
     }
 
     /// A layer from given tensors (`weight [out, in]`, `bias [out]`).
@@ -58,6 +65,7 @@ impl Linear {
         Linear {
             weight: Param::new(weight),
             bias: bias.map(Param::new),
+            lora: LoraSlot::default(),
         }
     }
 }
@@ -94,6 +102,7 @@ impl Module for Linear {
             Some(b) => y.add(&b.tensor())?,
             None => y,
         };
+        let y = self.lora.apply(x, y)?;
         if !capture::is_active() {
             return Ok(y);
         }
@@ -116,6 +125,17 @@ impl Module for Linear {
     fn own_params(&self) -> Vec<(String, Param)> {
         let mut out = vec![("weight".to_string(), self.weight.clone())];
         out.extend(self.bias.iter().map(|b| ("bias".to_string(), b.clone())));
+        out.extend(self.lora.named_params(""));
         out
+    }
+
+    fn own_lora_targets(&self) -> Vec<(String, LoraTarget<'_>)> {
+        vec![(
+            String::new(),
+            LoraTarget {
+                weight: &self.weight,
+                slot: &self.lora,
+            },
+        )]
     }
 }

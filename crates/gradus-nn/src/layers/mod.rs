@@ -28,7 +28,7 @@ pub use embedding::Embedding;
 pub use flatten::Flatten;
 pub use layernorm::LayerNorm;
 pub use linear::Linear;
-pub use lora::LoraLinear;
+pub use lora::{add_lora, merge_lora, LoraAdapter, LoraConfig};
 pub use pool::{AvgPool2d, MaxPool2d};
 pub use recurrent::{CellKind, Recurrent, RecurrentState};
 pub use sequential::Sequential;

@@ -189,7 +189,22 @@ pub(super) fn check_model(c: &mut Checker, m: &ModelConfig, d: &DataConfig) {
         heads,
         tie_weights,
         checkpoint_activations,
+        init_from,
+        lora,
     } = m;
+    if let Some(p) = init_from {
+        c.not_empty("model.init_from", p);
+    }
+    if let Some(l) = lora {
+        c.at_least("model.lora.rank", l.rank as u64, 1);
+        c.real("model.lora.alpha", l.alpha, Open(0.0), Unbounded);
+        if l.target_modules.is_empty() {
+            c.fail("model.lora.target_modules", "must name at least one layer, got []");
+        }
+        for (i, t) in l.target_modules.iter().enumerate() {
+            c.not_empty(&format!("model.lora.target_modules[{i}]"), t);
+        }
+    }
     c.one_of("model.kind", kind, KINDS);
     for (i, h) in hidden.iter().enumerate() {
         c.at_least(&format!("model.hidden[{i}]"), *h as u64, 1);

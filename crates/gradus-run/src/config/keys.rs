@@ -32,6 +32,7 @@ fn section(name: &str) -> Option<&'static str> {
         "DataConfig" => "data",
         "AugmentConfig" => "data.augment",
         "ModelConfig" => "model",
+        "LoraConfig" => "model.lora",
         "OptimizerConfig" => "optimizer",
         "ScheduleConfig" => "schedule",
         "BatchConfig" => "batch",

@@ -12,6 +12,7 @@
 //! | `data.validation_path` | a separate validation file |
 //! | `data.test_path` | a test file or folder (for mnist the word `test`, the test split, is kept) |
 //! | `optimizer.weights` | the learned optimizer's weights file |
+//! | `model.init_from` | the model file a run starts from |
 
 use std::path::{Component, Path, PathBuf};
 
@@ -60,10 +61,12 @@ pub fn resolve(dir: &Path, path: &str) -> PathBuf {
 /// assert_eq!(t["data"]["test_path"].as_str(), Some("test"));
 /// ```
 pub fn resolve_table(table: &mut toml::Table, dir: &Path) {
-    if let Some(toml::Value::Table(o)) = table.get_mut("optimizer") {
-        if let Some(toml::Value::String(p)) = o.get_mut("weights") {
-            if let (false, Some(s)) = (p.is_empty(), resolve(dir, p).to_str()) {
-                *p = s.to_string();
+    for (section, key) in [("optimizer", "weights"), ("model", "init_from")] {
+        if let Some(toml::Value::Table(o)) = table.get_mut(section) {
+            if let Some(toml::Value::String(p)) = o.get_mut(key) {
+                if let (false, Some(s)) = (p.is_empty(), resolve(dir, p).to_str()) {
+                    *p = s.to_string();
+                }
             }
         }
     }
@@ -119,8 +122,9 @@ pub fn folder_of(config: &Path) -> &Path {
 pub fn resolve_config(c: &mut super::Config, dir: &Path, from_command_line: &[String]) {
     let mnist = c.data.format == "mnist";
     let d = &mut c.data;
-    let fields: [(&str, Option<&mut String>); 4] = [
+    let fields: [(&str, Option<&mut String>); 5] = [
         ("optimizer.weights", c.optimizer.weights.as_mut()),
+        ("model.init_from", c.model.init_from.as_mut()),
         ("data.path", Some(&mut d.path)),
         ("data.validation_path", d.validation_path.as_mut()),
         ("data.test_path", d.test_path.as_mut()),

@@ -493,3 +493,28 @@ fn spelling_out_the_parameters_dtype_as_state_dtype_is_no_change_on_resume() {
     let keys: Vec<&str> = changed.iter().map(|(k, ..)| k.as_str()).collect();
     assert_eq!(keys, ["dtype"]);
 }
+
+#[test]
+fn fine_tuning_keys_are_checked() {
+    let e = refusal(
+        GPT,
+        &[
+            "model.init_from=\"\"",
+            "model.lora.rank=0",
+            "model.lora.alpha=0.0",
+            "model.lora.target_modules=[\"\", \"in_proj\"]",
+        ],
+    );
+    assert_eq!(
+        keys(&e),
+        [
+            "model.init_from",
+            "model.lora.rank",
+            "model.lora.alpha",
+            "model.lora.target_modules[0]"
+        ]
+    );
+    let e = refusal(GPT, &["model.lora.target_modules=[]"]);
+    assert_eq!(keys(&e), ["model.lora.target_modules"]);
+    accepted(GPT, &["model.lora.rank=4", "model.init_from=\"base.safetensors\""]);
+}

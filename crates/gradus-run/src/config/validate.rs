@@ -31,6 +31,10 @@
 //! | `model.width`, `model.layers` | at least 1 (width: lstm, gpt, mf; layers: lstm, gpt) |
 //! | `model.heads` | at least 1 and dividing `model.width` (gpt) |
 //! | `model.checkpoint_activations` | true, false (gpt) |
+//! | `model.init_from` | not empty: a gradus model file of the same `model.kind` and sizes |
+//! | `model.lora.rank` | at least 1 |
+//! | `model.lora.alpha` | > 0 |
+//! | `model.lora.target_modules` | at least one name, each naming a layer that takes an adapter (checked when the model is built) |
 //! | `optimizer.lr` | >= 0 (torch: "Invalid learning rate") |
 //! | `optimizer.momentum` | in [0, 1) (torch allows >= 1, where the velocity never decays; sgd, rmsprop; not with one-cycle, whose momentum schedule replaces it) |
 //! | `optimizer.nesterov` | sgd, with momentum > 0 (torch: "Nesterov momentum requires a momentum") |
