@@ -1,7 +1,7 @@
 //! `MultiheadAttention` (batch-first self-attention) with PyTorch's packed parameters:
 //! `in_proj_weight [3E, E]`, `in_proj_bias [3E]`, `out_proj.weight [E, E]`, `out_proj.bias [E]`.
 
-use super::linear::{matmul_last, Linear};
+use super::linear::Linear;
 use super::lora::{LoraSlot, LoraTarget};
 use crate::init;
 use crate::module::Module;
@@ -107,8 +107,10 @@ impl MultiheadAttention {
         }
         let (b, t, e, h) = (s[0], s[1], s[2], self.num_heads);
         let d = e / h;
-        let qkv =
-            matmul_last(x, &self.in_proj_weight.tensor().t()?)?.add(&self.in_proj_bias.tensor())?;
+        let qkv = x.linear(
+            &self.in_proj_weight.tensor(),
+            Some(&self.in_proj_bias.tensor()),
+        )?;
         let qkv = self.in_proj_lora.apply(x, qkv)?;
         if key_padding_mask.is_none() {
             // the fused attention: no [b, h, t, t] scores, no permuted copies of the heads

@@ -97,11 +97,8 @@ pub fn matmul_last(x: &Tensor, w: &Tensor) -> Result<Tensor> {
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let w = self.weight.tensor();
-        let y = matmul_last(x, &w.t()?)?;
-        let y = match &self.bias {
-            Some(b) => y.add(&b.tensor())?,
-            None => y,
-        };
+        let bias = self.bias.as_ref().map(Param::tensor);
+        let y = x.linear(&w, bias.as_ref())?;
         let y = self.lora.apply(x, y)?;
         if !capture::is_active() {
             return Ok(y);

@@ -27,7 +27,6 @@
 //! assert_eq!(mlp.named_parameters().len(), 4); // a plain MLP again
 //! ```
 
-use super::linear::matmul_last;
 use crate::error::{NnError, Result};
 use crate::init;
 use crate::module::Module;
@@ -71,8 +70,9 @@ impl LoraAdapter {
     /// # Errors
     /// When `x`'s last axis is not `in`.
     pub fn delta(&self, x: &Tensor) -> gradus_tensor::Result<Tensor> {
-        let low = matmul_last(x, &self.lora_a.tensor().t()?)?;
-        matmul_last(&low, &self.lora_b.tensor().t()?)?.mul_scalar(self.scaling)
+        x.linear(&self.lora_a.tensor(), None)?
+            .linear(&self.lora_b.tensor(), None)?
+            .mul_scalar(self.scaling)
     }
 }
 

@@ -143,6 +143,29 @@ mod tests {
         }
     }
 
+    /// Enough heads to run in parallel: the same bits on one thread and on three.
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let qkv = Tensor::randn(&[4, 33, 3 * 32], DType::F32, 4).requires_grad_(true);
+        let g = Tensor::randn(&[4, 33, 32], DType::F32, 5);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let out = qkv.scaled_dot_product_attention_qkv(4, true).unwrap();
+                let dqkv = crate::autodiff::grad(&out, &[&qkv], Some(&g), false).unwrap();
+                let mut all = out.to_vec::<f32>().unwrap();
+                all.extend(dqkv[0].to_vec::<f32>().unwrap());
+                all
+            })
+        };
+        let one = run(1);
+        assert!(one.iter().all(|v| v.is_finite()));
+        assert_eq!(one, run(3));
+    }
+
     #[test]
     fn shapes_are_checked() {
         let qkv = Tensor::zeros(&[1, 2, 12], DType::F32);

@@ -8,6 +8,7 @@ pub mod attention;
 pub mod cross_entropy;
 pub mod gelu;
 pub mod layer_norm;
+pub mod linear;
 pub mod softmax;
 
 use crate::{Result, Storage, Tensor};
@@ -36,6 +37,24 @@ pub(crate) enum NnKernel {
     Attention(AttentionDims),
     /// In `qkv`, `out`, `lse`, `g`; out `dqkv`.
     AttentionBackward(AttentionDims),
+    /// In `x [rows, in]`, `weight [out, in]` and, with a bias, `bias [out]`; out `x W^T + b`.
+    Linear(LinearDims),
+    /// In `g [rows, out]`, `x`, `weight`; out `dx`, `dweight`, `dbias`, each empty unless `want`
+    /// asks for it.
+    LinearBackward { dims: LinearDims, want: [bool; 3] },
+}
+
+/// The sizes of a linear layer's product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LinearDims {
+    /// Rows of `x`: the product of its leading axes.
+    pub(crate) rows: usize,
+    /// Input features.
+    pub(crate) inp: usize,
+    /// Output features.
+    pub(crate) out: usize,
+    /// Whether a bias is added.
+    pub(crate) bias: bool,
 }
 
 /// The sizes of a multi-head attention.

@@ -1,37 +1,63 @@
 //! Multi-head scaled dot-product self-attention on the packed projections `qkv [batch, seq, 3E]`
 //! (query, key and value side by side, as `MultiheadAttention`'s `in_proj` writes them), one head
-//! at a time and never materializing the `[seq, seq]` score matrix of more than one row: forward
-//! `o_i = sum_j softmax_j(s_ij) v_j` with `s_ij = q_i·k_j / sqrt(D)` (`j <= i` when causal), and the
-//! backward of FlashAttention (Dao et al. 2022, Algorithm 4) from the saved log-sum-exp per row.
+//! at a time: forward `o_i = sum_j softmax_j(s_ij) v_j` with `s_ij = q_i·k_j / sqrt(D)` (`j <= i`
+//! when causal), and the backward of FlashAttention (Dao et al. 2022, Algorithm 4) from the saved
+//! log-sum-exp per row. The products of a head (`q k^T`, `p v`, and backward `g v^T`, `p^T g`,
+//! `ds k`, `ds^T q`) are `faer` GEMMs on strided views of the packed buffers, so no head is
+//! gathered or transposed in memory; only the head's `[seq, seq]` scores are its own.
 
 use super::{Level, SimdKernel, VecMath};
-use crate::backend::cpu::kernels::fast_math::{axpy, dot, max, sum};
+use crate::backend::cpu::kernels::fast_math::{dot, max, sum};
+use crate::backend::cpu::kernels::gemm::{gemm_into, MatView};
 use crate::ops::nn::AttentionDims;
 use rayon::prelude::*;
 
 /// Heads times `seq^2 D` below which the heads run on one thread.
 const PARALLEL_WORK: usize = 1 << 16;
 
-/// One head's `[seq, D]` block of part `which` (0 query, 1 key, 2 value) of the packed `qkv`.
-fn gather<T: Copy>(qkv: &[T], d: &AttentionDims, bh: usize, which: usize) -> Vec<T> {
-    let (b, h, e) = (bh / d.heads, bh % d.heads, d.heads * d.head_dim);
-    let mut out = Vec::with_capacity(d.seq * d.head_dim);
-    for t in 0..d.seq {
-        let at = (b * d.seq + t) * 3 * e + which * e + h * d.head_dim;
-        out.extend_from_slice(&qkv[at..at + d.head_dim]);
-    }
-    out
+/// Where one head's blocks sit in the packed buffers.
+struct HeadViews {
+    /// Part `which` (0 query, 1 key, 2 value) of `qkv`, `[seq, D]`.
+    parts: [MatView; 3],
+    /// The head's `[seq, D]` block of a merged `[batch, seq, E]` buffer (the output, its gradient).
+    merged: MatView,
 }
 
-/// `[rows, cols]` to `[cols, rows]`.
-fn transpose<T: Copy + Default>(x: &[T], rows: usize, cols: usize) -> Vec<T> {
-    let mut t = vec![T::default(); x.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            t[c * rows + r] = x[r * cols + c];
+impl HeadViews {
+    fn new(d: &AttentionDims, bh: usize) -> HeadViews {
+        let (b, h, e) = (bh / d.heads, bh % d.heads, d.heads * d.head_dim);
+        let part = |which: usize| MatView {
+            offset: b * d.seq * 3 * e + which * e + h * d.head_dim,
+            rs: 3 * e,
+            cs: 1,
+        };
+        HeadViews {
+            parts: [part(0), part(1), part(2)],
+            merged: MatView {
+                offset: b * d.seq * e + h * d.head_dim,
+                rs: e,
+                cs: 1,
+            },
         }
     }
-    t
+}
+
+/// The transpose of a view.
+fn t(v: MatView) -> MatView {
+    MatView {
+        offset: v.offset,
+        rs: v.cs,
+        cs: v.rs,
+    }
+}
+
+/// A row-major `[_, cols]` buffer of its own.
+fn rows(cols: usize) -> MatView {
+    MatView {
+        offset: 0,
+        rs: cols,
+        cs: 1,
+    }
 }
 
 /// Runs `f` on every head `b * heads + h`, in parallel when the work is big; results in head order.
@@ -60,26 +86,32 @@ fn scatter<T: Copy>(
     }
 }
 
+/// The raw scores `q k^T` of one head, `[seq, seq]` row-major (unscaled, unmasked).
+fn raw_scores<T: VecMath>(qkv: &[T], v: &HeadViews, d: &AttentionDims) -> Vec<T> {
+    let mut s = vec![T::zero(); d.seq * d.seq];
+    let [q, k, _] = v.parts;
+    let dims = (d.seq, d.seq, d.head_dim);
+    gemm_into(dims, (qkv, q), (qkv, t(k)), (&mut s, rows(d.seq)), false);
+    s
+}
+
 /// Input `qkv`; outputs the heads' outputs merged, `[batch, seq, E]`, and the log-sum-exp of every
 /// score row, `[batch, heads, seq]`.
 pub(super) fn forward<T: VecMath>(qkv: &[T], d: AttentionDims, level: Level) -> Vec<Vec<T>> {
     let (seq, hd) = (d.seq, d.head_dim);
     let heads = per_head(&d, |bh| {
-        let (q, k, v) = (
-            gather(qkv, &d, bh, 0),
-            gather(qkv, &d, bh, 1),
-            gather(qkv, &d, bh, 2),
-        );
-        let kt = transpose(&k, seq, hd);
-        let (mut out, mut lse) = (vec![T::zero(); seq * hd], vec![T::zero(); seq]);
-        level.run(HeadForward {
-            q: &q,
-            kt: &kt,
-            v: &v,
-            out: &mut out,
+        let views = HeadViews::new(&d, bh);
+        let mut p = raw_scores(qkv, &views, &d);
+        let mut lse = vec![T::zero(); seq];
+        level.run(Softmax {
+            s: &mut p,
             lse: &mut lse,
             d,
         });
+        let mut out = vec![T::zero(); seq * hd];
+        let dims = (seq, hd, seq);
+        let value = (qkv, views.parts[2]);
+        gemm_into(dims, (&p, rows(seq)), value, (&mut out, rows(hd)), false);
         (out, lse)
     });
     let mut out = vec![T::zero(); d.batch * seq * d.heads * hd];
@@ -96,38 +128,37 @@ pub(super) fn forward<T: VecMath>(qkv: &[T], d: AttentionDims, level: Level) -> 
 pub(super) fn backward<T: VecMath>(x: &[&[T]], d: AttentionDims, level: Level) -> Vec<T> {
     let (qkv, out, lse, g) = (x[0], x[1], x[2], x[3]);
     let (seq, hd) = (d.seq, d.head_dim);
-    let merged = |src: &[T], bh: usize| {
-        let (b, h, e) = (bh / d.heads, bh % d.heads, d.heads * hd);
-        let mut block = Vec::with_capacity(seq * hd);
-        for t in 0..seq {
-            let at = (b * seq + t) * e + h * hd;
-            block.extend_from_slice(&src[at..at + hd]);
-        }
-        block
-    };
     let heads = per_head(&d, |bh| {
-        let (q, k, v) = (
-            gather(qkv, &d, bh, 0),
-            gather(qkv, &d, bh, 1),
-            gather(qkv, &d, bh, 2),
+        let views = HeadViews::new(&d, bh);
+        let [q, k, v] = views.parts.map(|p| (qkv, p));
+        let go = (g, views.merged);
+        // p_ij = e^(s_ij - lse_i): the forward's softmax, recomputed
+        let mut p = raw_scores(qkv, &views, &d);
+        // dp = g v^T
+        let mut ds = vec![T::zero(); seq * seq];
+        gemm_into(
+            (seq, seq, hd),
+            go,
+            (v.0, t(v.1)),
+            (&mut ds, rows(seq)),
+            false,
         );
-        let (kt, vt) = (transpose(&k, seq, hd), transpose(&v, seq, hd));
-        let (o, go) = (merged(out, bh), merged(g, bh));
-        let mut grads = [0, 1, 2].map(|_| vec![T::zero(); seq * hd]);
-        let [dq, dk, dv] = &mut grads;
-        level.run(HeadBackward {
-            q: &q,
-            k: &k,
-            kt: &kt,
-            vt: &vt,
-            out: &o,
-            g: &go,
+        level.run(ScoreGrad {
+            p: &mut p,
+            ds: &mut ds,
             lse: &lse[bh * seq..(bh + 1) * seq],
-            dq,
-            dk,
-            dv,
+            out,
+            g,
+            merged: views.merged,
             d,
         });
+        let mut grads = [0, 1, 2].map(|_| vec![T::zero(); seq * hd]);
+        let [dq, dk, dv] = &mut grads;
+        let dims = (seq, hd, seq);
+        // dq = ds k, dk = ds^T q, dv = p^T g
+        gemm_into(dims, (&ds, rows(seq)), k, (dq, rows(hd)), false);
+        gemm_into(dims, (&ds, t(rows(seq))), q, (dk, rows(hd)), false);
+        gemm_into(dims, (&p, t(rows(seq))), go, (dv, rows(hd)), false);
         grads
     });
     let mut dqkv = vec![T::zero(); qkv.len()];
@@ -139,18 +170,7 @@ pub(super) fn backward<T: VecMath>(x: &[&[T]], d: AttentionDims, level: Level) -
     dqkv
 }
 
-/// The scores of query row `i` against keys `0..len`: `s_j = scale sum_d q_id kt_dj`, summed over
-/// `d` in order (a vector loop over `j`, no horizontal sums).
-#[inline(always)]
-fn scores<T: VecMath>(s: &mut [T], q_i: &[T], kt: &[T], seq: usize, scale: T) {
-    s.fill(T::zero());
-    let len = s.len();
-    for (dd, &qd) in q_i.iter().enumerate() {
-        axpy(s, qd, &kt[dd * seq..dd * seq + len]);
-    }
-    s.iter_mut().for_each(|s| *s = *s * scale);
-}
-
+/// Keys row `i` attends to.
 #[inline(always)]
 fn keys(d: &AttentionDims, i: usize) -> usize {
     if d.causal {
@@ -160,83 +180,66 @@ fn keys(d: &AttentionDims, i: usize) -> usize {
     }
 }
 
-struct HeadForward<'a, T> {
-    q: &'a [T],
-    kt: &'a [T],
-    v: &'a [T],
-    out: &'a mut [T],
+/// Raw scores to probabilities in place, row by row: `p_ij = softmax_j(s_ij / sqrt(D))` over the
+/// keys the row sees (0 elsewhere), and `lse_i` the log-sum-exp of the scaled row.
+struct Softmax<'a, T> {
+    s: &'a mut [T],
     lse: &'a mut [T],
     d: AttentionDims,
 }
 
-impl<T: VecMath> SimdKernel for HeadForward<'_, T> {
+impl<T: VecMath> SimdKernel for Softmax<'_, T> {
     #[inline(always)]
     fn run(self) {
-        let (seq, hd) = (self.d.seq, self.d.head_dim);
         let scale = T::from_f64(self.d.scale());
-        let mut s = vec![T::zero(); seq];
-        for i in 0..seq {
-            let s = &mut s[..keys(&self.d, i)];
-            scores(s, &self.q[i * hd..(i + 1) * hd], self.kt, seq, scale);
-            let m = max(s);
-            s.iter_mut().for_each(|s| *s = (*s - m).exp_v());
-            let l = sum(s);
-            let o = &mut self.out[i * hd..(i + 1) * hd];
-            for (j, &p) in s.iter().enumerate() {
-                axpy(o, p, &self.v[j * hd..(j + 1) * hd]);
-            }
+        for (i, row) in self.s.chunks_exact_mut(self.d.seq).enumerate() {
+            let (live, masked) = row.split_at_mut(keys(&self.d, i));
+            live.iter_mut().for_each(|s| *s = *s * scale);
+            let m = max(live);
+            live.iter_mut().for_each(|s| *s = (*s - m).exp_v());
+            let l = sum(live);
             let inv = T::one() / l;
-            o.iter_mut().for_each(|o| *o = *o * inv);
+            live.iter_mut().for_each(|p| *p = *p * inv);
+            masked.fill(T::zero());
             self.lse[i] = m + l.ln();
         }
     }
 }
 
-struct HeadBackward<'a, T> {
-    q: &'a [T],
-    k: &'a [T],
-    kt: &'a [T],
-    vt: &'a [T],
+/// From the raw scores `p` and `ds = g v^T`, in place: `p_ij = e^(s_ij / sqrt(D) - lse_i)` (0 on
+/// masked keys) and `ds_ij = p_ij (ds_ij - g_i·o_i) / sqrt(D)`, the gradient of the raw scores.
+struct ScoreGrad<'a, T> {
+    p: &'a mut [T],
+    ds: &'a mut [T],
+    lse: &'a [T],
     out: &'a [T],
     g: &'a [T],
-    lse: &'a [T],
-    dq: &'a mut [T],
-    dk: &'a mut [T],
-    dv: &'a mut [T],
+    merged: MatView,
     d: AttentionDims,
 }
 
-impl<T: VecMath> SimdKernel for HeadBackward<'_, T> {
+impl<T: VecMath> SimdKernel for ScoreGrad<'_, T> {
     #[inline(always)]
     fn run(self) {
         let (seq, hd) = (self.d.seq, self.d.head_dim);
         let scale = T::from_f64(self.d.scale());
-        let (mut p, mut dp) = (vec![T::zero(); seq], vec![T::zero(); seq]);
-        for i in 0..seq {
-            let len = keys(&self.d, i);
-            let (p, dp) = (&mut p[..len], &mut dp[..len]);
-            let row = i * hd..(i + 1) * hd;
-            let (q_i, g_i) = (&self.q[row.clone()], &self.g[row.clone()]);
-            // p_ij = e^(s_ij - lse_i): the forward's softmax, recomputed
-            scores(p, q_i, self.kt, seq, scale);
+        let rows = self
+            .p
+            .chunks_exact_mut(seq)
+            .zip(self.ds.chunks_exact_mut(seq));
+        for (i, (p, ds)) in rows.enumerate() {
+            let at = self.merged.offset + i * self.merged.rs;
+            let di = dot(&self.g[at..at + hd], &self.out[at..at + hd]);
             let lse = self.lse[i];
-            p.iter_mut().for_each(|p| *p = (*p - lse).exp_v());
-            // dp_ij = g_i·v_j; ds_ij = p_ij (dp_ij - g_i·o_i), times the scale of s
-            let di = dot(g_i, &self.out[row.clone()]);
-            dp.fill(T::zero());
-            for (dd, &gd) in g_i.iter().enumerate() {
-                axpy(dp, gd, &self.vt[dd * seq..dd * seq + len]);
+            let len = keys(&self.d, i);
+            let (p_live, p_masked) = p.split_at_mut(len);
+            let (ds_live, ds_masked) = ds.split_at_mut(len);
+            for (p, ds) in p_live.iter_mut().zip(ds_live.iter_mut()) {
+                *p = (*p * scale - lse).exp_v();
+                *ds = *p * (*ds - di) * scale;
             }
-            for (dp, &p) in dp.iter_mut().zip(p.iter()) {
-                *dp = p * (*dp - di) * scale;
-            }
-            let dq_i = &mut self.dq[row];
-            for (j, (&ds, &p)) in dp.iter().zip(p.iter()).enumerate() {
-                let key = j * hd..(j + 1) * hd;
-                axpy(dq_i, ds, &self.k[key.clone()]);
-                axpy(&mut self.dk[key.clone()], ds, q_i);
-                axpy(&mut self.dv[key], p, g_i);
-            }
+            p_masked.fill(T::zero());
+            ds_masked.fill(T::zero());
         }
     }
 }

@@ -1,14 +1,16 @@
 //! The fused kernels of the transformer path, forward and backward, one file per op: softmax and
 //! log-softmax over the last axis, layer norm, exact GELU, cross-entropy on class indices and
-//! multi-head scaled dot-product attention. Each runs in one pass over rows that sit in cache,
-//! compiled for the widest SIMD level of the CPU ([`with_widest_simd`]), with the `exp` and `Φ` of
-//! [`super::fast_math`]. Results do not depend on the SIMD level or the thread count: reductions
-//! run in a fixed lane order and row blocks are fixed.
+//! multi-head scaled dot-product attention (and the linear layer's GEMM with its bias, which runs
+//! on `faer`). Each runs in one pass over rows that sit in cache, compiled for the widest SIMD
+//! level of the CPU ([`with_widest_simd`]), with the `exp` and `Φ` of [`super::fast_math`].
+//! Results do not depend on the SIMD level or the thread count: reductions run in a fixed lane
+//! order and row blocks are fixed.
 
 mod attention;
 mod cross_entropy;
 mod gelu;
 mod layer_norm;
+mod linear;
 mod softmax;
 
 use super::fast_math::VecMath;
@@ -82,6 +84,16 @@ pub(crate) fn run_typed<T: VecMath>(
                 &[3 * rows * e, rows * e, d.batch * d.heads * d.seq, rows * e],
             )?;
             vec![attention::backward(x, d, level)]
+        }
+        NnKernel::Linear(d) => {
+            let mut want = vec![d.rows * d.inp, d.out * d.inp];
+            want.extend(d.bias.then_some(d.out));
+            check_len(kernel, x, &want)?;
+            vec![linear::forward(x, d)]
+        }
+        NnKernel::LinearBackward { dims: d, want } => {
+            check_len(kernel, x, &[d.rows * d.out, d.rows * d.inp, d.out * d.inp])?;
+            linear::backward(x, d, want)
         }
     })
 }

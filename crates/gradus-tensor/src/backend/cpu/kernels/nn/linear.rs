@@ -1,0 +1,88 @@
+//! The affine map of a linear layer, `y = x W^T + b` (`torch.nn.functional.linear`, the GEMM with
+//! its bias in the epilogue as BLAS `addmm` does), and its backward: `dx = g W`, `dW = g^T x` in
+//! `W`'s own `[out, in]` layout (no transposed gradient for the optimizer to copy) and
+//! `db = sum_rows g`. Every product is one `faer` GEMM on strided views, so no operand is
+//! transposed in memory; the results do not depend on the thread count (`gemm_into`'s panels
+//! depend on the shape alone and `db` sums the rows in order).
+
+use crate::backend::cpu::kernels::gemm::{gemm_into, MatView};
+use crate::ops::nn::LinearDims;
+use crate::Element;
+
+/// A view of a row-major matrix with `cols` columns.
+fn row_major(cols: usize) -> MatView {
+    MatView {
+        offset: 0,
+        rs: cols,
+        cs: 1,
+    }
+}
+
+/// The transpose of a row-major matrix with `cols` columns.
+fn transposed(cols: usize) -> MatView {
+    MatView {
+        offset: 0,
+        rs: 1,
+        cs: cols,
+    }
+}
+
+/// Inputs `x [rows, in]`, `weight [out, in]` and, with `d.bias`, `bias [out]`; output
+/// `y [rows, out]`: every row starts as the bias and the product is accumulated onto it.
+pub(super) fn forward<T: Element>(x: &[&[T]], d: LinearDims) -> Vec<T> {
+    let (rows, inp, out) = (d.rows, d.inp, d.out);
+    let mut y = if d.bias {
+        let mut y = Vec::with_capacity(rows * out);
+        for _ in 0..rows {
+            y.extend_from_slice(x[2]);
+        }
+        y
+    } else {
+        vec![T::zero(); rows * out]
+    };
+    gemm_into(
+        (rows, out, inp),
+        (x[0], row_major(inp)),
+        (x[1], transposed(inp)),
+        (&mut y, row_major(out)),
+        d.bias,
+    );
+    y
+}
+
+/// Inputs `g [rows, out]`, `x [rows, in]`, `weight [out, in]`; outputs `dx [rows, in]` (empty
+/// unless `want[0]`), `dweight [out, in]` (empty unless `want[1]`) and `dbias [out]` (empty unless
+/// `want[2]`).
+pub(super) fn backward<T: Element>(x: &[&[T]], d: LinearDims, want: [bool; 3]) -> Vec<Vec<T>> {
+    let (g, input, w) = (x[0], x[1], x[2]);
+    let (rows, inp, out) = (d.rows, d.inp, d.out);
+    let mut dx = Vec::new();
+    if want[0] {
+        dx = vec![T::zero(); rows * inp];
+        let dims = (rows, inp, out);
+        gemm_into(
+            dims,
+            (g, row_major(out)),
+            (w, row_major(inp)),
+            (&mut dx, row_major(inp)),
+            false,
+        );
+    }
+    let mut dw = Vec::new();
+    if want[1] {
+        dw = vec![T::zero(); out * inp];
+        let dims = (out, inp, rows);
+        let (gt, xs) = ((g, transposed(out)), (input, row_major(inp)));
+        gemm_into(dims, gt, xs, (&mut dw, row_major(inp)), false);
+    }
+    let mut db = Vec::new();
+    if want[2] {
+        db = vec![T::zero(); out];
+        for row in g.chunks_exact(out.max(1)) {
+            for (s, &v) in db.iter_mut().zip(row) {
+                *s = *s + v;
+            }
+        }
+    }
+    vec![dx, dw, db]
+}
