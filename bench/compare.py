@@ -24,6 +24,7 @@ COMPARISONS = {
     "mlp_train_step": "mlp", "mlp_fwd_bwd": "mlp",
     "adam_10m": "adam",
     "conv2d_1to6_fwd_bwd": "conv", "conv2d_6to16_fwd_bwd": "conv",
+    "lenet_train_step": "lenet",
     "lstm_seq1_fwd_bwd": "recurrent", "lstm_seq32_fwd_bwd": "recurrent", "gru_seq32_fwd_bwd": "recurrent",
     "elementwise_fma_1e7": "elementwise",
 }

@@ -132,6 +132,25 @@ def torch_conv(cin, cout, hw):
     return {"name": f"conv2d_{cin}to{cout}_fwd_bwd", "lib": "torch", "seconds": s, "ms": s * 1e3}
 
 
+def torch_lenet_train_step():
+    """The LeNet of examples/mnist-cnn.toml (gradus_nn::models::LeNet), batch 128, Adam lr 2e-3."""
+    import torch
+    nn = torch.nn
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    x, y = torch.rand(128, 1, 28, 28), torch.randint(0, 10, (128,))
+    opt, loss_fn = torch.optim.Adam(model.parameters(), lr=2e-3), nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        opt.step()
+    s = median_seconds(step, warmup=10)
+    return {"name": "lenet_train_step", "lib": "torch", "seconds": s, "samples_s": 128 / s}
+
+
 def torch_recurrent(kind, seq):
     """torch.nn.LSTM or GRU (kind "lstm" or "gru"), 128 -> 256, batch-first, batch 64."""
     import torch
@@ -187,6 +206,53 @@ def jax_mlp_train_step():
     return {"name": "mlp_train_step", "lib": "jax", "seconds": s, "samples_s": 128 / s}
 
 
+def jax_lenet_train_step():
+    """torch_lenet_train_step's model and step as one jit-compiled function (NCHW, optax.adam)."""
+    import jax, jax.numpy as jnp, optax
+    keys = jax.random.split(jax.random.PRNGKey(0), 7)
+
+    def uniform(k, shape, fan_in):
+        return jax.random.uniform(k, shape, jnp.float32, -1.0, 1.0) * (1 / fan_in) ** 0.5
+    params = {"c1": (uniform(keys[0], (6, 1, 5, 5), 25), jnp.zeros(6)),
+              "c2": (uniform(keys[1], (16, 6, 5, 5), 150), jnp.zeros(16)),
+              "f1": (uniform(keys[2], (400, 120), 400), jnp.zeros(120)),
+              "f2": (uniform(keys[3], (120, 84), 120), jnp.zeros(84)),
+              "f3": (uniform(keys[4], (84, 10), 84), jnp.zeros(10))}
+    x = jax.random.uniform(keys[5], (128, 1, 28, 28))
+    y = jax.random.randint(keys[6], (128,), 0, 10)
+    opt = optax.adam(2e-3)
+
+    def conv(h, wb, pad):
+        out = jax.lax.conv_general_dilated(h, wb[0], (1, 1), [(pad, pad), (pad, pad)],
+                                           dimension_numbers=("NCHW", "OIHW", "NCHW"))
+        return out + wb[1][None, :, None, None]
+
+    def pool(h):
+        return jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+
+    def loss(p):
+        h = pool(jax.nn.relu(conv(x, p["c1"], 2)))
+        h = pool(jax.nn.relu(conv(h, p["c2"], 0))).reshape(128, 400)
+        h = jax.nn.relu(h @ p["f1"][0] + p["f1"][1])
+        h = jax.nn.relu(h @ p["f2"][0] + p["f2"][1])
+        logits = h @ p["f3"][0] + p["f3"][1]
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    @jax.jit
+    def step(params, state):
+        grads = jax.grad(loss)(params)
+        updates, state = opt.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    carry = [params, opt.init(params)]
+
+    def run():
+        carry[:] = step(*carry)
+        jax.block_until_ready(carry)
+    s = median_seconds(run, warmup=10)
+    return {"name": "lenet_train_step", "lib": "jax", "seconds": s, "samples_s": 128 / s}
+
+
 def all_benches():
     """(name, function) pairs; names match the gradus JSON-line names."""
     return [
@@ -200,6 +266,8 @@ def all_benches():
         ("adam_10m", lambda: torch_adam("fused")),
         ("conv2d_1to6_fwd_bwd", lambda: torch_conv(1, 6, 28)),
         ("conv2d_6to16_fwd_bwd", lambda: torch_conv(6, 16, 14)),
+        ("lenet_train_step", torch_lenet_train_step),
+        ("lenet_train_step", jax_lenet_train_step),
         ("lstm_seq1_fwd_bwd", lambda: torch_recurrent("lstm", 1)),
         ("lstm_seq32_fwd_bwd", lambda: torch_recurrent("lstm", 32)),
         ("gru_seq32_fwd_bwd", lambda: torch_recurrent("gru", 32)),

@@ -1,10 +1,11 @@
 //! A statically quantized `Conv2d` (PyTorch's `torch.ao.nn.quantized.Conv2d`): int8 weights with
 //! per-output-channel scales and an input quantizer fixed by calibration; im2col on the quantized
-//! input, then the int8 GEMM.
+//! input, then the int8 GEMM, blocks of images in parallel.
 
 use crate::error::{QuantError, Result};
 use crate::scheme::{quantize_per_channel, row_sums, ActQuant};
 use gradus_tensor::gemm_i8::gemm_u8i8;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Kernel geometry (dilation 1, one group: what gradus's CNNs use).
@@ -54,12 +55,18 @@ pub struct QConv2d {
     row_sum: Vec<i32>,
 }
 
-/// Buffers a forward pass reuses between calls.
+/// Buffers a forward pass reuses between calls: the quantized input and, per block of images
+/// run on one thread, an im2col buffer and the i32 accumulators.
 #[derive(Default, Debug)]
 pub struct Scratch {
     q: Vec<u8>,
-    cols: Vec<u8>,
-    acc: Vec<i32>,
+    blocks: Vec<(Vec<u8>, Vec<i32>)>,
+}
+
+/// Images per parallel block of a batch of `n`: about two blocks per thread. Each image is
+/// computed alone, in integers, so the result does not depend on the split.
+pub(crate) fn images_per_block(n: usize) -> usize {
+    n.div_ceil(2 * rayon::current_num_threads()).max(1)
 }
 
 impl QConv2d {
@@ -139,34 +146,39 @@ impl QConv2d {
         let (oh, ow) = g.output(h, w);
         let (pixels, patch, o) = (oh * ow, g.patch(), g.out_channels);
         self.input.quantize_into(x, &mut s.q);
-        s.cols.resize(pixels * patch, 0);
-        s.acc.resize(pixels * o, 0);
         y.resize(n * o * pixels, 0.0);
-        let z = self.input.zero_point as i32;
-        for b in 0..n {
-            im2col(
-                &s.q[b * c * h * w..(b + 1) * c * h * w],
-                g,
-                (h, w),
-                (oh, ow),
-                self.input.zero_point,
-                &mut s.cols,
-            );
-            gemm_u8i8(pixels, o, patch, &s.cols, &self.weight, &mut s.acc);
-            let yb = &mut y[b * o * pixels..(b + 1) * o * pixels];
-            for ch in 0..o {
-                let (scale, bias, rs) = (
-                    self.input.scale * self.weight_scale[ch],
-                    self.bias[ch],
-                    self.row_sum[ch],
-                );
-                let yc = &mut yb[ch * pixels..(ch + 1) * pixels];
-                for (p, v) in yc.iter_mut().enumerate() {
-                    *v = (s.acc[p * o + ch] - z * rs) as f32 * scale + bias;
+        if n == 0 || o * pixels == 0 {
+            return Ok((oh, ow));
+        }
+        let per = images_per_block(n);
+        s.blocks.resize_with(n.div_ceil(per), Default::default);
+        let (image, q) = (c * h * w, &s.q);
+        y.par_chunks_mut(per * o * pixels)
+            .zip(s.blocks.par_iter_mut())
+            .enumerate()
+            .for_each(|(block, (yb, (cols, acc)))| {
+                cols.resize(pixels * patch, 0);
+                acc.resize(pixels * o, 0);
+                for (i, yi) in yb.chunks_mut(o * pixels).enumerate() {
+                    let qi = &q[(block * per + i) * image..][..image];
+                    im2col(qi, g, (h, w), (oh, ow), self.input.zero_point, cols);
+                    gemm_u8i8(pixels, o, patch, cols, &self.weight, acc);
+                    self.dequantize(acc, pixels, yi);
                 }
+            });
+        Ok((oh, ow))
+    }
+
+    /// `acc` `[pixels, out]` (i32) to `y` `[out, pixels]` (f32): zero-point correction, scales, bias.
+    fn dequantize(&self, acc: &[i32], pixels: usize, y: &mut [f32]) {
+        let (o, z) = (self.geometry.out_channels, self.input.zero_point as i32);
+        for (ch, yc) in y.chunks_mut(pixels).enumerate() {
+            let scale = self.input.scale * self.weight_scale[ch];
+            let (bias, zr) = (self.bias[ch], z * self.row_sum[ch]);
+            for (v, a) in yc.iter_mut().zip(acc[ch..].iter().step_by(o)) {
+                *v = (a - zr) as f32 * scale + bias;
             }
         }
-        Ok((oh, ow))
     }
 }
 
@@ -181,24 +193,27 @@ pub(crate) fn im2col<T: Copy>(
     cols: &mut [T],
 ) {
     let (kh, kw) = g.kernel;
-    let patch = g.patch();
+    let (patch, (sy, sx), (py, px)) = (g.patch(), g.stride, g.padding);
+    if patch == 0 {
+        return;
+    }
     for oy in 0..oh {
         for ox in 0..ow {
+            // taps kx in lo..hi of output column ox read inside the image (column ox·sx + kx - px)
+            let lo = px.saturating_sub(ox * sx).min(kw);
+            let hi = (w + px).saturating_sub(ox * sx).clamp(lo, kw);
             let row = &mut cols[(oy * ow + ox) * patch..][..patch];
-            let mut t = 0;
-            for ch in 0..g.in_channels {
-                for ky in 0..kh {
-                    let iy = (oy * g.stride.0 + ky) as isize - g.padding.0 as isize;
-                    for kx in 0..kw {
-                        let ix = (ox * g.stride.1 + kx) as isize - g.padding.1 as isize;
-                        row[t] = if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
-                            x[ch * h * w + iy as usize * w + ix as usize]
-                        } else {
-                            pad
-                        };
-                        t += 1;
-                    }
+            for (ck, taps) in row.chunks_mut(kw).enumerate() {
+                let (ch, ky) = (ck / kh, ck % kh);
+                let iy = (oy * sy + ky).wrapping_sub(py); // wraps past h when above the image
+                if iy >= h || lo == hi {
+                    taps.fill(pad);
+                    continue;
                 }
+                let start = ch * h * w + iy * w + ox * sx + lo - px;
+                taps[..lo].fill(pad);
+                taps[lo..hi].copy_from_slice(&x[start..start + hi - lo]);
+                taps[hi..].fill(pad);
             }
         }
     }

@@ -1,10 +1,11 @@
 //! An f32 `Conv2d` for tape-free inference: im2col of each image into a reused buffer, then
 //! gradus-tensor's f32 GEMM ([`gradus_tensor::gemm_f32`]) straight into the `[out, oh · ow]`
-//! output plane of that image.
+//! output plane of that image, blocks of images in parallel.
 
-use crate::conv2d::{im2col, ConvGeometry};
+use crate::conv2d::{im2col, images_per_block, ConvGeometry};
 use crate::error::{QuantError, Result};
 use gradus_tensor::gemm_f32;
+use rayon::prelude::*;
 
 /// `y = conv(x, W) + b`: `x` `[n, in, h, w]` → `y` `[n, out, oh, ow]`, in f32 (PyTorch's
 /// `nn.Conv2d`, dilation 1, one group).
@@ -28,10 +29,11 @@ pub struct F32Conv2d {
     pub geometry: ConvGeometry,
 }
 
-/// The im2col buffer a forward pass reuses between calls.
+/// The im2col buffers a forward pass reuses between calls, one per block of images run on one
+/// thread.
 #[derive(Default, Debug)]
 pub struct Scratch {
-    cols: Vec<f32>,
+    blocks: Vec<Vec<f32>>,
 }
 
 impl F32Conv2d {
@@ -84,26 +86,36 @@ impl F32Conv2d {
         }
         let (oh, ow) = g.output(h, w);
         let (pixels, patch, o) = (oh * ow, g.patch(), g.out_channels);
-        s.cols.resize(pixels * patch, 0.0);
         y.resize(n * o * pixels, 0.0);
-        for (xb, yb) in x
-            .chunks(image.max(1))
-            .zip(y.chunks_mut((o * pixels).max(1)))
-        {
-            im2col(xb, g, (h, w), (oh, ow), 0.0, &mut s.cols);
-            // W [o, patch] · colsᵀ [patch, pixels] (cols is [pixels, patch]) = y [o, pixels]
-            gemm_f32(
-                (o, pixels, patch),
-                &self.weight,
-                (patch, 1),
-                &s.cols,
-                (1, patch),
-                yb,
-            );
-            for (yc, b) in yb.chunks_mut(pixels.max(1)).zip(&self.bias) {
-                yc.iter_mut().for_each(|v| *v += b);
-            }
+        if n == 0 || o * pixels == 0 {
+            return Ok((oh, ow));
         }
+        // blocks of images in parallel; each image is one GEMM whose result does not depend on
+        // the thread count, so neither does the split
+        let per = images_per_block(n);
+        s.blocks.resize_with(n.div_ceil(per), Vec::new);
+        y.par_chunks_mut(per * o * pixels)
+            .zip(s.blocks.par_iter_mut())
+            .enumerate()
+            .for_each(|(block, (yb, cols))| {
+                cols.resize(pixels * patch, 0.0);
+                for (i, yi) in yb.chunks_mut(o * pixels).enumerate() {
+                    let xi = &x[(block * per + i) * image..][..image];
+                    im2col(xi, g, (h, w), (oh, ow), 0.0, cols);
+                    // W [o, patch] · colsᵀ [patch, pixels] (cols is [pixels, patch]) = y [o, pixels]
+                    gemm_f32(
+                        (o, pixels, patch),
+                        &self.weight,
+                        (patch, 1),
+                        cols,
+                        (1, patch),
+                        yi,
+                    );
+                    for (yc, b) in yi.chunks_mut(pixels).zip(&self.bias) {
+                        yc.iter_mut().for_each(|v| *v += b);
+                    }
+                }
+            });
         Ok((oh, ow))
     }
 }

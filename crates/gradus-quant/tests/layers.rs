@@ -2,6 +2,7 @@
 //! and `QConv2d` against f32 products, and the model file read back bit for bit.
 
 use gradus_quant::conv2d::{ConvGeometry, QConv2d};
+use gradus_quant::f32_conv2d::F32Conv2d;
 use gradus_quant::linear::{QLinear, Scratch};
 use gradus_quant::observer::MinMaxObserver;
 use gradus_quant::scheme::{quantize_per_channel, ActQuant};
@@ -167,4 +168,78 @@ fn stored_weights_outside_the_symmetric_range_are_refused() {
         QLinear::from_parts(vec![1, 0, 3], vec![1.0], vec![0.0], 1, 2).is_err(),
         "wrong length"
     );
+}
+
+/// `f`'s output computed in a rayon pool of `threads` threads.
+fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
+#[test]
+fn conv_layers_run_a_batch_as_its_images_alone_bit_for_bit_in_any_pool() {
+    let g = ConvGeometry {
+        in_channels: 3,
+        out_channels: 4,
+        kernel: (3, 3),
+        stride: (2, 1),
+        padding: (1, 2),
+    };
+    let (n, h, w) = (7, 6, 5);
+    let image = 3 * h * w;
+    let wt = values(4 * 3 * 9, -0.5, 0.5, 9);
+    let bias = values(4, -0.1, 0.1, 10);
+    let x = values(n * image, -0.5, 1.0, 11);
+    let mut q = QConv2d::quantize(&wt, Some(&bias), g).unwrap();
+    let mut o = MinMaxObserver::default();
+    o.observe(&x);
+    q.input = o.quantizer();
+    let f = F32Conv2d::new(wt.clone(), Some(bias.clone()), g).unwrap();
+    let run = |threads: usize, x: &[f32], n: usize| {
+        in_pool(threads, || {
+            let (mut yq, mut yf) = (Vec::new(), Vec::new());
+            q.forward(x, (n, h, w), &mut yq, &mut Default::default())
+                .unwrap();
+            f.forward(x, (n, h, w), &mut yf, &mut Default::default())
+                .unwrap();
+            (yq, yf)
+        })
+    };
+    let (yq, yf) = run(1, &x, n);
+    let per_image = yq.len() / n;
+    // the f32 layer against the definition (strides and padding that differ by axis)
+    let (oh, ow) = g.output(h, w);
+    assert_eq!(yf.len(), n * 4 * oh * ow);
+    for (at, got) in yf.iter().enumerate() {
+        let (b, oc, oy, ox) = (at / per_image, at / (oh * ow) % 4, at / ow % oh, at % ow);
+        let mut exact = bias[oc];
+        for (ic, ky, kx) in
+            (0..3).flat_map(|c| (0..3).flat_map(move |y| (0..3).map(move |x| (c, y, x))))
+        {
+            let (iy, ix) = ((oy * 2 + ky) as isize - 1, (ox + kx) as isize - 2);
+            if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
+                let v = x[b * image + ic * h * w + iy as usize * w + ix as usize];
+                exact += v * wt[((oc * 3 + ic) * 3 + ky) * 3 + kx];
+            }
+        }
+        assert!(
+            (got - exact).abs() < 1e-5,
+            "[{b}, {oc}, {oy}, {ox}]: {got} vs {exact}"
+        );
+    }
+    for threads in [2, 3] {
+        assert_eq!(
+            run(threads, &x, n),
+            (yq.clone(), yf.clone()),
+            "{threads} threads"
+        );
+    }
+    for i in 0..n {
+        let (one_q, one_f) = run(3, &x[i * image..(i + 1) * image], 1);
+        assert_eq!(one_q, yq[i * per_image..(i + 1) * per_image], "image {i}");
+        assert_eq!(one_f, yf[i * per_image..(i + 1) * per_image], "image {i}");
+    }
 }

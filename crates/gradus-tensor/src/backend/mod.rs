@@ -165,14 +165,24 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
     /// both layouts broadcast to the same batch axes; returns the row-major `[.., m, n]` product.
     fn matmul(&self, layout: &Layout, rhs: (&Self, &Layout)) -> Result<Self>;
 
-    /// im2col: `[n, c, h, w]` images (the view `layout`) to `[n, c*kh*kw, oh*ow]` columns, reading
-    /// `pad` outside the image. Convolution is this call and `matmul`; pooling is this call and a
-    /// reduction.
+    /// im2col: `[n, c, h, w]` images (the view `layout`) to `[n, c*kh*kw, oh*ow]` columns (with
+    /// `window.batch_inner`, `[c*kh*kw, n * oh*ow]`), reading `pad` outside the image.
+    /// Convolution is this call and `matmul`; pooling is this call and a reduction.
     fn im2col(&self, layout: &Layout, window: &crate::ops::conv::Window, pad: f64) -> Result<Self>;
 
-    /// col2im, the adjoint of `im2col`: `[n, c*kh*kw, oh*ow]` columns summed back into
-    /// `[n, c, h, w]` images.
+    /// col2im, the adjoint of `im2col`: `[n, c*kh*kw, oh*ow]` columns (with
+    /// `window.batch_inner`, `[c*kh*kw, n * oh*ow]`) summed back into `[n, c, h, w]` images.
     fn col2im(&self, layout: &Layout, window: &crate::ops::conv::Window) -> Result<Self>;
+
+    /// Max pooling of `[n, c, h, w]` images (the view `layout`; `window` without padding or
+    /// dilation): the maxima `[n, c, oh, ow]` and, as an f64 buffer of whole numbers, the position
+    /// `y * w + x` in its plane of each window's first maximum (row-major window order; a NaN
+    /// counts as the maximum). `max_pool2d`'s backward scatters with them.
+    fn max_pool2d(
+        &self,
+        layout: &Layout,
+        window: &crate::ops::conv::Window,
+    ) -> Result<(Self, Self)>;
 
     /// A whole LSTM layer over a sequence (`Tensor::lstm_sequence`): `self` is the view `xw`
     /// `[batch, steps, 4 * hidden]`, `rest` holds `w_hh`, `h0`, `c0`. Returns the packed

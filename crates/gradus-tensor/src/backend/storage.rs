@@ -324,6 +324,19 @@ impl Storage {
         on_backend!(self, s => Ok(Storage::cpu(s.col2im(layout, window)?)))
     }
 
+    /// Max pooling: the maxima and their f64 plane positions (see
+    /// [`BackendStorage::max_pool2d`]).
+    pub(crate) fn max_pool2d(
+        &self,
+        layout: &Layout,
+        window: &crate::ops::conv::Window,
+    ) -> Result<(Storage, Storage)> {
+        on_backend!(self, s => {
+            let (values, index) = s.max_pool2d(layout, window)?;
+            Ok((Storage::cpu(values), Storage::cpu(index)))
+        })
+    }
+
     /// A whole LSTM layer over a sequence: packed output, gates, `tanh(c)`.
     pub(crate) fn lstm_sequence(
         &self,

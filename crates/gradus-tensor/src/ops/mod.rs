@@ -5,6 +5,7 @@
 pub mod activation;
 pub mod binary;
 pub mod conv;
+mod conv_batched;
 pub mod dropout;
 pub mod index;
 pub mod linalg;

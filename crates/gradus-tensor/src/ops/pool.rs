@@ -1,9 +1,32 @@
-//! 2-D max and average pooling, composed from `unfold` and a reduction over each window: no
-//! backend call of its own (the backend's `im2col` and a reduction do the work), and gradients
-//! of any order come from those ops.
+//! 2-D max and average pooling. Average pooling and padded max pooling are composed from `unfold`
+//! and a reduction over each window; unpadded max pooling (LeNet's) is one backend pass
+//! (`max_pool2d`: maxima and their positions) whose backward is a `scatter_add`, tested equal to
+//! the composed form. Gradients of any order come from those ops.
 
-use super::conv::Conv2dOptions;
+use super::conv::{window, Conv2dOptions};
+use crate::autodiff::{BackwardOp, Ctx};
 use crate::{Result, Tensor};
+
+/// Unpadded max pooling: each output's gradient goes to its window's first maximum.
+struct MaxPoolOp {
+    input_shape: Vec<usize>,
+    /// `[n * c, oh * ow]`: the plane position (`y * w + x`, f64 whole numbers) of each maximum.
+    index: Tensor,
+}
+impl BackwardOp for MaxPoolOp {
+    fn name(&self) -> &'static str {
+        "max_pool2d"
+    }
+    // dx[plane, index[plane, o]] += g[plane, o] (scatter_add: linear in g, so differentiable again)
+    fn backward(&self, _ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let s = &self.input_shape;
+        let zeros = Tensor::zeros(&[s[0] * s[1], s[2] * s[3]], g.dtype());
+        let g = g.reshape(self.index.shape())?;
+        Ok(vec![Some(
+            zeros.scatter_add(1, &self.index, &g)?.reshape(s)?,
+        )])
+    }
+}
 
 /// Window geometry of a pooling layer (PyTorch's defaults: stride = kernel size, no padding).
 ///
@@ -72,8 +95,41 @@ impl Tensor {
     /// assert_eq!(y.to_vec::<f32>().unwrap(), vec![5.0, 7.0, 13.0, 15.0]);
     /// ```
     pub fn max_pool2d(&self, pool: &Pool2d) -> Result<Tensor> {
+        if pool.padding == (0, 0) {
+            return self.max_pool2d_direct(pool);
+        }
+        self.max_pool2d_unfolded(pool)
+    }
+
+    /// The composed form (`unfold` with -inf padding, then `max` over each window): the
+    /// reference the direct pass is tested against, and the path for padded windows.
+    pub(crate) fn max_pool2d_unfolded(&self, pool: &Pool2d) -> Result<Tensor> {
         let (cols, out) = pool.windows(self, f64::NEG_INFINITY)?;
         cols.max(1, false)?.reshape(&out)
+    }
+
+    /// Unpadded max pooling in one backend pass (values and the plane position of each
+    /// window's first maximum); the backward scatters into the planes.
+    fn max_pool2d_direct(&self, pool: &Pool2d) -> Result<Tensor> {
+        let options = Conv2dOptions {
+            stride: pool.stride,
+            ..Default::default()
+        };
+        let win = window("max_pool2d", self.shape(), pool.kernel, &options)?;
+        let (oh, ow) = win.output_size().expect("checked");
+        let s = self.shape();
+        let (values, index) = self.storage().max_pool2d(self.layout(), &win)?;
+        let index = Tensor::from_storage(index, &[s[0] * s[1], oh * ow]);
+        let op = MaxPoolOp {
+            input_shape: s.to_vec(),
+            index,
+        };
+        Ok(Tensor::from_op_storage(
+            values,
+            &[s[0], s[1], oh, ow],
+            op,
+            &[self],
+        ))
     }
 
     /// Average pooling over `[n, c, h, w]`; padded zeros count in the average
@@ -91,5 +147,64 @@ impl Tensor {
     pub fn avg_pool2d(&self, pool: &Pool2d) -> Result<Tensor> {
         let (cols, out) = pool.windows(self, 0.0)?;
         cols.mean(&[1], false)?.reshape(&out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pool2d;
+    use crate::{DType, Tensor};
+
+    /// Values and gradients (of `sum(y * g)`, `g` whole numbers so that sums are exact).
+    fn run(x: &Tensor, y: Tensor) -> (Vec<f64>, Vec<f64>) {
+        let g = Tensor::from_vec(
+            (0..y.numel()).map(|i| (i % 7) as f64 - 3.0).collect(),
+            y.shape(),
+        )
+        .unwrap();
+        y.mul(&g).unwrap().sum_all().unwrap().backward().unwrap();
+        let grad = x.grad().unwrap().to_vec::<f64>().unwrap();
+        x.set_grad(None);
+        (y.to_vec::<f64>().unwrap(), grad)
+    }
+
+    #[test]
+    fn direct_max_pooling_equals_the_unfolded_form_bit_for_bit() {
+        for (h, w, kernel, stride) in [
+            (8, 8, (2, 2), (2, 2)),
+            (7, 9, (3, 2), (2, 3)),
+            (6, 5, (3, 3), (1, 1)),
+            (5, 4, (2, 3), (3, 1)),
+        ] {
+            // values on a coarse grid: ties inside windows; one NaN
+            let mut v: Vec<f64> = (0..2 * 3 * h * w).map(|i| ((i * 7) % 5) as f64).collect();
+            v[h * w + 3] = f64::NAN;
+            let x = Tensor::from_vec(v, &[2, 3, h, w])
+                .unwrap()
+                .requires_grad_(true);
+            let pool = Pool2d {
+                kernel,
+                stride,
+                padding: (0, 0),
+            };
+            let (yd, gd) = run(&x, x.max_pool2d(&pool).unwrap());
+            let (yr, gr) = run(&x, x.max_pool2d_unfolded(&pool).unwrap());
+            let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&yd), bits(&yr), "values {pool:?}");
+            assert_eq!(bits(&gd), bits(&gr), "gradients {pool:?}");
+        }
+        // a strided view reads the same as its contiguous copy
+        let x = Tensor::randn(&[2, 3, 6, 4], DType::F32, 5);
+        let t = x.transpose(2, 3).unwrap();
+        let pool = Pool2d::new((2, 2));
+        assert_eq!(
+            t.max_pool2d(&pool).unwrap().to_vec::<f32>().unwrap(),
+            t.contiguous()
+                .unwrap()
+                .max_pool2d_unfolded(&pool)
+                .unwrap()
+                .to_vec::<f32>()
+                .unwrap()
+        );
     }
 }

@@ -203,6 +203,14 @@ impl BackendStorage for CpuStorage {
         Ok(conv::col2im(self, layout, window))
     }
 
+    fn max_pool2d(
+        &self,
+        layout: &Layout,
+        window: &crate::ops::conv::Window,
+    ) -> Result<(Self, Self)> {
+        Ok(conv::max_pool2d(self, layout, window))
+    }
+
     fn lstm_sequence(
         &self,
         xw: &Layout,

@@ -55,78 +55,110 @@ impl Window {
     }
 }
 
-/// `[n, c, h, w]` images -> `[n, c*kh*kw, oh*ow]` columns; outside the image reads `pad`.
+/// Copies kernel tap `tap` of one image plane `src` (`[h, w]`) into its `oh * ow` column `row`
+/// (positions outside the image keep what `row` holds: the padding value).
+fn fill_tap<T: Element>(
+    row: &mut [T],
+    src: &[T],
+    tap: &TapRows,
+    (w, ow, sx): (usize, usize, usize),
+) {
+    for (y, sy) in tap.rows.iter().enumerate() {
+        let Some(sy) = sy else { continue };
+        let out = &mut row[y * ow + tap.lo..y * ow + tap.hi];
+        let from = &src[sy * w + tap.first..];
+        if sx == 1 {
+            out.copy_from_slice(&from[..out.len()]);
+        } else {
+            out.iter_mut()
+                .enumerate()
+                .for_each(|(k, o)| *o = from[k * sx]);
+        }
+    }
+}
+
+/// The adjoint of [`fill_tap`]: adds the column `row` of tap `tap` into the image plane `dst`.
+fn add_tap<T: Element>(
+    dst: &mut [T],
+    row: &[T],
+    tap: &TapRows,
+    (w, ow, sx): (usize, usize, usize),
+) {
+    for (y, sy) in tap.rows.iter().enumerate() {
+        let Some(sy) = sy else { continue };
+        let from = &row[y * ow + tap.lo..y * ow + tap.hi];
+        let to = &mut dst[sy * w + tap.first..];
+        if sx == 1 {
+            to[..from.len()]
+                .iter_mut()
+                .zip(from)
+                .for_each(|(d, &v)| *d = *d + v);
+        } else {
+            from.iter()
+                .enumerate()
+                .for_each(|(k, &v)| to[k * sx] = to[k * sx] + v);
+        }
+    }
+}
+
+/// `[n, c, h, w]` images -> columns, outside the image reading `pad`: `[n, c*kh*kw, oh*ow]`, or
+/// with `win.batch_inner` `[c*kh*kw, n * oh*ow]` (the images side by side in each row, so that a
+/// convolution over the whole batch is one matrix product).
 pub(crate) fn im2col<T: Element>(x: &[T], n: usize, win: &Window, pad: T) -> Vec<T> {
     let (oh, ow) = win.output_size().expect("checked by caller");
     let (kh, kw) = win.kernel;
-    let l = oh * ow;
-    let image = win.channels * win.h * win.w;
-    let taps: Vec<TapRows> = (0..kh * kw)
-        .map(|t| win.tap(oh, ow, t / kw, t % kw))
-        .collect();
-    let sx = win.stride.1;
+    let (l, kk) = (oh * ow, kh * kw);
+    let (plane, image) = (win.h * win.w, win.channels * win.h * win.w);
+    let taps: Vec<TapRows> = (0..kk).map(|t| win.tap(oh, ow, t / kw, t % kw)).collect();
+    let geo = (win.w, ow, win.stride.1);
     let mut cols = vec![pad; n * win.patch_len() * l];
-    if cols.is_empty() || win.h * win.w == 0 {
+    if cols.is_empty() || plane == 0 {
         return cols;
     }
-    cols.par_chunks_mut(kh * kw * l)
+    if win.batch_inner {
+        // one row per (channel, tap), parallel over rows; each row holds every image's column
+        cols.par_chunks_mut(n * l).enumerate().for_each(|(r, row)| {
+            let (c, tap) = (r / kk, &taps[r % kk]);
+            for (img, out) in row.chunks_mut(l).enumerate() {
+                fill_tap(out, &x[img * image + c * plane..][..plane], tap, geo);
+            }
+        });
+        return cols;
+    }
+    cols.par_chunks_mut(kk * l)
         .enumerate()
         .for_each(|(nc, block)| {
-            let src = &x[(nc / win.channels) * image + (nc % win.channels) * win.h * win.w..]
-                [..win.h * win.w];
-            for (t, tap) in taps.iter().enumerate() {
-                let row = &mut block[t * l..][..l];
-                for (y, sy) in tap.rows.iter().enumerate() {
-                    let Some(sy) = sy else { continue };
-                    let out = &mut row[y * ow + tap.lo..y * ow + tap.hi];
-                    let from = &src[sy * win.w + tap.first..];
-                    if sx == 1 {
-                        out.copy_from_slice(&from[..out.len()]);
-                    } else {
-                        out.iter_mut()
-                            .enumerate()
-                            .for_each(|(k, o)| *o = from[k * sx]);
-                    }
-                }
+            let src = &x[(nc / win.channels) * image + (nc % win.channels) * plane..][..plane];
+            for (tap, row) in taps.iter().zip(block.chunks_mut(l)) {
+                fill_tap(row, src, tap, geo);
             }
         });
     cols
 }
 
-/// The adjoint of [`im2col`]: sums `[n, c*kh*kw, oh*ow]` columns back into `[n, c, h, w]`.
+/// The adjoint of [`im2col`]: sums columns (either layout, as `win.batch_inner` says) back into
+/// `[n, c, h, w]` images.
 pub(crate) fn col2im<T: Element>(cols: &[T], n: usize, win: &Window) -> Vec<T> {
     let (oh, ow) = win.output_size().expect("checked by caller");
     let (kh, kw) = win.kernel;
-    let l = oh * ow;
-    let taps: Vec<TapRows> = (0..kh * kw)
-        .map(|t| win.tap(oh, ow, t / kw, t % kw))
-        .collect();
-    let sx = win.stride.1;
+    let (l, kk) = (oh * ow, kh * kw);
+    let taps: Vec<TapRows> = (0..kk).map(|t| win.tap(oh, ow, t / kw, t % kw)).collect();
+    let geo = (win.w, ow, win.stride.1);
     let mut x = vec![T::zero(); n * win.channels * win.h * win.w];
-    if x.is_empty() {
+    if x.is_empty() || l == 0 {
         return x;
     }
     x.par_chunks_mut(win.h * win.w)
         .enumerate()
         .for_each(|(nc, dst)| {
-            let block = &cols[nc * kh * kw * l..][..kh * kw * l];
+            let (img, c) = (nc / win.channels, nc % win.channels);
             for (t, tap) in taps.iter().enumerate() {
-                let row = &block[t * l..][..l];
-                for (y, sy) in tap.rows.iter().enumerate() {
-                    let Some(sy) = sy else { continue };
-                    let from = &row[y * ow + tap.lo..y * ow + tap.hi];
-                    let to = &mut dst[sy * win.w + tap.first..];
-                    if sx == 1 {
-                        to[..from.len()]
-                            .iter_mut()
-                            .zip(from)
-                            .for_each(|(d, &v)| *d = *d + v);
-                    } else {
-                        from.iter()
-                            .enumerate()
-                            .for_each(|(k, &v)| to[k * sx] = to[k * sx] + v);
-                    }
-                }
+                let at = if win.batch_inner {
+                    ((c * kk + t) * n + img) * l
+                } else {
+                    (nc * kk + t) * l
+                };
+                add_tap(dst, &cols[at..][..l], tap, geo);
             }
         });
     x
@@ -175,6 +207,7 @@ mod tests {
                 stride,
                 padding,
                 dilation,
+                batch_inner: false,
             };
             let x: Vec<f64> = (0..3 * 2 * h * w)
                 .map(|v| (v as f64 * 0.37).sin())
@@ -190,6 +223,54 @@ mod tests {
                 .sum();
             let rhs: f64 = x.iter().zip(col2im(&c, 3, &win)).map(|(a, b)| a * b).sum();
             assert!((lhs - rhs).abs() < 1e-9, "{win:?}: {lhs} vs {rhs}");
+        }
+    }
+
+    #[test]
+    fn batch_inner_columns_are_the_standard_columns_reordered() {
+        for (h, w, kernel, stride, padding) in [
+            (6, 5, (3, 3), (1, 1), (1, 1)),
+            (7, 7, (5, 5), (2, 1), (2, 2)),
+            (3, 4, (2, 2), (1, 1), (0, 0)),
+        ] {
+            let win = Window {
+                channels: 3,
+                h,
+                w,
+                kernel,
+                stride,
+                padding,
+                dilation: (1, 1),
+                batch_inner: false,
+            };
+            let inner = Window {
+                batch_inner: true,
+                ..win
+            };
+            let n = 4;
+            let (oh, ow) = win.output_size().unwrap();
+            let (p, l) = (win.patch_len(), oh * ow);
+            let x: Vec<f64> = (0..n * 3 * h * w)
+                .map(|v| (v as f64 * 0.29).sin())
+                .collect();
+            let (std, bi) = (im2col(&x, n, &win, -2.0), im2col(&x, n, &inner, -2.0));
+            for (img, r, j) in
+                (0..n).flat_map(|i| (0..p).flat_map(move |r| (0..l).map(move |j| (i, r, j))))
+            {
+                assert_eq!(
+                    std[(img * p + r) * l + j],
+                    bi[(r * n + img) * l + j],
+                    "{win:?}"
+                );
+            }
+            let c: Vec<f64> = (0..std.len()).map(|v| (v as f64 * 0.7).cos()).collect();
+            let mut c_inner = vec![0.0; c.len()];
+            for (img, r, j) in
+                (0..n).flat_map(|i| (0..p).flat_map(move |r| (0..l).map(move |j| (i, r, j))))
+            {
+                c_inner[(r * n + img) * l + j] = c[(img * p + r) * l + j];
+            }
+            assert_eq!(col2im(&c, n, &win), col2im(&c_inner, n, &inner), "{win:?}");
         }
     }
 }

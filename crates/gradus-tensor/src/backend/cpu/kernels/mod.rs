@@ -7,6 +7,7 @@ pub(crate) mod gemm;
 pub mod gemm_i8;
 pub(crate) mod im2col;
 pub(crate) mod math;
+pub(crate) mod max_pool;
 pub(crate) mod nn;
 pub(crate) mod reduce;
 
