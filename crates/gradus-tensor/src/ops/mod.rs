@@ -8,6 +8,7 @@ pub mod conv;
 pub mod dropout;
 pub mod index;
 pub mod linalg;
+pub mod logistic;
 pub mod matmul;
 pub mod nn;
 pub mod norm;
