@@ -26,6 +26,7 @@ COMPARISONS = {
     "conv2d_1to6_fwd_bwd": "conv", "conv2d_6to16_fwd_bwd": "conv",
     "lstm_seq1_fwd_bwd": "recurrent", "lstm_seq32_fwd_bwd": "recurrent", "gru_seq32_fwd_bwd": "recurrent",
     "elementwise_fma_1e7": "elementwise",
+    "logreg_fullbatch_step": "logreg",
 }
 
 
