@@ -112,7 +112,7 @@ fn run<T: LogisticMath>(
     let tasks = y.len().div_ceil(TASK);
     let mut parts: Vec<(f64, Vec<T>, T)> = vec![(0.0, Vec::new(), T::zero()); tasks];
     parts.par_iter_mut().enumerate().for_each(|(t, out)| {
-        let rows = t * TASK..(y.len()).min((t + 1) * TASK);
+        let rows = t * TASK..y.len().min((t + 1) * TASK);
         with_widest_simd(Task {
             x: &x[rows.start * cols..rows.end * cols],
             y: &y[rows],
