@@ -27,6 +27,7 @@ COMPARISONS = {
     "lenet_train_step": "lenet",
     "lstm_seq1_fwd_bwd": "recurrent", "lstm_seq32_fwd_bwd": "recurrent", "gru_seq32_fwd_bwd": "recurrent",
     "elementwise_fma_1e7": "elementwise",
+    "logreg_fullbatch_step": "logreg",
 }
 
 

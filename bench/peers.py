@@ -173,6 +173,37 @@ def torch_elementwise(n=10_000_000):
     return {"name": "elementwise_fma_1e7", "lib": "torch", "seconds": s, "gb_s": 16 * n / s / 1e9}
 
 
+LOGREG_ROWS, LOGREG_FEATURES, LOGREG_LR = 200_000, 100, 0.1
+
+
+def _logreg_data(np_rng_seed=0):
+    """X [200000, 100] f32 ~ N(0, 1), y = [X w* + noise > 0] as f32 (the gradus bench's rule)."""
+    import numpy as np
+    rng = np.random.default_rng(np_rng_seed)
+    x = rng.standard_normal((LOGREG_ROWS, LOGREG_FEATURES), np.float32)
+    w_true = rng.standard_normal(LOGREG_FEATURES, np.float32)
+    y = ((x @ w_true + rng.standard_normal(LOGREG_ROWS, np.float32)) > 0).astype(np.float32)
+    return x, y
+
+
+def torch_logreg_step():
+    """One full-batch gradient-descent step of logistic regression: X @ w + b, BCE on logits
+    (mean), backward, SGD (no momentum)."""
+    import torch
+    x, y = (torch.from_numpy(a) for a in _logreg_data())
+    w = torch.zeros(LOGREG_FEATURES, requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([w, b], lr=LOGREG_LR)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.binary_cross_entropy_with_logits(x @ w + b, y).backward()
+        opt.step()
+    s = median_seconds(step)
+    return {"name": "logreg_fullbatch_step", "lib": "torch", "seconds": s,
+            "gb_s": (x.numel() + y.numel()) * 4 / s / 1e9}
+
+
 # ---------------------------------------------------------------- jax
 def jax_mlp_train_step():
     import jax, jax.numpy as jnp, optax
@@ -252,6 +283,30 @@ def jax_lenet_train_step():
     s = median_seconds(run, warmup=10)
     return {"name": "lenet_train_step", "lib": "jax", "seconds": s, "samples_s": 128 / s}
 
+def jax_logreg_step():
+    """The step of torch_logreg_step, jit-compiled: value_and_grad and the update in one program."""
+    import jax, jax.numpy as jnp
+    x, y = (jnp.asarray(a) for a in _logreg_data())
+
+    def loss(params, x, y):
+        w, b = params
+        z = x @ w + b
+        return jnp.mean(jax.nn.softplus(z) - z * y)
+
+    @jax.jit
+    def step(params, x, y):
+        grads = jax.grad(loss)(params, x, y)
+        return jax.tree_util.tree_map(lambda p, g: p - LOGREG_LR * g, params, grads)
+
+    carry = [(jnp.zeros(LOGREG_FEATURES, jnp.float32), jnp.zeros(1, jnp.float32))]
+
+    def run():
+        carry[0] = step(carry[0], x, y)
+        jax.block_until_ready(carry[0])
+    s = median_seconds(run)
+    return {"name": "logreg_fullbatch_step", "lib": "jax", "seconds": s,
+            "gb_s": (x.size + y.size) * 4 / s / 1e9}
+
 
 def all_benches():
     """(name, function) pairs; names match the gradus JSON-line names."""
@@ -273,6 +328,8 @@ def all_benches():
         ("gru_seq32_fwd_bwd", lambda: torch_recurrent("gru", 32)),
         ("elementwise_fma_1e7", numpy_elementwise),
         ("elementwise_fma_1e7", torch_elementwise),
+        ("logreg_fullbatch_step", torch_logreg_step),
+        ("logreg_fullbatch_step", jax_logreg_step),
     ]
 
 

@@ -442,6 +442,20 @@ impl Storage {
             .collect())
     }
 
+    /// Logistic regression's fused loss pass (see `Tensor::linear_bce_with_logits`): the sum of
+    /// the rows' losses and, when `grads`, the unscaled `dw [cols]` and `db [1]`. Contiguous
+    /// views of one dtype.
+    pub(crate) fn linear_bce_with_logits(
+        inputs: [(&Storage, &Layout); 4],
+        grads: bool,
+    ) -> Result<(f64, Option<(Storage, Storage)>)> {
+        let [x, w, b, y] = inputs.map(|(s, l)| match &s.0 {
+            Inner::Cpu(c) => (c, l),
+        });
+        let (loss, g) = CpuStorage::linear_bce_with_logits(x, w, b, y, grads)?;
+        Ok((loss, g.map(|(dw, db)| (Storage::cpu(dw), Storage::cpu(db)))))
+    }
+
     // ---- optimizer rules -------------------------------------------------------------------------
 
     /// The fused per-element update (see [`BackendStorage::fused_update`]); every operand must be

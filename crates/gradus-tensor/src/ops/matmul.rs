@@ -17,13 +17,25 @@ impl BackwardOp for MatmulOp {
         } else {
             None
         };
-        let gb = if b.requires_grad() {
-            Some(matmul_nd(&a.t()?, g)?.sum_to(b.shape())?)
-        } else {
+        let gb = if !b.requires_grad() {
             None
+        } else if is_transposed_matrix(b) && a.rank() == 2 && g.rank() == 2 {
+            // b = W^T (a Linear layer's `x @ w.t()`): dB^T = dC^T A, computed contiguous and
+            // handed back transposed, so the transpose's backward gives W's gradient contiguous
+            // (the product A^T dC, transposed back, was a strided view that every later reader,
+            // gradient accumulation and the optimizer, gathered element by element)
+            Some(matmul_nd(&g.t()?, a)?.t()?)
+        } else {
+            Some(matmul_nd(&a.t()?, g)?.sum_to(b.shape())?)
         };
         Ok(vec![ga, gb])
     }
+}
+
+/// A 2-D view that is the transpose of a contiguous matrix.
+fn is_transposed_matrix(t: &Tensor) -> bool {
+    let (shape, strides) = (t.shape(), t.layout().strides());
+    t.rank() == 2 && shape[0] > 1 && shape[1] > 1 && strides == [1, shape[0]]
 }
 
 fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
@@ -107,6 +119,29 @@ impl Tensor {
 #[cfg(test)]
 mod tests {
     use crate::Tensor;
+
+    #[test]
+    fn the_gradient_of_a_transposed_weight_is_contiguous_and_exact() {
+        // y = x @ w.t(), as a Linear layer: w's gradient must come back contiguous
+        let x = Tensor::randn(&[5, 4], crate::DType::F64, 1);
+        let w = Tensor::randn(&[3, 4], crate::DType::F64, 2).requires_grad_(true);
+        let y = x.matmul(&w.t().unwrap()).unwrap();
+        let g = crate::autodiff::grad(&y.sum_all().unwrap(), &[&w], None, false).unwrap();
+        assert!(g[0].is_contiguous());
+        // dW[i][p] = sum_r x[r][p]
+        let xs = x.to_vec::<f64>().unwrap();
+        let got = g[0].to_vec::<f64>().unwrap();
+        for i in 0..3 {
+            for p in 0..4 {
+                let expect: f64 = (0..5).map(|r| xs[r * 4 + p]).sum();
+                assert!((got[i * 4 + p] - expect).abs() < 1e-12);
+            }
+        }
+        let f = |t: &[Tensor]| x.matmul(&t[0].t()?)?.mul(&x.narrow(1, 0, 3)?)?.sum_all();
+        let opts = crate::GradcheckOptions::default();
+        crate::gradcheck(f, std::slice::from_ref(&w), opts).unwrap();
+        crate::gradgradcheck(f, std::slice::from_ref(&w), opts).unwrap();
+    }
 
     #[test]
     fn matmul_matches_naive_loops_with_broadcast_batch_and_transposed_operand() {

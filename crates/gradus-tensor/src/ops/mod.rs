@@ -9,6 +9,7 @@ mod conv_batched;
 pub mod dropout;
 pub mod index;
 pub mod linalg;
+pub mod logistic;
 pub mod matmul;
 pub mod nn;
 pub mod norm;

@@ -4,6 +4,7 @@
 
 mod fused;
 pub(crate) mod kernels;
+mod logistic;
 pub mod simd;
 mod unary;
 // one file per op family, in the order of the trait's sections
