@@ -1,7 +1,7 @@
 //! `MultiheadAttention` (batch-first self-attention) with PyTorch's packed parameters:
 //! `in_proj_weight [3E, E]`, `in_proj_bias [3E]`, `out_proj.weight [E, E]`, `out_proj.bias [E]`.
 
-use super::linear::{matmul_last, Linear};
+use super::linear::Linear;
 use crate::init;
 use crate::module::Module;
 use crate::param::Param;
@@ -103,8 +103,8 @@ impl MultiheadAttention {
         }
         let (b, t, e, h) = (s[0], s[1], s[2], self.num_heads);
         let d = e / h;
-        let qkv =
-            matmul_last(x, &self.in_proj_weight.tensor().t()?)?.add(&self.in_proj_bias.tensor())?;
+        let (w, bias) = (self.in_proj_weight.tensor(), self.in_proj_bias.tensor());
+        let qkv = super::linear::linear(x, &w, Some(&bias))?;
         if key_padding_mask.is_none() {
             // the fused attention: no [b, h, t, t] scores, no permuted copies of the heads
             let merged = qkv.scaled_dot_product_attention_qkv(h, self.causal)?;

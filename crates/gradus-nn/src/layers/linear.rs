@@ -86,14 +86,40 @@ pub fn matmul_last(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     y.reshape(&shape)
 }
 
+/// `x @ weight^T + bias` over the last axis of `x` (`torch.nn.functional.linear`): `x [.., in]`,
+/// `weight [out, in]`, `bias [out]`, output `[.., out]`. Under
+/// [`autocast`](gradus_tensor::precision::autocast) one 16-bit op as PyTorch's `linear`: the
+/// inputs rounded, the bias added in f32, the output rounded once.
+///
+/// # Errors
+/// When the shapes do not fit together.
+///
+/// ```
+/// use gradus_tensor::{DType, Tensor};
+/// let w = Tensor::ones(&[2, 4], DType::F32);
+/// let b = Tensor::ones(&[2], DType::F32);
+/// let y = gradus_nn::layers::linear::linear(&Tensor::ones(&[3, 4], DType::F32), &w, Some(&b)).unwrap();
+/// assert_eq!(y.to_vec_f64(), vec![5.0; 6]);
+/// ```
+pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let inputs: Vec<&Tensor> = [Some(x), Some(weight), bias]
+        .into_iter()
+        .flatten()
+        .collect();
+    gradus_tensor::precision::autocast::lower_precision(&inputs, |t| {
+        let y = matmul_last(&t[0], &t[1].t()?)?;
+        match t.get(2) {
+            Some(b) => y.add(b),
+            None => Ok(y),
+        }
+    })
+}
+
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let w = self.weight.tensor();
-        let y = matmul_last(x, &w.t()?)?;
-        let y = match &self.bias {
-            Some(b) => y.add(&b.tensor())?,
-            None => y,
-        };
+        let bias = self.bias.as_ref().map(Param::tensor);
+        let y = linear(x, &w, bias.as_ref())?;
         if !capture::is_active() {
             return Ok(y);
         }
