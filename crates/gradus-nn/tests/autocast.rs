@@ -45,8 +45,16 @@ fn values(v: &Value) -> Vec<f64> {
     tensor(v).to_vec_f64()
 }
 
-/// (logits, loss, gradients by PyTorch name) of the model, under bf16 autocast or not.
-fn run(r: &Value, format: Option<Half>) -> (Vec<f64>, f64, Vec<(String, Vec<f64>)>) {
+/// What a forward and backward pass of the model gives.
+struct Outcome {
+    logits: Vec<f64>,
+    loss: f64,
+    /// By PyTorch parameter name.
+    grads: Vec<(String, Vec<f64>)>,
+}
+
+/// The model's outcome, under bf16 autocast or not.
+fn run(r: &Value, format: Option<Half>) -> Outcome {
     let p = &r["params"];
     let l0 = Linear::from_tensors(tensor(&p["0.weight"]), Some(tensor(&p["0.bias"])));
     let l2 = Linear::from_tensors(tensor(&p["2.weight"]), Some(tensor(&p["2.bias"])));
@@ -66,7 +74,11 @@ fn run(r: &Value, format: Option<Half>) -> (Vec<f64>, f64, Vec<(String, Vec<f64>
             grads.push((format!("{prefix}.{name}"), g));
         }
     }
-    (logits.to_vec_f64(), loss.item().unwrap(), grads)
+    Outcome {
+        logits: logits.to_vec_f64(),
+        loss: loss.item().unwrap(),
+        grads,
+    }
 }
 
 /// Largest `|a - b| / (|b| + floor)`.
@@ -81,7 +93,11 @@ fn max_rel(a: &[f64], b: &[f64], floor: f64) -> f64 {
 #[test]
 fn bf16_autocast_gives_pytorchs_autocast_values() {
     let r = reference();
-    let (logits, loss, grads) = run(&r, Some(Half::BF16));
+    let Outcome {
+        logits,
+        loss,
+        grads,
+    } = run(&r, Some(Half::BF16));
     let torch = &r["bf16"];
     let torch_logits = values(&torch["logits"]);
     // the logits are bf16 values, as PyTorch's are (a linear layer's output is rounded)
@@ -133,7 +149,11 @@ fn bf16_autocast_gives_pytorchs_autocast_values() {
 #[test]
 fn without_autocast_the_same_model_gives_pytorchs_f32_values() {
     let r = reference();
-    let (logits, loss, grads) = run(&r, None);
+    let Outcome {
+        logits,
+        loss,
+        grads,
+    } = run(&r, None);
     let torch = &r["f32"];
     assert!(max_rel(&logits, &values(&torch["logits"]), 1e-3) < 1e-5);
     assert!((loss - torch["loss"].as_f64().unwrap()).abs() < 1e-6);
