@@ -21,7 +21,8 @@ DEFAULT_CMD = "target/release/gpt --json --threads {threads}"
 B, T, V, E, H, L = 32, 64, 65, 128, 4, 2
 
 
-def torch_gpt():
+def torch_gpt(autocast=False):
+    """`autocast`: the forward pass and loss under `torch.autocast("cpu", dtype=torch.bfloat16)`."""
     import torch, torch.nn as nn, torch.nn.functional as F
     torch.manual_seed(0)
 
@@ -59,7 +60,8 @@ def torch_gpt():
     x, y = tokens[:, :T], tokens[:, 1:].reshape(-1)
 
     def step():
-        loss = F.cross_entropy(model(x).view(-1, V), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = F.cross_entropy(model(x).view(-1, V), y)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)

@@ -82,3 +82,126 @@ fn bf16_and_f16_mixed_train_an_mlp_to_within_a_small_tolerance_of_f32() {
         assert_eq!(summary["skipped_steps"], 0, "{precision}");
     }
 }
+
+/// A CSV of `rows` rows: four features uniform in `[-scale, scale]` (not standardized) and a
+/// binary target (the sign of their sum).
+fn large_inputs_csv(dir: &Path, rows: usize, scale: f64) -> PathBuf {
+    let mut text = String::from("a,b,c,d,target\n");
+    let mut state = 12345u64;
+    let mut uniform = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    };
+    for _ in 0..rows {
+        let x: Vec<f64> = (0..4).map(|_| uniform() * scale).collect();
+        let y = u8::from(x.iter().sum::<f64>() > 0.0);
+        text += &format!("{},{},{},{},{y}\n", x[0], x[1], x[2], x[3]);
+    }
+    let path = dir.join(format!("large-{scale}.csv"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn overflow_config(path: &Path, epochs: usize) -> Config {
+    let text = format!(
+        r#"
+seed = 1
+epochs = {epochs}
+
+[data]
+format = "csv"
+path = {path:?}
+target = "target"
+task = "binary"
+validation = 0.2
+
+[model]
+kind = "mlp"
+hidden = [16]
+
+[optimizer]
+name = "sgd"
+lr = 0.000001
+
+[batch]
+size = 32
+
+[train]
+precision = "f16-mixed"
+"#,
+        path = path.to_str().expect("a UTF-8 path"),
+    );
+    Config::from_toml_str(&text).expect("a valid config")
+}
+
+/// The `skipped_steps` column of `metrics.csv`, one value per epoch.
+fn skipped_column(out: &Path) -> Vec<u64> {
+    let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == "skipped_steps")
+        .expect("a skipped_steps column");
+    lines
+        .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn f16_gradients_that_overflow_the_initial_scale_skip_steps_shown_per_epoch_not_divergence() {
+    let dir = tempfile::tempdir().unwrap();
+    // inputs of a few thousand: the gradients times the initial scale 2^16 overflow f16's
+    // 65504 until the scaler has halved the scale a few times
+    let data = large_inputs_csv(dir.path(), 320, 3000.0);
+    let out = dir.path().join("run");
+    let mut run = RunBuilder::new(overflow_config(&data, 3))
+        .out_dir(&out)
+        .quiet(true)
+        .build()
+        .unwrap();
+    let outcome = run.train().unwrap();
+    let skipped = skipped_column(&out);
+    assert_eq!(skipped.len(), 3);
+    let total: u64 = skipped.iter().sum();
+    let limit = gradus_train::precision::MAX_CONSECUTIVE_SKIPS;
+    assert!(skipped[0] > 0, "the first epoch skips steps: {skipped:?}");
+    assert!(total < limit, "fewer than the limit in all: {skipped:?}");
+    assert_eq!(skipped[2], 0, "then the lowered scale fits: {skipped:?}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["skipped_steps"], total);
+    assert_eq!(summary["stopped"], "completed");
+    assert!(outcome.summary.last.unwrap().train_loss.is_finite());
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("Steps skipped by the f16 loss scaler"));
+    assert!(report.contains("skipped steps"));
+}
+
+#[test]
+fn an_f16_run_that_skips_every_step_stops_at_the_limit_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    // inputs beyond f16's range round to inf: every forward is NaN, whatever the scale
+    let data = large_inputs_csv(dir.path(), 320, 1e6);
+    let out = dir.path().join("run");
+    let mut run = RunBuilder::new(overflow_config(&data, 20))
+        .out_dir(&out)
+        .quiet(true)
+        .build()
+        .unwrap();
+    let err = run.train().unwrap_err().to_string();
+    let limit = gradus_train::precision::MAX_CONSECUTIVE_SKIPS;
+    assert!(
+        err.contains(&format!(
+            "f16-mixed: the last {limit} steps (to step {limit})"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("the model overflows f16"), "{err}");
+    assert!(!err.contains("diverged"), "not taken for divergence: {err}");
+    // the epochs before the stop (8 steps each) were all skipped, and say so
+    let skipped = skipped_column(&out);
+    assert_eq!(skipped, vec![8; (limit / 8) as usize], "{skipped:?}");
+}

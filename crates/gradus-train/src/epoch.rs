@@ -32,6 +32,9 @@ pub struct EpochStats {
     /// [`TrainOptions::noise_scale`](crate::TrainOptions::noise_scale)).
     #[serde(default)]
     pub noise: crate::noise_scale::NoiseScale,
+    /// Steps the f16 loss scaler skipped (inf/NaN gradients; see [`crate::precision`]).
+    #[serde(default)]
+    pub skipped: u64,
 }
 
 impl EpochStats {

@@ -36,6 +36,10 @@ pub struct EpochRecord {
     /// epoch's steps, when measured (see [`crate::noise_scale`]).
     #[serde(default)]
     pub noise_scale: Option<f64>,
+    /// Optimizer steps of the epoch the f16 loss scaler skipped for inf/NaN gradients (runs
+    /// with `precision = "f16-mixed"`; `None` for the others). See [`crate::precision`].
+    #[serde(default)]
+    pub skipped_steps: Option<u64>,
     /// Wall-clock seconds of the epoch.
     pub seconds: f64,
 }
@@ -63,8 +67,9 @@ fn fmt(v: f64) -> String {
 }
 
 /// Writes `metrics.csv`: `epoch,step,train_loss,val_loss,grad_norm,lr,update_ratio,<metrics>,seconds`,
-/// with a `noise_scale` column after `update_ratio` when any epoch measured it; flushed to disk
-/// or not as `durability` says (see [`crate::checkpoint`]).
+/// with a `noise_scale` column after `update_ratio` when any epoch measured it, then a
+/// `skipped_steps` column (the epoch's optimizer steps the f16 loss scaler skipped) in runs with
+/// loss scaling; flushed to disk or not as `durability` says (see [`crate::checkpoint`]).
 ///
 /// # Errors
 /// When the file cannot be written.
@@ -91,6 +96,10 @@ pub fn write_metrics_csv(
     if noise {
         out.push_str(",noise_scale");
     }
+    let skips = records.iter().any(|r| r.skipped_steps.is_some());
+    if skips {
+        out.push_str(",skipped_steps");
+    }
     for n in &names {
         out.push(',');
         out.push_str(n);
@@ -110,6 +119,10 @@ pub fn write_metrics_csv(
         if noise {
             out.push(',');
             out.push_str(&r.noise_scale.map(fmt).unwrap_or_default());
+        }
+        if skips {
+            out.push(',');
+            out.push_str(&r.skipped_steps.map(|n| n.to_string()).unwrap_or_default());
         }
         for v in r.metrics.values() {
             out.push(',');

@@ -19,6 +19,8 @@ pub struct Progress {
     quiet: bool,
     /// Samples seen and start time of the current epoch, for the throughput figure.
     epoch: std::sync::Mutex<(usize, std::time::Instant)>,
+    /// Steps of the current epoch the f16 loss scaler skipped, shown on the bar when any.
+    skipped: std::sync::atomic::AtomicU64,
 }
 
 impl Progress {
@@ -37,17 +39,24 @@ impl Progress {
             bar,
             quiet,
             epoch: std::sync::Mutex::new((0, std::time::Instant::now())),
+            skipped: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     /// Starts an epoch of `batches` steps.
     pub fn epoch_started(&self, epoch: usize, batches: usize) {
         *self.epoch.lock().expect("progress lock") = (0, std::time::Instant::now());
+        self.skipped_steps(0);
         if let Some(bar) = &self.bar {
             bar.reset();
             bar.set_length(batches as u64);
             bar.set_prefix(format!("epoch {epoch}"));
         }
+    }
+
+    /// The steps of the current epoch the f16 loss scaler skipped so far (shown on the bar).
+    pub fn skipped_steps(&self, n: u64) {
+        self.skipped.store(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Moves the bar past `batches` already done (a run resumed inside an epoch).
@@ -64,7 +73,11 @@ impl Progress {
         if let Some(bar) = &self.bar {
             let rate = epoch.0 as f64 / epoch.1.elapsed().as_secs_f64().max(1e-9);
             bar.inc(1);
-            bar.set_message(format!("loss {loss:.4}, {rate:.0} samples/s"));
+            let skipped = match self.skipped.load(std::sync::atomic::Ordering::Relaxed) {
+                0 => String::new(),
+                n => format!(", {n} skipped (f16 overflow)"),
+            };
+            bar.set_message(format!("loss {loss:.4}, {rate:.0} samples/s{skipped}"));
         }
     }
 

@@ -99,7 +99,8 @@ impl Trainer {
             self.run_gradient_hook(&named, step)?;
             self.observe(|o| o.on_gradients(site.epoch, step, &named))?;
         }
-        l.pending.record_step(step, samples, &loss, &named, noise)?;
+        l.pending
+            .record_step(step, samples, &loss, &named, (noise, skipped))?;
         if let Err(e) = backward {
             // a non-finite loss may fail backward: the guard then says so, with the layer
             self.sync(site, l)?;
@@ -254,7 +255,13 @@ impl Trainer {
 
     /// The divergence guard on one step's host values: a non-finite loss or gradient, or a
     /// running mean of the loss far above its start.
+    /// A step the f16 loss scaler skipped is not guarded: its inf/NaN is the overflow the scaler
+    /// handles (its parameters were left untouched), not divergence; too many skips in a row
+    /// stop the run with their own error (see [`crate::precision::MAX_CONSECUTIVE_SKIPS`]).
     fn guard(&self, site: &StepSite<'_>, saved: &mut RunState, s: &SyncedStep) -> Result<()> {
+        if s.skipped {
+            return Ok(());
+        }
         if !s.loss.is_finite() {
             return Err(self.diverged(site, s, format!("loss is {}", s.loss)));
         }
@@ -312,8 +319,19 @@ impl Trainer {
             site.progress.line(&w);
             l.saved.warnings.push(w);
         }
+        if s.skipped {
+            l.stats.skipped += 1;
+            site.progress.skipped_steps(l.stats.skipped);
+        }
+        // a skipped step's non-finite loss (an f16 overflow in the forward pass) is left out of
+        // the epoch's mean loss; its (zeroed) gradient norms still count
+        let (loss, samples) = if s.skipped && !s.loss.is_finite() {
+            (0.0, 0)
+        } else {
+            (s.loss, s.samples)
+        };
         l.stats
-            .add_step(s.loss, s.samples, s.norms.global, &s.norms.per_layer);
+            .add_step(loss, samples, s.norms.global, &s.norms.per_layer);
         if let Some(noise) = &s.noise {
             l.stats.noise.add(noise);
         }

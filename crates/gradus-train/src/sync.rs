@@ -22,6 +22,8 @@ struct PendingStep {
     values: Tensor,
     /// The step's gradient noise measurements, when taken.
     noise: Option<NoiseSample>,
+    /// Whether the f16 loss scaler skipped the step (inf/NaN gradients).
+    skipped: bool,
 }
 
 /// One step's values as read on the host.
@@ -37,6 +39,9 @@ pub(crate) struct SyncedStep {
     pub norms: GradNorms,
     /// Its gradient noise measurements, when taken.
     pub noise: Option<NoiseSample>,
+    /// Whether the f16 loss scaler skipped it: not guarded for divergence (see
+    /// [`crate::precision`]).
+    pub skipped: bool,
 }
 
 /// One measured step's update sums of squares, waiting for the next sync.
@@ -71,14 +76,14 @@ impl Pending {
     }
 
     /// Keeps a step's loss and gradient sums of squares on the device (and its noise
-    /// measurements, already on the host).
+    /// measurements and whether the loss scaler `skipped` it, already on the host).
     pub fn record_step(
         &mut self,
         step: u64,
         samples: usize,
         loss: &Tensor,
         params: &[(String, Param)],
-        noise: Option<NoiseSample>,
+        (noise, skipped): (Option<NoiseSample>, bool),
     ) -> Result<()> {
         let values = no_grad(|| -> Result<Tensor> {
             // detached: the pending loss must not keep the step's graph alive
@@ -91,6 +96,7 @@ impl Pending {
             names: params.iter().map(|(n, _)| n.clone()).collect(),
             values,
             noise,
+            skipped,
         });
         Ok(())
     }
@@ -134,6 +140,7 @@ impl Pending {
                 loss: v[0],
                 norms: GradNorms::from_squares(s.names.iter().map(String::as_str), &v[1..]),
                 noise: s.noise,
+                skipped: s.skipped,
             });
         }
         let mut ratios = Vec::with_capacity(self.ratios.len());

@@ -676,6 +676,7 @@ impl Trainer {
             layer_grad_norms: s.mean_layer_norms(),
             layer_update_ratios: s.mean_layer_update_ratios(),
             noise_scale: s.noise.b_simple(),
+            skipped_steps: self.options.precision.scales_loss().then_some(s.skipped),
             seconds: started.elapsed().as_secs_f64(),
         })
     }
@@ -765,6 +766,9 @@ fn epoch_line(r: &EpochRecord) -> String {
     }
     for (k, v) in &r.metrics {
         s += &format!("  {k} {v:.4}");
+    }
+    if let Some(n) = r.skipped_steps {
+        s += &format!("  skipped_steps {n}");
     }
     s + &format!(
         "  grad_norm {:.3e}  lr {:.3e}  ({:.1}s)",

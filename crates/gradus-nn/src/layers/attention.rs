@@ -107,10 +107,8 @@ impl MultiheadAttention {
         }
         let (b, t, e, h) = (s[0], s[1], s[2], self.num_heads);
         let d = e / h;
-        let qkv = x.linear(
-            &self.in_proj_weight.tensor(),
-            Some(&self.in_proj_bias.tensor()),
-        )?;
+        let (w, bias) = (self.in_proj_weight.tensor(), self.in_proj_bias.tensor());
+        let qkv = super::linear::linear(x, &w, Some(&bias))?;
         let qkv = self.in_proj_lora.apply(x, qkv)?;
         if key_padding_mask.is_none() {
             // the fused attention: no [b, h, t, t] scores, no permuted copies of the heads

@@ -94,11 +94,35 @@ pub fn matmul_last(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     y.reshape(&shape)
 }
 
+/// `x @ weight^T + bias` over the last axis of `x` (`torch.nn.functional.linear`): `x [.., in]`,
+/// `weight [out, in]`, `bias [out]`, output `[.., out]`. Under
+/// [`autocast`](gradus_tensor::precision::autocast) one 16-bit op as PyTorch's `linear`: the
+/// inputs rounded, the bias added in f32, the output rounded once.
+///
+/// # Errors
+/// When the shapes do not fit together.
+///
+/// ```
+/// use gradus_tensor::{DType, Tensor};
+/// let w = Tensor::ones(&[2, 4], DType::F32);
+/// let b = Tensor::ones(&[2], DType::F32);
+/// let y = gradus_nn::layers::linear::linear(&Tensor::ones(&[3, 4], DType::F32), &w, Some(&b)).unwrap();
+/// assert_eq!(y.to_vec_f64(), vec![5.0; 6]);
+/// ```
+pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let inputs: Vec<&Tensor> = [Some(x), Some(weight), bias]
+        .into_iter()
+        .flatten()
+        .collect();
+    // one GEMM with the bias added inside it ([`Tensor::linear`])
+    gradus_tensor::precision::autocast::lower_precision(&inputs, |t| t[0].linear(&t[1], t.get(2)))
+}
+
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let w = self.weight.tensor();
         let bias = self.bias.as_ref().map(Param::tensor);
-        let y = x.linear(&w, bias.as_ref())?;
+        let y = linear(x, &w, bias.as_ref())?;
         let y = self.lora.apply(x, y)?;
         if !capture::is_active() {
             return Ok(y);

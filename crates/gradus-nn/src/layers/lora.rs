@@ -70,9 +70,8 @@ impl LoraAdapter {
     /// # Errors
     /// When `x`'s last axis is not `in`.
     pub fn delta(&self, x: &Tensor) -> gradus_tensor::Result<Tensor> {
-        x.linear(&self.lora_a.tensor(), None)?
-            .linear(&self.lora_b.tensor(), None)?
-            .mul_scalar(self.scaling)
+        let low = super::linear::linear(x, &self.lora_a.tensor(), None)?;
+        super::linear::linear(&low, &self.lora_b.tensor(), None)?.mul_scalar(self.scaling)
     }
 }
 

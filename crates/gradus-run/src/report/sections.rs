@@ -50,7 +50,9 @@ pub(crate) fn metric_names(files: &RunFiles) -> Vec<String> {
         .metrics
         .header
         .iter()
-        .filter(|h| !["epoch", "step", "seconds", "noise_scale"].contains(&h.as_str()))
+        .filter(|h| {
+            !["epoch", "step", "seconds", "noise_scale", "skipped_steps"].contains(&h.as_str())
+        })
         .filter(|h| !EPOCH_COLUMNS.contains(&h.as_str()))
         .cloned()
         .collect()
@@ -115,6 +117,17 @@ pub(super) fn summary(files: &RunFiles, input: &ReportInput) -> String {
                 v.as_str().map_or_else(|| v.to_string(), str::to_string),
             ));
         }
+    }
+    if let Some(n) = get("skipped_steps")
+        .and_then(|v| v.as_u64())
+        .filter(|&n| n > 0)
+    {
+        rows.push((
+            "skipped steps".into(),
+            format!(
+                "{n} (the f16 loss scaler's inf/NaN steps; the parameters were left as they were)"
+            ),
+        ));
     }
     if let Some(best) = get("best").filter(|b| !b.is_null()) {
         let mut line = format!("epoch {}", best["epoch"]);
@@ -239,6 +252,17 @@ pub(super) fn curves(files: &RunFiles) -> String {
             );
             n.series.push(Series::line("B_simple", "#17becf", noise));
             charts.push(n.svg());
+        }
+        let skipped = files.metrics.points("epoch", "skipped_steps");
+        if !skipped.is_empty() {
+            let mut k = Chart::new(
+                "Steps skipped by the f16 loss scaler (inf/NaN gradients; not divergence)",
+                "epoch",
+            );
+            k.log_y = Some(false);
+            k.series
+                .push(Series::line("skipped steps", "#d62728", skipped));
+            charts.push(k.svg());
         }
     }
     let epoch_values = if by_epoch {

@@ -264,6 +264,16 @@ impl Tensor {
         bias: Option<&Tensor>,
         options: &Conv2dOptions,
     ) -> Result<Tensor> {
+        // under autocast: one 16-bit op, inputs and output rounded (see `precision::autocast`)
+        let inputs: Vec<&Tensor> = [Some(self), Some(weight), bias]
+            .into_iter()
+            .flatten()
+            .collect();
+        if crate::precision::autocast::format_for(&inputs).is_some() {
+            return crate::precision::autocast::lower_precision(&inputs, |t| {
+                t[0].conv2d(&t[1], t.get(2), options)
+            });
+        }
         let ws = weight.shape();
         let g = options.groups;
         let mismatch = |detail: String| TensorError::ShapeMismatch {

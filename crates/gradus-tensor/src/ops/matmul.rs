@@ -95,9 +95,12 @@ impl Tensor {
     /// assert_eq!(a.matmul(&v).unwrap().to_vec::<f32>().unwrap(), vec![3.0, 7.0]);
     /// ```
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
-        // inside `precision::autocast`: f32 inputs rounded to 16 bits, f32 accumulation
-        if let Some((a, b)) = crate::precision::autocast::cast_pair(self, other)? {
-            return crate::precision::autocast::autocast(None, || a.matmul(&b));
+        // inside `precision::autocast`: f32 inputs and output rounded to 16 bits, f32
+        // accumulation
+        if crate::precision::autocast::format_for(&[self, other]).is_some() {
+            return crate::precision::autocast::lower_precision(&[self, other], |t| {
+                t[0].matmul(&t[1])
+            });
         }
         if self.rank() == 0 || other.rank() == 0 {
             return Err(TensorError::ShapeMismatch {

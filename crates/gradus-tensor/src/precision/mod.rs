@@ -4,9 +4,9 @@
 //! accumulation ([`HalfTensor::matmul`]).
 //!
 //! Tensors compute in f32 or f64 only ([`crate::DType`]): the f32 and f64 kernels are untouched.
-//! Mixed precision as PyTorch's autocast does it on the CPU rounds the inputs of matmul-like ops
-//! to 16 bits and keeps the products and sums in f32, which [`Tensor::round_to`] expresses on
-//! f32 tensors; [`HalfTensor`] holds 16-bit values where memory matters (files, stored
+//! Mixed precision as PyTorch's autocast does it on the CPU rounds the inputs and outputs of
+//! matmul-like ops to 16 bits and keeps the products and sums in f32 (the op list is in
+//! [`autocast`]), which [`Tensor::round_to`] expresses on f32 tensors; [`HalfTensor`] holds 16-bit values where memory matters (files, stored
 //! activations).
 //!
 //! ```

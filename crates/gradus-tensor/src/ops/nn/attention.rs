@@ -79,6 +79,12 @@ impl Tensor {
     /// assert_eq!(out.to_vec::<f64>().unwrap(), vec![5.0, 6.0]);
     /// ```
     pub fn scaled_dot_product_attention_qkv(&self, heads: usize, causal: bool) -> Result<Tensor> {
+        // under autocast: one 16-bit op, input and output rounded (see `precision::autocast`)
+        if crate::precision::autocast::format_for(&[self]).is_some() {
+            return crate::precision::autocast::lower_precision(&[self], |t| {
+                t[0].scaled_dot_product_attention_qkv(heads, causal)
+            });
+        }
         let s = self.shape();
         if s.len() != 3 || s[2] % 3 != 0 || heads == 0 || (s[2] / 3) % heads != 0 {
             return Err(TensorError::InvalidShape {
