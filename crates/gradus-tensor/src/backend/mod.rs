@@ -165,13 +165,13 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
     /// both layouts broadcast to the same batch axes; returns the row-major `[.., m, n]` product.
     fn matmul(&self, layout: &Layout, rhs: (&Self, &Layout)) -> Result<Self>;
 
-    /// im2col: `[n, c, h, w]` images (the view `layout`) to `[n, c*kh*kw, oh*ow]` columns (with
-    /// `window.batch_inner`, `[c*kh*kw, n * oh*ow]`), reading `pad` outside the image.
+    /// im2col: `[n, c, h, w]` images (the view `layout`) to `[n, c*kh*kw, oh*ow]` columns,
+    /// reading `pad` outside the image.
     /// Convolution is this call and `matmul`; pooling is this call and a reduction.
     fn im2col(&self, layout: &Layout, window: &crate::ops::conv::Window, pad: f64) -> Result<Self>;
 
-    /// col2im, the adjoint of `im2col`: `[n, c*kh*kw, oh*ow]` columns (with
-    /// `window.batch_inner`, `[c*kh*kw, n * oh*ow]`) summed back into `[n, c, h, w]` images.
+    /// col2im, the adjoint of `im2col`: `[n, c*kh*kw, oh*ow]` columns summed back into
+    /// `[n, c, h, w]` images.
     fn col2im(&self, layout: &Layout, window: &crate::ops::conv::Window) -> Result<Self>;
 
     /// Max pooling of `[n, c, h, w]` images (the view `layout`; `window` without padding or

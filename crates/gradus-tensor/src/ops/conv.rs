@@ -1,6 +1,5 @@
 //! Convolution as im2col + matrix product: `unfold` (patches to columns), its adjoint `fold`,
-//! and `conv2d` (stride, padding, dilation, groups) composed from them (one group: one product
-//! over the whole batch, `conv_batched.rs`; this file's per-image lowering runs groups).
+//! and `conv2d` (stride, padding, dilation, groups) composed from them.
 //!
 //! The data movement is two backend calls: `im2col` for `unfold` and `col2im` for `fold` (not one
 //! fused convolution call): the product is the backend's `matmul`, and pooling reuses `im2col`,
@@ -20,9 +19,6 @@ pub(crate) struct Window {
     pub(crate) stride: (usize, usize),
     pub(crate) padding: (usize, usize),
     pub(crate) dilation: (usize, usize),
-    /// Columns laid out `[c*kh*kw, n * oh*ow]` (the batch inside each row) instead of
-    /// `[n, c*kh*kw, oh*ow]`.
-    pub(crate) batch_inner: bool,
 }
 
 impl Window {
@@ -117,7 +113,6 @@ pub(crate) fn window(
         stride: o.stride,
         padding: o.padding,
         dilation: o.dilation,
-        batch_inner: false,
     };
     if win.output_size().is_none() {
         return Err(TensorError::InvalidShape {
@@ -289,18 +284,6 @@ impl Tensor {
         }
         if g == 0 || self.shape()[1] != ws[1] * g || ws[0] % g != 0 {
             return Err(mismatch(format!(" (input channels must equal weight.shape[1] * groups = {} * {g}, and c_out divide by groups)", ws[1])));
-        }
-        if g == 1 {
-            if let Some(b) = bias.filter(|b| b.shape() != [ws[0]]) {
-                return Err(TensorError::ShapeMismatch {
-                    op: "conv2d",
-                    lhs: vec![ws[0]],
-                    rhs: b.shape().to_vec(),
-                    detail: ": bias must have c_out elements".into(),
-                });
-            }
-            let win = window("conv2d", self.shape(), (ws[2], ws[3]), options)?;
-            return self.conv2d_batched(weight, bias, win);
         }
         let cols = self.unfold((ws[2], ws[3]), options)?; // [n, c*kh*kw, L]
         let (n, l) = (self.shape()[0], cols.shape()[2]);

@@ -5,7 +5,6 @@
 pub mod activation;
 pub mod binary;
 pub mod conv;
-mod conv_batched;
 pub mod dropout;
 pub mod index;
 pub mod linalg;

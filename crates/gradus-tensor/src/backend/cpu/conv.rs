@@ -17,15 +17,9 @@ pub(crate) fn im2col(s: &CpuStorage, layout: &Layout, win: &Window, pad: f64) ->
     with_dtype!(s.dtype(), T => CpuStorage::from_vec(im2col::im2col(&s.view::<T>(layout), n, win, T::from_f64(pad))))
 }
 
-/// `[n, c*kh*kw, oh*ow]` (or, batch inside, `[c*kh*kw, n * oh*ow]`) columns summed back into
-/// `[n, c, h, w]` images.
+/// `[n, c*kh*kw, oh*ow]` columns summed back into `[n, c, h, w]` images.
 pub(crate) fn col2im(s: &CpuStorage, layout: &Layout, win: &Window) -> CpuStorage {
-    let n = if win.batch_inner {
-        let (oh, ow) = win.output_size().expect("checked");
-        layout.shape()[1] / (oh * ow).max(1)
-    } else {
-        layout.shape()[0]
-    };
+    let n = layout.shape()[0];
     with_dtype!(s.dtype(), T => CpuStorage::from_vec(im2col::col2im(&s.view::<T>(layout), n, win)))
 }
 

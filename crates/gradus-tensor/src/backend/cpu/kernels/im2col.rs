@@ -101,9 +101,7 @@ fn add_tap<T: Element>(
     }
 }
 
-/// `[n, c, h, w]` images -> columns, outside the image reading `pad`: `[n, c*kh*kw, oh*ow]`, or
-/// with `win.batch_inner` `[c*kh*kw, n * oh*ow]` (the images side by side in each row, so that a
-/// convolution over the whole batch is one matrix product).
+/// `[n, c, h, w]` images -> `[n, c*kh*kw, oh*ow]` columns, outside the image reading `pad`.
 pub(crate) fn im2col<T: Element>(x: &[T], n: usize, win: &Window, pad: T) -> Vec<T> {
     let (oh, ow) = win.output_size().expect("checked by caller");
     let (kh, kw) = win.kernel;
@@ -113,16 +111,6 @@ pub(crate) fn im2col<T: Element>(x: &[T], n: usize, win: &Window, pad: T) -> Vec
     let geo = (win.w, ow, win.stride.1);
     let mut cols = vec![pad; n * win.patch_len() * l];
     if cols.is_empty() || plane == 0 {
-        return cols;
-    }
-    if win.batch_inner {
-        // one row per (channel, tap), parallel over rows; each row holds every image's column
-        cols.par_chunks_mut(n * l).enumerate().for_each(|(r, row)| {
-            let (c, tap) = (r / kk, &taps[r % kk]);
-            for (img, out) in row.chunks_mut(l).enumerate() {
-                fill_tap(out, &x[img * image + c * plane..][..plane], tap, geo);
-            }
-        });
         return cols;
     }
     cols.par_chunks_mut(kk * l)
@@ -136,8 +124,7 @@ pub(crate) fn im2col<T: Element>(x: &[T], n: usize, win: &Window, pad: T) -> Vec
     cols
 }
 
-/// The adjoint of [`im2col`]: sums columns (either layout, as `win.batch_inner` says) back into
-/// `[n, c, h, w]` images.
+/// The adjoint of [`im2col`]: sums columns back into `[n, c, h, w]` images.
 pub(crate) fn col2im<T: Element>(cols: &[T], n: usize, win: &Window) -> Vec<T> {
     let (oh, ow) = win.output_size().expect("checked by caller");
     let (kh, kw) = win.kernel;
@@ -151,14 +138,8 @@ pub(crate) fn col2im<T: Element>(cols: &[T], n: usize, win: &Window) -> Vec<T> {
     x.par_chunks_mut(win.h * win.w)
         .enumerate()
         .for_each(|(nc, dst)| {
-            let (img, c) = (nc / win.channels, nc % win.channels);
             for (t, tap) in taps.iter().enumerate() {
-                let at = if win.batch_inner {
-                    ((c * kk + t) * n + img) * l
-                } else {
-                    (nc * kk + t) * l
-                };
-                add_tap(dst, &cols[at..][..l], tap, geo);
+                add_tap(dst, &cols[(nc * kk + t) * l..][..l], tap, geo);
             }
         });
     x
@@ -207,7 +188,6 @@ mod tests {
                 stride,
                 padding,
                 dilation,
-                batch_inner: false,
             };
             let x: Vec<f64> = (0..3 * 2 * h * w)
                 .map(|v| (v as f64 * 0.37).sin())
@@ -223,54 +203,6 @@ mod tests {
                 .sum();
             let rhs: f64 = x.iter().zip(col2im(&c, 3, &win)).map(|(a, b)| a * b).sum();
             assert!((lhs - rhs).abs() < 1e-9, "{win:?}: {lhs} vs {rhs}");
-        }
-    }
-
-    #[test]
-    fn batch_inner_columns_are_the_standard_columns_reordered() {
-        for (h, w, kernel, stride, padding) in [
-            (6, 5, (3, 3), (1, 1), (1, 1)),
-            (7, 7, (5, 5), (2, 1), (2, 2)),
-            (3, 4, (2, 2), (1, 1), (0, 0)),
-        ] {
-            let win = Window {
-                channels: 3,
-                h,
-                w,
-                kernel,
-                stride,
-                padding,
-                dilation: (1, 1),
-                batch_inner: false,
-            };
-            let inner = Window {
-                batch_inner: true,
-                ..win
-            };
-            let n = 4;
-            let (oh, ow) = win.output_size().unwrap();
-            let (p, l) = (win.patch_len(), oh * ow);
-            let x: Vec<f64> = (0..n * 3 * h * w)
-                .map(|v| (v as f64 * 0.29).sin())
-                .collect();
-            let (std, bi) = (im2col(&x, n, &win, -2.0), im2col(&x, n, &inner, -2.0));
-            for (img, r, j) in
-                (0..n).flat_map(|i| (0..p).flat_map(move |r| (0..l).map(move |j| (i, r, j))))
-            {
-                assert_eq!(
-                    std[(img * p + r) * l + j],
-                    bi[(r * n + img) * l + j],
-                    "{win:?}"
-                );
-            }
-            let c: Vec<f64> = (0..std.len()).map(|v| (v as f64 * 0.7).cos()).collect();
-            let mut c_inner = vec![0.0; c.len()];
-            for (img, r, j) in
-                (0..n).flat_map(|i| (0..p).flat_map(move |r| (0..l).map(move |j| (i, r, j))))
-            {
-                c_inner[(r * n + img) * l + j] = c[(img * p + r) * l + j];
-            }
-            assert_eq!(col2im(&c, n, &win), col2im(&c_inner, n, &inner), "{win:?}");
         }
     }
 }
