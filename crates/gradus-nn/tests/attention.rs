@@ -68,14 +68,31 @@ fn lora_trains_only_the_adapter_and_merges_exactly() {
         target_modules: vec!["0".into()],
     };
     assert_eq!(add_lora(&model, &config, &mut rng).unwrap(), 1);
-    let names: Vec<String> = model.named_parameters().into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names, ["0.weight", "0.bias", "0.lora_A.weight", "0.lora_B.weight"]);
+    let names: Vec<String> = model
+        .named_parameters()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        names,
+        ["0.weight", "0.bias", "0.lora_A.weight", "0.lora_B.weight"]
+    );
     let adapter = model.named_parameters()[3].1.clone();
     assert_eq!(adapter.tensor().dtype(), DType::F64);
     adapter.tensor().copy_from(&randn(&[3, 2], 4)).unwrap();
     let x = randn(&[4, 5], 5);
-    model.forward(&x).unwrap().sum_all().unwrap().backward().unwrap();
-    let grads: Vec<bool> = model.parameters().iter().map(|p| p.grad().is_some()).collect();
+    model
+        .forward(&x)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let grads: Vec<bool> = model
+        .parameters()
+        .iter()
+        .map(|p| p.grad().is_some())
+        .collect();
     assert_eq!(grads, [false, false, true, true]);
     // the adapter's output: x W^T + b + 2 x A^T B^T
     let p = model.parameters();
@@ -85,7 +102,14 @@ fn lora_trains_only_the_adapter_and_merges_exactly() {
         .unwrap()
         .add(&b)
         .unwrap()
-        .add(&x.matmul(&a.t().unwrap()).unwrap().matmul(&bb.t().unwrap()).unwrap().mul_scalar(2.0).unwrap())
+        .add(
+            &x.matmul(&a.t().unwrap())
+                .unwrap()
+                .matmul(&bb.t().unwrap())
+                .unwrap()
+                .mul_scalar(2.0)
+                .unwrap(),
+        )
         .unwrap();
     let before = model.forward(&x).unwrap();
     assert_close(&before, &by_hand);
@@ -112,23 +136,39 @@ fn lora_on_a_gpt_names_its_targets_and_refuses_bad_configs() {
         alpha: 8.0,
         target_modules: targets.iter().map(|t| t.to_string()).collect(),
     };
-    let err = |c: LoraConfig| add_lora(&gpt, &c, &mut Rng::seed(1)).unwrap_err().to_string();
+    let err = |c: LoraConfig| {
+        add_lora(&gpt, &c, &mut Rng::seed(1))
+            .unwrap_err()
+            .to_string()
+    };
     assert!(err(lora(&["qkv"], 4)).contains("`qkv` names no layer that takes an adapter (these do: blocks.0.self_attn.in_proj, blocks.0.self_attn.out_proj, blocks.0.linear1"));
-    assert!(err(lora(&["head"], 4)).contains("shared by tok_emb.weight, head.weight (tied weights)"));
+    assert!(
+        err(lora(&["head"], 4)).contains("shared by tok_emb.weight, head.weight (tied weights)")
+    );
     assert!(err(lora(&["in_proj"], 0)).contains("rank must be at least 1"));
     assert!(err(lora(&[], 4)).contains("target_modules is empty"));
     assert_eq!(gpt.num_trainable_parameters(), gpt.num_parameters()); // nothing changed
     let total = gpt.num_parameters();
-    assert_eq!(add_lora(&gpt, &lora(&["in_proj", "blocks.1.linear2"], 4), &mut rng).unwrap(), 3);
+    assert_eq!(
+        add_lora(&gpt, &lora(&["in_proj", "blocks.1.linear2"], 4), &mut rng).unwrap(),
+        3
+    );
     // in_proj: A [4, 8] + B [24, 4], twice; blocks.1.linear2: A [4, 32] + B [8, 4]
     assert_eq!(gpt.num_trainable_parameters(), 2 * (32 + 96) + 128 + 32);
     assert_eq!(gpt.num_parameters(), total + 2 * (32 + 96) + 128 + 32);
-    assert!(gpt.named_parameters().iter().any(|(n, _)| n == "blocks.1.self_attn.in_proj.lora_B.weight"));
-    assert!(err(lora(&["in_proj"], 4)).contains("`blocks.0.self_attn.in_proj` already has an adapter"));
+    assert!(gpt
+        .named_parameters()
+        .iter()
+        .any(|(n, _)| n == "blocks.1.self_attn.in_proj.lora_B.weight"));
+    assert!(
+        err(lora(&["in_proj"], 4)).contains("`blocks.0.self_attn.in_proj` already has an adapter")
+    );
     // a trained adapter changes the output; merging keeps it and leaves a plain GPT
     for (name, p) in gpt.named_parameters() {
         if name.contains("lora_B") {
-            p.tensor().copy_from(&Rng::seed(7).normal(&p.shape(), 0.0, 0.1, DType::F32)).unwrap();
+            p.tensor()
+                .copy_from(&Rng::seed(7).normal(&p.shape(), 0.0, 0.1, DType::F32))
+                .unwrap();
         }
     }
     let idx = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[1, 6]).unwrap();
@@ -136,6 +176,11 @@ fn lora_on_a_gpt_names_its_targets_and_refuses_bad_configs() {
     assert_eq!(merge_lora(&gpt).unwrap(), 3);
     assert_eq!(gpt.num_parameters(), total);
     let merged = gpt.forward(&idx).unwrap();
-    let diff = adapted.to_vec_f64().iter().zip(merged.to_vec_f64()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let diff = adapted
+        .to_vec_f64()
+        .iter()
+        .zip(merged.to_vec_f64())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
     assert!(diff < 1e-4, "merged output differs by {diff}");
 }

@@ -81,14 +81,19 @@ fn lora_trains_only_the_adapters_and_writes_a_merged_plain_model() {
     );
     let base_spec = load_model(&base_file).unwrap().1;
     assert_eq!(run.spec.vocab, base_spec.vocab);
-    assert!(run.spec.model.lora.is_none(), "the merged model's spec has no adapters");
+    assert!(
+        run.spec.model.lora.is_none(),
+        "the merged model's spec has no adapters"
+    );
     // the checkpoint (for --resume) holds the adapters; only they trained
     let ckpt = gradus_nn::safetensors_reader::SafetensorsReader::open(
         &dir.path().join("lora").join("checkpoint.safetensors"),
     )
     .unwrap();
     let names: Vec<String> = ckpt.tensor_names();
-    assert!(names.iter().any(|n| n == "blocks.1.self_attn.in_proj.lora_A.weight"));
+    assert!(names
+        .iter()
+        .any(|n| n == "blocks.1.self_attn.in_proj.lora_A.weight"));
     assert!(names.iter().any(|n| n == "blocks.0.linear2.lora_B.weight"));
     // Adam's two moments for each of the 8 adapters (2 blocks x 2 layers x A, B), nothing more
     let adapters: Vec<&String> = names.iter().filter(|n| n.contains(".lora_")).collect();
@@ -100,8 +105,14 @@ fn lora_trains_only_the_adapters_and_writes_a_merged_plain_model() {
     assert_eq!(moment_values, 2 * adapter_values);
     // model.safetensors is the plain GPT: the base's tensor names, the frozen ones unchanged,
     // the adapted ones moved by the merge
-    let (before, after) = (weights(&base_file), weights(&dir.path().join("lora/model.safetensors")));
-    assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
+    let (before, after) = (
+        weights(&base_file),
+        weights(&dir.path().join("lora/model.safetensors")),
+    );
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
     for (name, w) in &before {
         let adapted = name.ends_with("in_proj_weight") || name.ends_with("linear2.weight");
         assert_eq!(&after[name] != w, adapted, "{name}");
@@ -136,7 +147,10 @@ fn init_from_refuses_what_does_not_fit_naming_the_key() {
     let mut wide = config(&same, Some(&base_file), None);
     wide.model.width = Some(32);
     let e = build(wide);
-    assert!(e.starts_with("model.init_from: ") && e.contains("tok_emb.weight"), "{e}");
+    assert!(
+        e.starts_with("model.init_from: ") && e.contains("tok_emb.weight"),
+        "{e}"
+    );
     // another kind
     let mut lstm = config(&same, Some(&base_file), None);
     lstm.model = gradus_run::config::ModelConfig {
@@ -145,10 +159,16 @@ fn init_from_refuses_what_does_not_fit_naming_the_key() {
         ..Default::default()
     };
     let e = build(lstm);
-    assert!(e.contains("holds a `gpt` model, but model.kind is `lstm_lm`"), "{e}");
+    assert!(
+        e.contains("holds a `gpt` model, but model.kind is `lstm_lm`"),
+        "{e}"
+    );
     // a LoRA target that is not a layer of the model lists those that are
     let e = build(config(&same, Some(&base_file), Some(r#"["qkv"]"#)));
-    assert!(e.contains("model.lora: target_modules: `qkv` names no layer"), "{e}");
+    assert!(
+        e.contains("model.lora: target_modules: `qkv` names no layer"),
+        "{e}"
+    );
     assert!(e.contains("blocks.0.self_attn.in_proj"), "{e}");
     // not a model file
     let e = build(config(&same, Some(&same), None));

@@ -178,7 +178,10 @@ pub fn add_lora(model: &dyn Module, config: &LoraConfig, rng: &mut Rng) -> Resul
         return Err(bad("rank must be at least 1".into()));
     }
     if !(config.alpha.is_finite() && config.alpha > 0.0) {
-        return Err(bad(format!("alpha must be a positive number, got {}", config.alpha)));
+        return Err(bad(format!(
+            "alpha must be a positive number, got {}",
+            config.alpha
+        )));
     }
     if config.target_modules.is_empty() {
         return Err(bad("target_modules is empty".into()));

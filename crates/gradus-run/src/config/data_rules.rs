@@ -199,7 +199,10 @@ pub(super) fn check_model(c: &mut Checker, m: &ModelConfig, d: &DataConfig) {
         c.at_least("model.lora.rank", l.rank as u64, 1);
         c.real("model.lora.alpha", l.alpha, Open(0.0), Unbounded);
         if l.target_modules.is_empty() {
-            c.fail("model.lora.target_modules", "must name at least one layer, got []");
+            c.fail(
+                "model.lora.target_modules",
+                "must name at least one layer, got []",
+            );
         }
         for (i, t) in l.target_modules.iter().enumerate() {
             c.not_empty(&format!("model.lora.target_modules[{i}]"), t);

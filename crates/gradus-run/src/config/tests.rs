@@ -516,5 +516,8 @@ fn fine_tuning_keys_are_checked() {
     );
     let e = refusal(GPT, &["model.lora.target_modules=[]"]);
     assert_eq!(keys(&e), ["model.lora.target_modules"]);
-    accepted(GPT, &["model.lora.rank=4", "model.init_from=\"base.safetensors\""]);
+    accepted(
+        GPT,
+        &["model.lora.rank=4", "model.init_from=\"base.safetensors\""],
+    );
 }
