@@ -70,8 +70,10 @@ impl LoraAdapter {
     /// # Errors
     /// When `x`'s last axis is not `in`.
     pub fn delta(&self, x: &Tensor) -> gradus_tensor::Result<Tensor> {
+        // the scale goes on B [out, r], not on the [.., out] output: one full-size tensor less
         let low = super::linear::linear(x, &self.lora_a.tensor(), None)?;
-        super::linear::linear(&low, &self.lora_b.tensor(), None)?.mul_scalar(self.scaling)
+        let b = self.lora_b.tensor().mul_scalar(self.scaling)?;
+        super::linear::linear(&low, &b, None)
     }
 }
 
