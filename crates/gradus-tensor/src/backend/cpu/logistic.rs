@@ -1,8 +1,8 @@
 //! The fused kernel of `Tensor::linear_bce_with_logits`: logistic regression's loss and its
 //! gradient with respect to the weights and bias in one pass over `X`.
 //!
-//! Per row `i`: `z_i = x_i . w + b`, loss `softplus(z_i) - z_i y_i`, residual `r_i = sigmoid(z_i)
-//! - y_i`, and `dw += r_i x_i`, `db += r_i`. Rows go in blocks of [`BLOCK`] (100 KB of `X` at 100
+//! Per row `i`: `z_i = x_i . w + b`, loss `softplus(z_i) - z_i y_i`, residual
+//! `r_i = sigmoid(z_i) - y_i`, and `dw += r_i x_i`, `db += r_i`. Rows go in blocks of [`BLOCK`] (100 KB of `X` at 100
 //! features, in L2): the dots of a block, then its residuals (vectorized), then its `axpy`s, so `X`
 //! comes from memory once. Fixed tasks of [`TASK`] rows run in parallel and their partial sums are
 //! added in task order, so the result is the same bits with any number of threads.
@@ -99,6 +99,9 @@ impl<T: LogisticMath> SimdKernel for Task<'_, T> {
     }
 }
 
+/// `dw [cols]` and `db [1]`, unscaled sums over the rows.
+type Gradients<T> = (Vec<T>, Vec<T>);
+
 /// The fused pass over contiguous `x [rows, cols]`, `w [cols]`, `b [1]`, `y [rows]` of one
 /// dtype: the sum of the rows' losses and, when `grads`, the unscaled sums `dw [cols]`, `db [1]`.
 fn run<T: LogisticMath>(
@@ -108,7 +111,7 @@ fn run<T: LogisticMath>(
     y: &[T],
     cols: usize,
     grads: bool,
-) -> (f64, Option<(Vec<T>, Vec<T>)>) {
+) -> (f64, Option<Gradients<T>>) {
     let tasks = y.len().div_ceil(TASK);
     let mut parts: Vec<(f64, Vec<T>, T)> = vec![(0.0, Vec::new(), T::zero()); tasks];
     parts.par_iter_mut().enumerate().for_each(|(t, out)| {
