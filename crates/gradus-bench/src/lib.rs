@@ -4,6 +4,8 @@
 
 use std::time::Instant;
 
+pub mod gpt_task;
+
 /// The benchmark programs use the same allocator as the `gradus` binary.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -8,55 +8,21 @@
 //! issue 12 is at least 3x less activation memory for at most 40% more step time.
 //! Accepts `--threads N`.
 
+use gradus_bench::gpt_task::GptTask;
 use gradus_bench::{median_seconds, report};
-use gradus_nn::models::{Gpt, GptConfig};
-use gradus_nn::Module;
-use gradus_optim::{AdamW, Optimizer};
-use gradus_tensor::{memory, Result, Rng, Tensor};
-
-const BATCH: usize = 8;
-const CONTEXT: usize = 256;
-const VOCAB: usize = 65;
+use gradus_tensor::{memory, Result};
 
 /// (median seconds per step, peak activation bytes) with or without checkpointing.
 fn measure(checkpoint: bool) -> Result<(f64, usize)> {
-    let mut rng = Rng::seed(0);
-    let config = GptConfig {
-        vocab: VOCAB,
-        block_size: CONTEXT,
-        embed_dim: 128,
-        heads: 4,
-        layers: 6,
-        tie_weights: true,
-    };
-    let mut gpt = Gpt::new(config, &mut rng);
-    gpt.checkpoint_activations = checkpoint;
-    let tokens: Vec<f32> = (0..BATCH * (CONTEXT + 1))
-        .map(|_| rng.below(VOCAB) as f32)
-        .collect();
-    let tokens = Tensor::from_vec(tokens, &[BATCH, CONTEXT + 1])?;
-    let x = tokens.narrow(1, 0, CONTEXT)?.contiguous()?;
-    let y = tokens
-        .narrow(1, 1, CONTEXT)?
-        .contiguous()?
-        .reshape(&[BATCH * CONTEXT])?;
-    let adamw = AdamW::new(3e-3).weight_decay(0.1);
-    let mut opt = Optimizer::with_named_params(adamw, &gpt.named_parameters())
-        .expect("valid hyperparameters");
-    let mut step = || -> Result<()> {
-        let logits = gpt.forward(&x)?.reshape(&[BATCH * CONTEXT, VOCAB])?;
-        logits.cross_entropy(&y, true)?.backward()?;
-        opt.step().expect("adamw step");
-        opt.zero_grad();
-        Ok(())
-    };
+    let mut task = GptTask::new(128, 6, 8, 256)?;
+    task.gpt.checkpoint_activations = checkpoint;
     // the first step creates the optimizer state: measure memory on the second
-    step()?;
+    task.step(None)?;
     let before = memory::live_bytes();
     memory::reset_peak();
-    step()?;
+    task.step(None)?;
     let activations = memory::peak_bytes().saturating_sub(before);
-    let seconds = median_seconds(0, 3, || step().expect("training step"));
+    let seconds = median_seconds(0, 3, || task.step(None).expect("training step"));
     Ok((seconds, activations))
 }
 
