@@ -1,14 +1,15 @@
 //! `steps.csv`: every optimizer step's loss, learning rate and global gradient norm, written by a
-//! [`TrainObserver`] at each epoch end (replaced atomically, not flushed to disk) and when the run
-//! ends (flushed); the report draws the per-step curves from it. A resumed run keeps the rows
-//! before the step it resumes from.
+//! [`TrainObserver`] at each epoch end (the epoch's rows appended, not flushed to disk: see
+//! [`RowFile`]) and when the run ends (flushed); the report draws the per-step curves from it. A
+//! resumed run keeps the rows before the step it resumes from.
 
 use gradus_nn::Param;
-use gradus_train::checkpoint::{write_with_durability, Durability};
+use gradus_train::checkpoint::Durability;
 use gradus_train::metrics::EpochRecord;
 use gradus_train::observer::{StepRecord, TrainObserver};
+use gradus_train::row_file::RowFile;
 use gradus_train::{Summary, TrainError};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The header of `steps.csv`.
 pub const STEPS_HEADER: &str = "step,epoch,samples,loss,lr,grad_norm";
@@ -28,11 +29,11 @@ pub const STEPS_HEADER: &str = "step,epoch,samples,loss,lr,grad_norm";
 /// ```
 #[derive(Debug)]
 pub struct StepsCsv {
-    path: PathBuf,
-    /// Rows kept from before a resume, with their step.
+    file: RowFile,
+    /// Rows kept from before a resume, with their step; once this run records its first step,
+    /// only those before it.
     kept: Vec<(u64, String)>,
     rows: Vec<String>,
-    first: Option<u64>,
 }
 
 impl StepsCsv {
@@ -51,38 +52,38 @@ impl StepsCsv {
             Vec::new()
         };
         StepsCsv {
-            path,
+            file: RowFile::new(path),
             kept,
             rows: Vec::new(),
-            first: None,
         }
     }
 
-    fn write(&self, durability: Durability) -> gradus_train::Result<()> {
-        let first = self.first.unwrap_or(u64::MAX);
-        let mut out = String::with_capacity(40 * (self.kept.len() + self.rows.len() + 1));
-        out.push_str(STEPS_HEADER);
-        out.push('\n');
-        for (_, row) in self.kept.iter().filter(|(s, _)| *s < first) {
-            out.push_str(row);
+    fn write(&mut self, durability: Durability) -> gradus_train::Result<()> {
+        let (kept, rows) = (&self.kept, &self.rows);
+        let row = |i: usize, out: &mut String| {
+            out.push_str(match kept.get(i) {
+                Some((_, row)) => row,
+                None => &rows[i - kept.len()],
+            });
             out.push('\n');
-        }
-        for row in &self.rows {
-            out.push_str(row);
-            out.push('\n');
-        }
-        write_with_durability(&self.path, out.as_bytes(), durability).map_err(|source| {
-            TrainError::Io {
-                path: self.path.clone(),
+        };
+        let header = format!("{STEPS_HEADER}\n");
+        let count = kept.len() + rows.len();
+        self.file
+            .write(&header, count, row, durability)
+            .map_err(|source| TrainError::Io {
+                path: self.file.path().to_path_buf(),
                 source,
-            }
-        })
+            })
     }
 }
 
 impl TrainObserver for StepsCsv {
     fn on_step(&mut self, s: &StepRecord) -> gradus_train::Result<()> {
-        self.first.get_or_insert(s.step);
+        if self.rows.is_empty() {
+            // the rows this run takes again replace those of the interrupted run
+            self.kept.retain(|(step, _)| *step < s.step);
+        }
         self.rows.push(format!(
             "{},{},{},{},{},{}",
             s.step, s.epoch, s.samples, s.loss, s.lr, s.grad_norms.global

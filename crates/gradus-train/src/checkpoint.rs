@@ -135,7 +135,7 @@ fn write_atomic_inner(
 
 /// Flushes the directory holding `path`, so that the rename itself survives a power cut.
 #[cfg(unix)]
-fn sync_dir(path: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_dir(path: &Path) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -145,7 +145,7 @@ fn sync_dir(path: &Path) -> std::io::Result<()> {
 
 /// Directories cannot be opened for flushing on this platform; the rename is still atomic.
 #[cfg(not(unix))]
-fn sync_dir(_path: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_dir(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 

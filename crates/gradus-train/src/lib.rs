@@ -21,7 +21,7 @@
 //! - [`parallel`]: data parallelism over MPI ranks (or threads): sharded batches, gradients
 //!   all-reduced before the optimizer step, rank 0 writing the run.
 //! - [`metrics`], [`report`], [`model_file`], [`progress`]: `metrics.csv`, `report.html`, model
-//!   files with metadata, and the progress bar.
+//!   files with metadata, and the progress bar; [`row_file`]: logs that grow by appending.
 #![warn(missing_docs)]
 
 pub mod batch;
@@ -43,6 +43,7 @@ pub mod plan;
 pub mod precision;
 pub mod progress;
 pub mod report;
+pub mod row_file;
 pub mod step;
 pub mod stop;
 pub mod sync;

@@ -1,7 +1,9 @@
 //! Per-epoch records and the files they are written to: `metrics.csv` and `summary.json`.
 
 use crate::checkpoint::Durability;
+use crate::row_file::RowFile;
 use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
 use std::path::Path;
 
 /// What one epoch produced: losses, diagnostics and task metrics (accuracy, RMSE, R²...).
@@ -69,7 +71,8 @@ fn fmt(v: f64) -> String {
 /// Writes `metrics.csv`: `epoch,step,train_loss,val_loss,grad_norm,lr,update_ratio,<metrics>,seconds`,
 /// with a `noise_scale` column after `update_ratio` when any epoch measured it, then a
 /// `skipped_steps` column (the epoch's optimizer steps the f16 loss scaler skipped) in runs with
-/// loss scaling; flushed to disk or not as `durability` says (see [`crate::checkpoint`]).
+/// loss scaling; flushed to disk or not as `durability` says (see [`crate::checkpoint`]). A run
+/// keeps its logs up to date with [`EpochLogs`] instead, which appends.
 ///
 /// # Errors
 /// When the file cannot be written.
@@ -87,27 +90,38 @@ pub fn write_metrics_csv(
     records: &[EpochRecord],
     durability: Durability,
 ) -> std::io::Result<()> {
+    let records: Vec<&EpochRecord> = records.iter().collect();
+    write_metrics(&mut RowFile::new(path), &records, durability)
+}
+
+fn write_metrics(
+    file: &mut RowFile,
+    records: &[&EpochRecord],
+    durability: Durability,
+) -> std::io::Result<()> {
     let names: Vec<&str> = records
         .first()
         .map(|r| r.metrics.keys().map(|k| k.as_str()).collect())
         .unwrap_or_default();
     let noise = records.iter().any(|r| r.noise_scale.is_some());
-    let mut out = format!("epoch,step,{}", EPOCH_COLUMNS.join(","));
+    let mut header = format!("epoch,step,{}", EPOCH_COLUMNS.join(","));
     if noise {
-        out.push_str(",noise_scale");
+        header.push_str(",noise_scale");
     }
     let skips = records.iter().any(|r| r.skipped_steps.is_some());
     if skips {
-        out.push_str(",skipped_steps");
+        header.push_str(",skipped_steps");
     }
     for n in &names {
-        out.push(',');
-        out.push_str(n);
+        header.push(',');
+        header.push_str(n);
     }
-    out.push_str(",seconds\n");
-    for r in records {
+    header.push_str(",seconds\n");
+    let row = |i: usize, out: &mut String| {
+        let r = records[i];
         let val = r.val_loss.map(fmt).unwrap_or_default();
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "{},{},{},{val},{},{},{}",
             r.epoch,
             r.step,
@@ -115,7 +129,7 @@ pub fn write_metrics_csv(
             fmt(r.grad_norm),
             fmt(r.lr),
             fmt(r.update_ratio)
-        ));
+        );
         if noise {
             out.push(',');
             out.push_str(&r.noise_scale.map(fmt).unwrap_or_default());
@@ -128,9 +142,9 @@ pub fn write_metrics_csv(
             out.push(',');
             out.push_str(&fmt(*v));
         }
-        out.push_str(&format!(",{:.3}\n", r.seconds));
-    }
-    crate::checkpoint::write_with_durability(path, out.as_bytes(), durability)
+        let _ = writeln!(out, ",{:.3}", r.seconds);
+    };
+    file.write(&header, records.len(), row, durability)
 }
 
 /// Writes `layers.csv`, the per-layer diagnostics in long form:
@@ -161,8 +175,17 @@ pub fn write_layers_csv(
     records: &[EpochRecord],
     durability: Durability,
 ) -> std::io::Result<()> {
-    let mut out = String::from("epoch,layer,grad_norm,update_ratio\n");
-    for r in records {
+    let records: Vec<&EpochRecord> = records.iter().collect();
+    write_layers(&mut RowFile::new(path), &records, durability)
+}
+
+fn write_layers(
+    file: &mut RowFile,
+    records: &[&EpochRecord],
+    durability: Durability,
+) -> std::io::Result<()> {
+    let row = |i: usize, out: &mut String| {
+        let r = records[i];
         for (layer, norm) in &r.layer_grad_norms {
             let ratio = r
                 .layer_update_ratios
@@ -170,8 +193,62 @@ pub fn write_layers_csv(
                 .find(|(l, _)| l == layer)
                 .map(|(_, v)| fmt(*v))
                 .unwrap_or_default();
-            out.push_str(&format!("{},{layer},{},{ratio}\n", r.epoch, fmt(*norm)));
+            let _ = writeln!(out, "{},{layer},{},{ratio}", r.epoch, fmt(*norm));
+        }
+    };
+    file.write(
+        "epoch,layer,grad_norm,update_ratio\n",
+        records.len(),
+        row,
+        durability,
+    )
+}
+
+/// A run's `metrics.csv` and `layers.csv`, kept up to date after every epoch: each write
+/// appends the epochs recorded since the last one ([`RowFile`]), so a long run does not rewrite
+/// its whole history every epoch.
+///
+/// ```
+/// use gradus_train::checkpoint::Durability;
+/// use gradus_train::metrics::{EpochLogs, EpochRecord};
+/// let dir = tempfile::tempdir().unwrap();
+/// let mut logs = EpochLogs::new(dir.path());
+/// let history: Vec<EpochRecord> = (1..=3).map(|epoch| EpochRecord { epoch, ..Default::default() }).collect();
+/// logs.write(&history[..2], None, Durability::Replace).unwrap();
+/// logs.write(&history, None, Durability::Flushed).unwrap();
+/// let text = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+/// assert_eq!(text.lines().count(), 4);
+/// ```
+#[derive(Debug)]
+pub struct EpochLogs {
+    metrics: RowFile,
+    layers: RowFile,
+}
+
+impl EpochLogs {
+    /// The logs of the run directory `dir`.
+    pub fn new(dir: &Path) -> EpochLogs {
+        EpochLogs {
+            metrics: RowFile::new(dir.join("metrics.csv")),
+            layers: RowFile::new(dir.join("layers.csv")),
         }
     }
-    crate::checkpoint::write_with_durability(path, out.as_bytes(), durability)
+
+    /// Brings both files to `history` followed by `unfinished` (an epoch stopped inside), as
+    /// [`write_metrics_csv`] and [`write_layers_csv`] lay them out.
+    ///
+    /// # Errors
+    /// [`crate::TrainError::Io`] naming the file that cannot be written.
+    pub fn write(
+        &mut self,
+        history: &[EpochRecord],
+        unfinished: Option<&EpochRecord>,
+        durability: Durability,
+    ) -> crate::Result<()> {
+        let all: Vec<&EpochRecord> = history.iter().chain(unfinished).collect();
+        write_metrics(&mut self.metrics, &all, durability)
+            .map_err(crate::TrainError::io(self.metrics.path()))?;
+        write_layers(&mut self.layers, &all, durability)
+            .map_err(crate::TrainError::io(self.layers.path()))
+    }
 }

@@ -8,7 +8,7 @@ use crate::early_stop::EarlyStopping;
 use crate::epoch::{EpochProgress, EpochStats};
 use crate::error::{Result, TrainError};
 use crate::hook::{GradientHook, SharedGradientHook};
-use crate::metrics::{write_layers_csv, write_metrics_csv, EpochRecord};
+use crate::metrics::{EpochLogs, EpochRecord};
 use crate::observer::{SharedObserver, TrainObserver};
 use crate::parallel::DataParallel;
 use crate::progress::Progress;
@@ -478,6 +478,7 @@ impl Trainer {
         }
         let window = self.options.divergence_window.clamp(1, train.len());
         let progress = Progress::new(true, self.options.quiet);
+        let mut logs = EpochLogs::new(out);
         let params_count = self.model.num_parameters();
         progress.line(&format!(
             "training {} parameters on {} samples ({} validation)",
@@ -580,12 +581,7 @@ impl Trainer {
                     unfinished = Some(record);
                 }
                 if self.writes() {
-                    write_records(
-                        out,
-                        &saved.history,
-                        unfinished.as_ref(),
-                        Durability::Replace,
-                    )?;
+                    logs.write(&saved.history, unfinished.as_ref(), Durability::Replace)?;
                 }
                 break;
             }
@@ -595,7 +591,7 @@ impl Trainer {
             saved.epoch = epoch;
             saved.history.push(record.clone());
             if self.writes() {
-                write_records(out, &saved.history, None, Durability::Replace)?;
+                logs.write(&saved.history, None, Durability::Replace)?;
             }
             let monitored = record.val_loss.unwrap_or(record.train_loss);
             if let Some(plateau) = &mut self.plateau {
@@ -637,7 +633,7 @@ impl Trainer {
             // also a barrier: rank 0 has written best.safetensors before any rank reads it
             p.check_in_sync(&self.named_params())?;
         }
-        self.finish(out, &saved, unfinished, stopped, params_count)
+        self.finish(out, &mut logs, &saved, unfinished, stopped, params_count)
     }
 
     fn observe_epoch(&self, record: &EpochRecord) -> Result<()> {
@@ -693,6 +689,7 @@ impl Trainer {
     fn finish(
         &mut self,
         out: &Path,
+        logs: &mut EpochLogs,
         saved: &RunState,
         unfinished: Option<EpochRecord>,
         stopped: StopReason,
@@ -725,13 +722,8 @@ impl Trainer {
         if !self.writes() {
             return Ok(summary);
         }
-        // the logs, rewritten at each epoch without flushing, are flushed to disk once
-        write_records(
-            out,
-            &saved.history,
-            unfinished.as_ref(),
-            Durability::Flushed,
-        )?;
+        // the logs, appended to at each epoch without flushing, are flushed to disk once
+        logs.write(&saved.history, unfinished.as_ref(), Durability::Flushed)?;
         self.write_model(&out.join("model.safetensors"))?;
         let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
         checkpoint::write_atomic(&out.join("summary.json"), json.as_bytes())
@@ -743,20 +735,6 @@ impl Trainer {
             .map_err(TrainError::io(out.join("report.html")))?;
         Ok(summary)
     }
-}
-
-/// Writes `metrics.csv` and `layers.csv`: the completed epochs, then the unfinished one if any.
-fn write_records(
-    out: &Path,
-    history: &[EpochRecord],
-    unfinished: Option<&EpochRecord>,
-    durability: Durability,
-) -> Result<()> {
-    let all: Vec<EpochRecord> = history.iter().chain(unfinished).cloned().collect();
-    write_metrics_csv(&out.join("metrics.csv"), &all, durability)
-        .map_err(TrainError::io(out.join("metrics.csv")))?;
-    write_layers_csv(&out.join("layers.csv"), &all, durability)
-        .map_err(TrainError::io(out.join("layers.csv")))
 }
 
 fn epoch_line(r: &EpochRecord) -> String {
