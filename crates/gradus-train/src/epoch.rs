@@ -35,6 +35,11 @@ pub struct EpochStats {
     /// Steps the f16 loss scaler skipped (inf/NaN gradients; see [`crate::precision`]).
     #[serde(default)]
     pub skipped: u64,
+    /// The task's metric sums over the epoch's training batches
+    /// ([`crate::task::Task::metric_sums`]), kept in runs without a validation set; empty
+    /// before the first.
+    #[serde(default)]
+    pub metric_sums: Vec<f64>,
 }
 
 impl EpochStats {
@@ -58,6 +63,24 @@ impl EpochStats {
         }
         for ((_, acc), (_, n)) in self.layer_norm_sums.iter_mut().zip(layers) {
             *acc += n;
+        }
+    }
+
+    /// Adds a batch's metric sums ([`crate::task::Task::metric_sums`]) element by element.
+    ///
+    /// ```
+    /// use gradus_train::epoch::EpochStats;
+    /// let mut s = EpochStats::default();
+    /// s.add_metric_sums(&[3.0, 4.0]);
+    /// s.add_metric_sums(&[1.0, 4.0]);
+    /// assert_eq!(s.metric_sums, vec![4.0, 8.0]);
+    /// ```
+    pub fn add_metric_sums(&mut self, sums: &[f64]) {
+        if self.metric_sums.len() < sums.len() {
+            self.metric_sums.resize(sums.len(), 0.0);
+        }
+        for (acc, v) in self.metric_sums.iter_mut().zip(sums) {
+            *acc += v;
         }
     }
 

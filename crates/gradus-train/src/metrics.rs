@@ -25,8 +25,9 @@ pub struct EpochRecord {
     pub lr: f64,
     /// Mean update-to-parameter norm ratio over the epoch's steps.
     pub update_ratio: f64,
-    /// Task metrics over every sample of the validation set (of the training set, after the
-    /// epoch's last step, without one), by name.
+    /// Task metrics over every sample of the validation set, by name; without one, over the
+    /// epoch's training batches as each was trained on (as Keras reports training metrics:
+    /// no extra pass over the data, and lagging the end-of-epoch model a little).
     pub metrics: std::collections::BTreeMap<String, f64>,
     /// Mean gradient norm of each layer over the epoch's steps, in parameter order.
     pub layer_grad_norms: Vec<(String, f64)>,

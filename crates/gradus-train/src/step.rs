@@ -27,6 +27,9 @@ use std::path::Path;
 /// divergence error) and the progress display.
 pub(crate) struct StepSite<'a> {
     pub epoch: usize,
+    /// Whether the steps add their batches' metric sums to the epoch's (a run without a
+    /// validation set reports its training metrics from them).
+    pub train_metrics: bool,
     pub window: usize,
     pub ckpt: &'a Path,
     pub progress: &'a Progress,
@@ -63,9 +66,13 @@ impl Trainer {
             && l.saved.grad_scaler.is_none();
         let mut overlapped = None;
         let (mut loss, backward, mut noise) = if split && batch.samples >= 2 {
-            self.micro_batch_backward(batch, &named)?
+            self.micro_batch_backward(batch, &named, site.train_metrics.then_some(&mut *l.stats))?
         } else {
-            let loss = self.forward_autocast(batch)?;
+            let (loss, output) = self.forward_autocast(batch)?;
+            if site.train_metrics {
+                l.stats
+                    .add_metric_sums(&self.task.metric_sums(&output, &batch.y)?);
+            }
             let root = crate::precision::scaled(&loss, l.saved.grad_scaler.as_ref())?;
             let backward = match &self.options.parallel {
                 // the all-reduce starts from backward's gradient-ready hook
@@ -126,6 +133,7 @@ impl Trainer {
         &self,
         batch: &DeviceBatch,
         named: &[(String, Param)],
+        mut metric_sums: Option<&mut EpochStats>,
     ) -> Result<(Tensor, gradus_tensor::Result<()>, Option<NoiseSample>)> {
         let n = batch.samples;
         let halves = [(0, n / 2), (n / 2, n - n / 2)];
@@ -135,7 +143,11 @@ impl Trainer {
         for (i, &(start, len)) in halves.iter().enumerate() {
             let half = batch.narrow(start, len)?;
             let share = len as f64 / n as f64;
-            let loss = self.forward_autocast(&half)?.mul_scalar(share)?;
+            let (loss, output) = self.forward_autocast(&half)?;
+            if let Some(stats) = metric_sums.as_deref_mut() {
+                stats.add_metric_sums(&self.task.metric_sums(&output, &half.y)?);
+            }
+            let loss = loss.mul_scalar(share)?;
             if let Err(e) = loss.backward() {
                 return Ok((loss, Err(e), None));
             }
@@ -173,19 +185,21 @@ impl Trainer {
     }
 
     /// Forward under the run's autocast (none at full precision).
-    fn forward_autocast(&self, batch: &DeviceBatch) -> Result<Tensor> {
+    fn forward_autocast(&self, batch: &DeviceBatch) -> Result<(Tensor, Tensor)> {
         gradus_tensor::precision::autocast::autocast(self.options.precision.autocast(), || {
             self.forward(batch)
         })
     }
 
-    /// Forward: the batch's mean loss (weighted mean with sample weights), with its graph.
-    fn forward(&self, batch: &DeviceBatch) -> Result<Tensor> {
+    /// Forward: the batch's mean loss (weighted mean with sample weights), with its graph, and
+    /// the model's output.
+    fn forward(&self, batch: &DeviceBatch) -> Result<(Tensor, Tensor)> {
         let output = self.model.forward(&batch.x)?;
-        Ok(match &batch.weights {
+        let loss = match &batch.weights {
             Some(w) => self.task.weighted_loss(&output, &batch.y, w)?,
             None => self.task.loss(&output, &batch.y)?,
-        })
+        };
+        Ok((loss, output))
     }
 
     /// The gradient hook (identity without one).

@@ -172,6 +172,89 @@ impl Task {
         }
     }
 
+    /// The sums a batch adds to the task's metrics over many batches (and ranks):
+    /// `[correct, samples]` for classification and binary classification, `[Σ(p − t)², Σt, Σt²,
+    /// elements]` in f64 for regression. [`Task::metrics_from_sums`] makes the metrics of the
+    /// batches summed, equal to [`Task::metrics`] over all of them at once (up to rounding for
+    /// R²). The training metrics of a run without a validation set are these over the epoch's
+    /// batches, as Keras reports them, which costs no pass over the data.
+    ///
+    /// A host boundary: the predictions (or four sums) are read on the host.
+    ///
+    /// # Errors
+    /// When outputs and targets do not fit.
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// use gradus_train::task::{Targets, Task};
+    /// let task = Task::Classification { classes: 2 };
+    /// let logits = Tensor::from_vec(vec![2.0f64, 0.0, 0.0, 1.0, 3.0, 0.0], &[3, 2]).unwrap();
+    /// let y = Targets::Classes(Tensor::from_vec(vec![0.0f64, 1.0, 1.0], &[3]).unwrap());
+    /// assert_eq!(task.metric_sums(&logits, &y).unwrap(), vec![2.0, 3.0]);
+    /// assert_eq!(task.metrics_from_sums(&[2.0, 4.0]), vec![("accuracy".to_string(), 0.5)]);
+    /// ```
+    pub fn metric_sums(&self, output: &Tensor, targets: &Targets) -> Result<Vec<f64>> {
+        match (self, targets) {
+            (Task::Classification { .. } | Task::Binary, Targets::Classes(c)) => {
+                let predicted = self.predicted_classes(output)?;
+                let labels = c.to_vec_f64();
+                let n = labels.len() as f64;
+                Ok(vec![fraction_equal(&predicted, &labels) * n, n])
+            }
+            (Task::Regression { .. }, Targets::Values(y)) => {
+                let p = like(output, y)?;
+                no_grad(|| {
+                    let flat = |x: &Tensor| {
+                        x.detach()
+                            .contiguous()?
+                            .reshape(&[x.numel()])?
+                            .to_dtype(DType::F64)
+                    };
+                    let (p, t) = (flat(&p)?, flat(y)?);
+                    let d = p.sub(&t)?;
+                    let sums = [d.mul(&d)?, t.clone(), t.mul(&t)?]
+                        .iter()
+                        .map(|x| x.sum_all()?.reshape(&[1]))
+                        .collect::<Result<Vec<_>>>()?;
+                    let mut v = Tensor::concat(&sums.iter().collect::<Vec<_>>(), 0)?.to_vec_f64();
+                    v.push(y.numel() as f64);
+                    Ok(v)
+                })
+            }
+            _ => Err(wrong_targets(self)),
+        }
+    }
+
+    /// How many sums [`Task::metric_sums`] gives: 2 for classification, 4 for regression.
+    pub fn metric_sums_len(&self) -> usize {
+        match self {
+            Task::Classification { .. } | Task::Binary => 2,
+            Task::Regression { .. } => 4,
+        }
+    }
+
+    /// The metrics of [`Task::metric_sums`] added over batches: accuracy, or RMSE and R² (0
+    /// when the targets do not vary, as [`Task::metrics`]). Missing sums count as zero.
+    pub fn metrics_from_sums(&self, sums: &[f64]) -> Vec<(String, f64)> {
+        let at = |i: usize| sums.get(i).copied().unwrap_or(0.0);
+        match self {
+            Task::Classification { .. } | Task::Binary => {
+                vec![("accuracy".into(), at(0) / at(1).max(1.0))]
+            }
+            Task::Regression { .. } => {
+                let (sse, st, st2, n) = (at(0), at(1), at(2), at(3).max(1.0));
+                // Σ(t − mean)² from the sums; targets that do not vary leave only rounding
+                let sst = st2 - st * st / n;
+                let r2 = if sst > 1e-12 * st2 {
+                    1.0 - sse / sst
+                } else {
+                    0.0
+                };
+                vec![("rmse".into(), (sse / n).sqrt()), ("r2".into(), r2)]
+            }
+        }
+    }
+
     /// The class each sample is predicted to be: the index of the largest logit (the first one on
     /// a tie, as `torch.argmax`) for classification, over the last axis of any rank; `logit > 0`
     /// (probability above 0.5) for binary. Accuracy, `gradus eval` and `gradus predict` all pick

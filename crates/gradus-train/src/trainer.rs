@@ -510,6 +510,7 @@ impl Trainer {
             progress.skip(done);
             let site = StepSite {
                 epoch,
+                train_metrics: val.is_none_or(|v| v.is_empty()),
                 window,
                 ckpt: &ckpt_path,
                 progress: &progress,
@@ -571,7 +572,7 @@ impl Trainer {
                 let at = EpochProgress::at(epoch, done, batches.len(), &stats);
                 self.save_checkpoint_inside(&ckpt_path, &mut saved, at)?;
                 if stats.batches > 0 {
-                    let record = self.end_epoch(epoch, &stats, started, train, val, &saved)?;
+                    let record = self.end_epoch(epoch, &stats, started, val, &saved)?;
                     progress.epoch_done(&format!(
                         "{}  [stopped after {done} of {} batches]",
                         epoch_line(&record),
@@ -585,7 +586,7 @@ impl Trainer {
                 }
                 break;
             }
-            let record = self.end_epoch(epoch, &stats, started, train, val, &saved)?;
+            let record = self.end_epoch(epoch, &stats, started, val, &saved)?;
             progress.epoch_done(&epoch_line(&record));
             self.observe_epoch(&record)?;
             saved.epoch = epoch;
@@ -644,12 +645,25 @@ impl Trainer {
         self.observe(|o| o.on_epoch_end(record, &named))
     }
 
+    /// The task's metrics over the epoch's training batches, from their sums (added over the
+    /// ranks of a data-parallel run).
+    fn train_metrics(&self, s: &EpochStats) -> Result<Vec<(String, f64)>> {
+        let mut sums = s.metric_sums.clone();
+        if let Some(p) = &self.options.parallel {
+            // every rank has the same number of sums: those of its task (zeros for no batch)
+            sums.resize(self.task.metric_sums_len(), 0.0);
+            p.communicator()
+                .all_reduce_sum(&mut sums)
+                .map_err(TrainError::from)?;
+        }
+        Ok(self.task.metrics_from_sums(&sums))
+    }
+
     fn end_epoch(
         &self,
         epoch: usize,
         s: &EpochStats,
         started: Instant,
-        train: &Dataset,
         val: Option<&Dataset>,
         saved: &RunState,
     ) -> Result<EpochRecord> {
@@ -658,7 +672,8 @@ impl Trainer {
                 let (l, m) = self.evaluate(v)?;
                 (Some(l), m)
             }
-            _ => (None, self.evaluate(train)?.1), // no validation set: metrics on the training data
+            // no validation set: the metrics of the epoch's training batches
+            _ => (None, self.train_metrics(s)?),
         };
         Ok(EpochRecord {
             epoch,
