@@ -510,7 +510,7 @@ impl Trainer {
             progress.skip(done);
             let site = StepSite {
                 epoch,
-                train_metrics: val.is_none_or(|v| v.is_empty()),
+                train_metrics: !val.is_some_and(|v| !v.is_empty()),
                 window,
                 ckpt: &ckpt_path,
                 progress: &progress,
