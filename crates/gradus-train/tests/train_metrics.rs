@@ -94,7 +94,7 @@ fn check(task: Task) {
         .into_iter()
         .map(|(n, _)| n)
         .collect();
-    let full = trainer(task.clone(), false, None)
+    let full = trainer(task, false, None)
         .evaluate(&data)
         .unwrap()
         .1;
@@ -106,13 +106,13 @@ fn check(task: Task) {
     for (what, noise_scale, ranks) in runs {
         let dir = tempfile::tempdir().unwrap();
         if ranks == 1 {
-            trainer(task.clone(), noise_scale, None)
+            trainer(task, noise_scale, None)
                 .fit(&data, None, dir.path(), false)
                 .unwrap();
         } else {
             std::thread::scope(|s| {
                 for c in LocalGroup::new(ranks) {
-                    let (task, data, out) = (task.clone(), &data, dir.path());
+                    let (task, data, out) = (task, &data, dir.path());
                     s.spawn(move || {
                         let p = DataParallel::new(Arc::new(c), GradientReducer::default());
                         trainer(task, false, Some(p))
