@@ -8,6 +8,8 @@
 //!   ([`gradus_optim::SparseGrad`]); [`gradus_optim::SparseAdam`] updates only those rows.
 //! - [`tokenize`], [`Vocab`] (`min_count`), [`NegativeSampler`] (unigram^0.75) and
 //!   [`keep_probability`] (subsampling of frequent words).
+//! - [`sgns_grad`]: the loss and both tables' gradients in one pass without a graph (the
+//!   training loop's fast path, tested equal to the composed one).
 //! - [`SkipGram`], [`train_skipgram`] and [`WordVectors`] (cosine neighbours, analogies).
 //!
 //! ```
@@ -21,6 +23,7 @@
 
 mod error;
 mod sampling;
+mod sgns;
 mod skipgram;
 mod sparse_embedding;
 mod vocab;
@@ -28,6 +31,7 @@ mod word_vectors;
 
 pub use error::{EmbedError, Result};
 pub use sampling::{keep_probability, NegativeSampler};
+pub use sgns::{sgns_grad, SgnsGrad};
 pub use skipgram::{train_skipgram, SkipGram, SkipGramConfig, SkipGramReport};
 pub use sparse_embedding::{Lookup, SparseEmbedding};
 pub use vocab::{tokenize, Vocab};

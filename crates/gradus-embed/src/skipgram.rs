@@ -3,11 +3,12 @@
 //! row-sparse gradients and [`SparseAdam`].
 
 use crate::{
-    keep_probability, EmbedError, NegativeSampler, Result, SparseEmbedding, Vocab, WordVectors,
+    keep_probability, sgns_grad, EmbedError, NegativeSampler, Result, SparseEmbedding, Vocab,
+    WordVectors,
 };
 use gradus_nn::loss::{bce_with_logits, Reduction};
-use gradus_optim::SparseAdam;
-use gradus_tensor::{DType, Rng, Tensor};
+use gradus_optim::{SparseAdam, SparseGrad};
+use gradus_tensor::{DType, Element, Rng, Tensor};
 
 /// Hyperparameters of [`train_skipgram`]; defaults follow gensim's `Word2Vec(sg=1)` where they
 /// apply.
@@ -114,13 +115,65 @@ impl SkipGram {
             .sum(&[-1], false)?;
         let loss = bce_with_logits(
             &scores,
-            &Tensor::from_vec(target, &[b, k + 1])?,
+            &Tensor::from_vec(target, &[b, k + 1])?.to_dtype(scores.dtype())?,
             Reduction::Sum,
         )?
         .mul_scalar(1.0 / b as f64)?;
         loss.backward()?;
         opt.step(&[u.grad()?, v.grad()?])?;
         Ok(loss.item()?)
+    }
+
+    /// [`SkipGram::step`] without a graph: the loss and both gradients from [`sgns_grad`] in
+    /// one pass over the pairs, then the same [`SparseAdam`] step over the same rows. Returns
+    /// the loss. The training loop's fast path; the tables are read in host memory (CPU).
+    ///
+    /// # Errors
+    /// On ids outside the vocabulary, mismatched lengths, or tables that are neither f32 nor
+    /// f64.
+    pub fn step_fused(
+        &self,
+        opt: &mut SparseAdam,
+        centers: &[usize],
+        contexts: &[usize],
+        negatives: &[usize],
+    ) -> Result<f64> {
+        let (input, output) = (self.input.weight.tensor(), self.output.weight.tensor());
+        match input.dtype() {
+            DType::F32 => self.apply::<f32>(opt, &input, &output, centers, contexts, negatives),
+            DType::F64 => self.apply::<f64>(opt, &input, &output, centers, contexts, negatives),
+            other => Err(EmbedError::Invalid {
+                key: "dtype",
+                detail: format!("of the tables is {other:?}; the fused step takes f32 or f64"),
+            }),
+        }
+    }
+
+    fn apply<T: Element>(
+        &self,
+        opt: &mut SparseAdam,
+        input: &Tensor,
+        output: &Tensor,
+        centers: &[usize],
+        contexts: &[usize],
+        negatives: &[usize],
+    ) -> Result<f64> {
+        let dim = input.shape()[1];
+        let g = input.with_data(|i: &[T]| {
+            output.with_data(|o: &[T]| sgns_grad(i, o, dim, centers, contexts, negatives))
+        })???;
+        let (ni, no) = (g.input_rows.len(), g.output_rows.len());
+        opt.step(&[
+            Some(SparseGrad::new(
+                g.input_rows,
+                Tensor::from_vec(g.input_grad, &[ni, dim])?,
+            )?),
+            Some(SparseGrad::new(
+                g.output_rows,
+                Tensor::from_vec(g.output_grad, &[no, dim])?,
+            )?),
+        ])?;
+        Ok(g.loss)
     }
 }
 
@@ -195,7 +248,7 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
             .collect();
         report
             .losses
-            .push(model.step(&mut opt, centers, contexts, &negatives)?);
+            .push(model.step_fused(&mut opt, centers, contexts, &negatives)?);
         report.pairs += centers.len() as u64;
         centers.clear();
         contexts.clear();
