@@ -3,13 +3,15 @@
 //! neighbours of a few words.
 //!
 //! ```text
-//! cargo run --release -p gradus-embed --example word2vec_war_and_peace -- [TEXT] [EPOCHS]
+//! cargo run --release -p gradus-embed --example word2vec_war_and_peace -- [TEXT] [EPOCHS] [OPT]
 //! ```
 //! `TEXT` defaults to the shipped opening (`data/war-and-peace/excerpt.txt`, 52,000 words); the
 //! whole novel is Project Gutenberg eBook #2600 (its START/END lines are cut off here).
-//! `EPOCHS` defaults to 3. Threads: `RAYON_NUM_THREADS`. `bench/word2vec_gensim.py` runs gensim
+//! `EPOCHS` defaults to 3. `OPT` is `sgd` (default: word2vec's per-pair SGD, rate 0.025 falling to
+//! 0.0001, as gensim; one thread) or `adam` (SparseAdam, rate 0.01, on batches of 1024 pairs from the
+//! fused gradient, pairs in parallel). Threads: `RAYON_NUM_THREADS`. `bench/word2vec_gensim.py` runs gensim
 //! on the same text and settings.
-use gradus_embed::{tokenize, train_skipgram, SkipGramConfig};
+use gradus_embed::{tokenize, train_skipgram, SkipGramConfig, SkipGramOptimizer};
 use std::error::Error;
 use std::time::Instant;
 
@@ -36,8 +38,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     };
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     let tokens = tokenize(gutenberg_body(&text));
+    let (optimizer, lr) = match args.get(2).map_or("sgd", String::as_str) {
+        "sgd" => (SkipGramOptimizer::Sgd { min_lr: 1e-4 }, 0.025),
+        "adam" => (SkipGramOptimizer::SparseAdam, 0.01),
+        other => return Err(format!("OPT `{other}`: expected sgd or adam").into()),
+    };
     let cfg = SkipGramConfig {
         epochs,
+        optimizer,
+        lr,
         ..Default::default()
     };
     let start = Instant::now();
@@ -47,7 +56,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len().max(1) as f64;
     println!(
         "{path}: {} tokens, vocabulary {} (min_count {}), dim {}, window {}, {} negatives, \
-         {epochs} epochs, {} threads",
+         {epochs} epochs, {optimizer:?} lr {lr}, {} threads",
         tokens.len(),
         r.vectors.vocab().len(),
         cfg.min_count,

@@ -9,7 +9,8 @@
 //! - [`tokenize`], [`Vocab`] (`min_count`), [`NegativeSampler`] (unigram^0.75) and
 //!   [`keep_probability`] (subsampling of frequent words).
 //! - [`sgns_grad`]: the loss and both tables' gradients in one pass without a graph (the
-//!   training loop's fast path, tested equal to the composed one).
+//!   training loop's fast path, tested equal to the composed one); [`sgns_sgd`]: word2vec's own
+//!   per-pair SGD in place (sparse SGD), as gensim trains.
 //! - [`SkipGram`], [`train_skipgram`] and [`WordVectors`] (cosine neighbours, analogies).
 //!
 //! ```
@@ -24,6 +25,7 @@
 mod error;
 mod sampling;
 mod sgns;
+mod sgns_sgd;
 mod skipgram;
 mod sparse_embedding;
 mod vocab;
@@ -32,7 +34,8 @@ mod word_vectors;
 pub use error::{EmbedError, Result};
 pub use sampling::{keep_probability, NegativeSampler};
 pub use sgns::{sgns_grad, SgnsGrad};
-pub use skipgram::{train_skipgram, SkipGram, SkipGramConfig, SkipGramReport};
+pub use sgns_sgd::sgns_sgd;
+pub use skipgram::{train_skipgram, SkipGram, SkipGramConfig, SkipGramOptimizer, SkipGramReport};
 pub use sparse_embedding::{Lookup, SparseEmbedding};
 pub use vocab::{tokenize, Vocab};
 pub use word_vectors::WordVectors;

@@ -97,14 +97,10 @@ pub fn sgns_grad<T: Element>(
                 let u = row(input, centers[p], dim);
                 for (k, gk) in g.iter_mut().enumerate() {
                     let v = row(output, targets[p * k1 + k], dim);
-                    let s = dot(u, v);
-                    let (y, z) = if k == 0 {
-                        (T::one(), -s)
-                    } else {
-                        (T::zero(), s)
-                    };
-                    *loss += softplus(z.to_f64());
-                    *gk = (sigmoid(s) - y) * scale;
+                    let (sig, l) = logistic(dot(u, v), k == 0);
+                    *loss += l.to_f64();
+                    let y = if k == 0 { T::one() } else { T::zero() };
+                    *gk = (sig - y) * scale;
                     axpy(*gk, v, d);
                 }
             }
@@ -137,7 +133,7 @@ fn row<T>(table: &[T], r: usize, dim: usize) -> &[T] {
     &table[r * dim..(r + 1) * dim]
 }
 
-fn out_of_range(what: &str, id: usize, rows: usize) -> EmbedError {
+pub(crate) fn out_of_range(what: &str, id: usize, rows: usize) -> EmbedError {
     EmbedError::Invalid {
         key: "batch",
         detail: format!("{what}: id {id} is outside a table of {rows} rows"),
@@ -159,7 +155,7 @@ fn distinct(ids: &[usize], n: usize, rows: &mut Vec<usize>) -> Vec<usize> {
 }
 
 /// `a · b` with 8 partial sums (so that it vectorizes), added in a fixed order.
-fn dot<T: Element>(a: &[T], b: &[T]) -> T {
+pub(crate) fn dot<T: Element>(a: &[T], b: &[T]) -> T {
     let mut acc = [T::zero(); 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail = ca
@@ -176,7 +172,7 @@ fn dot<T: Element>(a: &[T], b: &[T]) -> T {
 }
 
 /// `y += a · x`
-fn axpy<T: Element>(a: T, x: &[T], y: &mut [T]) {
+pub(crate) fn axpy<T: Element>(a: T, x: &[T], y: &mut [T]) {
     y.iter_mut().zip(x).for_each(|(y, &x)| *y = *y + a * x);
 }
 
@@ -184,11 +180,12 @@ fn add<T: Element>(x: &[T], y: &mut [T]) {
     y.iter_mut().zip(x).for_each(|(y, &x)| *y = *y + x);
 }
 
-fn sigmoid<T: Element>(s: T) -> T {
-    T::one() / (T::one() + (-s).exp())
-}
-
-/// `log(1 + e^z)` without overflow.
-fn softplus(z: f64) -> f64 {
-    z.max(0.0) + (-z.abs()).exp().ln_1p()
+/// `(σ(s), loss)` of a score `s` with label `y` (1 for the context, else 0): `σ(s) - y` is the
+/// score's gradient and the loss is `softplus(-s)` for label 1, `softplus(s)` for 0, both from one
+/// `exp(-|s|)`, without overflow.
+pub(crate) fn logistic<T: Element>(s: T, positive: bool) -> (T, T) {
+    let e = (-s.abs()).exp();
+    let sig = if s >= T::zero() { T::one() } else { e } / (T::one() + e);
+    let z = if positive { -s } else { s };
+    (sig, z.max(T::zero()) + e.ln_1p())
 }

@@ -3,8 +3,8 @@
 //! row-sparse gradients and [`SparseAdam`].
 
 use crate::{
-    keep_probability, sgns_grad, EmbedError, NegativeSampler, Result, SparseEmbedding, Vocab,
-    WordVectors,
+    keep_probability, sgns_grad, sgns_sgd, EmbedError, NegativeSampler, Result, SparseEmbedding,
+    Vocab, WordVectors,
 };
 use gradus_nn::loss::{bce_with_logits, Reduction};
 use gradus_optim::{SparseAdam, SparseGrad};
@@ -29,10 +29,27 @@ pub struct SkipGramConfig {
     pub epochs: usize,
     /// (center, context) pairs per step.
     pub batch: usize,
-    /// SparseAdam learning rate.
+    /// Learning rate: SparseAdam's, or SGD's at the start (gensim's `alpha`: 0.025).
     pub lr: f64,
+    /// How the tables learn.
+    pub optimizer: SkipGramOptimizer,
     /// Seed of the init, subsampling, windows and negatives.
     pub seed: u64,
+}
+
+/// The optimizer of [`train_skipgram`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SkipGramOptimizer {
+    /// [`SparseAdam`] over each batch's mean loss, from the fused gradient ([`SkipGram::step_fused`],
+    /// equal to the autodiff graph of [`SkipGram::step`]).
+    SparseAdam,
+    /// word2vec's plain SGD on each pair's loss in turn ([`crate::sgns_sgd`]), the rate falling
+    /// linearly from `lr` to `min_lr` over the training words (gensim's `alpha`, `min_alpha`:
+    /// 0.025, 0.0001). Single-threaded and deterministic (gensim runs workers Hogwild-style).
+    Sgd {
+        /// The rate at the end.
+        min_lr: f64,
+    },
 }
 
 impl Default for SkipGramConfig {
@@ -46,6 +63,7 @@ impl Default for SkipGramConfig {
             epochs: 1,
             batch: 1024,
             lr: 0.01,
+            optimizer: SkipGramOptimizer::SparseAdam,
             seed: 0,
         }
     }
@@ -149,6 +167,41 @@ impl SkipGram {
         }
     }
 
+    /// word2vec's SGD step over the pairs in turn ([`crate::sgns_sgd`]) with learning rate
+    /// `lr`, in place on the tables (host memory). Returns the sum of the pairs' losses.
+    ///
+    /// # Errors
+    /// As [`SkipGram::step_fused`].
+    pub fn step_sgd(
+        &self,
+        lr: f64,
+        centers: &[usize],
+        contexts: &[usize],
+        negatives: &[usize],
+    ) -> Result<f64> {
+        let (input, output) = (self.input.weight.tensor(), self.output.weight.tensor());
+        let dim = input.shape()[1];
+        macro_rules! run {
+            ($t:ty) => {
+                input.update_data(|i: &mut [$t]| {
+                    output.update_data(|o: &mut [$t]| {
+                        sgns_sgd(i, o, dim, centers, contexts, negatives, lr)
+                    })
+                })???
+            };
+        }
+        Ok(match input.dtype() {
+            DType::F32 => run!(f32),
+            DType::F64 => run!(f64),
+            other => {
+                return Err(EmbedError::Invalid {
+                    key: "dtype",
+                    detail: format!("of the tables is {other:?}; SGD takes f32 or f64"),
+                })
+            }
+        })
+    }
+
     fn apply<T: Element>(
         &self,
         opt: &mut SparseAdam,
@@ -218,6 +271,17 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
             });
         }
     }
+    if let SkipGramOptimizer::Sgd { min_lr } = cfg.optimizer {
+        if !(cfg.lr > 0.0 && (0.0..=cfg.lr).contains(&min_lr)) {
+            return Err(EmbedError::Invalid {
+                key: "lr",
+                detail: format!(
+                    "{} and min_lr {min_lr} need 0 <= min_lr <= lr, lr > 0",
+                    cfg.lr
+                ),
+            });
+        }
+    }
     let vocab = Vocab::build(tokens, cfg.min_count)?;
     let ids = vocab.encode(tokens);
     let total: u64 = vocab.counts().iter().sum();
@@ -233,6 +297,7 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
         &[model.input.weight.clone(), model.output.weight.clone()],
         cfg.lr,
     )?;
+    let planned = (ids.len() * cfg.epochs).max(1);
     let (mut centers, mut contexts) = (Vec::new(), Vec::new());
     let mut report = Progress::default();
     let mut flush = |centers: &mut Vec<usize>,
@@ -246,9 +311,17 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
         let negatives: Vec<usize> = (0..centers.len() * cfg.negatives)
             .map(|_| sampler.sample(rng))
             .collect();
-        report
-            .losses
-            .push(model.step_fused(&mut opt, centers, contexts, &negatives)?);
+        let loss = match cfg.optimizer {
+            SkipGramOptimizer::SparseAdam => {
+                model.step_fused(&mut opt, centers, contexts, &negatives)?
+            }
+            SkipGramOptimizer::Sgd { min_lr } => {
+                let progress = report.words as f64 / planned as f64;
+                let lr = cfg.lr - (cfg.lr - min_lr) * progress.min(1.0);
+                model.step_sgd(lr, centers, contexts, &negatives)? / centers.len() as f64
+            }
+        };
+        report.losses.push(loss);
         report.pairs += centers.len() as u64;
         centers.clear();
         contexts.clear();
@@ -260,8 +333,10 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
             .copied()
             .filter(|&w| rng.uniform_f64() < keep[w])
             .collect();
-        report.words += ids.len() as u64;
+        let epoch_start = report.words;
         for (i, &center) in kept.iter().enumerate() {
+            // the words of the epoch passed so far (kept ones scaled up), for SGD's rate
+            report.words = epoch_start + (i * ids.len() / kept.len().max(1)) as u64;
             let reach = 1 + rng.below(cfg.window);
             let lo = i.saturating_sub(reach);
             let hi = (i + reach).min(kept.len() - 1);
@@ -276,6 +351,7 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
             }
         }
         flush(&mut centers, &mut contexts, &mut rng, &mut report)?;
+        report.words = epoch_start + ids.len() as u64;
     }
     let vectors = model.input.weight.tensor().to_vec::<f32>()?;
     Ok(SkipGramReport {

@@ -2,7 +2,10 @@
 //! autodiff) in f64: same loss, same gradients, same SparseAdam updates; its gradient against
 //! central differences; and training results that do not depend on the number of threads.
 
-use gradus_embed::{sgns_grad, train_skipgram, SkipGram, SkipGramConfig, SparseEmbedding};
+use gradus_embed::{
+    sgns_grad, sgns_sgd, train_skipgram, SkipGram, SkipGramConfig, SkipGramOptimizer,
+    SparseEmbedding,
+};
 use gradus_nn::loss::{bce_with_logits, Reduction};
 use gradus_optim::SparseAdam;
 use gradus_tensor::{DType, Rng, Tensor};
@@ -196,4 +199,46 @@ fn training_does_not_depend_on_the_number_of_threads() {
         one.vectors.nearest("w0", 5).unwrap(),
         two.vectors.nearest("w0", 5).unwrap()
     );
+}
+
+#[test]
+fn word2vec_sgd_on_one_pair_is_one_sgd_step_on_its_loss() {
+    // distinct targets: the in-place updates equal p - lr · ∂loss/∂p from the fused gradient
+    // (itself equal to the composed graph above); a batch of one pair makes mean = sum
+    let (input, output) = tables(&model(9));
+    let (c, ctx, neg) = ([4], [2], [0, 6, 3]);
+    let g = sgns_grad(&input, &output, DIM, &c, &ctx, &neg).unwrap();
+    let (mut i1, mut o1) = (input.clone(), output.clone());
+    let loss = sgns_sgd(&mut i1, &mut o1, DIM, &c, &ctx, &neg, 0.3).unwrap();
+    assert!((loss - g.loss).abs() < 1e-12, "{loss} vs {}", g.loss);
+    let (mut i0, mut o0) = (input, output);
+    for (rows, grad, table) in [
+        (&g.input_rows, &g.input_grad, &mut i0),
+        (&g.output_rows, &g.output_grad, &mut o0),
+    ] {
+        for (s, &r) in rows.iter().enumerate() {
+            for j in 0..DIM {
+                table[r * DIM + j] -= 0.3 * grad[s * DIM + j];
+            }
+        }
+    }
+    assert_close(&i1, &i0, 1e-12, "input table");
+    assert_close(&o1, &o0, 1e-12, "output table");
+}
+
+#[test]
+fn sgd_config_errors_name_the_key() {
+    let text: Vec<String> = ["a", "b"]
+        .repeat(10)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let cfg = SkipGramConfig {
+        min_count: 1,
+        lr: 0.01,
+        optimizer: SkipGramOptimizer::Sgd { min_lr: 0.1 },
+        ..Default::default()
+    };
+    let e = train_skipgram(&text, &cfg).unwrap_err().to_string();
+    assert!(e.contains("`lr`") && e.contains("min_lr 0.1"), "{e}");
 }
