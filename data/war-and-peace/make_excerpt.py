@@ -4,6 +4,10 @@ translation, public domain) in the 65 characters of tiny Shakespeare, so that th
 (examples/war-and-peace-lora.toml).
 
     python3 data/war-and-peace/make_excerpt.py ../shared/data/war-and-peace/2600-0.txt
+    python3 data/war-and-peace/make_excerpt.py ../shared/data/war-and-peace/2600-0.txt --whole OUT
+
+--whole writes the whole novel (to the end of its last epilogue, before Project Gutenberg's END
+line) cleaned the same way to OUT instead, for the word2vec benchmark; it is not shipped.
 
 Mapping: CRLF to LF; curly quotes and double quotes to ', dashes to -, accents dropped
 (NFKD), ( ) to commas; any other character outside the vocabulary is removed. The text starts
@@ -35,6 +39,11 @@ def clean(text):
 def main():
     src = open(sys.argv[1], encoding="utf-8").read()
     start = src.index("BOOK ONE", src.index("BOOK ONE") + 1)  # after the table of contents
+    if len(sys.argv) == 4 and sys.argv[2] == "--whole":
+        end = src.find("*** END OF")
+        with open(sys.argv[3], "w", encoding="utf-8", newline="\n") as f:
+            f.write(clean(src[start:end if end > 0 else len(src)]))
+        return
     body = clean(src[start:start + 2 * CHARS])
     cut = body.rfind("\n\n", 0, CHARS)
     with open(os.path.join(HERE, "excerpt.txt"), "w", encoding="utf-8", newline="\n") as f:

@@ -8,6 +8,10 @@
 //!   ([`gradus_optim::SparseGrad`]); [`gradus_optim::SparseAdam`] updates only those rows.
 //! - [`tokenize`], [`Vocab`] (`min_count`), [`NegativeSampler`] (unigram^0.75) and
 //!   [`keep_probability`] (subsampling of frequent words).
+//! - [`sgns_grad`]: the loss and both tables' gradients in one pass without a graph (the
+//!   training loop's fast path, tested equal to the composed one); [`sgns_sgd`]: word2vec's own
+//!   per-pair SGD in place (sparse SGD), as gensim trains; [`RowAdam`]: SparseAdam's update
+//!   over distinct rows in parallel.
 //! - [`SkipGram`], [`train_skipgram`] and [`WordVectors`] (cosine neighbours, analogies).
 //!
 //! ```
@@ -20,15 +24,21 @@
 #![warn(missing_docs)]
 
 mod error;
+mod row_adam;
 mod sampling;
+mod sgns;
+mod sgns_sgd;
 mod skipgram;
 mod sparse_embedding;
 mod vocab;
 mod word_vectors;
 
 pub use error::{EmbedError, Result};
+pub use row_adam::RowAdam;
 pub use sampling::{keep_probability, NegativeSampler};
-pub use skipgram::{train_skipgram, SkipGram, SkipGramConfig, SkipGramReport};
+pub use sgns::{sgns_grad, SgnsGrad};
+pub use sgns_sgd::sgns_sgd;
+pub use skipgram::{train_skipgram, SkipGram, SkipGramConfig, SkipGramOptimizer, SkipGramReport};
 pub use sparse_embedding::{Lookup, SparseEmbedding};
 pub use vocab::{tokenize, Vocab};
 pub use word_vectors::WordVectors;

@@ -3,11 +3,12 @@
 //! row-sparse gradients and [`SparseAdam`].
 
 use crate::{
-    keep_probability, EmbedError, NegativeSampler, Result, SparseEmbedding, Vocab, WordVectors,
+    keep_probability, sgns_grad, sgns_sgd, EmbedError, NegativeSampler, Result, RowAdam,
+    SparseEmbedding, Vocab, WordVectors,
 };
 use gradus_nn::loss::{bce_with_logits, Reduction};
-use gradus_optim::SparseAdam;
-use gradus_tensor::{DType, Rng, Tensor};
+use gradus_optim::{SparseAdam, SparseGrad};
+use gradus_tensor::{DType, Element, Rng, Tensor};
 
 /// Hyperparameters of [`train_skipgram`]; defaults follow gensim's `Word2Vec(sg=1)` where they
 /// apply.
@@ -28,10 +29,27 @@ pub struct SkipGramConfig {
     pub epochs: usize,
     /// (center, context) pairs per step.
     pub batch: usize,
-    /// SparseAdam learning rate.
+    /// Learning rate: SparseAdam's, or SGD's at the start (gensim's `alpha`: 0.025).
     pub lr: f64,
+    /// How the tables learn.
+    pub optimizer: SkipGramOptimizer,
     /// Seed of the init, subsampling, windows and negatives.
     pub seed: u64,
+}
+
+/// The optimizer of [`train_skipgram`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SkipGramOptimizer {
+    /// [`SparseAdam`]'s update ([`RowAdam`]) over each batch's mean loss from the fused
+    /// gradient ([`SkipGram::step_row_adam`], equal to the autodiff graph of [`SkipGram::step`]).
+    SparseAdam,
+    /// word2vec's plain SGD on each pair's loss in turn ([`crate::sgns_sgd`]), the rate falling
+    /// linearly from `lr` to `min_lr` over the training words (gensim's `alpha`, `min_alpha`:
+    /// 0.025, 0.0001). Single-threaded and deterministic (gensim runs workers Hogwild-style).
+    Sgd {
+        /// The rate at the end.
+        min_lr: f64,
+    },
 }
 
 impl Default for SkipGramConfig {
@@ -45,6 +63,7 @@ impl Default for SkipGramConfig {
             epochs: 1,
             batch: 1024,
             lr: 0.01,
+            optimizer: SkipGramOptimizer::SparseAdam,
             seed: 0,
         }
     }
@@ -114,13 +133,137 @@ impl SkipGram {
             .sum(&[-1], false)?;
         let loss = bce_with_logits(
             &scores,
-            &Tensor::from_vec(target, &[b, k + 1])?,
+            &Tensor::from_vec(target, &[b, k + 1])?.to_dtype(scores.dtype())?,
             Reduction::Sum,
         )?
         .mul_scalar(1.0 / b as f64)?;
         loss.backward()?;
         opt.step(&[u.grad()?, v.grad()?])?;
         Ok(loss.item()?)
+    }
+
+    /// [`SkipGram::step`] without a graph: the loss and both gradients from [`sgns_grad`] in
+    /// one pass over the pairs, then the same [`SparseAdam`] step over the same rows. Returns
+    /// the loss. The training loop's fast path; the tables are read in host memory (CPU).
+    ///
+    /// # Errors
+    /// On ids outside the vocabulary, mismatched lengths, or tables that are neither f32 nor
+    /// f64.
+    pub fn step_fused(
+        &self,
+        opt: &mut SparseAdam,
+        centers: &[usize],
+        contexts: &[usize],
+        negatives: &[usize],
+    ) -> Result<f64> {
+        let (input, output) = (self.input.weight.tensor(), self.output.weight.tensor());
+        match input.dtype() {
+            DType::F32 => self.apply::<f32>(opt, &input, &output, centers, contexts, negatives),
+            DType::F64 => self.apply::<f64>(opt, &input, &output, centers, contexts, negatives),
+            other => Err(EmbedError::Invalid {
+                key: "dtype",
+                detail: format!("of the tables is {other:?}; the fused step takes f32 or f64"),
+            }),
+        }
+    }
+
+    /// word2vec's SGD step over the pairs in turn ([`crate::sgns_sgd`]) with learning rate
+    /// `lr`, in place on the tables (host memory). Returns the sum of the pairs' losses.
+    ///
+    /// # Errors
+    /// As [`SkipGram::step_fused`].
+    pub fn step_sgd(
+        &self,
+        lr: f64,
+        centers: &[usize],
+        contexts: &[usize],
+        negatives: &[usize],
+    ) -> Result<f64> {
+        let (input, output) = (self.input.weight.tensor(), self.output.weight.tensor());
+        let dim = input.shape()[1];
+        macro_rules! run {
+            ($t:ty) => {
+                input.update_data(|i: &mut [$t]| {
+                    output.update_data(|o: &mut [$t]| {
+                        sgns_sgd(i, o, dim, centers, contexts, negatives, lr)
+                    })
+                })???
+            };
+        }
+        Ok(match input.dtype() {
+            DType::F32 => run!(f32),
+            DType::F64 => run!(f64),
+            other => {
+                return Err(EmbedError::Invalid {
+                    key: "dtype",
+                    detail: format!("of the tables is {other:?}; SGD takes f32 or f64"),
+                })
+            }
+        })
+    }
+
+    /// [`SkipGram::step_fused`] with [`RowAdam`] for the two tables (`opts`: input, output)
+    /// instead of [`SparseAdam`]: the same update (tested bit for bit), rows in parallel. The
+    /// training loop's SparseAdam path.
+    ///
+    /// # Errors
+    /// As [`SkipGram::step_fused`].
+    pub fn step_row_adam(
+        &self,
+        opts: &mut [RowAdam; 2],
+        centers: &[usize],
+        contexts: &[usize],
+        negatives: &[usize],
+    ) -> Result<f64> {
+        let (input, output) = (self.input.weight.tensor(), self.output.weight.tensor());
+        let dim = input.shape()[1];
+        macro_rules! run {
+            ($t:ty) => {{
+                let g = input.with_data(|i: &[$t]| {
+                    output.with_data(|o: &[$t]| sgns_grad(i, o, dim, centers, contexts, negatives))
+                })???;
+                opts[0].step(&g.input_rows, &g.input_grad)?;
+                opts[1].step(&g.output_rows, &g.output_grad)?;
+                g.loss
+            }};
+        }
+        Ok(match input.dtype() {
+            DType::F32 => run!(f32),
+            DType::F64 => run!(f64),
+            other => {
+                return Err(EmbedError::Invalid {
+                    key: "dtype",
+                    detail: format!("of the tables is {other:?}; the fused step takes f32 or f64"),
+                })
+            }
+        })
+    }
+
+    fn apply<T: Element>(
+        &self,
+        opt: &mut SparseAdam,
+        input: &Tensor,
+        output: &Tensor,
+        centers: &[usize],
+        contexts: &[usize],
+        negatives: &[usize],
+    ) -> Result<f64> {
+        let dim = input.shape()[1];
+        let g = input.with_data(|i: &[T]| {
+            output.with_data(|o: &[T]| sgns_grad(i, o, dim, centers, contexts, negatives))
+        })???;
+        let (ni, no) = (g.input_rows.len(), g.output_rows.len());
+        opt.step(&[
+            Some(SparseGrad::new(
+                g.input_rows,
+                Tensor::from_vec(g.input_grad, &[ni, dim])?,
+            )?),
+            Some(SparseGrad::new(
+                g.output_rows,
+                Tensor::from_vec(g.output_grad, &[no, dim])?,
+            )?),
+        ])?;
+        Ok(g.loss)
     }
 }
 
@@ -165,6 +308,17 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
             });
         }
     }
+    if let SkipGramOptimizer::Sgd { min_lr } = cfg.optimizer {
+        if !(cfg.lr > 0.0 && (0.0..=cfg.lr).contains(&min_lr)) {
+            return Err(EmbedError::Invalid {
+                key: "lr",
+                detail: format!(
+                    "{} and min_lr {min_lr} need 0 <= min_lr <= lr, lr > 0",
+                    cfg.lr
+                ),
+            });
+        }
+    }
     let vocab = Vocab::build(tokens, cfg.min_count)?;
     let ids = vocab.encode(tokens);
     let total: u64 = vocab.counts().iter().sum();
@@ -176,10 +330,11 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
     let sampler = NegativeSampler::new(vocab.counts(), 0.75);
     let mut rng = Rng::seed(cfg.seed);
     let model = SkipGram::new(vocab.len(), cfg.dim, &mut rng);
-    let mut opt = SparseAdam::new(
-        &[model.input.weight.clone(), model.output.weight.clone()],
-        cfg.lr,
-    )?;
+    let mut opt = [
+        RowAdam::new(model.input.weight.clone(), cfg.lr)?,
+        RowAdam::new(model.output.weight.clone(), cfg.lr)?,
+    ];
+    let planned = (ids.len() * cfg.epochs).max(1);
     let (mut centers, mut contexts) = (Vec::new(), Vec::new());
     let mut report = Progress::default();
     let mut flush = |centers: &mut Vec<usize>,
@@ -193,9 +348,17 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
         let negatives: Vec<usize> = (0..centers.len() * cfg.negatives)
             .map(|_| sampler.sample(rng))
             .collect();
-        report
-            .losses
-            .push(model.step(&mut opt, centers, contexts, &negatives)?);
+        let loss = match cfg.optimizer {
+            SkipGramOptimizer::SparseAdam => {
+                model.step_row_adam(&mut opt, centers, contexts, &negatives)?
+            }
+            SkipGramOptimizer::Sgd { min_lr } => {
+                let progress = report.words as f64 / planned as f64;
+                let lr = cfg.lr - (cfg.lr - min_lr) * progress.min(1.0);
+                model.step_sgd(lr, centers, contexts, &negatives)? / centers.len() as f64
+            }
+        };
+        report.losses.push(loss);
         report.pairs += centers.len() as u64;
         centers.clear();
         contexts.clear();
@@ -207,8 +370,10 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
             .copied()
             .filter(|&w| rng.uniform_f64() < keep[w])
             .collect();
-        report.words += ids.len() as u64;
+        let epoch_start = report.words;
         for (i, &center) in kept.iter().enumerate() {
+            // the words of the epoch passed so far (kept ones scaled up), for SGD's rate
+            report.words = epoch_start + (i * ids.len() / kept.len().max(1)) as u64;
             let reach = 1 + rng.below(cfg.window);
             let lo = i.saturating_sub(reach);
             let hi = (i + reach).min(kept.len() - 1);
@@ -223,6 +388,7 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
             }
         }
         flush(&mut centers, &mut contexts, &mut rng, &mut report)?;
+        report.words = epoch_start + ids.len() as u64;
     }
     let vectors = model.input.weight.tensor().to_vec::<f32>()?;
     Ok(SkipGramReport {

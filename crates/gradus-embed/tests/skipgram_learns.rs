@@ -2,11 +2,20 @@
 //! from one of several topics, words of one topic end up closer (cosine) than words of
 //! different topics, and the loss falls.
 
-use gradus_embed::{train_skipgram, SkipGramConfig};
+use gradus_embed::{train_skipgram, SkipGramConfig, SkipGramOptimizer};
 use gradus_tensor::Rng;
 
 #[test]
-fn words_sharing_contexts_are_closer_than_random_pairs() {
+fn words_sharing_contexts_are_closer_than_random_pairs_with_sparse_adam() {
+    learns(SkipGramOptimizer::SparseAdam, 0.02);
+}
+
+#[test]
+fn words_sharing_contexts_are_closer_than_random_pairs_with_word2vec_sgd() {
+    learns(SkipGramOptimizer::Sgd { min_lr: 1e-4 }, 0.025);
+}
+
+fn learns(optimizer: SkipGramOptimizer, lr: f64) {
     let (topics, per_topic) = (6, 8);
     let word = |t: usize, w: usize| format!("t{t}w{w}");
     let mut rng = Rng::seed(11);
@@ -24,7 +33,8 @@ fn words_sharing_contexts_are_closer_than_random_pairs() {
         subsample: 0.0,
         epochs: 2,
         batch: 256,
-        lr: 0.02,
+        lr,
+        optimizer,
         ..Default::default()
     };
     let r = train_skipgram(&text, &cfg).unwrap();
