@@ -69,7 +69,7 @@ impl WganGpConfig {
 /// assert_eq!(gan.sample(3, &mut rng).unwrap().len(), 6);
 /// ```
 pub struct WganGp {
-    generator: Mlp, // (latent -> hidden x3 -> dim)
+    generator: Mlp, // (latent -> hidden x3 -> dim), then tanh if `tanh_output`
     critic: Mlp,    // (dim -> hidden x3 -> 1)
     g_opt: Optimizer,
     c_opt: Optimizer,
