@@ -11,6 +11,8 @@
 //!   differentiates the critic's input gradient (double backward).
 //! - [`toy`]: the 8-Gaussian ring and the swiss roll; [`mode_coverage`] and
 //!   [`sliced_wasserstein`] to score samples against them.
+//! - [`frechet_distance`]: the Fréchet distance between Gaussians fitted to feature sets (FID's
+//!   formula), with [`lenet_features`] for MNIST-like images.
 //!
 //! ```
 //! use gradus_generative::{sliced_wasserstein, toy};
@@ -26,6 +28,8 @@
 
 mod ddpm;
 mod error;
+mod frechet;
+mod linalg;
 mod metrics;
 pub mod toy;
 mod vae;
@@ -33,6 +37,9 @@ mod wgan_gp;
 
 pub use ddpm::{Ddpm, DdpmConfig};
 pub use error::{GenError, Result};
+pub use frechet::{
+    frechet_distance, frechet_distance_gaussians, lenet_features, mean_and_covariance,
+};
 pub use metrics::{mode_coverage, sliced_wasserstein, ModeCoverage};
 pub use vae::Vae;
 pub use wgan_gp::{WganGp, WganGpConfig};

@@ -34,6 +34,9 @@ pub struct WganGpConfig {
     pub lambda: f64,
     /// The batch size of every step.
     pub batch: usize,
+    /// Squash the generator's output with `tanh` (for data scaled to `[-1, 1]`, as images;
+    /// default `false`: a linear output, for the toy data).
+    pub tanh_output: bool,
 }
 
 impl WganGpConfig {
@@ -48,6 +51,7 @@ impl WganGpConfig {
             n_critic: 5,
             lambda: 10.0,
             batch: 256,
+            tanh_output: false,
         }
     }
 }
@@ -65,7 +69,7 @@ impl WganGpConfig {
 /// assert_eq!(gan.sample(3, &mut rng).unwrap().len(), 6);
 /// ```
 pub struct WganGp {
-    generator: Mlp, // (latent -> hidden x3 -> dim)
+    generator: Mlp, // (latent -> hidden x3 -> dim), then tanh if `tanh_output`
     critic: Mlp,    // (dim -> hidden x3 -> 1)
     g_opt: Optimizer,
     c_opt: Optimizer,
@@ -102,7 +106,12 @@ impl WganGp {
 
     fn generate(&self, n: usize, rng: &mut Rng) -> Result<Tensor> {
         let z = rng.normal(&[n, self.config.latent], 0.0, 1.0, DType::F32);
-        Ok(self.generator.forward(&z)?)
+        let out = self.generator.forward(&z)?;
+        Ok(if self.config.tanh_output {
+            out.tanh()?
+        } else {
+            out
+        })
     }
 
     /// The critic's loss on `real [N, dim]` and `fake [N, dim]` (the gradient penalty included),
