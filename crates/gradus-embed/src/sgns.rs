@@ -58,17 +58,13 @@ pub fn sgns_grad<T: Element>(
     negatives: &[usize],
 ) -> Result<SgnsGrad<T>> {
     let b = centers.len();
-    if contexts.len() != b || b == 0 || dim == 0 || negatives.len() % b != 0 {
-        return Err(EmbedError::Invalid {
-            key: "batch",
-            detail: format!(
-                "{b} centers, {} contexts and {} negatives do not fit (dim {dim})",
-                contexts.len(),
-                negatives.len()
-            ),
-        });
-    }
-    let k1 = negatives.len() / b + 1;
+    let k1 = check_pairs(
+        (input.len(), output.len()),
+        dim,
+        centers,
+        contexts,
+        negatives,
+    )? + 1;
     let (n_in, n_out) = (input.len() / dim, output.len() / dim);
     let targets: Vec<usize> = (0..b)
         .flat_map(|i| {
@@ -76,12 +72,6 @@ pub fn sgns_grad<T: Element>(
                 .chain(negatives[i * (k1 - 1)..(i + 1) * (k1 - 1)].iter().copied())
         })
         .collect();
-    if let Some(&bad) = centers.iter().find(|&&c| c >= n_in) {
-        return Err(out_of_range("centers", bad, n_in));
-    }
-    if let Some(&bad) = targets.iter().find(|&&c| c >= n_out) {
-        return Err(out_of_range("contexts or negatives", bad, n_out));
-    }
     // per pair: the coefficients g_k [K+1], ∂/∂u [dim] and the loss
     let mut coef = vec![T::zero(); b * k1];
     let mut du = vec![T::zero(); b * dim];
@@ -133,7 +123,38 @@ fn row<T>(table: &[T], r: usize, dim: usize) -> &[T] {
     &table[r * dim..(r + 1) * dim]
 }
 
-pub(crate) fn out_of_range(what: &str, id: usize, rows: usize) -> EmbedError {
+/// Checks a batch of pairs against tables of `lens` (input, output) values of `dim` columns:
+/// one context per center, the same number of negatives per pair, every id a row. Returns the
+/// negatives per pair.
+pub(crate) fn check_pairs(
+    lens: (usize, usize),
+    dim: usize,
+    centers: &[usize],
+    contexts: &[usize],
+    negatives: &[usize],
+) -> Result<usize> {
+    let b = centers.len();
+    if contexts.len() != b || b == 0 || dim == 0 || negatives.len() % b != 0 {
+        return Err(EmbedError::Invalid {
+            key: "batch",
+            detail: format!(
+                "{b} centers, {} contexts and {} negatives do not fit (dim {dim})",
+                contexts.len(),
+                negatives.len()
+            ),
+        });
+    }
+    let (n_in, n_out) = (lens.0 / dim, lens.1 / dim);
+    if let Some(&bad) = centers.iter().find(|&&c| c >= n_in) {
+        return Err(out_of_range("centers", bad, n_in));
+    }
+    if let Some(&bad) = contexts.iter().chain(negatives).find(|&&c| c >= n_out) {
+        return Err(out_of_range("contexts or negatives", bad, n_out));
+    }
+    Ok(negatives.len() / b)
+}
+
+fn out_of_range(what: &str, id: usize, rows: usize) -> EmbedError {
     EmbedError::Invalid {
         key: "batch",
         detail: format!("{what}: id {id} is outside a table of {rows} rows"),

@@ -2,8 +2,8 @@
 //! pair after another, updating the rows in place as it goes (gensim's `train_batch_sg` and
 //! `fast_sentence_sg_neg`; the C tool's inner loop).
 
-use crate::sgns::{axpy, dot, logistic, out_of_range};
-use crate::{EmbedError, Result};
+use crate::sgns::{axpy, check_pairs, dot, logistic};
+use crate::Result;
 use gradus_tensor::Element;
 
 /// SGD with learning rate `lr` over the pairs `(centers[b], contexts[b])` in order, in place on
@@ -20,7 +20,7 @@ use gradus_tensor::Element;
 /// rows looked up change (sparse SGD). Returns the sum of the pairs' losses before their step.
 ///
 /// # Errors
-/// [`EmbedError::Invalid`] (key `batch`) when the lengths do not fit or an id is outside a
+/// [`crate::EmbedError::Invalid`] (key `batch`) when the lengths do not fit or an id is outside a
 /// table.
 ///
 /// ```
@@ -42,24 +42,13 @@ pub fn sgns_sgd<T: Element>(
     lr: f64,
 ) -> Result<f64> {
     let b = centers.len();
-    if contexts.len() != b || b == 0 || dim == 0 || negatives.len() % b != 0 {
-        return Err(EmbedError::Invalid {
-            key: "batch",
-            detail: format!(
-                "{b} centers, {} contexts and {} negatives do not fit (dim {dim})",
-                contexts.len(),
-                negatives.len()
-            ),
-        });
-    }
-    let k = negatives.len() / b;
-    let (n_in, n_out) = (input.len() / dim, output.len() / dim);
-    if let Some(&bad) = centers.iter().find(|&&c| c >= n_in) {
-        return Err(out_of_range("centers", bad, n_in));
-    }
-    if let Some(&bad) = contexts.iter().chain(negatives).find(|&&c| c >= n_out) {
-        return Err(out_of_range("contexts or negatives", bad, n_out));
-    }
+    let k = check_pairs(
+        (input.len(), output.len()),
+        dim,
+        centers,
+        contexts,
+        negatives,
+    )?;
     let lr = T::from_f64(lr);
     let mut neu1e = vec![T::zero(); dim];
     let mut loss = 0.0;

@@ -204,13 +204,7 @@ impl Task {
             (Task::Regression { .. }, Targets::Values(y)) => {
                 let p = like(output, y)?;
                 no_grad(|| {
-                    let flat = |x: &Tensor| {
-                        x.detach()
-                            .contiguous()?
-                            .reshape(&[x.numel()])?
-                            .to_dtype(DType::F64)
-                    };
-                    let (p, t) = (flat(&p)?, flat(y)?);
+                    let (p, t) = (flat_f64(&p)?, flat_f64(y)?);
                     let d = p.sub(&t)?;
                     let sums = [d.mul(&d)?, t.clone(), t.mul(&t)?]
                         .iter()
@@ -321,17 +315,19 @@ fn like(output: &Tensor, y: &Tensor) -> Result<Tensor> {
     output.reshape(y.shape())
 }
 
+/// `x`'s elements as a vector of f64, detached.
+fn flat_f64(x: &Tensor) -> Result<Tensor> {
+    x.detach()
+        .contiguous()?
+        .reshape(&[x.numel()])?
+        .to_dtype(DType::F64)
+}
+
 /// `[sum (p - t)^2, sum (t - mean t)^2]` over all elements, in f64 in element order, computed on
 /// the tensors' device and read on the host as two numbers.
 fn regression_squares(p: &Tensor, t: &Tensor) -> Result<[f64; 2]> {
     no_grad(|| {
-        let flat = |x: &Tensor| {
-            x.detach()
-                .contiguous()?
-                .reshape(&[x.numel()])?
-                .to_dtype(DType::F64)
-        };
-        let (p, t) = (flat(p)?, flat(t)?);
+        let (p, t) = (flat_f64(p)?, flat_f64(t)?);
         let count = Tensor::full(&[], t.numel().max(1) as f64, DType::F64);
         let mean = t.sum_all()?.div(&count)?;
         let square_sum = |d: Tensor| d.mul(&d)?.sum_all()?.reshape(&[1]);

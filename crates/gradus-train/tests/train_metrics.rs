@@ -94,10 +94,7 @@ fn check(task: Task) {
         .into_iter()
         .map(|(n, _)| n)
         .collect();
-    let full = trainer(task, false, None)
-        .evaluate(&data)
-        .unwrap()
-        .1;
+    let full = trainer(task, false, None).evaluate(&data).unwrap().1;
     let runs: [(&str, bool, usize); 3] = [
         ("one process", false, 1),
         ("micro-batches", true, 1),
