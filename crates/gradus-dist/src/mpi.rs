@@ -49,6 +49,12 @@ pub struct MpiCommunicator {
     /// Serializes calls: MPI is initialized with `MPI_THREAD_SERIALIZED` (or better), which
     /// allows calls from any thread, one at a time.
     world: Mutex<SimpleCommunicator>,
+    /// A duplicate of the world for the all-gathers of [`ReduceOrder::Fixed`]'s overlapped
+    /// buckets: MPI matches collectives by their order on a communicator, and a bucket's
+    /// all-gather starts when its all-to-all completes, which on each rank falls at a different
+    /// point among the later buckets' all-to-alls. Each communicator sees its collectives in
+    /// bucket order on every rank. Locked only while `world` is.
+    gather_world: Mutex<SimpleCommunicator>,
     rank: usize,
     size: usize,
     /// The collectives' timeout, in milliseconds.
@@ -77,8 +83,10 @@ impl MpiCommunicator {
         }
         let world = universe.world();
         let (rank, size) = (world.rank() as usize, world.size() as usize);
+        let gather_world = world.duplicate();
         Ok(MpiCommunicator {
             world: Mutex::new(world),
+            gather_world: Mutex::new(gather_world),
             rank,
             size,
             timeout_ms: AtomicU64::new(DEFAULT_TIMEOUT.as_millis() as u64),
@@ -216,9 +224,15 @@ impl MpiCommunicator {
             .collect();
         let raw: Vec<RawWire<T>> = wires.iter_mut().map(RawWire::of).collect();
         let world = self.world()?;
+        let gather_world = self
+            .gather_world
+            .lock()
+            .map_err(|_| DistError::Transport("an MPI call panicked on another thread".into()))?;
         let outcome = mpi::request::scope(|scope| {
             let mut l = Launcher {
                 world: &world,
+                gather_world: &gather_world,
+                gathered: 0,
                 scope,
                 buffers: &mut *buffers,
                 raw: &raw,
@@ -237,7 +251,7 @@ impl MpiCommunicator {
             while let Some(k) = l.poll() {
                 if deadline.is_some_and(|d| Instant::now() > d) {
                     let op = match l.phases[k] {
-                        Phase::Gathering => "all_gather (gradient bucket)",
+                        Phase::Gathering | Phase::Waiting => "all_gather (gradient bucket)",
                         _ if order == ReduceOrder::Fixed => "all_to_all (gradient bucket)",
                         _ => "all_reduce (gradient bucket)",
                     };
@@ -337,6 +351,9 @@ enum Phase {
     Filling,
     /// Its all-reduce ([`ReduceOrder::Transport`]) or all-to-all ([`ReduceOrder::Fixed`]) runs.
     Reducing,
+    /// Its all-to-all has completed; its all-gather waits for the earlier buckets' to start
+    /// ([`ReduceOrder::Fixed`]).
+    Waiting,
     /// Its all-gather of the summed chunks runs ([`ReduceOrder::Fixed`]).
     Gathering,
     /// Summed.
@@ -384,6 +401,10 @@ unsafe fn lend<'a, T>(p: (*mut T, usize)) -> &'a mut [T] {
 /// The buckets of one overlapped all-reduce over MPI.
 struct Launcher<'a, 's, 'b, T: Equivalence> {
     world: &'s SimpleCommunicator,
+    /// Where the all-gathers run (see [`MpiCommunicator`]'s `gather_world`).
+    gather_world: &'s SimpleCommunicator,
+    /// Buckets whose all-gather has started: they start in bucket order.
+    gathered: usize,
     scope: &'s LocalScope<'a>,
     /// The f64 buckets: those not started are the caller's to fill.
     buffers: &'b mut [Vec<f64>],
@@ -426,31 +447,27 @@ impl<'a, T: WireValue + Equivalence> Launcher<'a, '_, '_, T> {
     }
 
     /// Lets MPI progress the started buckets (Open MPI progresses only inside MPI calls); starts
-    /// the all-gather of each bucket whose all-to-all has completed. Returns a bucket not yet
-    /// summed, if any.
+    /// the all-gathers, in bucket order, of the buckets whose all-to-all has completed. Returns a
+    /// bucket not yet summed, if any.
     fn poll(&mut self) -> Option<usize> {
-        let mut pending = None;
         for k in 0..self.started {
             if let Some(req) = self.requests[k].take() {
                 self.requests[k] = req.test().err();
             }
-            if self.requests[k].is_none() {
+            if self.requests[k].is_none() && self.phases[k] != Phase::Waiting {
                 self.phases[k] = match (self.phases[k], self.order) {
-                    (Phase::Reducing, ReduceOrder::Fixed) => {
-                        self.gather(k);
-                        Phase::Gathering
-                    }
+                    (Phase::Reducing, ReduceOrder::Fixed) => Phase::Waiting,
                     _ => Phase::Done,
                 };
             }
-            if pending.is_none() && self.phases[k] != Phase::Done {
-                pending = Some(k);
-            }
         }
-        if pending.is_none() && self.started < self.raw.len() {
-            pending = Some(self.started);
+        while self.gathered < self.started && self.phases[self.gathered] == Phase::Waiting {
+            let k = self.gathered;
+            self.gather(k);
+            self.phases[k] = Phase::Gathering;
+            self.gathered += 1;
         }
-        pending
+        (0..self.raw.len()).find(|&k| self.phases[k] != Phase::Done)
     }
 
     /// Adds this rank's chunk of bucket `k` (its all-to-all completed) in rank order and starts
@@ -464,7 +481,7 @@ impl<'a, T: WireValue + Equivalence> Launcher<'a, '_, '_, T> {
         sum_chunks(recv, self.ranks, chunk);
         let chunk: &'a [T] = chunk;
         let req = self
-            .world
+            .gather_world
             .immediate_all_gather_into(self.scope, chunk, recv);
         self.requests[k] = Some(req);
     }
