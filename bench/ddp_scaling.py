@@ -205,10 +205,12 @@ def main():
     # f32 gradients and one presence flag per tensor on the wire (4 bytes each), and 32 bytes of
     # loss, samples and gradient norm (f64); the same bytes in either reduction order
     if args.model == "gpt":
-        params, tensors, what = GPT_PARAMS, 4 + 2 * 12, f"GPT example, batch {GPT_BATCH} x 64 tokens"
+        # gradus lists the tied head under both names (as a state dict), and buckets both
+        params, what = GPT_PARAMS, f"GPT example, batch {GPT_BATCH} x 64 tokens"
+        wire = 4 * (GPT_PARAMS + 65 * 64 + 29) + 32
     else:
-        params, tensors, what = PARAMS, TENSORS, f"MNIST MLP {SIZES}, global batch {BATCH}"
-    wire = 4 * (params + tensors) + 32
+        params, what = PARAMS, f"MNIST MLP {SIZES}, global batch {BATCH}"
+        wire = 4 * (PARAMS + TENSORS) + 32
     print(f"\n{what}, {args.steps} steps, {args.rounds} rounds, 1 thread per rank")
     for side in ("gradus",) if args.skip_torch else ("gradus", "torch"):
         one, two = (statistics.median(rates[f"{side} x{n}"]) for n in (1, 2))
