@@ -1,6 +1,11 @@
 """Data-parallel scaling of the MNIST MLP: gradus under mpirun against PyTorch DDP (gloo, CPU).
 
     python bench/ddp_scaling.py [--rounds 3] [--steps 300] [--data ../shared/data/mnist]
+    python bench/ddp_scaling.py --model gpt --skip-torch [--steps 30]
+
+`--model gpt` times gradus's GPT example instead (examples/shakespeare-gpt.toml: 2 layers, 4
+heads, width 64, context 64, batch 32, AdamW) on ../shared/data/tinyshakespeare; its PyTorch DDP
+side is not written yet, so it needs `--skip-torch` (which also suits a machine without torch).
 
 The same work on both sides: a 784-512-256-10 ReLU MLP, Adam (lr 1e-3), cross-entropy, f32, a
 global batch of 128 split over 1 or 2 ranks (each rank one thread), gradients all-reduced in
@@ -52,11 +57,44 @@ ONE_THREAD = {"RAYON_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS
               "OPENBLAS_NUM_THREADS": "1"}
 
 
-def gradus_run(gradus, data, ranks, steps, deterministic, tmp):
-    cfg = os.path.join(tmp, f"ddp-{ranks}-{steps}.toml")
+GPT_CONFIG = """seed = 0
+epochs = 1
+max_steps = {steps}
+[data]
+format = "text"
+path = "{data}"
+block_size = 64
+validation = 0.05
+[model]
+kind = "gpt"
+width = 64
+layers = 2
+heads = 4
+tie_weights = true
+[optimizer]
+name = "adamw"
+lr = 0.003
+weight_decay = 0.1
+no_decay_on_bias = true
+[batch]
+size = {batch}
+[distributed]
+bucket_cap_mb = 25
+deterministic = {deterministic}
+"""
+GPT_BATCH = 32
+# the GPT's parameters (tied embedding): tokens 65 x 64, positions 64 x 64, final norm 2 x 64,
+# per block two norms (4 x 64), qkv 64 x 192 + 192, projection 64 x 64 + 64, MLP 64 x 256 + 256
+# and 256 x 64 + 64
+GPT_PARAMS = 65 * 64 + 64 * 64 + 2 * 64 + 2 * (4 * 64 + 64 * 192 + 192 + 64 * 64 + 64 + 64 * 256 + 256 + 256 * 64 + 64)
+
+
+def gradus_run(gradus, data, ranks, steps, deterministic, tmp, model="mlp"):
+    cfg = os.path.join(tmp, f"ddp-{model}-{ranks}-{steps}.toml")
+    template, batch = (GPT_CONFIG, GPT_BATCH) if model == "gpt" else (CONFIG, BATCH)
     with open(cfg, "w") as f:
-        f.write(CONFIG.format(steps=steps, data=data, batch=BATCH,
-                              deterministic=str(deterministic).lower()))
+        f.write(template.format(steps=steps, data=data, batch=batch,
+                                deterministic=str(deterministic).lower()))
     out = os.path.join(tmp, f"run-{ranks}-{steps}")
     cmd = [gradus, "train", cfg, "--out", out, "--quiet", "--overwrite"]
     if ranks > 1:
@@ -70,10 +108,12 @@ def gradus_run(gradus, data, ranks, steps, deterministic, tmp):
     return seconds
 
 
-def gradus_samples_per_s(gradus, data, ranks, steps, deterministic, tmp):
-    short = gradus_run(gradus, data, ranks, WARMUP, deterministic, tmp)
-    long = gradus_run(gradus, data, ranks, WARMUP + steps, deterministic, tmp)
-    return steps * BATCH / max(long - short, 1e-9)
+def gradus_samples_per_s(gradus, data, ranks, steps, deterministic, tmp, model="mlp"):
+    warmup = WARMUP if model == "mlp" else 5
+    short = gradus_run(gradus, data, ranks, warmup, deterministic, tmp, model)
+    long = gradus_run(gradus, data, ranks, warmup + steps, deterministic, tmp, model)
+    batch = GPT_BATCH if model == "gpt" else BATCH
+    return steps * batch / max(long - short, 1e-9)
 
 
 def load_mnist(data):
@@ -134,12 +174,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "mnist"))
+    ap.add_argument("--model", choices=["mlp", "gpt"], default="mlp")
+    ap.add_argument("--skip-torch", action="store_true", help="time gradus only")
+    ap.add_argument("--data", default=None,
+                    help="MNIST folder (mlp) or text file (gpt); default under ../shared/data")
     ap.add_argument("--gradus", default=GRADUS, help="the gradus binary (built with --features mpi)")
     ap.add_argument("--deterministic", action="store_true",
-                    help="gradus sums in rank order (all-gather, N times the bytes) rather than MPI's all-reduce")
+                    help="gradus sums in rank order (all-to-all reduce-scatter, then all-gather: a ring "
+                         "all-reduce's bytes) rather than MPI's all-reduce")
     args = ap.parse_args()
-    data = os.path.abspath(args.data)
+    if args.model == "gpt" and not args.skip_torch:
+        sys.exit("--model gpt: the PyTorch DDP side is not written yet; pass --skip-torch")
+    default = ("mnist",) if args.model == "mlp" else ("tinyshakespeare", "input.txt")
+    data = os.path.abspath(args.data or os.path.join(ROOT, "..", "shared", "data", *default))
     for k, v in ONE_THREAD.items():
         os.environ[k] = v
     rates = {}
@@ -148,23 +195,30 @@ def main():
             row = {}
             for ranks in (1, 2):
                 row[f"gradus x{ranks}"] = gradus_samples_per_s(args.gradus, data, ranks, args.steps,
-                                                                    args.deterministic, tmp)
-            for ranks in (1, 2):
+                                                                    args.deterministic, tmp, args.model)
+            for ranks in () if args.skip_torch else (1, 2):
                 row[f"torch x{ranks}"] = torch_samples_per_s(data, ranks, args.steps, 29500 + 10 * r + ranks)
             for k, v in row.items():
                 rates.setdefault(k, []).append(v)
             print(f"round {r + 1}: " + "  ".join(f"{k} {v:7.0f}/s" for k, v in row.items()), flush=True)
 
-    wire = 8 * (PARAMS + TENSORS) + 32  # f64 gradients, presence flags, loss/samples/norm
-    print(f"\nMNIST MLP {SIZES}, global batch {BATCH}, {args.steps} steps, {args.rounds} rounds, 1 thread per rank")
-    for side in ("gradus", "torch"):
+    # f32 gradients and one presence flag per tensor on the wire (4 bytes each), and 32 bytes of
+    # loss, samples and gradient norm (f64); the same bytes in either reduction order
+    if args.model == "gpt":
+        # gradus lists the tied head under both names (as a state dict), and buckets both
+        params, what = GPT_PARAMS, f"GPT example, batch {GPT_BATCH} x 64 tokens"
+        wire = 4 * (GPT_PARAMS + 65 * 64 + 29) + 32
+    else:
+        params, what = PARAMS, f"MNIST MLP {SIZES}, global batch {BATCH}"
+        wire = 4 * (PARAMS + TENSORS) + 32
+    print(f"\n{what}, {args.steps} steps, {args.rounds} rounds, 1 thread per rank")
+    for side in ("gradus",) if args.skip_torch else ("gradus", "torch"):
         one, two = (statistics.median(rates[f"{side} x{n}"]) for n in (1, 2))
         print(f"  {side:6}  1 rank {one:7.0f} samples/s   2 ranks {two:7.0f} samples/s   "
               f"scaling efficiency {two / (2 * one):.2f}")
-    gradus_bytes = wire * (2 if args.deterministic else 1)
-    print(f"  bytes into all-reduce per rank per step: gradus {gradus_bytes:,} "
-          f"({'all-gather in rank order, ' if args.deterministic else ''}f64), "
-          f"PyTorch DDP {4 * PARAMS:,} (f32)")
+    print(f"  bytes into all-reduce per rank per step: gradus {wire:,} "
+          f"(f32, {'rank order: reduce-scatter + all-gather' if args.deterministic else 'MPI_Allreduce'}), "
+          f"PyTorch DDP {4 * params:,} (f32)")
 
 
 if __name__ == "__main__":

@@ -131,6 +131,32 @@ fn two_and_four_ranks_train_the_model_one_process_trains() {
 }
 
 #[test]
+fn an_f32_model_all_reduced_in_f32_gives_the_same_bits_in_every_run() {
+    // f32 parameters: the buckets travel as f32; the fixed order (the default) adds each value
+    // in rank order, so two runs with the same rank count give the same bits
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_config(d, "");
+    let f32 = ["--set", "dtype=f32"];
+    train(d, 1, "one", &f32);
+    let one = params(&d.join("one/model.safetensors"));
+    for ranks in [2, 4] {
+        let runs: Vec<Vec<f64>> = ["a", "b"]
+            .iter()
+            .map(|run| {
+                let out = format!("f32-{ranks}{run}");
+                train(d, ranks, &out, &f32);
+                params(&d.join(&out).join("model.safetensors"))
+            })
+            .collect();
+        let bits = |p: &[f64]| p.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&runs[0]), bits(&runs[1]), "{ranks} ranks, two runs");
+        let diff = max_diff(&runs[0], &one);
+        assert!(diff < 1e-4, "{ranks} ranks: {diff:e} from one process");
+    }
+}
+
+#[test]
 fn a_run_stopped_on_two_ranks_resumes_on_four() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -204,9 +230,15 @@ fn a_hanging_rank_ends_the_job_with_a_timeout_naming_the_collective() {
         "{stderr}"
     );
     assert!(
-        ["all_reduce", "all_gather", "broadcast", "barrier"]
-            .iter()
-            .any(|op| stderr.contains(&format!("error: {op}"))),
+        [
+            "all_reduce",
+            "all_to_all",
+            "all_gather",
+            "broadcast",
+            "barrier"
+        ]
+        .iter()
+        .any(|op| stderr.contains(&format!("error: {op}"))),
         "the message names the collective: {stderr}"
     );
 }

@@ -5,8 +5,11 @@
 //! A bucket is one flat f64 buffer: each parameter's gradient scaled by the rank's weight (its
 //! samples), then one presence value per parameter (1 where the rank has a gradient), so that a
 //! parameter no rank's loss reached keeps no gradient, as in one process.
+//!
+//! On the wire a bucket travels in the gradients' dtype, as DDP's does: f32 when every
+//! parameter is f32 ([`WireDtype::for_params`]), f64 otherwise; the cap counts wire bytes.
 
-use crate::communicator::{Communicator, ReduceOrder};
+use crate::communicator::{Communicator, ReduceOrder, WireDtype};
 use crate::error::{DistError, Result};
 use gradus_nn::Param;
 use gradus_tensor::Tensor;
@@ -14,25 +17,33 @@ use gradus_tensor::Tensor;
 /// PyTorch DDP's default `bucket_cap_mb`.
 pub const DEFAULT_BUCKET_CAP_MB: f64 = 25.0;
 
-/// Bytes of one value on the wire (gradients travel as f64).
-pub(crate) const WIRE_BYTES: usize = 8;
+impl WireDtype {
+    /// The wire dtype of `params`' gradients: f32 when every parameter is f32, f64 otherwise.
+    pub fn for_params(params: &[(String, Param)]) -> WireDtype {
+        WireDtype::for_dtypes(params.iter().map(|(_, p)| p.tensor().dtype()))
+    }
+}
 
 /// Cuts parameters of `numels` elements (in model order) into buckets of at most `cap_bytes`
-/// on the wire, in reverse model order; a parameter larger than the cap gets a bucket of its own.
-/// Returns indices into `numels`.
+/// on the wire (values of `wire`), in reverse model order; a parameter larger than the cap gets
+/// a bucket of its own. Returns indices into `numels`.
 ///
 /// ```
-/// use gradus_dist::bucket::plan_buckets;
+/// use gradus_dist::{bucket::plan_buckets, WireDtype};
 /// // 8-byte values, one presence value per parameter: a 64-byte cap holds 2 + 1 and 3 + 1
 /// // values, or 3 + 1 twice; the 20-value parameter is over the cap and alone
-/// assert_eq!(plan_buckets(&[3, 3, 20, 2], 64), vec![vec![3], vec![2], vec![1, 0]]);
+/// let f64_plan = plan_buckets(&[3, 3, 20, 2], 64, WireDtype::F64);
+/// assert_eq!(f64_plan, vec![vec![3], vec![2], vec![1, 0]]);
+/// // 4-byte values: 16 fit in 64 bytes, so three small parameters share one bucket
+/// assert_eq!(plan_buckets(&[3, 3, 2], 64, WireDtype::F64), vec![vec![2, 1], vec![0]]);
+/// assert_eq!(plan_buckets(&[3, 3, 2], 64, WireDtype::F32), vec![vec![2, 1, 0]]);
 /// ```
-pub fn plan_buckets(numels: &[usize], cap_bytes: usize) -> Vec<Vec<usize>> {
+pub fn plan_buckets(numels: &[usize], cap_bytes: usize, wire: WireDtype) -> Vec<Vec<usize>> {
     let mut buckets: Vec<Vec<usize>> = Vec::new();
     let mut current: Vec<usize> = Vec::new();
     let mut bytes = 0;
     for i in (0..numels.len()).rev() {
-        let b = (numels[i] + 1) * WIRE_BYTES;
+        let b = (numels[i] + 1) * wire.bytes();
         if !current.is_empty() && bytes + b > cap_bytes {
             buckets.push(std::mem::take(&mut current));
             bytes = 0;
@@ -95,8 +106,9 @@ impl GradientReducer {
     /// Replaces every gradient with the weighted mean over the ranks,
     /// `sum_r weight_r * grad_r / total_weight` (a rank's weight: its samples in the step, so the
     /// mean is the gradient of the global batch's mean loss). A missing gradient counts as zero;
-    /// a parameter without a gradient on every rank keeps none. Returns the bytes this rank sent
-    /// into the all-reduces.
+    /// a parameter without a gradient on every rank keeps none. The buckets travel as
+    /// [`WireDtype::for_params`]. Returns the bytes all-reduced (the buckets' values times the
+    /// wire dtype's bytes).
     ///
     /// # Errors
     /// The transport fails, or a gradient's shape does not match its parameter.
@@ -109,8 +121,9 @@ impl GradientReducer {
     ) -> Result<usize> {
         let numels: Vec<usize> = params.iter().map(|(_, p)| p.tensor().numel()).collect();
         let cap = (self.bucket_cap_mb * 1e6) as usize;
+        let wire = WireDtype::for_params(params);
         let mut sent = 0;
-        for bucket in plan_buckets(&numels, cap) {
+        for bucket in plan_buckets(&numels, cap, wire) {
             let mut flat = Vec::with_capacity(bucket.iter().map(|&i| numels[i] + 1).sum());
             for &i in &bucket {
                 match params[i].1.tensor().grad() {
@@ -122,8 +135,8 @@ impl GradientReducer {
                 let present = params[i].1.tensor().grad().is_some();
                 flat.push(if present { 1.0 } else { 0.0 });
             }
-            sent += flat.len() * WIRE_BYTES;
-            comm.reduce_sum(&mut flat, self.order)?;
+            sent += flat.len() * wire.bytes();
+            comm.reduce_sum_wire(&mut flat, self.order, wire)?;
             let presence = flat.len() - bucket.len();
             let mut at = 0;
             for (k, &i) in bucket.iter().enumerate() {

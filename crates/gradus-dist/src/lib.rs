@@ -3,7 +3,8 @@
 //! - [`Communicator`]: the collectives (all-reduce, all-gather, broadcast, barrier), over one
 //!   process ([`SingleProcess`]), threads ([`LocalGroup`]) or MPI (`mpi::MpiCommunicator`, with
 //!   the `mpi` feature: rsmpi over Open MPI). [`ReduceOrder::Fixed`] sums in rank order, so
-//!   every rank gets the same bits.
+//!   every rank gets the same bits, for a ring all-reduce's bytes (reduce-scatter, all-gather).
+//!   Gradients travel in their dtype ([`WireDtype`]: f32 for an all-f32 model).
 //! - [`bucket`]: gradients averaged in buckets of `bucket_cap_mb`, in reverse layer order, as
 //!   PyTorch DDP does ([`GradientReducer`]); parameters flattened, broadcast and checked equal
 //!   across ranks.
@@ -27,7 +28,7 @@ pub mod overlap;
 pub mod overlapped;
 
 pub use bucket::GradientReducer;
-pub use communicator::{Communicator, ReduceOrder, SingleProcess};
+pub use communicator::{Communicator, ReduceOrder, SingleProcess, WireDtype};
 pub use error::{DistError, Result};
 pub use local::LocalGroup;
 #[cfg(feature = "mpi")]

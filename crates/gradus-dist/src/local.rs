@@ -2,7 +2,7 @@
 //! for federated clients run in turn on one machine. Collectives meet at a barrier; a rank that
 //! panics leaves the others waiting, so use it where a panic ends the process (tests).
 
-use crate::communicator::{check_gather, sum_in_rank_order, Communicator};
+use crate::communicator::{check_all_to_all, check_gather, sum_in_rank_order, Communicator};
 use crate::error::{DistError, Result};
 use std::sync::{Arc, Barrier, Mutex};
 
@@ -110,6 +110,51 @@ impl Communicator for LocalGroup {
             recv.copy_from_slice(&slots.concat());
             Ok(())
         })?
+    }
+    fn all_reduce_sum_f32(&self, buf: &mut [f32]) -> Result<()> {
+        let mine: Vec<f64> = buf.iter().map(|&v| f64::from(v)).collect();
+        self.exchange(&mine, |slots| {
+            Self::check_lengths("all_reduce_sum", slots)?;
+            // f32 additions in rank order, as MPI_SUM on MPI_FLOAT adds
+            for (i, o) in buf.iter_mut().enumerate() {
+                *o = slots[0][i] as f32;
+                for s in &slots[1..] {
+                    *o += s[i] as f32;
+                }
+            }
+            Ok(())
+        })?
+    }
+    fn all_gather_f32(&self, send: &[f32], recv: &mut [f32]) -> Result<()> {
+        check_gather(send.len(), recv.len(), self.size)?;
+        let mine: Vec<f64> = send.iter().map(|&v| f64::from(v)).collect();
+        self.exchange(&mine, |slots| {
+            Self::check_lengths("all_gather", slots)?;
+            for (o, &v) in recv.iter_mut().zip(slots.iter().flatten()) {
+                *o = v as f32; // f32 values held exactly in f64
+            }
+            Ok(())
+        })?
+    }
+    fn all_to_all(&self, send: &[f64], recv: &mut [f64]) -> Result<()> {
+        check_all_to_all(send.len(), recv.len(), self.size)?;
+        self.exchange(send, |slots| {
+            Self::check_lengths("all_to_all", slots)?;
+            let c = send.len() / self.size;
+            for (k, s) in slots.iter().enumerate() {
+                recv[k * c..(k + 1) * c].copy_from_slice(&s[self.rank * c..(self.rank + 1) * c]);
+            }
+            Ok(())
+        })?
+    }
+    fn all_to_all_f32(&self, send: &[f32], recv: &mut [f32]) -> Result<()> {
+        let wide: Vec<f64> = send.iter().map(|&v| f64::from(v)).collect();
+        let mut got = vec![0.0; recv.len()];
+        self.all_to_all(&wide, &mut got)?;
+        for (o, v) in recv.iter_mut().zip(got) {
+            *o = v as f32;
+        }
+        Ok(())
     }
     fn broadcast(&self, buf: &mut [f64], root: usize) -> Result<()> {
         if root >= self.size {

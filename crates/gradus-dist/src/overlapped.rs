@@ -6,12 +6,13 @@
 //! the buckets before it; a bucket holding a parameter that no gradient reaches starts after
 //! backward.
 //!
-//! The gradients are copied into the flat buffers (f64, the wire format) and back, not made views
-//! of them: a gradus tensor owns its storage in the model's dtype, and the optimizer reads the
-//! gradients in that dtype.
+//! The gradients are copied into the flat f64 buffers and back, not made views of them: a gradus
+//! tensor owns its storage in the model's dtype, and the optimizer reads the gradients in that
+//! dtype. A bucket travels as [`WireDtype::for_params`] (f32 for an all-f32 model), converted
+//! when it starts and back when it completes.
 
-use crate::bucket::{plan_buckets, GradientReducer, WIRE_BYTES};
-use crate::communicator::Communicator;
+use crate::bucket::{plan_buckets, GradientReducer};
+use crate::communicator::{Communicator, WireDtype};
 use crate::error::{DistError, Result};
 use gradus_nn::Param;
 use gradus_tensor::{Tensor, TensorError, TensorId};
@@ -25,6 +26,8 @@ pub struct OverlappedSums {
     buckets: Vec<Vec<usize>>,
     /// Each bucket's flat sums: the weighted gradients, then one presence count per parameter.
     flats: Vec<Vec<f64>>,
+    /// The buckets' dtype on the wire.
+    wire: WireDtype,
     /// This rank's gradient sum of squares per parameter (before the all-reduce; 0 where none).
     own_squares: Vec<f64>,
     /// What backward returned.
@@ -42,9 +45,15 @@ impl OverlappedSums {
         self.own_squares.iter().sum()
     }
 
-    /// Bytes this rank sent into the all-reduces.
+    /// Bytes all-reduced: the buckets' values times the wire dtype's bytes (a ring all-reduce
+    /// sends 2(N-1)/N of them from each rank).
     pub fn bytes(&self) -> usize {
-        self.flats.iter().map(|f| f.len() * WIRE_BYTES).sum()
+        self.flats.iter().map(|f| f.len() * self.wire.bytes()).sum()
+    }
+
+    /// The buckets' dtype on the wire.
+    pub fn wire(&self) -> WireDtype {
+        self.wire
     }
 
     /// Writes `sum / total_weight` to every parameter's gradient (none where no rank had one),
@@ -97,7 +106,8 @@ impl GradientReducer {
         root: &Tensor,
     ) -> Result<OverlappedSums> {
         let numels: Vec<usize> = params.iter().map(|(_, p)| p.tensor().numel()).collect();
-        let buckets = plan_buckets(&numels, (self.bucket_cap_mb * 1e6) as usize);
+        let wire = WireDtype::for_params(params);
+        let buckets = plan_buckets(&numels, (self.bucket_cap_mb * 1e6) as usize, wire);
         let mut places = vec![None; params.len()];
         let mut flats = Vec::with_capacity(buckets.len());
         for (b, bucket) in buckets.iter().enumerate() {
@@ -121,7 +131,7 @@ impl GradientReducer {
         let mut own_squares = vec![0.0; params.len()];
         let mut failure: Option<DistError> = None;
         let mut backward = Ok(());
-        comm.all_reduce_overlapped(&mut flats, self.order, &mut |launcher| {
+        comm.all_reduce_overlapped(&mut flats, self.order, wire, &mut |launcher| {
             backward = root.backward_with_hook(|leaf| {
                 let Some(owned) = owners.get(&leaf.id()) else {
                     return Ok(()); // a leaf that is not a parameter (an input)
@@ -157,6 +167,7 @@ impl GradientReducer {
         Ok(OverlappedSums {
             buckets,
             flats,
+            wire,
             own_squares,
             backward,
         })

@@ -3,7 +3,7 @@
 //! launcher's rules (buckets in order, started buffers not lent, every bucket run even when the
 //! work fails).
 
-use gradus_dist::{Communicator, DistError, GradientReducer, LocalGroup, ReduceOrder};
+use gradus_dist::{Communicator, DistError, GradientReducer, LocalGroup, ReduceOrder, WireDtype};
 use gradus_nn::Param;
 use gradus_tensor::{DType, Result, Tensor};
 
@@ -109,26 +109,27 @@ fn the_launcher_starts_buckets_in_order_and_runs_them_all_when_the_work_fails() 
     let out = on_ranks(2, |c| {
         let mut buckets = vec![vec![0.0; 2], vec![0.0; 1]];
         let r = c.rank() as f64;
-        let result = c.all_reduce_overlapped(&mut buckets, ReduceOrder::Fixed, &mut |l| {
-            assert_eq!((l.buckets(), l.started()), (2, 0));
-            l.buffer(1)?[0] = r + 1.0;
-            l.buffer(0)?.copy_from_slice(&[r, 10.0 * r]);
-            l.start_next()?;
-            assert_eq!(l.started(), 1);
-            let err = l.buffer(0).unwrap_err().to_string();
-            assert!(err.contains("already started"), "{err}");
-            assert!(l
-                .buffer(2)
-                .unwrap_err()
-                .to_string()
-                .contains("no such bucket"));
-            if c.rank() == 1 {
-                return Err(DistError::Invalid("rank 1's backward failed".into()));
-            }
-            l.start_next()?;
-            assert!(l.start_next().is_err(), "every bucket has started");
-            Ok(())
-        });
+        let result =
+            c.all_reduce_overlapped(&mut buckets, ReduceOrder::Fixed, WireDtype::F64, &mut |l| {
+                assert_eq!((l.buckets(), l.started()), (2, 0));
+                l.buffer(1)?[0] = r + 1.0;
+                l.buffer(0)?.copy_from_slice(&[r, 10.0 * r]);
+                l.start_next()?;
+                assert_eq!(l.started(), 1);
+                let err = l.buffer(0).unwrap_err().to_string();
+                assert!(err.contains("already started"), "{err}");
+                assert!(l
+                    .buffer(2)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("no such bucket"));
+                if c.rank() == 1 {
+                    return Err(DistError::Invalid("rank 1's backward failed".into()));
+                }
+                l.start_next()?;
+                assert!(l.start_next().is_err(), "every bucket has started");
+                Ok(())
+            });
         (buckets, result.is_err())
     });
     // rank 1's work failed after starting bucket 0: bucket 1 still ran, on both ranks
