@@ -1,23 +1,28 @@
-"""Data-parallel scaling of the MNIST MLP: gradus under mpirun against PyTorch DDP (gloo, CPU).
+"""Data-parallel scaling: gradus under mpirun against PyTorch DDP (gloo, CPU), MNIST MLP or GPT.
 
     python bench/ddp_scaling.py [--rounds 3] [--steps 300] [--data ../shared/data/mnist]
-    python bench/ddp_scaling.py --model gpt --skip-torch [--steps 30]
+    python bench/ddp_scaling.py --model gpt [--steps 100] [--data ../shared/data/tinyshakespeare/input.txt]
 
-`--model gpt` times gradus's GPT example instead (examples/shakespeare-gpt.toml: 2 layers, 4
-heads, width 64, context 64, batch 32, AdamW) on ../shared/data/tinyshakespeare; its PyTorch DDP
-side is not written yet, so it needs `--skip-torch` (which also suits a machine without torch).
-
-The same work on both sides: a 784-512-256-10 ReLU MLP, Adam (lr 1e-3), cross-entropy, f32, a
-global batch of 128 split over 1 or 2 ranks (each rank one thread), gradients all-reduced in
+The same work on both sides. `--model mlp` (the default): a 784-512-256-10 ReLU MLP, Adam
+(lr 1e-3), cross-entropy, f32, a global batch of 128 MNIST images. `--model gpt`: gradus's GPT
+example (examples/shakespeare-gpt.toml without its schedule and clipping): character-level tiny
+Shakespeare (65 symbols, non-overlapping windows of 64, a seeded 5% held out), 2 pre-norm blocks,
+4 heads, width 64, context 64, exact-GELU 4x MLP, no dropout, head tied to the token embedding
+(108,352 parameters), AdamW (lr 3e-3, weight decay 0.1 on weights only, not on biases and norms),
+a global batch of 32 windows, mean next-character cross-entropy; PyTorch's model is
+`gpt_alternate.torch_gpt_model`. Either way the global batch is split over 1 or 2 ranks (each
+rank one thread; PyTorch takes DistributedSampler's stride) and gradients are all-reduced in
 buckets of 25 MB. Each round runs, each in fresh processes, gradus on 1 rank, gradus on 2 ranks
 (`mpirun --oversubscribe -np 2 gradus train`), then PyTorch on 1 and on 2 ranks
 (`DistributedDataParallel`, `mp.spawn`), so that all sides see the same moments of a shared
 machine. Prints per side the median samples/s over the rounds, the scaling efficiency
-(2-rank samples/s / (2 x 1-rank samples/s)) and the bytes each rank hands to all-reduce per step.
+(2-rank samples/s / (2 x 1-rank samples/s)) and the bytes each rank hands to all-reduce per step
+(PyTorch's from the parameter count: f32 gradients, the tied weight once).
 
-gradus's throughput is timed from outside: the wall time of a run of `--steps` + 30 optimizer
-steps minus that of a run of 30 steps (start-up, data loading and the first steps cancel).
-PyTorch's is timed inside the ranks, after 30 warm-up steps, between two barriers.
+gradus's throughput is timed from outside: the wall time of a run of `--steps` + W optimizer
+steps minus that of a run of W steps (start-up, data loading and the first steps cancel; W = 30
+for the MLP, 5 for the GPT). PyTorch's is timed inside the ranks, after W warm-up steps, between
+two barriers. `--skip-torch` times gradus only (for a machine without torch).
 
 Build first: cargo build --release -p gradus-cli --features mpi (Open MPI, libclang).
 Needs torch in the Python that runs it (bench/setup.sh makes bench/.venv).
@@ -83,6 +88,8 @@ bucket_cap_mb = 25
 deterministic = {deterministic}
 """
 GPT_BATCH = 32
+GPT_WARMUP = 5
+GPT_CONTEXT, GPT_WIDTH, GPT_HEADS, GPT_LAYERS = 64, 64, 4, 2
 # the GPT's parameters (tied embedding): tokens 65 x 64, positions 64 x 64, final norm 2 x 64,
 # per block two norms (4 x 64), qkv 64 x 192 + 192, projection 64 x 64 + 64, MLP 64 x 256 + 256
 # and 256 x 64 + 64
@@ -109,7 +116,7 @@ def gradus_run(gradus, data, ranks, steps, deterministic, tmp, model="mlp"):
 
 
 def gradus_samples_per_s(gradus, data, ranks, steps, deterministic, tmp, model="mlp"):
-    warmup = WARMUP if model == "mlp" else 5
+    warmup = WARMUP if model == "mlp" else GPT_WARMUP
     short = gradus_run(gradus, data, ranks, warmup, deterministic, tmp, model)
     long = gradus_run(gradus, data, ranks, warmup + steps, deterministic, tmp, model)
     batch = GPT_BATCH if model == "gpt" else BATCH
@@ -124,49 +131,85 @@ def load_mnist(data):
     return images, labels
 
 
-def torch_rank(rank, world, data, steps, port, result):
+def load_text_windows(path, context):
+    """gradus's `text` data: characters to ids in sorted character order, the token stream cut
+    into non-overlapping windows of `context` + 1 ids (input and next-token target), a seeded 5%
+    of the windows held out for validation. Returns (training windows [n, context + 1], vocabulary
+    size) as int64."""
+    import numpy as np
+    with open(path, encoding="utf-8") as f:
+        codes = np.frombuffer(f.read().encode("utf-32-le"), np.uint32)
+    chars, ids = np.unique(codes, return_inverse=True)
+    n = (len(ids) - context - 1) // context + 1
+    windows = np.lib.stride_tricks.sliding_window_view(ids, context + 1)[::context][:n]
+    keep = np.random.default_rng(0).permutation(n)[round(0.05 * n):]
+    return np.ascontiguousarray(windows[np.sort(keep)], np.int64), len(chars)
+
+
+def torch_rank(rank, world, model_kind, data, steps, port, result):
     import numpy as np
     import torch
     import torch.distributed as dist
+    import torch.nn.functional as F
     from torch.nn.parallel import DistributedDataParallel as DDP
     torch.set_num_threads(1)
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
-    images, labels = load_mnist(data)
-    x = torch.from_numpy(np.frombuffer(images, np.uint8).reshape(-1, 784).astype(np.float32) / 255)
-    y = torch.from_numpy(np.frombuffer(labels, np.uint8).astype(np.int64))
     torch.manual_seed(0)
-    layers = []
-    for a, b in zip(SIZES, SIZES[1:]):
-        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
-    model = DDP(torch.nn.Sequential(*layers[:-1]), bucket_cap_mb=25)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    if model_kind == "gpt":
+        from gpt_alternate import torch_gpt_model
+        windows, vocab = load_text_windows(data, GPT_CONTEXT)
+        windows = torch.from_numpy(windows)
+        net = torch_gpt_model(vocab, GPT_WIDTH, GPT_HEADS, GPT_LAYERS, GPT_CONTEXT)
+        # no_decay_on_bias: gradus decays only the parameters of rank 2 and more
+        groups = [{"params": [p for p in net.parameters() if p.dim() > 1], "weight_decay": 0.1},
+                  {"params": [p for p in net.parameters() if p.dim() <= 1], "weight_decay": 0.0}]
+        opt = torch.optim.AdamW(groups, lr=3e-3, betas=(0.9, 0.999), eps=1e-8)
+        n, batch_size, warmup = len(windows), GPT_BATCH, GPT_WARMUP
+
+        def loss(rows):
+            w = windows[rows]
+            return F.cross_entropy(model(w[:, :-1]).reshape(-1, vocab), w[:, 1:].reshape(-1))
+    else:
+        images, labels = load_mnist(data)
+        x = torch.from_numpy(np.frombuffer(images, np.uint8).reshape(-1, 784).astype(np.float32) / 255)
+        y = torch.from_numpy(np.frombuffer(labels, np.uint8).astype(np.int64))
+        layers = []
+        for a, b in zip(SIZES, SIZES[1:]):
+            layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+        net = torch.nn.Sequential(*layers[:-1])
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        n, batch_size, warmup = len(y), BATCH, WARMUP
+
+        def loss(rows):
+            return F.cross_entropy(model(x[rows]), y[rows])
+    model = DDP(net, bucket_cap_mb=25)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
 
     def step(i):
-        batch = order[(i * BATCH) % len(y):][:BATCH][rank::world]  # DistributedSampler's stride
+        rows = order[(i * batch_size) % n:][:batch_size][rank::world]  # DistributedSampler's stride
         opt.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
+        loss(rows).backward()
         opt.step()
 
-    for i in range(WARMUP):
+    for i in range(warmup):
         step(i)
     dist.barrier()
     start = time.perf_counter()
-    for i in range(WARMUP, WARMUP + steps):
+    for i in range(warmup, warmup + steps):
         step(i)
     dist.barrier()
     seconds = time.perf_counter() - start
     if rank == 0:
-        result.put(steps * BATCH / seconds)
+        result.put(steps * batch_size / seconds)
     dist.destroy_process_group()
 
 
-def torch_samples_per_s(data, ranks, steps, port):
+def torch_samples_per_s(model_kind, data, ranks, steps, port):
     import torch.multiprocessing as mp
     ctx = mp.get_context("spawn")
     result = ctx.SimpleQueue()
-    mp.spawn(torch_rank, args=(ranks, data, steps, port, result), nprocs=ranks, join=True)
+    mp.spawn(torch_rank, args=(ranks, model_kind, data, steps, port, result), nprocs=ranks, join=True)
     return result.get()
 
 
@@ -183,8 +226,6 @@ def main():
                     help="gradus sums in rank order (all-to-all reduce-scatter, then all-gather: a ring "
                          "all-reduce's bytes) rather than MPI's all-reduce")
     args = ap.parse_args()
-    if args.model == "gpt" and not args.skip_torch:
-        sys.exit("--model gpt: the PyTorch DDP side is not written yet; pass --skip-torch")
     default = ("mnist",) if args.model == "mlp" else ("tinyshakespeare", "input.txt")
     data = os.path.abspath(args.data or os.path.join(ROOT, "..", "shared", "data", *default))
     for k, v in ONE_THREAD.items():
@@ -197,7 +238,7 @@ def main():
                 row[f"gradus x{ranks}"] = gradus_samples_per_s(args.gradus, data, ranks, args.steps,
                                                                     args.deterministic, tmp, args.model)
             for ranks in () if args.skip_torch else (1, 2):
-                row[f"torch x{ranks}"] = torch_samples_per_s(data, ranks, args.steps, 29500 + 10 * r + ranks)
+                row[f"torch x{ranks}"] = torch_samples_per_s(args.model, data, ranks, args.steps, 29500 + 10 * r + ranks)
             for k, v in row.items():
                 rates.setdefault(k, []).append(v)
             print(f"round {r + 1}: " + "  ".join(f"{k} {v:7.0f}/s" for k, v in row.items()), flush=True)

@@ -8,7 +8,8 @@ step is forward, cross-entropy, backward and the AdamW update. PyTorch runs nano
 (`F.scaled_dot_product_attention(is_causal=True)`), its fastest eager path. Each round runs every
 peer and then gradus, each in a fresh process, so that all sides see the same moments of a shared,
 noisy machine; prints the medians, the median of the per-round ratios (peer / gradus: > 1 means
-gradus is faster) and the rounds gradus won. JAX is skipped when it is not installed.
+gradus is faster) and the rounds gradus won. JAX is skipped when it is not installed. The
+PyTorch model, `torch_gpt_model`, is also `ddp_scaling.py --model gpt`'s.
 Build first: cargo build --release -p gradus-bench --bin gpt.
 """
 import argparse, json, os, shlex, statistics, subprocess, sys
@@ -21,40 +22,64 @@ DEFAULT_CMD = "target/release/gpt --json --threads {threads}"
 B, T, V, E, H, L = 32, 64, 65, 128, 4, 2
 
 
-def torch_gpt(autocast=False):
-    """`autocast`: the forward pass and loss under `torch.autocast("cpu", dtype=torch.bfloat16)`."""
+def torch_gpt_model(vocab, width, heads, layers, context):
+    """gradus's GPT (`gradus_nn::models::Gpt`, tied weights) in PyTorch: token and position
+    embeddings, `layers` pre-norm blocks (LayerNorm, causal multi-head attention through
+    `F.scaled_dot_product_attention(is_causal=True)` with a packed qkv projection, LayerNorm, a
+    4x MLP with exact GELU; biases everywhere), a final LayerNorm and a bias-free head tied to the
+    token embedding; no dropout. Initialized as gradus (GPT-2): weights N(0, 0.02^2), the residual
+    projections N(0, (0.02 / sqrt(2 layers))^2), biases zero. Takes `[batch, seq <= context]` ids,
+    gives `[batch, seq, vocab]` logits. Also used by `ddp_scaling.py --model gpt`."""
     import torch, torch.nn as nn, torch.nn.functional as F
-    torch.manual_seed(0)
 
     class Block(nn.Module):
         def __init__(self):
             super().__init__()
-            self.ln1, self.ln2 = nn.LayerNorm(E), nn.LayerNorm(E)
-            self.qkv, self.proj = nn.Linear(E, 3 * E), nn.Linear(E, E)
-            self.fc1, self.fc2 = nn.Linear(E, 4 * E), nn.Linear(4 * E, E)
+            self.ln1, self.ln2 = nn.LayerNorm(width), nn.LayerNorm(width)
+            self.qkv, self.proj = nn.Linear(width, 3 * width), nn.Linear(width, width)
+            self.fc1, self.fc2 = nn.Linear(width, 4 * width), nn.Linear(4 * width, width)
 
         def forward(self, x):
-            q, k, v = self.qkv(self.ln1(x)).split(E, dim=2)
-            q, k, v = (t.view(B, T, H, E // H).transpose(1, 2) for t in (q, k, v))
+            b, t, e = x.shape
+            q, k, v = self.qkv(self.ln1(x)).split(e, dim=2)
+            q, k, v = (z.view(b, t, heads, e // heads).transpose(1, 2) for z in (q, k, v))
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            x = x + self.proj(y.transpose(1, 2).reshape(B, T, E))
+            x = x + self.proj(y.transpose(1, 2).reshape(b, t, e))
             return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
 
     class Gpt(nn.Module):
         def __init__(self):
             super().__init__()
-            self.tok, self.pos = nn.Embedding(V, E), nn.Embedding(T, E)
-            self.blocks = nn.ModuleList(Block() for _ in range(L))
-            self.ln_f, self.head = nn.LayerNorm(E), nn.Linear(E, V, bias=False)
+            self.tok, self.pos = nn.Embedding(vocab, width), nn.Embedding(context, width)
+            self.blocks = nn.ModuleList(Block() for _ in range(layers))
+            self.ln_f, self.head = nn.LayerNorm(width), nn.Linear(width, vocab, bias=False)
             self.head.weight = self.tok.weight
 
         def forward(self, idx):
-            x = self.tok(idx) + self.pos.weight[:T]
+            x = self.tok(idx) + self.pos.weight[:idx.shape[1]]
             for b in self.blocks:
                 x = b(x)
             return self.head(self.ln_f(x))
 
     model = Gpt()
+    residual = 0.02 / (2 * max(layers, 1)) ** 0.5
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                m.weight.normal_(0.0, 0.02)
+            if isinstance(m, nn.Linear) and m.bias is not None:
+                m.bias.zero_()
+        for b in model.blocks:
+            b.proj.weight.normal_(0.0, residual)
+            b.fc2.weight.normal_(0.0, residual)
+    return model
+
+
+def torch_gpt(autocast=False):
+    """`autocast`: the forward pass and loss under `torch.autocast("cpu", dtype=torch.bfloat16)`."""
+    import torch, torch.nn.functional as F
+    torch.manual_seed(0)
+    model = torch_gpt_model(V, E, H, L, T)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
     tokens = torch.randint(0, V, (B, T + 1))
     x, y = tokens[:, :T], tokens[:, 1:].reshape(-1)
