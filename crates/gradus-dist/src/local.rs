@@ -56,6 +56,38 @@ impl LocalGroup {
             .collect()
     }
 
+    /// Runs `f` on every rank of a new group of `size`, each rank on a thread of its own, and
+    /// returns the results by rank.
+    ///
+    /// # Panics
+    /// If `size` is 0, or when `f` panics on a rank (the others may then wait forever: see the
+    /// module docs).
+    ///
+    /// ```
+    /// use gradus_dist::{Communicator, LocalGroup};
+    /// let sums = LocalGroup::run(3, |c| {
+    ///     let mut v = vec![c.rank() as f64, 1.0];
+    ///     c.all_reduce_sum(&mut v).unwrap();
+    ///     v
+    /// });
+    /// assert!(sums.iter().all(|v| v == &vec![3.0, 3.0]));
+    /// ```
+    pub fn run<T: Send>(size: usize, f: impl Fn(LocalGroup) -> T + Sync) -> Vec<T> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = LocalGroup::new(size)
+                .into_iter()
+                .map(|c| {
+                    let f = &f;
+                    s.spawn(move || f(c))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a rank panicked"))
+                .collect()
+        })
+    }
+
     /// Deposits `values`, waits for every rank, runs `read` on all deposits, waits again (so no
     /// rank overwrites a slot another is still reading).
     fn exchange<T>(&self, values: &[f64], read: impl FnOnce(&[Vec<f64>]) -> T) -> Result<T> {

@@ -7,25 +7,11 @@ use gradus_dist::{Communicator, DistError, GradientReducer, LocalGroup, ReduceOr
 use gradus_nn::Param;
 use gradus_tensor::{DType, Tensor};
 
-/// Runs `f` on every rank of a thread group of `n`; returns the results by rank.
-fn on_ranks<T: Send>(n: usize, f: impl Fn(LocalGroup) -> T + Sync) -> Vec<T> {
-    std::thread::scope(|s| {
-        let handles: Vec<_> = LocalGroup::new(n)
-            .into_iter()
-            .map(|c| {
-                let f = &f;
-                s.spawn(move || f(c))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    })
-}
-
 #[test]
 fn fixed_order_sums_give_every_rank_the_same_bits_and_the_rank_order_sum() {
     // values whose sum depends on the order: 1e16 + 1 - 1e16
     let vals = [1e16, 1.0, -1e16, 3.0];
-    let out = on_ranks(4, |c| {
+    let out = LocalGroup::run(4, |c| {
         let mut v = vec![vals[c.rank()]];
         c.reduce_sum(&mut v, ReduceOrder::Fixed).unwrap();
         v[0]
@@ -39,7 +25,7 @@ fn fixed_order_sums_give_every_rank_the_same_bits_and_the_rank_order_sum() {
 
 #[test]
 fn gather_and_broadcast_move_every_rank_s_values() {
-    let out = on_ranks(3, |c| {
+    let out = LocalGroup::run(3, |c| {
         let mut all = vec![0.0; 6];
         c.all_gather(&[c.rank() as f64, 10.0], &mut all).unwrap();
         let mut b = vec![c.rank() as f64 + 0.5];
@@ -54,7 +40,7 @@ fn gather_and_broadcast_move_every_rank_s_values() {
 
 #[test]
 fn ranks_passing_buffers_of_different_lengths_get_an_error_naming_the_rank() {
-    let out = on_ranks(2, |c| {
+    let out = LocalGroup::run(2, |c| {
         let mut v = vec![0.0; 1 + c.rank()];
         c.all_reduce_sum(&mut v)
     });
@@ -77,7 +63,7 @@ fn param(values: &[f64]) -> Param {
 fn the_bucketed_mean_is_the_sample_weighted_mean_of_the_ranks_gradients() {
     // rank r: gradient (r + 1) * [1, 2, 3] on `a`, [r] on `b` (none on rank 0), none on `c`;
     // weights 1, 2, 3; buckets so small each parameter has its own
-    let out = on_ranks(3, |c| {
+    let out = LocalGroup::run(3, |c| {
         let r = c.rank() as f64;
         let named = vec![
             ("a".to_string(), param(&[0.0; 3])),
@@ -114,7 +100,7 @@ fn the_bucketed_mean_is_the_sample_weighted_mean_of_the_ranks_gradients() {
 
 #[test]
 fn ranks_out_of_sync_are_named_with_the_parameter() {
-    let out = on_ranks(2, |c| {
+    let out = LocalGroup::run(2, |c| {
         let named = vec![("w".to_string(), param(&[1.0, c.rank() as f64]))];
         check_in_sync(&c, &named)
     });

@@ -7,20 +7,6 @@ use gradus_dist::{Communicator, DistError, GradientReducer, LocalGroup, ReduceOr
 use gradus_nn::Param;
 use gradus_tensor::{DType, Result, Tensor};
 
-/// Runs `f` on every rank of a thread group of `n`; returns the results by rank.
-fn on_ranks<T: Send>(n: usize, f: impl Fn(LocalGroup) -> T + Sync) -> Vec<T> {
-    std::thread::scope(|s| {
-        let handles: Vec<_> = LocalGroup::new(n)
-            .into_iter()
-            .map(|c| {
-                let f = &f;
-                s.spawn(move || f(c))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    })
-}
-
 /// A two-layer network's parameters (`w1` also used by the last layer, tied), one no loss
 /// uses (`unused`, in the first bucket the reducer cuts when `unused_last`), and one only rank
 /// 0's loss uses (`rank0`).
@@ -64,7 +50,7 @@ fn reduced(
     unused_last: bool,
     overlap: bool,
 ) -> Vec<Vec<Option<Vec<f64>>>> {
-    on_ranks(ranks, |c| {
+    LocalGroup::run(ranks, |c| {
         let named = params(unused_last);
         let reducer = GradientReducer::new(cap_mb, ReduceOrder::Fixed).unwrap();
         let weight = c.rank() as f64 + 1.0;
@@ -106,7 +92,7 @@ fn overlapped_and_after_backward_reductions_give_the_same_gradients() {
 
 #[test]
 fn the_launcher_starts_buckets_in_order_and_runs_them_all_when_the_work_fails() {
-    let out = on_ranks(2, |c| {
+    let out = LocalGroup::run(2, |c| {
         let mut buckets = vec![vec![0.0; 2], vec![0.0; 1]];
         let r = c.rank() as f64;
         let result =

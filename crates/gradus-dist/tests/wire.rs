@@ -7,20 +7,6 @@ use gradus_dist::{Communicator, GradientReducer, LocalGroup, ReduceOrder, WireDt
 use gradus_nn::Param;
 use gradus_tensor::{DType, Tensor};
 
-/// Runs `f` on every rank of a thread group of `n`; returns the results by rank.
-fn on_ranks<T: Send>(n: usize, f: impl Fn(LocalGroup) -> T + Sync) -> Vec<T> {
-    std::thread::scope(|s| {
-        let handles: Vec<_> = LocalGroup::new(n)
-            .into_iter()
-            .map(|c| {
-                let f = &f;
-                s.spawn(move || f(c))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    })
-}
-
 /// Rank `r`'s value `i`: magnitudes far apart, so that the sum's bits depend on its order.
 fn value(r: usize, i: usize) -> f64 {
     let scale = [1e16, 1.0, -1e16, 3.0][r % 4];
@@ -33,7 +19,7 @@ fn fixed_sums_are_the_rank_order_sum_for_any_rank_count_and_length() {
         // lengths below, at and off multiples of the rank count, and an empty bucket
         for len in [0, 1, 2, 5, 7, 8, 13] {
             for wire in [WireDtype::F64, WireDtype::F32] {
-                let out = on_ranks(ranks, |c| {
+                let out = LocalGroup::run(ranks, |c| {
                     let mut v: Vec<f64> = (0..len).map(|i| value(c.rank(), i)).collect();
                     c.reduce_sum_wire(&mut v, ReduceOrder::Fixed, wire).unwrap();
                     v
@@ -65,7 +51,7 @@ fn fixed_sums_are_the_rank_order_sum_for_any_rank_count_and_length() {
 
 #[test]
 fn transport_order_f32_sums_add_in_f32() {
-    let out = on_ranks(3, |c| {
+    let out = LocalGroup::run(3, |c| {
         // 2^24 + 1 + 1: f32 additions lose both ones, an f64 sum keeps them
         let mut v = vec![[16_777_216.0, 1.0, 1.0][c.rank()], c.rank() as f64];
         c.reduce_sum_wire(&mut v, ReduceOrder::Transport, WireDtype::F32)
@@ -79,7 +65,7 @@ fn transport_order_f32_sums_add_in_f32() {
 
 #[test]
 fn all_to_all_hands_rank_r_chunk_r_of_every_rank() {
-    let out = on_ranks(3, |c| {
+    let out = LocalGroup::run(3, |c| {
         let r = c.rank() as f64;
         let send: Vec<f64> = (0..6).map(|i| 10.0 * r + i as f64).collect();
         let mut recv = vec![0.0; 6];
@@ -163,7 +149,7 @@ fn ddp_grads(
     order: ReduceOrder,
     overlap: bool,
 ) -> Vec<(Vec<Vec<f64>>, usize, WireDtype)> {
-    on_ranks(ranks, |c| {
+    LocalGroup::run(ranks, |c| {
         let named = model(dtype);
         let shard: Vec<usize> = (c.rank()..12).step_by(ranks).collect();
         let root = loss(&named, &shard, dtype);

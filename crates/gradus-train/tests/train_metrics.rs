@@ -107,16 +107,11 @@ fn check(task: Task) {
                 .fit(&data, None, dir.path(), false)
                 .unwrap();
         } else {
-            std::thread::scope(|s| {
-                for c in LocalGroup::new(ranks) {
-                    let (task, data, out) = (task, &data, dir.path());
-                    s.spawn(move || {
-                        let p = DataParallel::new(Arc::new(c), GradientReducer::default());
-                        trainer(task, false, Some(p))
-                            .fit(data, None, out, false)
-                            .unwrap();
-                    });
-                }
+            LocalGroup::run(ranks, |c| {
+                let p = DataParallel::new(Arc::new(c), GradientReducer::default());
+                trainer(task, false, Some(p))
+                    .fit(&data, None, dir.path(), false)
+                    .unwrap();
             });
         }
         for name in &names {
