@@ -10,8 +10,7 @@
 //!   [`keep_probability`] (subsampling of frequent words).
 //! - [`sgns_grad`]: the loss and both tables' gradients in one pass without a graph (the
 //!   training loop's fast path, tested equal to the composed one); [`sgns_sgd`]: word2vec's own
-//!   per-pair SGD in place (sparse SGD), as gensim trains; [`RowAdam`]: SparseAdam's update
-//!   over distinct rows in parallel.
+//!   per-pair SGD in place (sparse SGD), as gensim trains.
 //! - [`SkipGram`], [`train_skipgram`] and [`WordVectors`] (cosine neighbours, analogies).
 //!
 //! ```
@@ -24,7 +23,6 @@
 #![warn(missing_docs)]
 
 mod error;
-mod row_adam;
 mod sampling;
 mod sgns;
 mod sgns_sgd;
@@ -34,7 +32,6 @@ mod vocab;
 mod word_vectors;
 
 pub use error::{EmbedError, Result};
-pub use row_adam::RowAdam;
 pub use sampling::{keep_probability, NegativeSampler};
 pub use sgns::{sgns_grad, SgnsGrad};
 pub use sgns_sgd::sgns_sgd;

@@ -3,8 +3,8 @@
 //! row-sparse gradients and [`SparseAdam`].
 
 use crate::{
-    keep_probability, sgns_grad, sgns_sgd, EmbedError, NegativeSampler, Result, RowAdam,
-    SparseEmbedding, Vocab, WordVectors,
+    keep_probability, sgns_grad, sgns_sgd, EmbedError, NegativeSampler, Result, SparseEmbedding,
+    Vocab, WordVectors,
 };
 use gradus_nn::loss::{bce_with_logits, Reduction};
 use gradus_optim::{SparseAdam, SparseGrad};
@@ -40,8 +40,8 @@ pub struct SkipGramConfig {
 /// The optimizer of [`train_skipgram`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum SkipGramOptimizer {
-    /// [`SparseAdam`]'s update ([`RowAdam`]) over each batch's mean loss from the fused
-    /// gradient ([`SkipGram::step_row_adam`], equal to the autodiff graph of [`SkipGram::step`]).
+    /// [`SparseAdam`] over each batch's mean loss from the fused gradient
+    /// ([`SkipGram::step_fused`], equal to the autodiff graph of [`SkipGram::step`]).
     SparseAdam,
     /// word2vec's plain SGD on each pair's loss in turn ([`crate::sgns_sgd`]), the rate falling
     /// linearly from `lr` to `min_lr` over the training words (gensim's `alpha`, `min_alpha`:
@@ -202,43 +202,6 @@ impl SkipGram {
         })
     }
 
-    /// [`SkipGram::step_fused`] with [`RowAdam`] for the two tables (`opts`: input, output)
-    /// instead of [`SparseAdam`]: the same update (tested bit for bit), rows in parallel. The
-    /// training loop's SparseAdam path.
-    ///
-    /// # Errors
-    /// As [`SkipGram::step_fused`].
-    pub fn step_row_adam(
-        &self,
-        opts: &mut [RowAdam; 2],
-        centers: &[usize],
-        contexts: &[usize],
-        negatives: &[usize],
-    ) -> Result<f64> {
-        let (input, output) = (self.input.weight.tensor(), self.output.weight.tensor());
-        let dim = input.shape()[1];
-        macro_rules! run {
-            ($t:ty) => {{
-                let g = input.with_data(|i: &[$t]| {
-                    output.with_data(|o: &[$t]| sgns_grad(i, o, dim, centers, contexts, negatives))
-                })???;
-                opts[0].step(&g.input_rows, &g.input_grad)?;
-                opts[1].step(&g.output_rows, &g.output_grad)?;
-                g.loss
-            }};
-        }
-        Ok(match input.dtype() {
-            DType::F32 => run!(f32),
-            DType::F64 => run!(f64),
-            other => {
-                return Err(EmbedError::Invalid {
-                    key: "dtype",
-                    detail: format!("of the tables is {other:?}; the fused step takes f32 or f64"),
-                })
-            }
-        })
-    }
-
     fn apply<T: Element>(
         &self,
         opt: &mut SparseAdam,
@@ -330,10 +293,10 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
     let sampler = NegativeSampler::new(vocab.counts(), 0.75);
     let mut rng = Rng::seed(cfg.seed);
     let model = SkipGram::new(vocab.len(), cfg.dim, &mut rng);
-    let mut opt = [
-        RowAdam::new(model.input.weight.clone(), cfg.lr)?,
-        RowAdam::new(model.output.weight.clone(), cfg.lr)?,
-    ];
+    let mut opt = SparseAdam::new(
+        &[model.input.weight.clone(), model.output.weight.clone()],
+        cfg.lr,
+    )?;
     let planned = (ids.len() * cfg.epochs).max(1);
     let (mut centers, mut contexts) = (Vec::new(), Vec::new());
     let mut report = Progress::default();
@@ -350,7 +313,7 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
             .collect();
         let loss = match cfg.optimizer {
             SkipGramOptimizer::SparseAdam => {
-                model.step_row_adam(&mut opt, centers, contexts, &negatives)?
+                model.step_fused(&mut opt, centers, contexts, &negatives)?
             }
             SkipGramOptimizer::Sgd { min_lr } => {
                 let progress = report.words as f64 / planned as f64;

@@ -3,7 +3,7 @@
 //! central differences; and training results that do not depend on the number of threads.
 
 use gradus_embed::{
-    sgns_grad, sgns_sgd, train_skipgram, RowAdam, SkipGram, SkipGramConfig, SkipGramOptimizer,
+    sgns_grad, sgns_sgd, train_skipgram, SkipGram, SkipGramConfig, SkipGramOptimizer,
     SparseEmbedding,
 };
 use gradus_nn::loss::{bce_with_logits, Reduction};
@@ -241,54 +241,4 @@ fn sgd_config_errors_name_the_key() {
     };
     let e = train_skipgram(&text, &cfg).unwrap_err().to_string();
     assert!(e.contains("`lr`") && e.contains("min_lr 0.1"), "{e}");
-}
-
-#[test]
-fn row_adam_equals_sparse_adam_bit_for_bit() {
-    // f32 and f64 tables, three steps of the fused gradient's distinct rows
-    for dtype in [DType::F32, DType::F64] {
-        let mut rng = Rng::seed(6);
-        let init = rng.uniform(&[VOCAB, DIM], -0.8, 0.8, dtype);
-        let (a, b) = (
-            gradus_tensor::Param::new(init.clone()),
-            gradus_tensor::Param::new(init.to_dtype(dtype).unwrap().add_scalar(0.0).unwrap()),
-        );
-        let mut sparse = SparseAdam::new(std::slice::from_ref(&a), 0.05).unwrap();
-        let mut rows = RowAdam::new(b.clone(), 0.05).unwrap();
-        for t in 0..3 {
-            let ids: Vec<usize> = [4, 1, 6, 0].iter().map(|i| (i + t) % VOCAB).collect();
-            let g: Vec<f64> = (0..ids.len() * DIM)
-                .map(|k| ((k + t) as f64 * 0.7).sin())
-                .collect();
-            let gt = Tensor::from_vec(g.clone(), &[ids.len(), DIM])
-                .unwrap()
-                .to_dtype(dtype)
-                .unwrap();
-            sparse
-                .step(&[Some(
-                    gradus_optim::SparseGrad::new(ids.clone(), gt.clone()).unwrap(),
-                )])
-                .unwrap();
-            match dtype {
-                DType::F32 => rows.step(&ids, &gt.to_vec::<f32>().unwrap()).unwrap(),
-                _ => rows.step(&ids, &g).unwrap(),
-            }
-        }
-        assert_eq!(
-            a.tensor().to_vec_f64(),
-            b.tensor().to_vec_f64(),
-            "{dtype:?}"
-        );
-    }
-    let t = gradus_tensor::Param::new(Tensor::zeros(&[3, 2], DType::F32));
-    let mut opt = RowAdam::new(t, 0.1).unwrap();
-    let e = opt.step::<f32>(&[1, 1], &[0.0; 4]).unwrap_err().to_string();
-    assert!(e.contains("row 1 is repeated"), "{e}");
-    assert!(opt.step::<f32>(&[3], &[0.0; 2]).is_err());
-    assert!(opt.step::<f32>(&[0], &[0.0; 3]).is_err());
-    assert!(RowAdam::new(
-        gradus_tensor::Param::new(Tensor::zeros(&[3], DType::F32)),
-        0.1
-    )
-    .is_err());
 }

@@ -4,6 +4,7 @@
 
 use crate::{OptimError, ParamRef, Result};
 use gradus_tensor::{DType, Element, Param, Tensor, TensorError};
+use rayon::prelude::*;
 
 /// A row-sparse gradient of a parameter `[rows, ..]`: `values[k]` is the gradient of row
 /// `indices[k]` (PyTorch's sparse COO gradient of an `nn.Embedding(sparse=True)`). Indices may
@@ -51,23 +52,33 @@ impl SparseGrad {
         &self.values
     }
 
-    /// Duplicate indices merged by summing their rows, indices ascending, as `[(row, values)]`
-    /// in f64 (torch's `coalesce`).
-    fn coalesced(&self, width: usize) -> Vec<(usize, Vec<f64>)> {
+    /// The rows to update and their gradients, `(rows, values [rows.len() * width])` in f64:
+    /// duplicate indices merged by summing their rows in order (torch's `coalesce`), indices
+    /// ascending; indices that are already distinct are kept in their order, without a sort.
+    fn coalesced(&self, width: usize, table_rows: usize) -> (Vec<usize>, Vec<f64>) {
         let v = self.values.to_vec_f64();
+        let mut seen = vec![false; table_rows];
+        let distinct = self
+            .indices
+            .iter()
+            .all(|&r| !std::mem::replace(&mut seen[r], true));
+        if distinct {
+            return (self.indices.clone(), v);
+        }
         let mut order: Vec<usize> = (0..self.indices.len()).collect();
         order.sort_by_key(|&k| self.indices[k]);
-        let mut out: Vec<(usize, Vec<f64>)> = Vec::new();
+        let (mut rows, mut sums): (Vec<usize>, Vec<f64>) = (Vec::new(), Vec::new());
         for k in order {
             let row = &v[k * width..(k + 1) * width];
-            match out.last_mut() {
-                Some((r, acc)) if *r == self.indices[k] => {
-                    acc.iter_mut().zip(row).for_each(|(a, b)| *a += b)
-                }
-                _ => out.push((self.indices[k], row.to_vec())),
+            if rows.last() == Some(&self.indices[k]) {
+                let at = sums.len() - width;
+                sums[at..].iter_mut().zip(row).for_each(|(a, b)| *a += b);
+            } else {
+                rows.push(self.indices[k]);
+                sums.extend_from_slice(row);
             }
         }
-        out
+        (rows, sums)
     }
 }
 
@@ -252,7 +263,7 @@ impl SparseAdam {
             sign: if self.maximize { -1.0 } else { 1.0 },
             width,
         };
-        let rows = g.coalesced(width);
+        let rows = g.coalesced(width, rows);
         match p.dtype() {
             DType::F32 => rule.apply::<f32>(&p, &st.exp_avg, &st.exp_avg_sq, &rows),
             DType::F64 => rule.apply::<f64>(&p, &st.exp_avg, &st.exp_avg_sq, &rows),
@@ -276,35 +287,48 @@ struct RowRule {
 }
 
 impl RowRule {
+    /// The update of the distinct `rows` (`grads [rows.len() * width]`), rows in parallel: each
+    /// touches only its own span of the parameter and its moments.
     fn apply<T: Element>(
         &self,
         p: &Tensor,
         m: &Tensor,
         v: &Tensor,
-        rows: &[(usize, Vec<f64>)],
+        (rows, grads): &(Vec<usize>, Vec<f64>),
     ) -> Result<()> {
         let (b1, b2) = self.betas;
         let bc1 = 1.0 - b1.powi(self.step as i32);
         let bc2 = 1.0 - b2.powi(self.step as i32);
         let step_size = self.lr * bc2.sqrt() / bc1;
         let w = self.width;
+        if w == 0 {
+            return Ok(());
+        }
+        // each table row's place among the gradient's rows (usize::MAX: untouched)
+        let mut slot = vec![usize::MAX; p.shape().first().copied().unwrap_or(0)];
+        for (k, &r) in rows.iter().enumerate() {
+            slot[r] = k;
+        }
         m.update_data(|m: &mut [T]| {
             v.update_data(|v: &mut [T]| {
                 p.update_data(|p: &mut [T]| {
-                    for (r, g) in rows {
-                        let span = r * w..(r + 1) * w;
-                        let (pr, mr, vr) =
-                            (&mut p[span.clone()], &mut m[span.clone()], &mut v[span]);
-                        for j in 0..w {
-                            let gj = self.sign * g[j];
-                            let mj = b1 * mr[j].to_f64() + (1.0 - b1) * gj;
-                            let vj = b2 * vr[j].to_f64() + (1.0 - b2) * gj * gj;
-                            mr[j] = T::from_f64(mj);
-                            vr[j] = T::from_f64(vj);
-                            let pj = pr[j].to_f64() - step_size * mj / (vj.sqrt() + self.eps);
-                            pr[j] = T::from_f64(pj);
-                        }
-                    }
+                    p.par_chunks_mut(w)
+                        .zip(m.par_chunks_mut(w))
+                        .zip(v.par_chunks_mut(w))
+                        .zip(slot.par_iter())
+                        .filter(|(_, &k)| k != usize::MAX)
+                        .for_each(|(((pr, mr), vr), &k)| {
+                            let g = &grads[k * w..(k + 1) * w];
+                            for j in 0..w {
+                                let gj = self.sign * g[j];
+                                let mj = b1 * mr[j].to_f64() + (1.0 - b1) * gj;
+                                let vj = b2 * vr[j].to_f64() + (1.0 - b2) * gj * gj;
+                                mr[j] = T::from_f64(mj);
+                                vr[j] = T::from_f64(vj);
+                                let pj = pr[j].to_f64() - step_size * mj / (vj.sqrt() + self.eps);
+                                pr[j] = T::from_f64(pj);
+                            }
+                        })
                 })
             })
         })???;
@@ -433,6 +457,55 @@ mod tests {
         {
             assert!((a - b).abs() < 1e-12, "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn distinct_rows_in_any_order_and_their_duplicates_give_the_same_bits() {
+        // the distinct fast path (rows as given) against the same gradient sorted, and against
+        // each row split into two halves that the coalescing sums back (exact in binary)
+        let run = |indices: Vec<usize>, rows: Vec<Vec<f32>>| -> Vec<u32> {
+            let p = Param::new(
+                Tensor::from_vec(
+                    (0..12).map(|i| i as f32 * 0.1).collect::<Vec<f32>>(),
+                    &[6, 2],
+                )
+                .unwrap(),
+            );
+            let mut opt = SparseAdam::new(std::slice::from_ref(&p), 0.05).unwrap();
+            for _ in 0..3 {
+                let values: Vec<f32> = rows.concat();
+                let g = Tensor::from_vec(values, &[indices.len(), 2]).unwrap();
+                opt.step(&[Some(SparseGrad::new(indices.clone(), g).unwrap())])
+                    .unwrap();
+            }
+            p.tensor()
+                .to_vec::<f32>()
+                .unwrap()
+                .iter()
+                .map(|x| x.to_bits())
+                .collect()
+        };
+        let unsorted = run(
+            vec![4, 0, 2],
+            vec![vec![0.5, -1.0], vec![2.0, 0.25], vec![-0.75, 1.5]],
+        );
+        let sorted = run(
+            vec![0, 2, 4],
+            vec![vec![2.0, 0.25], vec![-0.75, 1.5], vec![0.5, -1.0]],
+        );
+        let halves = run(
+            vec![4, 0, 2, 0, 4, 2],
+            vec![
+                vec![0.25, -0.5],
+                vec![1.0, 0.125],
+                vec![-0.375, 0.75],
+                vec![1.0, 0.125],
+                vec![0.25, -0.5],
+                vec![-0.375, 0.75],
+            ],
+        );
+        assert_eq!(unsorted, sorted);
+        assert_eq!(unsorted, halves);
     }
 
     #[test]
