@@ -141,3 +141,29 @@ fn zero_threads_is_an_error_naming_the_key() {
     let e = train_skipgram(&corpus(), &sgd(0)).unwrap_err().to_string();
     assert!(e.contains("`threads`"), "{e}");
 }
+
+#[test]
+fn shared_tables_give_back_every_row_for_any_row_length() {
+    // f32 rows are packed two values to a cell and copied four at a time: odd and short rows too
+    for dim in 1..=9 {
+        let values: Vec<f32> = (0..3 * dim).map(|i| i as f32 - 0.5).collect();
+        let t = SharedTable::new(&values, dim);
+        assert_eq!((t.len(), t.dim()), (3 * dim, dim));
+        assert_eq!(t.to_vec(), values, "dim {dim}");
+        let row: Vec<f32> = (0..dim).map(|i| -(i as f32)).collect();
+        t.store_row(1, &row);
+        let mut back = vec![0.0; dim];
+        t.load_row(1, &mut back);
+        assert_eq!(back, row);
+        t.load_row(2, &mut back);
+        assert_eq!(back, values[2 * dim..]);
+        let wide = SharedTable::new(
+            &values.iter().map(|&x| f64::from(x)).collect::<Vec<_>>(),
+            dim,
+        );
+        assert_eq!(
+            wide.to_vec(),
+            values.iter().map(|&x| f64::from(x)).collect::<Vec<_>>()
+        );
+    }
+}
