@@ -13,7 +13,8 @@ the nearest neighbours of the words.
 With --rounds N, each round runs gensim and then CMD (a gradus example printing "N words/s"),
 each in a fresh process, so both see the same moments of a shared machine; then the medians and
 the median of the per-round ratios (gradus / gensim: > 1 means gradus is faster). CMD gets
-RAYON_NUM_THREADS = --workers.
+RAYON_NUM_THREADS = --workers, which the word2vec example takes as its THREADS when not given
+(`sgd` on 2 threads runs Hogwild, as gensim's 2 workers).
 """
 import argparse, os, re, shlex, statistics, subprocess, sys, time
 

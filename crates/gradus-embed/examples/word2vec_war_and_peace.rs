@@ -3,14 +3,16 @@
 //! neighbours of a few words.
 //!
 //! ```text
-//! cargo run --release -p gradus-embed --example word2vec_war_and_peace -- [TEXT] [EPOCHS] [OPT]
+//! cargo run --release -p gradus-embed --example word2vec_war_and_peace -- [TEXT] [EPOCHS] [OPT] [THREADS]
 //! ```
 //! `TEXT` defaults to the shipped opening (`data/war-and-peace/excerpt.txt`, 52,000 words); the
 //! whole novel is Project Gutenberg eBook #2600 (its START/END lines are cut off here).
 //! `EPOCHS` defaults to 3. `OPT` is `sgd` (default: word2vec's per-pair SGD, rate 0.025 falling to
-//! 0.0001, as gensim; one thread) or `adam` (SparseAdam, rate 0.01, on batches of 1024 pairs from the
-//! fused gradient, pairs in parallel). Threads: `RAYON_NUM_THREADS`. `bench/word2vec_gensim.py` runs gensim
-//! on the same text and settings.
+//! 0.0001, as gensim) or `adam` (SparseAdam, rate 0.01, on batches of 1024 pairs from the
+//! fused gradient, pairs in parallel). `THREADS` (default: `RAYON_NUM_THREADS`, else all cores):
+//! `sgd` on 1 thread is deterministic, on more runs Hogwild as gensim's `workers`; `adam` runs
+//! on rayon's pool (`RAYON_NUM_THREADS`). `bench/word2vec_gensim.py` runs gensim on the same
+//! text and settings.
 use gradus_embed::{tokenize, train_skipgram, SkipGramConfig, SkipGramOptimizer};
 use std::error::Error;
 use std::time::Instant;
@@ -43,10 +45,18 @@ fn main() -> Result<(), Box<dyn Error>> {
         "adam" => (SkipGramOptimizer::SparseAdam, 0.01),
         other => return Err(format!("OPT `{other}`: expected sgd or adam").into()),
     };
+    let threads = match args
+        .get(3)
+        .or(std::env::var("RAYON_NUM_THREADS").ok().as_ref())
+    {
+        Some(s) => s.parse().map_err(|e| format!("THREADS `{s}`: {e}"))?,
+        None => SkipGramConfig::default().threads,
+    };
     let cfg = SkipGramConfig {
         epochs,
         optimizer,
         lr,
+        threads,
         ..Default::default()
     };
     let start = Instant::now();
@@ -63,7 +73,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         cfg.dim,
         cfg.window,
         cfg.negatives,
-        rayon_threads()
+        cfg.threads
     );
     println!(
         "gradus {:.0} words/s ({} words, {} pairs in {secs:.1} s); loss {:.3} (first 100 \
@@ -83,8 +93,4 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!("{w:>8}: {}", list.join(", "));
     }
     Ok(())
-}
-
-fn rayon_threads() -> String {
-    std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into())
 }

@@ -10,7 +10,10 @@
 //!   [`keep_probability`] (subsampling of frequent words).
 //! - [`sgns_grad`]: the loss and both tables' gradients in one pass without a graph (the
 //!   training loop's fast path, tested equal to the composed one); [`sgns_sgd`]: word2vec's own
-//!   per-pair SGD in place (sparse SGD), as gensim trains.
+//!   per-pair SGD in place (sparse SGD), as gensim trains; [`sgns_sgd_hogwild`]: the same on
+//!   [`SharedTable`]s that several threads update without locks (Hogwild, as word2vec's
+//!   `-threads` and gensim's `workers`), the rate ([`word2vec_lr`]) falling with the words of all
+//!   of them ([`WordClock`]).
 //! - [`SkipGram`], [`train_skipgram`] and [`WordVectors`] (cosine neighbours, analogies).
 //!
 //! ```
@@ -23,18 +26,24 @@
 #![warn(missing_docs)]
 
 mod error;
+mod hogwild;
 mod sampling;
+mod sgd_rate;
 mod sgns;
 mod sgns_sgd;
+mod shared_table;
 mod skipgram;
 mod sparse_embedding;
 mod vocab;
 mod word_vectors;
 
 pub use error::{EmbedError, Result};
+pub use hogwild::sgns_sgd_hogwild;
 pub use sampling::{keep_probability, NegativeSampler};
+pub use sgd_rate::{word2vec_lr, WordClock};
 pub use sgns::{sgns_grad, SgnsGrad};
 pub use sgns_sgd::sgns_sgd;
+pub use shared_table::{AtomicFloat, SharedTable};
 pub use skipgram::{train_skipgram, SkipGram, SkipGramConfig, SkipGramOptimizer, SkipGramReport};
 pub use sparse_embedding::{Lookup, SparseEmbedding};
 pub use vocab::{tokenize, Vocab};

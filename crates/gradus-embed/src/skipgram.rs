@@ -2,9 +2,10 @@
 //! it, scored against `negatives` words drawn from the unigram^0.75 distribution; trained with
 //! row-sparse gradients and [`SparseAdam`].
 
+use crate::hogwild::{train_hogwild, Text};
 use crate::{
-    keep_probability, sgns_grad, sgns_sgd, EmbedError, NegativeSampler, Result, SparseEmbedding,
-    Vocab, WordVectors,
+    keep_probability, sgns_grad, sgns_sgd, word2vec_lr, EmbedError, NegativeSampler, Result,
+    SparseEmbedding, Vocab, WordVectors,
 };
 use gradus_nn::loss::{bce_with_logits, Reduction};
 use gradus_optim::{SparseAdam, SparseGrad};
@@ -35,6 +36,13 @@ pub struct SkipGramConfig {
     pub optimizer: SkipGramOptimizer,
     /// Seed of the init, subsampling, windows and negatives.
     pub seed: u64,
+    /// Threads of [`SkipGramOptimizer::Sgd`] (word2vec's `-threads`, gensim's `workers`;
+    /// default: all cores, [`std::thread::available_parallelism`]). 1 runs one deterministic
+    /// pass over the text; more run Hogwild ([`crate::sgns_sgd_hogwild`]): pieces of 10,000
+    /// tokens taken in turn, shared tables updated without locks, the rate falling with the
+    /// words of all threads ([`crate::WordClock`]); not bitwise reproducible. SparseAdam
+    /// ignores it (its fused step runs on rayon's pool: `RAYON_NUM_THREADS`).
+    pub threads: usize,
 }
 
 /// The optimizer of [`train_skipgram`].
@@ -45,7 +53,8 @@ pub enum SkipGramOptimizer {
     SparseAdam,
     /// word2vec's plain SGD on each pair's loss in turn ([`crate::sgns_sgd`]), the rate falling
     /// linearly from `lr` to `min_lr` over the training words (gensim's `alpha`, `min_alpha`:
-    /// 0.025, 0.0001). Single-threaded and deterministic (gensim runs workers Hogwild-style).
+    /// 0.025, 0.0001). On [`SkipGramConfig::threads`] threads: one is deterministic, more run
+    /// Hogwild as gensim's workers.
     Sgd {
         /// The rate at the end.
         min_lr: f64,
@@ -65,6 +74,7 @@ impl Default for SkipGramConfig {
             lr: 0.01,
             optimizer: SkipGramOptimizer::SparseAdam,
             seed: 0,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -247,8 +257,8 @@ pub struct SkipGramReport {
 /// Trains skip-gram with negative sampling on `tokens` (e.g. [`crate::tokenize`]'s output).
 ///
 /// # Errors
-/// [`EmbedError::Invalid`] for a zero `dim`, `window`, `batch` or `epochs`, or a vocabulary that
-/// `min_count` leaves empty.
+/// [`EmbedError::Invalid`] for a zero `dim`, `window`, `batch`, `epochs` or `threads`, or a
+/// vocabulary that `min_count` leaves empty.
 ///
 /// ```
 /// use gradus_embed::{train_skipgram, SkipGramConfig};
@@ -263,6 +273,7 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
         ("window", cfg.window),
         ("batch", cfg.batch),
         ("epochs", cfg.epochs),
+        ("threads", cfg.threads),
     ] {
         if v == 0 {
             return Err(EmbedError::Invalid {
@@ -293,6 +304,17 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
     let sampler = NegativeSampler::new(vocab.counts(), 0.75);
     let mut rng = Rng::seed(cfg.seed);
     let model = SkipGram::new(vocab.len(), cfg.dim, &mut rng);
+    if let SkipGramOptimizer::Sgd { min_lr } = cfg.optimizer {
+        if cfg.threads > 1 {
+            let text = Text {
+                ids: &ids,
+                keep: &keep,
+                sampler: &sampler,
+            };
+            let report = train_hogwild(&model, &text, cfg, min_lr)?;
+            return finish(&model, vocab, cfg, report);
+        }
+    }
     let mut opt = SparseAdam::new(
         &[model.input.weight.clone(), model.output.weight.clone()],
         cfg.lr,
@@ -316,8 +338,7 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
                 model.step_fused(&mut opt, centers, contexts, &negatives)?
             }
             SkipGramOptimizer::Sgd { min_lr } => {
-                let progress = report.words as f64 / planned as f64;
-                let lr = cfg.lr - (cfg.lr - min_lr) * progress.min(1.0);
+                let lr = word2vec_lr(cfg.lr, min_lr, report.words, planned as u64);
                 model.step_sgd(lr, centers, contexts, &negatives)? / centers.len() as f64
             }
         };
@@ -353,6 +374,15 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
         flush(&mut centers, &mut contexts, &mut rng, &mut report)?;
         report.words = epoch_start + ids.len() as u64;
     }
+    finish(&model, vocab, cfg, report)
+}
+
+fn finish(
+    model: &SkipGram,
+    vocab: Vocab,
+    cfg: &SkipGramConfig,
+    report: Progress,
+) -> Result<SkipGramReport> {
     let vectors = model.input.weight.tensor().to_vec::<f32>()?;
     Ok(SkipGramReport {
         vectors: WordVectors::new(vocab, vectors, cfg.dim)?,
@@ -362,9 +392,10 @@ pub fn train_skipgram<S: AsRef<str>>(tokens: &[S], cfg: &SkipGramConfig) -> Resu
     })
 }
 
+/// Losses per step, words passed and pairs trained, as training goes.
 #[derive(Default)]
-struct Progress {
-    losses: Vec<f64>,
-    words: u64,
-    pairs: u64,
+pub(crate) struct Progress {
+    pub losses: Vec<f64>,
+    pub words: u64,
+    pub pairs: u64,
 }

@@ -7,15 +7,20 @@ use gradus_tensor::Rng;
 
 #[test]
 fn words_sharing_contexts_are_closer_than_random_pairs_with_sparse_adam() {
-    learns(SkipGramOptimizer::SparseAdam, 0.02);
+    learns(SkipGramOptimizer::SparseAdam, 0.02, 1);
 }
 
 #[test]
 fn words_sharing_contexts_are_closer_than_random_pairs_with_word2vec_sgd() {
-    learns(SkipGramOptimizer::Sgd { min_lr: 1e-4 }, 0.025);
+    learns(SkipGramOptimizer::Sgd { min_lr: 1e-4 }, 0.025, 1);
 }
 
-fn learns(optimizer: SkipGramOptimizer, lr: f64) {
+#[test]
+fn words_sharing_contexts_are_closer_than_random_pairs_with_hogwild_sgd_on_two_threads() {
+    learns(SkipGramOptimizer::Sgd { min_lr: 1e-4 }, 0.025, 2);
+}
+
+fn learns(optimizer: SkipGramOptimizer, lr: f64, threads: usize) {
     let (topics, per_topic) = (6, 8);
     let word = |t: usize, w: usize| format!("t{t}w{w}");
     let mut rng = Rng::seed(11);
@@ -35,6 +40,7 @@ fn learns(optimizer: SkipGramOptimizer, lr: f64) {
         batch: 256,
         lr,
         optimizer,
+        threads,
         ..Default::default()
     };
     let r = train_skipgram(&text, &cfg).unwrap();
