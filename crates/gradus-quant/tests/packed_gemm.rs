@@ -131,13 +131,17 @@ fn unfused(l: &QLinear, x: &[f32], rows: usize, relu: bool) -> Vec<f32> {
         .collect();
     let mut acc = vec![0i32; rows * n];
     gemm_u8i8_with(Int8Path::Portable, rows, n, k, &q, &l.weight, &mut acc);
+    let row_sums: Vec<i32> = l
+        .weight
+        .chunks(k)
+        .map(|r| r.iter().map(|&v| v as i32).sum())
+        .collect();
     let mut y = vec![0f32; rows * n];
-    for i in 0..rows {
-        let (p, z) = (params[i], params[i].zero_point as i32);
-        for j in 0..n {
-            let rs: i32 = l.weight[j * k..(j + 1) * k].iter().map(|&v| v as i32).sum();
-            let v = (acc[i * n + j] - z * rs) as f32 * (p.scale * l.weight_scale[j]) + l.bias[j];
-            y[i * n + j] = if relu { v.max(0.0) } else { v };
+    for ((yr, ar), p) in y.chunks_mut(n).zip(acc.chunks(n)).zip(&params) {
+        let z = p.zero_point as i32;
+        for (j, (y, &acc)) in yr.iter_mut().zip(ar).enumerate() {
+            let v = (acc - z * row_sums[j]) as f32 * (p.scale * l.weight_scale[j]) + l.bias[j];
+            *y = if relu { v.max(0.0) } else { v };
         }
     }
     y
