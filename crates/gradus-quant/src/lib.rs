@@ -9,6 +9,9 @@
 //!   [`observer::MinMaxObserver`] over a few calibration batches.
 //! - Both multiply with `gradus_tensor::gemm_i8` (i32 accumulation; AVX2 `vpmaddubsw` or VNNI
 //!   `vpdpbusd` where the CPU has them, each tested bit for bit against the portable loops).
+//!   `QLinear` uses [`packed_gemm`] instead: its weights packed once in the layout of a `4 x 16`
+//!   register-tiled micro-kernel, with dequantization, bias and ReLU done on the tiles as they
+//!   leave the registers (the same integers, the same f32 results).
 //! - [`model::QuantizedModel`]: the layers in order, run on reused buffers with no autodiff tape
 //!   ([`model::QuantizedModel::predict_into`]); it is also a `Module` ([`module`]).
 //! - [`predictor::Predictor`]: the same program with the layers kept in f32
@@ -47,6 +50,7 @@ pub mod linear;
 pub mod model;
 pub mod module;
 pub mod observer;
+pub mod packed_gemm;
 pub mod predictor;
 pub mod scheme;
 

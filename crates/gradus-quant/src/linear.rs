@@ -2,8 +2,9 @@
 //! weights with per-output-channel scales, each input row quantized on the fly with its own range.
 
 use crate::error::{QuantError, Result};
-use crate::scheme::{quantize_per_channel, row_sums, ActQuant};
-use gradus_tensor::gemm_i8::gemm_u8i8;
+use crate::packed_gemm::{self, PackedWeights, Sink, MR, NR};
+use crate::scheme::{quantize_per_channel, quantize_rows, row_sums, ActQuant};
+use gradus_tensor::gemm_i8::Int8Path;
 
 /// `y = x · Wᵀ + b` with `W` in int8: `x` `[rows, in_features]` → `y` `[rows, out_features]`.
 #[derive(Clone, Debug)]
@@ -20,13 +21,14 @@ pub struct QLinear {
     pub out_features: usize,
     /// `[out_features]`: sums of the int8 weight rows (zero-point correction).
     row_sum: Vec<i32>,
+    /// `weight` in the GEMM micro-kernel's layout, packed once here.
+    packed: PackedWeights,
 }
 
 /// Buffers a forward pass reuses between calls.
 #[derive(Default, Debug)]
 pub struct Scratch {
     q: Vec<u8>,
-    acc: Vec<i32>,
     params: Vec<ActQuant>,
 }
 
@@ -70,7 +72,9 @@ impl QLinear {
             )));
         }
         let row_sum = row_sums(&weight, inp);
+        let packed = PackedWeights::pack(&weight, out, inp);
         Ok(QLinear {
+            packed,
             weight,
             weight_scale,
             bias,
@@ -86,6 +90,37 @@ impl QLinear {
     /// # Errors
     /// [`QuantError::Shape`] when `x` is not `rows · in_features` long.
     pub fn forward(&self, x: &[f32], rows: usize, y: &mut Vec<f32>, s: &mut Scratch) -> Result<()> {
+        self.forward_with(Int8Path::best(), x, rows, false, y, s)
+    }
+
+    /// [`Self::forward`] followed by ReLU (`max(y, 0)`), fused into the GEMM's epilogue.
+    ///
+    /// # Errors
+    /// [`QuantError::Shape`] when `x` is not `rows · in_features` long.
+    pub fn forward_relu(
+        &self,
+        x: &[f32],
+        rows: usize,
+        y: &mut Vec<f32>,
+        s: &mut Scratch,
+    ) -> Result<()> {
+        self.forward_with(Int8Path::best(), x, rows, true, y, s)
+    }
+
+    /// [`Self::forward`] (then ReLU if `relu`) with the int8 products on `path` (tests compare
+    /// paths; an unavailable one falls back to the portable loops).
+    ///
+    /// # Errors
+    /// [`QuantError::Shape`] when `x` is not `rows · in_features` long.
+    pub fn forward_with(
+        &self,
+        path: Int8Path,
+        x: &[f32],
+        rows: usize,
+        relu: bool,
+        y: &mut Vec<f32>,
+        s: &mut Scratch,
+    ) -> Result<()> {
         let (k, n) = (self.in_features, self.out_features);
         if x.len() != rows * k {
             return Err(QuantError::Shape(format!(
@@ -93,24 +128,70 @@ impl QLinear {
                 x.len()
             )));
         }
-        s.q.resize(rows * k, 0);
-        s.params.clear();
-        for (xr, qr) in x.chunks(k.max(1)).zip(s.q.chunks_mut(k.max(1))) {
-            let p = ActQuant::of(xr);
-            xr.iter().zip(qr).for_each(|(&v, q)| *q = p.quantize(v));
-            s.params.push(p);
-        }
+        let kp = self.packed.k_padded();
+        s.q.resize(rows * kp, 0);
         s.params.resize(rows, ActQuant::from_range(0.0, 0.0));
-        s.acc.resize(rows * n, 0);
-        gemm_u8i8(rows, n, k, &s.q, &self.weight, &mut s.acc);
+        quantize_rows(x, k, &mut s.q, kp, &mut s.params);
         y.resize(rows * n, 0.0);
-        for ((yr, ar), p) in y.chunks_mut(n).zip(s.acc.chunks(n)).zip(&s.params) {
-            let z = p.zero_point as i32;
-            let per_out = self.row_sum.iter().zip(&self.weight_scale).zip(&self.bias);
-            for ((y, &acc), ((&rs, &ws), &b)) in yr.iter_mut().zip(ar).zip(per_out) {
-                *y = (acc - z * rs) as f32 * (p.scale * ws) + b;
+        let sink = Epilogue {
+            y: y.as_mut_ptr(),
+            layer: self,
+            params: &s.params,
+            relu,
+        };
+        packed_gemm::gemm(path, rows, &s.q, kp, &self.packed, &sink);
+        Ok(())
+    }
+}
+
+/// Dequantize, add the bias and (if `relu`) clamp at 0, straight from the GEMM's registers:
+/// `y[i][j] = (acc - z_i · Σ_p w[j][p]) · (s_i · s_j) + b[j]` in f32, in this order (the same
+/// bits as dequantizing a stored i32 product).
+struct Epilogue<'a> {
+    /// `[rows, out_features]`.
+    y: *mut f32,
+    layer: &'a QLinear,
+    /// `[rows]`: each input row's quantizer.
+    params: &'a [ActQuant],
+    relu: bool,
+}
+
+// SAFETY: concurrent `tile` calls write disjoint tiles of `y` (the `Sink` contract).
+unsafe impl Sync for Epilogue<'_> {}
+
+impl Epilogue<'_> {
+    /// One row's `cols` outputs from its sums (fixed-length when `cols == NR`, so it vectorizes).
+    #[inline(always)]
+    fn row(&self, p: &ActQuant, acc: &[i32], j: usize, out: &mut [f32]) {
+        let l = self.layer;
+        let cols = out.len();
+        let z = p.zero_point as i32;
+        let per_out = l.row_sum[j..j + cols]
+            .iter()
+            .zip(&l.weight_scale[j..j + cols])
+            .zip(&l.bias[j..j + cols]);
+        for ((y, &acc), ((&rs, &ws), &b)) in out.iter_mut().zip(acc).zip(per_out) {
+            let v = (acc - z * rs) as f32 * (p.scale * ws) + b;
+            *y = if self.relu { v.max(0.0) } else { v };
+        }
+    }
+}
+
+impl Sink for Epilogue<'_> {
+    #[inline(always)]
+    unsafe fn tile(&self, i: usize, j: usize, rows: usize, cols: usize, acc: &[[i32; NR]; MR]) {
+        let n = self.layer.out_features;
+        for (r, accr) in acc.iter().enumerate().take(rows) {
+            // SAFETY: row `i + r`, columns `j..j + cols` lie in `y` `[rows, n]` and are this
+            // tile's alone.
+            let out = std::slice::from_raw_parts_mut(self.y.add((i + r) * n + j), cols);
+            let p = &self.params[i + r];
+            if cols == NR {
+                let out: &mut [f32; NR] = out.try_into().expect("NR columns");
+                self.row(p, accr, j, out);
+            } else {
+                self.row(p, &accr[..cols], j, out);
             }
         }
-        Ok(())
     }
 }

@@ -10,6 +10,7 @@ use crate::f32_conv2d::{self, F32Conv2d};
 use crate::f32_linear::F32Linear;
 use crate::linear::{self, QLinear};
 use crate::observer::Observer;
+use gradus_tensor::gemm_i8::Int8Path;
 use std::sync::Mutex;
 
 /// An elementwise activation, applied in f32 (the names of `[model] activation`).
@@ -146,10 +147,40 @@ impl QuantizedModel {
         }
         let mut shape = Dims::of(rows, &self.input_shape)?;
         bufs.odd = false;
-        bufs.a.clear();
-        bufs.a.extend_from_slice(x);
-        for op in &self.ops {
+        // the input, until an op reads it: a quantized Linear reads it in place, other ops get a
+        // copy in `bufs.a`
+        let mut input = Some(x);
+        let mut ops = self.ops.iter().peekable();
+        while let Some(op) = ops.next() {
+            if let Op::Linear(l) = op {
+                // the ReLU after a quantized Linear runs in the GEMM's epilogue
+                let relu = matches!(ops.peek(), Some(Op::Act(Act::ReLU)));
+                if relu {
+                    ops.next();
+                }
+                let x = input.take().unwrap_or(bufs.a.as_slice());
+                l.forward_with(
+                    Int8Path::best(),
+                    x,
+                    shape.d[0],
+                    relu,
+                    &mut bufs.b,
+                    &mut bufs.linear,
+                )?;
+                shape = Dims::two(shape.d[0], l.out_features);
+                std::mem::swap(&mut bufs.a, &mut bufs.b);
+                bufs.odd = !bufs.odd;
+                continue;
+            }
+            if let Some(x) = input.take() {
+                bufs.a.clear();
+                bufs.a.extend_from_slice(x);
+            }
             shape = step(op, shape, bufs)?;
+        }
+        if let Some(x) = input.take() {
+            bufs.a.clear();
+            bufs.a.extend_from_slice(x);
         }
         out.clear();
         out.extend_from_slice(&bufs.a);

@@ -74,6 +74,7 @@ impl ActQuant {
     }
 
     /// The quantizer for the range of `x` (dynamic quantization).
+    #[inline]
     pub fn of(x: &[f32]) -> ActQuant {
         // eight running minima and maxima, so that the scan vectorizes (min and max are exact:
         // the order does not change the result)
@@ -128,6 +129,89 @@ impl ActQuant {
     pub fn quantize_into(&self, x: &[f32], out: &mut Vec<u8>) {
         out.clear();
         out.extend(x.iter().map(|&v| self.quantize(v)));
+    }
+}
+
+/// Values from which [`quantize_rows`] splits the rows across threads.
+const PARALLEL_VALUES: usize = 1 << 16;
+
+/// Dynamic quantization of a batch (as `QLinear` runs it): each `k`-long row of `x` gets its own
+/// quantizer ([`ActQuant::of`], into `params`) and is quantized into its row of `out`, rows
+/// `stride` apart, the `stride - k` bytes after each row set to 0. Rows are split across the
+/// rayon pool when the batch is large, and the loops use AVX2 where the CPU has it (the same
+/// results: the operations are exact or correctly rounded one by one).
+///
+/// ```
+/// use gradus_quant::scheme::{quantize_rows, ActQuant};
+/// let (mut q, mut p) = (vec![9u8; 8], vec![ActQuant::from_range(0.0, 0.0); 2]);
+/// quantize_rows(&[0.0, 1.0, 2.0, -1.0, 0.0, 1.0], 3, &mut q, 4, &mut p);
+/// assert_eq!(q, [0, 64, 127, 0, 0, 64, 127, 0]);
+/// assert_eq!(p[1].zero_point, 64);
+/// ```
+///
+/// # Panics
+/// When `stride < k`, or `out` and `params` do not hold the rows of `x`.
+pub fn quantize_rows(x: &[f32], k: usize, out: &mut [u8], stride: usize, params: &mut [ActQuant]) {
+    let rows = params.len();
+    assert!(
+        stride >= k && x.len() == rows * k && out.len() == rows * stride,
+        "quantize_rows: {} values as {rows} rows of {k} into {} bytes, rows {stride} apart",
+        x.len(),
+        out.len()
+    );
+    if rows == 0 {
+        return;
+    }
+    let run = |x: &[f32], out: &mut [u8], params: &mut [ActQuant]| {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { quantize_rows_avx2(x, k, out, stride, params) };
+        }
+        quantize_rows_plain(x, k, out, stride, params)
+    };
+    if rows > 1 && x.len() >= PARALLEL_VALUES && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        let per = rows.div_ceil(2 * rayon::current_num_threads());
+        params
+            .par_chunks_mut(per)
+            .zip(out.par_chunks_mut(per * stride))
+            .zip(x.par_chunks(per * k.max(1)))
+            .for_each(|((p, o), x)| run(x, o, p));
+    } else {
+        run(x, out, params);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn quantize_rows_avx2(
+    x: &[f32],
+    k: usize,
+    out: &mut [u8],
+    stride: usize,
+    p: &mut [ActQuant],
+) {
+    quantize_rows_plain(x, k, out, stride, p)
+}
+
+#[inline(always)]
+fn quantize_rows_plain(
+    x: &[f32],
+    k: usize,
+    out: &mut [u8],
+    stride: usize,
+    params: &mut [ActQuant],
+) {
+    for (i, p) in params.iter_mut().enumerate() {
+        let (xr, row) = (
+            &x[i * k..(i + 1) * k],
+            &mut out[i * stride..(i + 1) * stride],
+        );
+        *p = ActQuant::of(xr);
+        let (q, pad) = row.split_at_mut(k);
+        xr.iter().zip(q).for_each(|(&v, q)| *q = p.quantize(v));
+        pad.fill(0);
     }
 }
 
