@@ -93,18 +93,24 @@ impl<T: Element, const L: usize> Image<'_, T, L> {
     #[inline(always)]
     fn channels<const N: usize>(&mut self, co: usize) {
         let p = self.plan;
-        let (plane, patch) = (p.hp * p.wp, p.c_in * self.taps.len());
+        let (plane, kk) = (p.hp * p.wp, self.taps.len());
+        let patch = p.c_in * kk;
+        // the block's weights as [patch][N] and each tap's offset in the padded image
+        let wblk: Vec<[T; N]> = (0..patch)
+            .map(|q| std::array::from_fn(|c| self.w[(co + c) * patch + q]))
+            .collect();
+        let offs: Vec<usize> = (0..patch)
+            .map(|q| (q / kk) * plane + self.taps[q % kk])
+            .collect();
         for r0 in (0..p.wide).step_by(L) {
             let mut acc = [[T::zero(); L]; N];
-            for ci in 0..p.c_in {
-                for (t, &off) in self.taps.iter().enumerate() {
-                    let start = ci * plane + off + r0;
-                    let xv: &[T; L] = self.xp[start..start + L].try_into().expect("L");
-                    for (c, a) in acc.iter_mut().enumerate() {
-                        let wv = self.w[(co + c) * patch + ci * self.taps.len() + t];
-                        for l in 0..L {
-                            a[l] = a[l] + wv * xv[l];
-                        }
+            let xr = &self.xp[r0..];
+            for (&o, wv) in offs.iter().zip(&wblk) {
+                let xv: &[T; L] = xr[o..o + L].try_into().expect("L");
+                for c in 0..N {
+                    let w = wv[c];
+                    for l in 0..L {
+                        acc[c][l] = acc[c][l] + w * xv[l];
                     }
                 }
             }

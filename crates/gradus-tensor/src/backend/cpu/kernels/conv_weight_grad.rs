@@ -21,35 +21,39 @@ struct Image<'a, T, const L: usize> {
     xp: &'a [T],
     /// `[c_out, wide]` widened output gradient.
     gw: &'a [T],
-    dw: &'a mut [T],
+    /// `[c_out, c_in * kh * kw, L]` running lane sums of the block's images.
+    lanes: &'a mut [T],
     taps: &'a [usize],
     plan: Plan,
 }
 
 impl<T: Element, const L: usize> Image<'_, T, L> {
+    /// Adds this image's products into the lane sums of output channels `co..co + N`.
     #[inline(always)]
     fn channels<const N: usize>(&mut self, co: usize) {
         let p = self.plan;
         let (plane, kk) = (p.hp * p.wp, self.taps.len());
         let patch = p.c_in * kk;
-        for ci in 0..p.c_in {
-            for (t, &off) in self.taps.iter().enumerate() {
-                let mut acc = [[T::zero(); L]; N];
-                for r0 in (0..p.wide).step_by(L) {
-                    let start = ci * plane + off + r0;
-                    let xv: &[T; L] = self.xp[start..start + L].try_into().expect("L");
-                    for (c, a) in acc.iter_mut().enumerate() {
-                        let gv: &[T; L] = self.gw[(co + c) * p.wide + r0..][..L]
-                            .try_into()
-                            .expect("L");
-                        for l in 0..L {
-                            a[l] = a[l] + gv[l] * xv[l];
-                        }
+        for q in 0..patch {
+            let xq = &self.xp[(q / kk) * plane + self.taps[q % kk]..][..p.wide];
+            let mut acc = [[T::zero(); L]; N];
+            for (r0, xv) in xq.chunks_exact(L).enumerate() {
+                let xv: &[T; L] = xv.try_into().expect("L");
+                for c in 0..N {
+                    let gv: &[T; L] = self.gw[(co + c) * p.wide + r0 * L..][..L]
+                        .try_into()
+                        .expect("L");
+                    for l in 0..L {
+                        acc[c][l] = acc[c][l] + gv[l] * xv[l];
                     }
                 }
-                for (c, a) in acc.iter().enumerate() {
-                    let d = &mut self.dw[(co + c) * patch + ci * kk + t];
-                    *d = a.iter().fold(*d, |s, &v| s + v);
+            }
+            for (c, a) in acc.iter().enumerate() {
+                let lanes: &mut [T; L] = (&mut self.lanes[((co + c) * patch + q) * L..][..L])
+                    .try_into()
+                    .expect("L");
+                for l in 0..L {
+                    lanes[l] = lanes[l] + a[l];
                 }
             }
         }
@@ -109,7 +113,7 @@ fn run<T: Element, const L: usize>(
     let partials: Vec<Vec<T>> = (0..n.div_ceil(BLOCK))
         .into_par_iter()
         .map(|blk| {
-            let mut dw = vec![T::zero(); c_out * patch];
+            let mut lanes = vec![T::zero(); c_out * patch * L];
             let mut xp = vec![T::zero(); plan.padded_len()];
             let mut gw = vec![T::zero(); c_out * plan.wide];
             for b in blk * BLOCK..((blk + 1) * BLOCK).min(n) {
@@ -125,11 +129,16 @@ fn run<T: Element, const L: usize>(
                 with_widest_simd(Image::<T, L> {
                     xp: &xp,
                     gw: &gw,
-                    dw: &mut dw,
+                    lanes: &mut lanes,
                     taps: &taps,
                     plan,
                 });
             }
+            // each weight's lanes added in lane order
+            let dw: Vec<T> = lanes
+                .chunks_exact(L)
+                .map(|v| v.iter().fold(T::zero(), |s, &x| s + x))
+                .collect();
             dw
         })
         .collect();
