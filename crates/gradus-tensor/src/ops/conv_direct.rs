@@ -52,7 +52,7 @@ impl BackwardOp for DirectConv2dOp {
     fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let (x, w) = (ctx.input(0), ctx.input(1));
         let gx = match x.requires_grad() {
-            true => Some(input_grad(g, w, &self.0)?),
+            true => Some(input_grad(g, w, &self.0, x)?),
             false => None,
         };
         let gw = match w.requires_grad() {
@@ -75,7 +75,7 @@ impl BackwardOp for WeightGradOp {
     fn backward(&self, ctx: &Ctx<'_>, h: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let (x, g) = (ctx.input(0), ctx.input(1));
         let gx = match x.requires_grad() {
-            true => Some(input_grad(g, h, &self.0)?),
+            true => Some(input_grad(g, h, &self.0, x)?),
             false => None,
         };
         let gg = match g.requires_grad() {
@@ -87,8 +87,12 @@ impl BackwardOp for WeightGradOp {
 }
 
 /// The input gradient of the convolution by `w` whose output gradient is `g`: `g` convolved,
-/// padded by `d*(k-1) - p`, with `w` flipped and its channel axes swapped.
-fn input_grad(g: &Tensor, w: &Tensor, o: &Conv2dOptions) -> Result<Tensor> {
+/// padded by `d*(k-1) - p`, with `w` flipped and its channel axes swapped (zeros shaped as the
+/// input `x` when it is empty: a zero-height image has no window to convolve).
+fn input_grad(g: &Tensor, w: &Tensor, o: &Conv2dOptions, x: &Tensor) -> Result<Tensor> {
+    if x.numel() == 0 {
+        return Ok(x.zeros_like());
+    }
     let ws = w.shape();
     let (kh, kw) = (ws[2], ws[3]);
     let flipped = w
@@ -179,7 +183,8 @@ mod tests {
     #[test]
     fn direct_kernel_equals_the_im2col_lowering() {
         // (input shape, weight shape, padding, dilation)
-        let cases: [([usize; 4], [usize; 4], (usize, usize), (usize, usize)); 6] = [
+        type Case = ([usize; 4], [usize; 4], (usize, usize), (usize, usize));
+        let cases: [Case; 6] = [
             ([3, 1, 28, 28], [6, 1, 5, 5], (2, 2), (1, 1)), // LeNet conv1
             ([2, 6, 14, 14], [16, 6, 5, 5], (0, 0), (1, 1)), // LeNet conv2
             ([1, 6, 14, 14], [16, 6, 5, 5], (0, 0), (1, 1)), // batch 1

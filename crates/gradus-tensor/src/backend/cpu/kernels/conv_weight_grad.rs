@@ -39,12 +39,12 @@ impl<T: Element, const L: usize> Image<'_, T, L> {
             let mut acc = [[T::zero(); L]; N];
             for (r0, xv) in xq.chunks_exact(L).enumerate() {
                 let xv: &[T; L] = xv.try_into().expect("L");
-                for c in 0..N {
+                for (c, a) in acc.iter_mut().enumerate() {
                     let gv: &[T; L] = self.gw[(co + c) * p.wide + r0 * L..][..L]
                         .try_into()
                         .expect("L");
-                    for l in 0..L {
-                        acc[c][l] = acc[c][l] + gv[l] * xv[l];
+                    for ((a, &g), &x) in a.iter_mut().zip(gv).zip(xv) {
+                        *a = *a + g * x;
                     }
                 }
             }
