@@ -415,6 +415,38 @@ fn convolution_pooling_and_dropout() {
 }
 
 #[test]
+fn direct_convolution_first_and_second_order() {
+    // stride-1, one-group convolutions of few channels run the direct kernel (`ops/conv_direct`):
+    // its input gradient is again a direct convolution and its weight gradient an op of its own,
+    // so second derivatives go through both
+    let padded = Conv2dOptions {
+        padding: (2, 1),
+        ..Default::default()
+    };
+    let dilated = Conv2dOptions {
+        padding: (1, 2),
+        dilation: (2, 2),
+        ..Default::default()
+    };
+    run(
+        vec![
+            case!(
+                "conv2d_direct_padded",
+                |x| x[0].conv2d(&x[1], Some(&x[2]), &padded)?.tanh(),
+                [[2, 2, 5, 4], [3, 2, 3, 3], [3]]
+            ),
+            case!(
+                "conv2d_direct_dilated",
+                |x| x[0].conv2d(&x[1], None, &dilated)?.tanh(),
+                [[1, 2, 6, 7], [2, 2, 2, 3]]
+            ),
+        ],
+        inputs,
+        true,
+    );
+}
+
+#[test]
 fn fused_lstm_sequence_first_and_second_order() {
     // both outputs (hidden and cell states of every step) feed the checked function; the second
     // order goes through the op's create_graph path (a recomputation from primitive ops)

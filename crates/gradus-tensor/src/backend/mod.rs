@@ -174,6 +174,26 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
     /// `[n, c, h, w]` images.
     fn col2im(&self, layout: &Layout, window: &crate::ops::conv::Window) -> Result<Self>;
 
+    /// Direct stride-1, one-group convolution (no column matrix): `self` the images
+    /// `[n, c_in, h, w]` (the view `layout`), `weight` `[c_out, c_in, kh, kw]`, `window` with
+    /// stride 1; returns `[n, c_out, oh, ow]`. `conv2d` picks it for small channel counts.
+    fn conv2d_direct(
+        &self,
+        layout: &Layout,
+        weight: (&Self, &Layout),
+        window: &crate::ops::conv::Window,
+    ) -> Result<Self>;
+
+    /// The weight gradient of [`BackendStorage::conv2d_direct`]: `self` the images
+    /// `[n, c_in, h, w]` (the view `layout`), `grad` the output gradient `[n, c_out, oh, ow]`;
+    /// returns `[c_out, c_in, kh, kw]`, the same bits with any thread count.
+    fn conv2d_weight_grad(
+        &self,
+        layout: &Layout,
+        grad: (&Self, &Layout),
+        window: &crate::ops::conv::Window,
+    ) -> Result<Self>;
+
     /// Max pooling of `[n, c, h, w]` images (the view `layout`; `window` without padding or
     /// dilation): the maxima `[n, c, oh, ow]` and, as an f64 buffer of whole numbers, the position
     /// `y * w + x` in its plane of each window's first maximum (row-major window order; a NaN

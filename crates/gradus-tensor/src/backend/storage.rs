@@ -324,6 +324,38 @@ impl Storage {
         on_backend!(self, s => Ok(Storage::cpu(s.col2im(layout, window)?)))
     }
 
+    /// Direct stride-1 convolution (see [`BackendStorage::conv2d_direct`]).
+    pub(crate) fn conv2d_direct(
+        &self,
+        layout: &Layout,
+        (weight, weight_layout): (&Storage, &Layout),
+        window: &crate::ops::conv::Window,
+    ) -> Result<Storage> {
+        match (&self.0, &weight.0) {
+            (Inner::Cpu(x), Inner::Cpu(w)) => Ok(Storage::cpu(x.conv2d_direct(
+                layout,
+                (w, weight_layout),
+                window,
+            )?)),
+        }
+    }
+
+    /// Weight gradient of the direct convolution (see [`BackendStorage::conv2d_weight_grad`]).
+    pub(crate) fn conv2d_weight_grad(
+        &self,
+        layout: &Layout,
+        (grad, grad_layout): (&Storage, &Layout),
+        window: &crate::ops::conv::Window,
+    ) -> Result<Storage> {
+        match (&self.0, &grad.0) {
+            (Inner::Cpu(x), Inner::Cpu(g)) => Ok(Storage::cpu(x.conv2d_weight_grad(
+                layout,
+                (g, grad_layout),
+                window,
+            )?)),
+        }
+    }
+
     /// Max pooling: the maxima and their f64 plane positions (see
     /// [`BackendStorage::max_pool2d`]).
     pub(crate) fn max_pool2d(

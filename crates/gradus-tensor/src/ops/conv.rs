@@ -285,15 +285,13 @@ impl Tensor {
         if g == 0 || self.shape()[1] != ws[1] * g || ws[0] % g != 0 {
             return Err(mismatch(format!(" (input channels must equal weight.shape[1] * groups = {} * {g}, and c_out divide by groups)", ws[1])));
         }
-        let cols = self.unfold((ws[2], ws[3]), options)?; // [n, c*kh*kw, L]
-        let (n, l) = (self.shape()[0], cols.shape()[2]);
-        let (oh, ow) = window("conv2d", self.shape(), (ws[2], ws[3]), options)?
-            .output_size()
-            .expect("checked");
-        let patch = ws[1] * ws[2] * ws[3];
-        let cols = cols.reshape(&[n, g, patch, l])?;
-        let w = weight.reshape(&[g, ws[0] / g, patch])?;
-        let y = w.matmul(&cols)?.reshape(&[n, ws[0], oh, ow])?;
+        // the rule choosing the lowering: `conv_direct::applies`
+        let y = if super::conv_direct::applies(ws, options) {
+            self.check_same("conv2d", weight)?;
+            self.conv2d_direct(weight, options)?
+        } else {
+            self.conv2d_im2col(weight, options)?
+        };
         match bias {
             Some(b) if b.shape() != [ws[0]] => Err(TensorError::ShapeMismatch {
                 op: "conv2d",
@@ -304,5 +302,20 @@ impl Tensor {
             Some(b) => y.add(&b.reshape(&[1, ws[0], 1, 1])?),
             None => Ok(y),
         }
+    }
+
+    /// `conv2d` without bias as im2col + matrix product (shapes checked by the caller): the
+    /// lowering of every geometry, and the reference the direct kernel is tested against.
+    pub(crate) fn conv2d_im2col(&self, weight: &Tensor, options: &Conv2dOptions) -> Result<Tensor> {
+        let (ws, g) = (weight.shape(), options.groups);
+        let cols = self.unfold((ws[2], ws[3]), options)?; // [n, c*kh*kw, L]
+        let (n, l) = (self.shape()[0], cols.shape()[2]);
+        let (oh, ow) = window("conv2d", self.shape(), (ws[2], ws[3]), options)?
+            .output_size()
+            .expect("checked");
+        let patch = ws[1] * ws[2] * ws[3];
+        let cols = cols.reshape(&[n, g, patch, l])?;
+        let w = weight.reshape(&[g, ws[0] / g, patch])?;
+        w.matmul(&cols)?.reshape(&[n, ws[0], oh, ow])
     }
 }

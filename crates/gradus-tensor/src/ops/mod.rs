@@ -5,6 +5,7 @@
 pub mod activation;
 pub mod binary;
 pub mod conv;
+mod conv_direct;
 pub mod dropout;
 pub mod index;
 pub mod linalg;

@@ -2,7 +2,7 @@
 //! Convolution itself is im2col then a matrix product; average pooling is im2col then a
 //! reduction, max pooling (no padding) one pass of its own.
 
-use super::kernels::{im2col, max_pool};
+use super::kernels::{conv_direct, conv_weight_grad, im2col, max_pool};
 use super::CpuStorage;
 use crate::backend::BackendStorage;
 use crate::dtype::with_dtype;
@@ -21,6 +21,44 @@ pub(crate) fn im2col(s: &CpuStorage, layout: &Layout, win: &Window, pad: f64) ->
 pub(crate) fn col2im(s: &CpuStorage, layout: &Layout, win: &Window) -> CpuStorage {
     let n = layout.shape()[0];
     with_dtype!(s.dtype(), T => CpuStorage::from_vec(im2col::col2im(&s.view::<T>(layout), n, win)))
+}
+
+/// Direct stride-1 convolution of `[n, c_in, h, w]` images by `[c_out, c_in, kh, kw]` weights
+/// (`kernels::conv_direct`).
+pub(crate) fn conv2d_direct(
+    s: &CpuStorage,
+    layout: &Layout,
+    (w, w_layout): (&CpuStorage, &Layout),
+    win: &Window,
+) -> CpuStorage {
+    let n = layout.shape()[0];
+    let c_out = w_layout.shape()[0];
+    with_dtype!(s.dtype(), T => CpuStorage::from_vec(conv_direct::conv2d(
+        &s.view::<T>(layout),
+        &w.view::<T>(w_layout),
+        n,
+        c_out,
+        win,
+    )))
+}
+
+/// Weight gradient `[c_out, c_in, kh, kw]` of the direct convolution of `[n, c_in, h, w]` images
+/// whose output gradient is `g` `[n, c_out, oh, ow]` (`kernels::conv_weight_grad`).
+pub(crate) fn conv2d_weight_grad(
+    s: &CpuStorage,
+    layout: &Layout,
+    (g, g_layout): (&CpuStorage, &Layout),
+    win: &Window,
+) -> CpuStorage {
+    let n = layout.shape()[0];
+    let c_out = g_layout.shape()[1];
+    with_dtype!(s.dtype(), T => CpuStorage::from_vec(conv_weight_grad::conv2d_weight_grad(
+        &s.view::<T>(layout),
+        &g.view::<T>(g_layout),
+        n,
+        c_out,
+        win,
+    )))
 }
 
 /// Max pooling of `[n, c, h, w]` images (no padding): the maxima `[n, c, oh, ow]` and the f64

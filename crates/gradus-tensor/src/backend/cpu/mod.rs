@@ -204,6 +204,24 @@ impl BackendStorage for CpuStorage {
         Ok(conv::col2im(self, layout, window))
     }
 
+    fn conv2d_direct(
+        &self,
+        layout: &Layout,
+        weight: (&Self, &Layout),
+        window: &crate::ops::conv::Window,
+    ) -> Result<Self> {
+        Ok(conv::conv2d_direct(self, layout, weight, window))
+    }
+
+    fn conv2d_weight_grad(
+        &self,
+        layout: &Layout,
+        grad: (&Self, &Layout),
+        window: &crate::ops::conv::Window,
+    ) -> Result<Self> {
+        Ok(conv::conv2d_weight_grad(self, layout, grad, window))
+    }
+
     fn max_pool2d(
         &self,
         layout: &Layout,

@@ -1,6 +1,8 @@
 //! CPU kernels on plain slices. Ops in `crate::ops` call these; a GPU backend would provide the
 //! same set.
 
+pub(crate) mod conv_direct;
+pub(crate) mod conv_weight_grad;
 pub(crate) mod elementwise;
 pub(crate) mod fast_math;
 pub(crate) mod gemm;

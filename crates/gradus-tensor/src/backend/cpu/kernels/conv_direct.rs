@@ -1,0 +1,275 @@
+//! Direct (im2col-free) stride-1 convolution for small channel counts (LeNet-sized layers).
+//!
+//! Each image is copied once into a zero-padded plane per channel (`[c_in, hp, wp]`). Output
+//! position `(y, x)` of tap `(i, j)` then reads padded position `(y + i*dy, x + j*dx)`, so over the
+//! "wide" output index `r = y * wp + x` (every padded column, the last `wp - ow` of each row
+//! discarded) every tap is one contiguous run of the padded input at offset `i*dy*wp + j*dx`.
+//! The kernel keeps a block of `L` wide positions of `CB` output channels in registers and adds
+//! `weight * input run` for every input channel and tap, then writes the valid columns out: one
+//! vector load and `CB` multiply-adds per tap, no column matrix. Summation order per output:
+//! input channel, then kernel row, then kernel column (the im2col GEMM adds the same products in
+//! its own order, so results agree to rounding, not bit for bit).
+
+use super::{with_widest_simd, SimdKernel};
+use crate::ops::conv::Window;
+use crate::Element;
+use rayon::prelude::*;
+
+/// Output channels per register block.
+pub(super) const CB: usize = 4;
+
+/// Geometry of one image's padded copy and wide output.
+#[derive(Clone, Copy)]
+pub(super) struct Plan {
+    pub(super) c_in: usize,
+    pub(super) kernel: (usize, usize),
+    pub(super) dilation: (usize, usize),
+    /// Padded plane height and width.
+    pub(super) hp: usize,
+    pub(super) wp: usize,
+    pub(super) oh: usize,
+    pub(super) ow: usize,
+    /// Wide output positions, rounded up to whole blocks of `L`.
+    pub(super) wide: usize,
+}
+
+impl Plan {
+    pub(super) fn new(win: &Window, lanes: usize) -> Plan {
+        let (oh, ow) = win.output_size().expect("checked by caller");
+        let wp = win.w + 2 * win.padding.1;
+        Plan {
+            c_in: win.channels,
+            kernel: win.kernel,
+            dilation: win.dilation,
+            hp: win.h + 2 * win.padding.0,
+            wp,
+            oh,
+            ow,
+            wide: (oh * wp).div_ceil(lanes) * lanes,
+        }
+    }
+
+    /// Length of the padded copy: every plane, plus the slack the last block's taps read.
+    pub(super) fn padded_len(&self) -> usize {
+        let (kh, kw) = self.kernel;
+        let reach = (kh - 1) * self.dilation.0 * self.wp + (kw - 1) * self.dilation.1;
+        ((self.c_in - 1) * self.hp * self.wp + reach + self.wide).max(self.c_in * self.hp * self.wp)
+    }
+
+    /// Offset in a padded plane of each tap, row-major over the kernel.
+    pub(super) fn tap_offsets(&self) -> Vec<usize> {
+        let (kh, kw) = self.kernel;
+        (0..kh * kw)
+            .map(|t| (t / kw) * self.dilation.0 * self.wp + (t % kw) * self.dilation.1)
+            .collect()
+    }
+}
+
+/// Copies `[c, h, w]` image `x` into zero-padded planes `[c, hp, wp]` (`dst` pre-zeroed, longer
+/// than the planes by the slack).
+pub(super) fn pad_image<T: Element>(dst: &mut [T], x: &[T], win: &Window, plan: &Plan) {
+    let (h, w) = (win.h, win.w);
+    let (ph, pw) = win.padding;
+    for c in 0..plan.c_in {
+        for y in 0..h {
+            let to = c * plan.hp * plan.wp + (y + ph) * plan.wp + pw;
+            dst[to..to + w].copy_from_slice(&x[(c * h + y) * w..][..w]);
+        }
+    }
+}
+
+/// One image: `xp` padded planes, `w` the weights `[c_out, c_in * kh * kw]`, `y` the
+/// `[c_out, oh * ow]` output.
+struct Image<'a, T, const L: usize> {
+    xp: &'a [T],
+    w: &'a [T],
+    y: &'a mut [T],
+    taps: &'a [usize],
+    plan: Plan,
+}
+
+impl<T: Element, const L: usize> Image<'_, T, L> {
+    /// Output channels `co..co + N` (`N <= CB`) over every wide block.
+    #[inline(always)]
+    fn channels<const N: usize>(&mut self, co: usize) {
+        let p = self.plan;
+        let (plane, kk) = (p.hp * p.wp, self.taps.len());
+        let patch = p.c_in * kk;
+        // the block's weights as [patch][N] and each tap's offset in the padded image
+        let wblk: Vec<[T; N]> = (0..patch)
+            .map(|q| std::array::from_fn(|c| self.w[(co + c) * patch + q]))
+            .collect();
+        let offs: Vec<usize> = (0..patch)
+            .map(|q| (q / kk) * plane + self.taps[q % kk])
+            .collect();
+        for r0 in (0..p.wide).step_by(L) {
+            let mut acc = [[T::zero(); L]; N];
+            let xr = &self.xp[r0..];
+            for (&o, wv) in offs.iter().zip(&wblk) {
+                let xv: &[T; L] = xr[o..o + L].try_into().expect("L");
+                for c in 0..N {
+                    let w = wv[c];
+                    for l in 0..L {
+                        acc[c][l] = acc[c][l] + w * xv[l];
+                    }
+                }
+            }
+            for (c, a) in acc.iter().enumerate() {
+                let out = &mut self.y[(co + c) * p.oh * p.ow..][..p.oh * p.ow];
+                let (mut yy, mut xx) = (r0 / p.wp, r0 % p.wp);
+                for &v in a {
+                    if yy >= p.oh {
+                        break;
+                    }
+                    if xx < p.ow {
+                        out[yy * p.ow + xx] = v;
+                    }
+                    xx += 1;
+                    if xx == p.wp {
+                        (yy, xx) = (yy + 1, 0);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<T: Element, const L: usize> SimdKernel for Image<'_, T, L> {
+    #[inline(always)]
+    fn run(mut self) {
+        let c_out = self.y.len() / (self.plan.oh * self.plan.ow);
+        let mut co = 0;
+        while co + CB <= c_out {
+            self.channels::<CB>(co);
+            co += CB;
+        }
+        if co + 2 <= c_out {
+            self.channels::<2>(co);
+            co += 2;
+        }
+        if co < c_out {
+            self.channels::<1>(co);
+        }
+    }
+}
+
+/// Stride-1, one-group convolution: `[n, c_in, h, w]` images `x`, `[c_out, c_in, kh, kw]`
+/// weights `w`, geometry `win` (stride must be 1) -> `[n, c_out, oh, ow]`. Images run in
+/// parallel.
+pub(crate) fn conv2d<T: Element>(x: &[T], w: &[T], n: usize, c_out: usize, win: &Window) -> Vec<T> {
+    debug_assert_eq!(win.stride, (1, 1));
+    if std::mem::size_of::<T>() == 4 {
+        run::<T, 16>(x, w, n, c_out, win)
+    } else {
+        run::<T, 8>(x, w, n, c_out, win)
+    }
+}
+
+fn run<T: Element, const L: usize>(
+    x: &[T],
+    w: &[T],
+    n: usize,
+    c_out: usize,
+    win: &Window,
+) -> Vec<T> {
+    let plan = Plan::new(win, L);
+    let out_len = c_out * plan.oh * plan.ow;
+    let mut y = vec![T::zero(); n * out_len];
+    let image = win.channels * win.h * win.w;
+    if y.is_empty() || image == 0 {
+        return y;
+    }
+    let taps = plan.tap_offsets();
+    y.par_chunks_mut(out_len).enumerate().for_each_init(
+        || vec![T::zero(); plan.padded_len()],
+        |xp, (b, out)| {
+            pad_image(xp, &x[b * image..][..image], win, &plan);
+            with_widest_simd(Image::<T, L> {
+                xp,
+                w,
+                y: out,
+                taps: &taps,
+                plan,
+            });
+        },
+    );
+    y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition: sum over channels and taps of weight times input, zero outside.
+    fn reference(x: &[f64], w: &[f64], n: usize, c_out: usize, win: &Window) -> Vec<f64> {
+        let (oh, ow) = win.output_size().unwrap();
+        let (kh, kw) = win.kernel;
+        let (c, h, wd) = (win.channels, win.h, win.w);
+        let mut y = vec![0.0; n * c_out * oh * ow];
+        for b in 0..n {
+            for co in 0..c_out {
+                for yy in 0..oh {
+                    for xx in 0..ow {
+                        let mut s = 0.0;
+                        for ci in 0..c {
+                            for i in 0..kh {
+                                for j in 0..kw {
+                                    let sy =
+                                        (yy + i * win.dilation.0) as isize - win.padding.0 as isize;
+                                    let sx =
+                                        (xx + j * win.dilation.1) as isize - win.padding.1 as isize;
+                                    if sy < 0 || sx < 0 || sy >= h as isize || sx >= wd as isize {
+                                        continue;
+                                    }
+                                    let xi = ((b * c + ci) * h + sy as usize) * wd + sx as usize;
+                                    s += w[((co * c + ci) * kh + i) * kw + j] * x[xi];
+                                }
+                            }
+                        }
+                        y[((b * c_out + co) * oh + yy) * ow + xx] = s;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn matches_the_definition_over_geometries() {
+        // (n, c_in, c_out, h, w, kernel, padding, dilation)
+        let cases = [
+            (2, 1, 6, 9, 11, (5, 5), (2, 2), (1, 1)),
+            (1, 6, 16, 14, 14, (5, 5), (0, 0), (1, 1)),
+            (3, 3, 7, 7, 5, (3, 3), (1, 1), (1, 1)),
+            (1, 2, 3, 8, 9, (3, 2), (2, 0), (2, 3)),
+            (2, 5, 1, 6, 6, (1, 1), (0, 0), (1, 1)),
+        ];
+        for (n, ci, co, h, w, kernel, padding, dilation) in cases {
+            let win = Window {
+                channels: ci,
+                h,
+                w,
+                kernel,
+                stride: (1, 1),
+                padding,
+                dilation,
+            };
+            let x: Vec<f64> = (0..n * ci * h * w)
+                .map(|i| ((i * 37) % 23) as f64 - 11.0)
+                .collect();
+            let wt: Vec<f64> = (0..co * ci * kernel.0 * kernel.1)
+                .map(|i| ((i * 13) % 17) as f64 / 8.0 - 1.0)
+                .collect();
+            let want = reference(&x, &wt, n, co, &win);
+            // integers and eighths: exact in either order
+            assert_eq!(conv2d(&x, &wt, n, co, &win), want, "{win:?}");
+            let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            let w32: Vec<f32> = wt.iter().map(|&v| v as f32).collect();
+            let got: Vec<f64> = conv2d(&x32, &w32, n, co, &win)
+                .iter()
+                .map(|&v| v as f64)
+                .collect();
+            assert_eq!(got, want, "f32 {win:?}");
+        }
+    }
+}
