@@ -50,7 +50,7 @@ pub mod linear;
 pub mod model;
 pub mod module;
 pub mod observer;
-pub mod packed_gemm;
+pub use gradus_tensor::packed_gemm;
 pub mod predictor;
 pub mod scheme;
 

@@ -163,17 +163,17 @@ fn dot(a: &[u8], b: &[i8]) -> i32 {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(super) mod x86 {
     use super::dot;
     use std::arch::asm;
     use std::arch::x86_64::*;
 
     /// One multiply-accumulate step of 32 u8·i8 products into 8 i32 lanes.
-    trait Madd {
+    pub(in super::super) trait Madd {
         unsafe fn madd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i;
     }
 
-    struct Avx2;
+    pub(in super::super) struct Avx2;
     impl Madd for Avx2 {
         #[inline(always)]
         unsafe fn madd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
@@ -182,7 +182,7 @@ mod x86 {
         }
     }
 
-    struct Evex;
+    pub(in super::super) struct Evex;
     impl Madd for Evex {
         #[inline(always)]
         unsafe fn madd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
@@ -190,7 +190,7 @@ mod x86 {
         }
     }
 
-    struct Vex;
+    pub(in super::super) struct Vex;
     impl Madd for Vex {
         #[inline(always)]
         unsafe fn madd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {

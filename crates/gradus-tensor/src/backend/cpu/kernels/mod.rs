@@ -11,6 +11,7 @@ pub(crate) mod im2col;
 pub(crate) mod math;
 pub(crate) mod max_pool;
 pub(crate) mod nn;
+pub mod packed_gemm;
 pub(crate) mod reduce;
 
 /// Element count above which elementwise kernels and reductions split work across threads.

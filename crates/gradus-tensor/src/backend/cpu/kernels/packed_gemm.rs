@@ -17,7 +17,7 @@
 //! `2 · 127 · 127 = 32258`) never saturate and every path computes the exact integer sums, the
 //! same as [`reference`].
 
-use gradus_tensor::gemm_i8::Int8Path;
+use super::gemm_i8::Int8Path;
 use rayon::prelude::*;
 
 /// Output columns per panel (two 8-lane i32 registers).
@@ -41,7 +41,7 @@ impl PackedWeights {
     /// Packs the row-major `[n, k]` weights `w`.
     ///
     /// ```
-    /// use gradus_quant::packed_gemm::PackedWeights;
+    /// use gradus_tensor::packed_gemm::PackedWeights;
     /// let p = PackedWeights::pack(&[1, 2, 3, 4, 5, 6], 2, 3);
     /// assert_eq!((p.n(), p.k(), p.k_padded()), (2, 3, 4));
     /// ```
@@ -127,7 +127,7 @@ impl Sink for I32Sink {
 /// `c` `[m, n]`.
 ///
 /// ```
-/// use gradus_quant::packed_gemm::{gemm_i32, PackedWeights};
+/// use gradus_tensor::packed_gemm::{gemm_i32, PackedWeights};
 /// use gradus_tensor::gemm_i8::Int8Path;
 /// let w = PackedWeights::pack(&[1, -1, 2], 1, 3); // [1, 3]
 /// let a = [1u8, 2, 3, 0, 4, 5, 6, 0]; // [2, 3], rows 4 apart
@@ -275,56 +275,9 @@ pub fn reference(m: usize, n: usize, k: usize, a: &[u8], w: &[i8], c: &mut [i32]
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use super::super::gemm_i8::x86::{Avx2, Evex, Madd, Vex};
     use super::{PackedWeights, Sink, MR, NR};
-    use std::arch::asm;
     use std::arch::x86_64::*;
-
-    /// Four u8·i8 products added into each of eight i32 lanes.
-    trait Madd {
-        unsafe fn madd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i;
-    }
-
-    struct Avx2;
-    impl Madd for Avx2 {
-        #[inline(always)]
-        unsafe fn madd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
-            let pairs = _mm256_maddubs_epi16(a, b); // never saturates: see the module docs
-            _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
-        }
-    }
-
-    struct Evex;
-    impl Madd for Evex {
-        #[inline(always)]
-        unsafe fn madd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
-            dpbusd_evex(acc, a, b)
-        }
-    }
-
-    struct Vex;
-    impl Madd for Vex {
-        #[inline(always)]
-        unsafe fn madd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
-            dpbusd_vex(acc, a, b)
-        }
-    }
-
-    // `vpdpbusd` by inline assembly: its intrinsics are newer than the crate's minimum Rust
-    #[inline]
-    #[target_feature(enable = "avx2,avx512f,avx512vl,avx512vnni")]
-    unsafe fn dpbusd_evex(mut acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
-        asm!("vpdpbusd {acc}, {a}, {b}", acc = inout(ymm_reg) acc, a = in(ymm_reg) a,
-             b = in(ymm_reg) b, options(pure, nomem, nostack));
-        acc
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2,avxvnni")]
-    unsafe fn dpbusd_vex(mut acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
-        asm!("{{vex}} vpdpbusd {acc}, {a}, {b}", acc = inout(ymm_reg) acc,
-             a = in(ymm_reg) a, b = in(ymm_reg) b, options(pure, nomem, nostack));
-        acc
-    }
 
     type Rows = (usize, usize);
 
