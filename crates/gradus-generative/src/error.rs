@@ -35,6 +35,22 @@ pub enum GenError {
         /// What is wrong.
         detail: String,
     },
+    /// Images of the wrong shape for a grid, or points for a scatter plot.
+    #[error("{what}: {detail}")]
+    BadImages {
+        /// What was being drawn (`image grid`, `scatter plot`).
+        what: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A report file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
 }
 
 /// `Result` with [`GenError`].

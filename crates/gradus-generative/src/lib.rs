@@ -13,6 +13,8 @@
 //!   [`sliced_wasserstein`] to score samples against them.
 //! - [`frechet_distance`]: the Fréchet distance between Gaussians fitted to feature sets (FID's
 //!   formula), with [`lenet_features`] for MNIST-like images.
+//! - [`report`]: the run's self-contained `report.html`: training curves, image grids as PNG,
+//!   2-D samples over their data.
 //!
 //! ```
 //! use gradus_generative::{sliced_wasserstein, toy};
@@ -31,6 +33,7 @@ mod error;
 mod frechet;
 mod linalg;
 mod metrics;
+pub mod report;
 pub mod toy;
 mod vae;
 mod wgan_gp;

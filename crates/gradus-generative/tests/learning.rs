@@ -1,7 +1,9 @@
 //! The generative models learn, on budgets that run in seconds: a VAE on 1,000 shipped MNIST
-//! digits, a DDPM on the swiss roll, a WGAN-GP on the 8-Gaussian ring.
+//! digits, a DDPM on the swiss roll, a WGAN-GP on the 8-Gaussian ring; and each writes the
+//! report its example writes (curves, image grids or samples over the data).
 
 use gradus_data::mnist::{load, Split};
+use gradus_generative::report::{lines, scatter_svg, ImageGrid, Report};
 use gradus_generative::{
     mode_coverage, sliced_wasserstein, toy, Ddpm, DdpmConfig, Vae, WganGp, WganGpConfig,
 };
@@ -19,6 +21,22 @@ fn binarized_digits(skip: usize, n: usize) -> Tensor {
         .map(|&p| if p > 0.5 { 1.0 } else { 0.0 })
         .collect();
     Tensor::from_vec(px, &[n, 784]).unwrap()
+}
+
+/// Writes `report` into a fresh folder and checks the file holds `pngs` PNG images as data URIs
+/// and `svgs` inline SVG figures, and nothing loaded from elsewhere.
+fn check_report(report: &Report, pngs: usize, svgs: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = report.write(&dir.path().join("run")).unwrap();
+    let html = std::fs::read_to_string(path).unwrap();
+    // base64 of the PNG signature: iVBORw0KGgo
+    assert_eq!(
+        html.matches("src=\"data:image/png;base64,iVBORw0KGgo")
+            .count(),
+        pngs
+    );
+    assert_eq!(html.matches("<svg").count(), svgs);
+    assert!(!html.contains("<script") && !html.contains("src=\"http"));
 }
 
 #[test]
@@ -41,6 +59,32 @@ fn vae_elbo_on_held_out_digits_rises_past_a_bound() {
         }
     }
     let after = elbo(&vae, &mut rng);
+    // the example's report: the ELBO curve, held-out digits next to their reconstructions and
+    // samples
+    let grid = ImageGrid::new(28, 28, 8);
+    let originals = held_out.narrow(0, 0, 16).unwrap().contiguous().unwrap();
+    let recon = no_grad(|| vae.forward(&originals)).unwrap();
+    let samples = vae.sample(16, &mut rng).unwrap();
+    let tile = |t: &Tensor| grid.tile(&t.to_vec::<f32>().unwrap()).unwrap();
+    let mut report = Report::new("VAE");
+    report
+        .charts(
+            "Training",
+            vec![lines(
+                "ELBO",
+                "epoch",
+                &[("held out", &[(0.0, before), (4.0, after)])],
+            )],
+        )
+        .images(
+            "Reconstructions",
+            &[
+                ("digits", &tile(&originals)),
+                ("reconstructions", &tile(&recon)),
+            ],
+        )
+        .images("Samples", &[("samples", &tile(&samples))]);
+    check_report(&report, 3, 1);
     // an untrained decoder pays about 784 ln 2 = 543 nats; a mean-pixel model about 200
     assert!(before < -500.0, "ELBO before training {before}");
     eprintln!("VAE held-out ELBO: {before:.1} -> {after:.1} nats");
@@ -78,6 +122,21 @@ fn ddpm_samples_approach_the_swiss_roll() {
     let sw = |x: &[f64], rng: &mut Rng| sliced_wasserstein(x, &data, 2, 128, rng).unwrap();
     let (from_noise, from_model) = (sw(&noise, &mut rng), sw(&samples, &mut rng));
     let floor = sw(&toy::swiss_roll(n, &mut rng), &mut rng); // two draws of the data
+    let mut report = Report::new("DDPM");
+    report
+        .charts(
+            "Training",
+            vec![lines(
+                "Sliced W2",
+                "step",
+                &[("samples", &[(1500.0, from_model)])],
+            )],
+        )
+        .svg(
+            "Samples over the data",
+            &scatter_svg("samples", &data, &samples, 440.0).unwrap(),
+        );
+    check_report(&report, 0, 2);
     eprintln!("DDPM sliced W2: model {from_model:.3}, noise {from_noise:.3}, data {floor:.3}");
     assert!(
         from_model < 0.5 * from_noise,
@@ -120,6 +179,27 @@ fn wgan_gp_moves_samples_onto_the_ring() {
         toy::EIGHT_GAUSSIANS_STD,
     )
     .unwrap();
+    let mut report = Report::new("WGAN-GP");
+    report
+        .charts(
+            "Training",
+            vec![lines(
+                "Modes covered",
+                "generator step",
+                &[("modes", &[(150.0, m.modes_covered as f64)])],
+            )],
+        )
+        .svg(
+            "Samples over the data",
+            &scatter_svg(
+                "samples",
+                &toy::eight_gaussians(1000, &mut rng),
+                &samples,
+                440.0,
+            )
+            .unwrap(),
+        );
+    check_report(&report, 0, 2);
     eprintln!("WGAN-GP off-ring distance {before:.3} -> {after:.3}; {m:?}");
     assert!(
         after < 0.5 * before,

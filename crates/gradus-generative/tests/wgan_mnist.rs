@@ -1,9 +1,11 @@
 //! A short WGAN-GP run on MNIST digits shipped in the repository's data/ brings the generator's
 //! samples closer to the test digits in the Fréchet distance of a (briefly) trained LeNet's
-//! features. The full run is `crates/gradus/examples/wgan_gp_mnist.rs`.
+//! features, and writes the report of the full run (`crates/gradus/examples/wgan_gp_mnist.rs`):
+//! the Fréchet distance over the steps and a grid of samples.
 
 use gradus_data::mnist::{load, Split};
 use gradus_data::Targets;
+use gradus_generative::report::{lines, ImageGrid, Report};
 use gradus_generative::{frechet_distance, lenet_features, WganGp, WganGpConfig};
 use gradus_nn::models::LeNet;
 use gradus_nn::Module;
@@ -98,6 +100,34 @@ fn wgan_gp_on_mnist_lowers_the_lenet_frechet_distance() {
         gan.train_step(&mut real, &mut rng).unwrap();
     }
     let after = fd(&gan, &mut rng);
+    let px: Vec<f32> = gan
+        .sample(64, &mut rng)
+        .unwrap()
+        .iter()
+        .map(|&v| (0.5 * (v + 1.0)) as f32)
+        .collect();
+    let grid = ImageGrid::new(28, 28, 8).tile(&px).unwrap();
+    assert_eq!((grid.width(), grid.height()), (242, 242));
+    let mut report = Report::new("WGAN-GP on MNIST");
+    report
+        .charts(
+            "Training",
+            vec![lines(
+                "Fréchet distance",
+                "generator step",
+                &[("generated digits", &[(0.0, before), (250.0, after)])],
+            )],
+        )
+        .images("Samples", &[("64 samples", &grid)]);
+    let dir = tempfile::tempdir().unwrap();
+    let html = std::fs::read_to_string(report.write(dir.path()).unwrap()).unwrap();
+    // the grid as a PNG data URI (the base64 of the PNG signature: iVBORw0KGgo), and the chart
+    assert_eq!(
+        html.matches("src=\"data:image/png;base64,iVBORw0KGgo")
+            .count(),
+        1
+    );
+    assert!(html.contains("<svg") && html.contains("Fréchet distance"));
     eprintln!("WGAN-GP on MNIST: LeNet Fréchet distance {before:.2} -> {after:.2}");
     assert!(
         after < 0.5 * before,

@@ -1,11 +1,13 @@
 //! WGAN-GP (Gulrajani et al. 2017) on the ring of 8 Gaussians (std 0.02, radius 2): prints modes
 //! covered and the fraction of high-quality samples (within 3 std of a centre) as it trains;
-//! writes samples to runs/wgan_gp_8gaussians/samples.csv.
+//! writes runs/wgan_gp_8gaussians/report.html (the losses, modes covered and high-quality
+//! fraction over the steps, samples drawn over the data) and the samples as samples.csv.
 //!
 //! ```text
 //! cargo run --release -p gradus --example wgan_gp_8gaussians -- [GENERATOR_STEPS=5000]
 //! ```
 use gradus::prelude::*;
+use gradus_generative::report::{lines, scatter_svg, Report};
 use gradus_generative::{mode_coverage, toy, WganGp, WganGpConfig};
 use std::error::Error;
 use std::time::Instant;
@@ -20,8 +22,19 @@ fn main() -> Result<(), Box<dyn Error>> {
     let centers = toy::eight_gaussian_centers();
     let start = Instant::now();
     let mut real = |n, rng: &mut Rng| toy::eight_gaussians(n, rng);
+    let (mut critic_curve, mut generator_curve) = (Vec::new(), Vec::new());
+    let (mut modes_curve, mut quality_curve) = (Vec::new(), Vec::new());
+    let (mut critic_sum, mut generator_sum) = (0.0, 0.0);
     for step in 1..=steps {
         let (critic, generator) = gan.train_step(&mut real, &mut rng)?;
+        (critic_sum, generator_sum) = (critic_sum + critic, generator_sum + generator);
+        if step % 50 == 0 || step == steps {
+            // means over the steps since the last point
+            let since = (step - 1) % 50 + 1;
+            critic_curve.push((step as f64, critic_sum / since as f64));
+            generator_curve.push((step as f64, generator_sum / since as f64));
+            (critic_sum, generator_sum) = (0.0, 0.0);
+        }
         if step % 500 == 0 || step == steps {
             let m = mode_coverage(
                 &gan.sample(2500, &mut rng)?,
@@ -34,14 +47,80 @@ fn main() -> Result<(), Box<dyn Error>> {
                 100.0 * m.high_quality,
                 start.elapsed().as_secs_f64()
             );
+            modes_curve.push((step as f64, m.modes_covered as f64));
+            quality_curve.push((step as f64, 100.0 * m.high_quality));
         }
     }
-    std::fs::create_dir_all("runs/wgan_gp_8gaussians")?;
-    let csv: String = gan
-        .sample(2500, &mut rng)?
+    let dir = "runs/wgan_gp_8gaussians";
+    std::fs::create_dir_all(dir)?;
+    let samples = gan.sample(2500, &mut rng)?;
+    let csv: String = samples
         .chunks(2)
         .map(|p| format!("{},{}\n", p[0], p[1]))
         .collect();
-    std::fs::write("runs/wgan_gp_8gaussians/samples.csv", format!("x,y\n{csv}"))?;
+    std::fs::write(format!("{dir}/samples.csv"), format!("x,y\n{csv}"))?;
+    let m = mode_coverage(&samples, &centers, toy::EIGHT_GAUSSIANS_STD)?;
+    let data = toy::eight_gaussians(2500, &mut rng);
+    let mut report = Report::new("WGAN-GP on the ring of 8 Gaussians");
+    report
+        .figures(
+            "Summary",
+            &[
+                (
+                    "data",
+                    "8 Gaussians of std 0.02 on a ring of radius 2".into(),
+                ),
+                (
+                    "training",
+                    format!("{steps} generator steps (WganGpConfig::new(2))"),
+                ),
+                (
+                    "modes covered",
+                    format!("{}/8 (of 2,500 samples)", m.modes_covered),
+                ),
+                (
+                    "high quality",
+                    format!(
+                        "{:.1}% of samples within 3 std of a centre",
+                        100.0 * m.high_quality
+                    ),
+                ),
+                ("time", format!("{:.0} s", start.elapsed().as_secs_f64())),
+            ],
+        )
+        .charts(
+            "Training",
+            vec![
+                lines(
+                    "Losses (means over 50 steps)",
+                    "generator step",
+                    &[
+                        ("critic (with penalty)", &critic_curve),
+                        ("generator", &generator_curve),
+                    ],
+                ),
+                lines(
+                    "Modes covered (of 8)",
+                    "generator step",
+                    &[("modes", &modes_curve)],
+                ),
+                lines(
+                    "High-quality samples (%)",
+                    "generator step",
+                    &[("within 3 std of a centre", &quality_curve)],
+                ),
+            ],
+        )
+        .svg(
+            "Samples over the data",
+            &scatter_svg(
+                "2,500 samples (blue) over 2,500 data points (gray)",
+                &data,
+                &samples,
+                440.0,
+            )?,
+        );
+    let path = report.write(dir.as_ref())?;
+    println!("wrote {} and {dir}/samples.csv", path.display());
     Ok(())
 }

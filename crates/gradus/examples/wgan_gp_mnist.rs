@@ -7,8 +7,9 @@
 //! Scored by the Fréchet distance (FID's formula) between the penultimate-layer features (84)
 //! of a LeNet trained here for one epoch, over 10,000 generated digits and the 10,000 test
 //! digits, printed for the untrained generator, during training, and for 10,000 training
-//! digits (the floor). Writes runs/wgan_gp_mnist/report.html with an 8x8 grid of samples and
-//! the figures, and the grids as samples.png (trained) and untrained.png.
+//! digits (the floor). Writes runs/wgan_gp_mnist/report.html (the critic and generator losses
+//! and the Fréchet distance over the steps, an 8x8 grid of samples, the untrained generator's)
+//! and the grids as samples.png (trained) and untrained.png.
 //!
 //! ```text
 //! cargo run --release -p gradus --example wgan_gp_mnist -- [GENERATOR_STEPS=2000]
@@ -17,7 +18,7 @@ use gradus::data::mnist::{load, Split};
 use gradus::data::Targets;
 use gradus::nn::models::LeNet;
 use gradus::prelude::*;
-use gradus::run::report::png::{data_uri, gray_png};
+use gradus_generative::report::{lines, ImageGrid, Report};
 use gradus_generative::{frechet_distance, lenet_features, WganGp, WganGpConfig};
 use std::error::Error;
 use std::time::Instant;
@@ -92,19 +93,6 @@ fn features(net: &LeNet, px: &[f32]) -> Res<Vec<f64>> {
     )?)
 }
 
-/// An 8x8 grid of the first 64 digits (pixels in [0, 1]) as a 224x224 gray PNG, 2 px gaps.
-fn grid_png(px: &[f32]) -> Vec<u8> {
-    let side = 8 * 30;
-    let mut out = vec![0u8; side * side];
-    for (k, img) in px.chunks(784).take(64).enumerate() {
-        for (i, v) in img.iter().enumerate() {
-            let (r, c) = ((k / 8) * 30 + 1 + i / 28, (k % 8) * 30 + 1 + i % 28);
-            out[r * side + c] = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-        }
-    }
-    gray_png(side, side, &out)
-}
-
 fn main() -> Res<()> {
     let steps: usize = std::env::args()
         .nth(1)
@@ -132,7 +120,8 @@ fn main() -> Res<()> {
             84,
         )?)
     };
-    let untrained_grid = grid_png(&generate(&gan, 64, &mut rng)?);
+    let grid = ImageGrid::new(28, 28, 8);
+    let untrained_grid = grid.tile(&generate(&gan, 64, &mut rng)?)?;
     let untrained = fd(&gan, &mut rng)?;
     println!("Fréchet distance to the test set: training digits {floor:.2} (floor), untrained generator {untrained:.2}");
     let n_train = train.1.len();
@@ -147,38 +136,68 @@ fn main() -> Res<()> {
             .collect()
     };
     let gan_start = Instant::now();
-    let mut rows = Vec::new();
+    let (mut critic_curve, mut generator_curve) = (Vec::new(), Vec::new());
+    let mut fd_curve = vec![(0.0, untrained)];
+    let (mut critic_sum, mut generator_sum) = (0.0, 0.0);
     for step in 1..=steps {
         let (critic, generator) = gan.train_step(&mut real, &mut rng)?;
+        (critic_sum, generator_sum) = (critic_sum + critic, generator_sum + generator);
+        if step % 20 == 0 || step == steps {
+            // means over the steps since the last point
+            let since = (step - 1) % 20 + 1;
+            critic_curve.push((step as f64, critic_sum / since as f64));
+            generator_curve.push((step as f64, generator_sum / since as f64));
+            (critic_sum, generator_sum) = (0.0, 0.0);
+        }
         if step % 500 == 0 || step == steps {
             let d = fd(&gan, &mut rng)?;
             let secs = gan_start.elapsed().as_secs_f64();
             println!("step {step:5}: critic {critic:7.3} generator {generator:7.3} | Fréchet distance {d:.2} ({secs:.0} s)");
-            rows.push(format!(
-                "<tr><td>{step}</td><td>{d:.2}</td><td>{secs:.0}</td></tr>"
-            ));
+            fd_curve.push((step as f64, d));
         }
     }
-    let samples = grid_png(&generate(&gan, 64, &mut rng)?);
+    let samples = grid.tile(&generate(&gan, 64, &mut rng)?)?;
     let dir = "runs/wgan_gp_mnist";
     std::fs::create_dir_all(dir)?;
-    std::fs::write(format!("{dir}/samples.png"), &samples)?;
-    std::fs::write(format!("{dir}/untrained.png"), &untrained_grid)?;
-    let html = format!(
-        "<!doctype html><meta charset=utf-8><title>WGAN-GP on MNIST</title>\n\
-         <h1>WGAN-GP on MNIST ({steps} generator steps, MLP 256 x3)</h1>\n\
-         <p>Fréchet distance of LeNet features (84) to the {N_FD} test digits: training digits \
-         {floor:.2} (floor), untrained generator {untrained:.2}.</p>\n\
-         <table><tr><th>generator step</th><th>Fréchet distance</th><th>seconds</th></tr>{}</table>\n\
-         <h2>Samples</h2><img src=\"{}\" width=480 style=\"image-rendering:pixelated\">\n\
-         <h2>Untrained generator</h2><img src=\"{}\" width=480 style=\"image-rendering:pixelated\">\n",
-        rows.join(""),
-        data_uri("image/png", &samples),
-        data_uri("image/png", &untrained_grid),
+    std::fs::write(format!("{dir}/samples.png"), samples.png())?;
+    std::fs::write(format!("{dir}/untrained.png"), untrained_grid.png())?;
+    let last = fd_curve.last().map_or(f64::NAN, |p| p.1);
+    let mut fd_chart = lines(
+        "Fréchet distance to the test digits (LeNet features)",
+        "generator step",
+        &[("generated digits", &fd_curve)],
     );
-    std::fs::write(format!("{dir}/report.html"), html)?;
+    fd_chart
+        .thresholds
+        .push((floor, "training digits (floor)".into()));
+    let mut report = Report::new("WGAN-GP on MNIST");
+    report
+        .figures(
+            "Summary",
+            &[
+                ("model", "MLP generator z (64) -> 256 x3 -> 784 tanh, critic 784 -> 256 x3 -> 1".into()),
+                ("training", format!("{steps} generator steps, 5 critic steps each, Adam 2e-4 (0.5, 0.9), λ = 10, batch 64")),
+                ("Fréchet distance", format!("{last:.2} (untrained generator {untrained:.2}; training digits {floor:.2}, the floor), {N_FD} digits a side, LeNet's 84 features")),
+                ("time", format!("{:.0} s", start.elapsed().as_secs_f64())),
+            ],
+        )
+        .charts(
+            "Training",
+            vec![
+                lines(
+                    "Losses (means over 20 steps)",
+                    "generator step",
+                    &[("critic (with penalty)", &critic_curve), ("generator", &generator_curve)],
+                ),
+                fd_chart,
+            ],
+        )
+        .images("Samples", &[(&format!("64 samples after {steps} steps"), &samples)])
+        .images("Untrained generator", &[("64 samples before training", &untrained_grid)]);
+    let path = report.write(dir.as_ref())?;
     println!(
-        "wrote {dir}/{{report.html,samples.png,untrained.png}} ({:.0} s in all)",
+        "wrote {} and {dir}/{{samples.png,untrained.png}} ({:.0} s in all)",
+        path.display(),
         start.elapsed().as_secs_f64()
     );
     Ok(())

@@ -91,7 +91,9 @@ pub fn page(files: &RunFiles, input: &ReportInput) -> String {
     )
 }
 
-pub(crate) const STYLE: &str = "body{font-family:sans-serif;margin:1.5em 2em;color:#222;max-width:1250px}\
+/// The page's CSS (inline in its `<style>`), shared by the other reports built on these charts
+/// (`gradus-generative`'s).
+pub const STYLE: &str = "body{font-family:sans-serif;margin:1.5em 2em;color:#222;max-width:1250px}\
 h1{margin:0 0 .3em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}\
 table{border-collapse:collapse;font-size:13px}td,th{padding:2px 10px 2px 0;text-align:left;vertical-align:top}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}.row{display:flex;flex-wrap:wrap;gap:12px}\
