@@ -1,10 +1,14 @@
 //! A statically quantized `Conv2d` (PyTorch's `torch.ao.nn.quantized.Conv2d`): int8 weights with
-//! per-output-channel scales and an input quantizer fixed by calibration; im2col on the quantized
-//! input, then the int8 GEMM, blocks of images in parallel.
+//! per-output-channel scales and an input quantizer fixed by calibration. Per image: the input
+//! quantized once into zero-point-padded planes, im2col rows from those planes (no bounds logic:
+//! fixed-length copies), then the packed int8 GEMM ([`packed_gemm`], weights packed once when the
+//! layer is made) with dequantization, bias and ReLU done on each register tile as it leaves the
+//! kernel, written straight into the `[out, oh · ow]` output plane; blocks of images in parallel.
 
 use crate::error::{QuantError, Result};
+use crate::packed_gemm::{self, PackedWeights, Sink, MR, NR};
 use crate::scheme::{quantize_per_channel, row_sums, ActQuant};
-use gradus_tensor::gemm_i8::gemm_u8i8;
+use gradus_tensor::gemm_i8::Int8Path;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -52,16 +56,22 @@ pub struct QConv2d {
     pub input: ActQuant,
     /// Kernel geometry.
     pub geometry: ConvGeometry,
+    /// `[out]`: sums of the int8 filters (zero-point correction).
     row_sum: Vec<i32>,
+    /// `weight` in the GEMM micro-kernel's layout, packed once here.
+    packed: PackedWeights,
 }
 
-/// Buffers a forward pass reuses between calls: the quantized input and, per block of images
-/// run on one thread, an im2col buffer and the i32 accumulators.
+/// Buffers a forward pass reuses between calls, per block of images run on one thread: the
+/// quantized, padded planes of one image and its im2col rows.
 #[derive(Default, Debug)]
 pub struct Scratch {
-    q: Vec<u8>,
-    blocks: Vec<(Vec<u8>, Vec<i32>)>,
+    blocks: Vec<(Vec<u8>, Vec<u8>)>,
 }
+
+/// Bytes past the planes and the im2col rows that a copy of up to this many bytes may touch: a
+/// kernel row of at most `SLACK` taps is copied as one fixed-length move.
+const SLACK: usize = 8;
 
 /// Images per parallel block of a batch of `n`: about two blocks per thread. Each image is
 /// computed alone, in integers, so the result does not depend on the split.
@@ -113,7 +123,9 @@ impl QConv2d {
             )));
         }
         let row_sum = row_sums(&weight, p);
+        let packed = PackedWeights::pack(&weight, o, p);
         Ok(QConv2d {
+            packed,
             weight,
             weight_scale,
             bias,
@@ -127,11 +139,30 @@ impl QConv2d {
     /// `(oh, ow)`.
     ///
     /// # Errors
-    /// [`QuantError::Shape`] when `x` is not `n · in · h · w` long.
+    /// [`QuantError::Shape`] when `x` is not `n · in · h · w` long or the kernel is larger than
+    /// the padded input.
     pub fn forward(
         &self,
         x: &[f32],
+        dims: (usize, usize, usize),
+        y: &mut Vec<f32>,
+        s: &mut Scratch,
+    ) -> Result<(usize, usize)> {
+        self.forward_with(Int8Path::best(), x, dims, false, y, s)
+    }
+
+    /// [`Self::forward`] (then ReLU, `max(y, 0)`, if `relu`, in the GEMM's epilogue) with the
+    /// int8 products on `path` (tests compare paths; an unavailable one falls back to the
+    /// portable loops). No allocation once `y` and `s` have grown.
+    ///
+    /// # Errors
+    /// As [`Self::forward`].
+    pub fn forward_with(
+        &self,
+        path: Int8Path,
+        x: &[f32],
         (n, h, w): (usize, usize, usize),
+        relu: bool,
         y: &mut Vec<f32>,
         s: &mut Scratch,
     ) -> Result<(usize, usize)> {
@@ -143,40 +174,128 @@ impl QConv2d {
                 x.len()
             )));
         }
+        let (hp, wp) = (h + 2 * g.padding.0, w + 2 * g.padding.1);
+        if hp < g.kernel.0 || wp < g.kernel.1 {
+            return Err(QuantError::Shape(format!(
+                "QConv2d: kernel {:?} is larger than the input {h}x{w} padded by {:?}",
+                g.kernel, g.padding
+            )));
+        }
         let (oh, ow) = g.output(h, w);
-        let (pixels, patch, o) = (oh * ow, g.patch(), g.out_channels);
-        self.input.quantize_into(x, &mut s.q);
+        let (pixels, o, kp) = (oh * ow, g.out_channels, self.packed.k_padded());
         y.resize(n * o * pixels, 0.0);
         if n == 0 || o * pixels == 0 {
             return Ok((oh, ow));
         }
         let per = images_per_block(n);
         s.blocks.resize_with(n.div_ceil(per), Default::default);
-        let (image, q) = (c * h * w, &s.q);
+        let image = c * h * w;
         y.par_chunks_mut(per * o * pixels)
             .zip(s.blocks.par_iter_mut())
             .enumerate()
-            .for_each(|(block, (yb, (cols, acc)))| {
-                cols.resize(pixels * patch, 0);
-                acc.resize(pixels * o, 0);
+            .for_each(|(block, (yb, (planes, cols)))| {
+                planes.resize(c * hp * wp + SLACK, 0);
+                cols.resize(pixels * kp + SLACK, 0);
                 for (i, yi) in yb.chunks_mut(o * pixels).enumerate() {
-                    let qi = &q[(block * per + i) * image..][..image];
-                    im2col(qi, g, (h, w), (oh, ow), self.input.zero_point, cols);
-                    gemm_u8i8(pixels, o, patch, cols, &self.weight, acc);
-                    self.dequantize(acc, pixels, yi);
+                    let xi = &x[(block * per + i) * image..][..image];
+                    self.quantize_padded(xi, (h, w), planes);
+                    im2col_padded(planes, g, (hp, wp), (oh, ow), kp, cols);
+                    let sink = Epilogue {
+                        y: yi.as_mut_ptr(),
+                        layer: self,
+                        pixels,
+                        relu,
+                    };
+                    packed_gemm::gemm(path, pixels, cols, kp, &self.packed, &sink);
                 }
             });
         Ok((oh, ow))
     }
 
-    /// `acc` `[pixels, out]` (i32) to `y` `[out, pixels]` (f32): zero-point correction, scales, bias.
-    fn dequantize(&self, acc: &[i32], pixels: usize, y: &mut [f32]) {
-        let (o, z) = (self.geometry.out_channels, self.input.zero_point as i32);
-        for (ch, yc) in y.chunks_mut(pixels).enumerate() {
-            let scale = self.input.scale * self.weight_scale[ch];
-            let (bias, zr) = (self.bias[ch], z * self.row_sum[ch]);
-            for (v, a) in yc.iter_mut().zip(acc[ch..].iter().step_by(o)) {
-                *v = (a - zr) as f32 * scale + bias;
+    /// One image `x` `[c, h, w]` quantized into zero-padded planes `[c, hp, wp]` (the padding
+    /// holds the zero point: real 0.0).
+    fn quantize_padded(&self, x: &[f32], (h, w): (usize, usize), planes: &mut [u8]) {
+        let (q, (py, px)) = (&self.input, self.geometry.padding);
+        let wp = w + 2 * px;
+        let plane = (h + 2 * py) * wp;
+        planes[..self.geometry.in_channels * plane].fill(q.zero_point);
+        if h * w == 0 {
+            return;
+        }
+        for (ch, xc) in x.chunks_exact(h * w).enumerate() {
+            for (row, xr) in xc.chunks_exact(w).enumerate() {
+                let at = ch * plane + (row + py) * wp + px;
+                for (d, &v) in planes[at..at + w].iter_mut().zip(xr) {
+                    *d = q.quantize(v);
+                }
+            }
+        }
+    }
+}
+
+/// Dequantize, add the bias and (if `relu`) clamp at 0, straight from the GEMM's registers into
+/// one image's output `[out, pixels]`: `y[j][i] = (acc - z · Σ_p w[j][p]) · (s_x · s_j) + b[j]`
+/// in f32, in this order.
+struct Epilogue<'a> {
+    /// `[out, pixels]`.
+    y: *mut f32,
+    layer: &'a QConv2d,
+    pixels: usize,
+    relu: bool,
+}
+
+// SAFETY: concurrent `tile` calls write disjoint tiles of `y` (the `Sink` contract).
+unsafe impl Sync for Epilogue<'_> {}
+
+impl Sink for Epilogue<'_> {
+    #[inline(always)]
+    unsafe fn tile(&self, i: usize, j: usize, rows: usize, cols: usize, acc: &[[i32; NR]; MR]) {
+        let l = self.layer;
+        let z = l.input.zero_point as i32;
+        for c in 0..cols {
+            let ch = j + c;
+            let scale = l.input.scale * l.weight_scale[ch];
+            let (bias, zr) = (l.bias[ch], z * l.row_sum[ch]);
+            // SAFETY: pixels `i..i + rows` of channel `ch` lie in `y` `[out, pixels]` and are
+            // this tile's alone.
+            let out = std::slice::from_raw_parts_mut(self.y.add(ch * self.pixels + i), rows);
+            for (v, accr) in out.iter_mut().zip(acc) {
+                let v0 = (accr[c] - zr) as f32 * scale + bias;
+                *v = if self.relu { v0.max(0.0) } else { v0 };
+            }
+        }
+    }
+}
+
+/// im2col rows `[oh · ow, kp]` (the first `c · kh · kw` bytes of each row used; what lies after
+/// meets zero weights) from padded planes `[c, hp, wp]` (with [`SLACK`] bytes after them):
+/// every kernel row of every patch is one contiguous run, copied as one `SLACK`-byte move when
+/// it is at most that long (the extra bytes land past the run, where later runs, the row's
+/// padding or `cols`'s own slack take them).
+fn im2col_padded(
+    planes: &[u8],
+    g: &ConvGeometry,
+    (hp, wp): (usize, usize),
+    (oh, ow): (usize, usize),
+    kp: usize,
+    cols: &mut [u8],
+) {
+    let ((kh, kw), (sy, sx)) = (g.kernel, g.stride);
+    let plane = hp * wp;
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let mut d = (oy * ow + ox) * kp;
+            let base = oy * sy * wp + ox * sx;
+            for ch in 0..g.in_channels {
+                for ky in 0..kh {
+                    let src = ch * plane + base + ky * wp;
+                    if kw <= SLACK {
+                        cols[d..d + SLACK].copy_from_slice(&planes[src..src + SLACK]);
+                    } else {
+                        cols[d..d + kw].copy_from_slice(&planes[src..src + kw]);
+                    }
+                    d += kw;
+                }
             }
         }
     }

@@ -1,10 +1,13 @@
-//! An f32 `Conv2d` for tape-free inference: im2col of each image into a reused buffer, then
+//! An f32 `Conv2d` for tape-free inference, blocks of images in parallel. Stride 1 (LeNet's
+//! layers) runs gradus-tensor's direct convolution ([`gradus_tensor::DirectConv2d`]: each image
+//! copied once into zero-padded planes, every tap a contiguous run, outputs held in registers,
+//! no column matrix); other strides lower each image to im2col in a reused buffer and
 //! gradus-tensor's f32 GEMM ([`gradus_tensor::gemm_f32`]) straight into the `[out, oh · ow]`
-//! output plane of that image, blocks of images in parallel.
+//! output plane. The bias (and a following ReLU) is added in one pass over each image's output.
 
 use crate::conv2d::{im2col, images_per_block, ConvGeometry};
 use crate::error::{QuantError, Result};
-use gradus_tensor::gemm_f32;
+use gradus_tensor::{gemm_f32, DirectConv2d};
 use rayon::prelude::*;
 
 /// `y = conv(x, W) + b`: `x` `[n, in, h, w]` → `y` `[n, out, oh, ow]`, in f32 (PyTorch's
@@ -29,11 +32,13 @@ pub struct F32Conv2d {
     pub geometry: ConvGeometry,
 }
 
-/// The im2col buffers a forward pass reuses between calls, one per block of images run on one
-/// thread.
+/// Buffers a forward pass reuses between calls: one per block of images run on one thread (the
+/// padded copy of the direct kernel, or the im2col matrix), and the direct kernel's plans, one
+/// per geometry and input size `(h, w)` seen (a model's layers share one `Scratch`).
 #[derive(Default, Debug)]
 pub struct Scratch {
     blocks: Vec<Vec<f32>>,
+    direct: Vec<(ConvGeometry, (usize, usize), Option<DirectConv2d>)>,
 }
 
 impl F32Conv2d {
@@ -71,7 +76,22 @@ impl F32Conv2d {
     pub fn forward(
         &self,
         x: &[f32],
+        dims: (usize, usize, usize),
+        y: &mut Vec<f32>,
+        s: &mut Scratch,
+    ) -> Result<(usize, usize)> {
+        self.forward_act(x, dims, false, y, s)
+    }
+
+    /// [`Self::forward`], then ReLU (`max(y, 0)`) if `relu`, in the same pass as the bias.
+    ///
+    /// # Errors
+    /// [`QuantError::Shape`] when `x` is not `n · in · h · w` long.
+    pub fn forward_act(
+        &self,
+        x: &[f32],
         (n, h, w): (usize, usize, usize),
+        relu: bool,
         y: &mut Vec<f32>,
         s: &mut Scratch,
     ) -> Result<(usize, usize)> {
@@ -90,29 +110,52 @@ impl F32Conv2d {
         if n == 0 || o * pixels == 0 {
             return Ok((oh, ow));
         }
-        // blocks of images in parallel; each image is one GEMM whose result does not depend on
-        // the thread count, so neither does the split
+        let plan = |(pg, size, _): &(ConvGeometry, (usize, usize), Option<DirectConv2d>)| {
+            *pg == *g && *size == (h, w)
+        };
+        if g.stride == (1, 1) && !s.direct.iter().any(plan) {
+            let d = DirectConv2d::new(g.in_channels, (h, w), o, g.kernel, g.padding);
+            s.direct.push((*g, (h, w), d));
+        }
+        let direct = match g.stride {
+            (1, 1) => s
+                .direct
+                .iter()
+                .find(|&e| plan(e))
+                .and_then(|e| e.2.as_ref()),
+            _ => None,
+        };
+        // blocks of images in parallel; each image is computed alone, so its result does not
+        // depend on the thread count, nor on the split
         let per = images_per_block(n);
         s.blocks.resize_with(n.div_ceil(per), Vec::new);
         y.par_chunks_mut(per * o * pixels)
             .zip(s.blocks.par_iter_mut())
             .enumerate()
-            .for_each(|(block, (yb, cols))| {
-                cols.resize(pixels * patch, 0.0);
+            .for_each(|(block, (yb, buf))| {
+                buf.resize(direct.map_or(pixels * patch, DirectConv2d::padded_len), 0.0);
                 for (i, yi) in yb.chunks_mut(o * pixels).enumerate() {
                     let xi = &x[(block * per + i) * image..][..image];
-                    im2col(xi, g, (h, w), (oh, ow), 0.0, cols);
-                    // W [o, patch] · colsᵀ [patch, pixels] (cols is [pixels, patch]) = y [o, pixels]
-                    gemm_f32(
-                        (o, pixels, patch),
-                        &self.weight,
-                        (patch, 1),
-                        cols,
-                        (1, patch),
-                        yi,
-                    );
-                    for (yc, b) in yi.chunks_mut(pixels).zip(&self.bias) {
-                        yc.iter_mut().for_each(|v| *v += b);
+                    match direct {
+                        Some(d) => d.run(xi, &self.weight, buf, yi),
+                        None => {
+                            im2col(xi, g, (h, w), (oh, ow), 0.0, buf);
+                            // W [o, patch] · colsᵀ [patch, pixels] (cols is [pixels, patch])
+                            gemm_f32(
+                                (o, pixels, patch),
+                                &self.weight,
+                                (patch, 1),
+                                buf,
+                                (1, patch),
+                                yi,
+                            );
+                        }
+                    }
+                    for (yc, &b) in yi.chunks_mut(pixels).zip(&self.bias) {
+                        match relu {
+                            true => yc.iter_mut().for_each(|v| *v = (*v + b).max(0.0)),
+                            false => yc.iter_mut().for_each(|v| *v += b),
+                        }
                     }
                 }
             });

@@ -7,16 +7,17 @@
 //!   each input row is quantized on the fly with its own range.
 //! - [`conv2d::QConv2d`]: static quantization: the input quantizer is fixed by
 //!   [`observer::MinMaxObserver`] over a few calibration batches.
-//! - Both multiply with `gradus_tensor::gemm_i8` (i32 accumulation; AVX2 `vpmaddubsw` or VNNI
-//!   `vpdpbusd` where the CPU has them, each tested bit for bit against the portable loops).
-//!   `QLinear` uses [`packed_gemm`] instead: its weights packed once in the layout of a `4 x 16`
-//!   register-tiled micro-kernel, with dequantization, bias and ReLU done on the tiles as they
-//!   leave the registers (the same integers, the same f32 results).
+//! - Both multiply with [`packed_gemm`] (i32 accumulation; AVX2 `vpmaddubsw` or VNNI `vpdpbusd`
+//!   where the CPU has them, each tested bit for bit against the portable loops): weights packed
+//!   once, when the layer is made, in the layout of a `4 x 16` register-tiled micro-kernel, with
+//!   dequantization, bias and ReLU done on the tiles as they leave the registers (no i32 matrix,
+//!   no separate ReLU pass). `QConv2d` quantizes each image once into zero-point-padded planes
+//!   and feeds the kernel im2col rows copied from them.
 //! - [`model::QuantizedModel`]: the layers in order, run on reused buffers with no autodiff tape
 //!   ([`model::QuantizedModel::predict_into`]); it is also a `Module` ([`module`]).
 //! - [`predictor::Predictor`]: the same program with the layers kept in f32
-//!   ([`f32_linear::F32Linear`], [`f32_conv2d::F32Conv2d`] on gradus-tensor's f32 GEMM): tape-free
-//!   f32 inference, equal to the model's `forward`.
+//!   ([`f32_linear::F32Linear`] on gradus-tensor's f32 GEMM, [`f32_conv2d::F32Conv2d`] on its
+//!   direct convolution at stride 1): tape-free f32 inference, equal to the model's `forward`.
 //! - [`observer::Observer`]: calibration by min/max or by percentile (clipping outliers).
 //! - [`convert::quantize_model`]: from a trained `linear`/`logistic`/`softmax`/`mlp`/`cnn` model;
 //!   [`file`]: the quantized safetensors file (about 4x smaller than the f32 one).

@@ -116,6 +116,9 @@ pub struct QuantizedModel {
     pub ops: Vec<Op>,
     /// Per-sample input shape (`[features]` or `[c, h, w]`).
     pub input_shape: Vec<usize>,
+    /// The int8 products' path ([`Int8Path::best`] unless set: tests and benchmarks pick others;
+    /// one this CPU lacks falls back to the portable loops).
+    pub int8_path: Int8Path,
     pub(crate) buffers: Mutex<Buffers>,
 }
 
@@ -125,6 +128,7 @@ impl QuantizedModel {
         QuantizedModel {
             ops,
             input_shape,
+            int8_path: Int8Path::best(),
             buffers: Mutex::default(),
         }
     }
@@ -160,7 +164,7 @@ impl QuantizedModel {
                 }
                 let x = input.take().unwrap_or(bufs.a.as_slice());
                 l.forward_with(
-                    Int8Path::best(),
+                    self.int8_path,
                     x,
                     shape.d[0],
                     relu,
@@ -176,7 +180,13 @@ impl QuantizedModel {
                 bufs.a.clear();
                 bufs.a.extend_from_slice(x);
             }
-            shape = step(op, shape, bufs)?;
+            // the ReLU after a convolution runs in its epilogue too
+            let relu = matches!(op, Op::Conv(_) | Op::F32Conv(_))
+                && matches!(ops.peek(), Some(Op::Act(Act::ReLU)));
+            if relu {
+                ops.next();
+            }
+            shape = step(op, shape, relu, self.int8_path, bufs)?;
         }
         if let Some(x) = input.take() {
             bufs.a.clear();
@@ -215,7 +225,7 @@ impl QuantizedModel {
             .iter()
             .map(|(x, rows)| Ok((x.clone(), Dims::of(*rows, &self.input_shape)?)))
             .collect::<Result<_>>()?;
-        let mut bufs = Buffers::default();
+        let (mut bufs, path) = (Buffers::default(), self.int8_path);
         for op in &mut self.ops {
             if let Op::Conv(c) = op {
                 let inputs: Vec<&[f32]> = acts.iter().map(|(x, _)| x.as_slice()).collect();
@@ -223,7 +233,7 @@ impl QuantizedModel {
             }
             for (x, shape) in &mut acts {
                 std::mem::swap(&mut bufs.a, x);
-                *shape = step(op, *shape, &mut bufs)?;
+                *shape = step(op, *shape, false, path, &mut bufs)?;
                 std::mem::swap(&mut bufs.a, x);
             }
         }
@@ -292,26 +302,33 @@ impl Dims {
     }
 }
 
-/// Runs one op on `bufs.a` (shape `shape`), leaving the result in `bufs.a`; returns its shape.
-fn step(op: &Op, shape: Dims, bufs: &mut Buffers) -> Result<Dims> {
+/// Runs one op on `bufs.a` (shape `shape`), then ReLU if `relu` (a weighted layer's epilogue;
+/// ignored by the other ops), int8 products on `path`, leaving the result in `bufs.a`; returns
+/// its shape.
+fn step(op: &Op, shape: Dims, relu: bool, path: Int8Path, bufs: &mut Buffers) -> Result<Dims> {
     let n = shape.d[0];
     let out = match op {
         Op::Linear(l) => {
-            l.forward(&bufs.a, n, &mut bufs.b, &mut bufs.linear)?;
+            l.forward_with(path, &bufs.a, n, relu, &mut bufs.b, &mut bufs.linear)?;
             Dims::two(n, l.out_features)
         }
         Op::Conv(c) => {
             let [_, _, h, w] = shape.nchw("Conv2d")?;
-            let (oh, ow) = c.forward(&bufs.a, (n, h, w), &mut bufs.b, &mut bufs.conv)?;
+            let (a, b, s) = (&bufs.a, &mut bufs.b, &mut bufs.conv);
+            let (oh, ow) = c.forward_with(path, a, (n, h, w), relu, b, s)?;
             Dims::four([n, c.geometry.out_channels, oh, ow])
         }
         Op::F32Linear(l) => {
             l.forward(&bufs.a, n, &mut bufs.b)?;
+            if relu {
+                Act::ReLU.apply(&mut bufs.b);
+            }
             Dims::two(n, l.out_features)
         }
         Op::F32Conv(c) => {
             let [_, _, h, w] = shape.nchw("Conv2d")?;
-            let (oh, ow) = c.forward(&bufs.a, (n, h, w), &mut bufs.b, &mut bufs.f32_conv)?;
+            let (a, b, s) = (&bufs.a, &mut bufs.b, &mut bufs.f32_conv);
+            let (oh, ow) = c.forward_act(a, (n, h, w), relu, b, s)?;
             Dims::four([n, c.geometry.out_channels, oh, ow])
         }
         Op::Act(a) => {

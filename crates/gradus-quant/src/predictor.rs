@@ -4,7 +4,8 @@
 //! [`Op`](crate::model::Op), built per model kind by [`convert::program`]) with its weighted
 //! layers in f32 ([`Op::F32Linear`](crate::model::Op::F32Linear),
 //! [`Op::F32Conv`](crate::model::Op::F32Conv)): no graph, no tensors, buffers kept between calls,
-//! products by gradus-tensor's f32 GEMM ([`gradus_tensor::gemm_f32`], the one `matmul` uses).
+//! products by gradus-tensor's f32 GEMM ([`gradus_tensor::gemm_f32`], the one `matmul` uses) and,
+//! for stride-1 convolutions, its direct convolution ([`gradus_tensor::DirectConv2d`]).
 
 use crate::convert::{self, Precision};
 use crate::error::{QuantError, Result};

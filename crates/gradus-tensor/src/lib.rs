@@ -52,6 +52,7 @@ pub mod precision;
 mod random;
 mod tensor;
 
+pub use backend::cpu::kernels::conv_direct::DirectConv2d;
 pub use backend::cpu::kernels::gemm::gemm_f32;
 pub use backend::cpu::kernels::gemm_i8;
 pub use backend::cpu::kernels::packed_gemm;

@@ -4,7 +4,8 @@
 //! weights; dynamic per-row activations for Linear, calibrated ones for Conv2d):
 //! `{mlp,cnn}_infer_b{1,256}_{f32,predictor,int8}`.
 //!
-//! `--only mlp` runs the MLP alone; `--onnx-dir DIR` also writes `DIR/mlp.onnx` and `DIR/cnn.onnx`
+//! `--only mlp` runs the MLP alone; `--int8-path avx2|avx512vnni|avxvnni|portable` runs the int8
+//! products on that path instead of the fastest this CPU has; `--onnx-dir DIR` also writes `DIR/mlp.onnx` and `DIR/cnn.onnx`
 //! (`gradus export --onnx` of the same models) for onnxruntime. `bench/quantize_compare.py` and
 //! `bench/inference_compare.py` run it beside PyTorch (and onnxruntime).
 
@@ -12,6 +13,7 @@ use gradus_nn::Module;
 use gradus_quant::{convert::quantize_model, Predictor};
 use gradus_run::ModelSpec;
 use gradus_tensor::autodiff::no_grad;
+use gradus_tensor::gemm_i8::Int8Path;
 use gradus_tensor::{DType, Rng, Tensor};
 use prost::Message;
 
@@ -33,10 +35,22 @@ fn arg(name: &str) -> Option<String> {
 fn main() {
     gradus_bench::configure_allocator();
     let threads = gradus_bench::threads();
-    println!(
-        "int8 GEMM path: {:?}",
-        gradus_tensor::gemm_i8::Int8Path::best()
-    );
+    let path = match arg("--int8-path").as_deref() {
+        None => Int8Path::best(),
+        Some("avx2") => Int8Path::Avx2,
+        Some("avx512vnni") => Int8Path::Avx512Vnni,
+        Some("avxvnni") => Int8Path::AvxVnni,
+        Some("portable") => Int8Path::Portable,
+        Some(other) => {
+            eprintln!("--int8-path: unknown path `{other}` (avx2, avx512vnni, avxvnni, portable)");
+            std::process::exit(2);
+        }
+    };
+    if !path.available() {
+        eprintln!("--int8-path: this CPU cannot run {path:?}");
+        std::process::exit(2);
+    }
+    println!("int8 GEMM path: {path:?}");
     let models = [
         ("mlp", spec(r#"{"kind":"mlp","hidden":[512,256]}"#, "[784]")),
         ("cnn", spec(r#"{"kind":"cnn"}"#, "[1,28,28]")),
@@ -53,12 +67,12 @@ fn main() {
             let path = std::path::Path::new(&dir).join(format!("{name}.onnx"));
             std::fs::write(&path, proto.encode_to_vec()).expect("the ONNX file written");
         }
-        run(name, model.as_ref(), spec, threads);
+        run(name, model.as_ref(), spec, threads, path);
     }
 }
 
 /// Times the three ways of running `model` at batch 1 and 256.
-fn run(name: &str, model: &dyn Module, spec: &ModelSpec, threads: usize) {
+fn run(name: &str, model: &dyn Module, spec: &ModelSpec, threads: usize, path: Int8Path) {
     let sample = spec.model_input_shape();
     let per: usize = sample.iter().product();
     let predictor = Predictor::new(model, spec).expect("a predictor");
@@ -66,6 +80,7 @@ fn run(name: &str, model: &dyn Module, spec: &ModelSpec, threads: usize) {
     let calib = Rng::seed(2).uniform(&[64 * per], 0.0, 1.0, DType::F32);
     q.calibrate(&[(calib.to_vec::<f32>().expect("f32"), 64)])
         .expect("calibrated");
+    q.int8_path = path;
     let report = |case: &str, batch: usize, s: f64| {
         let extra = serde_json::json!({"samples_per_s": batch as f64 / s, "threads": threads});
         gradus_bench::report(&format!("{name}_infer_b{batch}_{case}"), s, extra);

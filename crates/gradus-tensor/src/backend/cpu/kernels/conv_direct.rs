@@ -19,7 +19,7 @@ use rayon::prelude::*;
 pub(super) const CB: usize = 4;
 
 /// Geometry of one image's padded copy and wide output.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Plan {
     pub(super) c_in: usize,
     pub(super) kernel: (usize, usize),
@@ -89,28 +89,28 @@ struct Image<'a, T, const L: usize> {
 }
 
 impl<T: Element, const L: usize> Image<'_, T, L> {
-    /// Output channels `co..co + N` (`N <= CB`) over every wide block.
+    /// Output channels `co..co + N` (`N <= CB`) over every wide block. Allocates nothing: the
+    /// weights are read in place and each tap's offset is computed as it is used.
     #[inline(always)]
     fn channels<const N: usize>(&mut self, co: usize) {
         let p = self.plan;
         let (plane, kk) = (p.hp * p.wp, self.taps.len());
         let patch = p.c_in * kk;
-        // the block's weights as [patch][N] and each tap's offset in the padded image
-        let wblk: Vec<[T; N]> = (0..patch)
-            .map(|q| std::array::from_fn(|c| self.w[(co + c) * patch + q]))
-            .collect();
-        let offs: Vec<usize> = (0..patch)
-            .map(|q| (q / kk) * plane + self.taps[q % kk])
-            .collect();
+        // the block's weight rows, each `[patch]`
+        let rows: [&[T]; N] = std::array::from_fn(|c| &self.w[(co + c) * patch..][..patch]);
         for r0 in (0..p.wide).step_by(L) {
             let mut acc = [[T::zero(); L]; N];
             let xr = &self.xp[r0..];
-            for (&o, wv) in offs.iter().zip(&wblk) {
-                let xv: &[T; L] = xr[o..o + L].try_into().expect("L");
-                for c in 0..N {
-                    let w = wv[c];
-                    for l in 0..L {
-                        acc[c][l] = acc[c][l] + w * xv[l];
+            for ci in 0..p.c_in {
+                let xc = &xr[ci * plane..];
+                for (t, &o) in self.taps.iter().enumerate() {
+                    let q = ci * kk + t;
+                    let xv: &[T; L] = xc[o..o + L].try_into().expect("L");
+                    for c in 0..N {
+                        let w = rows[c][q];
+                        for l in 0..L {
+                            acc[c][l] = acc[c][l] + w * xv[l];
+                        }
                     }
                 }
             }
@@ -196,6 +196,111 @@ fn run<T: Element, const L: usize>(
     y
 }
 
+/// Lanes of the f32 kernel's register block (wide output positions per step).
+const F32_LANES: usize = 16;
+
+/// The direct kernel on plain f32 slices, one image at a time, for tape-free inference: a
+/// stride-1, one-group `conv2d` (PyTorch's `nn.Conv2d`, dilation 1) of an image `[c_in, h, w]`
+/// by a weight `[c_out, c_in, kh, kw]` with zero padding, into `[c_out, oh, ow]`. Built once per
+/// input size; [`Self::run`] allocates nothing (the caller keeps the padded copy between calls).
+/// Each output sums its products in the order input channel, kernel row, kernel column.
+///
+/// ```
+/// use gradus_tensor::DirectConv2d;
+/// let conv = DirectConv2d::new(1, (2, 2), 1, (1, 1), (0, 0)).unwrap(); // 1x1 kernel
+/// let mut padded = vec![0.0; conv.padded_len()];
+/// let mut y = [0.0; 4];
+/// conv.run(&[1.0, 2.0, 3.0, 4.0], &[2.0], &mut padded, &mut y);
+/// assert_eq!(y, [2.0, 4.0, 6.0, 8.0]);
+/// assert!(DirectConv2d::new(1, (2, 2), 1, (5, 5), (1, 1)).is_none()); // does not fit
+/// ```
+#[derive(Clone, Debug)]
+pub struct DirectConv2d {
+    window: Window,
+    plan: Plan,
+    c_out: usize,
+    /// `[kh · kw]`: each tap's offset in a padded plane.
+    taps: Vec<usize>,
+}
+
+impl DirectConv2d {
+    /// The convolution of `c_in` channels of `h x w` into `c_out` channels by a `kernel`
+    /// (rows, columns) with `padding` zeros on each side; `None` when the kernel is empty or
+    /// larger than the padded image.
+    pub fn new(
+        c_in: usize,
+        (h, w): (usize, usize),
+        c_out: usize,
+        kernel: (usize, usize),
+        padding: (usize, usize),
+    ) -> Option<DirectConv2d> {
+        let window = Window {
+            channels: c_in,
+            h,
+            w,
+            kernel,
+            stride: (1, 1),
+            padding,
+            dilation: (1, 1),
+        };
+        if c_in == 0 || kernel.0 == 0 || kernel.1 == 0 {
+            return None;
+        }
+        window.output_size()?;
+        let plan = Plan::new(&window, F32_LANES);
+        Some(DirectConv2d {
+            taps: plan.tap_offsets(),
+            window,
+            plan,
+            c_out,
+        })
+    }
+
+    /// Output height and width `(oh, ow)`.
+    pub fn output(&self) -> (usize, usize) {
+        (self.plan.oh, self.plan.ow)
+    }
+
+    /// Length of the padded copy [`Self::run`] takes (the zero-padded planes and the slack the
+    /// last block reads).
+    pub fn padded_len(&self) -> usize {
+        self.plan.padded_len()
+    }
+
+    /// `y` `[c_out, oh, ow]` = the convolution of `x` `[c_in, h, w]` by `weight`
+    /// `[c_out, c_in, kh, kw]` (no bias); `padded` (of [`Self::padded_len`]) is overwritten.
+    ///
+    /// # Panics
+    /// When a slice's length differs from its shape.
+    pub fn run(&self, x: &[f32], weight: &[f32], padded: &mut [f32], y: &mut [f32]) {
+        let (win, plan) = (&self.window, &self.plan);
+        assert!(
+            x.len() == win.channels * win.h * win.w
+                && weight.len() == self.c_out * win.channels * win.kernel.0 * win.kernel.1
+                && padded.len() == plan.padded_len()
+                && y.len() == self.c_out * plan.oh * plan.ow,
+            "DirectConv2d: x {}, weight {}, padded {}, y {} values for {win:?} into {} channels",
+            x.len(),
+            weight.len(),
+            padded.len(),
+            y.len(),
+            self.c_out
+        );
+        if y.is_empty() {
+            return;
+        }
+        padded.fill(0.0);
+        pad_image(padded, x, win, plan);
+        with_widest_simd(Image::<f32, F32_LANES> {
+            xp: padded,
+            w: weight,
+            y,
+            taps: &self.taps,
+            plan: *plan,
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,5 +376,53 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "f32 {win:?}");
         }
+    }
+
+    #[test]
+    fn the_inference_api_matches_the_definition_reusing_its_buffers() {
+        // (c_in, c_out, h, w, kernel, padding): LeNet's two layers, odd sizes, 1..=5 channels
+        let cases = [
+            (1, 6, 28, 28, (5, 5), (2, 2)),
+            (6, 16, 14, 14, (5, 5), (0, 0)),
+            (3, 5, 7, 9, (3, 2), (1, 0)),
+            (2, 1, 5, 4, (1, 1), (0, 0)),
+            (5, 7, 3, 3, (3, 3), (2, 1)),
+        ];
+        for (ci, co, h, w, kernel, padding) in cases {
+            let conv = DirectConv2d::new(ci, (h, w), co, kernel, padding).unwrap();
+            let win = Window {
+                channels: ci,
+                h,
+                w,
+                kernel,
+                stride: (1, 1),
+                padding,
+                dilation: (1, 1),
+            };
+            let (oh, ow) = win.output_size().unwrap();
+            assert_eq!(conv.output(), (oh, ow));
+            let n = 2;
+            let x: Vec<f64> = (0..n * ci * h * w)
+                .map(|i| ((i * 29) % 19) as f64 - 9.0)
+                .collect();
+            let wt: Vec<f64> = (0..co * ci * kernel.0 * kernel.1)
+                .map(|i| ((i * 11) % 13) as f64 / 4.0 - 1.5)
+                .collect();
+            let want = reference(&x, &wt, n, co, &win);
+            let w32: Vec<f32> = wt.iter().map(|&v| v as f32).collect();
+            // one padded buffer for both images, filled with garbage first
+            let mut padded = vec![f32::NAN; conv.padded_len()];
+            let mut y = vec![f32::NAN; co * oh * ow];
+            for b in 0..n {
+                let image = ci * h * w;
+                let xb: Vec<f32> = x[b * image..][..image].iter().map(|&v| v as f32).collect();
+                conv.run(&xb, &w32, &mut padded, &mut y);
+                let got: Vec<f64> = y.iter().map(|&v| v as f64).collect();
+                // integers and quarters: exact in any order
+                assert_eq!(got, want[b * y.len()..][..y.len()], "image {b} of {win:?}");
+            }
+        }
+        assert!(DirectConv2d::new(1, (3, 3), 1, (4, 4), (0, 0)).is_none());
+        assert!(DirectConv2d::new(0, (3, 3), 1, (1, 1), (0, 0)).is_none());
     }
 }
