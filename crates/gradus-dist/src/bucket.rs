@@ -4,13 +4,15 @@
 //!
 //! A bucket is one flat f64 buffer: each parameter's gradient scaled by the rank's weight (its
 //! samples), then one presence value per parameter (1 where the rank has a gradient), so that a
-//! parameter no rank's loss reached keeps no gradient, as in one process.
+//! parameter no rank's loss reached keeps no gradient, as in one process. After the all-reduce
+//! the bucket's mean gradients are views of one buffer in their dtype ([`crate::grad_buffer`]).
 //!
 //! On the wire a bucket travels in the gradients' dtype, as DDP's does: f32 when every
 //! parameter is f32 ([`WireDtype::for_params`]), f64 otherwise; the cap counts wire bytes.
 
 use crate::communicator::{Communicator, ReduceOrder, WireDtype};
 use crate::error::{DistError, Result};
+use crate::grad_buffer::{set_bucket_mean, write_scaled};
 use gradus_nn::Param;
 use gradus_tensor::Tensor;
 
@@ -107,8 +109,9 @@ impl GradientReducer {
     /// `sum_r weight_r * grad_r / total_weight` (a rank's weight: its samples in the step, so the
     /// mean is the gradient of the global batch's mean loss). A missing gradient counts as zero;
     /// a parameter without a gradient on every rank keeps none. The buckets travel as
-    /// [`WireDtype::for_params`]. Returns the bytes all-reduced (the buckets' values times the
-    /// wire dtype's bytes).
+    /// [`WireDtype::for_params`]; the gradients of a bucket (of one dtype) come back as views of
+    /// one buffer ([`crate::grad_buffer`]). Returns the bytes all-reduced (the buckets' values
+    /// times the wire dtype's bytes).
     ///
     /// # Errors
     /// The transport fails, or a gradient's shape does not match its parameter.
@@ -126,9 +129,10 @@ impl GradientReducer {
         for bucket in plan_buckets(&numels, cap, wire) {
             let mut flat = Vec::with_capacity(bucket.iter().map(|&i| numels[i] + 1).sum());
             for &i in &bucket {
-                match params[i].1.tensor().grad() {
-                    Some(g) => flat.extend(g.to_vec_f64().iter().map(|v| v * weight)),
-                    None => flat.extend(std::iter::repeat(0.0).take(numels[i])),
+                let at = flat.len();
+                flat.resize(at + numels[i], 0.0);
+                if let Some(g) = params[i].1.tensor().grad() {
+                    write_scaled(&g, weight, &mut flat[at..])?;
                 }
             }
             for &i in &bucket {
@@ -137,20 +141,7 @@ impl GradientReducer {
             }
             sent += flat.len() * wire.bytes();
             comm.reduce_sum_wire(&mut flat, self.order, wire)?;
-            let presence = flat.len() - bucket.len();
-            let mut at = 0;
-            for (k, &i) in bucket.iter().enumerate() {
-                let t = params[i].1.tensor();
-                let values: Vec<f64> = flat[at..at + numels[i]]
-                    .iter()
-                    .map(|v| v / total_weight)
-                    .collect();
-                at += numels[i];
-                if flat[presence + k] > 0.0 {
-                    let g = Tensor::from_vec(values, t.shape())?.to_dtype(t.dtype())?;
-                    t.set_grad(Some(g));
-                }
-            }
+            set_bucket_mean(params, &bucket, &flat, total_weight)?;
         }
         Ok(sent)
     }

@@ -7,7 +7,8 @@
 //!   Gradients travel in their dtype ([`WireDtype`]: f32 for an all-f32 model).
 //! - [`bucket`]: gradients averaged in buckets of `bucket_cap_mb`, in reverse layer order, as
 //!   PyTorch DDP does ([`GradientReducer`]); parameters flattened, broadcast and checked equal
-//!   across ranks.
+//!   across ranks. After the all-reduce a bucket's gradients are views of one flat buffer
+//!   (DDP's `gradient_as_bucket_view`).
 //! - [`overlapped`]: the bucket all-reduces started from a gradient-ready hook on the backward
 //!   pass, overlapped with the rest of it ([`Communicator::all_reduce_overlapped`]: non-blocking
 //!   over MPI, with a timeout that ends the job when a rank dies or hangs).
@@ -21,6 +22,7 @@ pub mod bucket;
 pub mod communicator;
 mod error;
 pub mod fedavg;
+pub mod grad_buffer;
 pub mod local;
 #[cfg(feature = "mpi")]
 pub mod mpi;

@@ -4,9 +4,9 @@
 //! [`Communicator::all_reduce_overlapped`](crate::Communicator::all_reduce_overlapped) lends a
 //! [`BucketLauncher`] to the caller's work (the backward pass): the work fills bucket buffers and
 //! starts them, in bucket order, as they fill; the communicator then starts those left and waits
-//! for all. Over MPI a start is a non-blocking `MPI_Iallreduce` (or `MPI_Iallgather` for
-//! [`ReduceOrder::Fixed`]); transports without non-blocking collectives run each bucket's
-//! all-reduce when it starts ([`run_blocking`]).
+//! for all. Over MPI a start is a non-blocking `MPI_Iallreduce` (or, for
+//! [`ReduceOrder::Fixed`], `MPI_Ialltoall` then `MPI_Iallgather`); transports without
+//! non-blocking collectives run each bucket's all-reduce when it starts ([`run_blocking`]).
 //!
 //! Buckets start in index order on every rank, whatever order their buffers fill in, so that
 //! every rank issues the same collectives in the same order (as DDP's `Reducer` reduces buckets

@@ -6,14 +6,16 @@
 //! the buckets before it; a bucket holding a parameter that no gradient reaches starts after
 //! backward.
 //!
-//! The gradients are copied into the flat f64 buffers and back, not made views of them: a gradus
-//! tensor owns its storage in the model's dtype, and the optimizer reads the gradients in that
-//! dtype. A bucket travels as [`WireDtype::for_params`] (f32 for an all-f32 model), converted
-//! when it starts and back when it completes.
+//! Each gradient is read in place and written, times the rank's weight, into its bucket's flat
+//! f64 buffer; a bucket travels as [`WireDtype::for_params`] (f32 for an all-f32 model),
+//! converted when it starts and back when it completes. After the all-reduce the means are
+//! written once per bucket into a buffer in the parameters' dtype, and each `.grad` is a view
+//! of it ([`crate::grad_buffer`]).
 
 use crate::bucket::{plan_buckets, GradientReducer};
 use crate::communicator::{Communicator, WireDtype};
 use crate::error::{DistError, Result};
+use crate::grad_buffer::{set_bucket_mean, write_scaled};
 use gradus_nn::Param;
 use gradus_tensor::{Tensor, TensorError, TensorId};
 use std::collections::HashMap;
@@ -57,25 +59,14 @@ impl OverlappedSums {
     }
 
     /// Writes `sum / total_weight` to every parameter's gradient (none where no rank had one),
-    /// as [`GradientReducer::all_reduce_mean`] does.
+    /// as [`GradientReducer::all_reduce_mean`] does: the gradients of a bucket (of one dtype)
+    /// are views of one buffer ([`crate::grad_buffer`]).
     ///
     /// # Errors
     /// A gradient cannot be made in its parameter's shape and dtype.
     pub fn write_mean(&self, params: &[(String, Param)], total_weight: f64) -> Result<()> {
         for (bucket, flat) in self.buckets.iter().zip(&self.flats) {
-            let presence = flat.len() - bucket.len();
-            let mut at = 0;
-            for (k, &i) in bucket.iter().enumerate() {
-                let t = params[i].1.tensor();
-                let n = t.numel();
-                if flat[presence + k] > 0.0 {
-                    let values: Vec<f64> =
-                        flat[at..at + n].iter().map(|v| v / total_weight).collect();
-                    let g = Tensor::from_vec(values, t.shape())?.to_dtype(t.dtype())?;
-                    t.set_grad(Some(g));
-                }
-                at += n;
-            }
+            set_bucket_mean(params, bucket, flat, total_weight)?;
         }
         Ok(())
     }
@@ -136,14 +127,14 @@ impl GradientReducer {
                 let Some(owned) = owners.get(&leaf.id()) else {
                     return Ok(()); // a leaf that is not a parameter (an input)
                 };
-                let g = leaf.grad().map(|g| g.to_vec_f64()).unwrap_or_default();
+                let g = leaf.grad();
                 let mut fill = || -> Result<()> {
                     for &i in owned {
                         let Some(place) = places[i] else { continue };
-                        own_squares[i] = g.iter().map(|v| v * v).sum();
                         let buf = launcher.buffer(place.bucket)?;
-                        for (dst, v) in buf[place.at..place.at + g.len()].iter_mut().zip(&g) {
-                            *dst = v * weight;
+                        if let Some(g) = &g {
+                            let region = &mut buf[place.at..place.at + numels[i]];
+                            own_squares[i] = write_scaled(g, weight, region)?;
                         }
                         buf[place.presence] = 1.0;
                         left[place.bucket] -= 1;
