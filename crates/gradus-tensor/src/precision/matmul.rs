@@ -88,13 +88,12 @@ mod tests {
                 if format == Half::F16 || Bf16Path::best() == Bf16Path::Portable {
                     assert_eq!(c, f32_c, "{format:?} {m}x{k}x{n}");
                 } else {
-                    let (ha_, hb_) = (ha.bits(), hb.bits());
                     let mut want = vec![0.0f32; m * n];
                     crate::gemm_bf16::gemm_bf16_with(
                         Bf16Path::Portable,
                         (m, n, k),
-                        (ha_, (k, 1)),
-                        (hb_, (n, 1)),
+                        (ha.bits(), (k, 1)),
+                        (hb.bits(), (n, 1)),
                         &mut want,
                     );
                     assert_eq!(c, want, "the bf16 GEMM's reference, {m}x{k}x{n}");

@@ -182,7 +182,7 @@ const PARALLEL_WORK: usize = 1 << 20;
 
 /// `lo | hi << 16`: one k-pair as `vdpbf16ps` reads it.
 fn pair(lo: u16, hi: u16) -> u32 {
-    lo as u32 | (hi as u32) << 16
+    (lo as u32) | ((hi as u32) << 16)
 }
 
 /// `a` as `[⌈m / MR⌉ · MR, ⌈k / 2⌉]` k-pairs, rows and the odd `k` padded with zeros.
