@@ -54,6 +54,7 @@ mod tensor;
 
 pub use backend::cpu::kernels::conv_direct::DirectConv2d;
 pub use backend::cpu::kernels::gemm::gemm_f32;
+pub use backend::cpu::kernels::gemm_bf16;
 pub use backend::cpu::kernels::gemm_i8;
 pub use backend::cpu::kernels::packed_gemm;
 pub use backend::cpu::simd;

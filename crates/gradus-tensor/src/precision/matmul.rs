@@ -1,12 +1,15 @@
 //! [`HalfTensor::matmul`]: a matrix product of 16-bit inputs with f32 accumulation (the compute
 //! rule of bf16/f16 GEMM in PyTorch and cuBLAS: products and sums in f32).
 //!
-//! Portable path: the inputs are widened to f32 (exact) and multiplied by gradus's f32 GEMM.
-//! Every product of two bf16 or two f16 values is exact in f32 (8 + 8 and 11 + 11 significant
-//! bits fit in 24), so this is the f32 product of the rounded inputs. A kernel on the CPU's BF16
-//! dot-product instructions (AVX512_BF16 `vdpbf16ps`) is not written yet.
+//! BF16 on a CPU with AVX512_BF16: the bf16 GEMM on the bits ([`crate::gemm_bf16`], the
+//! `vdpbf16ps` instruction's rule: sums in k-pairs, subnormals flushed). Otherwise, and for F16:
+//! the inputs are widened to f32 (exact) and multiplied by gradus's f32 GEMM. Every product of
+//! two bf16 or two f16 values is exact in f32 (8 + 8 and 11 + 11 significant bits fit in 24),
+//! so both are f32 sums of the same exact products; they differ in summation order and
+//! subnormals only, each within about `k · 2⁻²⁴ · Σ|aᵢₚ bₚⱼ|` of the exact sum.
 
-use super::HalfTensor;
+use super::{Half, HalfTensor};
+use crate::gemm_bf16::{gemm_bf16, Bf16Path};
 use crate::{DType, Result, Tensor, TensorError};
 
 impl HalfTensor {
@@ -37,6 +40,12 @@ impl HalfTensor {
                 ),
             });
         }
+        if self.format() == Half::BF16 && Bf16Path::best() != Bf16Path::Portable {
+            let (m, k, n) = (a[0], a[1], b[1]);
+            let mut c = vec![0.0f32; m * n];
+            gemm_bf16((m, n, k), self.bits(), (k, 1), other.bits(), (n, 1), &mut c);
+            return Tensor::from_vec(c, &[m, n]);
+        }
         self.to_tensor(DType::F32)?
             .matmul(&other.to_tensor(DType::F32)?)
     }
@@ -44,6 +53,7 @@ impl HalfTensor {
 
 #[cfg(test)]
 mod tests {
+    use crate::gemm_bf16::Bf16Path;
     use crate::precision::Half;
     use crate::{DType, Rng, Tensor};
 
@@ -73,7 +83,21 @@ mod tests {
                 let ra = a.round_to(format).unwrap();
                 let rb = b.round_to(format).unwrap();
                 let f32_c = ra.matmul(&rb).unwrap().to_vec::<f32>().unwrap();
-                assert_eq!(c, f32_c, "{format:?} {m}x{k}x{n}");
+                // the f32 GEMM of the rounded inputs: the same bits on that path; on the bf16
+                // GEMM's path the sums run in another order, within the bound checked next
+                if format == Half::F16 || Bf16Path::best() == Bf16Path::Portable {
+                    assert_eq!(c, f32_c, "{format:?} {m}x{k}x{n}");
+                } else {
+                    let mut want = vec![0.0f32; m * n];
+                    crate::gemm_bf16::gemm_bf16_with(
+                        Bf16Path::Portable,
+                        (m, n, k),
+                        (ha.bits(), (k, 1)),
+                        (hb.bits(), (n, 1)),
+                        &mut want,
+                    );
+                    assert_eq!(c, want, "the bf16 GEMM's reference, {m}x{k}x{n}");
+                }
                 // against exact sums: f32 accumulation over k terms errs by at most about
                 // k * 2^-24 relative to the sum of magnitudes
                 let exact = reference(&ha.to_f32(), &hb.to_f32(), m, k, n);

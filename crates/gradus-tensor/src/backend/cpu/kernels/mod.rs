@@ -6,6 +6,7 @@ pub(crate) mod conv_weight_grad;
 pub(crate) mod elementwise;
 pub(crate) mod fast_math;
 pub(crate) mod gemm;
+pub mod gemm_bf16;
 pub mod gemm_i8;
 pub(crate) mod im2col;
 pub(crate) mod math;
