@@ -85,7 +85,7 @@ impl Standardizer {
     /// # Ok::<(), gradus_data::DataError>(())
     /// ```
     pub fn fit_slice(values: &[f32], width: usize) -> Result<Self, DataError> {
-        if width == 0 || values.len() % width != 0 {
+        if width == 0 || !values.len().is_multiple_of(width) {
             return Err(DataError::invalid(format!(
                 "{} values do not split into rows of width {width}",
                 values.len()
@@ -223,7 +223,7 @@ impl Standardizer {
     }
 
     fn check_width(&self, len: usize) -> Result<(), DataError> {
-        if len % self.width() != 0 {
+        if !len.is_multiple_of(self.width()) {
             return Err(DataError::invalid(format!(
                 "{len} values do not split into rows of the standardizer's width {}",
                 self.width()

@@ -333,7 +333,7 @@ fn fixed_sum<T: WireValue>(comm: &(impl Communicator + ?Sized), buf: &mut [f64])
 
 /// Checks the buffers of an all-to-all.
 pub(crate) fn check_all_to_all(send: usize, recv: usize, size: usize) -> Result<()> {
-    if send != recv || send % size != 0 {
+    if send != recv || !send.is_multiple_of(size) {
         return Err(DistError::Invalid(format!(
             "all_to_all: {send} values sent and {recv} received over {size} ranks; both must be \
              the same multiple of {size}"

@@ -134,7 +134,7 @@ pub(crate) fn check_pairs(
     negatives: &[usize],
 ) -> Result<usize> {
     let b = centers.len();
-    if contexts.len() != b || b == 0 || dim == 0 || negatives.len() % b != 0 {
+    if contexts.len() != b || b == 0 || dim == 0 || !negatives.len().is_multiple_of(b) {
         return Err(EmbedError::Invalid {
             key: "batch",
             detail: format!(

@@ -114,7 +114,7 @@ impl SkipGram {
         negatives: &[usize],
     ) -> Result<f64> {
         let b = centers.len();
-        if contexts.len() != b || b == 0 || negatives.len() % b != 0 {
+        if contexts.len() != b || b == 0 || !negatives.len().is_multiple_of(b) {
             return Err(EmbedError::Invalid {
                 key: "batch",
                 detail: format!(
@@ -131,7 +131,7 @@ impl SkipGram {
             out_ids.push(contexts[i]);
             out_ids.extend_from_slice(&negatives[i * k..(i + 1) * k]);
             target.push(1.0f32);
-            target.extend(std::iter::repeat(0.0f32).take(k));
+            target.extend(std::iter::repeat_n(0.0f32, k));
         }
         let u = self.input.lookup(centers)?;
         let v = self.output.lookup(&out_ids)?;

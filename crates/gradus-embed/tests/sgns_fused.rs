@@ -35,7 +35,7 @@ fn composed(m: &SkipGram) -> (f64, Vec<f64>, Vec<f64>) {
         ids.push(CONTEXTS[i]);
         ids.extend_from_slice(&NEGATIVES[i * k..(i + 1) * k]);
         target.push(1.0f64);
-        target.extend(std::iter::repeat(0.0).take(k));
+        target.extend(std::iter::repeat_n(0.0, k));
     }
     let u = m.input.lookup(&CENTERS).unwrap();
     let v = m.output.lookup(&ids).unwrap();

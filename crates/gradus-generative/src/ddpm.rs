@@ -80,7 +80,7 @@ impl Ddpm {
         if config.steps == 0 || config.dim == 0 || config.hidden == 0 {
             return bad("steps/dim/hidden", "must be at least 1");
         }
-        if config.time_features % 2 != 0 {
+        if !config.time_features.is_multiple_of(2) {
             return bad("time_features", "must be even");
         }
         let (b1, bt) = config.betas;

@@ -26,7 +26,7 @@ use gradus_tensor::Tensor;
 /// assert_eq!((mu, cov), (vec![1.0, 2.0], vec![2.0, 2.0, 2.0, 2.0]));
 /// ```
 pub fn mean_and_covariance(samples: &[f64], dim: usize) -> Result<(Vec<f64>, Vec<f64>)> {
-    if dim == 0 || samples.len() % dim != 0 || samples.len() < 2 * dim {
+    if dim == 0 || !samples.len().is_multiple_of(dim) || samples.len() < 2 * dim {
         return Err(GenError::BadSamples {
             metric: "frechet_distance",
             detail: format!(

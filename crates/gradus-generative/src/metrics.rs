@@ -32,7 +32,7 @@ pub fn sliced_wasserstein(
         metric: "sliced_wasserstein",
         detail,
     };
-    if dim == 0 || a.len() % dim != 0 || b.len() % dim != 0 {
+    if dim == 0 || !a.len().is_multiple_of(dim) || !b.len().is_multiple_of(dim) {
         return Err(bad(format!(
             "sample lengths {} and {} are not multiples of dim {dim}",
             a.len(),
@@ -104,7 +104,7 @@ pub struct ModeCoverage {
 /// assert_eq!((m.modes_covered, m.high_quality), (2, 0.75));
 /// ```
 pub fn mode_coverage(samples: &[f64], centers: &[[f64; 2]], std: f64) -> Result<ModeCoverage> {
-    if samples.is_empty() || samples.len() % 2 != 0 {
+    if samples.is_empty() || !samples.len().is_multiple_of(2) {
         return Err(GenError::BadSamples {
             metric: "mode_coverage",
             detail: format!("needs (n, 2) samples, got {} values", samples.len()),

@@ -220,6 +220,6 @@ impl Run {
             .options
             .parallel
             .as_ref()
-            .map_or(true, |p| p.is_writer())
+            .is_none_or(|p| p.is_writer())
     }
 }

@@ -576,7 +576,7 @@ fn schedule_warnings(s: &ScheduleConfig, lr: &Schedule, steps: u64) -> Vec<Strin
                      schedule holds its final rate {:e}",
                     lr.value(h)
                 ));
-            } else if length > steps && s.warmup_steps.map_or(true, |w| w < steps) {
+            } else if length > steps && s.warmup_steps.is_none_or(|w| w < steps) {
                 out.push(format!(
                     "{what} is longer than the run ({steps} steps): the run ends at rate {:e} \
                      before the schedule reaches its final rate {:e}",

@@ -181,7 +181,7 @@ impl Trainer {
     /// (`done` steps into it) and every `diagnostics_every` steps.
     fn measures_update(&self, step: u64, done: usize) -> bool {
         let every = self.options.diagnostics_every;
-        done == 0 || (every > 0 && step % every == 0)
+        done == 0 || (every > 0 && step.is_multiple_of(every))
     }
 
     /// Forward under the run's autocast (none at full precision).

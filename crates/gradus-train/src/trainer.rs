@@ -346,10 +346,7 @@ impl Trainer {
     /// Whether this process writes the run directory (always, but rank 0 only when data
     /// parallel).
     fn writes(&self) -> bool {
-        self.options
-            .parallel
-            .as_ref()
-            .map_or(true, |p| p.is_writer())
+        self.options.parallel.as_ref().is_none_or(|p| p.is_writer())
     }
 
     /// Refuses settings that would run no step at all (the message gives the numbers).
@@ -510,7 +507,7 @@ impl Trainer {
             progress.skip(done);
             let site = StepSite {
                 epoch,
-                train_metrics: !val.is_some_and(|v| !v.is_empty()),
+                train_metrics: val.is_none_or(|v| v.is_empty()),
                 window,
                 ckpt: &ckpt_path,
                 progress: &progress,
@@ -549,7 +546,7 @@ impl Trainer {
                 self.train_step(&b, weight, &site, &mut ledger)?;
                 done += 1;
                 let every = self.options.checkpoint_every_steps;
-                if every > 0 && ledger.saved.step % every == 0 && done < batches.len() {
+                if every > 0 && ledger.saved.step.is_multiple_of(every) && done < batches.len() {
                     self.sync(&site, &mut ledger)?;
                     let at = EpochProgress::at(epoch, done, batches.len(), ledger.stats);
                     self.save_checkpoint_inside(&ckpt_path, ledger.saved, at)?;

@@ -254,7 +254,7 @@ fn host_reference(data: &Dataset, options: &TrainOptions) -> Vec<[f64; 3]> {
                 }
             }
             let norm = layers.iter().map(|(_, s)| s).sum::<f64>().sqrt();
-            let measure = i == 0 || step % options.diagnostics_every == 0;
+            let measure = i == 0 || step.is_multiple_of(options.diagnostics_every);
             let before: Vec<Vec<f64>> = params.iter().map(|p| p.to_vec_f64()).collect();
             opt.step().unwrap();
             opt.zero_grad();

@@ -66,7 +66,7 @@ fn train(
         overwrite,
         quiet,
     } = *args;
-    let rank0 = comm.as_ref().map_or(true, |c| c.rank() == 0);
+    let rank0 = comm.as_ref().is_none_or(|c| c.rank() == 0);
     if !resume && rank0 {
         clear_run_dir(out, overwrite)?;
     }

@@ -130,7 +130,7 @@ impl ImageGrid {
             )));
         }
         let size = h * w;
-        if images.is_empty() || images.len() % size != 0 {
+        if images.is_empty() || !images.len().is_multiple_of(size) {
             return Err(bad(format!(
                 "{} values are not a whole number of {h}x{w} images",
                 images.len()

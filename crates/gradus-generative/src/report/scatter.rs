@@ -66,7 +66,7 @@ pub fn scatter_svg(title: &str, data: &[f64], samples: &[f64], size: f64) -> Res
 
 /// `values` as points, the first [`MAX_POINTS`], non-finite ones dropped.
 fn points(what: &str, values: &[f64]) -> Result<Vec<(f64, f64)>> {
-    if values.is_empty() || values.len() % 2 != 0 {
+    if values.is_empty() || !values.len().is_multiple_of(2) {
         return Err(GenError::BadImages {
             what: "scatter plot",
             detail: format!(

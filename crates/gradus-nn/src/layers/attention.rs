@@ -55,7 +55,7 @@ impl MultiheadAttention {
         rng: &mut Rng,
     ) -> MultiheadAttention {
         assert!(
-            num_heads > 0 && embed_dim % num_heads == 0,
+            num_heads > 0 && embed_dim.is_multiple_of(num_heads),
             "num_heads must divide embed_dim"
         );
         let in_proj_weight = Param::new(init::xavier_uniform(

@@ -139,13 +139,13 @@ impl Kfac {
         let mut done = Vec::new();
         for layer in layers(captures, params) {
             let f = &mut factors.inner[layer.weight];
-            if t % self.stat_freq == 0 || f.slots.is_empty() {
+            if t.is_multiple_of(self.stat_freq) || f.slots.is_empty() {
                 self.update_factors(captures, params, layer, f)?;
             }
             if f.slots.is_empty() {
                 continue;
             }
-            if t % self.inv_freq == 0 || f.slots[0].len() < 4 {
+            if t.is_multiple_of(self.inv_freq) || f.slots[0].len() < 4 {
                 self.invert(f)?;
             }
             let row = &f.slots[0];

@@ -39,7 +39,7 @@ impl<G: GradientTransformation> Lookahead<G> {
     }
 
     fn sync(&self, params: &[Tensor], state: &mut State) -> Result<()> {
-        if state.count % self.k != 0 {
+        if !state.count.is_multiple_of(self.k) {
             return Ok(());
         }
         for (i, p) in params.iter().enumerate() {
@@ -93,7 +93,7 @@ impl<G: GradientTransformation> GradientTransformation for Lookahead<G> {
         self.inner
             .update(updates, Self::inner_state(state)?, params)?;
         state.count += 1;
-        if state.count % self.k == 0 {
+        if state.count.is_multiple_of(self.k) {
             let fast: Vec<Tensor> = params
                 .iter()
                 .zip(updates.iter())

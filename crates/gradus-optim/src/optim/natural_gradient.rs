@@ -95,7 +95,7 @@ impl NaturalGradient {
                     rows.len()
                 ))
             })?;
-            check(n.map_or(true, |n| n == batch), || {
+            check(n.is_none_or(|n| n == batch), || {
                 "natural gradient: layers saw batches of different sizes".into()
             })?;
             n = Some(batch);

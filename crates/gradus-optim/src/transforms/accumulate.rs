@@ -44,7 +44,7 @@ impl<G: GradientTransformation> Accumulate<G> {
             let acc = state.param_slots::<1>(i, p)?;
             fused_update(Target::Params, p, g, acc, &AccumulateRule).map_err(at(i))?;
         }
-        if state.count % self.k != 0 {
+        if !state.count.is_multiple_of(self.k) {
             return Ok(None);
         }
         let k = self.k as f64;

@@ -215,7 +215,7 @@ impl Tensor {
         };
         if self.rank() != 3
             || kernel.0 * kernel.1 == 0
-            || self.shape()[1] % (kernel.0 * kernel.1) != 0
+            || !self.shape()[1].is_multiple_of(kernel.0 * kernel.1)
         {
             return Err(bad());
         }
@@ -282,7 +282,7 @@ impl Tensor {
                 ": input must be [n, c, h, w] and weight [c_out, c_in/groups, kh, kw]".into(),
             ));
         }
-        if g == 0 || self.shape()[1] != ws[1] * g || ws[0] % g != 0 {
+        if g == 0 || self.shape()[1] != ws[1] * g || !ws[0].is_multiple_of(g) {
             return Err(mismatch(format!(" (input channels must equal weight.shape[1] * groups = {} * {g}, and c_out divide by groups)", ws[1])));
         }
         // the rule choosing the lowering: `conv_direct::applies`

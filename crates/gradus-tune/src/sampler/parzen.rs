@@ -23,7 +23,7 @@ pub fn default_weights(n: usize) -> Vec<f64> {
             }
         })
         .collect();
-    w.extend(std::iter::repeat(1.0).take(25));
+    w.extend(std::iter::repeat_n(1.0, 25));
     w
 }
 

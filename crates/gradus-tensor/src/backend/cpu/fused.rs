@@ -167,7 +167,7 @@ fn lanes<P: Lane<S>, S: Element, R: ElementRule<K>, const K: usize>(
 ) {
     let n = dst.len();
     assert!(
-        src.map_or(true, |s| s.len() == n) && slots.iter().all(|s| s.len() == n),
+        src.is_none_or(|s| s.len() == n) && slots.iter().all(|s| s.len() == n),
         "parameter, gradient and state lengths differ"
     );
     // re-slicing to exactly `n` lets the compiler drop bounds checks and vectorize the loop

@@ -86,7 +86,11 @@ impl Tensor {
             });
         }
         let s = self.shape();
-        if s.len() != 3 || s[2] % 3 != 0 || heads == 0 || (s[2] / 3) % heads != 0 {
+        if s.len() != 3
+            || !s[2].is_multiple_of(3)
+            || heads == 0
+            || !(s[2] / 3).is_multiple_of(heads)
+        {
             return Err(TensorError::InvalidShape {
                 op: "scaled_dot_product_attention",
                 shape: s.to_vec(),

@@ -77,7 +77,7 @@ impl Tensor {
             &[out, inp] => (out, inp),
             _ => (0, usize::MAX),
         };
-        let bias_ok = bias.map_or(true, |b| b.shape() == [out]);
+        let bias_ok = bias.is_none_or(|b| b.shape() == [out]);
         if s.is_empty() || s[s.len() - 1] != inp || !bias_ok {
             return Err(TensorError::ShapeMismatch {
                 op: "linear",

@@ -111,7 +111,11 @@ fn check_shapes(xw: &Tensor, w_hh: &Tensor, b_hh: &Tensor, h0: &Tensor) -> Resul
         shape: t.shape().to_vec(),
         detail: what.to_string(),
     };
-    if xw.rank() != 3 || xw.shape()[1] == 0 || xw.shape()[2] == 0 || xw.shape()[2] % 3 != 0 {
+    if xw.rank() != 3
+        || xw.shape()[1] == 0
+        || xw.shape()[2] == 0
+        || !xw.shape()[2].is_multiple_of(3)
+    {
         return Err(bad("xw must be [batch, steps (> 0), 3 * hidden (> 0)]", xw));
     }
     let d = RnnDims {
