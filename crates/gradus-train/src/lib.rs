@@ -49,6 +49,7 @@ pub mod stop;
 pub mod sync;
 pub mod task;
 pub mod tensorboard;
+pub mod timing;
 pub mod trainer;
 
 pub use error::{Result, TrainError};

@@ -18,6 +18,7 @@ use crate::noise_scale::NoiseSample;
 use crate::observer::StepRecord;
 use crate::progress::Progress;
 use crate::sync::{Pending, SyncedStep};
+use crate::timing::{Phase, PhaseClock};
 use crate::Trainer;
 use gradus_nn::Param;
 use gradus_tensor::Tensor;
@@ -33,6 +34,8 @@ pub(crate) struct StepSite<'a> {
     pub window: usize,
     pub ckpt: &'a Path,
     pub progress: &'a Progress,
+    /// The run's time per phase (the step's diagnostics add to it).
+    pub clock: &'a PhaseClock,
 }
 
 /// What a step updates on the host: the run's state, the epoch's sums and the values not yet
@@ -106,8 +109,10 @@ impl Trainer {
             self.run_gradient_hook(&named, step)?;
             self.observe(|o| o.on_gradients(site.epoch, step, &named))?;
         }
-        l.pending
-            .record_step(step, samples, &loss, &named, (noise, skipped))?;
+        site.clock.time(Phase::Diagnostics, || {
+            l.pending
+                .record_step(step, samples, &loss, &named, (noise, skipped))
+        })?;
         if let Err(e) = backward {
             // a non-finite loss may fail backward: the guard then says so, with the layer
             self.sync(site, l)?;
@@ -245,6 +250,11 @@ impl Trainer {
     /// # Errors
     /// [`TrainError::Diverged`] for the first pending step that diverged.
     pub(crate) fn sync(&mut self, site: &StepSite<'_>, l: &mut Ledger<'_>) -> Result<()> {
+        site.clock
+            .time(Phase::Diagnostics, || self.sync_pending(site, l))
+    }
+
+    fn sync_pending(&mut self, site: &StepSite<'_>, l: &mut Ledger<'_>) -> Result<()> {
         let (steps, ratios) = l.pending.read()?;
         for s in &steps {
             self.guard(site, l.saved, s)?;

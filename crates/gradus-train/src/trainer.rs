@@ -16,6 +16,7 @@ use crate::step::{Ledger, StepSite};
 use crate::stop::StopReason;
 use crate::sync::Pending;
 use crate::task::{Targets, Task};
+use crate::timing::{Phase, PhaseClock, PhaseTimes};
 use gradus_data::{BatchMode, Batcher, Dataset};
 use gradus_nn::Module;
 use gradus_optim::{Optimizer, ReduceOnPlateau, Schedule};
@@ -171,6 +172,10 @@ pub struct Summary {
     /// `steps`; [`crate::precision`]).
     #[serde(default)]
     pub skipped_steps: u64,
+    /// Wall-clock seconds by phase: steps, data, validation, diagnostics, writing
+    /// ([`crate::timing`]).
+    #[serde(default)]
+    pub time: PhaseTimes,
 }
 
 impl Trainer {
@@ -429,6 +434,7 @@ impl Trainer {
         out: &Path,
         resume: bool,
     ) -> Result<Summary> {
+        let clock = PhaseClock::start();
         self.check_length()?;
         // optimizer errors then name a parameter by its module path (`layers.0.weight`)
         self.optimizer.name_params(&self.model.named_parameters());
@@ -511,6 +517,7 @@ impl Trainer {
                 window,
                 ckpt: &ckpt_path,
                 progress: &progress,
+                clock: &clock,
             };
             let mut pending = Pending::default();
             while done < batches.len() {
@@ -528,28 +535,36 @@ impl Trainer {
                         batches[done].len(),
                     ),
                 };
-                let b = match &self.options.augment {
-                    Some(a) => to_device_augmented(
-                        train,
-                        &idx,
-                        &self.task,
-                        self.options.dtype,
-                        (a, self.options.seed, epoch as u64),
-                    )?,
-                    None => to_device(train, &idx, &self.task, self.options.dtype)?,
-                };
+                let b = clock.time(Phase::Data, || -> Result<_> {
+                    Ok(match &self.options.augment {
+                        Some(a) => to_device_augmented(
+                            train,
+                            &idx,
+                            &self.task,
+                            self.options.dtype,
+                            (a, self.options.seed, epoch as u64),
+                        )?,
+                        None => to_device(train, &idx, &self.task, self.options.dtype)?,
+                    })
+                })?;
                 let mut ledger = Ledger {
                     saved: &mut saved,
                     stats: &mut stats,
                     pending: &mut pending,
                 };
+                // the step's own diagnostics are counted as such, not as step time
+                let (started_step, diagnostics) = (Instant::now(), clock.spent(Phase::Diagnostics));
                 self.train_step(&b, weight, &site, &mut ledger)?;
+                let inside = clock.spent(Phase::Diagnostics) - diagnostics;
+                clock.add(Phase::Step, started_step.elapsed().saturating_sub(inside));
                 done += 1;
                 let every = self.options.checkpoint_every_steps;
                 if every > 0 && ledger.saved.step.is_multiple_of(every) && done < batches.len() {
                     self.sync(&site, &mut ledger)?;
                     let at = EpochProgress::at(epoch, done, batches.len(), ledger.stats);
-                    self.save_checkpoint_inside(&ckpt_path, ledger.saved, at)?;
+                    clock.time(Phase::Writing, || {
+                        self.save_checkpoint_inside(&ckpt_path, ledger.saved, at)
+                    })?;
                     ledger.saved.partial = None;
                 }
             }
@@ -567,29 +582,35 @@ impl Trainer {
                 // second interrupt during the evaluation below loses nothing), then record how
                 // far it got
                 let at = EpochProgress::at(epoch, done, batches.len(), &stats);
-                self.save_checkpoint_inside(&ckpt_path, &mut saved, at)?;
+                clock.time(Phase::Writing, || {
+                    self.save_checkpoint_inside(&ckpt_path, &mut saved, at)
+                })?;
                 if stats.batches > 0 {
-                    let record = self.end_epoch(epoch, &stats, started, val, &saved)?;
+                    let record = self.end_epoch(epoch, &stats, started, val, &saved, &clock)?;
                     progress.epoch_done(&format!(
                         "{}  [stopped after {done} of {} batches]",
                         epoch_line(&record),
                         batches.len()
                     ));
-                    self.observe_epoch(&record)?;
+                    clock.time(Phase::Writing, || self.observe_epoch(&record))?;
                     unfinished = Some(record);
                 }
                 if self.writes() {
-                    logs.write(&saved.history, unfinished.as_ref(), Durability::Replace)?;
+                    clock.time(Phase::Writing, || {
+                        logs.write(&saved.history, unfinished.as_ref(), Durability::Replace)
+                    })?;
                 }
                 break;
             }
-            let record = self.end_epoch(epoch, &stats, started, val, &saved)?;
+            let record = self.end_epoch(epoch, &stats, started, val, &saved, &clock)?;
             progress.epoch_done(&epoch_line(&record));
-            self.observe_epoch(&record)?;
+            clock.time(Phase::Writing, || self.observe_epoch(&record))?;
             saved.epoch = epoch;
             saved.history.push(record.clone());
             if self.writes() {
-                logs.write(&saved.history, None, Durability::Replace)?;
+                clock.time(Phase::Writing, || {
+                    logs.write(&saved.history, None, Durability::Replace)
+                })?;
             }
             let monitored = record.val_loss.unwrap_or(record.train_loss);
             if let Some(plateau) = &mut self.plateau {
@@ -600,7 +621,9 @@ impl Trainer {
                 if es.improved(monitored) {
                     saved.best_epoch = epoch;
                     if self.writes() {
-                        self.write_model(&out.join("best.safetensors"))?;
+                        clock.time(Phase::Writing, || {
+                            self.write_model(&out.join("best.safetensors"))
+                        })?;
                     }
                 }
                 stop = es.should_stop();
@@ -616,7 +639,9 @@ impl Trainer {
             if last
                 || (self.options.checkpoint_every > 0 && epoch % self.options.checkpoint_every == 0)
             {
-                self.save_checkpoint(&ckpt_path, &mut saved)?;
+                clock.time(Phase::Writing, || {
+                    self.save_checkpoint(&ckpt_path, &mut saved)
+                })?;
             }
             if stop {
                 stopped = StopReason::EarlyStopped;
@@ -631,7 +656,13 @@ impl Trainer {
             // also a barrier: rank 0 has written best.safetensors before any rank reads it
             p.check_in_sync(&self.named_params())?;
         }
-        self.finish(out, &mut logs, &saved, unfinished, stopped, params_count)
+        self.finish(
+            out,
+            &mut logs,
+            &saved,
+            (unfinished, stopped, params_count),
+            &clock,
+        )
     }
 
     fn observe_epoch(&self, record: &EpochRecord) -> Result<()> {
@@ -663,10 +694,11 @@ impl Trainer {
         started: Instant,
         val: Option<&Dataset>,
         saved: &RunState,
+        clock: &PhaseClock,
     ) -> Result<EpochRecord> {
         let (val_loss, metrics) = match val {
             Some(v) if !v.is_empty() => {
-                let (l, m) = self.evaluate(v)?;
+                let (l, m) = clock.time(Phase::Validation, || self.evaluate(v))?;
                 (Some(l), m)
             }
             // no validation set: the metrics of the epoch's training batches
@@ -703,9 +735,8 @@ impl Trainer {
         out: &Path,
         logs: &mut EpochLogs,
         saved: &RunState,
-        unfinished: Option<EpochRecord>,
-        stopped: StopReason,
-        parameters: usize,
+        (unfinished, stopped, parameters): (Option<EpochRecord>, StopReason, usize),
+        clock: &PhaseClock,
     ) -> Result<Summary> {
         let best_path = out.join("best.safetensors");
         if self.options.early_stopping.is_some() && self.options.restore_best && best_path.exists()
@@ -721,7 +752,7 @@ impl Trainer {
                     .total_cmp(&b.val_loss.unwrap_or(b.train_loss))
             })
             .cloned();
-        let summary = Summary {
+        let mut summary = Summary {
             epochs: saved.epoch,
             steps: saved.step,
             stopped,
@@ -730,12 +761,17 @@ impl Trainer {
             parameters,
             warnings: saved.warnings.clone(),
             skipped_steps: saved.grad_scaler.as_ref().map_or(0, |s| s.skipped_steps()),
+            time: PhaseTimes::default(),
         };
         if !self.writes() {
+            summary.time = clock.times();
             return Ok(summary);
         }
         // the logs, appended to at each epoch without flushing, are flushed to disk once
-        logs.write(&saved.history, unfinished.as_ref(), Durability::Flushed)?;
+        clock.time(Phase::Writing, || {
+            logs.write(&saved.history, unfinished.as_ref(), Durability::Flushed)
+        })?;
+        summary.time = clock.times();
         self.write_model(&out.join("model.safetensors"))?;
         let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
         checkpoint::write_atomic(&out.join("summary.json"), json.as_bytes())
@@ -781,6 +817,9 @@ fn summary_table(s: &Summary) -> Vec<(String, String)> {
         for (k, v) in &last.metrics {
             rows.push((format!("final {k}"), format!("{v:.4}")));
         }
+    }
+    if s.time.total > 0.0 {
+        rows.push(("time".into(), s.time.line()));
     }
     rows
 }

@@ -52,6 +52,9 @@ pub fn lines(outcome: &Outcome, out: &Path, train_samples: usize, config: &Path)
         String::new()
     };
     lines.push(format!("  wall time   {}{throughput}", duration(secs)));
+    if s.time.total > 0.0 {
+        lines.push(format!("  time        {}", s.time.line()));
+    }
     let d = out.display();
     lines.push(format!("  files       {d}/ (report.html, model.safetensors, metrics.csv, steps.csv, layers.csv, summary.json, config.toml, checkpoint.safetensors)"));
     lines.push(format!("  report      {d}/report.html"));
