@@ -232,6 +232,20 @@ fn thin_matmuls_with_a_long_inner_axis_are_thread_count_independent() {
 }
 
 #[test]
+fn mlp_layer_products_split_in_two_are_thread_count_independent() {
+    // the 784-512-256-10 MLP's second layer at batch 128 (`[128, 512] @ [512, 256]`, one panel's
+    // worth of columns, so its rows are halved into two panels), its gradients (`g @ W^T` and
+    // `h^T @ g`) and an odd row count
+    for (m, k, n) in [(128, 512, 256), (70, 300, 200)] {
+        let f = move || {
+            let x = leaves(&[&[m, k], &[k, n]], DType::F32, 1.0);
+            with_grads(&x, x[0].matmul(&x[1])?)
+        };
+        assert_thread_independent(&format!("matmul f32 {m}x{k}x{n}"), &f);
+    }
+}
+
+#[test]
 fn recurrent_input_projection_is_thread_count_independent() {
     // as the layer computes it, `x @ W_ih^T` with `W_ih` of shape [4 * hidden, features]: the
     // report's weight gradient (breast cancer: 1 feature, 30 steps, hidden 128, batch 32) differed

@@ -1,8 +1,7 @@
 //! Batched matrix products on the CPU: one `faer` GEMM per matrix of the batch (`kernels::gemm`),
 //! small matrices one per thread.
 
-use super::kernels::elementwise::zeros;
-use super::kernels::gemm::{gemm, MatView};
+use super::kernels::gemm::{gemm_uninit, MatView};
 use super::CpuStorage;
 use crate::backend::BackendStorage;
 use crate::dtype::with_dtype;
@@ -39,16 +38,19 @@ pub(crate) fn matmul(a: &CpuStorage, la: &Layout, (b, lb): (&CpuStorage, &Layout
         (count, m, n, k): (usize, usize, usize, usize),
         view: impl Fn(bool, usize) -> MatView + Sync,
     ) -> Vec<T> {
-        let mut out = zeros::<T>(count * m * n);
+        // no zero fill: each product writes all of its output
+        let len = count * m * n;
+        let mut out = Vec::with_capacity(len);
+        let spare = &mut out.spare_capacity_mut()[..len];
+        let one = |(i, o)| gemm_uninit((m, n, k), (sa, view(true, i)), (sb, view(false, i)), o);
         if count > 1 && m * n * k < SMALL_GEMM && m * n > 0 {
-            out.par_chunks_mut(m * n)
-                .enumerate()
-                .for_each(|(i, o)| gemm((m, n, k), sa, view(true, i), sb, view(false, i), o));
+            spare.par_chunks_mut(m * n).enumerate().for_each(one);
         } else if m * n > 0 {
-            for (i, o) in out.chunks_mut(m * n).enumerate() {
-                gemm((m, n, k), sa, view(true, i), sb, view(false, i), o);
-            }
+            spare.chunks_mut(m * n).enumerate().for_each(one);
         }
+        // SAFETY: the chunks cover all `len` elements and each product wrote its chunk (with
+        // `m * n == 0` there are none).
+        unsafe { out.set_len(len) };
         out
     }
     let pick = |left: bool, i: usize| if left { view(la, i) } else { view(lb, i) };

@@ -13,6 +13,7 @@
 use crate::{DType, Element};
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Products of at most this many multiply-adds are one panel.
 const PANEL_WORK: usize = 1 << 21;
@@ -21,6 +22,12 @@ const PANEL_WORK: usize = 1 << 21;
 const PANEL_COLS: usize = 256;
 /// Output rows per panel, at least (when the output has that many).
 const PANEL_MIN_ROWS: usize = 256;
+
+/// A product that would be one panel is split into two of at least this many rows (the first a
+/// multiple of 4: whole micro-kernel columns for `faer`, which makes the output column-major).
+/// Thinner products stay whole: the fused recurrent layers' 32-row blocks already run in
+/// parallel.
+const SPLIT_ROWS: usize = 32;
 
 /// A strided matrix view: element (i, j) sits at `data[offset + i * rs + j * cs]`.
 #[derive(Clone, Copy)]
@@ -39,12 +46,47 @@ pub(crate) fn gemm<T: Element>(
     vb: MatView,
     out: &mut [T],
 ) {
-    let row_major = MatView {
+    gemm_into(dims, (a, va), (b, vb), (out, row_major(dims.1)), false);
+}
+
+/// `out[m x n] = a[m x k] @ b[k x n]` into an uninitialized row-major `out`: the product writes
+/// every element (no zero fill first; `faer` does not read the output it replaces).
+pub(crate) fn gemm_uninit<T: Element>(
+    dims: (usize, usize, usize),
+    (a, va): (&[T], MatView),
+    (b, vb): (&[T], MatView),
+    out: &mut [MaybeUninit<T>],
+) {
+    write(
+        dims,
+        (a, va),
+        (b, vb),
+        (out, row_major(dims.1)),
+        Accum::Replace,
+    );
+}
+
+/// A new row-major `m x n` matrix `a[m x k] @ b[k x n]`, written once by the product.
+pub(crate) fn gemm_new<T: Element>(
+    dims: (usize, usize, usize),
+    a: (&[T], MatView),
+    b: (&[T], MatView),
+) -> Vec<T> {
+    let len = dims.0 * dims.1;
+    let mut out = Vec::with_capacity(len);
+    gemm_uninit(dims, a, b, &mut out.spare_capacity_mut()[..len]);
+    // SAFETY: `gemm_uninit` wrote all `len` elements.
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// The view of a row-major matrix with `cols` columns.
+fn row_major(cols: usize) -> MatView {
+    MatView {
         offset: 0,
-        rs: dims.1,
+        rs: cols,
         cs: 1,
-    };
-    gemm_into(dims, (a, va), (b, vb), (out, row_major), false);
+    }
 }
 
 /// `out[m × n] = a[m × k] · b[k × n]` in f32 on plain slices, `out` row-major: the GEMM behind
@@ -77,13 +119,19 @@ pub fn gemm_f32(
 }
 
 /// `(rows, cols)` of the output panels of an `m x n x k` product: a function of the shape alone,
-/// so that every thread count sums every element in the same order.
+/// so that every thread count sums every element in the same order. A product above
+/// [`PANEL_WORK`] with at least `2 * SPLIT_ROWS` rows is at least two panels (an MLP's
+/// `128 x 512 @ 512 x 256` would otherwise run on one thread).
 fn panels((m, n, k): (usize, usize, usize)) -> (usize, usize) {
     if m * n * k <= PANEL_WORK {
         return (m, n);
     }
     let cols = n.min(PANEL_COLS);
     let rows = (PANEL_WORK / (cols * k)).max(PANEL_MIN_ROWS).min(m);
+    if rows == m && cols == n && m >= 2 * SPLIT_ROWS {
+        // halved, rounded up to a multiple of 4
+        return (m.div_ceil(2).next_multiple_of(4), n);
+    }
     (rows, cols)
 }
 
@@ -91,11 +139,31 @@ fn panels((m, n, k): (usize, usize, usize)) -> (usize, usize) {
 /// output's panels in parallel on the current rayon pool; the result does not depend on its
 /// thread count. The output view's elements must be distinct.
 pub(crate) fn gemm_into<T: Element>(
+    dims: (usize, usize, usize),
+    a: (&[T], MatView),
+    b: (&[T], MatView),
+    (out, vo): (&mut [T], MatView),
+    accumulate: bool,
+) {
+    // SAFETY: `MaybeUninit<T>` has `T`'s layout, and `write` stores only initialized values.
+    let out = unsafe { &mut *(out as *mut [T] as *mut [MaybeUninit<T>]) };
+    let accum = if accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
+    write(dims, a, b, (out, vo), accum);
+}
+
+/// The product behind [`gemm_into`] and [`gemm_uninit`]: with `Accum::Replace` every element of
+/// the output view is written and none is read, so it may be uninitialized; with `Accum::Add` it
+/// must be initialized.
+fn write<T: Element>(
     (m, n, k): (usize, usize, usize),
     (a, va): (&[T], MatView),
     (b, vb): (&[T], MatView),
-    (out, vo): (&mut [T], MatView),
-    accumulate: bool,
+    (out, vo): (&mut [MaybeUninit<T>], MatView),
+    accum: Accum,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -104,10 +172,10 @@ pub(crate) fn gemm_into<T: Element>(
         |v: MatView, rows: usize, cols: usize| v.offset + (rows - 1) * v.rs + (cols - 1) * v.cs;
     assert!(last(vo, m, n) < out.len(), "gemm output view out of bounds");
     if k == 0 {
-        if !accumulate {
+        if accum == Accum::Replace {
             for i in 0..m {
                 for j in 0..n {
-                    out[vo.offset + i * vo.rs + j * vo.cs] = T::zero();
+                    out[vo.offset + i * vo.rs + j * vo.cs].write(T::zero());
                 }
             }
         }
@@ -117,11 +185,6 @@ pub(crate) fn gemm_into<T: Element>(
         last(va, m, k) < a.len() && last(vb, k, n) < b.len(),
         "gemm operand view out of bounds"
     );
-    let accum = if accumulate {
-        Accum::Add
-    } else {
-        Accum::Replace
-    };
     // SAFETY: the asserts above keep every element of the three views inside their buffers, and
     // `out` is borrowed mutably so nothing else reads it. `T` is f32 or f64 as `T::DTYPE` says, so
     // the pointer casts only rename the type.
@@ -234,9 +297,35 @@ mod tests {
     #[test]
     fn panels_depend_on_the_shape_alone_and_cover_big_products() {
         assert_eq!(panels((40, 160, 960)), (40, 160));
+        assert_eq!(panels((128, 256, 512)), (64, 256));
+        assert_eq!(panels((70, 200, 300)), (36, 200));
+        assert_eq!(panels((32, 256, 1024)), (32, 256));
+        assert_eq!(panels((8, 1000, 300)), (8, 256));
         assert_eq!(panels((1024, 1024, 1024)), (256, 256));
         assert_eq!(panels((300, 300, 40)), (256, 256));
         assert_eq!(panels((200_000, 4, 3)), (174_762, 4));
+    }
+
+    #[test]
+    fn halved_products_into_uninitialized_outputs_are_right() {
+        // (70 x 300) @ (300 x 200): one panel's worth, halved into rows 0..36 and 36..70; `b`
+        // transposed; the output starts uninitialized, and so does an empty inner axis's
+        let (m, n, k) = (70, 200, 300);
+        assert_eq!(panels((m, n, k)), (36, 200));
+        let a: Vec<f64> = (0..m * k).map(|i| ((i * 7) % 13) as f64 - 6.0).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| ((i * 5) % 11) as f64 - 5.0).collect();
+        let va = row_major(k);
+        let vb = MatView {
+            offset: 0,
+            rs: 1,
+            cs: k,
+        };
+        assert_eq!(
+            gemm_new((m, n, k), (&a, va), (&b, vb)),
+            naive((m, n, k), (&a, va), (&b, vb))
+        );
+        let empty: Vec<f64> = gemm_new((3, 4, 0), (&[], row_major(0)), (&[], row_major(4)));
+        assert_eq!(empty, vec![0.0; 12]);
     }
 
     #[test]

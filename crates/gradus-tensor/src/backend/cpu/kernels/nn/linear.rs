@@ -5,7 +5,7 @@
 //! transposed in memory; the results do not depend on the thread count (`gemm_into`'s panels
 //! depend on the shape alone and `db` sums the rows in order).
 
-use crate::backend::cpu::kernels::gemm::{gemm_into, MatView};
+use crate::backend::cpu::kernels::gemm::{gemm_into, gemm_new, MatView};
 use crate::ops::nn::LinearDims;
 use crate::Element;
 
@@ -31,22 +31,15 @@ fn transposed(cols: usize) -> MatView {
 /// `y [rows, out]`: every row starts as the bias and the product is accumulated onto it.
 pub(super) fn forward<T: Element>(x: &[&[T]], d: LinearDims) -> Vec<T> {
     let (rows, inp, out) = (d.rows, d.inp, d.out);
-    let mut y = if d.bias {
-        let mut y = Vec::with_capacity(rows * out);
-        for _ in 0..rows {
-            y.extend_from_slice(x[2]);
-        }
-        y
-    } else {
-        vec![T::zero(); rows * out]
-    };
-    gemm_into(
-        (rows, out, inp),
-        (x[0], row_major(inp)),
-        (x[1], transposed(inp)),
-        (&mut y, row_major(out)),
-        d.bias,
-    );
+    let (xs, wt) = ((x[0], row_major(inp)), (x[1], transposed(inp)));
+    if !d.bias {
+        return gemm_new((rows, out, inp), xs, wt);
+    }
+    let mut y = Vec::with_capacity(rows * out);
+    for _ in 0..rows {
+        y.extend_from_slice(x[2]);
+    }
+    gemm_into((rows, out, inp), xs, wt, (&mut y, row_major(out)), true);
     y
 }
 
@@ -58,22 +51,12 @@ pub(super) fn backward<T: Element>(x: &[&[T]], d: LinearDims, want: [bool; 3]) -
     let (rows, inp, out) = (d.rows, d.inp, d.out);
     let mut dx = Vec::new();
     if want[0] {
-        dx = vec![T::zero(); rows * inp];
-        let dims = (rows, inp, out);
-        gemm_into(
-            dims,
-            (g, row_major(out)),
-            (w, row_major(inp)),
-            (&mut dx, row_major(inp)),
-            false,
-        );
+        dx = gemm_new((rows, inp, out), (g, row_major(out)), (w, row_major(inp)));
     }
     let mut dw = Vec::new();
     if want[1] {
-        dw = vec![T::zero(); out * inp];
-        let dims = (out, inp, rows);
         let (gt, xs) = ((g, transposed(out)), (input, row_major(inp)));
-        gemm_into(dims, gt, xs, (&mut dw, row_major(inp)), false);
+        dw = gemm_new((out, inp, rows), gt, xs);
     }
     let mut db = Vec::new();
     if want[2] {
