@@ -160,7 +160,7 @@ struct Epilogue<'a> {
 unsafe impl Sync for Epilogue<'_> {}
 
 impl Epilogue<'_> {
-    /// One row's `cols` outputs from its sums (fixed-length when `cols == NR`, so it vectorizes).
+    /// One row's `cols` outputs from its sums.
     #[inline(always)]
     fn row(&self, p: &ActQuant, acc: &[i32], j: usize, out: &mut [f32]) {
         let l = self.layer;
@@ -173,6 +173,30 @@ impl Epilogue<'_> {
         for ((y, &acc), ((&rs, &ws), &b)) in out.iter_mut().zip(acc).zip(per_out) {
             let v = (acc - z * rs) as f32 * (p.scale * ws) + b;
             *y = if self.relu { v.max(0.0) } else { v };
+        }
+    }
+
+    /// [`Self::row`] on a whole panel: fixed-length arrays and the ReLU test hoisted, so that it
+    /// vectorizes (the same operations, element by element).
+    #[inline(always)]
+    fn full_row(&self, p: &ActQuant, acc: &[i32; NR], j: usize, out: &mut [f32; NR]) {
+        let l = self.layer;
+        let z = p.zero_point as i32;
+        let rs: &[i32; NR] = l.row_sum[j..j + NR].try_into().expect("NR sums");
+        let ws: &[f32; NR] = l.weight_scale[j..j + NR].try_into().expect("NR scales");
+        let b: &[f32; NR] = l.bias[j..j + NR].try_into().expect("NR biases");
+        let mut v = [0f32; NR];
+        for ((v, (&acc, &rs)), (&ws, &b)) in
+            v.iter_mut().zip(acc.iter().zip(rs)).zip(ws.iter().zip(b))
+        {
+            *v = (acc - z * rs) as f32 * (p.scale * ws) + b;
+        }
+        if self.relu {
+            for (o, v) in out.iter_mut().zip(v) {
+                *o = v.max(0.0);
+            }
+        } else {
+            *out = v;
         }
     }
 }
@@ -188,7 +212,7 @@ impl Sink for Epilogue<'_> {
             let p = &self.params[i + r];
             if cols == NR {
                 let out: &mut [f32; NR] = out.try_into().expect("NR columns");
-                self.row(p, accr, j, out);
+                self.full_row(p, accr, j, out);
             } else {
                 self.row(p, &accr[..cols], j, out);
             }

@@ -74,16 +74,19 @@ impl ActQuant {
     }
 
     /// The quantizer for the range of `x` (dynamic quantization).
-    #[inline]
+    // always inlined, so that the row quantizers' AVX-512 and AVX2 copies vectorize it at width
+    #[inline(always)]
     pub fn of(x: &[f32]) -> ActQuant {
-        // eight running minima and maxima, so that the scan vectorizes (min and max are exact:
-        // the order does not change the result)
-        let (mut lo, mut hi) = ([0f32; 8], [0f32; 8]);
-        let mut chunks = x.chunks_exact(8);
+        // sixteen running minima and maxima, so that the scan vectorizes (min and max are exact:
+        // the order does not change the result). `if v < l { v } else { l }` is `l.min(v)` here
+        // (NaN is skipped: `l` never holds one) and is what `minps` computes, where `f32::min`'s
+        // NaN rule would cost a compare and a blend per step.
+        let (mut lo, mut hi) = ([0f32; 16], [0f32; 16]);
+        let mut chunks = x.chunks_exact(16);
         for c in &mut chunks {
             for ((l, h), &v) in lo.iter_mut().zip(&mut hi).zip(c) {
-                *l = l.min(v);
-                *h = h.max(v);
+                *l = if v < *l { v } else { *l };
+                *h = if v > *h { v } else { *h };
             }
         }
         for &v in chunks.remainder() {
@@ -138,8 +141,8 @@ const PARALLEL_VALUES: usize = 1 << 16;
 /// Dynamic quantization of a batch (as `QLinear` runs it): each `k`-long row of `x` gets its own
 /// quantizer ([`ActQuant::of`], into `params`) and is quantized into its row of `out`, rows
 /// `stride` apart, the `stride - k` bytes after each row set to 0. Rows are split across the
-/// rayon pool when the batch is large, and the loops use AVX2 where the CPU has it (the same
-/// results: the operations are exact or correctly rounded one by one).
+/// rayon pool when the batch is large, and the loops use AVX-512 or AVX2 where the CPU has it (the
+/// same results: the operations are exact or correctly rounded one by one).
 ///
 /// ```
 /// use gradus_quant::scheme::{quantize_rows, ActQuant};
@@ -164,6 +167,13 @@ pub fn quantize_rows(x: &[f32], k: usize, out: &mut [u8], stride: usize, params:
     }
     let run = |x: &[f32], out: &mut [u8], params: &mut [ActQuant]| {
         #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+        {
+            // SAFETY: the CPU has AVX-512 F and BW.
+            return unsafe { quantize_rows_avx512(x, k, out, stride, params) };
+        }
+        #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2.
             return unsafe { quantize_rows_avx2(x, k, out, stride, params) };
@@ -186,6 +196,18 @@ pub fn quantize_rows(x: &[f32], k: usize, out: &mut [u8], stride: usize, params:
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn quantize_rows_avx2(
+    x: &[f32],
+    k: usize,
+    out: &mut [u8],
+    stride: usize,
+    p: &mut [ActQuant],
+) {
+    quantize_rows_plain(x, k, out, stride, p)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw")]
+unsafe fn quantize_rows_avx512(
     x: &[f32],
     k: usize,
     out: &mut [u8],
@@ -270,8 +292,72 @@ mod tests {
     }
 
     #[test]
+    fn every_row_quantizer_path_equals_the_plain_loops() {
+        // odd lengths, with NaN, infinities, signed zeros and huge values among the rows
+        let special = [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            -0.0,
+            0.0,
+            3e38,
+            -3e38,
+        ];
+        for (k, stride) in [(1usize, 4usize), (15, 16), (17, 20), (33, 36), (784, 784)] {
+            let rows = 5;
+            let x: Vec<f32> = (0..rows * k)
+                .map(|i| match (i * 7919) % 23 {
+                    0 if i / k == 1 => special[i % special.len()],
+                    r if i / k == 2 => r as f32 * 0.25, // no negative values
+                    r => (r as f32 - 11.0) * 0.37 * (1 + i / k) as f32,
+                })
+                .collect();
+            let mut want = (
+                vec![7u8; rows * stride],
+                vec![ActQuant::from_range(0.0, 0.0); rows],
+            );
+            quantize_rows_plain(&x, k, &mut want.0, stride, &mut want.1);
+            #[cfg(target_arch = "x86_64")]
+            {
+                use std::arch::is_x86_feature_detected as has;
+                let mut got = (
+                    vec![7u8; rows * stride],
+                    vec![ActQuant::from_range(0.0, 0.0); rows],
+                );
+                if has!("avx512f") && has!("avx512bw") {
+                    // SAFETY: the CPU has AVX-512 F and BW.
+                    unsafe { quantize_rows_avx512(&x, k, &mut got.0, stride, &mut got.1) };
+                    assert_eq!(got, want, "AVX-512, k {k}");
+                }
+                if has!("avx2") {
+                    // SAFETY: the CPU has AVX2.
+                    unsafe { quantize_rows_avx2(&x, k, &mut got.0, stride, &mut got.1) };
+                    assert_eq!(got, want, "AVX2, k {k}");
+                }
+            }
+            // and the textbook definition, row by row
+            for (i, p) in want.1.iter().enumerate() {
+                let xr = &x[i * k..(i + 1) * k];
+                let (lo, hi) = xr
+                    .iter()
+                    .fold((0f32, 0f32), |(l, h), &v| (l.min(v), h.max(v)));
+                assert_eq!(*p, ActQuant::from_range(lo, hi), "row {i}, k {k}");
+                let q: Vec<u8> = xr.iter().map(|&v| reference(p, v)).collect();
+                assert_eq!(
+                    &want.0[i * stride..i * stride + k],
+                    &q[..],
+                    "row {i}, k {k}"
+                );
+                assert!(want.0[i * stride + k..(i + 1) * stride]
+                    .iter()
+                    .all(|&b| b == 0));
+            }
+        }
+    }
+
+    #[test]
     fn the_range_scan_equals_a_plain_fold() {
-        for len in [0usize, 1, 7, 8, 9, 31, 784] {
+        for len in [0usize, 1, 7, 8, 9, 16, 17, 31, 784] {
             let x: Vec<f32> = (0..len)
                 .map(|i| ((i * 37 % 101) as f32 - 40.0) * 0.37)
                 .collect();

@@ -68,6 +68,13 @@ fn every_path_equals_the_scalar_definition_on_odd_shapes() {
         (64, 130, 300), // above the threading threshold: row tasks
         (2, 130, 1101), // above it with one row block: panel tasks
         (256, 10, 256), // one panel of 10 columns
+        // the 512-bit tile (8 rows x 2 panels): row remainders of 4, 2 and 1, a lone last panel
+        (19, 50, 45),
+        (15, 40, 31),
+        (37, 48, 203), // threaded: row tasks of 4-row multiples
+        // one or two rows: 8 panels at once, then the rest one by one
+        (2, 150, 77),
+        (1, 200, 9),
         (0, 3, 4),
         (3, 0, 4),
         (2, 3, 0),
@@ -149,7 +156,13 @@ fn unfused(l: &QLinear, x: &[f32], rows: usize, relu: bool) -> Vec<f32> {
 
 #[test]
 fn qlinear_with_its_fused_epilogue_equals_the_unfused_layer_bit_for_bit() {
-    for &(rows, inp, out) in &[(1, 784, 512), (5, 37, 11), (13, 130, 33), (64, 257, 40)] {
+    for &(rows, inp, out) in &[
+        (1, 784, 512),
+        (5, 37, 11),
+        (13, 130, 33),
+        (64, 257, 40),
+        (19, 45, 50),
+    ] {
         let u = uniform(out * inp + out + rows * inp, (rows * inp + out) as u64);
         let w: Vec<f32> = u[..out * inp]
             .iter()

@@ -21,7 +21,8 @@ pub enum Int8Path {
     Portable,
     /// AVX2 `vpmaddubsw` + `vpmaddwd`.
     Avx2,
-    /// AVX-512 VNNI `vpdpbusd` on 256-bit registers (needs AVX-512 VL).
+    /// AVX-512 VNNI `vpdpbusd` (needs AVX-512 VL): on 256-bit registers in [`gemm_u8i8`], on
+    /// 512-bit ones in the packed GEMM.
     Avx512Vnni,
     /// AVX-VNNI (VEX-encoded) `vpdpbusd`.
     AvxVnni,

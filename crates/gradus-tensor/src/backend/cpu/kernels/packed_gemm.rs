@@ -9,8 +9,10 @@
 //! sums in eight registers; per group of four `k` it loads the two weight registers once and, for
 //! each of its four rows, broadcasts the row's four activations and adds four products into
 //! each of 16 lanes: AVX2 `vpmaddubsw` (u8·i8 pairs → i16) then `vpmaddwd` by ones (→ i32), or
-//! one VNNI `vpdpbusd`. `k` is padded to a multiple of four with zero weights and `n` to a multiple
-//! of 16 with zero columns, so there is no scalar tail.
+//! one AVX-VNNI `vpdpbusd`. The AVX-512 VNNI path reads the same layout into an `8 x 32` tile of
+//! 512-bit registers (the `zmm` module: a panel's four `k` are one register). `k` is padded to a
+//! multiple of four with zero weights and `n` to a multiple of 16 with zero columns, so there is
+//! no scalar tail.
 //!
 //! **Precondition** (what the quantizer guarantees, as for `gradus_tensor::gemm_i8`): activations
 //! in `0..=127`, weights in `-127..=127`; then `vpmaddubsw`'s i16 pair sums (at most
@@ -20,9 +22,12 @@
 use super::gemm_i8::Int8Path;
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+mod zmm;
+
 /// Output columns per panel (two 8-lane i32 registers).
 pub const NR: usize = 16;
-/// Rows of the micro-kernel's register tile.
+/// Rows of the 256-bit micro-kernel's register tile (and of the tiles handed to a [`Sink`]).
 pub const MR: usize = 4;
 
 /// Multiply-accumulate work (`m · n · k`) from which the product is split across threads.
@@ -221,7 +226,7 @@ fn block(
         Int8Path::Avx2 => unsafe { x86::avx2((i0, i1), (p0, p1), a, lda, w, sink) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        Int8Path::Avx512Vnni => unsafe { x86::avx512_vnni((i0, i1), (p0, p1), a, lda, w, sink) },
+        Int8Path::Avx512Vnni => unsafe { zmm::body((i0, i1), (p0, p1), a, lda, w, sink) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         Int8Path::AvxVnni => unsafe { x86::avx_vnni((i0, i1), (p0, p1), a, lda, w, sink) },
@@ -275,7 +280,7 @@ pub fn reference(m: usize, n: usize, k: usize, a: &[u8], w: &[i8], c: &mut [i32]
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::super::gemm_i8::x86::{Avx2, Evex, Madd, Vex};
+    use super::super::gemm_i8::x86::{Avx2, Madd, Vex};
     use super::{PackedWeights, Sink, MR, NR};
     use std::arch::x86_64::*;
 
@@ -291,18 +296,6 @@ mod x86 {
         s: &impl Sink,
     ) {
         body::<Avx2>(i, p, a, lda, w, s)
-    }
-
-    #[target_feature(enable = "avx2,avx512f,avx512vl,avx512vnni")]
-    pub(super) unsafe fn avx512_vnni(
-        i: Rows,
-        p: Rows,
-        a: &[u8],
-        lda: usize,
-        w: &PackedWeights,
-        s: &impl Sink,
-    ) {
-        body::<Evex>(i, p, a, lda, w, s)
     }
 
     #[target_feature(enable = "avx2,avxvnni")]
