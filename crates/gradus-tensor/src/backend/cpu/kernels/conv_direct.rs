@@ -20,6 +20,7 @@ use crate::backend::cpu::simd::{widest_level, Level};
 use crate::ops::conv::Window;
 use crate::Element;
 use rayon::prelude::*;
+#[cfg(target_arch = "x86_64")]
 use std::any::TypeId;
 
 /// Geometry of one image's padded copy and wide output.

@@ -230,12 +230,12 @@ mod tests {
                 for c in 0..co {
                     for q in 0..patch {
                         let start = (q / kk) * plane + taps[q % kk];
-                        for l in 0..L {
+                        for (l, lane) in lanes[c * patch + q].iter_mut().enumerate() {
                             let mut acc = 0.0;
                             for r in (l..plan.wide).step_by(L) {
                                 acc = madd::<f32, F>(acc, gw(c, r), xp[start + r]);
                             }
-                            lanes[c * patch + q][l] += acc;
+                            *lane += acc;
                         }
                     }
                 }
