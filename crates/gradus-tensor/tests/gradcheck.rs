@@ -440,6 +440,15 @@ fn direct_convolution_first_and_second_order() {
                 |x| x[0].conv2d(&x[1], None, &dilated)?.tanh(),
                 [[1, 2, 6, 7], [2, 2, 2, 3]]
             ),
+            // patch 5 * 4 * 4 = 80: direct where the CPU has AVX-512, and 9 output channels
+            // (blocks of 4 and 5, its input gradient 5 channels from 9)
+            case!(
+                "conv2d_direct_long_patch",
+                |x| x[0]
+                    .conv2d(&x[1], Some(&x[2]), &Conv2dOptions::default())?
+                    .tanh(),
+                [[1, 5, 5, 5], [9, 5, 4, 4], [9]]
+            ),
         ],
         inputs,
         true,

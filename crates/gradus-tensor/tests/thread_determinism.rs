@@ -272,3 +272,17 @@ fn conv2d_weight_gradient_with_a_long_inner_axis_is_thread_count_independent() {
     };
     assert_thread_independent("conv2d 32x4x28x28", &f);
 }
+
+#[test]
+fn lenet_second_convolution_is_thread_count_independent() {
+    // 6 -> 16 channels, 5x5, on 14x14: the direct kernel where the CPU has AVX-512 (its weight
+    // gradient sums blocks of 8 images, so 20 images make three blocks), im2col + GEMM elsewhere
+    let f = || {
+        let x = leaves(&[&[20, 6, 14, 14], &[16, 6, 5, 5], &[16]], DType::F32, 1.0);
+        with_grads(
+            &x,
+            x[0].conv2d(&x[1], Some(&x[2]), &Conv2dOptions::default())?,
+        )
+    };
+    assert_thread_independent("conv2d 20x6x14x14 by 16x6x5x5", &f);
+}

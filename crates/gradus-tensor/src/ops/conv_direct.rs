@@ -16,19 +16,24 @@ use crate::autodiff::{BackwardOp, Ctx};
 use crate::{Result, Tensor};
 
 /// Largest `c_in * kh * kw` (the GEMM's inner length in the im2col lowering) that runs direct.
-/// Measured (release, one thread, forward + backward, batch 128, under heavy load): LeNet's
-/// conv1 (patch 25) 31-91 ms direct against 102-177 ms im2col; conv2 (patch 150) 99-116 ms
-/// direct against 30-45 ms im2col (its direct forward wins, 8-10 against 11-16 ms, its direct
-/// backward loses). The bound lies between the two measured points.
+/// Measured (release, one thread, forward + backward, batch 128, AMD EPYC with AVX2, under
+/// heavy load): LeNet's conv1 (patch 25) 31-91 ms direct against 102-177 ms im2col; conv2
+/// (patch 150) 99-116 ms direct against 30-45 ms im2col (its direct forward wins, 8-10 against
+/// 11-16 ms, its direct backward loses). The bound lies between the two measured points.
 const MAX_PATCH: usize = 64;
+/// The same where the CPU has AVX-512F, whose kernels hold up to 8 output channels in
+/// registers (`kernels::conv_direct_avx512`): LeNet's conv2 (patch 150) then runs direct,
+/// measured faster than im2col + GEMM there (Intel Xeon, BENCHMARKS.md); longer patches are not
+/// measured.
+const MAX_PATCH_AVX512: usize = 150;
 /// Largest `c_out` that runs direct.
 const MAX_C_OUT: usize = 32;
 
 /// Whether `conv2d` of an input `[n, c_in, h, w]` by a weight `[c_out, c_in, kh, kw]` runs the
 /// direct kernel: one group, stride 1, padding at most `dilation * (k - 1)` on each axis (so the
-/// input gradient is again such a convolution), `c_in * kh * kw <= 64` and `c_out <= 32`
-/// (few input channels, as LeNet's first layer, where the im2col GEMM is too skinny to reach its
-/// rate; longer patches keep the GEMM, see `MAX_PATCH`).
+/// input gradient is again such a convolution), `c_in * kh * kw <= 64` (150 with AVX-512) and
+/// `c_out <= 32` (few input channels, as LeNet's layers, where the im2col GEMM is too skinny to
+/// reach its rate; longer patches keep the GEMM, see `MAX_PATCH`).
 pub(crate) fn applies(weight: &[usize], o: &Conv2dOptions) -> bool {
     let fits = |k: usize, p: usize, d: usize| p <= d * (k - 1);
     o.groups == 1
@@ -38,8 +43,16 @@ pub(crate) fn applies(weight: &[usize], o: &Conv2dOptions) -> bool {
         && weight[3] > 0
         && fits(weight[2], o.padding.0, o.dilation.0)
         && fits(weight[3], o.padding.1, o.dilation.1)
-        && weight[1] * weight[2] * weight[3] <= MAX_PATCH
+        && weight[1] * weight[2] * weight[3] <= max_patch()
         && weight[0] <= MAX_C_OUT
+}
+
+/// [`MAX_PATCH`], or [`MAX_PATCH_AVX512`] on a CPU with AVX-512F.
+fn max_patch() -> usize {
+    match crate::backend::cpu::simd::widest_level() {
+        crate::backend::cpu::simd::Level::Avx512 => MAX_PATCH_AVX512,
+        _ => MAX_PATCH,
+    }
 }
 
 struct DirectConv2dOp(Conv2dOptions);
@@ -223,7 +236,9 @@ mod tests {
         let w = [6, 1, 5, 5];
         let o = Conv2dOptions::default();
         assert!(applies(&w, &o));
-        assert!(!applies(&[16, 6, 5, 5], &o)); // patch 150: the GEMM wins forward + backward
+        // patch 150: direct only with AVX-512's kernels
+        assert_eq!(applies(&[16, 6, 5, 5], &o), max_patch() == MAX_PATCH_AVX512);
+        assert!(!applies(&[16, 7, 5, 5], &o)); // patch 175
         assert!(!applies(
             &w,
             &Conv2dOptions {

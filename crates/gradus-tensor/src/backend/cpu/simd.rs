@@ -59,6 +59,41 @@ pub fn with_widest_simd(kernel: impl SimdKernel) {
     kernel.run()
 }
 
+/// The instruction level [`with_widest_simd`] runs on this CPU. Kernels pick their register
+/// blocking by it, and whether to multiply-add with one rounding (`mul_add`, a single
+/// instruction on the AVX2 + FMA and AVX-512 levels, a slow library call on the baseline).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Level {
+    /// Baseline x86-64 (SSE2), or a non-x86 target.
+    Baseline,
+    /// AVX2 and FMA: 16 vector registers of 8 f32.
+    Avx2,
+    /// AVX-512F: 32 vector registers of 16 f32.
+    Avx512,
+}
+
+impl Level {
+    /// Whether this level has fused multiply-add instructions.
+    pub(crate) fn has_fma(self) -> bool {
+        self != Level::Baseline
+    }
+}
+
+/// The level [`with_widest_simd`] picks on this CPU (the same tests, in the same order).
+pub(crate) fn widest_level() -> Level {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return Level::Avx512;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return Level::Avx2;
+        }
+    }
+    Level::Baseline
+}
+
 #[cfg(target_arch = "x86_64")]
 mod levels {
     use super::SimdKernel;

@@ -4,19 +4,24 @@
 //! position `(y, x)` of tap `(i, j)` then reads padded position `(y + i*dy, x + j*dx)`, so over the
 //! "wide" output index `r = y * wp + x` (every padded column, the last `wp - ow` of each row
 //! discarded) every tap is one contiguous run of the padded input at offset `i*dy*wp + j*dx`.
-//! The kernel keeps a block of `L` wide positions of `CB` output channels in registers and adds
-//! `weight * input run` for every input channel and tap, then writes the valid columns out: one
-//! vector load and `CB` multiply-adds per tap, no column matrix. Summation order per output:
-//! input channel, then kernel row, then kernel column (the im2col GEMM adds the same products in
-//! its own order, so results agree to rounding, not bit for bit).
+//! The kernel keeps a block of `L` wide positions of a few output channels (up to 8 on AVX-512,
+//! 4 otherwise: `Blocking`) in registers and adds `weight * input run` for every input channel
+//! and tap, then writes the valid columns out: one vector load and one multiply-add per channel
+//! per tap, no column matrix. Summation order per output: input channel, then kernel row, then
+//! kernel column, each product added with one rounding (fused multiply-add) on CPUs whose
+//! vector level has it, two otherwise; so results depend on the CPU, never on the thread count
+//! or the channel blocking (the im2col GEMM adds the same products in its own order, so results
+//! agree to rounding, not bit for bit).
 
+#[cfg(target_arch = "x86_64")]
+use super::conv_direct_avx512 as avx512;
 use super::{with_widest_simd, SimdKernel};
+use crate::backend::cpu::simd::{widest_level, Level};
 use crate::ops::conv::Window;
 use crate::Element;
 use rayon::prelude::*;
-
-/// Output channels per register block.
-pub(super) const CB: usize = 4;
+#[cfg(target_arch = "x86_64")]
+use std::any::TypeId;
 
 /// Geometry of one image's padded copy and wide output.
 #[derive(Clone, Copy, Debug)]
@@ -78,9 +83,91 @@ pub(super) fn pad_image<T: Element>(dst: &mut [T], x: &[T], win: &Window, plan: 
     }
 }
 
+/// How the kernels run on this CPU: with fused multiply-adds or not (changes the rounding of
+/// each product, so it is fixed per CPU, never per call or thread count), and whether the
+/// AVX-512 f32 blocks (`conv_direct_avx512`: 8 output channels per block, the same bits as the
+/// portable fused path) run.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Blocking {
+    pub(super) fused: bool,
+    /// Only ever true from [`Blocking::of_cpu`] on a CPU with AVX-512F.
+    pub(super) avx512: bool,
+}
+
+impl Blocking {
+    /// This CPU's: fused where the widest vector level has FMA.
+    pub(super) fn of_cpu() -> Blocking {
+        let level = widest_level();
+        Blocking {
+            fused: level.has_fma(),
+            avx512: level == Level::Avx512,
+        }
+    }
+
+    /// Whether `T` runs the AVX-512 f32 blocks.
+    #[cfg(target_arch = "x86_64")]
+    pub(super) fn explicit<T: 'static>(self) -> bool {
+        self.avx512 && self.fused && TypeId::of::<T>() == TypeId::of::<f32>()
+    }
+}
+
+/// Splits `c_out` channels into blocks of at most `max` (register blocks of the kernels), as
+/// even as possible: `(first channel, count)`.
+pub(super) fn channel_blocks(c_out: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
+    let count = c_out.div_ceil(max);
+    (0..count).map(move |b| {
+        let (lo, hi) = (b * c_out / count, (b + 1) * c_out / count);
+        (lo, hi - lo)
+    })
+}
+
+/// Output channels per register block of the portable kernels: 4 blocks of `L` lanes (8
+/// registers of AVX2, 16 of SSE).
+pub(super) const PORTABLE_CHANNELS: usize = 4;
+
+/// Casts a slice of `T` known to be `f32` (checked) to `&[f32]`.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn as_f32<T: 'static>(v: &[T]) -> &[f32] {
+    assert_eq!(TypeId::of::<T>(), TypeId::of::<f32>());
+    // SAFETY: T is f32 (checked just above)
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast(), v.len()) }
+}
+
+/// Casts a mutable slice of `T` known to be `f32` (checked) to `&mut [f32]`.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn as_f32_mut<T: 'static>(v: &mut [T]) -> &mut [f32] {
+    assert_eq!(TypeId::of::<T>(), TypeId::of::<f32>());
+    // SAFETY: T is f32 (checked just above)
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast(), v.len()) }
+}
+
+/// `acc + a * b`: one rounding (`mul_add`) when `F`, two otherwise.
+#[inline(always)]
+pub(super) fn madd<T: Element, const F: bool>(acc: T, a: T, b: T) -> T {
+    if F {
+        a.mul_add(b, acc)
+    } else {
+        acc + a * b
+    }
+}
+
+/// Calls `$obj.$method::<N>(args)` for a block of `$n` (1 to 4) output channels.
+macro_rules! dispatch_channels {
+    ($n:expr, $obj:expr, $method:ident($($arg:expr),*)) => {
+        match $n {
+            1 => $obj.$method::<1>($($arg),*),
+            2 => $obj.$method::<2>($($arg),*),
+            3 => $obj.$method::<3>($($arg),*),
+            4 => $obj.$method::<4>($($arg),*),
+            n => unreachable!("block of {n} channels"),
+        }
+    };
+}
+pub(super) use dispatch_channels;
+
 /// One image: `xp` padded planes, `w` the weights `[c_out, c_in * kh * kw]`, `y` the
 /// `[c_out, oh * ow]` output.
-struct Image<'a, T, const L: usize> {
+struct Image<'a, T, const L: usize, const F: bool> {
     xp: &'a [T],
     w: &'a [T],
     y: &'a mut [T],
@@ -88,34 +175,35 @@ struct Image<'a, T, const L: usize> {
     plan: Plan,
 }
 
-impl<T: Element, const L: usize> Image<'_, T, L> {
-    /// Output channels `co..co + N` (`N <= CB`) over every wide block. Allocates nothing: the
-    /// weights are read in place and each tap's offset is computed as it is used.
+impl<T: Element, const L: usize, const F: bool> Image<'_, T, L, F> {
+    /// Output channels `co..co + N` over every wide block. Allocates nothing: the weights are read
+    /// in place and each tap's offset is computed as it is used.
     #[inline(always)]
     fn channels<const N: usize>(&mut self, co: usize) {
-        let p = self.plan;
-        let (plane, kk) = (p.hp * p.wp, self.taps.len());
+        let im = self;
+        let p = im.plan;
+        let (plane, kk) = (p.hp * p.wp, im.taps.len());
         let patch = p.c_in * kk;
         // the block's weight rows, each `[patch]`
-        let rows: [&[T]; N] = std::array::from_fn(|c| &self.w[(co + c) * patch..][..patch]);
+        let rows: [&[T]; N] = std::array::from_fn(|c| &im.w[(co + c) * patch..][..patch]);
         for r0 in (0..p.wide).step_by(L) {
             let mut acc = [[T::zero(); L]; N];
-            let xr = &self.xp[r0..];
+            let xr = &im.xp[r0..];
             for ci in 0..p.c_in {
                 let xc = &xr[ci * plane..];
-                for (t, &o) in self.taps.iter().enumerate() {
+                for (t, &o) in im.taps.iter().enumerate() {
                     let q = ci * kk + t;
                     let xv: &[T; L] = xc[o..o + L].try_into().expect("L");
                     for c in 0..N {
                         let w = rows[c][q];
                         for l in 0..L {
-                            acc[c][l] = acc[c][l] + w * xv[l];
+                            acc[c][l] = madd::<T, F>(acc[c][l], w, xv[l]);
                         }
                     }
                 }
             }
             for (c, a) in acc.iter().enumerate() {
-                let out = &mut self.y[(co + c) * p.oh * p.ow..][..p.oh * p.ow];
+                let out = &mut im.y[(co + c) * p.oh * p.ow..][..p.oh * p.ow];
                 let (mut yy, mut xx) = (r0 / p.wp, r0 % p.wp);
                 for &v in a {
                     if yy >= p.oh {
@@ -134,22 +222,49 @@ impl<T: Element, const L: usize> Image<'_, T, L> {
     }
 }
 
-impl<T: Element, const L: usize> SimdKernel for Image<'_, T, L> {
+impl<T: Element, const L: usize, const F: bool> SimdKernel for Image<'_, T, L, F> {
     #[inline(always)]
     fn run(mut self) {
         let c_out = self.y.len() / (self.plan.oh * self.plan.ow);
-        let mut co = 0;
-        while co + CB <= c_out {
-            self.channels::<CB>(co);
-            co += CB;
+        for (co, n) in channel_blocks(c_out, PORTABLE_CHANNELS) {
+            dispatch_channels!(n, self, channels(co));
         }
-        if co + 2 <= c_out {
-            self.channels::<2>(co);
-            co += 2;
-        }
-        if co < c_out {
-            self.channels::<1>(co);
-        }
+    }
+}
+
+/// Runs the forward kernel on one padded image with `blocking`.
+fn run_image<T: Element, const L: usize>(
+    xp: &[T],
+    w: &[T],
+    y: &mut [T],
+    taps: &[usize],
+    plan: Plan,
+    blocking: Blocking,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if blocking.explicit::<T>() {
+        debug_assert_eq!(L, avx512::LANES);
+        let blocks = channel_blocks(y.len() / (plan.oh * plan.ow), avx512::MAX_CHANNELS);
+        // SAFETY: `explicit` only when the CPU has AVX-512F
+        return unsafe {
+            avx512::forward(as_f32(xp), as_f32(w), as_f32_mut(y), taps, &plan, blocks)
+        };
+    }
+    match blocking.fused {
+        true => with_widest_simd(Image::<T, L, true> {
+            xp,
+            w,
+            y,
+            taps,
+            plan,
+        }),
+        false => with_widest_simd(Image::<T, L, false> {
+            xp,
+            w,
+            y,
+            taps,
+            plan,
+        }),
     }
 }
 
@@ -157,11 +272,23 @@ impl<T: Element, const L: usize> SimdKernel for Image<'_, T, L> {
 /// weights `w`, geometry `win` (stride must be 1) -> `[n, c_out, oh, ow]`. Images run in
 /// parallel.
 pub(crate) fn conv2d<T: Element>(x: &[T], w: &[T], n: usize, c_out: usize, win: &Window) -> Vec<T> {
+    conv2d_blocked(x, w, n, c_out, win, Blocking::of_cpu())
+}
+
+/// [`conv2d`] with a given blocking.
+fn conv2d_blocked<T: Element>(
+    x: &[T],
+    w: &[T],
+    n: usize,
+    c_out: usize,
+    win: &Window,
+    blocking: Blocking,
+) -> Vec<T> {
     debug_assert_eq!(win.stride, (1, 1));
     if std::mem::size_of::<T>() == 4 {
-        run::<T, 16>(x, w, n, c_out, win)
+        run::<T, 16>(x, w, n, c_out, win, blocking)
     } else {
-        run::<T, 8>(x, w, n, c_out, win)
+        run::<T, 8>(x, w, n, c_out, win, blocking)
     }
 }
 
@@ -171,6 +298,7 @@ fn run<T: Element, const L: usize>(
     n: usize,
     c_out: usize,
     win: &Window,
+    blocking: Blocking,
 ) -> Vec<T> {
     let plan = Plan::new(win, L);
     let out_len = c_out * plan.oh * plan.ow;
@@ -184,13 +312,7 @@ fn run<T: Element, const L: usize>(
         || vec![T::zero(); plan.padded_len()],
         |xp, (b, out)| {
             pad_image(xp, &x[b * image..][..image], win, &plan);
-            with_widest_simd(Image::<T, L> {
-                xp,
-                w,
-                y: out,
-                taps: &taps,
-                plan,
-            });
+            run_image::<T, L>(xp, w, out, &taps, plan, blocking);
         },
     );
     y
@@ -291,18 +413,12 @@ impl DirectConv2d {
         }
         padded.fill(0.0);
         pad_image(padded, x, win, plan);
-        with_widest_simd(Image::<f32, F32_LANES> {
-            xp: padded,
-            w: weight,
-            y,
-            taps: &self.taps,
-            plan: *plan,
-        });
+        run_image::<f32, F32_LANES>(padded, weight, y, &self.taps, *plan, Blocking::of_cpu());
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// The definition: sum over channels and taps of weight times input, zero outside.
@@ -375,6 +491,104 @@ mod tests {
                 .map(|&v| v as f64)
                 .collect();
             assert_eq!(got, want, "f32 {win:?}");
+        }
+    }
+
+    /// Values in [-1, 1) from a fixed LCG: products round, so only the same order gives the
+    /// same bits.
+    pub(in crate::backend::cpu::kernels) fn noise(len: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((state >> 40) as f32) / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    /// The portable kernels fused and not, and this CPU's blocking (the AVX-512 blocks where it
+    /// has AVX-512F).
+    pub(in crate::backend::cpu::kernels) fn blockings() -> [Blocking; 3] {
+        let portable = |fused| Blocking {
+            fused,
+            avx512: false,
+        };
+        [portable(false), portable(true), Blocking::of_cpu()]
+    }
+
+    /// The definition summed in the kernel's order (input channel, kernel row, kernel column,
+    /// padding read as zero), each product added by `madd::<F>`.
+    fn ordered<const F: bool>(
+        x: &[f32],
+        w: &[f32],
+        n: usize,
+        c_out: usize,
+        win: &Window,
+    ) -> Vec<f32> {
+        let (oh, ow) = win.output_size().unwrap();
+        let ((kh, kw), (c, h, wd)) = (win.kernel, (win.channels, win.h, win.w));
+        let mut y = vec![0.0; n * c_out * oh * ow];
+        for (o, v) in y.iter_mut().enumerate() {
+            let (b, co, yy, xx) = (
+                o / (c_out * oh * ow),
+                o / (oh * ow) % c_out,
+                o / ow % oh,
+                o % ow,
+            );
+            let mut s = 0.0f32;
+            for ci in 0..c {
+                for i in 0..kh {
+                    for j in 0..kw {
+                        let sy = (yy + i * win.dilation.0).wrapping_sub(win.padding.0);
+                        let sx = (xx + j * win.dilation.1).wrapping_sub(win.padding.1);
+                        let xv = match sy < h && sx < wd {
+                            true => x[((b * c + ci) * h + sy) * wd + sx],
+                            false => 0.0,
+                        };
+                        s = madd::<f32, F>(s, w[((co * c + ci) * kh + i) * kw + j], xv);
+                    }
+                }
+            }
+            *v = s;
+        }
+        y
+    }
+
+    #[test]
+    fn every_blocking_gives_the_bits_of_the_ordered_sum() {
+        // (n, c_in, c_out, h, w, kernel, padding, dilation): LeNet's layers and their input
+        // gradients, odd sizes
+        let cases = [
+            (2, 6, 16, 14, 14, (5, 5), (0, 0), (1, 1)),
+            (2, 16, 6, 10, 10, (5, 5), (4, 4), (1, 1)),
+            (2, 1, 6, 28, 28, (5, 5), (2, 2), (1, 1)),
+            (1, 3, 13, 9, 7, (3, 2), (1, 0), (2, 3)),
+        ];
+        for (n, ci, co, h, w, kernel, padding, dilation) in cases {
+            let win = Window {
+                channels: ci,
+                h,
+                w,
+                kernel,
+                stride: (1, 1),
+                padding,
+                dilation,
+            };
+            let x = noise(n * ci * h * w, 1);
+            let wt = noise(co * ci * kernel.0 * kernel.1, 2);
+            for blocking in blockings() {
+                let want = match blocking.fused {
+                    true => ordered::<true>(&x, &wt, n, co, &win),
+                    false => ordered::<false>(&x, &wt, n, co, &win),
+                };
+                let got = conv2d_blocked(&x, &wt, n, co, &win, blocking);
+                let bits = |v: &[f32]| v.iter().map(|t| t.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "{win:?} {blocking:?}");
+            }
         }
     }
 

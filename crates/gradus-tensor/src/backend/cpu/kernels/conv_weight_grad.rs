@@ -3,11 +3,18 @@
 //!
 //! Per image, the padded planes `xpad` are those of the forward kernel and `g` is widened to the
 //! padded width (zeros in the discarded columns and past the last row), so each (channel, tap)
-//! is a dot product of two contiguous runs; `CB` output channels share each input load.
+//! is a dot product of two contiguous runs; a block of output channels shares each input load
+//! (and, on AVX-512, each output-gradient load serves two taps).
 //! Images are summed in fixed blocks of `BLOCK`, the blocks' partial sums then added in order:
 //! the same bits with any thread count.
 
-use super::conv_direct::{pad_image, Plan, CB};
+#[cfg(target_arch = "x86_64")]
+use super::conv_direct::{as_f32, as_f32_mut};
+use super::conv_direct::{
+    channel_blocks, dispatch_channels, madd, pad_image, Blocking, Plan, PORTABLE_CHANNELS,
+};
+#[cfg(target_arch = "x86_64")]
+use super::conv_direct_avx512 as avx512;
 use super::{with_widest_simd, SimdKernel};
 use crate::ops::conv::Window;
 use crate::Element;
@@ -17,7 +24,7 @@ use rayon::prelude::*;
 const BLOCK: usize = 8;
 
 /// One image's contribution, added into `dw` (`[c_out, c_in * kh * kw]`).
-struct Image<'a, T, const L: usize> {
+struct Image<'a, T, const L: usize, const F: bool> {
     xp: &'a [T],
     /// `[c_out, wide]` widened output gradient.
     gw: &'a [T],
@@ -27,8 +34,9 @@ struct Image<'a, T, const L: usize> {
     plan: Plan,
 }
 
-impl<T: Element, const L: usize> Image<'_, T, L> {
-    /// Adds this image's products into the lane sums of output channels `co..co + N`.
+impl<T: Element, const L: usize, const F: bool> Image<'_, T, L, F> {
+    /// Adds this image's products into the lane sums of output channels `co..co + N`: each
+    /// input run loaded once for `N` channels.
     #[inline(always)]
     fn channels<const N: usize>(&mut self, co: usize) {
         let p = self.plan;
@@ -44,7 +52,7 @@ impl<T: Element, const L: usize> Image<'_, T, L> {
                         .try_into()
                         .expect("L");
                     for ((a, &g), &x) in a.iter_mut().zip(gv).zip(xv) {
-                        *a = *a + g * x;
+                        *a = madd::<T, F>(*a, g, x);
                     }
                 }
             }
@@ -60,22 +68,56 @@ impl<T: Element, const L: usize> Image<'_, T, L> {
     }
 }
 
-impl<T: Element, const L: usize> SimdKernel for Image<'_, T, L> {
+impl<T: Element, const L: usize, const F: bool> SimdKernel for Image<'_, T, L, F> {
     #[inline(always)]
     fn run(mut self) {
         let c_out = self.gw.len() / self.plan.wide;
-        let mut co = 0;
-        while co + CB <= c_out {
-            self.channels::<CB>(co);
-            co += CB;
+        for (co, n) in channel_blocks(c_out, PORTABLE_CHANNELS) {
+            dispatch_channels!(n, self, channels(co));
         }
-        if co + 2 <= c_out {
-            self.channels::<2>(co);
-            co += 2;
-        }
-        if co < c_out {
-            self.channels::<1>(co);
-        }
+    }
+}
+
+/// Adds one image's products into `lanes` with `blocking`.
+fn run_image<T: Element, const L: usize>(
+    xp: &[T],
+    gw: &[T],
+    lanes: &mut [T],
+    taps: &[usize],
+    plan: Plan,
+    blocking: Blocking,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if blocking.explicit::<T>() {
+        debug_assert_eq!(L, avx512::LANES);
+        let blocks = channel_blocks(gw.len() / plan.wide, avx512::MAX_CHANNELS);
+        // SAFETY: `explicit` only when the CPU has AVX-512F
+        return unsafe {
+            avx512::weight_grad(
+                as_f32(xp),
+                as_f32(gw),
+                as_f32_mut(lanes),
+                taps,
+                &plan,
+                blocks,
+            )
+        };
+    }
+    match blocking.fused {
+        true => with_widest_simd(Image::<T, L, true> {
+            xp,
+            gw,
+            lanes,
+            taps,
+            plan,
+        }),
+        false => with_widest_simd(Image::<T, L, false> {
+            xp,
+            gw,
+            lanes,
+            taps,
+            plan,
+        }),
     }
 }
 
@@ -88,11 +130,23 @@ pub(crate) fn conv2d_weight_grad<T: Element>(
     c_out: usize,
     win: &Window,
 ) -> Vec<T> {
+    weight_grad_blocked(x, g, n, c_out, win, Blocking::of_cpu())
+}
+
+/// [`conv2d_weight_grad`] with a given blocking.
+fn weight_grad_blocked<T: Element>(
+    x: &[T],
+    g: &[T],
+    n: usize,
+    c_out: usize,
+    win: &Window,
+    blocking: Blocking,
+) -> Vec<T> {
     debug_assert_eq!(win.stride, (1, 1));
     if std::mem::size_of::<T>() == 4 {
-        run::<T, 16>(x, g, n, c_out, win)
+        run::<T, 16>(x, g, n, c_out, win, blocking)
     } else {
-        run::<T, 8>(x, g, n, c_out, win)
+        run::<T, 8>(x, g, n, c_out, win, blocking)
     }
 }
 
@@ -102,6 +156,7 @@ fn run<T: Element, const L: usize>(
     n: usize,
     c_out: usize,
     win: &Window,
+    blocking: Blocking,
 ) -> Vec<T> {
     let plan = Plan::new(win, L);
     let patch = win.channels * win.kernel.0 * win.kernel.1;
@@ -126,13 +181,7 @@ fn run<T: Element, const L: usize>(
                             .copy_from_slice(&gb[(co * plan.oh + y) * plan.ow..][..plan.ow]);
                     }
                 }
-                with_widest_simd(Image::<T, L> {
-                    xp: &xp,
-                    gw: &gw,
-                    lanes: &mut lanes,
-                    taps: &taps,
-                    plan,
-                });
+                run_image::<T, L>(&xp, &gw, &mut lanes, &taps, plan, blocking);
             }
             // each weight's lanes added in lane order
             let dw: Vec<T> = lanes
@@ -151,7 +200,86 @@ fn run<T: Element, const L: usize>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::conv_direct::tests::{blockings, noise};
     use super::*;
+
+    /// The weight gradient summed in the kernel's order, each product added by `madd::<F>`:
+    /// per block of `BLOCK` images, per lane `l`, the positions `l, l + L, ...` of every image's
+    /// widened runs; then the lanes in order, then the blocks in order.
+    fn ordered<const F: bool>(x: &[f32], g: &[f32], n: usize, co: usize, win: &Window) -> Vec<f32> {
+        const L: usize = 16;
+        let plan = Plan::new(win, L);
+        let taps = plan.tap_offsets();
+        let (kk, plane) = (taps.len(), plan.hp * plan.wp);
+        let patch = win.channels * kk;
+        let (image, out) = (win.channels * win.h * win.w, co * plan.oh * plan.ow);
+        let mut dw = vec![0.0f32; co * patch];
+        for blk in 0..n.div_ceil(BLOCK) {
+            let mut lanes = vec![[0.0f32; L]; co * patch];
+            for b in blk * BLOCK..((blk + 1) * BLOCK).min(n) {
+                let mut xp = vec![0.0; plan.padded_len()];
+                pad_image(&mut xp, &x[b * image..][..image], win, &plan);
+                // g widened: position y * wp + x holds g[y, x] for x < ow, else zero
+                let gw = |c: usize, r: usize| {
+                    let (y, xx) = (r / plan.wp, r % plan.wp);
+                    match y < plan.oh && xx < plan.ow {
+                        true => g[b * out + (c * plan.oh + y) * plan.ow + xx],
+                        false => 0.0,
+                    }
+                };
+                for c in 0..co {
+                    for q in 0..patch {
+                        let start = (q / kk) * plane + taps[q % kk];
+                        for (l, lane) in lanes[c * patch + q].iter_mut().enumerate() {
+                            let mut acc = 0.0;
+                            for r in (l..plan.wide).step_by(L) {
+                                acc = madd::<f32, F>(acc, gw(c, r), xp[start + r]);
+                            }
+                            *lane += acc;
+                        }
+                    }
+                }
+            }
+            for (d, v) in dw.iter_mut().zip(&lanes) {
+                *d += v.iter().fold(0.0, |s, &t| s + t);
+            }
+        }
+        dw
+    }
+
+    #[test]
+    fn every_blocking_gives_the_bits_of_the_ordered_sum() {
+        // (n, c_in, c_out, h, w, kernel, padding, dilation): LeNet's layers (batch over two
+        // blocks), odd sizes
+        let cases = [
+            (10, 6, 16, 14, 14, (5, 5), (0, 0), (1, 1)),
+            (3, 1, 6, 28, 28, (5, 5), (2, 2), (1, 1)),
+            (2, 3, 13, 9, 7, (3, 2), (1, 0), (2, 3)),
+        ];
+        for (n, ci, co, h, w, kernel, padding, dilation) in cases {
+            let win = Window {
+                channels: ci,
+                h,
+                w,
+                kernel,
+                stride: (1, 1),
+                padding,
+                dilation,
+            };
+            let (oh, ow) = win.output_size().unwrap();
+            let x = noise(n * ci * h * w, 3);
+            let g = noise(n * co * oh * ow, 4);
+            for blocking in blockings() {
+                let want = match blocking.fused {
+                    true => ordered::<true>(&x, &g, n, co, &win),
+                    false => ordered::<false>(&x, &g, n, co, &win),
+                };
+                let got = weight_grad_blocked(&x, &g, n, co, &win, blocking);
+                let bits = |v: &[f32]| v.iter().map(|t| t.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "{win:?} {blocking:?}");
+            }
+        }
+    }
 
     #[test]
     fn matches_the_definition_over_geometries() {
