@@ -25,8 +25,10 @@ pub fn configure_allocator() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000) }
 }
 
-/// The thread count of a benchmark run: `--threads N` from the command line (configuring rayon's
-/// global pool), else rayon's default (`RAYON_NUM_THREADS` or the machine's parallelism).
+/// The thread count of a benchmark run: `--threads N` from the command line, else rayon's
+/// default (`RAYON_NUM_THREADS` or the machine's parallelism). Builds rayon's global pool with
+/// the calling thread as one of its workers, as the `gradus` binary does (see
+/// [`gradus_tensor::threads::init_global_pool`]).
 ///
 /// ```
 /// assert!(gradus_bench::threads() >= 1);
@@ -38,12 +40,8 @@ pub fn threads() -> usize {
         .position(|a| a == "--threads")
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse::<usize>().ok());
-    if let Some(n) = requested {
-        // fails only when the pool already exists; its size is then reported below
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global();
-    }
+    // fails only when the pool already exists; its size is then reported below
+    let _ = gradus_tensor::threads::init_global_pool(requested);
     rayon::current_num_threads()
 }
 

@@ -231,6 +231,9 @@ enum Command {
 
 fn main() -> ExitCode {
     keep_freed_memory();
+    // the main thread computes its share of every parallel kernel (gradus_tensor::threads);
+    // nothing has used rayon yet, so this cannot fail
+    let _ = gradus_tensor::threads::init_global_pool(None);
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train {

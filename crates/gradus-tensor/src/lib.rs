@@ -51,6 +51,7 @@ mod param;
 pub mod precision;
 mod random;
 mod tensor;
+pub mod threads;
 
 pub use backend::cpu::kernels::conv_direct::DirectConv2d;
 pub use backend::cpu::kernels::gemm::gemm_f32;
