@@ -1,11 +1,12 @@
 //! The bf16 GEMM (`gradus_tensor::gemm_bf16`, AVX512_BF16 where the CPU has it) against gradus's
 //! f32 GEMM (`gemm_f32`) at MLP and GPT shapes `m x k x n`, the two alternated round by round in
 //! one process so both see the same load. Prints one line per shape and kernel, with GFLOP/s and
-//! the f32 / bf16 time ratio (> 1: bf16 faster). `bench/gemm_bf16_torch.py` puts PyTorch's bf16
-//! `torch.matmul` beside it.
+//! the f32 / bf16 time ratio (> 1: bf16 faster), and the same for each AVX-512 path of the bf16
+//! GEMM this CPU runs (`gemm_bf16_<path>_<shape>`; `Bf16Path::best` picks one of them).
+//! `bench/gemm_bf16_torch.py` puts PyTorch's bf16 `torch.matmul` beside it.
 
 use gradus_bench::report;
-use gradus_tensor::gemm_bf16::{gemm_bf16, Bf16Path};
+use gradus_tensor::gemm_bf16::{gemm_bf16, gemm_bf16_with, Bf16Path};
 use gradus_tensor::{gemm_f32, precision::convert::f32_to_bf16_bits, DType, Tensor};
 use std::time::Instant;
 
@@ -34,6 +35,10 @@ fn main() {
     gradus_bench::configure_allocator();
     let threads = gradus_bench::threads();
     let path = format!("{:?}", Bf16Path::best());
+    let paths: Vec<Bf16Path> = Bf16Path::all_available()
+        .into_iter()
+        .filter(|&p| p != Bf16Path::Portable)
+        .collect();
     for &(m, k, n) in SHAPES {
         let a = Tensor::randn(&[m, k], DType::F32, 1)
             .to_vec::<f32>()
@@ -50,6 +55,7 @@ fn main() {
         // rounds sized to about 0.2 s of f32 work each, alternated
         let reps = ((2e10 / flop) as usize).clamp(3, 200);
         let (mut t32, mut t16) = (Vec::new(), Vec::new());
+        let mut per_path = vec![Vec::new(); paths.len()];
         for round in 0..7 {
             let mut f32_run = || {
                 for _ in 0..reps {
@@ -67,6 +73,17 @@ fn main() {
                 t32.push(s32);
                 t16.push(s16);
             }
+            for (&p, times) in paths.iter().zip(&mut per_path) {
+                let mut run = || {
+                    for _ in 0..reps {
+                        gemm_bf16_with(p, (m, n, k), (&ha, (k, 1)), (&hb, (n, 1)), &mut c);
+                    }
+                };
+                let s = seconds(&mut run) / reps as f64;
+                if round > 0 {
+                    times.push(s);
+                }
+            }
         }
         let (s32, s16) = (median(t32), median(t16));
         let shape = format!("{m}x{k}x{n}");
@@ -76,5 +93,11 @@ fn main() {
         e["f32_over_bf16"] = serde_json::json!(s32 / s16);
         e["path"] = serde_json::json!(path);
         report(&format!("gemm_bf16_{shape}"), s16, e);
+        for (&p, times) in paths.iter().zip(per_path) {
+            let s = median(times);
+            let mut e = extra(s);
+            e["f32_over_bf16"] = serde_json::json!(s32 / s);
+            report(&format!("gemm_bf16_{p:?}_{shape}"), s, e);
+        }
     }
 }

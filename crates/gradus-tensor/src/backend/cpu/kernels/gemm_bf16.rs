@@ -15,8 +15,14 @@
 //! [`Bf16Path::Avx512Bf16`] packs `b` into 32-column panels of k-pairs once per call, broadcasts
 //! pairs of `a` and runs an 8 x 32 register tile (16 zmm accumulators) by inline assembly
 //! (the AVX-512 intrinsics are newer than the crate's minimum Rust), `k` blocked for the L1
-//! cache, blocks of 64 rows x 256 columns on rayon. Each output is summed over `k` in order on
-//! every path, so the bits do not depend on the path, the blocking or the thread count.
+//! cache, blocks of 64 rows x 256 columns on rayon. [`Bf16Path::Avx512Widened`] widens both
+//! operands to f32 (exact), the two elements of every k-pair swapped, and runs the f32 kernel
+//! [`gemm_avx512`](super::gemm_avx512) (one in-order FMA chain per output) with the MXCSR's
+//! denormals-are-zero and flush-to-zero set: the instruction's arithmetic on f32 FMAs, for CPUs
+//! where `vdpbf16ps` runs at a fraction of the f32 FMA rate (on the Intel Xeon of BENCHMARKS.md it
+//! issues at a quarter of it, half the multiply-adds per cycle). Each output is summed over `k`
+//! in order on every path, so the bits do not depend on the path, the blocking or the thread
+//! count. [`Bf16Path::best`] times the two AVX-512 paths once, on first use, and keeps the faster.
 
 use rayon::prelude::*;
 
@@ -28,6 +34,9 @@ pub enum Bf16Path {
     Portable,
     /// AVX512_BF16 `vdpbf16ps` on 512-bit registers.
     Avx512Bf16,
+    /// Operands widened to f32, f32 FMAs on 512-bit registers under denormals-are-zero and
+    /// flush-to-zero (AVX-512 F, BW and VL).
+    Avx512Widened,
 }
 
 impl Bf16Path {
@@ -39,6 +48,7 @@ impl Bf16Path {
             match self {
                 Bf16Path::Portable => true,
                 Bf16Path::Avx512Bf16 => has!("avx512f") && has!("avx512bf16"),
+                Bf16Path::Avx512Widened => has!("avx512f") && has!("avx512bw") && has!("avx512vl"),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -47,21 +57,57 @@ impl Bf16Path {
         }
     }
 
-    /// The fastest path this CPU has.
+    /// The fastest path this CPU has: where both AVX-512 paths run, the one that was faster on
+    /// a `64 x 256 x 256` product timed once, on the first call (a few milliseconds; the paths
+    /// give the same bits, so the choice changes the speed alone).
     pub fn best() -> Bf16Path {
-        if Bf16Path::Avx512Bf16.available() {
-            Bf16Path::Avx512Bf16
-        } else {
-            Bf16Path::Portable
-        }
+        static BEST: std::sync::OnceLock<Bf16Path> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| {
+            match (
+                Bf16Path::Avx512Bf16.available(),
+                Bf16Path::Avx512Widened.available(),
+            ) {
+                (true, true) => faster(Bf16Path::Avx512Bf16, Bf16Path::Avx512Widened),
+                (false, true) => Bf16Path::Avx512Widened,
+                _ => Bf16Path::Portable,
+            }
+        })
     }
 
     /// Every path this CPU can run, the portable one first.
     pub fn all_available() -> Vec<Bf16Path> {
-        [Bf16Path::Portable, Bf16Path::Avx512Bf16]
-            .into_iter()
-            .filter(|p| p.available())
-            .collect()
+        [
+            Bf16Path::Portable,
+            Bf16Path::Avx512Bf16,
+            Bf16Path::Avx512Widened,
+        ]
+        .into_iter()
+        .filter(|p| p.available())
+        .collect()
+    }
+}
+
+/// Whichever of two paths took less time, over the best of 5 runs each (alternated), on a
+/// `64 x 256 x 256` product on the calling thread.
+fn faster(x: Bf16Path, y: Bf16Path) -> Bf16Path {
+    let (m, n, k) = (64, 256, 256);
+    let a: Vec<u16> = (0..m * k).map(|i| 0x3f80 + (i % 127) as u16).collect();
+    let b: Vec<u16> = (0..k * n).map(|i| 0xbf00 + (i % 113) as u16).collect();
+    let mut c = vec![0.0f32; m * n];
+    let mut time = |path| {
+        let start = std::time::Instant::now();
+        gemm_bf16_with(path, (m, n, k), (&a, (k, 1)), (&b, (n, 1)), &mut c);
+        start.elapsed()
+    };
+    let (mut tx, mut ty) = (std::time::Duration::MAX, std::time::Duration::MAX);
+    for _ in 0..5 {
+        tx = tx.min(time(x));
+        ty = ty.min(time(y));
+    }
+    if ty < tx {
+        y
+    } else {
+        x
     }
 }
 
@@ -126,6 +172,9 @@ pub fn gemm_bf16_with(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the path is available on this CPU
         Bf16Path::Avx512Bf16 if path.available() => unsafe { x86::gemm((m, n, k), a, b, c) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the path is available on this CPU
+        Bf16Path::Avx512Widened if path.available() => unsafe { widened::gemm((m, n, k), a, b, c) },
         _ => portable((m, n, k), a, b, c),
     }
 }
@@ -401,6 +450,166 @@ mod x86 {
             out("zmm24") _, out("zmm25") _,
             options(nostack),
         );
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod widened {
+    use super::super::gemm_avx512::{self, View};
+    use super::*;
+    use std::arch::asm;
+    use std::arch::x86_64::*;
+
+    /// The MXCSR's flush-to-zero (bit 15) and denormals-are-zero (bit 6).
+    const FTZ_DAZ: u32 = 0x8040;
+
+    /// Sets FTZ and DAZ on this thread until dropped, then restores the MXCSR.
+    struct FlushDenormals(u32);
+
+    impl FlushDenormals {
+        fn set() -> FlushDenormals {
+            let mut old = 0u32;
+            // SAFETY: stores the MXCSR into `old`, then loads it with two more bits set
+            unsafe {
+                asm!("stmxcsr [{}]", in(reg) &mut old, options(nostack));
+                let new = old | FTZ_DAZ;
+                asm!("ldmxcsr [{}]", in(reg) &new, options(nostack, readonly));
+            }
+            FlushDenormals(old)
+        }
+    }
+
+    impl Drop for FlushDenormals {
+        fn drop(&mut self) {
+            // SAFETY: loads the MXCSR saved by `set`
+            unsafe { asm!("ldmxcsr [{}]", in(reg) &self.0, options(nostack, readonly)) }
+        }
+    }
+
+    /// The f32 value of bf16 bits (exact).
+    fn widen(x: u16) -> f32 {
+        f32::from_bits((x as u32) << 16)
+    }
+
+    /// `a` as row-major f32 `[m, kp]`, `kp` = `k` rounded up to even, column `q` holding `a`'s
+    /// column `q ^ 1` (the pair's odd element first, as `vdpbf16ps` adds it), zero past `k`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    unsafe fn widen_a((m, k): (usize, usize), (a, (rs, cs)): Bf16View<'_>) -> Vec<f32> {
+        let kp = k.div_ceil(2) * 2;
+        let mut out = vec![0.0f32; m * kp];
+        for (i, row) in out.chunks_exact_mut(kp).enumerate() {
+            if cs == 1 {
+                // 16 at a time: widen, then swap the two elements of each pair
+                let src = &a[i * rs..i * rs + k];
+                let mut q = 0;
+                while q < k {
+                    let len = 16.min(k - q);
+                    let bits = _mm256_maskz_loadu_epi16(lanes(len), src.as_ptr().add(q).cast());
+                    let wide = _mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(bits));
+                    let swapped = _mm512_permute_ps::<0xb1>(_mm512_castsi512_ps(wide));
+                    let out_len = 16.min(kp - q);
+                    _mm512_mask_storeu_ps(row.as_mut_ptr().add(q), lanes(out_len), swapped);
+                    q += 16;
+                }
+            } else {
+                for (q, v) in row.iter_mut().enumerate() {
+                    if q ^ 1 < k {
+                        *v = widen(a[i * rs + (q ^ 1) * cs]);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// `b` as row-major f32 `[kp, n]`, row `q` holding `b`'s row `q ^ 1`, zero past `k`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    unsafe fn widen_b((k, n): (usize, usize), (b, (rs, cs)): Bf16View<'_>) -> Vec<f32> {
+        let kp = k.div_ceil(2) * 2;
+        let mut out = vec![0.0f32; kp * n];
+        for (q, row) in out.chunks_exact_mut(n).enumerate() {
+            if q ^ 1 >= k {
+                continue;
+            }
+            let src = (q ^ 1) * rs;
+            if cs == 1 {
+                for j in (0..n).step_by(16) {
+                    let len = 16.min(n - j);
+                    let bits = _mm256_maskz_loadu_epi16(lanes(len), b.as_ptr().add(src + j).cast());
+                    let wide = _mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(bits));
+                    _mm512_mask_storeu_ps(
+                        row.as_mut_ptr().add(j),
+                        lanes(len),
+                        _mm512_castsi512_ps(wide),
+                    );
+                }
+            } else {
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = widen(b[src + j * cs]);
+                }
+            }
+        }
+        out
+    }
+
+    /// The mask of the first `len` (at most 16) lanes.
+    fn lanes(len: usize) -> u16 {
+        if len >= 16 {
+            u16::MAX
+        } else {
+            (1 << len) - 1
+        }
+    }
+
+    /// The widened product: blocks of [`MC`] rows x [`NC`] columns on rayon, each under
+    /// FTZ and DAZ on its thread.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F, BW and VL; the views reach as far as their shapes say.
+    pub(super) unsafe fn gemm(
+        (m, n, k): (usize, usize, usize),
+        a: Bf16View<'_>,
+        b: Bf16View<'_>,
+        c: &mut [f32],
+    ) {
+        let kp = k.div_ceil(2) * 2;
+        let (wa, wb) = (widen_a((m, k), a), widen_b((k, n), b));
+        let tasks: Vec<(usize, usize)> = (0..m)
+            .step_by(MC)
+            .flat_map(|i| (0..n).step_by(NC).map(move |j| (i, j)))
+            .collect();
+        let out = Out(c.as_mut_ptr());
+        let run = |&(i0, j0): &(usize, usize)| {
+            let _flush = FlushDenormals::set();
+            let (rows, cols) = (MC.min(m - i0), NC.min(n - j0));
+            // SAFETY: the task's block of `c` is its own; the widened operands fit the shape
+            unsafe {
+                gemm_avx512::gemm(
+                    (rows, cols, kp),
+                    View {
+                        ptr: wa.as_ptr().add(i0 * kp),
+                        rs: kp,
+                        cs: 1,
+                    },
+                    View {
+                        ptr: wb.as_ptr().add(j0),
+                        rs: n,
+                        cs: 1,
+                    },
+                    View {
+                        ptr: out.get().add(i0 * n + j0),
+                        rs: n,
+                        cs: 1,
+                    },
+                    false,
+                )
+            }
+        };
+        if m * n * k >= PARALLEL_WORK && tasks.len() > 1 {
+            tasks.par_iter().for_each(run);
+        } else {
+            tasks.iter().for_each(run);
+        }
     }
 }
 

@@ -8,6 +8,8 @@ pub(crate) mod conv_weight_grad;
 pub(crate) mod elementwise;
 pub(crate) mod fast_math;
 pub(crate) mod gemm;
+#[cfg(target_arch = "x86_64")]
+mod gemm_avx512;
 pub mod gemm_bf16;
 pub mod gemm_i8;
 pub(crate) mod im2col;
