@@ -26,6 +26,40 @@ fn total(mut p: [f64; LANES]) -> f64 {
     p[0]
 }
 
+/// Adds one block's squares to the partials.
+#[inline(always)]
+fn add_squares<T: Element>(p: &mut [f64; LANES], x: &[T; LANES]) {
+    for j in 0..LANES {
+        let v = x[j].to_f64();
+        p[j] += v * v;
+    }
+}
+
+/// Adds one block's squared differences to the partials.
+#[inline(always)]
+fn add_diff_squares<T: Element>(p: &mut [f64; LANES], a: &[T; LANES], b: &[T; LANES]) {
+    for j in 0..LANES {
+        let d = a[j].to_f64() - b[j].to_f64();
+        p[j] += d * d;
+    }
+}
+
+/// The last, partial block padded with zeros. Adding a padded lane's `+0` leaves its partial as
+/// it was (a partial is never `-0`), so the bits are those of adding the tail alone; a padded
+/// block keeps the loop's vector code, where indexing the tail lane by lane did not vectorize.
+#[inline(always)]
+fn padded<T: Element>(tail: &[T]) -> [T; LANES] {
+    let mut block = [T::zero(); LANES];
+    block[..tail.len()].copy_from_slice(tail);
+    block
+}
+
+/// A whole block of a slice cut by `chunks_exact(LANES)`.
+#[inline(always)]
+fn whole<T>(c: &[T]) -> &[T; LANES] {
+    c.try_into().expect("chunks_exact gives whole blocks")
+}
+
 /// `Σ x²` in f64.
 struct Squares<'a, T> {
     x: &'a [T],
@@ -39,15 +73,10 @@ impl<T: Element> SimdKernel for Squares<'_, T> {
         let chunks = self.x.chunks_exact(LANES);
         let tail = chunks.remainder();
         for c in chunks {
-            let c: &[T; LANES] = c.try_into().expect("a whole chunk");
-            for j in 0..LANES {
-                let v = c[j].to_f64();
-                p[j] += v * v;
-            }
+            add_squares(&mut p, whole(c));
         }
-        for (j, &x) in tail.iter().enumerate() {
-            let v = x.to_f64();
-            p[j] += v * v;
+        if !tail.is_empty() {
+            add_squares(&mut p, &padded(tail));
         }
         *self.out = total(p);
     }
@@ -67,16 +96,10 @@ impl<T: Element> SimdKernel for DiffSquares<'_, T> {
         let (ca, cb) = (self.a.chunks_exact(LANES), self.b.chunks_exact(LANES));
         let (ta, tb) = (ca.remainder(), cb.remainder());
         for (x, y) in ca.zip(cb) {
-            let x: &[T; LANES] = x.try_into().expect("a whole chunk");
-            let y: &[T; LANES] = y.try_into().expect("a whole chunk");
-            for j in 0..LANES {
-                let d = x[j].to_f64() - y[j].to_f64();
-                p[j] += d * d;
-            }
+            add_diff_squares(&mut p, whole(x), whole(y));
         }
-        for (j, (&x, &y)) in ta.iter().zip(tb).enumerate() {
-            let d = x.to_f64() - y.to_f64();
-            p[j] += d * d;
+        if !ta.is_empty() {
+            add_diff_squares(&mut p, &padded(ta), &padded(tb));
         }
         *self.out = total(p);
     }
