@@ -192,8 +192,8 @@ pub fn fused_update_one<R: ElementRule<K>, const K: usize>(
     run(target, t, None, state, rule)
 }
 
-/// The squared L2 norm of `t`: every element widened to f64, squared and added in row-major
-/// order, on the backend that holds it, and read back to the host (a synchronization). What
+/// The squared L2 norm of `t`: every element widened to f64, squared and added in the fixed order
+/// of [`Tensor::sum_squares`], on the backend that holds it, and read back to the host (a synchronization). What
 /// gradient clipping and the trust ratios of LAMB and LARS compare against a threshold.
 ///
 /// # Errors

@@ -282,6 +282,16 @@ fn shape_and_index_ops() {
                 |x| x[0].t()?.sum_squares(),
                 [[2, 3]]
             ),
+            case!(
+                "squared_distance",
+                |x| x[0].squared_distance(&x[1]),
+                [[2, 3], [2, 3]]
+            ),
+            case!(
+                "squared_distance (strided)",
+                |x| x[0].t()?.squared_distance(&x[1]),
+                [[2, 3], [3, 2]]
+            ),
             case!("mean_all", |x| x[0].mean_all(), [[2, 3]]),
             case!(
                 "index_select (strided f64 index)",

@@ -2,10 +2,12 @@
 //! and warnings for vanishing and exploding gradients that name the layer.
 //!
 //! The sums of squares behind the norms and ratios are tensor ops in f64 on the tensors' device
-//! ([`grad_squares`], [`update_squares`]); the trainer reads them on the host only at its sync
-//! points and turns them into norms with [`GradNorms::from_squares`] and [`ratio_from_squares`].
-//! Each sum runs over the elements in order in f64, as the host loops they replace did, so the
-//! numbers are bitwise the same.
+//! ([`grad_squares`], [`param_update_squares`]), one pass over each gradient, and over each
+//! parameter and its copy from before the step ([`snapshot`]); the trainer reads them on the host
+//! only at its sync points and turns them into norms with [`GradNorms::from_squares`] and
+//! [`layer_update_ratios`]. The sums are added in the fixed order of [`Tensor::sum_squares`] (16
+//! interleaved partial sums, not one running sum: that waited on every add and was most of the
+//! diagnostics' time), so the numbers depend on neither the CPU nor the thread count.
 
 use gradus_nn::Param;
 use gradus_tensor::{autodiff::no_grad, DType, Result, Tensor};
@@ -21,16 +23,7 @@ pub fn layer_of(name: &str) -> &str {
     name.rsplit_once('.').map_or("(root)", |(layer, _)| layer)
 }
 
-/// The elements of `t` flattened and cast to f64 (a new tensor, outside the graph).
-fn flat_f64(t: &Tensor) -> Result<Tensor> {
-    t.detach()
-        .contiguous()?
-        .reshape(&[t.numel()])?
-        .to_dtype(DType::F64)
-}
-
-/// `sum(x^2)` in f64, as a `[1]` tensor: one backend pass over `x`, in element order (the
-/// order the host loop used, so recorded norms keep their bits).
+/// `sum(x^2)` in f64, as a `[1]` tensor: one backend pass over `x`.
 fn sum_squares(x: &Tensor) -> Result<Tensor> {
     x.sum_squares()?.reshape(&[1])
 }
@@ -138,83 +131,91 @@ impl GradNorms {
     }
 }
 
-/// All the tensors flattened and joined in order, in f64: a copy (for the values of parameters
-/// before an in-place optimizer step), `[sum of numel]` (`[0]` for no tensor).
+/// Copies the values of `tensors` into `snapshot` (their values before an in-place optimizer
+/// step), reusing its buffers when they still match in shape and dtype: a measured step
+/// allocates nothing after the first.
 ///
 /// # Errors
-/// When a tensor cannot be cast to f64.
+/// Never for tensors the snapshot can hold (one contiguous buffer each); kept fallible as every
+/// backend call.
 ///
 /// ```
 /// use gradus_tensor::Tensor;
-/// let a = Tensor::from_vec(vec![1.0f32, 2.0], &[2]).unwrap();
-/// let b = Tensor::from_vec(vec![3.0f32], &[1, 1]).unwrap();
-/// let flat = gradus_train::diagnostics::flat_copy_f64(&[a, b]).unwrap();
-/// assert_eq!(flat.to_vec::<f64>().unwrap(), vec![1.0, 2.0, 3.0]);
-/// ```
-pub fn flat_copy_f64(tensors: &[Tensor]) -> Result<Tensor> {
-    if tensors.is_empty() {
-        return Ok(Tensor::zeros(&[0], DType::F64));
-    }
-    no_grad(|| {
-        // concat copies, so the result never shares storage with a parameter
-        let parts = tensors.iter().map(flat_f64).collect::<Result<Vec<_>>>()?;
-        Tensor::concat(&parts.iter().collect::<Vec<_>>(), 0)
-    })
-}
-
-/// `[||after - before||^2, ||before||^2]` in f64 over all parameters (`before` as
-/// [`flat_copy_f64`] took it, `after` the parameters now), on the parameters' device.
-///
-/// # Errors
-/// When the parameters no longer match `before` in size.
-///
-/// ```
-/// use gradus_tensor::Tensor;
-/// use gradus_train::diagnostics::{flat_copy_f64, update_squares};
 /// let w = Tensor::from_vec(vec![3.0f32, 4.0], &[2]).unwrap();
-/// let before = flat_copy_f64(&[w.clone()]).unwrap();
+/// let mut snap = Vec::new();
+/// gradus_train::diagnostics::snapshot(&mut snap, &[w.clone()]).unwrap();
 /// w.update_data(|v: &mut [f32]| v[1] = 4.5).unwrap();
-/// assert_eq!(update_squares(&before, &[w]).unwrap().to_vec::<f64>().unwrap(), vec![0.25, 25.0]);
+/// assert_eq!(snap[0].to_vec::<f32>().unwrap(), vec![3.0, 4.0]);
 /// ```
-pub fn update_squares(before: &Tensor, after: &[Tensor]) -> Result<Tensor> {
-    no_grad(|| {
-        let delta = flat_copy_f64(after)?.sub(before)?;
-        Tensor::concat(&[&sum_squares(&delta)?, &sum_squares(before)?], 0)
-    })
+pub fn snapshot(snapshot: &mut Vec<Tensor>, tensors: &[Tensor]) -> Result<()> {
+    let fits = snapshot.len() == tensors.len()
+        && snapshot
+            .iter()
+            .zip(tensors)
+            .all(|(s, t)| s.shape() == t.shape() && s.dtype() == t.dtype());
+    if !fits {
+        *snapshot = tensors.iter().map(Tensor::zeros_like).collect();
+    }
+    for (s, t) in snapshot.iter().zip(tensors) {
+        s.copy_from(t)?;
+    }
+    Ok(())
 }
 
 /// Each parameter's `[||after_i - before_i||^2, ||before_i||^2]` in f64, joined in parameter
-/// order: `[2P]` for `P` tensors in `after` (`before` as [`flat_copy_f64`] took them), on the
-/// parameters' device. The per-layer update ratios of [`layer_update_ratios`] come from these.
+/// order: `[2P]` for `P` tensors in `after` (`before` their values before the step, as
+/// [`snapshot`] took them), on the parameters' device. Each pair is one pass of
+/// [`Tensor::squared_distance`] and one of [`Tensor::sum_squares`], with no copy. The update
+/// ratios of [`layer_update_ratios`] and [`update_ratio`] come from these.
 ///
 /// # Errors
-/// When the parameters no longer match `before` in size.
+/// When a tensor of `after` differs from its `before` in shape or dtype, or the counts differ.
 ///
 /// ```
 /// use gradus_tensor::Tensor;
-/// use gradus_train::diagnostics::{flat_copy_f64, param_update_squares};
+/// use gradus_train::diagnostics::{param_update_squares, snapshot};
 /// let a = Tensor::from_vec(vec![3.0f32, 4.0], &[2]).unwrap();
 /// let b = Tensor::from_vec(vec![2.0f32], &[1]).unwrap();
-/// let before = flat_copy_f64(&[a.clone(), b.clone()]).unwrap();
+/// let mut before = Vec::new();
+/// snapshot(&mut before, &[a.clone(), b.clone()]).unwrap();
 /// a.update_data(|v: &mut [f32]| v[1] = 4.5).unwrap();
 /// let sq = param_update_squares(&before, &[a, b]).unwrap();
 /// assert_eq!(sq.to_vec::<f64>().unwrap(), vec![0.25, 25.0, 0.0, 4.0]);
 /// ```
-pub fn param_update_squares(before: &Tensor, after: &[Tensor]) -> Result<Tensor> {
+pub fn param_update_squares(before: &[Tensor], after: &[Tensor]) -> Result<Tensor> {
+    if before.len() != after.len() {
+        return Err(gradus_tensor::TensorError::InvalidArgument {
+            op: "param_update_squares",
+            detail: format!(
+                "{} tensors before the step, {} after",
+                before.len(),
+                after.len()
+            ),
+        });
+    }
     if after.is_empty() {
         return Ok(Tensor::zeros(&[0], DType::F64));
     }
     no_grad(|| {
-        let delta = flat_copy_f64(after)?.sub(before)?;
         let mut parts = Vec::with_capacity(2 * after.len());
-        let mut at = 0;
-        for t in after {
-            let n = t.numel();
-            parts.push(sum_squares(&delta.narrow(0, at, n)?)?);
-            parts.push(sum_squares(&before.narrow(0, at, n)?)?);
-            at += n;
+        for (b, a) in before.iter().zip(after) {
+            parts.push(a.detach().squared_distance(&b.detach())?.reshape(&[1])?);
+            parts.push(sum_squares(&b.detach())?);
         }
         Tensor::concat(&parts.iter().collect::<Vec<_>>(), 0)
+    })
+}
+
+/// `(||Δθ||^2, ||θ||^2)` over all parameters from the pairs of [`param_update_squares`] read on
+/// the host: the sums of the parameters' values, in parameter order.
+///
+/// ```
+/// let (d, b) = gradus_train::diagnostics::total_update_squares(&[0.25, 25.0, 0.0, 4.0]);
+/// assert_eq!((d, b), (0.25, 29.0));
+/// ```
+pub fn total_update_squares(squares: &[f64]) -> (f64, f64) {
+    squares.chunks(2).fold((0.0, 0.0), |(d, b), pair| {
+        (d + pair[0], b + pair.get(1).copied().unwrap_or(0.0))
     })
 }
 
@@ -251,7 +252,7 @@ pub fn layer_update_ratios<'a>(
         .collect()
 }
 
-/// `||after - before|| / ||before||` from the two sums of squares of [`update_squares`]
+/// `||after - before|| / ||before||` from the two sums of squares of [`total_update_squares`]
 /// (`||after - before||` when the parameters were all 0).
 ///
 /// ```
@@ -278,8 +279,9 @@ pub fn ratio_from_squares(delta: f64, base: f64) -> f64 {
 /// assert_eq!(gradus_train::diagnostics::update_ratio(&before, &after).unwrap(), 0.1);
 /// ```
 pub fn update_ratio(before: &[Tensor], after: &[Tensor]) -> Result<f64> {
-    let sq = update_squares(&flat_copy_f64(before)?, after)?.to_vec_f64();
-    Ok(ratio_from_squares(sq[0], sq[1]))
+    let sq = param_update_squares(before, after)?.to_vec_f64();
+    let (delta, base) = total_update_squares(&sq);
+    Ok(ratio_from_squares(delta, base))
 }
 
 /// Watches gradient norms over steps and produces warnings.

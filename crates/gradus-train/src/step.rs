@@ -11,7 +11,6 @@
 
 use crate::batch::DeviceBatch;
 use crate::checkpoint::RunState;
-use crate::diagnostics::{flat_copy_f64, param_update_squares, update_squares};
 use crate::epoch::EpochStats;
 use crate::error::{Result, TrainError};
 use crate::noise_scale::NoiseSample;
@@ -223,23 +222,15 @@ impl Trainer {
         measure: bool,
         pending: &mut Pending,
     ) -> Result<()> {
-        let tensors = |named: &[(String, Param)]| -> Vec<Tensor> {
-            named.iter().map(|(_, p)| p.tensor()).collect()
-        };
-        let before = if measure {
-            Some(flat_copy_f64(&tensors(named))?)
-        } else {
-            None
-        };
+        let tensors = || -> Vec<Tensor> { named.iter().map(|(_, p)| p.tensor()).collect() };
+        if measure {
+            pending.snapshot(&tensors())?;
+        }
         self.optimizer.step()?;
         self.optimizer.zero_grad();
-        if let Some(before) = before {
-            let after = tensors(named);
-            pending.record_ratio(
-                &update_squares(&before, &after)?,
-                &param_update_squares(&before, &after)?,
-                named.iter().map(|(n, _)| n.clone()).collect(),
-            )?;
+        if measure {
+            let names = named.iter().map(|(n, _)| n.clone()).collect();
+            pending.record_ratio(&tensors(), names)?;
         }
         Ok(())
     }

@@ -7,7 +7,10 @@
 //! numbers, step by step in step order, exactly as if each step had been read on its own. So the
 //! logged values do not depend on the interval: only when a divergence is noticed does.
 
-use crate::diagnostics::{grad_squares, layer_update_ratios, ratio_from_squares, GradNorms};
+use crate::diagnostics::{
+    grad_squares, layer_update_ratios, ratio_from_squares, snapshot, total_update_squares,
+    GradNorms,
+};
 use crate::noise_scale::NoiseSample;
 use gradus_nn::Param;
 use gradus_tensor::{autodiff::no_grad, DType, Result, Tensor};
@@ -46,10 +49,9 @@ pub(crate) struct SyncedStep {
 
 /// One measured step's update sums of squares, waiting for the next sync.
 struct PendingRatio {
-    /// Parameter names, in the order of the pairs after the first.
+    /// Parameter names, in the order of the pairs.
     names: Vec<String>,
-    /// `[2 + 2P]` f64: `||after - before||^2`, `||before||^2` over all parameters, then the
-    /// same pair for each parameter.
+    /// `[2P]` f64: `||after - before||^2`, `||before||^2` for each parameter.
     values: Tensor,
 }
 
@@ -62,11 +64,14 @@ pub(crate) struct UpdateRatios {
     pub per_layer: Vec<(String, f64)>,
 }
 
-/// Steps and update ratios not yet read on the host.
+/// Steps and update ratios not yet read on the host, and the parameters' values before a
+/// measured step.
 #[derive(Default)]
 pub(crate) struct Pending {
     steps: Vec<PendingStep>,
     ratios: Vec<PendingRatio>,
+    /// The parameters before the step being measured (buffers reused from step to step).
+    before: Vec<Tensor>,
 }
 
 impl Pending {
@@ -101,16 +106,17 @@ impl Pending {
         Ok(())
     }
 
-    /// Keeps a measured step's update sums of squares on the device: `global` (`[2]`, see
-    /// [`crate::diagnostics::update_squares`]) and `per_param` (`[2P]`, see
-    /// [`crate::diagnostics::param_update_squares`]) of the parameters `names`.
-    pub fn record_ratio(
-        &mut self,
-        global: &Tensor,
-        per_param: &Tensor,
-        names: Vec<String>,
-    ) -> Result<()> {
-        let values = Tensor::concat(&[global, per_param], 0)?;
+    /// Copies the parameters `tensors` before a measured step's update (see
+    /// [`crate::diagnostics::snapshot`]).
+    pub fn snapshot(&mut self, tensors: &[Tensor]) -> Result<()> {
+        snapshot(&mut self.before, tensors)
+    }
+
+    /// Keeps a measured step's update sums of squares on the device: each parameter's
+    /// ([`crate::diagnostics::param_update_squares`]) of `after` against the last
+    /// [`snapshot`](Self::snapshot), the parameters named `names`.
+    pub fn record_ratio(&mut self, after: &[Tensor], names: Vec<String>) -> Result<()> {
+        let values = crate::diagnostics::param_update_squares(&self.before, after)?;
         self.ratios.push(PendingRatio { names, values });
         Ok(())
     }
@@ -147,9 +153,10 @@ impl Pending {
         for r in self.ratios.drain(..) {
             let v = &host[at..at + r.values.numel()];
             at += r.values.numel();
+            let (delta, base) = total_update_squares(v);
             ratios.push(UpdateRatios {
-                global: ratio_from_squares(v[0], v[1]),
-                per_layer: layer_update_ratios(r.names.iter().map(String::as_str), &v[2..]),
+                global: ratio_from_squares(delta, base),
+                per_layer: layer_update_ratios(r.names.iter().map(String::as_str), v),
             });
         }
         Ok((steps, ratios))

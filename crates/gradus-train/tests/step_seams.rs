@@ -222,6 +222,21 @@ fn an_erroring_hook_stops_the_run_with_its_error() {
     assert!(!dir.path().join("model.safetensors").exists());
 }
 
+/// The terms added as `Tensor::sum_squares` documents it: term `i` into partial sum `i mod 16`,
+/// then the partials pairwise (`p[j] + p[j + 8]`, `+ 4`, `+ 2`, `+ 1`).
+fn in_lanes(terms: impl Iterator<Item = f64>) -> f64 {
+    let mut p = [0.0f64; 16];
+    for (i, t) in terms.enumerate() {
+        p[i % 16] += t;
+    }
+    for half in [8, 4, 2, 1] {
+        for j in 0..half {
+            p[j] += p[j + half];
+        }
+    }
+    p[0]
+}
+
 /// The old step, written out with host reads: the epoch means of the loss and the gradient norms
 /// and the update ratios as the trainer recorded them before the step had stages.
 fn host_reference(data: &Dataset, options: &TrainOptions) -> Vec<[f64; 3]> {
@@ -247,7 +262,7 @@ fn host_reference(data: &Dataset, options: &TrainOptions) -> Vec<[f64; 3]> {
             let mut layers: Vec<(String, f64)> = Vec::new();
             for (name, p) in &named {
                 let g = p.tensor().grad().unwrap().to_vec::<f32>().unwrap();
-                let sq: f64 = g.iter().map(|&x| (x as f64) * (x as f64)).sum();
+                let sq = in_lanes(g.iter().map(|&x| (x as f64) * (x as f64)));
                 match layers.last_mut() {
                     Some((l, acc)) if l == layer_of(name) => *acc += sq,
                     _ => layers.push((layer_of(name).to_string(), sq)),
@@ -261,10 +276,9 @@ fn host_reference(data: &Dataset, options: &TrainOptions) -> Vec<[f64; 3]> {
             if measure {
                 let (mut delta, mut base) = (0.0, 0.0);
                 for (b, a) in before.iter().zip(&params) {
-                    for (x, y) in b.iter().zip(a.to_vec_f64()) {
-                        delta += (y - x) * (y - x);
-                        base += x * x;
-                    }
+                    let a = a.to_vec_f64();
+                    delta += in_lanes(b.iter().zip(&a).map(|(x, y)| (y - x) * (y - x)));
+                    base += in_lanes(b.iter().map(|x| x * x));
                 }
                 ratio_sum += (delta / base).sqrt();
                 ratios += 1;

@@ -132,6 +132,19 @@ impl Storage {
         on_backend!(self, s => Ok(Storage::cpu(s.sum_squares_f64(layout)?)))
     }
 
+    /// `sum((a - b)^2)` of two views in f64 (see [`BackendStorage::squared_distance_f64`]).
+    pub(crate) fn squared_distance_f64(
+        &self,
+        layout: &Layout,
+        other: (&Storage, &Layout),
+    ) -> Result<Storage> {
+        match (&self.0, &other.0 .0) {
+            (Inner::Cpu(a), Inner::Cpu(b)) => {
+                Ok(Storage::cpu(a.squared_distance_f64(layout, (b, other.1))?))
+            }
+        }
+    }
+
     // ---- random ----------------------------------------------------------------------------------
 
     /// A new buffer of `dtype` on `device` holding samples drawn on the host (see

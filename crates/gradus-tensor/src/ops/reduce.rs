@@ -64,6 +64,27 @@ impl BackwardOp for SumSquaresOp {
     }
 }
 
+struct SquaredDistanceOp;
+impl BackwardOp for SquaredDistanceOp {
+    fn name(&self) -> &'static str {
+        "squared_distance"
+    }
+    // d sum((a - b)^2) / da = 2 (a - b), / db = -2 (a - b), in the inputs' dtype
+    fn backward(&self, ctx: &Ctx<'_>, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let (a, b) = (ctx.input(0), ctx.input(1));
+        let da = a
+            .sub(b)?
+            .mul_scalar(2.0)?
+            .mul(&g.to_dtype(a.dtype())?.expand(a.shape())?)?;
+        let db = if b.requires_grad() {
+            Some(da.neg()?)
+        } else {
+            None
+        };
+        Ok(vec![Some(da), db])
+    }
+}
+
 struct MaxOp {
     axis: usize,
     input_shape: Vec<usize>,
@@ -159,9 +180,10 @@ impl Tensor {
     }
 
     /// `sum(x^2)` of all elements as a 0-dimensional **f64** tensor, whatever the input's dtype:
-    /// the squares are taken and added in f64, in row-major order, in one pass without a copy
-    /// (as `torch.sum(x.double() ** 2)`, without materializing the cast). Gradient norms of big
-    /// f32 models use it.
+    /// the squares are taken and added in f64 in one pass without a copy (as
+    /// `torch.sum(x.double() ** 2)`, without materializing the cast). Gradient norms of big f32
+    /// models use it. The order is fixed: the elements in row-major order go round 16 partial sums,
+    /// which are then added pairwise, so the bits depend on neither the CPU nor the thread count.
     ///
     /// # Errors
     /// Never for valid tensors; kept fallible like every op.
@@ -175,6 +197,44 @@ impl Tensor {
     pub fn sum_squares(&self) -> Result<Tensor> {
         let out = self.storage().sum_squares_f64(self.layout())?;
         Ok(Tensor::from_op_storage(out, &[], SumSquaresOp, &[self]))
+    }
+
+    /// `sum((self - other)^2)` as a 0-dimensional **f64** tensor, for two tensors of one shape and
+    /// dtype: each difference taken, squared and added in f64, in one pass over both without a
+    /// copy (as `torch.sum((a.double() - b.double()) ** 2)`). The update-to-parameter ratios of
+    /// training diagnostics use it. Added in the order of [`sum_squares`](Tensor::sum_squares).
+    ///
+    /// # Errors
+    /// [`TensorError::DTypeMismatch`] or [`TensorError::ShapeMismatch`] (no broadcasting).
+    ///
+    /// ```
+    /// use gradus_tensor::{DType, Tensor};
+    /// let a = Tensor::from_vec(vec![3.0f32, 4.5], &[2]).unwrap();
+    /// let b = Tensor::from_vec(vec![3.0f32, 4.0], &[2]).unwrap();
+    /// let d = a.squared_distance(&b).unwrap();
+    /// assert_eq!((d.dtype(), d.item().unwrap()), (DType::F64, 0.25));
+    /// ```
+    pub fn squared_distance(&self, other: &Tensor) -> Result<Tensor> {
+        self.check_same("squared_distance", other)?;
+        if self.shape() != other.shape() {
+            return Err(TensorError::ShapeMismatch {
+                op: "squared_distance",
+                lhs: self.shape().to_vec(),
+                rhs: other.shape().to_vec(),
+                detail: " (no broadcasting)".into(),
+            });
+        }
+        let out = {
+            let s = Tensor::read_storages(&[self, other]);
+            s.get(0)
+                .squared_distance_f64(self.layout(), (s.get(1), other.layout()))?
+        };
+        Ok(Tensor::from_op_storage(
+            out,
+            &[],
+            SquaredDistanceOp,
+            &[self, other],
+        ))
     }
 
     /// Mean over `axes`.

@@ -109,6 +109,10 @@ impl BackendStorage for CpuStorage {
         Ok(reduce::sum_squares_f64(self, layout))
     }
 
+    fn squared_distance_f64(&self, layout: &Layout, other: (&Self, &Layout)) -> Result<Self> {
+        Ok(reduce::squared_distance_f64(self, layout, other.0, other.1))
+    }
+
     // ---- random ----------------------------------------------------------------------------------
 
     fn from_samples(samples: Vec<f64>, dtype: DType) -> Result<Self> {

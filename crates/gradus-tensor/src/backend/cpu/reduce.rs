@@ -1,7 +1,7 @@
 //! Reductions on the CPU: sums over any axes and the maximum along one axis, each output element
 //! accumulated in a fixed order (results do not depend on the thread count).
 
-use super::kernels::{elementwise, reduce};
+use super::kernels::{elementwise, reduce, squares};
 use super::CpuStorage;
 use crate::layout::Layout;
 use crate::Element;
@@ -45,19 +45,32 @@ fn sum_typed<T: Element>(s: &CpuStorage, layout: &Layout, axes: &[usize]) -> Vec
     reduce::sum_rows(&data, block)
 }
 
-/// `sum(x^2)` of the view in f64, in row-major order, reading a contiguous view in place.
+/// `sum(x^2)` of the view in f64, in row-major order (summed as [`squares`] orders it), reading a
+/// contiguous view in place.
 pub(crate) fn sum_squares_f64(s: &CpuStorage, layout: &Layout) -> CpuStorage {
-    fn go<T: Element>(s: &CpuStorage, layout: &Layout) -> f64 {
-        s.with_view(layout, |v: &[T]| {
-            v.iter().fold(0.0f64, |acc, &x| {
-                let x = x.to_f64();
-                acc + x * x
-            })
+    let total = match s {
+        CpuStorage::F32(_) => s.with_view(layout, squares::sum_squares::<f32>),
+        CpuStorage::F64(_) => s.with_view(layout, squares::sum_squares::<f64>),
+    };
+    CpuStorage::from_vec(vec![total])
+}
+
+/// `sum((a - b)^2)` of two views of one shape and dtype in f64, in row-major order (summed as
+/// [`squares`] orders it), reading contiguous views in place.
+pub(crate) fn squared_distance_f64(
+    a: &CpuStorage,
+    la: &Layout,
+    b: &CpuStorage,
+    lb: &Layout,
+) -> CpuStorage {
+    fn go<T: Element>(a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &Layout) -> f64 {
+        a.with_view(la, |x: &[T]| {
+            b.with_view(lb, |y: &[T]| squares::sum_squared_diff(x, y))
         })
     }
-    let total = match s {
-        CpuStorage::F32(_) => go::<f32>(s, layout),
-        CpuStorage::F64(_) => go::<f64>(s, layout),
+    let total = match a {
+        CpuStorage::F32(_) => go::<f32>(a, la, b, lb),
+        CpuStorage::F64(_) => go::<f64>(a, la, b, lb),
     };
     CpuStorage::from_vec(vec![total])
 }
@@ -92,18 +105,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sum_squares_of_f32_accumulates_in_f64_in_element_order() {
+    fn sum_squares_reads_a_strided_view_in_row_major_order() {
         // 1e7^2 + 1 + 1 is exact in f64 (1e14 + 2) but rounds to 1e14 in f32
         let x = CpuStorage::from_vec(vec![1e7f32, 1.0, -1.0]);
         let out = sum_squares_f64(&x, &Layout::contiguous(&[3]));
         assert_eq!(out.slice::<f64>(), &[1e14 + 2.0]);
-        // a transposed view reads the same elements: the sum in row-major order of the view
+        // a transposed view reads the same elements as its contiguous copy
         let y = CpuStorage::from_vec(vec![1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0]);
         let t = Layout::contiguous(&[2, 3]).permute(&[1, 0]);
-        let serial = [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0]
-            .iter()
-            .fold(0.0, |acc, v| acc + v * v);
-        assert_eq!(sum_squares_f64(&y, &t).slice::<f64>(), &[serial]);
+        let rows = [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0];
+        let want = squares::sum_squares(&rows);
+        assert_eq!(sum_squares_f64(&y, &t).slice::<f64>(), &[want]);
+        // and the distance to a contiguous tensor of the transposed shape pairs them up the same
+        let z = CpuStorage::from_vec(vec![0.5f64; 6]);
+        let c = Layout::contiguous(&[3, 2]);
+        let want = squares::sum_squared_diff(&rows, &[0.5; 6]);
+        assert_eq!(squared_distance_f64(&y, &t, &z, &c).slice::<f64>(), &[want]);
+        assert_eq!(
+            want,
+            rows.iter().map(|v| (v - 0.5) * (v - 0.5)).sum::<f64>()
+        );
     }
 
     /// The reference: each output element summed over its block in row-major order, serially.

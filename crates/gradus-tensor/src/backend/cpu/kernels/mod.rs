@@ -18,6 +18,7 @@ pub(crate) mod max_pool;
 pub(crate) mod nn;
 pub mod packed_gemm;
 pub(crate) mod reduce;
+pub(crate) mod squares;
 
 /// Element count above which elementwise kernels and reductions split work across threads.
 /// Below it (1 MiB of f32, in cache) the op ends about as soon as another thread could be woken:
