@@ -13,16 +13,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// mimalloc's `mi_option_purge_delay`.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Configures the allocator as the `gradus` binary does: freed memory is kept for a second
-/// before it returns to the OS, so steps that reallocate the same large buffers do not fault in
-/// freshly zeroed pages each time.
+/// Configures the allocator as the `gradus` binary does: freed memory is never returned to the
+/// OS (purging off), so steps that reallocate the same large buffers do not fault in freshly
+/// zeroed pages.
 ///
 /// ```
 /// gradus_bench::configure_allocator();
 /// ```
 pub fn configure_allocator() {
     // SAFETY: sets an integer option; mimalloc reads options atomically.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000) }
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
 }
 
 /// The thread count of a benchmark run: `--threads N` from the command line, else rayon's

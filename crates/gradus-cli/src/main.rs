@@ -20,12 +20,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// mimalloc's `mi_option_purge_delay`.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Keeps freed memory for a second before returning it to the OS (mimalloc's default: 10 ms). A
+/// Keeps freed memory in the process instead of returning it to the OS (a purge delay of -1). A
 /// training step frees and reallocates the same large buffers every few milliseconds; returned
-/// pages come back zeroed by the kernel on every step (a third of an LSTM step's time).
+/// pages come back zeroed by the kernel (a third of an LSTM step's time with mimalloc v2's 10 ms
+/// delay). mimalloc v3's one-second delay is not enough either: once a purge has run, pages are
+/// faulted in again steadily (about 1,000 faults a second and 10% of the time in the kernel's
+/// page zeroing while training `examples/mnist-cnn.toml`, none with purging off). The process
+/// keeps its peak memory for reuse.
 fn keep_freed_memory() {
     // SAFETY: sets an integer option; mimalloc reads options atomically.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000) }
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
 }
 
 #[derive(Parser)]

@@ -427,8 +427,8 @@ fn convolution_pooling_and_dropout() {
 #[test]
 fn direct_convolution_first_and_second_order() {
     // stride-1, one-group convolutions of few channels run the direct kernel (`ops/conv_direct`):
-    // its input gradient is again a direct convolution and its weight gradient an op of its own,
-    // so second derivatives go through both
+    // its input gradient and its weight gradient are ops of their own, so second derivatives go
+    // through both
     let padded = Conv2dOptions {
         padding: (2, 1),
         ..Default::default()
@@ -449,6 +449,13 @@ fn direct_convolution_first_and_second_order() {
                 "conv2d_direct_dilated",
                 |x| x[0].conv2d(&x[1], None, &dilated)?.tanh(),
                 [[1, 2, 6, 7], [2, 2, 2, 3]]
+            ),
+            // one input channel, odd sizes, padding k - 1 on both axes (a 3x2 kernel): the
+            // input gradient's scatter reaches every border
+            case!(
+                "conv2d_direct_one_channel",
+                |x| x[0].conv2d(&x[1], Some(&x[2]), &padded)?.tanh(),
+                [[2, 1, 5, 7], [3, 1, 3, 2], [3]]
             ),
             // patch 5 * 4 * 4 = 80: direct where the CPU has AVX-512, and 9 output channels
             // (blocks of 4 and 5, its input gradient 5 channels from 9)

@@ -286,3 +286,18 @@ fn lenet_second_convolution_is_thread_count_independent() {
     };
     assert_thread_independent("conv2d 20x6x14x14 by 16x6x5x5", &f);
 }
+
+#[test]
+fn lenet_first_convolution_input_gradient_is_thread_count_independent() {
+    // 1 -> 6 channels, 5x5, padding 2, on 28x28, the input a leaf too: the direct kernel's
+    // input gradient scatters into one-channel images (`kernels::conv_input_grad`), 9 images
+    let f = || {
+        let x = leaves(&[&[9, 1, 28, 28], &[6, 1, 5, 5], &[6]], DType::F32, 1.0);
+        let options = Conv2dOptions {
+            padding: (2, 2),
+            ..Default::default()
+        };
+        with_grads(&x, x[0].conv2d(&x[1], Some(&x[2]), &options)?)
+    };
+    assert_thread_independent("conv2d 9x1x28x28 by 6x1x5x5", &f);
+}

@@ -199,6 +199,17 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
         window: &crate::ops::conv::Window,
     ) -> Result<Self>;
 
+    /// The input gradient of [`BackendStorage::conv2d_direct`]: `self` the output gradient
+    /// `[n, c_out, oh, ow]` (the view `layout`), `weight` `[c_out, c_in, kh, kw]`, `window` that of
+    /// the input; returns `[n, c_in, h, w]`, summed only over the products with the output
+    /// gradient's data (never its padding), the same bits with any thread count.
+    fn conv2d_input_grad(
+        &self,
+        layout: &Layout,
+        weight: (&Self, &Layout),
+        window: &crate::ops::conv::Window,
+    ) -> Result<Self>;
+
     /// Max pooling of `[n, c, h, w]` images (the view `layout`; `window` without padding or
     /// dilation): the maxima `[n, c, oh, ow]` and, as an f64 buffer of whole numbers, the position
     /// `y * w + x` in its plane of each window's first maximum (row-major window order; a NaN

@@ -369,6 +369,22 @@ impl Storage {
         }
     }
 
+    /// Input gradient of the direct convolution (see [`BackendStorage::conv2d_input_grad`]).
+    pub(crate) fn conv2d_input_grad(
+        &self,
+        layout: &Layout,
+        (weight, weight_layout): (&Storage, &Layout),
+        window: &crate::ops::conv::Window,
+    ) -> Result<Storage> {
+        match (&self.0, &weight.0) {
+            (Inner::Cpu(g), Inner::Cpu(w)) => Ok(Storage::cpu(g.conv2d_input_grad(
+                layout,
+                (w, weight_layout),
+                window,
+            )?)),
+        }
+    }
+
     /// Max pooling: the maxima and their f64 plane positions (see
     /// [`BackendStorage::max_pool2d`]).
     pub(crate) fn max_pool2d(

@@ -3,10 +3,11 @@
 //!
 //! For input `x` `[n, c_in, h, w]`, weight `w` `[c_out, c_in, kh, kw]`, padding `p`, dilation
 //! `d` and output gradient `g` `[n, c_out, oh, ow]`:
-//! - `dL/dx[ci, y, x] = sum_{co, i, j} w[co, ci, i, j] * g[co, y + p - i*d, x + p - j*d]`: a
-//!   stride-1 convolution of `g` padded by `d*(k-1) - p` with the kernel flipped in both axes
-//!   and its channel axes swapped, so the same kernel (and, again differentiated, the same rule)
-//!   runs the input gradient;
+//! - `dL/dx[ci, y, x] = sum_{co, i, j} w[co, ci, i, j] * g[co, y + p - i*d, x + p - j*d]` over
+//!   the positions inside `g`: one backend call (`conv2d_input_grad`, the forward kernel's
+//!   adjoint, which multiplies only `g`'s data, where the forward kernel run on `g` padded by
+//!   `d*(k-1) - p` would mostly multiply padding), an op whose gradients are again these
+//!   convolutions;
 //! - `dL/dw[co, ci, i, j] = sum_{n, y, x} g[n, co, y, x] * x[n, ci, y + i*d - p, x + j*d - p]`:
 //!   one backend call (`conv2d_weight_grad`), itself an op whose gradients are again these
 //!   convolutions, so the convolution stays differentiable to any order.
@@ -99,33 +100,38 @@ impl BackwardOp for WeightGradOp {
     }
 }
 
-/// The input gradient of the convolution by `w` whose output gradient is `g`: `g` convolved,
-/// padded by `d*(k-1) - p`, with `w` flipped and its channel axes swapped (zeros shaped as the
-/// input `x` when it is empty: a zero-height image has no window to convolve).
+/// The input gradient (shaped as `x`) of the convolution by `w` whose output gradient is `g`
+/// (zeros when `x` is empty: a zero-height image has no window to convolve).
 fn input_grad(g: &Tensor, w: &Tensor, o: &Conv2dOptions, x: &Tensor) -> Result<Tensor> {
     if x.numel() == 0 {
         return Ok(x.zeros_like());
     }
-    let ws = w.shape();
-    let (kh, kw) = (ws[2], ws[3]);
-    let flipped = w
-        .permute(&[1, 0, 2, 3])?
-        .reshape(&[ws[1], ws[0], kh * kw])?
-        .index_select(2, &reversed(kh * kw)?)?
-        .reshape(&[ws[1], ws[0], kh, kw])?;
-    let back = Conv2dOptions {
-        padding: (
-            o.dilation.0 * (kh - 1) - o.padding.0,
-            o.dilation.1 * (kw - 1) - o.padding.1,
-        ),
-        ..*o
-    };
-    g.conv2d_direct(&flipped, &back)
+    g.conv2d_input_grad(w, x.shape(), o)
 }
 
-/// `k - 1, ..., 0`: the indices of a flip.
-fn reversed(k: usize) -> Result<Tensor> {
-    Tensor::from_vec((0..k).rev().map(|i| i as f32).collect(), &[k])
+/// The input gradient as an op of `g` and `w`; it is bilinear, so for an incoming `h` (shaped as
+/// the input): `d/dg = conv2d(h, w)` and `d/dw = conv2d_weight_grad(h, g)` (the adjoint of
+/// `input_grad(., w)` is the forward convolution by `w`, and `<h, input_grad(g, w)> =
+/// <conv2d(h, w), g> = <conv2d_weight_grad(h, g), w>`).
+struct InputGradOp(Conv2dOptions);
+
+impl BackwardOp for InputGradOp {
+    fn name(&self) -> &'static str {
+        "conv2d_input_grad"
+    }
+
+    fn backward(&self, ctx: &Ctx<'_>, h: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let (g, w) = (ctx.input(0), ctx.input(1));
+        let gg = match g.requires_grad() {
+            true => Some(h.conv2d_direct(w, &self.0)?),
+            false => None,
+        };
+        let gw = match w.requires_grad() {
+            true => Some(h.conv2d_weight_grad(g, (w.shape()[2], w.shape()[3]), &self.0)?),
+            false => None,
+        };
+        Ok(vec![gg, gw])
+    }
 }
 
 impl Tensor {
@@ -144,6 +150,30 @@ impl Tensor {
             y,
             &[self.shape()[0], ws[0], oh, ow],
             DirectConv2dOp(*o),
+            &[self, weight],
+        ))
+    }
+
+    /// The input gradient `[n, c_in, h, w]` (`input`, not empty) of [`Tensor::conv2d_direct`]
+    /// by `weight` whose output gradient is `self` (`[n, c_out, oh, ow]`): summed only over the
+    /// output gradient's data, never over padding (`kernels::conv_input_grad`).
+    fn conv2d_input_grad(
+        &self,
+        weight: &Tensor,
+        input: &[usize],
+        o: &Conv2dOptions,
+    ) -> Result<Tensor> {
+        let ws = weight.shape();
+        let win = window("conv2d", input, (ws[2], ws[3]), o)?;
+        let dx = self.storage().conv2d_input_grad(
+            self.layout(),
+            (&*weight.storage(), weight.layout()),
+            &win,
+        )?;
+        Ok(Tensor::from_op_storage(
+            dx,
+            input,
+            InputGradOp(*o),
             &[self, weight],
         ))
     }

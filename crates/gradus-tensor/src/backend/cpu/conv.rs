@@ -2,7 +2,7 @@
 //! Convolution itself is im2col then a matrix product; average pooling is im2col then a
 //! reduction, max pooling (no padding) one pass of its own.
 
-use super::kernels::{conv_direct, conv_weight_grad, im2col, max_pool};
+use super::kernels::{conv_direct, conv_input_grad, conv_weight_grad, im2col, max_pool};
 use super::CpuStorage;
 use crate::backend::BackendStorage;
 use crate::dtype::with_dtype;
@@ -55,6 +55,26 @@ pub(crate) fn conv2d_weight_grad(
     with_dtype!(s.dtype(), T => CpuStorage::from_vec(conv_weight_grad::conv2d_weight_grad(
         &s.view::<T>(layout),
         &g.view::<T>(g_layout),
+        n,
+        c_out,
+        win,
+    )))
+}
+
+/// Input gradient `[n, c_in, h, w]` of the direct convolution by `[c_out, c_in, kh, kw]` weights
+/// whose output gradient is `g` `[n, c_out, oh, ow]` (`kernels::conv_input_grad`); `win` is the
+/// input's geometry.
+pub(crate) fn conv2d_input_grad(
+    g: &CpuStorage,
+    layout: &Layout,
+    (w, w_layout): (&CpuStorage, &Layout),
+    win: &Window,
+) -> CpuStorage {
+    let n = layout.shape()[0];
+    let c_out = w_layout.shape()[0];
+    with_dtype!(g.dtype(), T => CpuStorage::from_vec(conv_input_grad::conv2d_input_grad(
+        &g.view::<T>(layout),
+        &w.view::<T>(w_layout),
         n,
         c_out,
         win,

@@ -226,6 +226,15 @@ impl BackendStorage for CpuStorage {
         Ok(conv::conv2d_weight_grad(self, layout, grad, window))
     }
 
+    fn conv2d_input_grad(
+        &self,
+        layout: &Layout,
+        weight: (&Self, &Layout),
+        window: &crate::ops::conv::Window,
+    ) -> Result<Self> {
+        Ok(conv::conv2d_input_grad(self, layout, weight, window))
+    }
+
     fn max_pool2d(
         &self,
         layout: &Layout,

@@ -22,6 +22,7 @@ use crate::Element;
 use rayon::prelude::*;
 #[cfg(target_arch = "x86_64")]
 use std::any::TypeId;
+use std::mem::MaybeUninit;
 
 /// Geometry of one image's padded copy and wide output.
 #[derive(Clone, Copy, Debug)]
@@ -133,6 +134,15 @@ pub(super) fn as_f32<T: 'static>(v: &[T]) -> &[f32] {
     unsafe { std::slice::from_raw_parts(v.as_ptr().cast(), v.len()) }
 }
 
+/// Casts a mutable slice of possibly uninitialized `T` known to be `f32` (checked) to
+/// `&mut [MaybeUninit<f32>]`.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn as_f32_uninit<T: 'static>(v: &mut [MaybeUninit<T>]) -> &mut [MaybeUninit<f32>] {
+    assert_eq!(TypeId::of::<T>(), TypeId::of::<f32>());
+    // SAFETY: T is f32 (checked just above)
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast(), v.len()) }
+}
+
 /// Casts a mutable slice of `T` known to be `f32` (checked) to `&mut [f32]`.
 #[cfg(target_arch = "x86_64")]
 pub(super) fn as_f32_mut<T: 'static>(v: &mut [T]) -> &mut [f32] {
@@ -166,11 +176,11 @@ macro_rules! dispatch_channels {
 pub(super) use dispatch_channels;
 
 /// One image: `xp` padded planes, `w` the weights `[c_out, c_in * kh * kw]`, `y` the
-/// `[c_out, oh * ow]` output.
+/// `[c_out, oh * ow]` output (every element written, none read: it may be uninitialized).
 struct Image<'a, T, const L: usize, const F: bool> {
     xp: &'a [T],
     w: &'a [T],
-    y: &'a mut [T],
+    y: &'a mut [MaybeUninit<T>],
     taps: &'a [usize],
     plan: Plan,
 }
@@ -210,7 +220,7 @@ impl<T: Element, const L: usize, const F: bool> Image<'_, T, L, F> {
                         break;
                     }
                     if xx < p.ow {
-                        out[yy * p.ow + xx] = v;
+                        out[yy * p.ow + xx].write(v);
                     }
                     xx += 1;
                     if xx == p.wp {
@@ -232,11 +242,11 @@ impl<T: Element, const L: usize, const F: bool> SimdKernel for Image<'_, T, L, F
     }
 }
 
-/// Runs the forward kernel on one padded image with `blocking`.
+/// Runs the forward kernel on one padded image with `blocking`, writing every element of `y`.
 fn run_image<T: Element, const L: usize>(
     xp: &[T],
     w: &[T],
-    y: &mut [T],
+    y: &mut [MaybeUninit<T>],
     taps: &[usize],
     plan: Plan,
     blocking: Blocking,
@@ -247,7 +257,7 @@ fn run_image<T: Element, const L: usize>(
         let blocks = channel_blocks(y.len() / (plan.oh * plan.ow), avx512::MAX_CHANNELS);
         // SAFETY: `explicit` only when the CPU has AVX-512F
         return unsafe {
-            avx512::forward(as_f32(xp), as_f32(w), as_f32_mut(y), taps, &plan, blocks)
+            avx512::forward(as_f32(xp), as_f32(w), as_f32_uninit(y), taps, &plan, blocks)
         };
     }
     match blocking.fused {
@@ -302,19 +312,25 @@ fn run<T: Element, const L: usize>(
 ) -> Vec<T> {
     let plan = Plan::new(win, L);
     let out_len = c_out * plan.oh * plan.ow;
-    let mut y = vec![T::zero(); n * out_len];
     let image = win.channels * win.h * win.w;
-    if y.is_empty() || image == 0 {
-        return y;
+    if n * out_len == 0 || image == 0 {
+        return vec![T::zero(); n * out_len];
     }
     let taps = plan.tap_offsets();
-    y.par_chunks_mut(out_len).enumerate().for_each_init(
-        || vec![T::zero(); plan.padded_len()],
-        |xp, (b, out)| {
-            pad_image(xp, &x[b * image..][..image], win, &plan);
-            run_image::<T, L>(xp, w, out, &taps, plan, blocking);
-        },
-    );
+    // not zeroed first: the kernel writes every output once
+    let mut y = Vec::with_capacity(n * out_len);
+    y.spare_capacity_mut()[..n * out_len]
+        .par_chunks_mut(out_len)
+        .enumerate()
+        .for_each_init(
+            || vec![T::zero(); plan.padded_len()],
+            |xp, (b, out)| {
+                pad_image(xp, &x[b * image..][..image], win, &plan);
+                run_image::<T, L>(xp, w, out, &taps, plan, blocking);
+            },
+        );
+    // SAFETY: `run_image` wrote all `out_len` elements of each of the `n` images
+    unsafe { y.set_len(n * out_len) };
     y
 }
 
@@ -413,6 +429,9 @@ impl DirectConv2d {
         }
         padded.fill(0.0);
         pad_image(padded, x, win, plan);
+        // SAFETY: `MaybeUninit<f32>` has `f32`'s layout, and the kernel stores only initialized
+        // values
+        let y = unsafe { &mut *(y as *mut [f32] as *mut [MaybeUninit<f32>]) };
         run_image::<f32, F32_LANES>(padded, weight, y, &self.taps, *plan, Blocking::of_cpu());
     }
 }

@@ -6,6 +6,7 @@
 
 use super::conv_direct::Plan;
 use std::arch::x86_64::*;
+use std::mem::MaybeUninit;
 
 /// f32 lanes of one register: wide output positions per block.
 pub(super) const LANES: usize = 16;
@@ -31,7 +32,8 @@ macro_rules! per_block {
 }
 
 /// The forward kernel on one padded image `xp` (see `conv_direct::Image`): `w`
-/// `[c_out, patch]`, `y` `[c_out, oh * ow]`, `blocks` the `(first channel, count)` blocks.
+/// `[c_out, patch]`, `y` `[c_out, oh * ow]` (each element of the blocks' channels written once,
+/// none read), `blocks` the `(first channel, count)` blocks.
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
@@ -39,7 +41,7 @@ macro_rules! per_block {
 pub(super) unsafe fn forward(
     xp: &[f32],
     w: &[f32],
-    y: &mut [f32],
+    y: &mut [MaybeUninit<f32>],
     taps: &[usize],
     plan: &Plan,
     blocks: impl Iterator<Item = (usize, usize)>,
@@ -70,7 +72,7 @@ pub(super) unsafe fn forward(
 unsafe fn forward_block<const N: usize, const V: usize>(
     xp: &[f32],
     w: &[f32],
-    y: &mut [f32],
+    y: &mut [MaybeUninit<f32>],
     taps: &[usize],
     p: &Plan,
     co: usize,
@@ -97,7 +99,7 @@ unsafe fn forward_block<const N: usize, const V: usize>(
 unsafe fn forward_run<const N: usize, const V: usize>(
     xp: &[f32],
     w: &[f32],
-    y: &mut [f32],
+    y: &mut [MaybeUninit<f32>],
     taps: &[usize],
     p: &Plan,
     co: usize,
@@ -138,7 +140,7 @@ unsafe fn forward_run<const N: usize, const V: usize>(
                     break;
                 }
                 if xx < p.ow {
-                    dst[yy * p.ow + xx] = value;
+                    dst[yy * p.ow + xx].write(value);
                 }
                 xx += 1;
                 if xx == p.wp {
@@ -213,6 +215,121 @@ unsafe fn weight_grad_block<const N: usize>(
                     let sum = _mm512_add_ps(_mm512_loadu_ps(at.as_ptr()), a);
                     _mm512_storeu_ps(at.as_mut_ptr(), sum);
                 }
+            }
+        }
+    }
+}
+
+/// One image's input gradient scattered into `dxp` (`[c_in, scatter_stride]`, zeroed), as
+/// `conv_input_grad::Image` does: `gw` the widened output gradient `[c_out, wide]`, `w` the
+/// weights `[c_out, patch]`, `blocks` the `(first input channel, count)` blocks.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn input_grad(
+    gw: &[f32],
+    w: &[f32],
+    dxp: &mut [f32],
+    taps: &[usize],
+    plan: &Plan,
+    blocks: impl Iterator<Item = (usize, usize)>,
+) {
+    let c_out = gw.len() / plan.wide;
+    assert!(
+        plan.wide.is_multiple_of(LANES)
+            && gw.len() == c_out * plan.wide
+            && w.len() >= c_out * plan.c_in * taps.len()
+            && dxp.len() >= plan.c_in * plan.scatter_stride()
+            && taps.iter().all(|&o| o + plan.wide <= plan.scatter_stride())
+    );
+    for (ci, n) in blocks {
+        // SAFETY: AVX-512F as the caller promises; the lengths are checked above
+        unsafe {
+            match n {
+                1 => input_grad_block::<1, 8>(gw, w, dxp, taps, plan, ci),
+                2 => input_grad_block::<2, 6>(gw, w, dxp, taps, plan, ci),
+                3 => input_grad_block::<3, 4>(gw, w, dxp, taps, plan, ci),
+                4 => input_grad_block::<4, 3>(gw, w, dxp, taps, plan, ci),
+                5 => input_grad_block::<5, 2>(gw, w, dxp, taps, plan, ci),
+                6 => input_grad_block::<6, 2>(gw, w, dxp, taps, plan, ci),
+                7 => input_grad_block::<7, 2>(gw, w, dxp, taps, plan, ci),
+                8 => input_grad_block::<8, 2>(gw, w, dxp, taps, plan, ci),
+                n => unreachable!("block of {n} channels"),
+            }
+        }
+    }
+}
+
+/// Input channels `ci..ci + N` of one image: per tap, `V` wide blocks at a time (`N * V`
+/// independent accumulators: enough chains to cover the FMA latency when `N` is small, as for a
+/// one-channel image), then the last blocks one at a time.
+#[target_feature(enable = "avx512f")]
+unsafe fn input_grad_block<const N: usize, const V: usize>(
+    gw: &[f32],
+    w: &[f32],
+    dxp: &mut [f32],
+    taps: &[usize],
+    p: &Plan,
+    ci: usize,
+) {
+    let blocks = p.wide / LANES;
+    for t in 0..taps.len() {
+        let mut b = 0;
+        while b + V <= blocks {
+            // SAFETY: AVX-512F (this function's feature); blocks b..b + V exist
+            unsafe { input_grad_run::<N, V>(gw, w, dxp, taps, p, ci, t, b * LANES) };
+            b += V;
+        }
+        while b < blocks {
+            // SAFETY: as above, block b exists
+            unsafe { input_grad_run::<N, 1>(gw, w, dxp, taps, p, ci, t, b * LANES) };
+            b += 1;
+        }
+    }
+}
+
+/// Input channels `ci..ci + N`, tap `t`, the `V` wide blocks from `r0`: the channel sums of the
+/// output gradient's runs, added into the padded planes at the tap's offset.
+#[target_feature(enable = "avx512f")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn input_grad_run<const N: usize, const V: usize>(
+    gw: &[f32],
+    w: &[f32],
+    dxp: &mut [f32],
+    taps: &[usize],
+    p: &Plan,
+    ci: usize,
+    t: usize,
+    r0: usize,
+) {
+    let (kk, stride) = (taps.len(), p.scatter_stride());
+    let (patch, c_out) = (p.c_in * kk, gw.len() / p.wide);
+    let mut acc = [[_mm512_setzero_ps(); V]; N];
+    for co in 0..c_out {
+        // SAFETY: r0 + V * LANES <= wide, so the runs lie in `gw`'s row co; the weight
+        // co * patch + (ci + c) * kk + t < c_out * patch (checked in `input_grad`)
+        unsafe {
+            let at = gw.as_ptr().add(co * p.wide + r0);
+            let gv: [__m512; V] = std::array::from_fn(|v| _mm512_loadu_ps(at.add(v * LANES)));
+            let wq = w.as_ptr().add(co * patch + ci * kk + t);
+            for (c, a) in acc.iter_mut().enumerate() {
+                let wc = _mm512_set1_ps(*wq.add(c * kk));
+                for (a, &g) in a.iter_mut().zip(&gv) {
+                    *a = _mm512_fmadd_ps(wc, g, *a);
+                }
+            }
+        }
+    }
+    for (c, a) in acc.iter().enumerate() {
+        let at = (ci + c) * stride + taps[t] + r0;
+        for (v, a) in a.iter().enumerate() {
+            // SAFETY: taps[t] + r0 + V * LANES <= taps[t] + wide <= stride (checked in
+            // `input_grad`), and the ci + c < c_in planes fit `dxp`
+            unsafe {
+                let d = dxp.as_mut_ptr().add(at + v * LANES);
+                _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), *a));
             }
         }
     }

@@ -4,6 +4,7 @@
 pub(crate) mod conv_direct;
 #[cfg(target_arch = "x86_64")]
 mod conv_direct_avx512;
+pub(crate) mod conv_input_grad;
 pub(crate) mod conv_weight_grad;
 pub(crate) mod elementwise;
 pub(crate) mod fast_math;
