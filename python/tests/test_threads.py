@@ -13,7 +13,9 @@ from sklearn.exceptions import NotFittedError
 
 from gradus.sklearn import MLPClassifier
 
-EPOCHS = 400  # far more than a test could wait for: the fits below never finish them
+# far more than a test could wait for: the fits below never finish them, even when a loaded
+# machine starves the watcher thread for seconds (400 epochs of digits take about 4 s)
+EPOCHS = 20_000
 
 
 def _epochs_written(run_dir):
@@ -72,7 +74,7 @@ def test_a_fitted_estimator_interrupted_in_partial_fit_still_predicts(tmp_path, 
     os.remove(run_dir / "config.toml")  # each partial_fit's run writes it first
     seen, thread = _watch_file(run_dir / "config.toml", _thread.interrupt_main)
     with pytest.raises(KeyboardInterrupt):
-        for _ in range(50):  # the signal lands in one of them
+        for _ in range(5_000):  # the signal lands in one of them (each takes ~30 ms)
             clf.partial_fit(X, y)
     thread.join()
     # the model holds the steps it took: it predicts, as well as after its first epoch
