@@ -19,26 +19,33 @@ pub(crate) fn max_pool2d<T: Element>(x: &[T], n: usize, win: &Window) -> (Vec<T>
     if values.is_empty() || plane == 0 {
         return (values, index);
     }
+    // the window's sizes as locals the `move` closure owns: kept in registers, not reloaded
+    // through the captured `win` on every element
+    let w = win.w;
     values
         .par_chunks_mut(l)
         .zip(index.par_chunks_mut(l))
         .enumerate()
-        .for_each(|(p, (vals, idx))| {
+        .for_each(move |(p, (vals, idx))| {
             let src = &x[p * plane..][..plane];
-            for y in 0..oh {
-                for xo in 0..ow {
-                    let first = y * sy * win.w + xo * sx;
-                    let mut best = (src[first], first);
+            for (y, (vrow, irow)) in vals
+                .chunks_exact_mut(ow)
+                .zip(idx.chunks_exact_mut(ow))
+                .enumerate()
+            {
+                for (xo, (v_out, i_out)) in vrow.iter_mut().zip(irow.iter_mut()).enumerate() {
+                    let first = y * sy * w + xo * sx;
+                    let (mut best, mut at) = (src[first], first);
                     for i in 0..kh {
-                        let row = first + i * win.w;
+                        let row = first + i * w;
                         for (j, &v) in src[row..row + kw].iter().enumerate() {
-                            if v > best.0 || (v.is_nan() && !best.0.is_nan()) {
-                                best = (v, row + j);
+                            if v > best || (v.is_nan() && !best.is_nan()) {
+                                (best, at) = (v, row + j);
                             }
                         }
                     }
-                    vals[y * ow + xo] = best.0;
-                    idx[y * ow + xo] = best.1 as f64;
+                    *v_out = best;
+                    *i_out = at as f64;
                 }
             }
         });
