@@ -218,7 +218,7 @@ unsafe fn pack_a(mc: usize, kc: usize, a: View<*const f32>, out: &mut [f32]) {
 }
 
 /// The mask of the first `len` (at most 16) lanes.
-fn mask(len: usize) -> __mmask16 {
+pub(crate) fn mask(len: usize) -> __mmask16 {
     if len >= 16 {
         0xffff
     } else {

@@ -455,7 +455,7 @@ mod x86 {
 
 #[cfg(target_arch = "x86_64")]
 mod widened {
-    use super::super::gemm_avx512::{self, View};
+    use super::super::gemm_avx512::{self, mask, View};
     use super::*;
     use std::arch::asm;
     use std::arch::x86_64::*;
@@ -504,11 +504,11 @@ mod widened {
                 let mut q = 0;
                 while q < k {
                     let len = 16.min(k - q);
-                    let bits = _mm256_maskz_loadu_epi16(lanes(len), src.as_ptr().add(q).cast());
+                    let bits = _mm256_maskz_loadu_epi16(mask(len), src.as_ptr().add(q).cast());
                     let wide = _mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(bits));
                     let swapped = _mm512_permute_ps::<0xb1>(_mm512_castsi512_ps(wide));
                     let out_len = 16.min(kp - q);
-                    _mm512_mask_storeu_ps(row.as_mut_ptr().add(q), lanes(out_len), swapped);
+                    _mm512_mask_storeu_ps(row.as_mut_ptr().add(q), mask(out_len), swapped);
                     q += 16;
                 }
             } else {
@@ -535,11 +535,11 @@ mod widened {
             if cs == 1 {
                 for j in (0..n).step_by(16) {
                     let len = 16.min(n - j);
-                    let bits = _mm256_maskz_loadu_epi16(lanes(len), b.as_ptr().add(src + j).cast());
+                    let bits = _mm256_maskz_loadu_epi16(mask(len), b.as_ptr().add(src + j).cast());
                     let wide = _mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(bits));
                     _mm512_mask_storeu_ps(
                         row.as_mut_ptr().add(j),
-                        lanes(len),
+                        mask(len),
                         _mm512_castsi512_ps(wide),
                     );
                 }
@@ -550,15 +550,6 @@ mod widened {
             }
         }
         out
-    }
-
-    /// The mask of the first `len` (at most 16) lanes.
-    fn lanes(len: usize) -> u16 {
-        if len >= 16 {
-            u16::MAX
-        } else {
-            (1 << len) - 1
-        }
     }
 
     /// The widened product: blocks of [`MC`] rows x [`NC`] columns on rayon, each under
