@@ -35,7 +35,7 @@ struct Saved {
 }
 
 /// A trained gradus model and, after `fit`, its run.
-#[pyclass(module = "gradus._gradus", unsendable)]
+#[pyclass(module = "gradus._gradus")]
 pub struct Engine {
     held: Held,
     warnings: Vec<String>,

@@ -21,6 +21,19 @@ use pyo3::prelude::*;
 /// `save_safetensors`, `load_safetensors`, `cross_entropy`, `mse_loss`, `no_grad_forward`.
 #[pymodule]
 fn _gradus(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Python's main thread (where modules are imported) becomes one of rayon's workers, as
+    // `gradus train`'s main thread is: a fit called from it computes its share of every
+    // parallel kernel instead of handing each to a woken pool thread and sleeping until it
+    // ends (a quarter of an MNIST MLP fit's time went to those hand-offs). Fits from other
+    // Python threads still run, on the pool's other threads. Imported elsewhere, or with the
+    // pool already built, the pool stays rayon's default.
+    let threading = m.py().import("threading")?;
+    if threading
+        .call_method0("current_thread")?
+        .is(&threading.call_method0("main_thread")?)
+    {
+        let _ = gradus_tensor::threads::init_global_pool(None);
+    }
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<optim::PyOptimizer>()?;
     m.add_class::<optim::PySchedule>()?;

@@ -19,7 +19,7 @@ fn optimizer_config(json: &str) -> R<OptimizerConfig> {
 
 /// A learning-rate schedule: `Schedule(optimizer_json, schedule_json, total_steps)`, the
 /// schedule a run of `total_steps` steps would follow (`[schedule]`'s keys; warmup included).
-#[pyclass(name = "Schedule", module = "gradus", unsendable)]
+#[pyclass(name = "Schedule", module = "gradus")]
 pub struct PySchedule {
     lr: Schedule,
 }
@@ -45,7 +45,7 @@ impl PySchedule {
 /// An optimizer over tensors that require gradients: `Optimizer(params, optimizer_json,
 /// schedule_json=None, total_steps=0)`. `step()` updates the tensors in place from their
 /// gradients; `zero_grad()` clears the gradients.
-#[pyclass(name = "Optimizer", module = "gradus", unsendable)]
+#[pyclass(name = "Optimizer", module = "gradus")]
 pub struct PyOptimizer {
     opt: Optimizer,
     params: Vec<Tensor>,

@@ -15,7 +15,7 @@ type R<T> = PyResult<T>;
 /// `"float64"`; without it, float32 arrays stay float32 and everything else becomes float64.
 /// Arrays of any memory order (C, Fortran, strided views) are read in logical order (one copy);
 /// `numpy()` gives a new C-ordered array.
-#[pyclass(name = "Tensor", module = "gradus", unsendable)]
+#[pyclass(name = "Tensor", module = "gradus")]
 #[derive(Clone)]
 pub struct PyTensor {
     pub(crate) t: Tensor,

@@ -95,3 +95,45 @@ def _watch_file(path, then):
     thread = threading.Thread(target=poll, daemon=True)
     thread.start()
     return seen, thread
+
+
+
+def _on_a_thread(work):
+    """`work()` run on a new thread while the main thread waits in `join`; its result."""
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("value", work()))
+    thread.start()
+    thread.join()
+    return result["value"]
+
+
+def test_a_fit_on_another_thread_equals_the_main_threads_and_is_used_on_main(digits):
+    # Python's main thread is one of rayon's workers (the module is imported there). A fit
+    # started from another thread while the main thread sits in `join` must still finish, on
+    # the pool's other threads, and give the same model (the products split by shape alone);
+    # the estimator it made is then used, and dropped, on the main thread (as scikit-learn's
+    # threading backend does). 512 hidden units and batches of 256 make the products run in
+    # parallel panels.
+    X, y = digits
+
+    def make():
+        return MLPClassifier((512,), batch_size=256, epochs=3, random_state=0)
+
+    on_main = make().fit(X, y)
+    elsewhere = _on_a_thread(lambda: make().fit(X, y))
+    assert (on_main.predict_proba(X) == elsewhere.predict_proba(X)).all()
+    assert on_main.loss_curve_ == elsewhere.loss_curve_
+    del elsewhere
+
+
+def test_tensors_and_optimizers_made_on_one_thread_work_on_another():
+    import numpy as np
+
+    import gradus
+
+    w, opt = _on_a_thread(lambda: (lambda w: (w, gradus.optim.SGD([w], lr=0.5)))(
+        gradus.Tensor(np.array([1.0, -2.0]), requires_grad=True)))
+    (w * w).sum().backward()
+    opt.step()
+    np.testing.assert_array_equal(w.numpy(), [0.0, 0.0])  # w - 0.5 * 2w
+    assert _on_a_thread(lambda: (w + w).numpy().tolist()) == [0.0, 0.0]
