@@ -2,7 +2,7 @@
 //! negative log-likelihood in one pass, forward and backward.
 
 use super::{for_row_blocks, Level, SimdKernel, VecMath};
-use crate::backend::cpu::kernels::fast_math::{max, sum};
+use crate::backend::cpu::kernels::fast_math::{exp_shifted_rows, max, sum};
 use crate::{Result, TensorError};
 
 /// The class index of row `i`, checked to be an integer in `[0, n)`.
@@ -79,13 +79,15 @@ struct LogSumExp<'a, T> {
 impl<T: VecMath> SimdKernel for LogSumExp<'_, T> {
     #[inline(always)]
     fn run(self) {
-        let mut e = vec![T::zero(); self.n];
-        for (x, lse) in self.logits.chunks_exact(self.n).zip(self.lse.iter_mut()) {
-            let m = max(x);
-            for (e, &x) in e.iter_mut().zip(x) {
-                *e = (x - m).exp_v();
-            }
-            *lse = m + sum(&e).ln();
+        let n = self.n;
+        // the row maxima first (kept in `lse`), then e^(x - max) over the block at full width
+        for (x, lse) in self.logits.chunks_exact(n).zip(self.lse.iter_mut()) {
+            *lse = max(x);
+        }
+        let mut e = vec![T::zero(); self.logits.len()];
+        exp_shifted_rows(self.logits, self.lse, n, &mut e);
+        for (e, lse) in e.chunks_exact(n).zip(self.lse.iter_mut()) {
+            *lse = *lse + sum(e).ln();
         }
     }
 }
@@ -101,14 +103,7 @@ struct SoftmaxScaled<'a, T> {
 impl<T: VecMath> SimdKernel for SoftmaxScaled<'_, T> {
     #[inline(always)]
     fn run(self) {
-        let rows = self
-            .logits
-            .chunks_exact(self.n)
-            .zip(self.dx.chunks_exact_mut(self.n));
-        for ((x, dx), &lse) in rows.zip(self.lse) {
-            for (dx, &x) in dx.iter_mut().zip(x) {
-                *dx = (x - lse).exp_v() * self.g;
-            }
-        }
+        exp_shifted_rows(self.logits, self.lse, self.n, self.dx);
+        self.dx.iter_mut().for_each(|dx| *dx = *dx * self.g);
     }
 }

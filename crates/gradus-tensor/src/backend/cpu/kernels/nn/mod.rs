@@ -160,6 +160,85 @@ mod tests {
             .collect()
     }
 
+    /// Softmax, log-softmax and cross-entropy, forward and backward, equal their definitions
+    /// written row by row, bit for bit, on both builds, for rows shorter than, as long as and
+    /// longer than a vector (the kernels run `exp` over whole blocks of rows).
+    #[test]
+    fn row_kernels_equal_their_row_by_row_definitions() {
+        use crate::backend::cpu::kernels::fast_math::{dot, max, sum, VecMath};
+        for (rows, n) in [(200, 10), (5, 1), (9, 3), (4, 16), (6, 17), (3, 67)] {
+            let x = data(rows * n, 7);
+            let g = data(rows * n, 8);
+            let targets: Vec<f32> = (0..rows).map(|i| (i * 5 % n) as f32).collect();
+            let (mut soft, mut log_soft, mut lse) = (vec![], vec![], vec![]);
+            let (mut d_soft, mut d_log, mut d_ce) = (vec![], vec![], vec![]);
+            let mut loss = 0.0f32;
+            for (r, (x, g)) in x.chunks_exact(n).zip(g.chunks_exact(n)).enumerate() {
+                let m = max(x);
+                let e: Vec<f32> = x.iter().map(|&x| (x - m).exp_v()).collect();
+                let (s, inv) = (sum(&e), 1.0 / sum(&e));
+                soft.extend(e.iter().map(|&e| e * inv));
+                log_soft.extend(x.iter().map(|&x| (x - m) - s.ln()));
+                let y = &soft[r * n..];
+                let dy = dot(g, y);
+                d_soft.extend(y.iter().zip(g).map(|(&y, &g)| y * (g - dy)));
+                let ly = &log_soft[r * n..];
+                let sg = sum(g);
+                d_log.extend(ly.iter().zip(g).map(|(&y, &g)| g - y.exp_v() * sg));
+                lse.push(m + s.ln());
+                loss += lse[r] - x[targets[r] as usize];
+                let row: Vec<f32> = x.iter().map(|&x| (x - lse[r]).exp_v() * 1.5).collect();
+                d_ce.extend(row.iter().enumerate().map(|(j, &v)| {
+                    if j == targets[r] as usize {
+                        v - 1.5
+                    } else {
+                        v
+                    }
+                }));
+            }
+            for simd in [true, false] {
+                let run =
+                    |k: NnKernel, inputs: &[&[f32]]| run_typed::<f32>(&k, inputs, simd).unwrap();
+                let y = run(
+                    NnKernel::Softmax {
+                        rows,
+                        n,
+                        log: false,
+                    },
+                    &[&x],
+                );
+                assert_eq!(y[0], soft, "softmax {rows}x{n}");
+                let ly = run(NnKernel::Softmax { rows, n, log: true }, &[&x]);
+                assert_eq!(ly[0], log_soft, "log_softmax {rows}x{n}");
+                let back = |log, y: &[f32]| {
+                    run(NnKernel::SoftmaxBackward { rows, n, log }, &[y, &g]).remove(0)
+                };
+                assert_eq!(back(false, &soft), d_soft, "softmax backward {rows}x{n}");
+                assert_eq!(
+                    back(true, &log_soft),
+                    d_log,
+                    "log_softmax backward {rows}x{n}"
+                );
+                let (scale, dims) = (0.5, (rows, n));
+                let ce = run(
+                    NnKernel::CrossEntropy {
+                        rows: dims.0,
+                        n: dims.1,
+                        scale,
+                    },
+                    &[&x, &targets],
+                );
+                assert_eq!(ce[1], lse, "cross-entropy lse {rows}x{n}");
+                assert_eq!(ce[0], vec![loss * 0.5], "cross-entropy {rows}x{n}");
+                let d = run(
+                    NnKernel::CrossEntropyBackward { rows, n, scale },
+                    &[&x, &targets, &ce[1], &[3.0]],
+                );
+                assert_eq!(d[0], d_ce, "cross-entropy backward {rows}x{n}");
+            }
+        }
+    }
+
     /// Every kernel compiled for the widest SIMD level of this CPU gives the same bits as the
     /// baseline build.
     #[test]

@@ -1,7 +1,7 @@
 //! Softmax and log-softmax over the last axis (rows of `n`), forward and backward.
 
 use super::{for_row_blocks, Level, SimdKernel, VecMath};
-use crate::backend::cpu::kernels::fast_math::{dot, max, sum};
+use crate::backend::cpu::kernels::fast_math::{dot, exp_shifted_rows, max, sum};
 
 /// `y = softmax(x)` (or `log_softmax`) per row: `e^(x - max) / sum`, `(x - max) - ln sum`.
 pub(super) fn forward<T: VecMath>(x: &[T], n: usize, log: bool, level: Level) -> Vec<T> {
@@ -35,15 +35,12 @@ struct Forward<'a, T> {
 impl<T: VecMath> SimdKernel for Forward<'_, T> {
     #[inline(always)]
     fn run(self) {
-        for (x, y) in self
-            .x
-            .chunks_exact(self.n)
-            .zip(self.y.chunks_exact_mut(self.n))
-        {
-            let m = max(x);
-            for (y, &x) in y.iter_mut().zip(x) {
-                *y = (x - m).exp_v();
-            }
+        let n = self.n;
+        let m: Vec<T> = self.x.chunks_exact(n).map(max).collect();
+        // e^(x - max) over the whole block at full vector width, whatever the row length
+        exp_shifted_rows(self.x, &m, n, self.y);
+        let rows = self.x.chunks_exact(n).zip(self.y.chunks_exact_mut(n));
+        for ((x, y), &m) in rows.zip(&m) {
             let s = sum(y);
             if self.log {
                 let ln_s = s.ln();
@@ -69,18 +66,29 @@ struct Backward<'a, T> {
 impl<T: VecMath> SimdKernel for Backward<'_, T> {
     #[inline(always)]
     fn run(self) {
+        if self.log {
+            // e^y over the whole block at full vector width, then `g - e^y sum(g)` per row
+            self.dx
+                .iter_mut()
+                .zip(self.y)
+                .for_each(|(dx, &y)| *dx = y.exp_v());
+            let rows = self
+                .g
+                .chunks_exact(self.n)
+                .zip(self.dx.chunks_exact_mut(self.n));
+            for (g, dx) in rows {
+                let s = sum(g);
+                for (dx, &g) in dx.iter_mut().zip(g) {
+                    *dx = g - *dx * s;
+                }
+            }
+            return;
+        }
         let rows = self.y.chunks_exact(self.n).zip(self.g.chunks_exact(self.n));
         for ((y, g), dx) in rows.zip(self.dx.chunks_exact_mut(self.n)) {
-            if self.log {
-                let s = sum(g);
-                for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
-                    *dx = g - y.exp_v() * s;
-                }
-            } else {
-                let s = dot(g, y);
-                for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
-                    *dx = y * (g - s);
-                }
+            let s = dot(g, y);
+            for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
+                *dx = y * (g - s);
             }
         }
     }
