@@ -161,25 +161,37 @@ mod tests {
             (0..y.numel()).map(|i| (i % 7) as f64 - 3.0).collect(),
             y.shape(),
         )
+        .unwrap()
+        .to_dtype(y.dtype())
         .unwrap();
         y.mul(&g).unwrap().sum_all().unwrap().backward().unwrap();
-        let grad = x.grad().unwrap().to_vec::<f64>().unwrap();
+        let grad = x.grad().unwrap().to_vec_f64();
         x.set_grad(None);
-        (y.to_vec::<f64>().unwrap(), grad)
+        (y.to_vec_f64(), grad)
     }
 
     #[test]
     fn direct_max_pooling_equals_the_unfolded_form_bit_for_bit() {
-        for (h, w, kernel, stride) in [
+        let cases = [
             (8, 8, (2, 2), (2, 2)),
+            (7, 9, (2, 2), (2, 2)),
             (7, 9, (3, 2), (2, 3)),
             (6, 5, (3, 3), (1, 1)),
             (5, 4, (2, 3), (3, 1)),
-        ] {
-            // values on a coarse grid: ties inside windows; one NaN
+        ];
+        for ((h, w, kernel, stride), dtype) in cases
+            .into_iter()
+            .flat_map(|c| [(c, DType::F64), (c, DType::F32)])
+        {
+            // values on a coarse grid: ties inside windows; NaNs, one alone in its window and
+            // two in one window
             let mut v: Vec<f64> = (0..2 * 3 * h * w).map(|i| ((i * 7) % 5) as f64).collect();
             v[h * w + 3] = f64::NAN;
+            v[2 * h * w + w + 1] = f64::NAN;
+            v[2 * h * w + w + 2] = f64::NAN;
             let x = Tensor::from_vec(v, &[2, 3, h, w])
+                .unwrap()
+                .to_dtype(dtype)
                 .unwrap()
                 .requires_grad_(true);
             let pool = Pool2d {
@@ -190,8 +202,8 @@ mod tests {
             let (yd, gd) = run(&x, x.max_pool2d(&pool).unwrap());
             let (yr, gr) = run(&x, x.max_pool2d_unfolded(&pool).unwrap());
             let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&yd), bits(&yr), "values {pool:?}");
-            assert_eq!(bits(&gd), bits(&gr), "gradients {pool:?}");
+            assert_eq!(bits(&yd), bits(&yr), "values {pool:?} {dtype:?}");
+            assert_eq!(bits(&gd), bits(&gr), "gradients {pool:?} {dtype:?}");
         }
         // a strided view reads the same as its contiguous copy
         let x = Tensor::randn(&[2, 3, 6, 4], DType::F32, 5);
