@@ -31,8 +31,9 @@ pub(crate) fn indices(
         let mut out = Vec::with_capacity(v.len());
         for (p, &x) in v.iter().enumerate() {
             let f = x.to_f64();
-            // NaN fails every comparison
-            if !(f >= 0.0 && f < limit && f.fract() == 0.0) {
+            // NaN fails every comparison; in `0..limit` the cast truncates exactly, so the round
+            // trip keeps whole numbers only (without a libm `trunc` per index on baseline x86-64)
+            if !(f >= 0.0 && f < limit && (f as usize) as f64 == f) {
                 return Err(TensorError::InvalidIndex {
                     op,
                     position: unravel(p, shape),
@@ -119,13 +120,19 @@ pub(crate) fn gather(
 ) -> Result<CpuStorage> {
     fn go<T: Element>(src: &[T], shape: &[usize], axis: usize, index: &[usize]) -> Vec<T> {
         let (outer, size, inner) = split(shape, axis);
+        if index.is_empty() {
+            return Vec::new();
+        }
         let k = index.len() / (outer * inner).max(1);
-        (0..outer * k * inner)
-            .map(|p| {
-                let (o, i) = (p / (k * inner), p % inner);
-                src[(o * size + index[p]) * inner + i]
-            })
-            .collect()
+        let mut out = Vec::with_capacity(index.len());
+        // position p = (o k + j) inner + i, walked in order without a division per element
+        for (o, index) in index.chunks(k * inner).enumerate().take(outer) {
+            let src = &src[o * size * inner..];
+            for row in index.chunks(inner) {
+                out.extend(row.iter().enumerate().map(|(i, &ix)| src[ix * inner + i]));
+            }
+        }
+        out
     }
     let index = indices("gather", index, layout.shape()[axis])?;
     Ok(
@@ -143,11 +150,21 @@ pub(crate) fn scatter_add(
 ) -> Result<CpuStorage> {
     fn go<T: Element>(out: &mut [T], s: &[T], shape: &[usize], axis: usize, index: &[usize]) {
         let (outer, size, inner) = split(shape, axis);
+        if index.is_empty() {
+            return;
+        }
         let k = index.len() / (outer * inner).max(1);
-        for (p, (&v, &ix)) in s.iter().zip(index).enumerate() {
-            let (o, i) = (p / (k * inner), p % inner);
-            let d = &mut out[(o * size + ix) * inner + i];
-            *d = *d + v;
+        // position p = (o k + j) inner + i, in order (so the sums are the same), without a
+        // division per element
+        let blocks = s.chunks(k * inner).zip(index.chunks(k * inner));
+        for (o, (s, index)) in blocks.enumerate().take(outer) {
+            let out = &mut out[o * size * inner..];
+            for (s, index) in s.chunks(inner).zip(index.chunks(inner)) {
+                for (i, (&v, &ix)) in s.iter().zip(index).enumerate() {
+                    let d = &mut out[ix * inner + i];
+                    *d = *d + v;
+                }
+            }
         }
     }
     let index = indices("scatter_add", index, layout.shape()[axis])?;
@@ -177,6 +194,39 @@ pub(crate) fn one_hot(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// gather and scatter_add along the middle axis of `[2, 3, 4]` (outer 2, inner 4) against
+    /// their definitions by position `p = (o k + j) inner + i`, and along the first and last.
+    #[test]
+    fn gather_and_scatter_add_follow_their_definitions_on_every_axis() {
+        let shape = [2usize, 3, 4];
+        let x: Vec<f64> = (0..24).map(|v| v as f64 * 1.5 - 7.0).collect();
+        let xs = CpuStorage::from_vec(x.clone());
+        let l = Layout::contiguous(&shape);
+        for axis in 0..3 {
+            let (outer, size, inner) = split(&shape, axis);
+            let k = 5; // more index entries than the axis has: repeats
+            let mut ishape = shape;
+            ishape[axis] = k;
+            let n = outer * k * inner;
+            let idx: Vec<f64> = (0..n).map(|p| ((p * 7 + 3) % size) as f64).collect();
+            let il = Layout::contiguous(&ishape);
+            let is = CpuStorage::from_vec(idx.clone());
+            let src: Vec<f64> = (0..n).map(|p| p as f64 * 0.25 + 1.0).collect();
+            let (mut want_g, mut want_s) = (vec![], x.clone());
+            for p in 0..n {
+                let (o, i) = (p / (k * inner), p % inner);
+                let at = (o * size + idx[p] as usize) * inner + i;
+                want_g.push(x[at]);
+                want_s[at] += src[p];
+            }
+            let g = gather(&xs, &l, axis, (&is, &il)).unwrap();
+            assert_eq!(g.slice::<f64>(), &want_g[..], "gather, axis {axis}");
+            let srcs = CpuStorage::from_vec(src);
+            let sa = scatter_add(&xs, &l, axis, (&is, &il), (&srcs, &il)).unwrap();
+            assert_eq!(sa.slice::<f64>(), &want_s[..], "scatter_add, axis {axis}");
+        }
+    }
 
     #[test]
     fn indices_are_read_from_either_float_dtype_and_strided_views() {
