@@ -54,13 +54,14 @@ pub(crate) fn max_rows<T: Element>(x: &[T], len: usize) -> (Vec<T>, Vec<usize>) 
         return (Vec::new(), Vec::new());
     }
     let row_max = |r: &[T]| {
-        let mut best = (r[0], 0);
+        let (mut best, mut at) = (r[0], 0);
         for (i, &v) in r.iter().enumerate().skip(1) {
-            if v > best.0 || (v.is_nan() && !best.0.is_nan()) {
-                best = (v, i);
-            }
+            // selects, not a branch: where a row's maximum lies is data (as in max pooling)
+            let take = (v > best) | (v.is_nan() & !best.is_nan());
+            best = if take { v } else { best };
+            at = if take { i } else { at };
         }
-        best
+        (best, at)
     };
     let pairs: Vec<(T, usize)> = if x.len() < PARALLEL_THRESHOLD {
         x.chunks(len).map(row_max).collect()
@@ -68,4 +69,31 @@ pub(crate) fn max_rows<T: Element>(x: &[T], len: usize) -> (Vec<T>, Vec<usize>) 
         x.par_chunks(len).map(row_max).collect()
     };
     pairs.into_iter().unzip()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::max_rows;
+
+    /// Each row's first maximum, a NaN counting as the maximum (the first NaN wins), as
+    /// PyTorch's `max(dim)` reports it.
+    #[test]
+    fn max_rows_gives_the_first_maximum_and_the_first_nan() {
+        let nan = f32::NAN;
+        let rows = [
+            [1.0, 3.0, 3.0, 2.0],
+            [f32::NEG_INFINITY; 4],
+            [0.5, nan, 7.0, nan],
+            [-2.0, -1.0, -1.0, -3.0],
+            [4.0, 4.0, 4.0, 4.0],
+            [nan, 9.0, 1.0, 2.0],
+        ];
+        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+        let (values, index) = max_rows(&flat, 4);
+        assert_eq!(index, vec![1, 0, 1, 1, 0, 0]);
+        let want = [3.0, f32::NEG_INFINITY, nan, -1.0, 4.0, nan];
+        for (v, w) in values.iter().zip(want) {
+            assert!(v == &w || (v.is_nan() && w.is_nan()), "{v} {w}");
+        }
+    }
 }
