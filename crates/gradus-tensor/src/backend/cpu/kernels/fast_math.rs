@@ -79,6 +79,15 @@ fn erfc_f32(z: f32) -> f32 {
     }
 }
 
+/// Whether `v` takes the place of `best` in a running first maximum: it is larger, or it is the
+/// first NaN (a NaN counts as the maximum, as PyTorch's `max` reports it). Written for selects,
+/// not branches: where a maximum lies is data, and a branch on it is mispredicted about as often
+/// as not.
+#[inline(always)]
+pub(crate) fn replaces_max<T: Element>(v: T, best: T) -> bool {
+    (v > best) | (v.is_nan() & !best.is_nan())
+}
+
 /// `out[r n + j] = e^(x[r n + j] - shift[r])` for the rows of `n` of `x`: the shifts
 /// subtracted row by row, then [`VecMath::exp_v`] over the whole block in one loop, so that
 /// rows shorter than a vector (10 classes, against 16 f32 lanes) still run at full width

@@ -1,6 +1,7 @@
 //! Max pooling in one pass over the images: each window's maximum and the plane position
 //! (`y * w + x`) of its first maximum, without the im2col copy that the composed form reads.
 
+use super::fast_math::replaces_max;
 use super::{with_widest_simd, SimdKernel};
 use crate::ops::conv::Window;
 use crate::Element;
@@ -82,7 +83,7 @@ impl<T: Element> SimdKernel for Plane<'_, T> {
                 for (xo, (v_out, i_out)) in outs.enumerate() {
                     let (mut best, mut at) = (r0[2 * xo], 0u32);
                     for (k, v) in [(1, r0[2 * xo + 1]), (2, r1[2 * xo]), (3, r1[2 * xo + 1])] {
-                        let take = (v > best) | (v.is_nan() & !best.is_nan());
+                        let take = replaces_max(v, best);
                         best = if take { v } else { best };
                         at = if take { k } else { at };
                     }
@@ -101,10 +102,7 @@ impl<T: Element> SimdKernel for Plane<'_, T> {
                 for i in 0..kh {
                     let row = first + i * w;
                     for (j, &v) in src[row..row + kw].iter().enumerate() {
-                        // selects, not branches: which element of a window is largest is
-                        // data, and a mispredicted branch per window cost more than the
-                        // comparisons (max pooling was a sixth of a LeNet step)
-                        let take = (v > best) | (v.is_nan() & !best.is_nan());
+                        let take = replaces_max(v, best);
                         best = if take { v } else { best };
                         at = if take { row + j } else { at };
                     }

@@ -2,6 +2,7 @@
 //! axis of `[outer, inner]`. Each output element is summed in a fixed order, so results do not
 //! depend on the thread count.
 
+use super::fast_math::replaces_max;
 use super::{CHUNK, PARALLEL_THRESHOLD};
 use crate::Element;
 use rayon::prelude::*;
@@ -56,8 +57,7 @@ pub(crate) fn max_rows<T: Element>(x: &[T], len: usize) -> (Vec<T>, Vec<usize>) 
     let row_max = |r: &[T]| {
         let (mut best, mut at) = (r[0], 0);
         for (i, &v) in r.iter().enumerate().skip(1) {
-            // selects, not a branch: where a row's maximum lies is data (as in max pooling)
-            let take = (v > best) | (v.is_nan() & !best.is_nan());
+            let take = replaces_max(v, best);
             best = if take { v } else { best };
             at = if take { i } else { at };
         }
