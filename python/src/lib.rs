@@ -30,16 +30,16 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// `save_safetensors`, `load_safetensors`, `cross_entropy`, `mse_loss`, `no_grad_forward`.
 #[pymodule]
 fn _gradus(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // Python's main thread (where modules are imported) becomes one of rayon's workers, as
-    // `gradus train`'s main thread is: a fit called from it computes its share of every
-    // parallel kernel instead of handing each to a woken pool thread and sleeping until it
-    // ends (a quarter of an MNIST MLP fit's time went to those hand-offs). Fits from other
-    // Python threads still run, on the pool's other threads. Imported elsewhere, or with the
-    // pool already built, the pool stays rayon's default.
     // Freed memory stays in the process for the next step instead of going back to the OS
     // and returning as fresh zeroed pages (as in `gradus train`; see BENCHMARKS.md).
     // SAFETY: sets an integer option; mimalloc reads options atomically.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    // Python's main thread (where modules are imported) becomes one of rayon's workers, as
+    // `gradus train`'s main thread is: a fit called from it computes its share of every
+    // parallel kernel instead of handing each to a woken pool thread and sleeping until it
+    // ends (on one thread, those wake-ups were 18% of an MNIST MLP fit's profile). Fits from
+    // other Python threads still run, on the pool's other threads. Imported elsewhere, or with
+    // the pool already built, the pool stays rayon's default.
     let threading = m.py().import("threading")?;
     if threading
         .call_method0("current_thread")?
