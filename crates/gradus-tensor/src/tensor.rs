@@ -1,7 +1,7 @@
 //! The `Tensor` type: a shared, immutable view of a buffer plus its place in the autodiff graph.
 
 use crate::autodiff::{self, BackwardOp, Node};
-use crate::dtype::with_dtype;
+use crate::dtype::with_any_dtype;
 use crate::layout::Layout;
 use crate::{DType, Device, Element, Result, Storage, TensorError};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -320,8 +320,8 @@ impl Tensor {
             });
         }
         let n = ((end - start) / step).ceil().max(0.0) as usize;
-        Ok(with_dtype!(dtype, T => Tensor::from_data(
-            (0..n).map(|i| T::from_f64(start + i as f64 * step)).collect::<Vec<T>>(),
+        Ok(with_any_dtype!(dtype, T => Tensor::from_data(
+            (0..n).map(|i| <T as Element>::from_f64(start + i as f64 * step)).collect::<Vec<T>>(),
             &[n],
         )))
     }

@@ -184,7 +184,7 @@ impl SparseMatrix {
         let t = Tensor::from_data(d, &[r, c]);
         match dtype {
             DType::F64 => t,
-            DType::F32 => t.to_dtype(DType::F32).expect("a cast of a fresh tensor"),
+            d => t.to_dtype(d).expect("a cast of a fresh tensor"),
         }
     }
 
@@ -209,6 +209,10 @@ impl SparseMatrix {
         let storage = match x.dtype() {
             DType::F32 => self.product::<f32>(x, n)?,
             DType::F64 => self.product::<f64>(x, n)?,
+            // 16 bits: products and sums in f32, the result rounded once
+            d @ (DType::BF16 | DType::F16) => self
+                .product::<f32>(&x.to_dtype(DType::F32)?, n)?
+                .cast(&crate::layout::Layout::contiguous(&[rows, n]), d)?,
         };
         Ok(Tensor::from_op_storage(
             storage,

@@ -144,14 +144,46 @@ pub fn from_bits(format: Half, bits: &[u16]) -> Vec<f32> {
     out
 }
 
-/// f64 values to 16-bit patterns, rounded once (not through f32).
+/// f64 to f32 rounded to odd: truncated toward zero, with the last bit set when bits were
+/// dropped. Rounding that to a format of at most 22 significant bits (bf16, f16, their
+/// subnormals included) gives the f64 value correctly rounded: the set bit stands for what was
+/// dropped, so a tie is never made where there was none (Boldo and Melquiond, "Emulation of FMA
+/// and correctly rounded sums: proved algorithms using rounding to odd", IEEE TC 2008).
+pub fn f64_to_f32_odd(x: f64) -> f32 {
+    let f = x as f32;
+    if x.is_nan() || f as f64 == x {
+        return f;
+    }
+    // `as` rounds to nearest: step back toward zero when it went past x
+    let toward_zero = if (f as f64).abs() > x.abs() {
+        f32::from_bits(f.to_bits() - 1)
+    } else {
+        f
+    };
+    f32::from_bits(toward_zero.to_bits() | 1)
+}
+
+/// f64 to bfloat16 bits, rounded once (to nearest, ties to even).
+///
+/// ```
+/// use gradus_tensor::precision::convert::f64_to_bf16_bits;
+/// // just above the tie between 1 and 1 + 2^-7: up (through f32 it would be the tie, then 1)
+/// assert_eq!(f64_to_bf16_bits(1.0 + 2f64.powi(-8) + 2f64.powi(-30)), 0x3f81);
+/// ```
+pub fn f64_to_bf16_bits(x: f64) -> u16 {
+    f32_to_bf16_bits(f64_to_f32_odd(x))
+}
+
+/// f64 to IEEE binary16 bits, rounded once (to nearest, ties to even).
+pub fn f64_to_f16_bits(x: f64) -> u16 {
+    f32_to_f16_bits(f64_to_f32_odd(x))
+}
+
+/// f64 values to 16-bit patterns, rounded once (not twice through f32).
 pub fn f64_to_bits(format: Half, values: &[f64]) -> Vec<u16> {
     match format {
-        Half::BF16 => values
-            .iter()
-            .map(|&v| bf16::from_f64(v).to_bits())
-            .collect(),
-        Half::F16 => values.iter().map(|&v| f16::from_f64(v).to_bits()).collect(),
+        Half::BF16 => values.iter().map(|&v| f64_to_bf16_bits(v)).collect(),
+        Half::F16 => values.iter().map(|&v| f64_to_f16_bits(v)).collect(),
     }
 }
 
@@ -250,6 +282,86 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The f64 value correctly rounded to the format, from the two neighbours that bracket it
+    /// and their midpoint, which f64 holds exactly.
+    fn f64_reference(format: Half, x: f64) -> f64 {
+        let widen = |b: u16| match format {
+            Half::BF16 => bf16_bits_to_f32(b) as f64,
+            Half::F16 => f16_bits_to_f32(b) as f64,
+        };
+        let (sign, a) = (x.signum(), x.abs());
+        // bisect the positive bit patterns, which are ordered as their values (the test keeps
+        // below the largest finite value)
+        let mut lo = 0u16;
+        let mut hi = 0x7f00u16;
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if widen(mid) <= a {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let (l, h) = (widen(lo), widen(lo + 1));
+        if a == l {
+            return sign * l;
+        }
+        let m = (l + h) / 2.0;
+        let v = if a < m || (a == m && lo.is_multiple_of(2)) {
+            l
+        } else {
+            h
+        };
+        sign * v
+    }
+
+    #[test]
+    fn f64_values_round_once_to_16_bits() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for format in [Half::BF16, Half::F16] {
+            let widen = |b: u16| match format {
+                Half::BF16 => bf16_bits_to_f32(b) as f64,
+                Half::F16 => f16_bits_to_f32(b) as f64,
+            };
+            // values near ties: a 16-bit midpoint plus or minus a few f64 ulps, and random ones
+            let mut xs = Vec::new();
+            for b in (0u16..0x7b00).step_by(97) {
+                let mid = (widen(b) + widen(b + 1)) / 2.0;
+                for d in [-2i64, -1, 0, 1, 2, 1 << 30] {
+                    xs.push(f64::from_bits((mid.to_bits() as i64 + d) as u64));
+                }
+            }
+            let range = if format == Half::F16 { 60_000.0 } else { 1e30 };
+            for _ in 0..20_000 {
+                let u = (next() >> 11) as f64 / (1u64 << 53) as f64;
+                let scale = 2f64.powi((next() % 40) as i32 - 30);
+                xs.push(((u - 0.5) * scale).clamp(-range, range));
+            }
+            for &x in &xs {
+                let bits = match format {
+                    Half::BF16 => f64_to_bf16_bits(x),
+                    Half::F16 => f64_to_f16_bits(x),
+                };
+                assert_eq!(widen(bits), f64_reference(format, x), "{format:?} {x:e}");
+            }
+        }
+        // beyond the largest finite value plus half an ulp: infinity; NaN stays NaN
+        assert_eq!(f64_to_f16_bits(65520.0), 0x7c00);
+        assert_eq!(f64_to_f16_bits(65519.99), 0x7bff);
+        assert_eq!(f64_to_bf16_bits(1e300), 0x7f80);
+        assert!(bf16_bits_to_f32(f64_to_bf16_bits(f64::NAN)).is_nan());
+        // below half the smallest subnormal: zero; just above: the smallest subnormal
+        assert_eq!(f64_to_f16_bits(2f64.powi(-25)), 0);
+        assert_eq!(f64_to_f16_bits(2f64.powi(-25) * (1.0 + 1e-12)), 1);
+        assert_eq!(f64_to_bf16_bits(2f64.powi(-134) * (1.0 + 1e-12)), 1);
     }
 
     #[test]

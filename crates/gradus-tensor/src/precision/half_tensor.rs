@@ -84,7 +84,7 @@ impl Tensor {
     /// rounded once, not through f32. Detached from the autodiff graph.
     ///
     /// # Errors
-    /// None for f32 and f64 tensors.
+    /// None on the CPU.
     ///
     /// ```
     /// use gradus_tensor::{precision::Half, DType, Tensor};
@@ -95,7 +95,8 @@ impl Tensor {
     pub fn to_half(&self, format: Half) -> Result<HalfTensor> {
         let bits = match self.dtype() {
             DType::F64 => convert::f64_to_bits(format, &self.to_vec::<f64>()?),
-            _ => convert::to_bits(format, &self.to_vec::<f32>()?),
+            DType::F32 => convert::to_bits(format, &self.to_vec::<f32>()?),
+            _ => convert::to_bits(format, &self.to_dtype(DType::F32)?.to_vec::<f32>()?),
         };
         HalfTensor::from_bits(format, bits, self.shape())
     }

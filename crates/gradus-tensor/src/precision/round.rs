@@ -24,7 +24,7 @@ impl Tensor {
     /// rounded the same way (straight through otherwise).
     ///
     /// # Errors
-    /// None for f32 and f64 tensors; a device without host access would be one.
+    /// None on the CPU; a device without host access would be one.
     ///
     /// ```
     /// use gradus_tensor::{precision::Half, Tensor};
@@ -43,7 +43,8 @@ impl Tensor {
                 Tensor::from_vec_on(wide, self.shape(), self.device())?
             }
             _ => {
-                let bits = convert::to_bits(format, &self.to_vec::<f32>()?);
+                let wide = self.to_dtype(DType::F32)?.to_vec::<f32>()?;
+                let bits = convert::to_bits(format, &wide);
                 Tensor::from_vec_on(
                     convert::from_bits(format, &bits),
                     self.shape(),
@@ -51,6 +52,8 @@ impl Tensor {
                 )?
             }
         };
+        // a 16-bit tensor keeps its dtype (rounding bf16 to f16 or back is a second rounding)
+        let rounded = rounded.to_dtype(self.dtype())?;
         let storage = rounded.storage().clone();
         Ok(Tensor::from_op_storage(
             storage,

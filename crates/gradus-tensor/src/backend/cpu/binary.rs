@@ -76,10 +76,11 @@ pub(crate) fn ternary<K: TernaryKernel>(
     Ok(match a {
         CpuStorage::F32(_) => go::<f32, K>((a, la), (b, lb), (c, lc), k),
         CpuStorage::F64(_) => go::<f64, K>((a, la), (b, lb), (c, lc), k),
+        _ => super::half::not_widened(a),
     })
 }
 
-fn dtype_mismatch(op: &'static str, a: &CpuStorage, b: &CpuStorage) -> TensorError {
+pub(crate) fn dtype_mismatch(op: &'static str, a: &CpuStorage, b: &CpuStorage) -> TensorError {
     TensorError::DTypeMismatch {
         op,
         lhs: a.dtype(),

@@ -4,7 +4,7 @@
 use super::kernels::elementwise::gather_strided;
 use super::CpuStorage;
 use crate::backend::BackendStorage;
-use crate::dtype::with_dtype;
+use crate::dtype::{with_any_dtype, with_dtype};
 use crate::layout::Layout;
 use crate::{DType, Element};
 use std::borrow::Cow;
@@ -23,19 +23,26 @@ impl CpuStorage {
 
 /// `n` copies of `value`.
 pub(crate) fn full(n: usize, value: f64, dtype: DType) -> CpuStorage {
-    with_dtype!(dtype, T => CpuStorage::from_vec(vec![T::from_f64(value); n]))
+    with_any_dtype!(dtype, T => CpuStorage::from_vec(vec![<T as Element>::from_f64(value); n]))
 }
 
 /// A contiguous copy of the view.
 pub(crate) fn copy(s: &CpuStorage, layout: &Layout) -> CpuStorage {
-    with_dtype!(s.dtype(), T => CpuStorage::from_vec(s.view::<T>(layout).into_owned()))
+    with_any_dtype!(s.dtype(), T => CpuStorage::from_vec(s.view::<T>(layout).into_owned()))
 }
 
-/// The view converted to `dtype` (through f64, exact for f32).
+/// The view converted to `dtype`, rounded once (through f64, which holds every f32, bf16 and f16
+/// value exactly); 16-bit to f32 and back on the fast slice conversions.
 pub(crate) fn cast(s: &CpuStorage, layout: &Layout, dtype: DType) -> CpuStorage {
-    with_dtype!(s.dtype(), S => with_dtype!(dtype, T => {
+    if s.dtype().half().is_some() && dtype == DType::F32 {
+        return copy(s, layout).widened().into_owned();
+    }
+    if s.dtype() == DType::F32 && dtype.half().is_some() {
+        return copy(s, layout).narrowed(dtype);
+    }
+    with_any_dtype!(s.dtype(), S => with_any_dtype!(dtype, T => {
         let values = s.view::<S>(layout);
-        CpuStorage::from_vec(values.iter().map(|&v| T::from_f64(v.to_f64())).collect::<Vec<T>>())
+        CpuStorage::from_vec(values.iter().map(|&v| <T as Element>::from_f64(<S as Element>::to_f64(v))).collect::<Vec<T>>())
     }))
 }
 
@@ -128,7 +135,7 @@ pub(crate) fn copy_into(
     layout: &Layout,
     (src, src_layout): (&CpuStorage, &Layout),
 ) {
-    with_dtype!(dst.dtype(), T => {
+    with_any_dtype!(dst.dtype(), T => {
         let values = src.view::<T>(src_layout);
         dst.slice_mut::<T>()[layout.offset..layout.offset + layout.numel()].copy_from_slice(&values)
     })

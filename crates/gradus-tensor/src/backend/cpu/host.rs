@@ -3,13 +3,13 @@
 
 use super::CpuStorage;
 use crate::backend::BackendStorage;
-use crate::dtype::with_dtype;
+use crate::dtype::with_any_dtype;
 use crate::layout::Layout;
 use crate::{Element, Result, TensorError};
 
 /// The view's elements converted to f64, row-major.
 pub(crate) fn to_vec_f64(s: &CpuStorage, layout: &Layout) -> Vec<f64> {
-    with_dtype!(s.dtype(), T => s.view::<T>(layout).iter().map(|x| x.to_f64()).collect())
+    with_any_dtype!(s.dtype(), T => s.view::<T>(layout).iter().map(|&x| <T as Element>::to_f64(x)).collect())
 }
 
 /// Runs `f` on the contiguous view's elements in place.

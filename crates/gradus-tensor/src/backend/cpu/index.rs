@@ -7,7 +7,7 @@
 use super::copy::split;
 use super::CpuStorage;
 use crate::backend::BackendStorage;
-use crate::dtype::with_dtype;
+use crate::dtype::{with_any_dtype, with_dtype};
 use crate::layout::Layout;
 use crate::{DType, Element, Result, TensorError};
 use num_traits::{One, Zero};
@@ -45,7 +45,7 @@ pub(crate) fn indices(
         }
         Ok(out)
     }
-    with_dtype!(idx.dtype(), I => go::<I>(op, &idx.view::<I>(layout), layout.shape(), size))
+    with_any_dtype!(idx.dtype(), I => go::<I>(op, &idx.view::<I>(layout), layout.shape(), size))
 }
 
 /// The coordinates of row-major position `p` in `shape`.
@@ -182,7 +182,7 @@ pub(crate) fn one_hot(
     dtype: DType,
 ) -> Result<CpuStorage> {
     let indices = indices("one_hot", index, num_classes)?;
-    Ok(with_dtype!(dtype, T => {
+    Ok(with_any_dtype!(dtype, T => {
         let mut out = vec![T::zero(); indices.len() * num_classes];
         for (row, &i) in indices.iter().enumerate() {
             out[row * num_classes + i] = T::one();

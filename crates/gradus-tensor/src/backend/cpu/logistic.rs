@@ -166,9 +166,22 @@ impl CpuStorage {
             let wrap = |(dw, db): (Vec<T>, Vec<T>)| (T::into_cpu(dw), T::into_cpu(db));
             (loss, g.map(wrap))
         }
+        if let Some(d) = super::half::half_dtype(&[x.0, w.0, b.0, y.0]) {
+            // 16 bits: the pass runs on f32 copies; the gradients are rounded to the dtype
+            let wide = [x.0, w.0, b.0, y.0].map(|s| s.widened());
+            let (loss, g) = CpuStorage::linear_bce_with_logits(
+                (&wide[0], x.1),
+                (&wide[1], w.1),
+                (&wide[2], b.1),
+                (&wide[3], y.1),
+                grads,
+            )?;
+            return Ok((loss, g.map(|(dw, db)| (dw.narrowed(d), db.narrowed(d)))));
+        }
         Ok(match x.0 {
             CpuStorage::F32(_) => go::<f32>(x, w, b, y, grads),
             CpuStorage::F64(_) => go::<f64>(x, w, b, y, grads),
+            s => super::half::not_widened(s),
         })
     }
 }

@@ -3,6 +3,7 @@
 //! host slices.
 
 mod fused;
+mod half;
 pub(crate) mod kernels;
 mod logistic;
 pub mod simd;
@@ -12,15 +13,18 @@ mod binary;
 mod random;
 mod reduce;
 
+use self::half::half_dtype;
 use super::BackendStorage;
 use crate::layout::Layout;
 use crate::{DType, Device, Element, Result};
 
-/// Host buffers, one variant per element type.
+/// Host buffers, one variant per element type (16-bit ones are computed in f32: `half.rs`).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum CpuStorage {
     F32(Vec<f32>),
     F64(Vec<f64>),
+    BF16(Vec<crate::precision::bf16>),
+    F16(Vec<crate::precision::f16>),
 }
 
 impl CpuStorage {
@@ -55,6 +59,8 @@ impl BackendStorage for CpuStorage {
         match self {
             CpuStorage::F32(_) => DType::F32,
             CpuStorage::F64(_) => DType::F64,
+            CpuStorage::BF16(_) => DType::BF16,
+            CpuStorage::F16(_) => DType::F16,
         }
     }
 
@@ -66,10 +72,15 @@ impl BackendStorage for CpuStorage {
         match self {
             CpuStorage::F32(v) => v.len(),
             CpuStorage::F64(v) => v.len(),
+            CpuStorage::BF16(v) => v.len(),
+            CpuStorage::F16(v) => v.len(),
         }
     }
 
     fn unary<K: crate::ops::unary::UnaryKernel>(&self, layout: &Layout, k: K) -> Result<Self> {
+        if let Some(d) = half_dtype(&[self]) {
+            return Ok(self.widened().unary(layout, k)?.narrowed(d));
+        }
         Ok(unary::unary(self, layout, k))
     }
 
@@ -82,6 +93,13 @@ impl BackendStorage for CpuStorage {
         rhs_layout: &Layout,
         k: K,
     ) -> Result<Self> {
+        if let Some(d) = half_dtype(&[self, rhs]) {
+            if self.dtype() != rhs.dtype() {
+                return Err(binary::dtype_mismatch(K::NAME, self, rhs));
+            }
+            let (a, b) = (self.widened(), rhs.widened());
+            return Ok(a.binary(layout, &b, rhs_layout, k)?.narrowed(d));
+        }
         binary::binary(self, layout, rhs, rhs_layout, k)
     }
 
@@ -92,25 +110,42 @@ impl BackendStorage for CpuStorage {
         c: (&Self, &Layout),
         k: K,
     ) -> Result<Self> {
+        if let Some(d) = half_dtype(&[self, b.0, c.0]) {
+            for other in [b.0, c.0] {
+                if self.dtype() != other.dtype() {
+                    return Err(binary::dtype_mismatch(K::NAME, self, other));
+                }
+            }
+            let (x, y, z) = (self.widened(), b.0.widened(), c.0.widened());
+            return Ok(x.ternary(layout, (&y, b.1), (&z, c.1), k)?.narrowed(d));
+        }
         binary::ternary(self, layout, b, c, k)
     }
 
     // ---- reductions ------------------------------------------------------------------------------
 
     fn reduce_sum(&self, layout: &Layout, axes: &[usize]) -> Result<Self> {
+        if let Some(d) = half_dtype(&[self]) {
+            return Ok(self.widened().reduce_sum(layout, axes)?.narrowed(d));
+        }
         Ok(reduce::sum(self, layout, axes))
     }
 
     fn reduce_max(&self, layout: &Layout, axis: usize) -> Result<(Self, Self)> {
+        if let Some(d) = half_dtype(&[self]) {
+            let (values, index) = self.widened().reduce_max(layout, axis)?;
+            return Ok((values.narrowed(d), index));
+        }
         Ok(reduce::max(self, layout, axis))
     }
 
     fn sum_squares_f64(&self, layout: &Layout) -> Result<Self> {
-        Ok(reduce::sum_squares_f64(self, layout))
+        Ok(reduce::sum_squares_f64(&self.widened(), layout))
     }
 
     fn squared_distance_f64(&self, layout: &Layout, other: (&Self, &Layout)) -> Result<Self> {
-        Ok(reduce::squared_distance_f64(self, layout, other.0, other.1))
+        let (a, b) = (self.widened(), other.0.widened());
+        Ok(reduce::squared_distance_f64(&a, layout, &b, other.1))
     }
 
     // ---- random ----------------------------------------------------------------------------------
@@ -134,10 +169,23 @@ impl BackendStorage for CpuStorage {
     }
 
     fn pad_axis(&self, layout: &Layout, axis: usize, before: usize, after: usize) -> Result<Self> {
+        if let Some(d) = half_dtype(&[self]) {
+            return Ok(self
+                .widened()
+                .pad_axis(layout, axis, before, after)?
+                .narrowed(d));
+        }
         Ok(copy::pad_axis(self, layout, axis, (before, after)))
     }
 
     fn concat(parts: &[(&Self, &Layout)], axis: usize) -> Result<Self> {
+        let storages: Vec<&Self> = parts.iter().map(|p| p.0).collect();
+        if let Some(d) = half_dtype(&storages) {
+            let wide: Vec<_> = storages.iter().map(|s| s.widened()).collect();
+            let parts: Vec<(&Self, &Layout)> =
+                wide.iter().zip(parts).map(|(w, p)| (&**w, p.1)).collect();
+            return Ok(copy::concat(&parts, axis).narrowed(d));
+        }
         Ok(copy::concat(parts, axis))
     }
 
@@ -148,11 +196,19 @@ impl BackendStorage for CpuStorage {
         axis: usize,
         start: usize,
     ) -> Result<()> {
-        copy::narrow_add_assign(self, dst_shape, src, axis, start);
+        let wide = src.0.widened();
+        self.in_f32(|d| copy::narrow_add_assign(d, dst_shape, (&wide, src.1), axis, start));
         Ok(())
     }
 
     fn copy_into(&mut self, layout: &Layout, src: (&Self, &Layout)) -> Result<()> {
+        if self.dtype() != src.0.dtype() {
+            // a copy between dtypes converts (rounding once to a 16-bit destination)
+            let converted = src.0.cast(src.1, self.dtype())?;
+            let contiguous = Layout::contiguous(src.1.shape());
+            copy::copy_into(self, layout, (&converted, &contiguous));
+            return Ok(());
+        }
         copy::copy_into(self, layout, src);
         Ok(())
     }
@@ -163,6 +219,10 @@ impl BackendStorage for CpuStorage {
         axis: usize,
         indices: (&Self, &Layout),
     ) -> Result<Self> {
+        if let Some(d) = half_dtype(&[self]) {
+            let wide = self.widened();
+            return Ok(index::index_select(&wide, layout, axis, indices)?.narrowed(d));
+        }
         index::index_select(self, layout, axis, indices)
     }
 
@@ -173,10 +233,19 @@ impl BackendStorage for CpuStorage {
         indices: (&Self, &Layout),
         src: (&Self, &Layout),
     ) -> Result<Self> {
+        if let Some(d) = half_dtype(&[self, src.0]) {
+            let (wide, src_wide) = (self.widened(), src.0.widened());
+            let out = index::index_add(&wide, layout, axis, indices, (&src_wide, src.1))?;
+            return Ok(out.narrowed(d));
+        }
         index::index_add(self, layout, axis, indices, src)
     }
 
     fn gather(&self, layout: &Layout, axis: usize, index: (&Self, &Layout)) -> Result<Self> {
+        if let Some(d) = half_dtype(&[self]) {
+            let wide = self.widened();
+            return Ok(index::gather(&wide, layout, axis, index)?.narrowed(d));
+        }
         index::gather(self, layout, axis, index)
     }
 
@@ -187,6 +256,11 @@ impl BackendStorage for CpuStorage {
         index: (&Self, &Layout),
         src: (&Self, &Layout),
     ) -> Result<Self> {
+        if let Some(d) = half_dtype(&[self, src.0]) {
+            let (wide, src_wide) = (self.widened(), src.0.widened());
+            let out = index::scatter_add(&wide, layout, axis, index, (&src_wide, src.1))?;
+            return Ok(out.narrowed(d));
+        }
         index::scatter_add(self, layout, axis, index, src)
     }
 
@@ -197,14 +271,26 @@ impl BackendStorage for CpuStorage {
     // ---- matmul, convolution, pooling, recurrent cells, linear algebra --------------------------
 
     fn matmul(&self, layout: &Layout, rhs: (&Self, &Layout)) -> Result<Self> {
+        // 16 bits: a product of two bf16 (or f16) values is exact in f32, so the f32 GEMM on the
+        // widened operands accumulates exactly the products the format's dot instructions would
+        if let Some(d) = half_dtype(&[self, rhs.0]) {
+            let (a, b) = (self.widened(), rhs.0.widened());
+            return Ok(matmul::matmul(&a, layout, (&b, rhs.1)).narrowed(d));
+        }
         Ok(matmul::matmul(self, layout, rhs))
     }
 
     fn im2col(&self, layout: &Layout, window: &crate::ops::conv::Window, pad: f64) -> Result<Self> {
+        if let Some(d) = half_dtype(&[self]) {
+            return Ok(conv::im2col(&self.widened(), layout, window, pad).narrowed(d));
+        }
         Ok(conv::im2col(self, layout, window, pad))
     }
 
     fn col2im(&self, layout: &Layout, window: &crate::ops::conv::Window) -> Result<Self> {
+        if let Some(d) = half_dtype(&[self]) {
+            return Ok(conv::col2im(&self.widened(), layout, window).narrowed(d));
+        }
         Ok(conv::col2im(self, layout, window))
     }
 
@@ -214,6 +300,10 @@ impl BackendStorage for CpuStorage {
         weight: (&Self, &Layout),
         window: &crate::ops::conv::Window,
     ) -> Result<Self> {
+        if let Some(d) = half_dtype(&[self, weight.0]) {
+            let (a, b) = (self.widened(), weight.0.widened());
+            return Ok(conv::conv2d_direct(&a, layout, (&b, weight.1), window).narrowed(d));
+        }
         Ok(conv::conv2d_direct(self, layout, weight, window))
     }
 
@@ -223,6 +313,10 @@ impl BackendStorage for CpuStorage {
         grad: (&Self, &Layout),
         window: &crate::ops::conv::Window,
     ) -> Result<Self> {
+        if let Some(d) = half_dtype(&[self, grad.0]) {
+            let (a, b) = (self.widened(), grad.0.widened());
+            return Ok(conv::conv2d_weight_grad(&a, layout, (&b, grad.1), window).narrowed(d));
+        }
         Ok(conv::conv2d_weight_grad(self, layout, grad, window))
     }
 
@@ -232,6 +326,10 @@ impl BackendStorage for CpuStorage {
         weight: (&Self, &Layout),
         window: &crate::ops::conv::Window,
     ) -> Result<Self> {
+        if let Some(d) = half_dtype(&[self, weight.0]) {
+            let (a, b) = (self.widened(), weight.0.widened());
+            return Ok(conv::conv2d_input_grad(&a, layout, (&b, weight.1), window).narrowed(d));
+        }
         Ok(conv::conv2d_input_grad(self, layout, weight, window))
     }
 
@@ -240,6 +338,10 @@ impl BackendStorage for CpuStorage {
         layout: &Layout,
         window: &crate::ops::conv::Window,
     ) -> Result<(Self, Self)> {
+        if let Some(d) = half_dtype(&[self]) {
+            let (values, index) = conv::max_pool2d(&self.widened(), layout, window);
+            return Ok((values.narrowed(d), index));
+        }
         Ok(conv::max_pool2d(self, layout, window))
     }
 
@@ -249,6 +351,13 @@ impl BackendStorage for CpuStorage {
         rest: [(&Self, &Layout); 3],
         dims: crate::ops::recurrent::RnnDims,
     ) -> Result<[Self; 3]> {
+        if let Some(d) = half_dtype(&[self, rest[0].0, rest[1].0, rest[2].0]) {
+            // the output is rounded; what the backward keeps (gates, states) stays f32
+            let wide = rest.map(|(s, l)| (s.widened(), l));
+            let rest = [0, 1, 2].map(|i| (&*wide[i].0, wide[i].1));
+            let [out, a, b] = recurrent::lstm::forward(dims, (&self.widened(), xw), rest);
+            return Ok([out.narrowed(d), a, b]);
+        }
         Ok(recurrent::lstm::forward(dims, (self, xw), rest))
     }
 
@@ -260,6 +369,15 @@ impl BackendStorage for CpuStorage {
         rest: [(&Self, &Layout); 3],
         dims: crate::ops::recurrent::RnnDims,
     ) -> Result<[Self; 4]> {
+        if let Some(d) = half_dtype(&[self, out.0, rest[0].0, rest[1].0, rest[2].0]) {
+            let wide = rest.map(|(s, l)| (s.widened(), l));
+            let rest = [0, 1, 2].map(|i| (&*wide[i].0, wide[i].1));
+            let (g, o) = (self.widened(), out.0.widened());
+            let (s0, s1) = (saved[0].widened(), saved[1].widened());
+            let grads =
+                recurrent::lstm::backward(dims, (&g, g_layout), (&o, out.1), [&s0, &s1], rest);
+            return Ok(grads.map(|g| g.narrowed(d)));
+        }
         Ok(recurrent::lstm::backward(
             dims,
             (self, g_layout),
@@ -275,6 +393,13 @@ impl BackendStorage for CpuStorage {
         rest: [(&Self, &Layout); 3],
         dims: crate::ops::recurrent::RnnDims,
     ) -> Result<[Self; 3]> {
+        if let Some(d) = half_dtype(&[self, rest[0].0, rest[1].0, rest[2].0]) {
+            // the output is rounded; what the backward keeps (gates, states) stays f32
+            let wide = rest.map(|(s, l)| (s.widened(), l));
+            let rest = [0, 1, 2].map(|i| (&*wide[i].0, wide[i].1));
+            let [out, a, b] = recurrent::gru::forward(dims, (&self.widened(), xw), rest);
+            return Ok([out.narrowed(d), a, b]);
+        }
         Ok(recurrent::gru::forward(dims, (self, xw), rest))
     }
 
@@ -286,6 +411,15 @@ impl BackendStorage for CpuStorage {
         rest: [(&Self, &Layout); 3],
         dims: crate::ops::recurrent::RnnDims,
     ) -> Result<[Self; 4]> {
+        if let Some(d) = half_dtype(&[self, out.0, rest[0].0, rest[1].0, rest[2].0]) {
+            let wide = rest.map(|(s, l)| (s.widened(), l));
+            let rest = [0, 1, 2].map(|i| (&*wide[i].0, wide[i].1));
+            let (g, o) = (self.widened(), out.0.widened());
+            let (s0, s1) = (saved[0].widened(), saved[1].widened());
+            let grads =
+                recurrent::gru::backward(dims, (&g, g_layout), (&o, out.1), [&s0, &s1], rest);
+            return Ok(grads.map(|g| g.narrowed(d)));
+        }
         Ok(recurrent::gru::backward(
             dims,
             (self, g_layout),
@@ -296,10 +430,18 @@ impl BackendStorage for CpuStorage {
     }
 
     fn linalg_solve(&self, layout: &Layout, b: (&Self, &Layout)) -> Result<Self> {
+        if let Some(d) = half_dtype(&[self, b.0]) {
+            let (a, w) = (self.widened(), b.0.widened());
+            return Ok(linalg::linalg_solve(&a, layout, (&w, b.1))?.narrowed(d));
+        }
         linalg::linalg_solve(self, layout, b)
     }
 
     fn linalg_qr(&self, layout: &Layout) -> Result<(Self, Self)> {
+        if let Some(d) = half_dtype(&[self]) {
+            let (q, r) = linalg::linalg_qr(&self.widened(), layout)?;
+            return Ok((q.narrowed(d), r.narrowed(d)));
+        }
         linalg::linalg_qr(self, layout)
     }
 
@@ -307,6 +449,21 @@ impl BackendStorage for CpuStorage {
         kernel: &crate::ops::nn::NnKernel,
         inputs: &[(&Self, &Layout)],
     ) -> Result<Vec<Self>> {
+        let storages: Vec<&Self> = inputs.iter().map(|i| i.0).collect();
+        if let Some(d) = half_dtype(&storages) {
+            let wide: Vec<_> = storages.iter().map(|s| s.widened()).collect();
+            let inputs: Vec<(&Self, &Layout)> =
+                wide.iter().zip(inputs).map(|(w, i)| (&**w, i.1)).collect();
+            let outputs = kernels::nn::run(kernel, &inputs)?;
+            return Ok(outputs
+                .into_iter()
+                .enumerate()
+                .map(|(i, o)| match kernel.keeps_f32(i) {
+                    true => o,
+                    false => o.narrowed(d),
+                })
+                .collect());
+        }
         kernels::nn::run(kernel, inputs)
     }
 
@@ -320,7 +477,25 @@ impl BackendStorage for CpuStorage {
         state: ([&mut Self; K], [usize; K]),
         rule: &R,
     ) -> Result<()> {
-        fused::fused_update(self, target, dst, src, state, rule)
+        // 16-bit operands: the rule runs on f32 copies, and what it wrote is rounded back
+        let src_wide = src.map(|(s, offset)| (s.widened(), offset));
+        let src = src_wide.as_ref().map(|(s, offset)| (&**s, *offset));
+        let (mut slots, starts) = state;
+        let dtypes = slots.each_ref().map(|s| s.dtype());
+        for s in slots.iter_mut().filter(|s| s.dtype().half().is_some()) {
+            **s = s.widened().into_owned();
+        }
+        let result = self.in_f32(|d| {
+            let slots = slots.each_mut().map(|s| &mut **s);
+            fused::fused_update(d, target, dst, src, (slots, starts), rule)
+        });
+        for (s, d) in slots.iter_mut().zip(dtypes) {
+            if d.half().is_some() {
+                let wide = std::mem::replace(&mut **s, CpuStorage::F32(Vec::new()));
+                **s = wide.narrowed(d);
+            }
+        }
+        result
     }
 
     // ---- host transfers --------------------------------------------------------------------------

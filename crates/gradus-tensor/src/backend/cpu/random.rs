@@ -1,12 +1,12 @@
 //! Random fills on the CPU: samples drawn on the host become a host buffer of the tensor's dtype.
 
 use super::CpuStorage;
-use crate::dtype::with_dtype;
+use crate::dtype::with_any_dtype;
 use crate::{DType, Element};
 
 /// `samples` rounded to `dtype` (for f64, the same allocation).
 pub(crate) fn from_samples(samples: Vec<f64>, dtype: DType) -> CpuStorage {
-    with_dtype!(dtype, T => CpuStorage::from_vec(samples.into_iter().map(T::from_f64).collect::<Vec<T>>()))
+    with_any_dtype!(dtype, T => CpuStorage::from_vec(samples.into_iter().map(<T as Element>::from_f64).collect::<Vec<T>>()))
 }
 
 #[cfg(test)]

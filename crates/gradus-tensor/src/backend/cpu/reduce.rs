@@ -14,6 +14,7 @@ pub(crate) fn sum(s: &CpuStorage, layout: &Layout, axes: &[usize]) -> CpuStorage
     match s {
         CpuStorage::F32(_) => CpuStorage::from_vec(sum_typed::<f32>(s, layout, axes)),
         CpuStorage::F64(_) => CpuStorage::from_vec(sum_typed::<f64>(s, layout, axes)),
+        _ => super::half::not_widened(s),
     }
 }
 
@@ -51,6 +52,7 @@ pub(crate) fn sum_squares_f64(s: &CpuStorage, layout: &Layout) -> CpuStorage {
     let total = match s {
         CpuStorage::F32(_) => s.with_view(layout, squares::sum_squares::<f32>),
         CpuStorage::F64(_) => s.with_view(layout, squares::sum_squares::<f64>),
+        _ => super::half::not_widened(s),
     };
     CpuStorage::from_vec(vec![total])
 }
@@ -71,6 +73,7 @@ pub(crate) fn squared_distance_f64(
     let total = match a {
         CpuStorage::F32(_) => go::<f32>(a, la, b, lb),
         CpuStorage::F64(_) => go::<f64>(a, la, b, lb),
+        _ => super::half::not_widened(a),
     };
     CpuStorage::from_vec(vec![total])
 }
@@ -87,6 +90,7 @@ pub(crate) fn max(s: &CpuStorage, layout: &Layout, axis: usize) -> (CpuStorage, 
     match s {
         CpuStorage::F32(_) => go::<f32>(s, layout, axis),
         CpuStorage::F64(_) => go::<f64>(s, layout, axis),
+        _ => super::half::not_widened(s),
     }
 }
 

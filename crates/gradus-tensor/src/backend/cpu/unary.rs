@@ -14,5 +14,6 @@ pub(crate) fn unary<K: UnaryKernel>(s: &CpuStorage, layout: &Layout, k: K) -> Cp
     match s {
         CpuStorage::F32(_) => go::<f32, K>(s, layout, k),
         CpuStorage::F64(_) => go::<f64, K>(s, layout, k),
+        _ => super::half::not_widened(s),
     }
 }

@@ -44,6 +44,19 @@ pub(crate) enum NnKernel {
     LinearBackward { dims: LinearDims, want: [bool; 3] },
 }
 
+impl NnKernel {
+    /// Whether output `output` is a statistic kept for the backward (layer norm's mean and
+    /// inverse deviation, a log-sum-exp), which stays f32 when the inputs are 16-bit, as in
+    /// PyTorch; the other outputs take the inputs' dtype.
+    pub(crate) fn keeps_f32(&self, output: usize) -> bool {
+        match self {
+            NnKernel::LayerNorm { .. } => output > 0,
+            NnKernel::CrossEntropy { .. } | NnKernel::Attention(_) => output == 1,
+            _ => false,
+        }
+    }
+}
+
 /// The sizes of a linear layer's product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LinearDims {

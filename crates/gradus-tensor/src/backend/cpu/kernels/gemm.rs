@@ -204,6 +204,7 @@ fn write<T: Element>(
                 (out.as_mut_ptr().cast(), vo),
                 accum,
             ),
+            d => unreachable!("{d:?} reaches the GEMM widened to f32"),
         }
     }
 }

@@ -1,0 +1,135 @@
+//! 16-bit tensors on the CPU: stored as `bf16` / `f16`, computed in f32 (see [`crate::DType`]).
+//!
+//! A backend call with a 16-bit operand widens each such operand to an f32 buffer indexed as
+//! before (so every layout stays valid), runs the f32 kernel and rounds its result once to the
+//! 16-bit type. Widening is exact, so the result is the f32 op on the 16-bit values, rounded:
+//! products accumulate and reductions run in f32, and a 16-bit op never rounds in between.
+
+use super::CpuStorage;
+use crate::backend::BackendStorage;
+use crate::precision::{bf16, f16};
+use crate::DType;
+use half::slice::HalfFloatSliceExt;
+use rayon::prelude::*;
+use std::borrow::Cow;
+
+/// Elements converted per parallel chunk.
+const CHUNK: usize = 1 << 16;
+
+/// The first 16-bit dtype among `operands`: the dtype a call's result is rounded to.
+pub(crate) fn half_dtype(operands: &[&CpuStorage]) -> Option<DType> {
+    operands
+        .iter()
+        .map(|s| s.dtype())
+        .find(|d| d.half().is_some())
+}
+
+/// For the f32/f64 kernels' dispatch: a 16-bit buffer there is a broken invariant, since each
+/// backend call widens its operands first.
+pub(crate) fn not_widened(s: &CpuStorage) -> ! {
+    unreachable!("{:?} reaches kernels widened to f32", s.dtype())
+}
+
+impl CpuStorage {
+    /// This buffer with 16-bit elements widened to f32 (exact, same indexing); borrowed when its
+    /// elements are already f32 or f64.
+    pub(crate) fn widened(&self) -> Cow<'_, CpuStorage> {
+        fn widen<H: Sync>(h: &[H], to_f32: impl Fn(&[H], &mut [f32]) + Sync) -> Vec<f32> {
+            let mut out = vec![0f32; h.len()];
+            out.par_chunks_mut(CHUNK)
+                .enumerate()
+                .for_each(|(i, o)| to_f32(&h[i * CHUNK..i * CHUNK + o.len()], o));
+            out
+        }
+        match self {
+            CpuStorage::BF16(v) => {
+                Cow::Owned(CpuStorage::F32(widen(v, |s, o| s.convert_to_f32_slice(o))))
+            }
+            CpuStorage::F16(v) => {
+                Cow::Owned(CpuStorage::F32(widen(v, |s, o| s.convert_to_f32_slice(o))))
+            }
+            _ => Cow::Borrowed(self),
+        }
+    }
+
+    /// This f32 result rounded to `dtype` when that is 16-bit (round to nearest, ties to even,
+    /// subnormals kept); unchanged otherwise.
+    pub(crate) fn narrowed(self, dtype: DType) -> CpuStorage {
+        fn narrow<H: Copy + Send + Sync>(
+            values: &[f32],
+            zero: H,
+            round: impl Fn(&mut [H], &[f32]) + Sync,
+        ) -> Vec<H> {
+            let mut out = vec![zero; values.len()];
+            out.par_chunks_mut(CHUNK)
+                .enumerate()
+                .for_each(|(i, o)| round(o, &values[i * CHUNK..i * CHUNK + o.len()]));
+            out
+        }
+        match (dtype, &self) {
+            (DType::BF16, CpuStorage::F32(v)) => {
+                CpuStorage::BF16(narrow(v, bf16::ZERO, |o, s| o.convert_from_f32_slice(s)))
+            }
+            (DType::F16, CpuStorage::F32(v)) => {
+                CpuStorage::F16(narrow(v, f16::ZERO, |o, s| o.convert_from_f32_slice(s)))
+            }
+            (DType::BF16 | DType::F16, _) => super::copy::cast(
+                &self,
+                &crate::layout::Layout::contiguous(&[self.len()]),
+                dtype,
+            ),
+            _ => self,
+        }
+    }
+
+    /// Runs `f` on this buffer widened to f32 and stores what it wrote back, rounded, when the
+    /// buffer is 16-bit; on the buffer itself otherwise (in-place calls).
+    pub(crate) fn in_f32<R>(&mut self, f: impl FnOnce(&mut CpuStorage) -> R) -> R {
+        let dtype = self.dtype();
+        if dtype.half().is_none() {
+            return f(self);
+        }
+        let mut wide = self.widened().into_owned();
+        let r = f(&mut wide);
+        *self = wide.narrowed(dtype);
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::precision::{convert, Half};
+
+    #[test]
+    fn widening_and_rounding_equal_the_reference_conversions_across_chunks() {
+        // values across the whole range: normals, subnormals of both formats, overflow, NaN
+        let n = CHUNK * 2 + 37;
+        let values: Vec<f32> = (0..n)
+            .map(|i| match i % 7 {
+                0 => f32::from_bits((i as u32).wrapping_mul(2_654_435_761)),
+                1 => (i as f32) * 1e-41,
+                2 => (i as f32) * 3e-6,
+                3 => 70_000.0 + i as f32,
+                4 => f32::NAN,
+                5 => -(i as f32) / 3.0,
+                _ => 1.0 + (i as f32) * 2f32.powi(-20),
+            })
+            .collect();
+        for (dtype, format) in [(DType::BF16, Half::BF16), (DType::F16, Half::F16)] {
+            let narrow = CpuStorage::F32(values.clone()).narrowed(dtype);
+            assert_eq!(narrow.dtype(), dtype);
+            let wide = narrow.widened().into_owned();
+            let want = convert::from_bits(format, &convert::to_bits(format, &values));
+            let reference: Vec<f32> = values.iter().map(|&v| format.round(v)).collect();
+            let got = wide.slice::<f32>();
+            for ((g, w), r) in got.iter().zip(&want).zip(&reference) {
+                assert!(
+                    g.to_bits() == r.to_bits() || (g.is_nan() && r.is_nan()),
+                    "{g} {r}"
+                );
+                assert!(g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()));
+            }
+        }
+    }
+}
