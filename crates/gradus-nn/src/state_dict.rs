@@ -118,7 +118,8 @@ fn encode_all(module: &dyn Module, format: Option<Half>) -> Result<Vec<u8>> {
         .collect();
     let mut encoded: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     for (name, t) in state_dict(module) {
-        let (dtype, bytes) = match format {
+        // a 16-bit tensor is written in its own format, its bits as they are
+        let (dtype, bytes) = match format.or(t.dtype().half()) {
             Some(f) if !integer.contains(&name) => encode_half(&t, f)?,
             _ => encode(&t, integer.contains(&name)),
         };

@@ -15,6 +15,10 @@ pub enum Data {
     F32(Vec<f32>),
     /// `f64` values.
     F64(Vec<f64>),
+    /// `bf16` values, held widened to f32 (exactly).
+    BF16(Vec<f32>),
+    /// IEEE `f16` values, held widened to f32 (exactly).
+    F16(Vec<f32>),
 }
 
 impl Data {
@@ -23,13 +27,15 @@ impl Data {
         match self {
             Data::F32(_) => DType::F32,
             Data::F64(_) => DType::F64,
+            Data::BF16(_) => DType::BF16,
+            Data::F16(_) => DType::F16,
         }
     }
 
     /// Number of values.
     pub fn len(&self) -> usize {
         match self {
-            Data::F32(v) => v.len(),
+            Data::F32(v) | Data::BF16(v) | Data::F16(v) => v.len(),
             Data::F64(v) => v.len(),
         }
     }
@@ -134,10 +140,12 @@ impl Buffer {
         let read = || -> Result<Data> {
             Ok(match self.dtype() {
                 DType::F32 => Data::F32(self.tensor.to_vec::<f32>()?),
+                DType::BF16 => Data::BF16(self.tensor.to_dtype(DType::F32)?.to_vec()?),
+                DType::F16 => Data::F16(self.tensor.to_dtype(DType::F32)?.to_vec()?),
                 _ => Data::F64(self.tensor.to_vec::<f64>()?),
             })
         };
-        read().expect("a buffer's dtype is f32 or f64")
+        read().expect("a transfer of a CPU buffer")
     }
 
     /// A buffer from host values (an explicit transfer: deserialization, tests).
@@ -148,6 +156,9 @@ impl Buffer {
         let tensor = match data {
             Data::F32(v) => Tensor::from_vec(v, shape)?,
             Data::F64(v) => Tensor::from_vec(v, shape)?,
+            // the values are 16-bit ones widened, so the cast back is exact
+            Data::BF16(v) => Tensor::from_vec(v, shape)?.to_dtype(DType::BF16)?,
+            Data::F16(v) => Tensor::from_vec(v, shape)?.to_dtype(DType::F16)?,
         };
         Ok(Buffer { tensor })
     }
