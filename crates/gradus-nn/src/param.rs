@@ -96,7 +96,8 @@ impl Buffer {
     }
 
     /// Moves the values to `device` and converts them to `dtype` in place (as
-    /// [`Param::to`]); a no-op when already there in that dtype.
+    /// [`Param::to`]); a no-op when already there in that dtype. An integer buffer (a count such
+    /// as `num_batches_tracked`) asked for a 16-bit dtype becomes f32, which holds its values.
     ///
     /// ```
     /// use gradus_nn::Buffer;
@@ -109,6 +110,12 @@ impl Buffer {
     /// # Errors
     /// When the tensor cannot be moved or converted ([`Tensor::to_device`], [`Tensor::to_dtype`]).
     pub fn to(&self, device: Device, dtype: DType) -> gradus_tensor::Result<()> {
+        // a count in 16 bits would stop at 256 (bf16) or 2048 (f16): it stays f32
+        let dtype = if self.is_integer() && dtype.half().is_some() {
+            DType::F32
+        } else {
+            dtype
+        };
         let t = self.tensor();
         if t.device() != device || t.dtype() != dtype {
             self.set(t.to_device(device)?.to_dtype(dtype)?);

@@ -170,6 +170,12 @@ impl RunBuilder {
             crate::init_from::load_weights(model.as_ref(), path)?;
         }
         spec.add_lora(model.as_ref(), &mut rng)?;
+        let precision = gradus_train::precision::Precision::parse(
+            c.train.precision.as_deref().unwrap_or("f32"),
+        )?;
+        // pure 16 bits: the model is cast before the optimizer makes its state
+        let dtype = precision.model_dtype(dtype);
+        model.cast(dtype).map_err(|e| e.to_string())?;
         let batch = setup::batch_mode(c)?;
         // the schedule follows the steps the run will take (the trainer's own count per epoch)
         let batch_norm = gradus_train::plan::has_batch_norm(model.as_ref());
@@ -208,9 +214,7 @@ impl RunBuilder {
             quiet: self.quiet,
             gradient_hook: self.gradient_hook.take(),
             parallel: self.data_parallel()?,
-            precision: gradus_train::precision::Precision::parse(
-                c.train.precision.as_deref().unwrap_or("f32"),
-            )?,
+            precision,
             augment,
             ..TrainOptions::default()
         };

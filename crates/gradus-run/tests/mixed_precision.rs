@@ -1,8 +1,9 @@
 //! `train.precision`: an MLP trained in bf16-mixed and f16-mixed (matmul inputs rounded to 16
-//! bits, f32 master weights, f16 with loss scaling) ends within a small tolerance of the f32
-//! run, and the summary counts the steps the f16 loss scaler skipped.
+//! bits, f32 master weights, f16 with loss scaling) or in pure bf16 (bf16-true) ends within a
+//! small tolerance of the f32 run, and the summary counts the steps the f16 loss scaler skipped.
 
 use gradus_run::{Config, RunBuilder};
+use gradus_tensor::DType;
 use std::path::{Path, PathBuf};
 
 /// scikit-learn's breast-cancer data (569 rows, 30 features, binary), shipped in the repository.
@@ -11,8 +12,12 @@ fn data() -> PathBuf {
 }
 
 fn config(precision: Option<&str>) -> Config {
+    Config::from_toml_str(&config_text(precision)).expect("a valid config")
+}
+
+fn config_text(precision: Option<&str>) -> String {
     let line = precision.map_or(String::new(), |p| format!("precision = {p:?}"));
-    let text = format!(
+    format!(
         r#"
 seed = 5
 epochs = 8
@@ -40,8 +45,7 @@ size = 32
 {line}
 "#,
         path = data().to_str().expect("a UTF-8 path"),
-    );
-    Config::from_toml_str(&text).expect("a valid config")
+    )
 }
 
 /// (final training loss, validation loss, summary.json) of a run.
@@ -81,6 +85,65 @@ fn bf16_and_f16_mixed_train_an_mlp_to_within_a_small_tolerance_of_f32() {
         // a small model's gradients never overflow at the initial scale 2^16
         assert_eq!(summary["skipped_steps"], 0, "{precision}");
     }
+}
+
+#[test]
+fn bf16_true_trains_bf16_parameters_and_state_to_near_the_f32_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (f32_train, f32_val, _) = train(dir.path(), None);
+    let out = dir.path().join("bf16-true");
+    let mut run = RunBuilder::new(config(Some("bf16-true")))
+        .out_dir(&out)
+        .quiet(true)
+        .build()
+        .unwrap();
+    // the parameters are bf16 before the first step, and the optimizer state follows them
+    for (name, p) in run.trainer.model.named_parameters() {
+        assert_eq!(p.tensor().dtype(), DType::BF16, "{name}");
+    }
+    let outcome = run.train().unwrap();
+    for (name, p) in run.trainer.model.named_parameters() {
+        assert_eq!(p.tensor().dtype(), DType::BF16, "{name}");
+    }
+    let last = outcome.summary.last.clone().expect("an epoch record");
+    let (t, v) = (last.train_loss, last.val_loss.expect("validation"));
+    // bf16 weights move in steps of 2^-8 of their size: an 8-epoch run ends near the f32 one
+    assert!(
+        (t - f32_train).abs() < 0.03 + 0.15 * f32_train,
+        "bf16-true: train {t} vs f32 {f32_train}"
+    );
+    assert!(
+        (v - f32_val).abs() < 0.03 + 0.15 * f32_val,
+        "bf16-true: val {v} vs f32 {f32_val}"
+    );
+    // the checkpoint holds bf16 parameters and bf16 Adam moments (the state follows the
+    // parameters' dtype)
+    let bytes = std::fs::read(out.join("checkpoint.safetensors")).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let optimizer: Vec<_> = file
+        .tensors()
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("optimizer."))
+        .collect();
+    assert!(!optimizer.is_empty());
+    for (name, view) in file.tensors() {
+        assert_eq!(view.dtype(), safetensors::Dtype::BF16, "{name}");
+    }
+    // the saved model is written in bf16, half the bytes of the f32 run's
+    let size = |d: &Path| {
+        std::fs::metadata(d.join("model.safetensors"))
+            .unwrap()
+            .len()
+    };
+    let (half, full) = (size(&out), size(&dir.path().join("f32")));
+    assert!(half * 2 < full + 4096, "{half} bytes against {full}");
+}
+
+#[test]
+fn bf16_true_is_refused_for_models_that_take_ids() {
+    let text = config_text(Some("bf16-true")).replace("kind = \"mlp\"", "kind = \"mf\"");
+    let err = Config::from_toml_str(&text).unwrap_err().to_string();
+    assert!(err.contains("bf16-true") && err.contains("256"), "{err}");
 }
 
 /// A CSV of `rows` rows: four features uniform in `[-scale, scale]` (not standardized) and a

@@ -148,14 +148,24 @@ fn batch_to_device(
 /// assert_eq!(y.to_vec::<f32>().unwrap(), vec![2.0, 0.0]);
 /// ```
 pub fn targets_to_device(y: &gradus_data::Targets, task: &Task, dtype: DType) -> Result<Targets> {
+    // class indices of a 16-bit run stay f32: bf16 holds whole numbers only up to 256
+    let index_dtype = if dtype.half().is_some() {
+        DType::F32
+    } else {
+        dtype
+    };
     Ok(match (y, task) {
         (gradus_data::Targets::Classes { labels, .. }, _) => {
             let labels: Vec<f64> = labels.iter().map(|&l| l as f64).collect();
             let n = labels.len();
-            Targets::Classes(host_to_device(labels, &[n], dtype)?)
+            Targets::Classes(host_to_device(labels, &[n], index_dtype)?)
         }
         (gradus_data::Targets::Values { values, .. }, Task::Classification { .. }) => {
-            Targets::Classes(host_to_device(values.clone(), &[values.len()], dtype)?)
+            Targets::Classes(host_to_device(
+                values.clone(),
+                &[values.len()],
+                index_dtype,
+            )?)
         }
         (gradus_data::Targets::Values { values, dim }, _) => {
             let rows = values.len() / (*dim).max(1);

@@ -35,6 +35,7 @@ use crate::checkpoint::write_atomic_with;
 use gradus_nn::safetensors_reader::TensorSource;
 use gradus_nn::Module;
 use gradus_optim::{Buffer, State};
+use gradus_tensor::precision::{bf16, f16};
 use gradus_tensor::{DType, Tensor};
 use safetensors::Dtype;
 use serde::{Deserialize, Serialize};
@@ -113,6 +114,7 @@ struct Entry<'a> {
 impl Entry<'_> {
     fn elem_size(&self) -> usize {
         match self.dtype {
+            Dtype::BF16 | Dtype::F16 => 2,
             Dtype::F32 => 4,
             _ => 8,
         }
@@ -139,6 +141,17 @@ fn write_le<T: Copy, const N: usize>(
     Ok(())
 }
 
+/// The file dtype a tensor of `dtype` is written in: its own (bits as they are); F64 for any
+/// other float dtype, as `state_dict::to_bytes`.
+fn file_dtype(dtype: DType) -> Dtype {
+    match dtype {
+        DType::F32 => Dtype::F32,
+        DType::BF16 => Dtype::BF16,
+        DType::F16 => Dtype::F16,
+        _ => Dtype::F64,
+    }
+}
+
 fn write_source(w: &mut dyn Write, source: &Source<'_>) -> std::io::Result<()> {
     let other = |e: gradus_tensor::TensorError| std::io::Error::other(e.to_string());
     match source {
@@ -152,6 +165,12 @@ fn write_source(w: &mut dyn Write, source: &Source<'_>) -> std::io::Result<()> {
             DType::F64 => t
                 .with_data(|v: &[f64]| write_le(w, v, f64::to_le_bytes))
                 .map_err(other)?,
+            DType::BF16 => t
+                .with_data(|v: &[bf16]| write_le(w, v, bf16::to_le_bytes))
+                .map_err(other)?,
+            DType::F16 => t
+                .with_data(|v: &[f16]| write_le(w, v, f16::to_le_bytes))
+                .map_err(other)?,
             // as `state_dict::to_bytes`: any other float dtype is written as F64
             _ => write_le(w, &t.to_vec_f64(), f64::to_le_bytes),
         },
@@ -160,6 +179,14 @@ fn write_source(w: &mut dyn Write, source: &Source<'_>) -> std::io::Result<()> {
             DType::F32 => b
                 .tensor()
                 .with_data(|v: &[f32]| write_le(w, v, f32::to_le_bytes))
+                .map_err(other)?,
+            DType::BF16 => b
+                .tensor()
+                .with_data(|v: &[bf16]| write_le(w, v, bf16::to_le_bytes))
+                .map_err(other)?,
+            DType::F16 => b
+                .tensor()
+                .with_data(|v: &[f16]| write_le(w, v, f16::to_le_bytes))
                 .map_err(other)?,
             _ => b
                 .tensor()
@@ -191,10 +218,9 @@ pub fn write(
                 "model tensor `{name}` starts with `{OPTIMIZER_PREFIX}`, the prefix reserved for the optimizer's state in a checkpoint"
             )));
         }
-        let dtype = match (integer, t.dtype()) {
-            (true, _) => Dtype::I64,
-            (false, DType::F32) => Dtype::F32,
-            (false, _) => Dtype::F64,
+        let dtype = match integer {
+            true => Dtype::I64,
+            false => file_dtype(t.dtype()),
         };
         entries.push(Entry {
             name,
@@ -216,10 +242,7 @@ pub fn write(
                     }
                     entries.push(Entry {
                         name,
-                        dtype: match buffer.dtype() {
-                            DType::F32 => Dtype::F32,
-                            _ => Dtype::F64,
-                        },
+                        dtype: file_dtype(buffer.dtype()),
                         shape: buffer.shape().to_vec(),
                         source: Source::Buffer(buffer),
                     });
@@ -343,9 +366,11 @@ fn check_state(
             let dtype = match dtype {
                 Dtype::F32 => DType::F32,
                 Dtype::F64 => DType::F64,
+                Dtype::BF16 => DType::BF16,
+                Dtype::F16 => DType::F16,
                 other => {
                     return Err(format!(
-                        "tensor `{name}` is {other:?}; optimizer buffers are F32 or F64"
+                        "tensor `{name}` is {other:?}; optimizer buffers are F32, F64, BF16 or F16"
                     ))
                 }
             };
@@ -447,6 +472,8 @@ fn read_buffer(
     }
     match buffer.dtype() {
         DType::F32 => decode(file, name, buffer, f32::from_le_bytes),
+        DType::BF16 => decode(file, name, buffer, bf16::from_le_bytes),
+        DType::F16 => decode(file, name, buffer, f16::from_le_bytes),
         _ => decode(file, name, buffer, f64::from_le_bytes),
     }
 }

@@ -1,6 +1,8 @@
 //! Mixed precision for a training run ([`Precision`]): autocast of the forward pass to bf16 or
 //! f16 with f32 master weights and optimizer state, and for f16 dynamic loss scaling by a
-//! [`GradScaler`] kept in the run's state (so a resumed run goes on with its scale).
+//! [`GradScaler`] kept in the run's state (so a resumed run goes on with its scale); or pure bf16
+//! (`"bf16-true"`, PyTorch Lightning's name): parameters, gradients, optimizer state and inputs
+//! in bf16, for half the memory of f32.
 //!
 //! A step of an f16-mixed run: forward under autocast, backward of `loss * scale`, the gradients
 //! divided by the scale; a step whose gradients hold an inf or NaN is skipped (the parameters
@@ -33,10 +35,14 @@ pub enum Precision {
     Bf16Mixed,
     /// Autocast to f16 with dynamic loss scaling ([`GradScaler`], PyTorch's defaults).
     F16Mixed,
+    /// Pure bf16: the model is cast to bf16 (`model.to(torch.bfloat16)`), so parameters,
+    /// gradients, optimizer state and inputs are bf16 (computed in f32, rounded after each op;
+    /// see [`gradus_tensor::DType`]). Class-index targets stay f32, which holds every index.
+    Bf16True,
 }
 
 impl Precision {
-    /// Parses a config value: "f32"/"f64" (full), "bf16-mixed", "f16-mixed".
+    /// Parses a config value: "f32"/"f64" (full), "bf16-mixed", "f16-mixed", "bf16-true".
     ///
     /// # Errors
     /// [`TrainError::Setup`] naming the allowed values.
@@ -45,8 +51,10 @@ impl Precision {
             "f32" | "f64" | "full" => Ok(Precision::Full),
             "bf16-mixed" => Ok(Precision::Bf16Mixed),
             "f16-mixed" => Ok(Precision::F16Mixed),
+            "bf16-true" => Ok(Precision::Bf16True),
             other => Err(TrainError::Setup(format!(
-                "precision: unknown value `{other}` (expected f32, f64, bf16-mixed or f16-mixed)"
+                "precision: unknown value `{other}` (expected f32, f64, bf16-mixed, f16-mixed or \
+                 bf16-true)"
             ))),
         }
     }
@@ -54,9 +62,24 @@ impl Precision {
     /// The autocast format of the forward pass.
     pub fn autocast(self) -> Option<Half> {
         match self {
-            Precision::Full => None,
+            Precision::Full | Precision::Bf16True => None,
             Precision::Bf16Mixed => Some(Half::BF16),
             Precision::F16Mixed => Some(Half::F16),
+        }
+    }
+
+    /// The dtype of the model and the inputs of a run whose base dtype is `base`.
+    ///
+    /// ```
+    /// use gradus_tensor::DType;
+    /// use gradus_train::precision::Precision;
+    /// assert_eq!(Precision::Bf16True.model_dtype(DType::F32), DType::BF16);
+    /// assert_eq!(Precision::Bf16Mixed.model_dtype(DType::F32), DType::F32);
+    /// ```
+    pub fn model_dtype(self, base: gradus_tensor::DType) -> gradus_tensor::DType {
+        match self {
+            Precision::Bf16True => gradus_tensor::DType::BF16,
+            _ => base,
         }
     }
 

@@ -74,7 +74,7 @@
 //! | `train.tensorboard` | true, false (logs into `RUN/tensorboard/`) |
 //! | `train.noise_scale` | true, false (micro-batch estimate of the gradient noise scale) |
 //! | `distributed.*`, `federated.*` | see [`super::dist`] |
-//! | `train.precision` | f32, f64, bf16-mixed, f16-mixed (the mixed ones with `dtype` = "f32") |
+//! | `train.precision` | f32, f64, bf16-mixed, f16-mixed, bf16-true (the last three with `dtype` = "f32"; bf16-true not with gpt, lstm_lm, mf, whose inputs are ids) |
 //!
 //! A key set for a part that does not use it (`optimizer.betas` with sgd, `schedule.gamma` with
 //! cosine) is refused rather than silently ignored. Real numbers must be finite (TOML's `nan` and
@@ -164,6 +164,20 @@ impl Config {
                     "train.precision",
                     format!("\"{p}\" keeps f32 master weights: it needs dtype = \"f32\", got \"{dtype}\""),
                 );
+            } else if p == "bf16-true" && dtype != "f32" {
+                c.fail(
+                    "train.precision",
+                    format!("\"bf16-true\" casts the f32 model to bf16: it needs dtype = \"f32\", got \"{dtype}\""),
+                );
+            } else if p == "bf16-true" && ["gpt", "lstm_lm", "mf"].contains(&model.kind.as_str()) {
+                c.fail(
+                    "train.precision",
+                    format!(
+                        "\"bf16-true\" does not go with model.kind = \"{}\": its inputs are token or \
+                         row ids, and bf16 holds whole numbers exactly only up to 256 (use bf16-mixed)",
+                        model.kind
+                    ),
+                );
             } else if (p == "f32" || p == "f64") && p != dtype {
                 c.fail(
                     "train.precision",
@@ -176,7 +190,7 @@ impl Config {
 }
 
 /// Values of `train.precision` (`gradus_train::precision::Precision::parse`).
-const PRECISIONS: &[&str] = &["f32", "f64", "bf16-mixed", "f16-mixed"];
+const PRECISIONS: &[&str] = &["f32", "f64", "bf16-mixed", "f16-mixed", "bf16-true"];
 
 fn check_batch(c: &mut Checker, b: &BatchConfig) {
     let BatchConfig {
