@@ -215,6 +215,7 @@ impl RunBuilder {
             gradient_hook: self.gradient_hook.take(),
             parallel: self.data_parallel()?,
             precision,
+            stochastic_rounding: c.train.stochastic_rounding,
             augment,
             ..TrainOptions::default()
         };

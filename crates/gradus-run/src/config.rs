@@ -446,6 +446,11 @@ pub struct TrainConfig {
     /// or the run's `dtype` everywhere when absent (see `gradus_train::precision`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision: Option<String>,
+    /// With `precision = "bf16-true"`: round the optimizer's bf16 parameter updates
+    /// stochastically (unbiased: updates below half a bf16 step still count in expectation)
+    /// instead of to nearest. See `gradus_tensor::precision::stochastic`.
+    #[serde(default)]
+    pub stochastic_rounding: bool,
 }
 
 fn one_u64() -> u64 {
@@ -473,6 +478,7 @@ impl Default for TrainConfig {
             tensorboard: false,
             noise_scale: false,
             precision: None,
+            stochastic_rounding: false,
         }
     }
 }

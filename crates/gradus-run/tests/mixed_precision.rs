@@ -140,6 +140,37 @@ fn bf16_true_trains_bf16_parameters_and_state_to_near_the_f32_run() {
 }
 
 #[test]
+fn bf16_true_with_stochastic_rounding_trains_and_repeats_from_its_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (f32_train, _, _) = train(dir.path(), None);
+    let (nearest, _, _) = train(dir.path(), Some("bf16-true"));
+    let text = config_text(Some("bf16-true")) + "stochastic_rounding = true\n";
+    let run_once = |name: &str| {
+        let mut run = RunBuilder::new(Config::from_toml_str(&text).unwrap())
+            .out_dir(dir.path().join(name))
+            .quiet(true)
+            .build()
+            .unwrap();
+        let outcome = run.train().unwrap();
+        outcome.summary.last.expect("an epoch record").train_loss
+    };
+    let (a, b) = (run_once("sr-a"), run_once("sr-b"));
+    assert_eq!(a, b, "the random bits come from the seed and the step");
+    assert_ne!(a, nearest, "stochastic rounding changes the updates");
+    assert!(
+        (a - f32_train).abs() < 0.03 + 0.15 * f32_train,
+        "bf16-true with stochastic rounding: train {a} vs f32 {f32_train}"
+    );
+    // it rounds bf16 parameters only
+    let mixed = config_text(Some("bf16-mixed")) + "stochastic_rounding = true\n";
+    let err = Config::from_toml_str(&mixed).unwrap_err().to_string();
+    assert!(
+        err.contains("stochastic_rounding") && err.contains("bf16-true"),
+        "{err}"
+    );
+}
+
+#[test]
 fn bf16_true_is_refused_for_models_that_take_ids() {
     let text = config_text(Some("bf16-true")).replace("kind = \"mlp\"", "kind = \"mf\"");
     let err = Config::from_toml_str(&text).unwrap_err().to_string();

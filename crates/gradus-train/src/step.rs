@@ -123,7 +123,7 @@ impl Trainer {
         if skipped {
             self.optimizer.zero_grad();
         } else {
-            self.optimizer_step(&named, measure, l.pending)?;
+            self.optimizer_step(&named, (step, measure), l.pending)?;
         }
         l.saved.step = step;
         Ok(())
@@ -219,14 +219,22 @@ impl Trainer {
     fn optimizer_step(
         &mut self,
         named: &[(String, Param)],
-        measure: bool,
+        (step, measure): (u64, bool),
         pending: &mut Pending,
     ) -> Result<()> {
         let tensors = || -> Vec<Tensor> { named.iter().map(|(_, p)| p.tensor()).collect() };
         if measure {
             pending.snapshot(&tensors())?;
         }
-        self.optimizer.step()?;
+        if self.options.stochastic_rounding {
+            // each step draws its own bits, from the run's seed: a rerun repeats them
+            let seed = self.options.seed ^ step.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            gradus_tensor::precision::stochastic::stochastic_rounding(seed, || {
+                self.optimizer.step()
+            })?;
+        } else {
+            self.optimizer.step()?;
+        }
         self.optimizer.zero_grad();
         if measure {
             let names = named.iter().map(|(n, _)| n.clone()).collect();

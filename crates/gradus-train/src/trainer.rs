@@ -91,6 +91,10 @@ pub struct TrainOptions {
     /// Mixed precision: autocast of the forward pass, and loss scaling for f16
     /// ([`crate::precision`]).
     pub precision: crate::precision::Precision,
+    /// Round the optimizer's bf16 parameter updates stochastically (with
+    /// [`crate::precision::Precision::Bf16True`]; see [`gradus_tensor::precision::stochastic`]),
+    /// drawing from `(seed, step)`.
+    pub stochastic_rounding: bool,
     /// Random augmentation of the training batches' images (none: the data as it is), each
     /// sample's transform drawn from `(seed, epoch, index in the training set)`, so a resumed
     /// run and any batch size see the same images ([`gradus_data::augment`]). Validation,
@@ -127,6 +131,7 @@ impl Default for TrainOptions {
             observers: Vec::new(),
             parallel: None,
             precision: crate::precision::Precision::Full,
+            stochastic_rounding: false,
             augment: None,
         }
     }

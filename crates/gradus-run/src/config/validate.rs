@@ -74,6 +74,7 @@
 //! | `train.tensorboard` | true, false (logs into `RUN/tensorboard/`) |
 //! | `train.noise_scale` | true, false (micro-batch estimate of the gradient noise scale) |
 //! | `distributed.*`, `federated.*` | see [`super::dist`] |
+//! | `train.stochastic_rounding` | true, false (true with `train.precision` = "bf16-true" only) |
 //! | `train.precision` | f32, f64, bf16-mixed, f16-mixed, bf16-true (the last three with `dtype` = "f32"; bf16-true not with gpt, lstm_lm, mf, whose inputs are ids) |
 //!
 //! A key set for a part that does not use it (`optimizer.betas` with sgd, `schedule.gamma` with
@@ -157,12 +158,25 @@ impl Config {
                 );
             }
         }
+        if train.stochastic_rounding && train.precision.is_none() {
+            c.fail(
+                "train.stochastic_rounding",
+                "rounds bf16 parameters: it needs precision = \"bf16-true\"",
+            );
+        }
         if let Some(p) = &train.precision {
             c.one_of("train.precision", p, PRECISIONS);
             if p.ends_with("-mixed") && dtype != "f32" {
                 c.fail(
                     "train.precision",
                     format!("\"{p}\" keeps f32 master weights: it needs dtype = \"f32\", got \"{dtype}\""),
+                );
+            } else if train.stochastic_rounding && p != "bf16-true" {
+                c.fail(
+                    "train.stochastic_rounding",
+                    format!(
+                        "rounds bf16 parameters: it needs precision = \"bf16-true\", got \"{p}\""
+                    ),
                 );
             } else if p == "bf16-true" && dtype != "f32" {
                 c.fail(
@@ -226,9 +240,10 @@ fn check_train(c: &mut Checker, t: &TrainConfig, epochs: usize) {
         divergence_factor,
         curriculum_epochs,
         sync_every,
-        tensorboard: _, // any
-        noise_scale: _, // any
-        precision: _,   // checked with `dtype` in `validate`
+        tensorboard: _,         // any
+        noise_scale: _,         // any
+        precision: _,           // checked with `dtype` in `validate`
+        stochastic_rounding: _, // checked with `precision` in `validate`
     } = t;
     c.at_least("train.sync_every", *sync_every, 1);
     if let Some(p) = early_stopping_patience {

@@ -26,6 +26,7 @@ pub mod convert;
 mod half_tensor;
 mod matmul;
 mod round;
+pub mod stochastic;
 
 pub use half::{bf16, f16};
 pub use half_tensor::HalfTensor;

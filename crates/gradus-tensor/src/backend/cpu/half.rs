@@ -82,6 +82,23 @@ impl CpuStorage {
         }
     }
 
+    /// This f32 result rounded to bf16 stochastically from the random `stream` (see
+    /// [`crate::precision::stochastic`]); each element's bits depend on its index only.
+    pub(crate) fn narrowed_stochastic(self, stream: u64) -> CpuStorage {
+        use crate::precision::stochastic::{random16, round_bf16_stochastic};
+        let CpuStorage::F32(v) = &self else {
+            return self.narrowed(DType::BF16);
+        };
+        let mut out = vec![bf16::ZERO; v.len()];
+        out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, o)| {
+            for (j, (d, &x)) in o.iter_mut().zip(&v[i * CHUNK..]).enumerate() {
+                let r = random16(stream, (i * CHUNK + j) as u64);
+                *d = bf16::from_bits(round_bf16_stochastic(x, r));
+            }
+        });
+        CpuStorage::BF16(out)
+    }
+
     /// Runs `f` on this buffer widened to f32 and stores what it wrote back, rounded, when the
     /// buffer is 16-bit; on the buffer itself otherwise (in-place calls).
     pub(crate) fn in_f32<R>(&mut self, f: impl FnOnce(&mut CpuStorage) -> R) -> R {

@@ -485,10 +485,24 @@ impl BackendStorage for CpuStorage {
         for s in slots.iter_mut().filter(|s| s.dtype().half().is_some()) {
             **s = s.widened().into_owned();
         }
-        let result = self.in_f32(|d| {
+        let mut run = |d: &mut CpuStorage| {
             let slots = slots.each_mut().map(|s| &mut **s);
             fused::fused_update(d, target, dst, src, (slots, starts), rule)
-        });
+        };
+        // the written bf16 operand rounds stochastically inside `precision::stochastic`'s scope
+        let stream = match self.dtype() {
+            DType::BF16 => crate::precision::stochastic::next_stream(),
+            _ => None,
+        };
+        let result = match stream {
+            Some(stream) => {
+                let mut wide = self.widened().into_owned();
+                let result = run(&mut wide);
+                *self = wide.narrowed_stochastic(stream);
+                result
+            }
+            None => self.in_f32(run),
+        };
         for (s, d) in slots.iter_mut().zip(dtypes) {
             if d.half().is_some() {
                 let wide = std::mem::replace(&mut **s, CpuStorage::F32(Vec::new()));
