@@ -5,8 +5,10 @@ accumulation in oneDNN), rounds alternated between the two so both see the same 
 
 Each round runs the gradus binary (`crates/gradus-bench/src/bin/gemm_bf16.rs`, which also times
 gradus's f32 GEMM) in a fresh process, then times `torch.matmul` on the same shapes in this one.
-Prints per shape the median seconds and the median per-round ratio torch / gradus (> 1: gradus
-is faster), and gradus's f32 / bf16 ratio.
+Two gradus rows per shape: `Tensor::matmul` on two BF16 tensors (bf16 in and out, as
+`torch.matmul` on bf16 tensors: the like-for-like row) and the raw `gemm_bf16` kernel (bf16 in,
+f32 out, AVX512_BF16 semantics). Prints per shape and row the median seconds, the median
+per-round ratio torch / gradus (> 1: gradus is faster) and gradus's f32 GEMM time / that row's.
 """
 import argparse, json, os, statistics, subprocess, time
 
@@ -48,25 +50,28 @@ def main():
     per = {}
     for r in range(args.rounds):
         g = gradus_round(args.gradus, args.threads)
-        for name, row in g.items():
-            if not name.startswith("gemm_bf16_"):
-                continue
-            shape = name[len("gemm_bf16_"):]
+        shapes = [n[len("gemm_f32_"):] for n in g if n.startswith("gemm_f32_")]
+        for shape in shapes:
             m, k, n = map(int, shape.split("x"))
             t = torch_seconds(m, k, n)
-            d = per.setdefault(shape, {"gradus": [], "torch": [], "f32": [], "ratio": []})
-            d["gradus"].append(row["seconds"])
-            d["torch"].append(t)
-            d["f32"].append(g["gemm_f32_" + shape]["seconds"])
-            d["ratio"].append(t / row["seconds"])
+            for kind, prefix in (("Tensor::matmul", "matmul_bf16_tensor_"), ("gemm_bf16", "gemm_bf16_")):
+                row = g.get(prefix + shape)
+                if row is None:
+                    continue
+                d = per.setdefault((shape, kind), {"gradus": [], "torch": [], "f32": [], "ratio": []})
+                d["gradus"].append(row["seconds"])
+                d["torch"].append(t)
+                d["f32"].append(g["gemm_f32_" + shape]["seconds"])
+                d["ratio"].append(t / row["seconds"])
         print(f"round {r + 1}/{args.rounds} done", flush=True)
-    print(f"{'shape':>16} {'gradus bf16 ms':>15} {'torch bf16 ms':>14} {'torch/gradus':>13} "
-          f"{'gradus f32/bf16':>16}")
-    for shape, d in per.items():
+    print(f"{'shape':>16} {'gradus row':>15} {'gradus ms':>10} {'torch bf16 ms':>14} "
+          f"{'torch/gradus':>13} {'won':>5} {'gradus f32/row':>15}")
+    for (shape, kind), d in per.items():
         med = statistics.median
         f32_ratio = med([f / b for f, b in zip(d["f32"], d["gradus"])])
-        print(f"{shape:>16} {med(d['gradus']) * 1e3:15.3f} {med(d['torch']) * 1e3:14.3f} "
-              f"{med(d['ratio']):13.2f} {f32_ratio:16.2f}")
+        won = sum(x > 1 for x in d["ratio"])
+        print(f"{shape:>16} {kind:>15} {med(d['gradus']) * 1e3:10.3f} {med(d['torch']) * 1e3:14.3f} "
+              f"{med(d['ratio']):13.2f} {won:>2}/{len(d['ratio']):<2} {f32_ratio:15.2f}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 //! f32 GEMM (`gemm_f32`) at MLP and GPT shapes `m x k x n`, the two alternated round by round in
 //! one process so both see the same load. Prints one line per shape and kernel, with GFLOP/s and
 //! the f32 / bf16 time ratio (> 1: bf16 faster), and the same for each AVX-512 path of the bf16
-//! GEMM this CPU runs (`gemm_bf16_<path>_<shape>`; `Bf16Path::best` picks one of them).
+//! GEMM this CPU runs (`gemm_bf16_<path>_<shape>`; `Bf16Path::best` picks one of them), and
+//! `Tensor::matmul` on two BF16 tensors (`matmul_bf16_tensor_<shape>`: what a user of bf16
+//! tensors calls, bf16 output, the operands widened exactly to f32 for the f32 GEMM).
 //! `bench/gemm_bf16_torch.py` puts PyTorch's bf16 `torch.matmul` beside it.
 
 use gradus_bench::report;
@@ -50,12 +52,23 @@ fn main() {
             a.iter().map(|&x| f32_to_bf16_bits(x)).collect(),
             b.iter().map(|&x| f32_to_bf16_bits(x)).collect(),
         );
+        let (ta, tb) = (
+            Tensor::from_vec(a.clone(), &[m, k])
+                .unwrap()
+                .to_dtype(DType::BF16)
+                .unwrap(),
+            Tensor::from_vec(b.clone(), &[k, n])
+                .unwrap()
+                .to_dtype(DType::BF16)
+                .unwrap(),
+        );
         let mut c = vec![0.0f32; m * n];
         let flop = 2.0 * (m * n * k) as f64;
         // rounds sized to about 0.2 s of f32 work each, alternated
         let reps = ((2e10 / flop) as usize).clamp(3, 200);
         let (mut t32, mut t16) = (Vec::new(), Vec::new());
         let mut per_path = vec![Vec::new(); paths.len()];
+        let mut t_tensor = Vec::new();
         for round in 0..7 {
             let mut f32_run = || {
                 for _ in 0..reps {
@@ -72,6 +85,15 @@ fn main() {
             if round > 0 {
                 t32.push(s32);
                 t16.push(s16);
+            }
+            let mut tensor_run = || {
+                for _ in 0..reps {
+                    std::hint::black_box(ta.matmul(&tb).unwrap());
+                }
+            };
+            let st = seconds(&mut tensor_run) / reps as f64;
+            if round > 0 {
+                t_tensor.push(st);
             }
             for (&p, times) in paths.iter().zip(&mut per_path) {
                 let mut run = || {
@@ -93,6 +115,10 @@ fn main() {
         e["f32_over_bf16"] = serde_json::json!(s32 / s16);
         e["path"] = serde_json::json!(path);
         report(&format!("gemm_bf16_{shape}"), s16, e);
+        let st = median(t_tensor);
+        let mut e = extra(st);
+        e["f32_over_bf16"] = serde_json::json!(s32 / st);
+        report(&format!("matmul_bf16_tensor_{shape}"), st, e);
         for (&p, times) in paths.iter().zip(per_path) {
             let s = median(times);
             let mut e = extra(s);

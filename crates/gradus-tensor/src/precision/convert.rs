@@ -4,8 +4,9 @@
 //! every NaN stays a NaN (made quiet, sign kept); values below the format's normal range kept
 //! as subnormals (never flushed to zero), those below half the smallest subnormal rounded to a
 //! signed zero; values past the largest finite one rounded to infinity as IEEE 754 says. The
-//! slice functions are the fast path (the `half` crate, which uses the F16C instructions for
-//! f16 where the CPU has them) and are tested equal to the reference.
+//! slice functions are the fast path (for bf16 a branch-free loop compiled for the widest SIMD,
+//! see [`crate::simd`]; for f16 the `half` crate, which uses the F16C instructions where the CPU
+//! has them) and are tested equal to the reference.
 //!
 //! ```
 //! use gradus_tensor::precision::convert::*;
@@ -15,8 +16,10 @@
 //! ```
 
 use super::Half;
+use crate::simd::{with_widest_simd, SimdKernel};
 use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
 use half::{bf16, f16};
+use std::mem::MaybeUninit;
 
 /// f32 to bfloat16 bits (reference scalar path).
 pub fn f32_to_bf16_bits(x: f32) -> u16 {
@@ -102,6 +105,78 @@ fn signum(sign: u32) -> f32 {
     }
 }
 
+/// bf16 bits widened to f32 bits, a NaN made quiet (as the `half` crate does); branch-free, so
+/// that a loop of it vectorizes.
+#[inline(always)]
+fn widen_bf16_bits(b: u16) -> u32 {
+    let wide = (b as u32) << 16;
+    let quiet = if b & 0x7fff > 0x7f80 { 0x0040_0000 } else { 0 };
+    wide | quiet
+}
+
+/// [`f32_to_bf16_bits`] without branches, so that a loop of it vectorizes.
+#[inline(always)]
+fn round_bf16_bits(bits: u32) -> u16 {
+    let nan = bits & 0x7fff_ffff > 0x7f80_0000;
+    let rounded = (bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16) as u16;
+    let quiet = ((bits >> 16) as u16) | 0x0040;
+    if nan {
+        quiet
+    } else {
+        rounded
+    }
+}
+
+/// `out[i] = src[i]` widened to f32 (exact; a NaN made quiet). `out` may be uninitialized; every
+/// element is written. Compiled for the widest SIMD this CPU has.
+///
+/// # Panics
+/// When the lengths differ.
+pub(crate) fn widen_bf16(src: &[bf16], out: &mut [MaybeUninit<f32>]) {
+    struct Widen<'a>(&'a [bf16], &'a mut [MaybeUninit<f32>]);
+    impl SimdKernel for Widen<'_> {
+        #[inline(always)]
+        fn run(self) {
+            for (o, &b) in self.1.iter_mut().zip(self.0) {
+                o.write(f32::from_bits(widen_bf16_bits(b.to_bits())));
+            }
+        }
+    }
+    assert_eq!(src.len(), out.len(), "widen_bf16: lengths differ");
+    with_widest_simd(Widen(src, out));
+}
+
+/// `out[i] = src[i]` rounded to bf16 as [`f32_to_bf16_bits`]. `out` may be uninitialized;
+/// every element is written. Compiled for the widest SIMD this CPU has.
+///
+/// # Panics
+/// When the lengths differ.
+pub(crate) fn round_bf16(src: &[f32], out: &mut [MaybeUninit<bf16>]) {
+    struct Round<'a>(&'a [f32], &'a mut [MaybeUninit<bf16>]);
+    impl SimdKernel for Round<'_> {
+        #[inline(always)]
+        fn run(self) {
+            for (o, &x) in self.1.iter_mut().zip(self.0) {
+                o.write(bf16::from_bits(round_bf16_bits(x.to_bits())));
+            }
+        }
+    }
+    assert_eq!(src.len(), out.len(), "round_bf16: lengths differ");
+    with_widest_simd(Round(src, out));
+}
+
+/// A vector of `n` elements written by `fill`, which is given them uninitialized.
+///
+/// # Safety
+/// `fill` must write every one of the `n` elements (as [`widen_bf16`] and [`round_bf16`] do).
+pub(crate) unsafe fn filled<T>(n: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
+    let mut out = Vec::with_capacity(n);
+    fill(&mut out.spare_capacity_mut()[..n]);
+    // SAFETY: the caller's `fill` wrote all `n` elements.
+    unsafe { out.set_len(n) };
+    out
+}
+
 /// f32 values to 16-bit patterns (fast path).
 ///
 /// ```
@@ -110,11 +185,10 @@ fn signum(sign: u32) -> f32 {
 /// ```
 pub fn to_bits(format: Half, values: &[f32]) -> Vec<u16> {
     match format {
-        Half::BF16 => {
-            let mut out = vec![bf16::ZERO; values.len()];
-            out.convert_from_f32_slice(values);
-            out.reinterpret_cast().to_vec()
-        }
+        // SAFETY: `round_bf16` writes every element.
+        Half::BF16 => unsafe { filled::<bf16>(values.len(), |o| round_bf16(values, o)) }
+            .reinterpret_cast()
+            .to_vec(),
         Half::F16 => {
             let mut out = vec![f16::ZERO; values.len()];
             out.convert_from_f32_slice(values);
@@ -130,18 +204,16 @@ pub fn to_bits(format: Half, values: &[f32]) -> Vec<u16> {
 /// assert_eq!(convert::from_bits(Half::F16, &[0x3c00, 0x7c00]), vec![1.0, f32::INFINITY]);
 /// ```
 pub fn from_bits(format: Half, bits: &[u16]) -> Vec<f32> {
-    let mut out = vec![0f32; bits.len()];
     match format {
-        Half::BF16 => {
-            let v: &[bf16] = bits.reinterpret_cast();
-            v.convert_to_f32_slice(&mut out);
-        }
+        // SAFETY: `widen_bf16` writes every element.
+        Half::BF16 => unsafe { filled(bits.len(), |o| widen_bf16(bits.reinterpret_cast(), o)) },
         Half::F16 => {
+            let mut out = vec![0f32; bits.len()];
             let v: &[f16] = bits.reinterpret_cast();
             v.convert_to_f32_slice(&mut out);
+            out
         }
     }
-    out
 }
 
 /// f64 to f32 rounded to odd: truncated toward zero, with the last bit set when bits were

@@ -7,11 +7,13 @@
 
 use super::CpuStorage;
 use crate::backend::BackendStorage;
+use crate::precision::convert::{filled, round_bf16, widen_bf16};
 use crate::precision::{bf16, f16};
 use crate::DType;
 use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 
 /// Elements converted per parallel chunk.
 const CHUNK: usize = 1 << 16;
@@ -24,6 +26,32 @@ pub(crate) fn half_dtype(operands: &[&CpuStorage]) -> Option<DType> {
         .find(|d| d.half().is_some())
 }
 
+/// `convert` applied to `src` in parallel chunks of [`CHUNK`] elements, into a new vector.
+///
+/// # Safety
+/// `convert` must write every element of the (equally long) output chunk it is given.
+unsafe fn chunked<S: Sync, D: Send>(
+    src: &[S],
+    convert: impl Fn(&[S], &mut [MaybeUninit<D>]) + Sync,
+) -> Vec<D> {
+    let fill = |out: &mut [MaybeUninit<D>]| {
+        out.par_chunks_mut(CHUNK)
+            .zip(src.par_chunks(CHUNK))
+            .for_each(|(o, s)| convert(s, o))
+    };
+    // SAFETY: the chunks cover the whole output, and the caller's `convert` writes each chunk.
+    unsafe { filled(src.len(), fill) }
+}
+
+/// `out` with every element set to `value`, as an initialized slice.
+fn initialized<T: Copy>(out: &mut [MaybeUninit<T>], value: T) -> &mut [T] {
+    out.iter_mut().for_each(|o| {
+        o.write(value);
+    });
+    // SAFETY: every element was just written, and `MaybeUninit<T>` has `T`'s layout.
+    unsafe { &mut *(out as *mut [MaybeUninit<T>] as *mut [T]) }
+}
+
 /// For the f32/f64 kernels' dispatch: a 16-bit buffer there is a broken invariant, since each
 /// backend call widens its operands first.
 pub(crate) fn not_widened(s: &CpuStorage) -> ! {
@@ -34,20 +62,15 @@ impl CpuStorage {
     /// This buffer with 16-bit elements widened to f32 (exact, same indexing); borrowed when its
     /// elements are already f32 or f64.
     pub(crate) fn widened(&self) -> Cow<'_, CpuStorage> {
-        fn widen<H: Sync>(h: &[H], to_f32: impl Fn(&[H], &mut [f32]) + Sync) -> Vec<f32> {
-            let mut out = vec![0f32; h.len()];
-            out.par_chunks_mut(CHUNK)
-                .enumerate()
-                .for_each(|(i, o)| to_f32(&h[i * CHUNK..i * CHUNK + o.len()], o));
-            out
-        }
         match self {
-            CpuStorage::BF16(v) => {
-                Cow::Owned(CpuStorage::F32(widen(v, |s, o| s.convert_to_f32_slice(o))))
-            }
-            CpuStorage::F16(v) => {
-                Cow::Owned(CpuStorage::F32(widen(v, |s, o| s.convert_to_f32_slice(o))))
-            }
+            // SAFETY (both arms): each conversion writes its whole output chunk.
+            CpuStorage::BF16(v) => Cow::Owned(CpuStorage::F32(unsafe { chunked(v, widen_bf16) })),
+            CpuStorage::F16(v) => Cow::Owned(CpuStorage::F32(unsafe {
+                chunked(v, |s, o| {
+                    // `half`'s f16 conversion (F16C where the CPU has it) writes initialized slices
+                    s.convert_to_f32_slice(initialized(o, 0.0));
+                })
+            })),
             _ => Cow::Borrowed(self),
         }
     }
@@ -55,24 +78,14 @@ impl CpuStorage {
     /// This f32 result rounded to `dtype` when that is 16-bit (round to nearest, ties to even,
     /// subnormals kept); unchanged otherwise.
     pub(crate) fn narrowed(self, dtype: DType) -> CpuStorage {
-        fn narrow<H: Copy + Send + Sync>(
-            values: &[f32],
-            zero: H,
-            round: impl Fn(&mut [H], &[f32]) + Sync,
-        ) -> Vec<H> {
-            let mut out = vec![zero; values.len()];
-            out.par_chunks_mut(CHUNK)
-                .enumerate()
-                .for_each(|(i, o)| round(o, &values[i * CHUNK..i * CHUNK + o.len()]));
-            out
-        }
         match (dtype, &self) {
+            // SAFETY (both arms): each conversion writes its whole output chunk.
             (DType::BF16, CpuStorage::F32(v)) => {
-                CpuStorage::BF16(narrow(v, bf16::ZERO, |o, s| o.convert_from_f32_slice(s)))
+                CpuStorage::BF16(unsafe { chunked(v, round_bf16) })
             }
-            (DType::F16, CpuStorage::F32(v)) => {
-                CpuStorage::F16(narrow(v, f16::ZERO, |o, s| o.convert_from_f32_slice(s)))
-            }
+            (DType::F16, CpuStorage::F32(v)) => CpuStorage::F16(unsafe {
+                chunked(v, |s, o| initialized(o, f16::ZERO).convert_from_f32_slice(s))
+            }),
             (DType::BF16 | DType::F16, _) => super::copy::cast(
                 &self,
                 &crate::layout::Layout::contiguous(&[self.len()]),
