@@ -108,7 +108,7 @@ fn signum(sign: u32) -> f32 {
 /// bf16 bits widened to f32 bits, a NaN made quiet (as the `half` crate does); branch-free, so
 /// that a loop of it vectorizes.
 #[inline(always)]
-fn widen_bf16_bits(b: u16) -> u32 {
+pub(crate) fn widen_bf16_bits(b: u16) -> u32 {
     let wide = (b as u32) << 16;
     let quiet = if b & 0x7fff > 0x7f80 { 0x0040_0000 } else { 0 };
     wide | quiet
@@ -116,7 +116,7 @@ fn widen_bf16_bits(b: u16) -> u32 {
 
 /// [`f32_to_bf16_bits`] without branches, so that a loop of it vectorizes.
 #[inline(always)]
-fn round_bf16_bits(bits: u32) -> u16 {
+pub(crate) fn round_bf16_bits(bits: u32) -> u16 {
     let nan = bits & 0x7fff_ffff > 0x7f80_0000;
     let rounded = (bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16) as u16;
     let quiet = ((bits >> 16) as u16) | 0x0040;

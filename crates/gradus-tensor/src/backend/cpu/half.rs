@@ -84,7 +84,9 @@ impl CpuStorage {
                 CpuStorage::BF16(unsafe { chunked(v, round_bf16) })
             }
             (DType::F16, CpuStorage::F32(v)) => CpuStorage::F16(unsafe {
-                chunked(v, |s, o| initialized(o, f16::ZERO).convert_from_f32_slice(s))
+                chunked(v, |s, o| {
+                    initialized(o, f16::ZERO).convert_from_f32_slice(s)
+                })
             }),
             (DType::BF16 | DType::F16, _) => super::copy::cast(
                 &self,

@@ -474,10 +474,22 @@ impl BackendStorage for CpuStorage {
         target: crate::fused::FusedTarget,
         dst: (usize, usize),
         src: Option<(&Self, usize)>,
-        state: ([&mut Self; K], [usize; K]),
+        mut state: ([&mut Self; K], [usize; K]),
         rule: &R,
     ) -> Result<()> {
-        // 16-bit operands: the rule runs on f32 copies, and what it wrote is rounded back
+        // the written bf16 operand rounds stochastically inside `precision::stochastic`'s scope
+        let stream = match self.dtype() {
+            DType::BF16 => crate::precision::stochastic::next_stream(),
+            _ => None,
+        };
+        // 16-bit operands (none f64): the rule runs in f32 on blocks widened in cache
+        let reborrowed = (state.0.each_mut().map(|s| &mut **s), state.1);
+        if let Some(done) = fused::fused_update_16(self, target, dst, src, reborrowed, rule, stream)
+        {
+            return done;
+        }
+        // 16-bit operands with f64 ones: the rule runs on f32 copies, and what it wrote is
+        // rounded back
         let src_wide = src.map(|(s, offset)| (s.widened(), offset));
         let src = src_wide.as_ref().map(|(s, offset)| (&**s, *offset));
         let (mut slots, starts) = state;
@@ -488,11 +500,6 @@ impl BackendStorage for CpuStorage {
         let mut run = |d: &mut CpuStorage| {
             let slots = slots.each_mut().map(|s| &mut **s);
             fused::fused_update(d, target, dst, src, (slots, starts), rule)
-        };
-        // the written bf16 operand rounds stochastically inside `precision::stochastic`'s scope
-        let stream = match self.dtype() {
-            DType::BF16 => crate::precision::stochastic::next_stream(),
-            _ => None,
         };
         let result = match stream {
             Some(stream) => {
