@@ -153,7 +153,6 @@ impl Layout {
     }
 
     /// Calls `f` with the storage offset of every element, in row-major order of the view.
-    #[cfg(test)]
     pub(crate) fn for_each_offset(&self, mut f: impl FnMut(usize)) {
         let (inner, inner_stride) = self.row();
         self.for_each_row(|base| (0..inner).for_each(|j| f(base + j * inner_stride)));

@@ -1,6 +1,6 @@
 //! Elementwise kernels: unary maps and broadcasting binary zips, parallel above a threshold.
 
-use super::{CHUNK, PARALLEL_THRESHOLD};
+use super::{transpose, CHUNK, PARALLEL_THRESHOLD};
 use crate::layout::Layout;
 use crate::Element;
 use rayon::prelude::*;
@@ -148,8 +148,34 @@ pub(crate) fn zeros<T: Element>(n: usize) -> Vec<T> {
 }
 
 /// A contiguous copy of a strided view, a row (last axis) at a time: rows of unit stride are
-/// copied whole, broadcast rows (stride 0) filled.
+/// copied whole, broadcast rows (stride 0) filled. A view whose last two axes are a transposed
+/// matrix (unit stride on the second-to-last axis, as `x.t()` or `x.transpose(-2, -1)` of a
+/// contiguous `x`) is copied a matrix at a time by the tiled transpose.
 pub(crate) fn gather_strided<T: Element>(src: &[T], layout: &Layout) -> Vec<T> {
+    let r = layout.shape.len();
+    if r >= 2 && layout.strides[r - 2] == 1 && layout.strides[r - 1] > 1 && layout.numel() > 0 {
+        let (rows, cols, ld) = (
+            layout.shape[r - 2],
+            layout.shape[r - 1],
+            layout.strides[r - 1],
+        );
+        let outer = Layout {
+            shape: layout.shape[..r - 2].to_vec(),
+            strides: layout.strides[..r - 2].to_vec(),
+            offset: layout.offset,
+        };
+        let mut out = Vec::with_capacity(layout.numel());
+        let mut written = 0;
+        outer.for_each_offset(|base| {
+            let dst = &mut out.spare_capacity_mut()[written..written + rows * cols];
+            transpose::transpose_into(&src[base..], (rows, cols), ld, dst);
+            written += rows * cols;
+        });
+        // SAFETY: each matrix of the view was written by the transpose, in order, and together
+        // they are all `numel` elements.
+        unsafe { out.set_len(written) };
+        return out;
+    }
     let mut out = Vec::with_capacity(layout.numel());
     let (len, stride) = layout.row();
     layout.for_each_row(|base| match stride {
@@ -158,4 +184,44 @@ pub(crate) fn gather_strided<T: Element>(src: &[T], layout: &Layout) -> Vec<T> {
         _ => out.extend((0..len).map(|j| src[base + j * stride])),
     });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{DType, Tensor};
+
+    #[test]
+    fn contiguous_copies_of_transposed_views_equal_the_definition() {
+        // 2-D and batched transposes (the tiled path), a view of a view with an offset, and a
+        // permutation whose unit-stride axis is not next to last (the row-by-row path)
+        for dtype in [DType::F32, DType::F64] {
+            let x = Tensor::arange(0.0, (3 * 37 * 45) as f64, 1.0, dtype).unwrap();
+            let x = x.reshape(&[3, 37, 45]).unwrap();
+            let views = [
+                x.transpose(-2, -1).unwrap(),
+                x.narrow(0, 1, 2)
+                    .unwrap()
+                    .narrow(2, 3, 40)
+                    .unwrap()
+                    .transpose(1, 2)
+                    .unwrap(),
+                x.reshape(&[111, 45]).unwrap().t().unwrap(),
+                x.permute(&[2, 0, 1]).unwrap(),
+            ];
+            for v in views {
+                let want: Vec<f64> = {
+                    let l = v.layout();
+                    let mut offsets = Vec::new();
+                    l.for_each_offset(|o| offsets.push(o as f64));
+                    offsets
+                };
+                assert_eq!(
+                    v.contiguous().unwrap().to_vec_f64(),
+                    want,
+                    "{dtype:?} {:?}",
+                    v.shape()
+                );
+            }
+        }
+    }
 }

@@ -20,6 +20,7 @@ pub(crate) mod nn;
 pub mod packed_gemm;
 pub(crate) mod reduce;
 pub(crate) mod squares;
+pub(crate) mod transpose;
 
 /// Element count above which elementwise kernels and reductions split work across threads.
 /// Below it (1 MiB of f32, in cache) the op ends about as soon as another thread could be woken:
