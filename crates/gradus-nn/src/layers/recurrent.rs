@@ -267,8 +267,7 @@ impl Recurrent {
         let gates = p.w_ih.tensor().shape()[0];
         let xw_all = input
             .reshape(&[batch * seq, features])?
-            .matmul(&p.w_ih.tensor().t()?)?
-            .add(&b_in)?
+            .linear(&p.w_ih.tensor(), Some(&b_in))?
             .reshape(&[batch, seq, gates])?;
         let zeros = Tensor::zeros(&[batch, self.hidden_size], input.dtype());
         let h0 = h0.cloned().unwrap_or_else(|| zeros.clone());
