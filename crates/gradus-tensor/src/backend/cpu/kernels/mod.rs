@@ -20,6 +20,7 @@ pub(crate) mod nn;
 pub mod packed_gemm;
 pub(crate) mod reduce;
 pub(crate) mod squares;
+pub(crate) mod stream;
 pub(crate) mod transpose;
 
 /// Element count above which elementwise kernels and reductions split work across threads.
