@@ -138,6 +138,42 @@ pub(crate) fn dot<T: Element>(a: &[T], b: &[T]) -> T {
     combine(acc)
 }
 
+/// `[x[0] . w, x[1] . w, x[2] . w, x[3] . w]`, computed side by side: four independent chains.
+/// The first `16 * (len / 16)` products are summed in [`dot`]'s lane order, the rest one after
+/// another and added to that sum.
+#[inline(always)]
+pub(crate) fn dot4<T: Element>(x: [&[T]; 4], w: &[T]) -> [T; 4] {
+    let mut acc = [[T::zero(); 16]; 4];
+    let full = w.len() / 16 * 16;
+    let lanes = |s: &[T], c: usize| -> [T; 16] { s[c..c + 16].try_into().unwrap() };
+    for c in (0..full).step_by(16) {
+        let (wc, x0, x1, x2, x3) = (
+            lanes(w, c),
+            lanes(x[0], c),
+            lanes(x[1], c),
+            lanes(x[2], c),
+            lanes(x[3], c),
+        );
+        for l in 0..16 {
+            acc[0][l] = acc[0][l] + x0[l] * wc[l];
+            acc[1][l] = acc[1][l] + x1[l] * wc[l];
+            acc[2][l] = acc[2][l] + x2[l] * wc[l];
+            acc[3][l] = acc[3][l] + x3[l] * wc[l];
+        }
+    }
+    // the last `len % 16` products summed apart and added last: written into the lanes in
+    // memory, they made each row's combine reload its lanes through a failed store forwarding
+    let mut out = acc.map(combine);
+    for (o, x) in out.iter_mut().zip(x) {
+        let tail = x[full..]
+            .iter()
+            .zip(&w[full..])
+            .fold(T::zero(), |t, (&x, &y)| t + x * y);
+        *o = *o + tail;
+    }
+    out
+}
+
 /// The largest element (`-inf` for an empty slice); NaN elements are skipped here and show up
 /// in the sums that follow.
 #[inline(always)]
@@ -227,5 +263,38 @@ mod tests {
         assert_eq!(super::dot(&x, &x), (1..=37).map(|i| (i * i) as f64).sum());
         assert_eq!(super::max(&x), 37.0);
         assert_eq!(super::max::<f64>(&[]), f64::NEG_INFINITY);
+    }
+
+    #[test]
+    fn dot4_equals_four_dots() {
+        for len in [0, 5, 16, 37, 100] {
+            let rows: Vec<Vec<f32>> = (0..4)
+                .map(|r| {
+                    (0..len)
+                        .map(|i| ((i * 31 + r * 7) as f32 * 0.37).sin())
+                        .collect()
+                })
+                .collect();
+            let w: Vec<f32> = (0..len).map(|i| (i as f32 * 0.11).cos()).collect();
+            let got = super::dot4([&rows[0], &rows[1], &rows[2], &rows[3]], &w);
+            for (r, row) in rows.iter().enumerate() {
+                let exact: f64 = row.iter().zip(&w).map(|(&a, &b)| a as f64 * b as f64).sum();
+                let scale: f64 = row
+                    .iter()
+                    .zip(&w)
+                    .map(|(&a, &b)| (a * b).abs() as f64)
+                    .sum();
+                let (got, dot) = (got[r] as f64, super::dot(row, &w) as f64);
+                // within f32 summation error of the exact sum; the bits of `dot` when the
+                // length is a multiple of 16 (the same lane order, no tail)
+                assert!(
+                    (got - exact).abs() <= 1e-6 * scale.max(1.0),
+                    "len {len} row {r}"
+                );
+                if len % 16 == 0 {
+                    assert_eq!(got, dot, "len {len} row {r}");
+                }
+            }
+        }
     }
 }
