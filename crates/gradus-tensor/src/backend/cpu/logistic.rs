@@ -11,6 +11,7 @@
 
 use super::kernels::fast_math::{axpy, dot, dot4, VecMath};
 use super::kernels::math::GateMath;
+use super::kernels::prefetch::prefetch;
 use super::kernels::{with_widest_simd, SimdKernel};
 use super::CpuStorage;
 use crate::layout::Layout;
@@ -125,22 +126,6 @@ fn dots<T: Element>(xb: &[T], w: &[T], z: &mut [T], next: &[T]) {
     {
         *z = dot(row, w);
     }
-}
-
-/// Asks the CPU to bring the cache lines of `x` into cache (`prefetcht0`; nothing elsewhere).
-#[inline(always)]
-fn prefetch<T>(x: &[T]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let p = x.as_ptr().cast::<i8>();
-        for offset in (0..std::mem::size_of_val(x)).step_by(64) {
-            // SAFETY: the address lies inside `x`, and a prefetch changes no architectural state
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(offset)) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
 }
 
 /// `dw += sum_i r_i x_i` over the rows `x_i` of `xb` (`r.len()` rows of `dw.len()` columns),
