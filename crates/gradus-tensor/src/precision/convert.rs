@@ -16,6 +16,7 @@
 //! ```
 
 use super::Half;
+use crate::backend::cpu::kernels::filled;
 use crate::simd::{with_widest_simd, SimdKernel};
 use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
 use half::{bf16, f16};
@@ -163,18 +164,6 @@ pub(crate) fn round_bf16(src: &[f32], out: &mut [MaybeUninit<bf16>]) {
     }
     assert_eq!(src.len(), out.len(), "round_bf16: lengths differ");
     with_widest_simd(Round(src, out));
-}
-
-/// A vector of `n` elements written by `fill`, which is given them uninitialized.
-///
-/// # Safety
-/// `fill` must write every one of the `n` elements (as [`widen_bf16`] and [`round_bf16`] do).
-pub(crate) unsafe fn filled<T>(n: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
-    let mut out = Vec::with_capacity(n);
-    fill(&mut out.spare_capacity_mut()[..n]);
-    // SAFETY: the caller's `fill` wrote all `n` elements.
-    unsafe { out.set_len(n) };
-    out
 }
 
 /// f32 values to 16-bit patterns (fast path).

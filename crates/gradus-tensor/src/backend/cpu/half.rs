@@ -5,9 +5,10 @@
 //! 16-bit type. Widening is exact, so the result is the f32 op on the 16-bit values, rounded:
 //! products accumulate and reductions run in f32, and a 16-bit op never rounds in between.
 
+use super::kernels::filled;
 use super::CpuStorage;
 use crate::backend::BackendStorage;
-use crate::precision::convert::{filled, round_bf16, widen_bf16};
+use crate::precision::convert::{round_bf16, widen_bf16};
 use crate::precision::{bf16, f16};
 use crate::DType;
 use half::slice::HalfFloatSliceExt;

@@ -5,9 +5,10 @@
 //! `r_i = sigmoid(z_i) - y_i`, and `dw += r_i x_i`, `db += r_i`. Rows go in blocks of [`BLOCK`]
 //! (100 KB of `X` at 100 features, in L2): the dots of a block, then its residuals
 //! (vectorized), then its weighted row sum, so `X` comes from memory once. The dots and the row
-//! sum take four rows at a time, so the pass runs at memory speed rather than at the latency of
-//! one chain of additions per row. Fixed tasks of [`TASK`] rows run in parallel and their partial sums are
-//! added in task order, so the result is the same bits with any number of threads.
+//! sum take four rows at a time (four independent chains of additions, not one per row), and
+//! each block prefetches the next. Fixed tasks of [`TASK`] rows run in parallel and their
+//! partial sums are added in task order, so the result is the same bits with any number of
+//! threads.
 
 use super::kernels::fast_math::{axpy, dot, dot4, VecMath};
 use super::kernels::math::GateMath;
@@ -114,10 +115,7 @@ fn dots<T: Element>(xb: &[T], w: &[T], z: &mut [T], next: &[T]) {
             next.get(q * 4 * cols..)
                 .map_or(&[], |n| &n[..n.len().min(4 * cols)]),
         );
-        let (x0, rest) = xq.split_at(cols);
-        let (x1, rest) = rest.split_at(cols);
-        let (x2, x3) = rest.split_at(cols);
-        zq.copy_from_slice(&dot4([x0, x1, x2, x3], w));
+        zq.copy_from_slice(&dot4(four_rows(xq, cols), w));
     }
     for (z, row) in quads
         .into_remainder()
@@ -126,6 +124,15 @@ fn dots<T: Element>(xb: &[T], w: &[T], z: &mut [T], next: &[T]) {
     {
         *z = dot(row, w);
     }
+}
+
+/// The four rows of `cols` elements in `xq`.
+#[inline(always)]
+fn four_rows<T>(xq: &[T], cols: usize) -> [&[T]; 4] {
+    let (x0, rest) = xq.split_at(cols);
+    let (x1, rest) = rest.split_at(cols);
+    let (x2, x3) = rest.split_at(cols);
+    [x0, x1, x2, x3]
 }
 
 /// `dw += sum_i r_i x_i` over the rows `x_i` of `xb` (`r.len()` rows of `dw.len()` columns),
@@ -139,9 +146,7 @@ fn weighted_row_sum<T: Element>(dw: &mut [T], r: &[T], xb: &[T]) {
     let mut rows = xb.chunks_exact(4 * cols);
     let full = cols / 16 * 16;
     for (rq, xq) in (&mut quads).zip(&mut rows) {
-        let (x0, rest) = xq.split_at(cols);
-        let (x1, rest) = rest.split_at(cols);
-        let (x2, x3) = rest.split_at(cols);
+        let [x0, x1, x2, x3] = four_rows(xq, cols);
         let lanes = |s: &[T], c: usize| -> [T; 16] { s[c..c + 16].try_into().unwrap() };
         for c in (0..full).step_by(16) {
             let (a, b, e, f) = (lanes(x0, c), lanes(x1, c), lanes(x2, c), lanes(x3, c));

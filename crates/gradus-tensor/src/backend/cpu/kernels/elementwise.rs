@@ -1,6 +1,6 @@
 //! Elementwise kernels: unary maps and broadcasting binary zips, parallel above a threshold.
 
-use super::{stream, transpose, CHUNK, PARALLEL_THRESHOLD};
+use super::{filled, stream, transpose, CHUNK, PARALLEL_THRESHOLD};
 use crate::layout::Layout;
 use crate::Element;
 use rayon::prelude::*;
@@ -14,24 +14,23 @@ fn fill_new<T: Element>(
     n: usize,
     fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send,
 ) -> Vec<T> {
-    let mut out: Vec<T> = Vec::with_capacity(n);
-    let spare = &mut out.spare_capacity_mut()[..n];
-    if n < PARALLEL_THRESHOLD {
-        fill(0, spare);
-    } else if std::mem::size_of_val(spare) < stream::STREAM_BYTES {
-        spare
-            .par_chunks_mut(CHUNK)
-            .enumerate()
-            .for_each(|(i, chunk)| fill(i * CHUNK, chunk));
-    } else {
-        spare
-            .par_chunks_mut(CHUNK)
-            .enumerate()
-            .for_each(|(i, chunk)| fill_streamed(i * CHUNK, chunk, &fill));
-    }
-    // SAFETY: `fill` wrote every element of every chunk, and the chunks cover 0..n.
-    unsafe { out.set_len(n) };
-    out
+    let write = |spare: &mut [MaybeUninit<T>]| {
+        if n < PARALLEL_THRESHOLD {
+            fill(0, spare);
+        } else if std::mem::size_of_val(spare) < stream::STREAM_BYTES {
+            spare
+                .par_chunks_mut(CHUNK)
+                .enumerate()
+                .for_each(|(i, chunk)| fill(i * CHUNK, chunk));
+        } else {
+            spare
+                .par_chunks_mut(CHUNK)
+                .enumerate()
+                .for_each(|(i, chunk)| fill_streamed(i * CHUNK, chunk, &fill));
+        }
+    };
+    // SAFETY: `fill` writes every element of every chunk, and the chunks cover 0..n.
+    unsafe { filled(n, write) }
 }
 
 /// `fill(start, chunk)` a block at a time into a buffer in L1, each block streamed to `chunk`.

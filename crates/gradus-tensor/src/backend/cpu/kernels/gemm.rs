@@ -10,6 +10,7 @@
 //! rayon. (`faer`'s own parallel path picks its blocking, and for thin products with a long inner
 //! axis its summation order, from the thread count.)
 
+use super::filled;
 use super::transpose::transpose_into;
 use crate::{DType, Element};
 use faer::{Accum, MatMut, MatRef, Par};
@@ -85,12 +86,8 @@ pub(crate) fn gemm_new<T: Element>(
     a: (&[T], MatView),
     b: (&[T], MatView),
 ) -> Vec<T> {
-    let len = dims.0 * dims.1;
-    let mut out = Vec::with_capacity(len);
-    gemm_uninit(dims, a, b, &mut out.spare_capacity_mut()[..len]);
-    // SAFETY: `gemm_uninit` wrote all `len` elements.
-    unsafe { out.set_len(len) };
-    out
+    // SAFETY: `gemm_uninit` writes every element of the `m x n` output.
+    unsafe { filled(dims.0 * dims.1, |out| gemm_uninit(dims, a, b, out)) }
 }
 
 /// The view of a row-major matrix with `cols` columns.
@@ -234,16 +231,8 @@ fn write<T: Element>(
 /// The column-major `rows x cols` matrix with column stride `ld` at the start of `a`, copied
 /// row-major.
 fn row_major_copy<T: Element>(a: &[T], (rows, cols): (usize, usize), ld: usize) -> Vec<T> {
-    let mut out = Vec::with_capacity(rows * cols);
-    transpose_into(
-        a,
-        (rows, cols),
-        ld,
-        &mut out.spare_capacity_mut()[..rows * cols],
-    );
-    // SAFETY: `transpose_into` wrote all `rows * cols` elements.
-    unsafe { out.set_len(rows * cols) };
-    out
+    // SAFETY: `transpose_into` writes all `rows * cols` elements.
+    unsafe { filled(rows * cols, |out| transpose_into(a, (rows, cols), ld, out)) }
 }
 
 /// Raw operand and output pointers shared by the panels of one product.

@@ -1,6 +1,8 @@
 //! CPU kernels on plain slices. Ops in `crate::ops` call these; a GPU backend would provide the
 //! same set.
 
+use std::mem::MaybeUninit;
+
 pub(crate) mod conv_direct;
 #[cfg(target_arch = "x86_64")]
 mod conv_direct_avx512;
@@ -33,3 +35,16 @@ pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 18;
 pub(crate) const CHUNK: usize = 1 << 13;
 
 pub(crate) use crate::backend::cpu::simd::{with_widest_simd, SimdKernel};
+
+/// A vector of `n` elements written by `fill`, which is given them uninitialized (no zero fill
+/// before a kernel that writes every element anyway).
+///
+/// # Safety
+/// `fill` must write every one of the `n` elements.
+pub(crate) unsafe fn filled<T>(n: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
+    let mut out = Vec::with_capacity(n);
+    fill(&mut out.spare_capacity_mut()[..n]);
+    // SAFETY: the caller's `fill` wrote all `n` elements.
+    unsafe { out.set_len(n) };
+    out
+}
