@@ -77,6 +77,7 @@ pub fn sgns_grad<T: Element>(
     let mut du = vec![T::zero(); b * dim];
     let mut losses = vec![0.0f64; b.div_ceil(BLOCK)];
     let scale = T::from_f64(1.0 / b as f64);
+    gradus_tensor::threads::warm();
     coef.par_chunks_mut(BLOCK * k1)
         .zip(du.par_chunks_mut(BLOCK * dim))
         .zip(losses.par_iter_mut())

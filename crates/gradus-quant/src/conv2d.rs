@@ -190,6 +190,7 @@ impl QConv2d {
         let per = images_per_block(n);
         s.blocks.resize_with(n.div_ceil(per), Default::default);
         let image = c * h * w;
+        gradus_tensor::threads::warm();
         y.par_chunks_mut(per * o * pixels)
             .zip(s.blocks.par_iter_mut())
             .enumerate()

@@ -129,6 +129,7 @@ impl F32Conv2d {
         // depend on the thread count, nor on the split
         let per = images_per_block(n);
         s.blocks.resize_with(n.div_ceil(per), Vec::new);
+        gradus_tensor::threads::warm();
         y.par_chunks_mut(per * o * pixels)
             .zip(s.blocks.par_iter_mut())
             .enumerate()

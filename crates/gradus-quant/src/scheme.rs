@@ -183,6 +183,7 @@ pub fn quantize_rows(x: &[f32], k: usize, out: &mut [u8], stride: usize, params:
     if rows > 1 && x.len() >= PARALLEL_VALUES && rayon::current_num_threads() > 1 {
         use rayon::prelude::*;
         let per = rows.div_ceil(2 * rayon::current_num_threads());
+        gradus_tensor::threads::warm();
         params
             .par_chunks_mut(per)
             .zip(out.par_chunks_mut(per * stride))

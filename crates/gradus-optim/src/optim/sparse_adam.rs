@@ -312,6 +312,7 @@ impl RowRule {
         m.update_data(|m: &mut [T]| {
             v.update_data(|v: &mut [T]| {
                 p.update_data(|p: &mut [T]| {
+                    gradus_tensor::threads::warm();
                     p.par_chunks_mut(w)
                         .zip(m.par_chunks_mut(w))
                         .zip(v.par_chunks_mut(w))

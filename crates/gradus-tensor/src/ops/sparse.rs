@@ -83,6 +83,7 @@ impl Csr {
             return out;
         }
         if self.rows >= 2 * ROWS_PER_TASK {
+            crate::threads::warm();
             out.par_chunks_mut(n).enumerate().for_each(row);
         } else {
             out.chunks_mut(n).enumerate().for_each(row);

@@ -132,6 +132,7 @@ impl<R: ElementRule<K>, const K: usize> Args<'_, R, K> {
                 )
             })
             .collect();
+        crate::threads::warm();
         jobs.into_par_iter()
             .for_each(|(dst, src, slots)| chunk(dst, src, slots));
     }
@@ -373,6 +374,7 @@ pub(crate) fn fused_update_16<R: ElementRule<K>, const K: usize>(
     if n < PAR_MIN {
         with_widest_simd(job);
     } else {
+        crate::threads::warm();
         job.split_into(CHUNK)
             .into_par_iter()
             .for_each(with_widest_simd);

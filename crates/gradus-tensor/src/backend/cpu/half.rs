@@ -36,6 +36,7 @@ unsafe fn chunked<S: Sync, D: Send>(
     convert: impl Fn(&[S], &mut [MaybeUninit<D>]) + Sync,
 ) -> Vec<D> {
     let fill = |out: &mut [MaybeUninit<D>]| {
+        crate::threads::warm();
         out.par_chunks_mut(CHUNK)
             .zip(src.par_chunks(CHUNK))
             .for_each(|(o, s)| convert(s, o))
@@ -106,6 +107,7 @@ impl CpuStorage {
             return self.narrowed(DType::BF16);
         };
         let mut out = vec![bf16::ZERO; v.len()];
+        crate::threads::warm();
         out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, o)| {
             for (j, (d, &x)) in o.iter_mut().zip(&v[i * CHUNK..]).enumerate() {
                 let r = random16(stream, (i * CHUNK + j) as u64);

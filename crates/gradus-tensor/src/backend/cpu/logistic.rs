@@ -183,6 +183,7 @@ fn run<T: LogisticMath>(
 ) -> (f64, Option<Gradients<T>>) {
     let tasks = y.len().div_ceil(TASK);
     let mut parts: Vec<(f64, Vec<T>, T)> = vec![(0.0, Vec::new(), T::zero()); tasks];
+    crate::threads::warm();
     parts.par_iter_mut().enumerate().for_each(|(t, out)| {
         let rows = t * TASK..y.len().min((t + 1) * TASK);
         with_widest_simd(Task {

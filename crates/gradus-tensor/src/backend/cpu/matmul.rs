@@ -44,6 +44,7 @@ pub(crate) fn matmul(a: &CpuStorage, la: &Layout, (b, lb): (&CpuStorage, &Layout
         let spare = &mut out.spare_capacity_mut()[..len];
         let one = |(i, o)| gemm_uninit((m, n, k), (sa, view(true, i)), (sb, view(false, i)), o);
         if count > 1 && m * n * k < SMALL_GEMM && m * n > 0 {
+            crate::threads::warm();
             spare.par_chunks_mut(m * n).enumerate().for_each(one);
         } else if m * n > 0 {
             spare.chunks_mut(m * n).enumerate().for_each(one);

@@ -319,6 +319,7 @@ fn run<T: Element, const L: usize>(
     let taps = plan.tap_offsets();
     // not zeroed first: the kernel writes every output once
     let mut y = Vec::with_capacity(n * out_len);
+    crate::threads::warm();
     y.spare_capacity_mut()[..n * out_len]
         .par_chunks_mut(out_len)
         .enumerate()

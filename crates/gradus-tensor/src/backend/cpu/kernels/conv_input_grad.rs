@@ -173,6 +173,7 @@ fn run<T: Element, const L: usize>(
     }
     let (taps, stride) = (plan.tap_offsets(), plan.scatter_stride());
     let (ph, pw) = win.padding;
+    crate::threads::warm();
     dx.par_chunks_mut(image).enumerate().for_each_init(
         || {
             (

@@ -165,6 +165,7 @@ fn run<T: Element, const L: usize>(
         return vec![T::zero(); c_out * patch];
     }
     let taps = plan.tap_offsets();
+    crate::threads::warm();
     let partials: Vec<Vec<T>> = (0..n.div_ceil(BLOCK))
         .into_par_iter()
         .map(|blk| {

@@ -18,11 +18,13 @@ fn fill_new<T: Element>(
         if n < PARALLEL_THRESHOLD {
             fill(0, spare);
         } else if std::mem::size_of_val(spare) < stream::STREAM_BYTES {
+            crate::threads::warm();
             spare
                 .par_chunks_mut(CHUNK)
                 .enumerate()
                 .for_each(|(i, chunk)| fill(i * CHUNK, chunk));
         } else {
+            crate::threads::warm();
             spare
                 .par_chunks_mut(CHUNK)
                 .enumerate()
@@ -148,6 +150,7 @@ pub(crate) fn zip_strided<T: Element>(
     if numel < PARALLEL_THRESHOLD {
         fill_block(0, spare);
     } else {
+        crate::threads::warm();
         spare
             .par_chunks_mut(inner * rows_per_task)
             .enumerate()

@@ -294,7 +294,10 @@ unsafe fn run<T: faer::traits::ComplexField + Copy + num_traits::One>(
     };
     match row_panels * col_panels {
         1 => panel(0),
-        count => (0..count).into_par_iter().for_each(panel),
+        count => {
+            crate::threads::warm();
+            (0..count).into_par_iter().for_each(panel)
+        }
     }
 }
 

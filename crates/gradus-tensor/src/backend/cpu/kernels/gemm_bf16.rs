@@ -311,6 +311,7 @@ mod x86 {
             unsafe { block((m, n, k), (i0, j0), &pa, &pb, out.get()) }
         };
         if m * n * k >= PARALLEL_WORK && tasks.len() > 1 {
+            crate::threads::warm();
             tasks.par_iter().for_each(run);
         } else {
             tasks.iter().for_each(run);
@@ -597,6 +598,7 @@ mod widened {
             }
         };
         if m * n * k >= PARALLEL_WORK && tasks.len() > 1 {
+            crate::threads::warm();
             tasks.par_iter().for_each(run);
         } else {
             tasks.iter().for_each(run);

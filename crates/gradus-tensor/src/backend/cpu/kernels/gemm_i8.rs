@@ -125,6 +125,7 @@ pub fn gemm_u8i8_with(
     if m > 1 && m * n * k >= PARALLEL_WORK {
         use rayon::prelude::*;
         let per = m.div_ceil(rayon::current_num_threads() * 2).max(1);
+        crate::threads::warm();
         c[..m * n]
             .par_chunks_mut(per * n)
             .enumerate()

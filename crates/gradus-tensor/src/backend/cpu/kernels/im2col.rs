@@ -113,6 +113,7 @@ pub(crate) fn im2col<T: Element>(x: &[T], n: usize, win: &Window, pad: T) -> Vec
     if cols.is_empty() || plane == 0 {
         return cols;
     }
+    crate::threads::warm();
     cols.par_chunks_mut(kk * l)
         .enumerate()
         .for_each(|(nc, block)| {
@@ -135,6 +136,7 @@ pub(crate) fn col2im<T: Element>(cols: &[T], n: usize, win: &Window) -> Vec<T> {
     if x.is_empty() || l == 0 {
         return x;
     }
+    crate::threads::warm();
     x.par_chunks_mut(win.h * win.w)
         .enumerate()
         .for_each(|(nc, dst)| {

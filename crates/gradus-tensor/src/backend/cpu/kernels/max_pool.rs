@@ -25,6 +25,7 @@ pub(crate) fn max_pool2d<T: Element>(x: &[T], n: usize, win: &Window) -> (Vec<T>
         kernel: win.kernel,
         stride: win.stride,
     };
+    crate::threads::warm();
     values
         .par_chunks_mut(l)
         .zip(index.par_chunks_mut(l))

@@ -192,6 +192,7 @@ pub fn gemm(path: Int8Path, m: usize, a: &[u8], lda: usize, w: &PackedWeights, s
         row_blocks.div_ceil(row_tasks) * MR,
         panels.div_ceil(panel_tasks),
     );
+    crate::threads::warm();
     (0..row_tasks * panel_tasks).into_par_iter().for_each(|t| {
         let (i0, p0) = (t / panel_tasks * rows_per, t % panel_tasks * panels_per);
         if i0 < m && p0 < panels {

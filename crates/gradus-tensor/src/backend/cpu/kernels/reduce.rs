@@ -18,6 +18,7 @@ pub(crate) fn sum_rows<T: Element>(x: &[T], len: usize) -> Vec<T> {
         x.chunks(len).map(row_sum).collect()
     } else {
         let mut out = Vec::with_capacity(x.len() / len);
+        crate::threads::warm();
         x.par_chunks(len).map(row_sum).collect_into_vec(&mut out);
         out
     }
@@ -41,6 +42,7 @@ pub(crate) fn sum_cols<T: Element>(x: &[T], len: usize) -> Vec<T> {
         return add_rows(0..len);
     }
     let block = 512;
+    crate::threads::warm();
     let starts: Vec<usize> = (0..len).step_by(block).collect();
     starts
         .par_iter()
@@ -66,6 +68,7 @@ pub(crate) fn max_rows<T: Element>(x: &[T], len: usize) -> (Vec<T>, Vec<usize>) 
     let pairs: Vec<(T, usize)> = if x.len() < PARALLEL_THRESHOLD {
         x.chunks(len).map(row_max).collect()
     } else {
+        crate::threads::warm();
         x.par_chunks(len).map(row_max).collect()
     };
     pairs.into_iter().unzip()

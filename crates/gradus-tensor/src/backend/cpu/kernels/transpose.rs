@@ -42,6 +42,7 @@ pub(crate) fn transpose_into<T: Copy + Send + Sync + 'static>(
         band(src, (rows, cols), ld, dst);
         return;
     }
+    crate::threads::warm();
     dst.par_chunks_mut(BAND_ROWS * cols)
         .enumerate()
         .for_each(|(b, out)| {

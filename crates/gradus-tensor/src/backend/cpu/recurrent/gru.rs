@@ -66,6 +66,7 @@ fn run_forward<T: GateMath>(d: Dims, xw: &[T], w_hh_t: &[T], b_hh: &[T], h0: &[T
     let mut gates = zeros::<T>(d.batch * seq_g);
     let mut hw_n = zeros::<T>(d.batch * seq_h);
     let rows = d.block_rows();
+    crate::threads::warm();
     out.par_chunks_mut(rows * seq_h)
         .zip(gates.par_chunks_mut(rows * seq_g))
         .zip(hw_n.par_chunks_mut(rows * seq_h))
@@ -183,6 +184,7 @@ fn run_backward<T: GateMath>(
     let mut dxw = zeros::<T>(d.batch * seq_g);
     // what step t passes back to step t - 1, and finally to h0
     let mut dh = vec![T::zero(); d.batch * h];
+    crate::threads::warm();
     let shares: Vec<(Vec<T>, Vec<T>)> = dxw
         .par_chunks_mut(rows * seq_g)
         .zip(dh.par_chunks_mut(rows * h))

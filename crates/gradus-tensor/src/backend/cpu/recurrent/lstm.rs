@@ -69,6 +69,7 @@ fn run_forward<T: GateMath>(d: Dims, xw: &[T], w_hh_t: &[T], h0: &[T], c0: &[T])
     let mut tanh_c = zeros::<T>(d.batch * seq_h);
     let rows = d.block_rows();
     let (out_h, out_c) = out.split_at_mut(d.batch * seq_h);
+    crate::threads::warm();
     out_h
         .par_chunks_mut(rows * seq_h)
         .zip(out_c.par_chunks_mut(rows * seq_h))
@@ -204,6 +205,7 @@ fn run_backward<T: GateMath>(
     // what step t passes back to step t - 1, and finally to h0 and c0
     let mut dh = vec![T::zero(); d.batch * h];
     let mut dc = vec![T::zero(); d.batch * h];
+    crate::threads::warm();
     let shares: Vec<Vec<T>> = dz
         .par_chunks_mut(rows * seq_g)
         .zip(dh.par_chunks_mut(rows * h))

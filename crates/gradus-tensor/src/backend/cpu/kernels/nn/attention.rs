@@ -64,6 +64,7 @@ fn rows(cols: usize) -> MatView {
 fn per_head<R: Send>(d: &AttentionDims, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R> {
     let n = d.batch * d.heads;
     if n * d.seq * d.seq * d.head_dim >= PARALLEL_WORK {
+        crate::threads::warm();
         (0..n).into_par_iter().map(f).collect()
     } else {
         (0..n).map(f).collect()

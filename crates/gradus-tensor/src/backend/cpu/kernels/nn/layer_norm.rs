@@ -40,6 +40,7 @@ pub(super) fn forward<T: VecMath>(x: &[&[T]], n: usize, eps: f64, level: Level) 
         });
     };
     if x.len() >= PARALLEL_THRESHOLD {
+        crate::threads::warm();
         let blocks = y
             .par_chunks_mut(rb * n)
             .zip(mean.par_chunks_mut(rb))
@@ -79,6 +80,7 @@ pub(super) fn backward<T: VecMath>(x: &[&[T]], n: usize, level: Level) -> Vec<Ve
         (dw, db)
     };
     let partial: Vec<(Vec<T>, Vec<T>)> = if xs.len() >= PARALLEL_THRESHOLD {
+        crate::threads::warm();
         dx.par_chunks_mut(rb * n).enumerate().map(work).collect()
     } else {
         dx.chunks_mut(rb * n).enumerate().map(work).collect()

@@ -131,6 +131,7 @@ fn for_row_blocks<T: Send>(out: &mut [T], n: usize, f: impl Fn(usize, &mut [T]) 
     let n = n.max(1);
     let rows_per_block = (CHUNK / n).max(1);
     if out.len() >= PARALLEL_THRESHOLD {
+        crate::threads::warm();
         out.par_chunks_mut(rows_per_block * n)
             .enumerate()
             .for_each(|(i, c)| f(i * rows_per_block, c));
