@@ -5,9 +5,10 @@
 //! ([`grad_squares`], [`param_update_squares`]), one pass over each gradient, and over each
 //! parameter and its copy from before the step ([`snapshot`]); the trainer reads them on the host
 //! only at its sync points and turns them into norms with [`GradNorms::from_squares`] and
-//! [`layer_update_ratios`]. The sums are added in the fixed order of [`Tensor::sum_squares`] (16
-//! interleaved partial sums, not one running sum: that waited on every add and was most of the
-//! diagnostics' time), so the numbers depend on neither the CPU nor the thread count.
+//! [`layer_update_ratios`]. The sums are added in the fixed order of [`Tensor::sum_squares`] (32
+//! interleaved partial sums in fixed blocks that run in parallel, not one running sum: that
+//! waited on every add and was most of the diagnostics' time), so the numbers depend on neither
+//! the CPU nor the thread count.
 
 use gradus_nn::Param;
 use gradus_tensor::{autodiff::no_grad, DType, Result, Tensor};

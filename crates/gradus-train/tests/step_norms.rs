@@ -1,6 +1,6 @@
 //! The gradient norms a run reports for each step (to observers, as `steps.csv` gets them) equal
 //! the norms computed directly from that step's gradients on the host, one running sum in f64 per
-//! layer (within 1e-12: the trainer adds in 16 partial sums, a different rounding order), whatever
+//! layer (within 1e-12: the trainer adds in 32 partial sums, a different rounding order), whatever
 //! the interval of its host reads.
 
 use gradus_data::{BatchMode, Dataset, Targets};
@@ -55,7 +55,7 @@ fn close(got: f64, want: f64, what: &str) {
 #[test]
 fn every_reported_step_norm_is_the_norm_of_that_steps_gradients() {
     let mut rng = Rng::seed(11);
-    // 40x37 = 1480 weights: many rounds of the 16 partial sums, and a ragged tail
+    // 40x37 = 1480 weights: many rounds of the 32 partial sums, and a ragged tail
     let model = Sequential::new()
         .push(Linear::new(40, 37, true, &mut rng))
         .push(Activation::Tanh)

@@ -78,8 +78,9 @@ pub(crate) trait BackendStorage: Sized + Clone + std::fmt::Debug {
     fn reduce_max(&self, layout: &Layout, axis: usize) -> Result<(Self, Self)>;
 
     /// `sum(x^2)` over the whole view as one f64 value (a one-element f64 buffer), squares taken
-    /// and added in f64 in a fixed order (row-major elements into 16 interleaved partial sums, the
-    /// CPU kernels' `squares` order): one pass, no copy (gradient norms of big models).
+    /// and added in f64 in a fixed order (row-major elements in fixed blocks, each into 32
+    /// interleaved partial sums: the CPU kernels' `squares` order): one pass, no copy (gradient
+    /// norms of big models).
     fn sum_squares_f64(&self, layout: &Layout) -> Result<Self>;
 
     /// `sum((a - b)^2)` of this view and `other` (one shape and dtype) as one f64 value, each

@@ -182,8 +182,10 @@ impl Tensor {
     /// `sum(x^2)` of all elements as a 0-dimensional **f64** tensor, whatever the input's dtype:
     /// the squares are taken and added in f64 in one pass without a copy (as
     /// `torch.sum(x.double() ** 2)`, without materializing the cast). Gradient norms of big f32
-    /// models use it. The order is fixed: the elements in row-major order go round 16 partial sums,
-    /// which are then added pairwise, so the bits depend on neither the CPU nor the thread count.
+    /// models use it. The order is fixed by the element count: the elements in row-major order, in
+    /// blocks of 65,536 from 262,144 elements on (the blocks in parallel), go round 32 partial sums
+    /// added pairwise, and the blocks' sums are added in order, so the bits depend on neither the
+    /// CPU nor the thread count.
     ///
     /// # Errors
     /// Never for valid tensors; kept fallible like every op.
