@@ -19,6 +19,7 @@
 //! `GOMP_SPINCOUNT`): then the same loop waited 1.3-2 µs. After `SPIN` without a kernel the
 //! threads sleep as before, so an idle program costs no CPU.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -27,9 +28,12 @@ use std::time::{Duration, Instant};
 /// started, before they sleep.
 pub const SPIN: Duration = Duration::from_millis(5);
 
-/// Whether [`init_global_pool`] built the pool with the calling thread as worker 0 and others
-/// beside it (then [`warm`] keeps those others awake).
-static SPINNING: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    /// Whether this is the thread that [`init_global_pool`] made worker 0 of a pool with other
+    /// threads beside it, no more than the cores (then its [`warm`] keeps those others awake).
+    /// Kernels run elsewhere (a pool of the caller's own, another thread) leave the pool alone.
+    static POOL_MAIN: Cell<bool> = const { Cell::new(false) };
+}
 /// Whether the spinning task is queued or running on the pool's other threads.
 static ARMED: AtomicBool = AtomicBool::new(false);
 /// When the last parallel kernel started: nanoseconds since the first [`since_epoch`] call.
@@ -58,23 +62,21 @@ pub fn init_global_pool(threads: Option<usize>) -> Result<(), rayon::ThreadPoolB
     builder.build_global()?;
     // spinning threads would take cores from each other's work when there are more threads
     // than cores (as OpenMP throttles its spinning then)
-    SPINNING.store(
-        threads >= 2 && threads <= available_cores(),
-        Ordering::Relaxed,
-    );
+    POOL_MAIN.set(threads >= 2 && threads <= available_cores());
     Ok(())
 }
 
-/// Marks the start of a parallel kernel: with a pool from [`init_global_pool`] of two or more
-/// threads, its other threads look for work (rayon's `yield_now`) until [`SPIN`] has passed
-/// without a kernel, instead of sleeping between kernels. Costs a clock read when they are
-/// already awake; does nothing with any other pool.
+/// Marks the start of a parallel kernel: on the thread that [`init_global_pool`] made worker 0
+/// of a pool of two or more threads, the pool's other threads look for work (rayon's
+/// `yield_now`) until [`SPIN`] has passed without a kernel, instead of sleeping between
+/// kernels. Costs a clock read when they are already awake; does nothing on any other thread
+/// (a kernel inside a pool of the caller's own leaves both pools as rayon runs them).
 ///
 /// ```
 /// gradus_tensor::threads::warm(); // safe to call from anywhere, any time
 /// ```
 pub fn warm() {
-    if !SPINNING.load(Ordering::Relaxed) {
+    if !POOL_MAIN.get() {
         return;
     }
     LAST_KERNEL.store(since_epoch(), Ordering::Relaxed);
@@ -116,7 +118,14 @@ fn since_epoch() -> u64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
-/// Whether the pool's other threads are awake looking for work (armed by [`warm`]).
+/// Whether the pool's other threads are awake looking for work (armed by [`warm`], for at
+/// most [`SPIN`] after the last kernel).
+///
+/// ```
+/// // without a pool from `init_global_pool`, `warm` leaves rayon's threads alone
+/// gradus_tensor::threads::warm();
+/// assert!(!gradus_tensor::threads::spinning());
+/// ```
 pub fn spinning() -> bool {
     ARMED.load(Ordering::Acquire)
 }
