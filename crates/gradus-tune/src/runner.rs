@@ -110,6 +110,14 @@ fn log_tail(log: &Path) -> String {
     lines[lines.len().saturating_sub(3)..].join(" | ")
 }
 
+/// The threads each trial computes on when `parallel` trials share `cores` cores: an equal
+/// share, at least one (as `mpirun`'s ranks get, see `gradus_tensor::threads`), so that trials
+/// do not oversubscribe the cores; `None` (the trial's own default) when the user set
+/// `RAYON_NUM_THREADS` (`set`), which every trial then inherits.
+fn trial_threads(cores: usize, parallel: usize, set: bool) -> Option<usize> {
+    (!set).then(|| (cores / parallel.max(1)).max(1))
+}
+
 fn start(study: &Study, base: &toml::Table, opts: &RunnerOptions, n: usize) -> Result<Running> {
     let (cfg, run_dir, log) = trial_paths(&opts.dir, n);
     let t = trial_config(base, &study.spec().space, &study.trials()[n].params)?;
@@ -128,6 +136,11 @@ fn start(study: &Study, base: &toml::Table, opts: &RunnerOptions, n: usize) -> R
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let set = std::env::var_os("RAYON_NUM_THREADS").is_some();
+    if let Some(threads) = trial_threads(cores, opts.parallel, set) {
+        cmd.env("RAYON_NUM_THREADS", threads.to_string());
+    }
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
@@ -287,4 +300,20 @@ pub fn describe(study: &Study, n: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod thread_share_tests {
+    use super::trial_threads;
+
+    #[test]
+    fn parallel_trials_share_the_cores() {
+        assert_eq!(trial_threads(16, 1, false), Some(16));
+        assert_eq!(trial_threads(16, 4, false), Some(4));
+        assert_eq!(trial_threads(2, 2, false), Some(1));
+        assert_eq!(trial_threads(2, 8, false), Some(1));
+        assert_eq!(trial_threads(16, 0, false), Some(16));
+        // the user's RAYON_NUM_THREADS stands
+        assert_eq!(trial_threads(16, 4, true), None);
+    }
 }
