@@ -41,9 +41,9 @@ static LAST_KERNEL: AtomicU64 = AtomicU64::new(0);
 
 /// Builds rayon's global pool with `threads` threads (`None`: `RAYON_NUM_THREADS`, else the
 /// machine's cores shared among the MPI processes started on it), the calling thread one of
-/// them when there are two or more (rayon's `ThreadPoolBuilder::use_current_thread`; with one, a pool thread of
-/// its own still serves parallel loops started from other threads). Call it once, from the
-/// main thread, before anything else uses rayon.
+/// them when there are two or more (rayon's `ThreadPoolBuilder::use_current_thread`; with one,
+/// a pool thread of its own still serves parallel loops started from other threads). Call it
+/// once, from the main thread, before anything else uses rayon.
 ///
 /// # Errors
 /// When the global pool was already built (by an earlier call, or by a parallel kernel that

@@ -14,6 +14,7 @@
 use super::{with_widest_simd, SimdKernel, PARALLEL_THRESHOLD};
 use crate::Element;
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// Independent partial sums: four AVX-512 registers, eight AVX2 ones, sixteen SSE ones.
 pub(crate) const LANES: usize = 32;
@@ -115,21 +116,14 @@ impl<T: Element> SimdKernel for DiffSquares<'_, T> {
 
 /// `Σ x²`, squares taken and added in f64 in the order of the module doc.
 pub(crate) fn sum_squares<T: Element>(x: &[T]) -> f64 {
-    let block = |x: &[T]| {
+    over_blocks(x.len(), |r| {
         let mut out = 0.0;
-        with_widest_simd(Squares { x, out: &mut out });
+        with_widest_simd(Squares {
+            x: &x[r],
+            out: &mut out,
+        });
         out
-    };
-    if x.len() < PARALLEL_THRESHOLD {
-        return block(x);
-    }
-    crate::threads::warm();
-    in_order(x.par_chunks(BLOCK).map(block).collect())
-}
-
-/// The blocks' sums added in block order.
-fn in_order(sums: Vec<f64>) -> f64 {
-    sums.into_iter().fold(0.0, |acc, s| acc + s)
+    })
 }
 
 /// `Σ (a - b)²`, differences taken in f64, in the order of the module doc.
@@ -138,25 +132,29 @@ fn in_order(sums: Vec<f64>) -> f64 {
 /// When `a` and `b` differ in length.
 pub(crate) fn sum_squared_diff<T: Element>(a: &[T], b: &[T]) -> f64 {
     assert_eq!(a.len(), b.len(), "sum_squared_diff: lengths differ");
-    let block = |(a, b): (&[T], &[T])| {
+    over_blocks(a.len(), |r| {
         let mut out = 0.0;
         with_widest_simd(DiffSquares {
-            a,
-            b,
+            a: &a[r.clone()],
+            b: &b[r],
             out: &mut out,
         });
         out
-    };
-    if a.len() < PARALLEL_THRESHOLD {
-        return block((a, b));
+    })
+}
+
+/// `sum` of the blocks of `0..n` in the module doc's order: one block below
+/// [`PARALLEL_THRESHOLD`], else [`BLOCK`]-element blocks on the pool, added in block order.
+fn over_blocks(n: usize, sum: impl Fn(Range<usize>) -> f64 + Sync) -> f64 {
+    if n < PARALLEL_THRESHOLD {
+        return sum(0..n);
     }
     crate::threads::warm();
-    in_order(
-        a.par_chunks(BLOCK)
-            .zip(b.par_chunks(BLOCK))
-            .map(block)
-            .collect(),
-    )
+    let sums: Vec<f64> = (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|b| sum(b * BLOCK..n.min((b + 1) * BLOCK)))
+        .collect();
+    sums.into_iter().fold(0.0, |acc, s| acc + s)
 }
 
 #[cfg(test)]
