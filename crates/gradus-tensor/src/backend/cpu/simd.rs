@@ -3,7 +3,9 @@
 //! The build targets baseline x86-64, where loops auto-vectorize to 4-lane SSE. A loop wrapped in a
 //! [`SimdKernel`] and run through [`with_widest_simd`] is also compiled for AVX2 + FMA and for
 //! AVX-512, and runs the best level available at run time. Rust never contracts `a * b + c` into
-//! an FMA, so every level computes bit-identical results.
+//! an FMA, so every level computes bit-identical results. A loop that fuses its multiply-adds on
+//! purpose (an `FmaKernel`: `exp` and `Φ` in GELU and attention) computes the same bits on every
+//! CPU with FMA, and differs in the last bits on the baseline, where it does not fuse.
 
 /// A loop to compile once per instruction level. `run` must be `#[inline(always)]`, so that it
 /// (and what it inlines) is compiled inside each level's wrapper.
@@ -57,6 +59,45 @@ pub fn with_widest_simd(kernel: impl SimdKernel) {
         }
     }
     kernel.run()
+}
+
+/// A loop whose multiply-adds round once where the CPU has fused multiply-add instructions:
+/// `run::<true>` computes each `a * b + c` as `a.mul_add(b, c)` (one instruction on the AVX2 +
+/// FMA and AVX-512 levels), `run::<false>` as a product and a sum. Polynomials and range
+/// reductions (`exp`, `Φ`) take half the instructions fused.
+pub(crate) trait FmaKernel {
+    /// The loop, with `FMA` telling whether to fuse.
+    fn run<const FMA: bool>(self);
+}
+
+/// An [`FmaKernel`] run fused, as a [`SimdKernel`] for the FMA levels.
+struct Fused<K>(K);
+
+impl<K: FmaKernel> SimdKernel for Fused<K> {
+    #[inline(always)]
+    fn run(self) {
+        self.0.run::<true>()
+    }
+}
+
+/// Runs `kernel` as [`with_widest_simd`] does: fused on the AVX-512 and AVX2 + FMA levels, unfused
+/// on the baseline (where `mul_add` would be a library call). So every CPU with FMA computes the
+/// same bits, and a CPU without it differs in the last bits of what fused multiply-adds round.
+#[inline(always)]
+pub(crate) fn with_widest_simd_fma(kernel: impl FmaKernel) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            return unsafe { levels::avx512(Fused(kernel)) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+            return unsafe { levels::avx2(Fused(kernel)) };
+        }
+    }
+    kernel.run::<false>()
 }
 
 /// The instruction level [`with_widest_simd`] runs on this CPU. Kernels pick their register

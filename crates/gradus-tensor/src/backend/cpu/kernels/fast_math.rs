@@ -5,19 +5,29 @@
 //! level (libm's `expf` and `erff` are scalar calls: 38% of a GPT step's time before these). The
 //! f64 versions are the exact library functions: f64 is the reference path.
 
-use super::math::exp_clamped;
+use super::math::{exp_clamped_with, mad};
 use crate::Element;
 
-/// `e^x`, `Φ(x)` and `φ(x)` per element type.
+/// `e^x`, `Φ(x)` and `φ(x)` per element type. The `_with::<FMA>` forms fuse their
+/// multiply-adds when `FMA` (for loops run as an
+/// [`FmaKernel`](crate::backend::cpu::simd::FmaKernel)); the plain forms do not.
 pub(crate) trait VecMath: Element {
     /// `e^x`; exactly 0 below about -87.3 in f32 (where `e^x` leaves the normal range), so that a
     /// `-inf` score (a masked position) gives a zero weight.
-    fn exp_v(self) -> Self;
+    fn exp_with<const FMA: bool>(self) -> Self;
     /// The standard normal CDF `Φ(x) = erfc(-x / √2) / 2` (relative error about 1e-7 in f32).
-    fn normal_cdf(self) -> Self;
+    fn normal_cdf_with<const FMA: bool>(self) -> Self;
+    /// `self * a + b`, rounded once with `FMA` (`mul_add`), else twice.
+    fn mad<const FMA: bool>(self, a: Self, b: Self) -> Self;
     /// The standard normal density `φ(x) = e^(-x²/2) / √(2π)`.
-    fn normal_pdf(self) -> Self {
-        (self * self * Self::from_f64(-0.5)).exp_v() * Self::from_f64(FRAC_1_SQRT_2PI)
+    #[inline(always)]
+    fn normal_pdf_with<const FMA: bool>(self) -> Self {
+        (self * self * Self::from_f64(-0.5)).exp_with::<FMA>() * Self::from_f64(FRAC_1_SQRT_2PI)
+    }
+    /// [`exp_with`](Self::exp_with), unfused.
+    #[inline(always)]
+    fn exp_v(self) -> Self {
+        self.exp_with::<false>()
     }
 }
 
@@ -25,19 +35,27 @@ const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
 impl VecMath for f64 {
     #[inline(always)]
-    fn exp_v(self) -> f64 {
+    fn exp_with<const FMA: bool>(self) -> f64 {
         self.exp()
     }
     #[inline(always)]
-    fn normal_cdf(self) -> f64 {
+    fn normal_cdf_with<const FMA: bool>(self) -> f64 {
         0.5 * libm::erfc(-self * std::f64::consts::FRAC_1_SQRT_2)
+    }
+    #[inline(always)]
+    fn mad<const FMA: bool>(self, a: f64, b: f64) -> f64 {
+        if FMA {
+            self.mul_add(a, b)
+        } else {
+            self * a + b
+        }
     }
 }
 
 impl VecMath for f32 {
     #[inline(always)]
-    fn exp_v(self) -> f32 {
-        let e = exp_clamped(self);
+    fn exp_with<const FMA: bool>(self) -> f32 {
+        let e = exp_clamped_with::<FMA>(self);
         if self < -87.0 {
             0.0
         } else {
@@ -45,12 +63,16 @@ impl VecMath for f32 {
         }
     }
     #[inline(always)]
-    fn normal_cdf(self) -> f32 {
-        0.5 * erfc_f32(-self * std::f32::consts::FRAC_1_SQRT_2)
+    fn normal_cdf_with<const FMA: bool>(self) -> f32 {
+        0.5 * erfc_f32::<FMA>(-self * std::f32::consts::FRAC_1_SQRT_2)
     }
     #[inline(always)]
-    fn normal_pdf(self) -> f32 {
-        (self * self * -0.5).exp_v() * FRAC_1_SQRT_2PI as f32
+    fn mad<const FMA: bool>(self, a: f32, b: f32) -> f32 {
+        mad::<FMA>(self, a, b)
+    }
+    #[inline(always)]
+    fn normal_pdf_with<const FMA: bool>(self) -> f32 {
+        (self * self * -0.5).exp_with::<FMA>() * FRAC_1_SQRT_2PI as f32
     }
 }
 
@@ -58,20 +80,20 @@ impl VecMath for f32 {
 /// for every `z`): `t e^(-z² + P(t))` with `t = 1 / (1 + |z| / 2)`, reflected as `2 - erfc(|z|)`
 /// for negative `z`. Computing `Φ` from `erfc` keeps its relative error small in both tails.
 #[inline(always)]
-fn erfc_f32(z: f32) -> f32 {
+fn erfc_f32<const FMA: bool>(z: f32) -> f32 {
     let a = z.abs();
-    let t = 1.0 / (1.0 + 0.5 * a);
+    let t = 1.0 / mad::<FMA>(0.5, a, 1.0);
     let p = 0.170_872_77_f32;
-    let p = p * t - 0.822_152_23;
-    let p = p * t + 1.488_515_9;
-    let p = p * t - 1.135_204;
-    let p = p * t + 0.278_868_07;
-    let p = p * t - 0.186_288_06;
-    let p = p * t + 0.096_784_18;
-    let p = p * t + 0.374_091_96;
-    let p = p * t + 1.000_023_7;
-    let p = p * t - 1.265_512_2;
-    let r = t * (p - a * a).exp_v();
+    let p = mad::<FMA>(p, t, -0.822_152_23);
+    let p = mad::<FMA>(p, t, 1.488_515_9);
+    let p = mad::<FMA>(p, t, -1.135_204);
+    let p = mad::<FMA>(p, t, 0.278_868_07);
+    let p = mad::<FMA>(p, t, -0.186_288_06);
+    let p = mad::<FMA>(p, t, 0.096_784_18);
+    let p = mad::<FMA>(p, t, 0.374_091_96);
+    let p = mad::<FMA>(p, t, 1.000_023_7);
+    let p = mad::<FMA>(p, t, -1.265_512_2);
+    let r = t * mad::<FMA>(-a, a, p).exp_with::<FMA>();
     if z >= 0.0 {
         r
     } else {
@@ -221,39 +243,73 @@ mod tests {
         (0..=40_000).map(|i| -20.0 + i as f32 * 1e-3)
     }
 
+    /// `exp`, `Φ` and `φ` fused (`FMA`) and unfused.
+    fn both<R>(f: impl Fn(bool) -> R) -> [R; 2] {
+        [f(false), f(true)]
+    }
+
     #[test]
     fn exp_f32_is_within_2_ulp_and_underflows_to_zero() {
-        for x in (0..=20_000).map(|i| -87.0 + i as f32 * 8.7e-3) {
-            let (got, want) = (x.exp_v() as f64, (x as f64).exp());
-            assert!(
-                (got - want).abs() <= 2.5e-7 * want,
-                "exp({x}) = {got}, want {want}"
-            );
-        }
-        assert_eq!(f32::NEG_INFINITY.exp_v(), 0.0);
-        assert_eq!((-100f32).exp_v(), 0.0);
-        assert!(f32::NAN.exp_v().is_nan());
+        let exp = |x: f32, fma: bool| {
+            if fma {
+                x.exp_with::<true>()
+            } else {
+                x.exp_v()
+            }
+        };
+        both(|fma| {
+            for x in (0..=20_000).map(|i| -87.0 + i as f32 * 8.7e-3) {
+                let (got, want) = (exp(x, fma) as f64, (x as f64).exp());
+                assert!(
+                    (got - want).abs() <= 2.5e-7 * want,
+                    "exp({x}) = {got}, want {want} (fused: {fma})"
+                );
+            }
+            assert_eq!(exp(f32::NEG_INFINITY, fma), 0.0);
+            assert_eq!(exp(-100.0, fma), 0.0);
+            assert!(exp(f32::NAN, fma).is_nan());
+        });
     }
 
     /// Within 1e-6 relative, plus what rounding `x` and `x²` to f32 costs in `e^(-x²/2)` (about
     /// a relative `2 x² 2^-24`: 1.2e-5 at |x| = 10, where the value is below 1e-22), and 1e-37 absolute
-    /// (values below f32's normal range).
+    /// (values below f32's normal range); fused and unfused.
     #[test]
     fn normal_cdf_and_pdf_f32_match_f64() {
-        for x in grid() {
-            let tol = 1e-6 + (x as f64).powi(2) * 1.2e-7;
-            let (cdf, want) = (x.normal_cdf() as f64, (x as f64).normal_cdf());
-            assert!(
-                (cdf - want).abs() <= tol * want + 1e-37,
-                "Φ({x}) = {cdf}, want {want}"
-            );
-            let (pdf, want) = (x.normal_pdf() as f64, (x as f64).normal_pdf());
-            assert!(
-                (pdf - want).abs() <= tol * want + 1e-37,
-                "φ({x}) = {pdf}, want {want}"
-            );
-        }
-        assert!(f32::NAN.normal_cdf().is_nan());
+        let cdf_pdf = |x: f32, fma: bool| {
+            if fma {
+                (x.normal_cdf_with::<true>(), x.normal_pdf_with::<true>())
+            } else {
+                (x.normal_cdf_with::<false>(), x.normal_pdf_with::<false>())
+            }
+        };
+        both(|fma| {
+            for x in grid() {
+                let tol = 1e-6 + (x as f64).powi(2) * 1.2e-7;
+                let (cdf, pdf) = cdf_pdf(x, fma);
+                let want = (x as f64).normal_cdf_with::<false>();
+                assert!(
+                    (cdf as f64 - want).abs() <= tol * want + 1e-37,
+                    "Φ({x}) = {cdf}, want {want} (fused: {fma})"
+                );
+                let want = (x as f64).normal_pdf_with::<false>();
+                assert!(
+                    (pdf as f64 - want).abs() <= tol * want + 1e-37,
+                    "φ({x}) = {pdf}, want {want} (fused: {fma})"
+                );
+            }
+            assert!(cdf_pdf(f32::NAN, fma).0.is_nan());
+        });
+    }
+
+    /// The fused path really fuses: fused and unfused `Φ` differ in the last bits somewhere on
+    /// the grid (both within the tolerance of `normal_cdf_and_pdf_f32_match_f64`).
+    #[test]
+    fn fused_and_unfused_cdf_differ_in_the_last_bits() {
+        let differ = grid()
+            .filter(|x| x.normal_cdf_with::<true>() != x.normal_cdf_with::<false>())
+            .count();
+        assert!(differ > 0);
     }
 
     #[test]

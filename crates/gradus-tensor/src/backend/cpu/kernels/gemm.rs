@@ -77,7 +77,34 @@ pub(crate) fn gemm_uninit<T: Element>(
         (b, vb),
         (out, row_major(dims.1)),
         Accum::Replace,
+        None,
     );
+}
+
+/// A new row-major `m x n` matrix `bias + a[m x k] @ b[k x n]`, `bias` (`n` long) added to every
+/// row, as BLAS `addmm` and `torch.nn.functional.linear`: each output panel starts as rows of
+/// its part of the bias, written on the thread that then accumulates the panel's product onto
+/// them (while the panel is in cache; no pass over the whole output on one thread first).
+pub(crate) fn gemm_bias_new<T: Element>(
+    dims: (usize, usize, usize),
+    a: (&[T], MatView),
+    b: (&[T], MatView),
+    bias: &[T],
+) -> Vec<T> {
+    assert_eq!(bias.len(), dims.1, "gemm bias length");
+    // SAFETY: `write` with a bias writes every element of the `m x n` output.
+    unsafe {
+        filled(dims.0 * dims.1, |out| {
+            write(
+                dims,
+                a,
+                b,
+                (out, row_major(dims.1)),
+                Accum::Replace,
+                Some(bias),
+            )
+        })
+    }
 }
 
 /// A new row-major `m x n` matrix `a[m x k] @ b[k x n]`, written once by the product.
@@ -162,18 +189,20 @@ pub(crate) fn gemm_into<T: Element>(
     } else {
         Accum::Replace
     };
-    write(dims, a, b, (out, vo), accum);
+    write(dims, a, b, (out, vo), accum, None);
 }
 
-/// The product behind [`gemm_into`] and [`gemm_uninit`]: with `Accum::Replace` every element of
-/// the output view is written and none is read, so it may be uninitialized; with `Accum::Add` it
-/// must be initialized.
+/// The product behind [`gemm_into`], [`gemm_uninit`] and [`gemm_bias_new`]: with `Accum::Replace`
+/// every element of the output view is written and none is read, so it may be uninitialized; with
+/// `Accum::Add` it must be initialized. With a `bias` (`n` long, `Accum::Replace`), each output
+/// row starts as the bias and the product is accumulated onto it.
 fn write<T: Element>(
     (m, n, k): (usize, usize, usize),
     (a, va): (&[T], MatView),
     (b, vb): (&[T], MatView),
     (out, vo): (&mut [MaybeUninit<T>], MatView),
     accum: Accum,
+    bias: Option<&[T]>,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -185,7 +214,8 @@ fn write<T: Element>(
         if accum == Accum::Replace {
             for i in 0..m {
                 for j in 0..n {
-                    out[vo.offset + i * vo.rs + j * vo.cs].write(T::zero());
+                    let start = bias.map_or(T::zero(), |b| b[j]);
+                    out[vo.offset + i * vo.rs + j * vo.cs].write(start);
                 }
             }
         }
@@ -215,6 +245,7 @@ fn write<T: Element>(
                 (b.as_ptr().cast(), vb),
                 (out.as_mut_ptr().cast(), vo),
                 accum,
+                bias.map(|b| b.as_ptr().cast()),
             ),
             DType::F64 => run::<f64>(
                 (m, n, k),
@@ -222,6 +253,7 @@ fn write<T: Element>(
                 (b.as_ptr().cast(), vb),
                 (out.as_mut_ptr().cast(), vo),
                 accum,
+                bias.map(|b| b.as_ptr().cast()),
             ),
             d => unreachable!("{d:?} reaches the GEMM widened to f32"),
         }
@@ -235,12 +267,13 @@ fn row_major_copy<T: Element>(a: &[T], (rows, cols): (usize, usize), ld: usize) 
     unsafe { filled(rows * cols, |out| transpose_into(a, (rows, cols), ld, out)) }
 }
 
-/// Raw operand and output pointers shared by the panels of one product.
+/// Raw operand, output and bias pointers shared by the panels of one product.
 #[derive(Clone, Copy)]
 struct Ptrs<T> {
     a: *const T,
     b: *const T,
     out: *mut T,
+    bias: Option<*const T>,
 }
 
 // SAFETY: the panels of one product write disjoint elements of the output and only read the
@@ -250,17 +283,18 @@ unsafe impl<T> Sync for Ptrs<T> {}
 
 /// # Safety
 /// The views must lie inside their buffers, the output view must not overlap the operands, and
-/// its elements must be distinct.
+/// its elements must be distinct; a `bias` holds `n` elements.
 unsafe fn run<T: faer::traits::ComplexField + Copy + num_traits::One>(
     (m, n, k): (usize, usize, usize),
     (a, va): (*const T, MatView),
     (b, vb): (*const T, MatView),
     (out, vo): (*mut T, MatView),
     accum: Accum,
+    bias: Option<*const T>,
 ) {
     let (rows, cols) = panels((m, n, k));
     let (row_panels, col_panels) = (m.div_ceil(rows), n.div_ceil(cols));
-    let p = Ptrs { a, b, out };
+    let p = Ptrs { a, b, out, bias };
     let panel = move |i: usize| {
         let (r0, c0) = ((i / col_panels) * rows, (i % col_panels) * cols);
         let (pm, pn) = (rows.min(m - r0), cols.min(n - c0));
@@ -282,13 +316,19 @@ unsafe fn run<T: faer::traits::ComplexField + Copy + num_traits::One>(
                 vb.rs as isize,
                 vb.cs as isize,
             );
-            let dst = MatMut::from_raw_parts_mut(
-                p.out.add(vo.offset + r0 * vo.rs + c0 * vo.cs),
-                pm,
-                pn,
-                vo.rs as isize,
-                vo.cs as isize,
-            );
+            let corner = p.out.add(vo.offset + r0 * vo.rs + c0 * vo.cs);
+            let accum = match p.bias {
+                Some(bias) => {
+                    for i in 0..pm {
+                        for j in 0..pn {
+                            *corner.add(i * vo.rs + j * vo.cs) = *bias.add(c0 + j);
+                        }
+                    }
+                    Accum::Add
+                }
+                None => accum,
+            };
+            let dst = MatMut::from_raw_parts_mut(corner, pm, pn, vo.rs as isize, vo.cs as isize);
             faer::linalg::matmul::matmul(dst, accum, lhs, rhs, T::one(), Par::Seq);
         }
     };
@@ -356,6 +396,46 @@ mod tests {
         );
         let empty: Vec<f64> = gemm_new((3, 4, 0), (&[], row_major(0)), (&[], row_major(4)));
         assert_eq!(empty, vec![0.0; 12]);
+    }
+
+    #[test]
+    fn bias_products_equal_bias_rows_then_accumulation_to_the_bit() {
+        // (300 x 200) @ (200 x 300), `b` transposed: 2 x 2 panels, each starting from its part
+        // of the bias; the bits of filling every row with the bias and accumulating the product
+        // onto it; an empty inner axis gives the bias rows
+        let (m, n, k) = (300, 300, 200);
+        assert_eq!(panels((m, n, k)), (256, 256));
+        let a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7) % 13) as f32 * 0.3 - 1.7)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 5) % 11) as f32 * 0.2 - 0.9)
+            .collect();
+        let bias: Vec<f32> = (0..n).map(|j| j as f32 * 0.01 - 1.0).collect();
+        let (va, vb) = (
+            row_major(k),
+            MatView {
+                offset: 0,
+                rs: 1,
+                cs: k,
+            },
+        );
+        let mut want: Vec<f32> = (0..m).flat_map(|_| bias.iter().copied()).collect();
+        gemm_into(
+            (m, n, k),
+            (&a, va),
+            (&b, vb),
+            (&mut want, row_major(n)),
+            true,
+        );
+        assert_eq!(gemm_bias_new((m, n, k), (&a, va), (&b, vb), &bias), want);
+        let empty = gemm_bias_new(
+            (2, 3, 0),
+            (&[], row_major(0)),
+            (&[], row_major(3)),
+            &[1.0, 2.0, 3.0],
+        );
+        assert_eq!(empty, vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
     }
 
     #[test]

@@ -37,23 +37,41 @@ impl GateMath for f32 {
 /// which saturate long before.
 #[inline(always)]
 pub(crate) fn exp_clamped(x: f32) -> f32 {
+    exp_clamped_with::<false>(x)
+}
+
+/// `a * b + c`, rounded once (`mul_add`) with `FMA`, else twice.
+#[inline(always)]
+pub(crate) fn mad<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// [`exp_clamped`] with its multiply-adds fused when `FMA` (see
+/// [`FmaKernel`](crate::backend::cpu::simd::FmaKernel)); unfused, the same bits as
+/// [`exp_clamped`].
+#[inline(always)]
+pub(crate) fn exp_clamped_with<const FMA: bool>(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
     // adding 1.5 * 2^23 rounds to the nearest integer in the low mantissa bits
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 87.0);
-    let shifted = x * LOG2E + ROUND;
+    let shifted = mad::<FMA>(x, LOG2E, ROUND);
     let n = shifted - ROUND;
     // x = n ln2 + r, |r| <= ln2 / 2, with ln2 split in two for an exact product
-    let r = x - n * LN2_HI - n * LN2_LO;
+    let r = mad::<FMA>(-n, LN2_LO, mad::<FMA>(-n, LN2_HI, x));
     let p = 1.987_569_2e-4;
-    let p = p * r + 1.398_199_9e-3;
-    let p = p * r + 8.333_452e-3;
-    let p = p * r + 4.166_579_6e-2;
-    let p = p * r + 0.166_666_65;
-    let p = p * r + 0.5;
-    let e_r = p * r * r + r + 1.0;
+    let p = mad::<FMA>(p, r, 1.398_199_9e-3);
+    let p = mad::<FMA>(p, r, 8.333_452e-3);
+    let p = mad::<FMA>(p, r, 4.166_579_6e-2);
+    let p = mad::<FMA>(p, r, 0.166_666_65);
+    let p = mad::<FMA>(p, r, 0.5);
+    let e_r = mad::<FMA>(p * r, r, r) + 1.0;
     // 2^n from the integer in the low bits of `shifted`: n + 127 in the exponent field
     let n_int = shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i32;
     let two_n = f32::from_bits(((n_int + 127) as u32) << 23);

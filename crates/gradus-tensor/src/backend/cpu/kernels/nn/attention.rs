@@ -6,9 +6,9 @@
 //! `ds k`, `ds^T q`) are `faer` GEMMs on strided views of the packed buffers, so no head is
 //! gathered or transposed in memory; only the head's `[seq, seq]` scores are its own.
 
-use super::{Level, SimdKernel, VecMath};
+use super::{FmaKernel, Level, VecMath};
 use crate::backend::cpu::kernels::fast_math::{dot, max, sum};
-use crate::backend::cpu::kernels::gemm::{gemm_into, MatView};
+use crate::backend::cpu::kernels::gemm::{gemm_new, MatView};
 use crate::ops::nn::AttentionDims;
 use rayon::prelude::*;
 
@@ -89,11 +89,8 @@ fn scatter<T: Copy>(
 
 /// The raw scores `q k^T` of one head, `[seq, seq]` row-major (unscaled, unmasked).
 fn raw_scores<T: VecMath>(qkv: &[T], v: &HeadViews, d: &AttentionDims) -> Vec<T> {
-    let mut s = vec![T::zero(); d.seq * d.seq];
     let [q, k, _] = v.parts;
-    let dims = (d.seq, d.seq, d.head_dim);
-    gemm_into(dims, (qkv, q), (qkv, t(k)), (&mut s, rows(d.seq)), false);
-    s
+    gemm_new((d.seq, d.seq, d.head_dim), (qkv, q), (qkv, t(k)))
 }
 
 /// Input `qkv`; outputs the heads' outputs merged, `[batch, seq, E]`, and the log-sum-exp of every
@@ -104,15 +101,12 @@ pub(super) fn forward<T: VecMath>(qkv: &[T], d: AttentionDims, level: Level) -> 
         let views = HeadViews::new(&d, bh);
         let mut p = raw_scores(qkv, &views, &d);
         let mut lse = vec![T::zero(); seq];
-        level.run(Softmax {
+        level.run_fma(Softmax {
             s: &mut p,
             lse: &mut lse,
             d,
         });
-        let mut out = vec![T::zero(); seq * hd];
-        let dims = (seq, hd, seq);
-        let value = (qkv, views.parts[2]);
-        gemm_into(dims, (&p, rows(seq)), value, (&mut out, rows(hd)), false);
+        let out = gemm_new((seq, hd, seq), (&p, rows(seq)), (qkv, views.parts[2]));
         (out, lse)
     });
     let mut out = vec![T::zero(); d.batch * seq * d.heads * hd];
@@ -136,15 +130,8 @@ pub(super) fn backward<T: VecMath>(x: &[&[T]], d: AttentionDims, level: Level) -
         // p_ij = e^(s_ij - lse_i): the forward's softmax, recomputed
         let mut p = raw_scores(qkv, &views, &d);
         // dp = g v^T
-        let mut ds = vec![T::zero(); seq * seq];
-        gemm_into(
-            (seq, seq, hd),
-            go,
-            (v.0, t(v.1)),
-            (&mut ds, rows(seq)),
-            false,
-        );
-        level.run(ScoreGrad {
+        let mut ds = gemm_new((seq, seq, hd), go, (v.0, t(v.1)));
+        level.run_fma(ScoreGrad {
             p: &mut p,
             ds: &mut ds,
             lse: &lse[bh * seq..(bh + 1) * seq],
@@ -153,14 +140,13 @@ pub(super) fn backward<T: VecMath>(x: &[&[T]], d: AttentionDims, level: Level) -
             merged: views.merged,
             d,
         });
-        let mut grads = [0, 1, 2].map(|_| vec![T::zero(); seq * hd]);
-        let [dq, dk, dv] = &mut grads;
         let dims = (seq, hd, seq);
         // dq = ds k, dk = ds^T q, dv = p^T g
-        gemm_into(dims, (&ds, rows(seq)), k, (dq, rows(hd)), false);
-        gemm_into(dims, (&ds, t(rows(seq))), q, (dk, rows(hd)), false);
-        gemm_into(dims, (&p, t(rows(seq))), go, (dv, rows(hd)), false);
-        grads
+        [
+            gemm_new(dims, (&ds, rows(seq)), k),
+            gemm_new(dims, (&ds, t(rows(seq))), q),
+            gemm_new(dims, (&p, t(rows(seq))), go),
+        ]
     });
     let mut dqkv = vec![T::zero(); qkv.len()];
     for (bh, grads) in heads.iter().enumerate() {
@@ -189,15 +175,16 @@ struct Softmax<'a, T> {
     d: AttentionDims,
 }
 
-impl<T: VecMath> SimdKernel for Softmax<'_, T> {
+impl<T: VecMath> FmaKernel for Softmax<'_, T> {
     #[inline(always)]
-    fn run(self) {
+    fn run<const FMA: bool>(self) {
         let scale = T::from_f64(self.d.scale());
         for (i, row) in self.s.chunks_exact_mut(self.d.seq).enumerate() {
             let (live, masked) = row.split_at_mut(keys(&self.d, i));
             live.iter_mut().for_each(|s| *s = *s * scale);
             let m = max(live);
-            live.iter_mut().for_each(|s| *s = (*s - m).exp_v());
+            live.iter_mut()
+                .for_each(|s| *s = (*s - m).exp_with::<FMA>());
             let l = sum(live);
             let inv = T::one() / l;
             live.iter_mut().for_each(|p| *p = *p * inv);
@@ -219,9 +206,9 @@ struct ScoreGrad<'a, T> {
     d: AttentionDims,
 }
 
-impl<T: VecMath> SimdKernel for ScoreGrad<'_, T> {
+impl<T: VecMath> FmaKernel for ScoreGrad<'_, T> {
     #[inline(always)]
-    fn run(self) {
+    fn run<const FMA: bool>(self) {
         let (seq, hd) = (self.d.seq, self.d.head_dim);
         let scale = T::from_f64(self.d.scale());
         let rows = self
@@ -236,7 +223,7 @@ impl<T: VecMath> SimdKernel for ScoreGrad<'_, T> {
             let (p_live, p_masked) = p.split_at_mut(len);
             let (ds_live, ds_masked) = ds.split_at_mut(len);
             for (p, ds) in p_live.iter_mut().zip(ds_live.iter_mut()) {
-                *p = (*p * scale - lse).exp_v();
+                *p = p.mad::<FMA>(scale, -lse).exp_with::<FMA>();
                 *ds = *p * (*ds - di) * scale;
             }
             p_masked.fill(T::zero());

@@ -5,9 +5,11 @@
 //! transposed in memory; the results do not depend on the thread count (`gemm_into`'s panels
 //! depend on the shape alone and `db` sums the rows in order).
 
-use crate::backend::cpu::kernels::gemm::{gemm_into, gemm_new, MatView};
+use crate::backend::cpu::kernels::gemm::{gemm_bias_new, gemm_new, MatView};
+use crate::backend::cpu::kernels::PARALLEL_THRESHOLD;
 use crate::ops::nn::LinearDims;
 use crate::Element;
+use rayon::prelude::*;
 
 /// A view of a row-major matrix with `cols` columns.
 fn row_major(cols: usize) -> MatView {
@@ -35,12 +37,7 @@ pub(super) fn forward<T: Element>(x: &[&[T]], d: LinearDims) -> Vec<T> {
     if !d.bias {
         return gemm_new((rows, out, inp), xs, wt);
     }
-    let mut y = Vec::with_capacity(rows * out);
-    for _ in 0..rows {
-        y.extend_from_slice(x[2]);
-    }
-    gemm_into((rows, out, inp), xs, wt, (&mut y, row_major(out)), true);
-    y
+    gemm_bias_new((rows, out, inp), xs, wt, x[2])
 }
 
 /// Inputs `g [rows, out]`, `x [rows, in]`, `weight [out, in]`; outputs `dx [rows, in]` (empty
@@ -60,12 +57,60 @@ pub(super) fn backward<T: Element>(x: &[&[T]], d: LinearDims, want: [bool; 3]) -
     }
     let mut db = Vec::new();
     if want[2] {
-        db = vec![T::zero(); out];
-        for row in g.chunks_exact(out.max(1)) {
-            for (s, &v) in db.iter_mut().zip(row) {
+        db = column_sums(g, out);
+    }
+    vec![dx, dw, db]
+}
+
+/// Columns per task of [`column_sums`]: four cache lines of f32 per row.
+const SUM_COLS: usize = 64;
+
+/// The sums of the columns of a row-major matrix with `cols` columns, each over the rows in
+/// order (so the bits do not depend on the thread count); blocks of [`SUM_COLS`] columns run in
+/// parallel when the matrix is big.
+fn column_sums<T: Element>(g: &[T], cols: usize) -> Vec<T> {
+    let mut sums = vec![T::zero(); cols];
+    let block = |(b, sums): (usize, &mut [T])| {
+        let (start, len) = (b * SUM_COLS, sums.len());
+        for row in g.chunks_exact(cols) {
+            for (s, &v) in sums.iter_mut().zip(&row[start..start + len]) {
                 *s = *s + v;
             }
         }
+    };
+    if cols == 0 {
+        return sums;
     }
-    vec![dx, dw, db]
+    if g.len() >= PARALLEL_THRESHOLD && cols > SUM_COLS {
+        crate::threads::warm();
+        sums.par_chunks_mut(SUM_COLS).enumerate().for_each(block);
+    } else {
+        sums.chunks_mut(SUM_COLS).enumerate().for_each(block);
+    }
+    sums
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{column_sums, PARALLEL_THRESHOLD, SUM_COLS};
+
+    /// Column sums over the rows in order, to the bit, whether the column blocks run in parallel
+    /// (a partial last block) or not.
+    #[test]
+    fn column_sums_add_the_rows_in_order() {
+        for (rows, cols) in [(2100, 130), (7, 130), (3, 5), (0, 4)] {
+            let g: Vec<f32> = (0..rows * cols)
+                .map(|i| ((i * 7919) % 1009) as f32 * 1e-3 - 0.5)
+                .collect();
+            let mut want = vec![0.0f32; cols];
+            for row in g.chunks_exact(cols) {
+                for (s, &v) in want.iter_mut().zip(row) {
+                    *s += v;
+                }
+            }
+            assert_eq!(column_sums(&g, cols), want, "{rows} x {cols}");
+        }
+        assert!(2100 * 130 >= PARALLEL_THRESHOLD && 130 > 2 * SUM_COLS);
+        assert_eq!(column_sums::<f32>(&[], 0), Vec::<f32>::new());
+    }
 }

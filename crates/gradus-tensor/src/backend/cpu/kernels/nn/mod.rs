@@ -3,8 +3,10 @@
 //! multi-head scaled dot-product attention (and the linear layer's GEMM with its bias, which runs
 //! on `faer`). Each runs in one pass over rows that sit in cache, compiled for the widest SIMD
 //! level of the CPU ([`with_widest_simd`]), with the `exp` and `Φ` of [`super::fast_math`].
-//! Results do not depend on the SIMD level or the thread count: reductions run in a fixed lane
-//! order and row blocks are fixed.
+//! Results do not depend on the thread count, and are the same on every CPU with fused
+//! multiply-add (AVX2 + FMA or AVX-512): reductions run in a fixed lane order and row blocks are
+//! fixed. GELU and attention's `exp` fuse their multiply-adds there (half the instructions);
+//! on an x86-64 CPU without FMA they round twice and differ in the last bits.
 
 mod attention;
 mod cross_entropy;
@@ -15,6 +17,7 @@ mod softmax;
 
 use super::fast_math::VecMath;
 use super::{with_widest_simd, SimdKernel, CHUNK, PARALLEL_THRESHOLD};
+use crate::backend::cpu::simd::{widest_level, with_widest_simd_fma, FmaKernel};
 use crate::backend::cpu::CpuStorage;
 use crate::backend::BackendStorage;
 use crate::dtype::with_dtype;
@@ -121,6 +124,20 @@ impl Level {
             with_widest_simd(kernel)
         } else {
             kernel.run()
+        }
+    }
+
+    /// Runs an [`FmaKernel`]: fused where the CPU has FMA ([`with_widest_simd_fma`]); the
+    /// baseline build computes what the widest level does, fusing through `mul_add`'s library
+    /// call (exactly rounded, so the same bits) where that level fuses.
+    #[inline(always)]
+    fn run_fma(self, kernel: impl FmaKernel) {
+        if self.0 {
+            with_widest_simd_fma(kernel)
+        } else if widest_level().has_fma() {
+            kernel.run::<true>()
+        } else {
+            kernel.run::<false>()
         }
     }
 }
