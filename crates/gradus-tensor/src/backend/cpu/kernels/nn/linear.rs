@@ -6,7 +6,7 @@
 //! depend on the shape alone and `db` sums the rows in order).
 
 use crate::backend::cpu::kernels::gemm::{gemm_bias_new, gemm_new, MatView};
-use crate::backend::cpu::kernels::PARALLEL_THRESHOLD;
+use crate::backend::cpu::kernels::{with_widest_simd, SimdKernel, PARALLEL_THRESHOLD};
 use crate::ops::nn::LinearDims;
 use crate::Element;
 use rayon::prelude::*;
@@ -66,21 +66,21 @@ pub(super) fn backward<T: Element>(x: &[&[T]], d: LinearDims, want: [bool; 3]) -
 const SUM_COLS: usize = 64;
 
 /// The sums of the columns of a row-major matrix with `cols` columns, each over the rows in
-/// order (so the bits do not depend on the thread count); blocks of [`SUM_COLS`] columns run in
-/// parallel when the matrix is big.
+/// order (so the bits do not depend on the thread count or the SIMD level); blocks of
+/// [`SUM_COLS`] columns, each summed in registers, run in parallel when the matrix is big.
 fn column_sums<T: Element>(g: &[T], cols: usize) -> Vec<T> {
     let mut sums = vec![T::zero(); cols];
-    let block = |(b, sums): (usize, &mut [T])| {
-        let (start, len) = (b * SUM_COLS, sums.len());
-        for row in g.chunks_exact(cols) {
-            for (s, &v) in sums.iter_mut().zip(&row[start..start + len]) {
-                *s = *s + v;
-            }
-        }
-    };
     if cols == 0 {
         return sums;
     }
+    let block = |(b, sums): (usize, &mut [T])| {
+        with_widest_simd(ColumnSums {
+            g,
+            cols,
+            start: b * SUM_COLS,
+            sums,
+        })
+    };
     if g.len() >= PARALLEL_THRESHOLD && cols > SUM_COLS {
         crate::threads::warm();
         sums.par_chunks_mut(SUM_COLS).enumerate().for_each(block);
@@ -88,6 +88,38 @@ fn column_sums<T: Element>(g: &[T], cols: usize) -> Vec<T> {
         sums.chunks_mut(SUM_COLS).enumerate().for_each(block);
     }
     sums
+}
+
+/// `sums[j] = sum_rows g[row][start + j]` for the (at most [`SUM_COLS`]) columns of `sums`.
+struct ColumnSums<'a, T> {
+    g: &'a [T],
+    cols: usize,
+    start: usize,
+    sums: &'a mut [T],
+}
+
+impl<T: Element> SimdKernel for ColumnSums<'_, T> {
+    #[inline(always)]
+    fn run(self) {
+        let len = self.sums.len();
+        let mut acc = [T::zero(); SUM_COLS];
+        if len == SUM_COLS {
+            // a full block: a fixed width, so the accumulators stay in registers
+            for row in self.g.chunks_exact(self.cols) {
+                let row = &row[self.start..self.start + SUM_COLS];
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    *a = *a + v;
+                }
+            }
+        } else {
+            for row in self.g.chunks_exact(self.cols) {
+                for (a, &v) in acc.iter_mut().zip(&row[self.start..self.start + len]) {
+                    *a = *a + v;
+                }
+            }
+        }
+        self.sums.copy_from_slice(&acc[..len]);
+    }
 }
 
 #[cfg(test)]
@@ -110,7 +142,7 @@ mod tests {
             }
             assert_eq!(column_sums(&g, cols), want, "{rows} x {cols}");
         }
-        assert!(2100 * 130 >= PARALLEL_THRESHOLD && 130 > 2 * SUM_COLS);
+        const { assert!(2100 * 130 >= PARALLEL_THRESHOLD && 130 > 2 * SUM_COLS) };
         assert_eq!(column_sums::<f32>(&[], 0), Vec::<f32>::new());
     }
 }
