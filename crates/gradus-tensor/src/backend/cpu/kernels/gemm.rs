@@ -207,15 +207,66 @@ fn write<T: Element>(
     if m == 0 || n == 0 {
         return;
     }
-    let last =
-        |v: MatView, rows: usize, cols: usize| v.offset + (rows - 1) * v.rs + (cols - 1) * v.cs;
     assert!(last(vo, m, n) < out.len(), "gemm output view out of bounds");
+    // SAFETY: the assert keeps the output view inside `out`, which is borrowed mutably.
+    unsafe {
+        write_to_ptr(
+            (m, n, k),
+            (a, va),
+            (b, vb),
+            (out.as_mut_ptr(), vo),
+            accum,
+            bias,
+        )
+    }
+}
+
+/// The last element of a `rows x cols` view (both at least 1).
+fn last(v: MatView, rows: usize, cols: usize) -> usize {
+    v.offset + (rows - 1) * v.rs + (cols - 1) * v.cs
+}
+
+/// `out = a @ b` into the view `vo` of the buffer at `out`, whose elements are written and never
+/// read (they may be uninitialized), as [`gemm_into`]: for products that write disjoint views of
+/// one buffer from several threads (the heads of attention), where no thread may hold the whole
+/// buffer as a slice.
+///
+/// # Safety
+/// Every element of the `m x n` view `vo` of `out` is valid for writes, distinct, outside `a` and
+/// `b`, and neither read nor written by anything else during the call.
+pub(crate) unsafe fn gemm_to_ptr<T: Element>(
+    dims: (usize, usize, usize),
+    a: (&[T], MatView),
+    b: (&[T], MatView),
+    (out, vo): (*mut MaybeUninit<T>, MatView),
+) {
+    if dims.0 > 0 && dims.1 > 0 {
+        // SAFETY: the caller vouches for the output view.
+        unsafe { write_to_ptr(dims, a, b, (out, vo), Accum::Replace, None) }
+    }
+}
+
+/// [`write`] on an output given as a pointer and a view.
+///
+/// # Safety
+/// `m, n >= 1`; every element of the `m x n` view `vo` of `out` is valid for writes (and
+/// initialized with `Accum::Add`), distinct, outside `a` and `b`, and not accessed by anything
+/// else during the call.
+unsafe fn write_to_ptr<T: Element>(
+    (m, n, k): (usize, usize, usize),
+    (a, va): (&[T], MatView),
+    (b, vb): (&[T], MatView),
+    (out, vo): (*mut MaybeUninit<T>, MatView),
+    accum: Accum,
+    bias: Option<&[T]>,
+) {
     if k == 0 {
         if accum == Accum::Replace {
             for i in 0..m {
                 for j in 0..n {
                     let start = bias.map_or(T::zero(), |b| b[j]);
-                    out[vo.offset + i * vo.rs + j * vo.cs].write(start);
+                    // SAFETY: inside the output view, as the caller vouched.
+                    unsafe { (*out.add(vo.offset + i * vo.rs + j * vo.cs)).write(start) };
                 }
             }
         }
@@ -234,16 +285,16 @@ fn write<T: Element>(
     } else {
         (a, va)
     };
-    // SAFETY: the asserts above keep every element of the three views inside their buffers, and
-    // `out` is borrowed mutably so nothing else reads it. `T` is f32 or f64 as `T::DTYPE` says, so
-    // the pointer casts only rename the type.
+    // SAFETY: the assert above keeps the operand views inside their buffers; the caller vouched
+    // for the output view. `T` is f32 or f64 as `T::DTYPE` says, so the pointer casts only rename
+    // the type.
     unsafe {
         match T::DTYPE {
             DType::F32 => run::<f32>(
                 (m, n, k),
                 (a.as_ptr().cast(), va),
                 (b.as_ptr().cast(), vb),
-                (out.as_mut_ptr().cast(), vo),
+                (out.cast(), vo),
                 accum,
                 bias.map(|b| b.as_ptr().cast()),
             ),
@@ -251,7 +302,7 @@ fn write<T: Element>(
                 (m, n, k),
                 (a.as_ptr().cast(), va),
                 (b.as_ptr().cast(), vb),
-                (out.as_mut_ptr().cast(), vo),
+                (out.cast(), vo),
                 accum,
                 bias.map(|b| b.as_ptr().cast()),
             ),

@@ -8,9 +8,11 @@
 
 use super::{FmaKernel, Level, VecMath};
 use crate::backend::cpu::kernels::fast_math::{dot, max, sum};
-use crate::backend::cpu::kernels::gemm::{gemm_new, MatView};
+use crate::backend::cpu::kernels::filled;
+use crate::backend::cpu::kernels::gemm::{gemm_new, gemm_to_ptr, MatView};
 use crate::ops::nn::AttentionDims;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Heads times `seq^2 D` below which the heads run on one thread.
 const PARALLEL_WORK: usize = 1 << 16;
@@ -71,19 +73,19 @@ fn per_head<R: Send>(d: &AttentionDims, f: impl Fn(usize) -> R + Sync + Send) ->
     }
 }
 
-/// Writes one head's `[seq, D]` block into part `which` of a packed `[batch, seq, parts E]` buffer.
-fn scatter<T: Copy>(
-    dst: &mut [T],
-    block: &[T],
-    d: &AttentionDims,
-    bh: usize,
-    which: usize,
-    parts: usize,
-) {
-    let (b, h, e, hd) = (bh / d.heads, bh % d.heads, d.heads * d.head_dim, d.head_dim);
-    for t in 0..d.seq {
-        let at = (b * d.seq + t) * parts * e + which * e + h * hd;
-        dst[at..at + hd].copy_from_slice(&block[t * hd..(t + 1) * hd]);
+/// A buffer the heads write disjoint views of, shared across threads.
+#[derive(Clone, Copy)]
+struct Shared<T>(*mut MaybeUninit<T>);
+
+// SAFETY: each head writes only its own view of the buffer (see `forward` and `backward`), and
+// the buffer outlives the parallel loop.
+unsafe impl<T> Send for Shared<T> {}
+unsafe impl<T> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    /// The pointer (a method, so that closures capture the `Sync` wrapper, not its field).
+    fn ptr(self) -> *mut MaybeUninit<T> {
+        self.0
     }
 }
 
@@ -94,67 +96,71 @@ fn raw_scores<T: VecMath>(qkv: &[T], v: &HeadViews, d: &AttentionDims) -> Vec<T>
 }
 
 /// Input `qkv`; outputs the heads' outputs merged, `[batch, seq, E]`, and the log-sum-exp of every
-/// score row, `[batch, heads, seq]`.
+/// score row, `[batch, heads, seq]`. Each head writes its `[seq, D]` block of the output in place.
 pub(super) fn forward<T: VecMath>(qkv: &[T], d: AttentionDims, level: Level) -> Vec<Vec<T>> {
     let (seq, hd) = (d.seq, d.head_dim);
-    let heads = per_head(&d, |bh| {
-        let views = HeadViews::new(&d, bh);
-        let mut p = raw_scores(qkv, &views, &d);
-        let mut lse = vec![T::zero(); seq];
-        level.run_fma(Softmax {
-            s: &mut p,
-            lse: &mut lse,
-            d,
-        });
-        let out = gemm_new((seq, hd, seq), (&p, rows(seq)), (qkv, views.parts[2]));
-        (out, lse)
-    });
-    let mut out = vec![T::zero(); d.batch * seq * d.heads * hd];
     let mut lse = Vec::with_capacity(d.batch * d.heads * seq);
-    for (bh, (o, l)) in heads.iter().enumerate() {
-        scatter(&mut out, o, &d, bh, 0, 1);
-        lse.extend_from_slice(l);
-    }
+    // SAFETY: the heads' merged views tile the `[batch, seq, E]` output, so the products write
+    // every element; each head writes only its own view.
+    let out = unsafe {
+        filled(d.batch * seq * d.heads * hd, |out| {
+            let out = Shared(out.as_mut_ptr());
+            let heads = per_head(&d, |bh| {
+                let views = HeadViews::new(&d, bh);
+                let mut p = raw_scores(qkv, &views, &d);
+                let mut lse = vec![T::zero(); seq];
+                level.run_fma(Softmax {
+                    s: &mut p,
+                    lse: &mut lse,
+                    d,
+                });
+                let dims = (seq, hd, seq);
+                let value = (qkv, views.parts[2]);
+                gemm_to_ptr(dims, (&p, rows(seq)), value, (out.ptr(), views.merged));
+                lse
+            });
+            heads.iter().for_each(|l| lse.extend_from_slice(l));
+        })
+    };
     vec![out, lse]
 }
 
 /// Inputs `qkv`, the forward's `out` and `lse`, and `g`, the gradient of `out`; output the
-/// gradient of `qkv`.
+/// gradient of `qkv`, each head writing its query, key and value blocks in place.
 pub(super) fn backward<T: VecMath>(x: &[&[T]], d: AttentionDims, level: Level) -> Vec<T> {
     let (qkv, out, lse, g) = (x[0], x[1], x[2], x[3]);
     let (seq, hd) = (d.seq, d.head_dim);
-    let heads = per_head(&d, |bh| {
-        let views = HeadViews::new(&d, bh);
-        let [q, k, v] = views.parts.map(|p| (qkv, p));
-        let go = (g, views.merged);
-        // p_ij = e^(s_ij - lse_i): the forward's softmax, recomputed
-        let mut p = raw_scores(qkv, &views, &d);
-        // dp = g v^T
-        let mut ds = gemm_new((seq, seq, hd), go, (v.0, t(v.1)));
-        level.run_fma(ScoreGrad {
-            p: &mut p,
-            ds: &mut ds,
-            lse: &lse[bh * seq..(bh + 1) * seq],
-            out,
-            g,
-            merged: views.merged,
-            d,
-        });
-        let dims = (seq, hd, seq);
-        // dq = ds k, dk = ds^T q, dv = p^T g
-        [
-            gemm_new(dims, (&ds, rows(seq)), k),
-            gemm_new(dims, (&ds, t(rows(seq))), q),
-            gemm_new(dims, (&p, t(rows(seq))), go),
-        ]
-    });
-    let mut dqkv = vec![T::zero(); qkv.len()];
-    for (bh, grads) in heads.iter().enumerate() {
-        for (which, block) in grads.iter().enumerate() {
-            scatter(&mut dqkv, block, &d, bh, which, 3);
-        }
+    // SAFETY: the heads' query, key and value views tile the `[batch, seq, 3E]` gradient, so the
+    // products write every element; each head writes only its own views.
+    unsafe {
+        filled(qkv.len(), |dqkv| {
+            let dqkv = Shared(dqkv.as_mut_ptr());
+            per_head(&d, |bh| {
+                let views = HeadViews::new(&d, bh);
+                let [q, k, v] = views.parts.map(|p| (qkv, p));
+                let go = (g, views.merged);
+                // p_ij = e^(s_ij - lse_i): the forward's softmax, recomputed
+                let mut p = raw_scores(qkv, &views, &d);
+                // dp = g v^T
+                let mut ds = gemm_new((seq, seq, hd), go, (v.0, t(v.1)));
+                level.run_fma(ScoreGrad {
+                    p: &mut p,
+                    ds: &mut ds,
+                    lse: &lse[bh * seq..(bh + 1) * seq],
+                    out,
+                    g,
+                    merged: views.merged,
+                    d,
+                });
+                let dims = (seq, hd, seq);
+                let [dq, dk, dv] = views.parts.map(|view| (dqkv.ptr(), view));
+                // dq = ds k, dk = ds^T q, dv = p^T g
+                gemm_to_ptr(dims, (&ds, rows(seq)), k, dq);
+                gemm_to_ptr(dims, (&ds, t(rows(seq))), q, dk);
+                gemm_to_ptr(dims, (&p, t(rows(seq))), go, dv);
+            });
+        })
     }
-    dqkv
 }
 
 /// Keys row `i` attends to.
