@@ -4,10 +4,15 @@
 
 use super::{Level, SimdKernel, VecMath, CHUNK, PARALLEL_THRESHOLD};
 use crate::backend::cpu::kernels::fast_math::{axpy, dot, sum};
+use crate::backend::cpu::kernels::filled;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
-/// A numbered block of rows: its `y`, `mean` and `rstd`.
-type RowBlock<'a, T> = (usize, ((&'a mut [T], &'a mut [T]), &'a mut [T]));
+/// A numbered block of rows: its `y` (uninitialized), `mean` and `rstd`.
+type RowBlock<'a, T> = (
+    usize,
+    ((&'a mut [MaybeUninit<T>], &'a mut [T]), &'a mut [T]),
+);
 
 /// Rows per block: about `CHUNK` elements.
 fn rows_per_block(n: usize) -> usize {
@@ -19,11 +24,7 @@ pub(super) fn forward<T: VecMath>(x: &[&[T]], n: usize, eps: f64, level: Level) 
     let (w, b) = (x[1], x[2]);
     let x = x[0];
     let rows = x.len() / n.max(1);
-    let (mut y, mut mean, mut rstd) = (
-        vec![T::zero(); x.len()],
-        vec![T::zero(); rows],
-        vec![T::zero(); rows],
-    );
+    let (mut mean, mut rstd) = (vec![T::zero(); rows], vec![T::zero(); rows]);
     let rb = rows_per_block(n);
     let work = |(i, ((y, mean), rstd)): RowBlock<'_, T>| {
         let x = &x[i * rb * n..i * rb * n + y.len()];
@@ -39,20 +40,25 @@ pub(super) fn forward<T: VecMath>(x: &[&[T]], n: usize, eps: f64, level: Level) 
             eps,
         });
     };
-    if x.len() >= PARALLEL_THRESHOLD {
-        crate::threads::warm();
-        let blocks = y
-            .par_chunks_mut(rb * n)
-            .zip(mean.par_chunks_mut(rb))
-            .zip(rstd.par_chunks_mut(rb));
-        blocks.enumerate().for_each(work);
-    } else {
-        let blocks = y
-            .chunks_mut(rb * n)
-            .zip(mean.chunks_mut(rb))
-            .zip(rstd.chunks_mut(rb));
-        blocks.enumerate().for_each(work);
-    }
+    // SAFETY: the row blocks cover `y`, and the kernel writes every row of its block.
+    let y = unsafe {
+        filled(x.len(), |y| {
+            if x.len() >= PARALLEL_THRESHOLD {
+                crate::threads::warm();
+                let blocks = y
+                    .par_chunks_mut(rb * n)
+                    .zip(mean.par_chunks_mut(rb))
+                    .zip(rstd.par_chunks_mut(rb));
+                blocks.enumerate().for_each(work);
+            } else {
+                let blocks = y
+                    .chunks_mut(rb * n)
+                    .zip(mean.chunks_mut(rb))
+                    .zip(rstd.chunks_mut(rb));
+                blocks.enumerate().for_each(work);
+            }
+        })
+    };
     vec![y, mean, rstd]
 }
 
@@ -61,8 +67,7 @@ pub(super) fn forward<T: VecMath>(x: &[&[T]], n: usize, eps: f64, level: Level) 
 pub(super) fn backward<T: VecMath>(x: &[&[T]], n: usize, level: Level) -> Vec<Vec<T>> {
     let [g, xs, w, mean, rstd] = [x[0], x[1], x[2], x[3], x[4]];
     let rb = rows_per_block(n);
-    let mut dx = vec![T::zero(); xs.len()];
-    let work = |(i, dx): (usize, &mut [T])| {
+    let work = |(i, dx): (usize, &mut [MaybeUninit<T>])| {
         let (r0, r1) = (i * rb, i * rb + dx.len() / n);
         let (mut dw, mut db) = (vec![T::zero(); n], vec![T::zero(); n]);
         let span = r0 * n..r1 * n;
@@ -79,11 +84,17 @@ pub(super) fn backward<T: VecMath>(x: &[&[T]], n: usize, level: Level) -> Vec<Ve
         });
         (dw, db)
     };
-    let partial: Vec<(Vec<T>, Vec<T>)> = if xs.len() >= PARALLEL_THRESHOLD {
-        crate::threads::warm();
-        dx.par_chunks_mut(rb * n).enumerate().map(work).collect()
-    } else {
-        dx.chunks_mut(rb * n).enumerate().map(work).collect()
+    let mut partial: Vec<(Vec<T>, Vec<T>)> = Vec::new();
+    // SAFETY: the row blocks cover `dx`, and the kernel writes every row of its block.
+    let dx = unsafe {
+        filled(xs.len(), |dx| {
+            partial = if xs.len() >= PARALLEL_THRESHOLD {
+                crate::threads::warm();
+                dx.par_chunks_mut(rb * n).enumerate().map(work).collect()
+            } else {
+                dx.chunks_mut(rb * n).enumerate().map(work).collect()
+            };
+        })
     };
     // block partials added in block order: the same bits for any thread count
     let (mut dw, mut db) = (vec![T::zero(); n], vec![T::zero(); n]);
@@ -98,11 +109,25 @@ struct Forward<'a, T> {
     x: &'a [T],
     w: &'a [T],
     b: &'a [T],
-    y: &'a mut [T],
+    y: &'a mut [MaybeUninit<T>],
     mean: &'a mut [T],
     rstd: &'a mut [T],
     n: usize,
     eps: T,
+}
+
+/// `row` with `values` written into it, as initialized values.
+///
+/// # Panics
+/// When `values` does not hold one value per element.
+#[inline(always)]
+fn init<T: Copy>(row: &mut [MaybeUninit<T>], values: impl ExactSizeIterator<Item = T>) -> &mut [T] {
+    assert_eq!(values.len(), row.len());
+    for (e, v) in row.iter_mut().zip(values) {
+        e.write(v);
+    }
+    // SAFETY: every element was written just above; `MaybeUninit<T>` has `T`'s layout.
+    unsafe { &mut *(row as *mut [MaybeUninit<T>] as *mut [T]) }
 }
 
 impl<T: VecMath> SimdKernel for Forward<'_, T> {
@@ -115,9 +140,7 @@ impl<T: VecMath> SimdKernel for Forward<'_, T> {
             .zip(self.y.chunks_exact_mut(self.n));
         for (((x, y), mean), rstd) in rows.zip(self.mean.iter_mut()).zip(self.rstd.iter_mut()) {
             let m = sum(x) * inv_n;
-            for (y, &x) in y.iter_mut().zip(x) {
-                *y = x - m;
-            }
+            let y = init(y, x.iter().map(|&x| x - m));
             let r = T::one() / (dot(y, y) * inv_n + self.eps).sqrt();
             for ((y, &w), &b) in y.iter_mut().zip(self.w).zip(self.b) {
                 *y = *y * r * w + b;
@@ -133,7 +156,7 @@ struct Backward<'a, T> {
     w: &'a [T],
     mean: &'a [T],
     rstd: &'a [T],
-    dx: &'a mut [T],
+    dx: &'a mut [MaybeUninit<T>],
     dw: &'a mut [T],
     db: &'a mut [T],
     n: usize,
@@ -151,9 +174,7 @@ impl<T: VecMath> SimdKernel for Backward<'_, T> {
             .zip(self.mean.iter().zip(self.rstd));
         for (((g, x), dx), (&m, &r)) in rows {
             // dx holds x̂ until the last loop
-            for (xh, &x) in dx.iter_mut().zip(x) {
-                *xh = (x - m) * r;
-            }
+            let dx = init(dx, x.iter().map(|&x| (x - m) * r));
             for ((gw, &g), &w) in gw.iter_mut().zip(g).zip(self.w) {
                 *gw = g * w;
             }
