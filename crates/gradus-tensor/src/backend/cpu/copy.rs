@@ -1,7 +1,7 @@
 //! Copies on the CPU: fills, contiguous copies of views, casts, padding, concatenation, and the
 //! in-place copies and region sums the autodiff engine and `copy_from` use.
 
-use super::kernels::elementwise::gather_strided;
+use super::kernels::elementwise::{add_assign, gather_strided};
 use super::CpuStorage;
 use crate::backend::BackendStorage;
 use crate::dtype::{with_any_dtype, with_dtype};
@@ -119,7 +119,7 @@ pub(crate) fn narrow_add_assign(
         for o in 0..outer {
             let d = &mut d[(o * full + start) * inner..][..len * inner];
             let s = &src[o * len * inner..][..len * inner];
-            d.iter_mut().zip(s).for_each(|(a, &b)| *a = *a + b);
+            add_assign(d, s);
         }
     }
     let len = src_layout.shape()[axis];

@@ -1,6 +1,6 @@
 //! Elementwise kernels: unary maps and broadcasting binary zips, parallel above a threshold.
 
-use super::{filled, stream, transpose, CHUNK, PARALLEL_THRESHOLD};
+use super::{filled, stream, transpose, with_widest_simd, SimdKernel, CHUNK, PARALLEL_THRESHOLD};
 use crate::layout::Layout;
 use crate::Element;
 use rayon::prelude::*;
@@ -48,6 +48,35 @@ fn fill_streamed<T: Element>(
         stream::stream_copy(dst, src);
     }
     stream::stream_fence();
+}
+
+/// `dst[i] += src[i]` for equal-length slices, in place, at the widest SIMD level and in
+/// parallel above the threshold (gradient accumulation: a tensor used twice).
+pub(crate) fn add_assign<T: Element>(dst: &mut [T], src: &[T]) {
+    assert_eq!(dst.len(), src.len(), "add_assign lengths");
+    let add = |(dst, src): (&mut [T], &[T])| with_widest_simd(AddAssign { dst, src });
+    if dst.len() < PARALLEL_THRESHOLD {
+        add((dst, src));
+    } else {
+        crate::threads::warm();
+        dst.par_chunks_mut(CHUNK)
+            .zip(src.par_chunks(CHUNK))
+            .for_each(add);
+    }
+}
+
+struct AddAssign<'a, T> {
+    dst: &'a mut [T],
+    src: &'a [T],
+}
+
+impl<T: Element> SimdKernel for AddAssign<'_, T> {
+    #[inline(always)]
+    fn run(self) {
+        for (d, &s) in self.dst.iter_mut().zip(self.src) {
+            *d = *d + s;
+        }
+    }
 }
 
 /// `out[i] = f(x[i])`.
