@@ -158,18 +158,28 @@ pub fn gemm_f32(
 /// `(rows, cols)` of the output panels of an `m x n x k` product: a function of the shape alone,
 /// so that every thread count sums every element in the same order. A product above
 /// [`PANEL_WORK`] with at least `2 * SPLIT_ROWS` rows is at least two panels (an MLP's
-/// `128 x 512 @ 512 x 256` would otherwise run on one thread).
+/// `128 x 512 @ 512 x 256` would otherwise run on one thread). Panels along an axis are of equal
+/// size ([`balanced`]), so that two threads finish together.
 fn panels((m, n, k): (usize, usize, usize)) -> (usize, usize) {
     if m * n * k <= PANEL_WORK {
         return (m, n);
     }
-    let cols = n.min(PANEL_COLS);
+    let cols = balanced(n, n.min(PANEL_COLS), 16);
     let rows = (PANEL_WORK / (cols * k)).max(PANEL_MIN_ROWS).min(m);
+    let rows = balanced(m, rows, 4);
     if rows == m && cols == n && m >= 2 * SPLIT_ROWS {
         // halved, rounded up to a multiple of 4
         return (m.div_ceil(2).next_multiple_of(4), n);
     }
     (rows, cols)
+}
+
+/// The panel size that splits `len` into as many panels as panels of `size` would, of equal
+/// size (rounded up to a multiple of `align`, the last one shorter): `384` in panels of `256` is
+/// two of `192`, not `256` and `128`, which left one thread idle a third of the product.
+fn balanced(len: usize, size: usize, align: usize) -> usize {
+    let count = len.div_ceil(size.max(1));
+    len.div_ceil(count.max(1)).next_multiple_of(align).min(len)
 }
 
 /// `out = a @ b` (or `out += a @ b` with `accumulate`) for strided views of all three, the
@@ -423,8 +433,11 @@ mod tests {
         assert_eq!(panels((32, 256, 1024)), (32, 256));
         assert_eq!(panels((8, 1000, 300)), (8, 256));
         assert_eq!(panels((1024, 1024, 1024)), (256, 256));
-        assert_eq!(panels((300, 300, 40)), (256, 256));
-        assert_eq!(panels((200_000, 4, 3)), (174_762, 4));
+        assert_eq!(panels((300, 300, 40)), (300, 160));
+        assert_eq!(panels((200_000, 4, 3)), (100_000, 4));
+        // equal panels: 384 columns as two of 192, 784 rows as four of 196
+        assert_eq!(panels((2048, 384, 128)), (256, 192));
+        assert_eq!(panels((784, 512, 128)), (196, 256));
     }
 
     #[test]
@@ -455,7 +468,7 @@ mod tests {
         // of the bias; the bits of filling every row with the bias and accumulating the product
         // onto it; an empty inner axis gives the bias rows
         let (m, n, k) = (300, 300, 200);
-        assert_eq!(panels((m, n, k)), (256, 256));
+        assert_eq!(panels((m, n, k)), (152, 160));
         let a: Vec<f32> = (0..m * k)
             .map(|i| ((i * 7) % 13) as f32 * 0.3 - 1.7)
             .collect();
@@ -491,7 +504,7 @@ mod tests {
 
     #[test]
     fn split_products_with_strided_views_and_accumulation_are_right() {
-        // (300 x 40) @ (40 x 300): 2 x 2 panels; `a` transposed, `out` column-major
+        // (300 x 40) @ (40 x 300): 1 x 2 panels; `a` transposed, `out` column-major
         let (m, n, k) = (300, 300, 40);
         let a: Vec<f64> = (0..m * k).map(|i| ((i * 7) % 13) as f64 - 6.0).collect();
         let b: Vec<f64> = (0..k * n).map(|i| ((i * 5) % 11) as f64 - 5.0).collect();
