@@ -4,7 +4,9 @@
 //! when causal), and the backward of FlashAttention (Dao et al. 2022, Algorithm 4) from the saved
 //! log-sum-exp per row. The products of a head (`q k^T`, `p v`, and backward `g v^T`, `p^T g`,
 //! `ds k`, `ds^T q`) are `faer` GEMMs on strided views of the packed buffers, so no head is
-//! gathered or transposed in memory; only the head's `[seq, seq]` scores are its own.
+//! gathered or transposed in memory; only the head's `[seq, seq]` scores are its own, and each
+//! head writes its output (and its query, key and value gradients) straight into its view of the
+//! result, in parallel with the other heads.
 
 use super::{FmaKernel, Level, VecMath};
 use crate::backend::cpu::kernels::fast_math::{dot, max, sum};
