@@ -3,7 +3,7 @@
 //! depend on the thread count.
 
 use super::fast_math::replaces_max;
-use super::{CHUNK, PARALLEL_THRESHOLD};
+use super::{with_widest_simd, SimdKernel, PARALLEL_THRESHOLD};
 use crate::Element;
 use rayon::prelude::*;
 
@@ -24,30 +24,65 @@ pub(crate) fn sum_rows<T: Element>(x: &[T], len: usize) -> Vec<T> {
     }
 }
 
-/// Sums a row-major `[rows, len]` block over its rows, giving `len` values.
-pub(crate) fn sum_cols<T: Element>(x: &[T], len: usize) -> Vec<T> {
-    if len == 0 {
-        return Vec::new();
+/// Columns per task of [`sum_cols`]: four cache lines of f32 per row.
+const SUM_COLS: usize = 64;
+
+/// Sums a row-major `[rows, cols]` block over its rows, giving `cols` values, each over the rows
+/// in order (so the bits do not depend on the thread count or the SIMD level); blocks of
+/// [`SUM_COLS`] columns, each summed in registers at the widest SIMD level, run in parallel when
+/// the block is big (bias gradients, `sum(axis = 0)`).
+pub(crate) fn sum_cols<T: Element>(g: &[T], cols: usize) -> Vec<T> {
+    let mut sums = vec![T::zero(); cols];
+    if cols == 0 {
+        return sums;
     }
-    let add_rows = |cols: std::ops::Range<usize>| {
-        let mut acc = vec![T::zero(); cols.len()];
-        for row in x.chunks(len) {
-            for (a, &v) in acc.iter_mut().zip(&row[cols.clone()]) {
-                *a = *a + v;
+    let block = |(b, sums): (usize, &mut [T])| {
+        with_widest_simd(ColumnSums {
+            g,
+            cols,
+            start: b * SUM_COLS,
+            sums,
+        })
+    };
+    if g.len() >= PARALLEL_THRESHOLD && cols > SUM_COLS {
+        crate::threads::warm();
+        sums.par_chunks_mut(SUM_COLS).enumerate().for_each(block);
+    } else {
+        sums.chunks_mut(SUM_COLS).enumerate().for_each(block);
+    }
+    sums
+}
+
+/// `sums[j] = sum_rows g[row][start + j]` for the (at most [`SUM_COLS`]) columns of `sums`.
+struct ColumnSums<'a, T> {
+    g: &'a [T],
+    cols: usize,
+    start: usize,
+    sums: &'a mut [T],
+}
+
+impl<T: Element> SimdKernel for ColumnSums<'_, T> {
+    #[inline(always)]
+    fn run(self) {
+        let len = self.sums.len();
+        let mut acc = [T::zero(); SUM_COLS];
+        if len == SUM_COLS {
+            // a full block: a fixed width, so the accumulators stay in registers
+            for row in self.g.chunks_exact(self.cols) {
+                let row = &row[self.start..self.start + SUM_COLS];
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    *a = *a + v;
+                }
+            }
+        } else {
+            for row in self.g.chunks_exact(self.cols) {
+                for (a, &v) in acc.iter_mut().zip(&row[self.start..self.start + len]) {
+                    *a = *a + v;
+                }
             }
         }
-        acc
-    };
-    if x.len() < PARALLEL_THRESHOLD || len < 2 * CHUNK / 8 {
-        return add_rows(0..len);
+        self.sums.copy_from_slice(&acc[..len]);
     }
-    let block = 512;
-    crate::threads::warm();
-    let starts: Vec<usize> = (0..len).step_by(block).collect();
-    starts
-        .par_iter()
-        .flat_map_iter(|&s| add_rows(s..(s + block).min(len)))
-        .collect()
 }
 
 /// Maximum and its first index for each row of a row-major `[rows, len]` block.
@@ -76,7 +111,27 @@ pub(crate) fn max_rows<T: Element>(x: &[T], len: usize) -> (Vec<T>, Vec<usize>) 
 
 #[cfg(test)]
 mod tests {
-    use super::max_rows;
+    use super::{max_rows, sum_cols, PARALLEL_THRESHOLD, SUM_COLS};
+
+    /// Column sums over the rows in order, to the bit, whether the column blocks run in parallel
+    /// (a partial last block) or not.
+    #[test]
+    fn sum_cols_adds_the_rows_in_order() {
+        for (rows, cols) in [(2100, 130), (7, 130), (3, 5), (0, 4)] {
+            let g: Vec<f32> = (0..rows * cols)
+                .map(|i| ((i * 7919) % 1009) as f32 * 1e-3 - 0.5)
+                .collect();
+            let mut want = vec![0.0f32; cols];
+            for row in g.chunks_exact(cols) {
+                for (s, &v) in want.iter_mut().zip(row) {
+                    *s += v;
+                }
+            }
+            assert_eq!(sum_cols(&g, cols), want, "{rows} x {cols}");
+        }
+        const { assert!(2100 * 130 >= PARALLEL_THRESHOLD && 130 > 2 * SUM_COLS) };
+        assert_eq!(sum_cols::<f32>(&[], 0), Vec::<f32>::new());
+    }
 
     /// Each row's first maximum, a NaN counting as the maximum (the first NaN wins), as
     /// PyTorch's `max(dim)` reports it.
