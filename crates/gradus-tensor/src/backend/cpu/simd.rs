@@ -85,19 +85,12 @@ impl<K: FmaKernel> SimdKernel for Fused<K> {
 /// same bits, and a CPU without it differs in the last bits of what fused multiply-adds round.
 #[inline(always)]
 pub(crate) fn with_widest_simd_fma(kernel: impl FmaKernel) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
-            return unsafe { levels::avx512(Fused(kernel)) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-            return unsafe { levels::avx2(Fused(kernel)) };
-        }
+    if widest_level().has_fma() {
+        // an FMA level is AVX2 + FMA or AVX-512, which `with_widest_simd` picks
+        with_widest_simd(Fused(kernel))
+    } else {
+        kernel.run::<false>()
     }
-    kernel.run::<false>()
 }
 
 /// The instruction level [`with_widest_simd`] runs on this CPU. Kernels pick their register
