@@ -3,9 +3,9 @@
 //! backward kernel turns the hidden state's gradient into the gradients of both projections,
 //! which give `dh_{t-1}` (one product), `dW_hh` (one product per block) and `db_hh` (a sum).
 
-use super::{row_major, Dims};
+use super::{row_major, weight_grad, weight_grad_share, Dims};
 use crate::backend::cpu::kernels::elementwise::zeros;
-use crate::backend::cpu::kernels::gemm::{gemm_into, MatView};
+use crate::backend::cpu::kernels::gemm::gemm_into;
 use crate::backend::cpu::kernels::math::GateMath;
 use crate::backend::cpu::kernels::{with_widest_simd, SimdKernel};
 use crate::backend::cpu::CpuStorage;
@@ -206,18 +206,19 @@ fn run_backward<T: GateMath>(
         })
         .collect();
     // the blocks' shares of dW_hh and db_hh, added in block order
-    let mut shares = shares.into_iter();
-    let (mut dw, mut db) = shares
-        .next()
-        .unwrap_or_else(|| (vec![T::zero(); g3 * h], vec![T::zero(); g3]));
-    for (share_w, share_b) in shares {
-        dw.iter_mut().zip(&share_w).for_each(|(a, &b)| *a = *a + b);
-        db.iter_mut().zip(&share_b).for_each(|(a, &b)| *a = *a + b);
+    let (dw, db): (Vec<_>, Vec<_>) = shares.into_iter().unzip();
+    let mut db = db.into_iter();
+    let mut db_sum = db.next().unwrap_or_else(|| vec![T::zero(); g3]);
+    for share in db {
+        db_sum
+            .iter_mut()
+            .zip(&share)
+            .for_each(|(a, &b)| *a = *a + b);
     }
     Grads {
         xw: dxw,
-        w_hh: dw,
-        b_hh: db,
+        w_hh: weight_grad(dw, (g3, h)),
+        b_hh: db_sum,
         h0: dh,
     }
 }
@@ -270,25 +271,7 @@ fn backward_block<T: GateMath>(
             true,
         );
     }
-    // dW_hh = sum_t dhw_t^T h_{t-1}: one product over all steps of the block
-    let mut h_prev = vec![T::zero(); d.batch * seq_h];
-    for (r, hp) in h_prev.chunks_mut(seq_h).enumerate() {
-        hp[..h].copy_from_slice(&s.h0[r * h..][..h]);
-        hp[h..].copy_from_slice(&s.h_all[r * seq_h..][..seq_h - h]);
-    }
-    let mut dw = vec![T::zero(); g3 * h];
-    let dhw_all_t = MatView {
-        offset: 0,
-        rs: 1,
-        cs: g3,
-    };
-    gemm_into(
-        (g3, h, d.batch * d.steps),
-        (&dhw[..], dhw_all_t),
-        (&h_prev[..], row_major(h)),
-        (&mut dw, row_major(h)),
-        false,
-    );
+    let dw = weight_grad_share(d, g3, &dhw, (s.h0, s.h_all));
     // db_hh = the sum of dhw over the block's rows and steps
     let mut db = vec![T::zero(); g3];
     for step in dhw.chunks(g3) {

@@ -3,9 +3,9 @@
 //! (see the parent module). Written as separate ops, the same layer allocates and walks a dozen
 //! tensors per step (4.4x slower).
 
-use super::{row_major, Dims};
+use super::{row_major, weight_grad, weight_grad_share, Dims};
 use crate::backend::cpu::kernels::elementwise::zeros;
-use crate::backend::cpu::kernels::gemm::{gemm_into, MatView};
+use crate::backend::cpu::kernels::gemm::gemm_into;
 use crate::backend::cpu::kernels::math::GateMath;
 use crate::backend::cpu::kernels::{with_widest_simd, SimdKernel};
 use crate::backend::cpu::CpuStorage;
@@ -234,15 +234,9 @@ fn run_backward<T: GateMath>(
             },
         )
         .collect();
-    // the blocks' shares of dW_hh, added in block order
-    let mut shares = shares.into_iter();
-    let mut dw = shares.next().unwrap_or_else(|| vec![T::zero(); g4 * h]);
-    for share in shares {
-        dw.iter_mut().zip(&share).for_each(|(a, &b)| *a = *a + b);
-    }
     Grads {
         xw: dz,
-        w_hh: dw,
+        w_hh: weight_grad(shares, (g4, h)),
         h0: dh,
         c0: dc,
     }
@@ -298,22 +292,7 @@ fn backward_block<T: GateMath>(
             false,
         );
     }
-    // dW_hh = sum_t dz_t^T h_{t-1}: one product over all steps of the block
-    let mut h_prev = vec![T::zero(); d.batch * seq_h];
-    for (r, hp) in h_prev.chunks_mut(seq_h).enumerate() {
-        hp[..h].copy_from_slice(&s.h0[r * h..][..h]);
-        hp[h..].copy_from_slice(&s.h_all[r * seq_h..][..seq_h - h]);
-    }
-    let mut dw = vec![T::zero(); g4 * h];
-    let dz_t = MatView {
-        offset: 0,
-        rs: 1,
-        cs: g4,
-    };
-    let dims = (g4, h, d.batch * d.steps);
-    let (dz, h_prev) = ((&*dz, dz_t), (&h_prev[..], row_major(h)));
-    gemm_into(dims, dz, h_prev, (&mut dw, row_major(h)), false);
-    dw
+    weight_grad_share(d, g4, dz, (s.h0, s.h_all))
 }
 
 /// One step of one batch row backward. `g_h`, `g_c` are the output's gradients at this step. On
