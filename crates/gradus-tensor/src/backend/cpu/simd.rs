@@ -4,8 +4,9 @@
 //! [`SimdKernel`] and run through [`with_widest_simd`] is also compiled for AVX2 + FMA and for
 //! AVX-512, and runs the best level available at run time. Rust never contracts `a * b + c` into
 //! an FMA, so every level computes bit-identical results. A loop that fuses its multiply-adds on
-//! purpose (an `FmaKernel`: `exp` and `Φ` in GELU and attention) computes the same bits on every
-//! CPU with FMA, and differs in the last bits on the baseline, where it does not fuse.
+//! purpose (an `FmaKernel`: `exp` and `Φ` in GELU, attention, softmax and cross-entropy)
+//! computes the same bits on every CPU with FMA, and differs in the last bits on the baseline,
+//! where it does not fuse.
 
 /// A loop to compile once per instruction level. `run` must be `#[inline(always)]`, so that it
 /// (and what it inlines) is compiled inside each level's wrapper.

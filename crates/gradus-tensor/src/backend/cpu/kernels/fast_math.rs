@@ -111,11 +111,16 @@ pub(crate) fn replaces_max<T: Element>(v: T, best: T) -> bool {
 }
 
 /// `out[r n + j] = e^(x[r n + j] - shift[r])` for the rows of `n` of `x`: the shifts
-/// subtracted row by row, then [`VecMath::exp_v`] over the whole block in one loop, so that
+/// subtracted row by row, then [`VecMath::exp_with`] (fused with `FMA`) over the whole block in one loop, so that
 /// rows shorter than a vector (10 classes, against 16 f32 lanes) still run at full width
 /// instead of in a row loop's scalar remainder. The values are those of a loop per row.
 #[inline(always)]
-pub(crate) fn exp_shifted_rows<T: VecMath>(x: &[T], shift: &[T], n: usize, out: &mut [T]) {
+pub(crate) fn exp_shifted_rows<T: VecMath, const FMA: bool>(
+    x: &[T],
+    shift: &[T],
+    n: usize,
+    out: &mut [T],
+) {
     let rows = out.chunks_exact_mut(n).zip(x.chunks_exact(n));
     for ((out, x), &s) in rows.zip(shift) {
         for (o, &x) in out.iter_mut().zip(x) {
@@ -123,7 +128,7 @@ pub(crate) fn exp_shifted_rows<T: VecMath>(x: &[T], shift: &[T], n: usize, out: 
         }
     }
     for o in out.iter_mut() {
-        *o = o.exp_v();
+        *o = o.exp_with::<FMA>();
     }
 }
 

@@ -1,9 +1,10 @@
 //! Cross-entropy of logits `[rows, n]` against class indices `[rows]`, fused: log-softmax and the
 //! negative log-likelihood in one pass, forward and backward.
 
-use super::{for_row_blocks, Level, SimdKernel, VecMath};
+use super::{for_row_blocks, rows_per_block, FmaKernel, Level, VecMath, EXP_PARALLEL_THRESHOLD};
 use crate::backend::cpu::kernels::fast_math::{exp_shifted_rows, max, sum};
 use crate::{Result, TensorError};
+use rayon::prelude::*;
 
 /// The class index of row `i`, checked to be an integer in `[0, n)`.
 fn class<T: VecMath>(targets: &[T], i: usize, n: usize) -> Result<usize> {
@@ -33,10 +34,18 @@ pub(super) fn forward<T: VecMath>(
         .map(|i| class(targets, i, n))
         .collect::<Result<Vec<_>>>()?;
     let mut lse = vec![T::zero(); targets.len()];
-    for_row_blocks(&mut lse, 1, |row, lse| {
-        let logits = &logits[row * n..(row + lse.len()) * n];
-        level.run(LogSumExp { logits, lse, n });
-    });
+    // blocks of the rows the backward's blocks hold (the work is in the logits, not in `lse`)
+    let rb = rows_per_block(n);
+    let block = |(i, lse): (usize, &mut [T])| {
+        let logits = &logits[i * rb * n..(i * rb + lse.len()) * n];
+        level.run_fma(LogSumExp { logits, lse, n });
+    };
+    if logits.len() >= EXP_PARALLEL_THRESHOLD {
+        crate::threads::warm();
+        lse.par_chunks_mut(rb).enumerate().for_each(block);
+    } else {
+        lse.chunks_mut(rb).enumerate().for_each(block);
+    }
     let mut total = T::zero();
     for (i, (&l, &t)) in lse.iter().zip(&t).enumerate() {
         total = total + (l - logits[i * n + t]);
@@ -54,7 +63,7 @@ pub(super) fn backward<T: VecMath>(x: &[&[T]], n: usize, scale: f64, level: Leve
         let rows = dx.len() / n;
         let logits = &logits[row * n..row * n + dx.len()];
         let lse = &lse[row..row + rows];
-        level.run(SoftmaxScaled {
+        level.run_fma(SoftmaxScaled {
             logits,
             lse,
             dx,
@@ -76,16 +85,16 @@ struct LogSumExp<'a, T> {
     n: usize,
 }
 
-impl<T: VecMath> SimdKernel for LogSumExp<'_, T> {
+impl<T: VecMath> FmaKernel for LogSumExp<'_, T> {
     #[inline(always)]
-    fn run(self) {
+    fn run<const FMA: bool>(self) {
         let n = self.n;
         // the row maxima first (kept in `lse`), then e^(x - max) over the block at full width
         for (x, lse) in self.logits.chunks_exact(n).zip(self.lse.iter_mut()) {
             *lse = max(x);
         }
         let mut e = vec![T::zero(); self.logits.len()];
-        exp_shifted_rows(self.logits, self.lse, n, &mut e);
+        exp_shifted_rows::<T, FMA>(self.logits, self.lse, n, &mut e);
         for (e, lse) in e.chunks_exact(n).zip(self.lse.iter_mut()) {
             *lse = *lse + sum(e).ln();
         }
@@ -100,10 +109,10 @@ struct SoftmaxScaled<'a, T> {
     g: T,
 }
 
-impl<T: VecMath> SimdKernel for SoftmaxScaled<'_, T> {
+impl<T: VecMath> FmaKernel for SoftmaxScaled<'_, T> {
     #[inline(always)]
-    fn run(self) {
-        exp_shifted_rows(self.logits, self.lse, self.n, self.dx);
+    fn run<const FMA: bool>(self) {
+        exp_shifted_rows::<T, FMA>(self.logits, self.lse, self.n, self.dx);
         self.dx.iter_mut().for_each(|dx| *dx = *dx * self.g);
     }
 }

@@ -2,7 +2,7 @@
 //! backward (the statistics of PyTorch's `native_layer_norm`: mean and `1 / sqrt(var + eps)`,
 //! biased variance).
 
-use super::{Level, SimdKernel, VecMath, CHUNK, PARALLEL_THRESHOLD};
+use super::{rows_per_block, Level, SimdKernel, VecMath, PARALLEL_THRESHOLD};
 use crate::backend::cpu::kernels::fast_math::{axpy, dot, sum};
 use crate::backend::cpu::kernels::filled;
 use rayon::prelude::*;
@@ -13,11 +13,6 @@ type RowBlock<'a, T> = (
     usize,
     ((&'a mut [MaybeUninit<T>], &'a mut [T]), &'a mut [T]),
 );
-
-/// Rows per block: about `CHUNK` elements.
-fn rows_per_block(n: usize) -> usize {
-    (CHUNK / n.max(1)).max(1)
-}
 
 /// Inputs `x [rows, n]`, `weight [n]`, `bias [n]`; outputs `y`, `mean [rows]`, `rstd [rows]`.
 pub(super) fn forward<T: VecMath>(x: &[&[T]], n: usize, eps: f64, level: Level) -> Vec<Vec<T>> {

@@ -5,8 +5,9 @@
 //! level of the CPU ([`with_widest_simd`]), with the `exp` and `Φ` of [`super::fast_math`].
 //! Results do not depend on the thread count, and are the same on every CPU with fused
 //! multiply-add (AVX2 + FMA or AVX-512): reductions run in a fixed lane order and row blocks are
-//! fixed. GELU and attention's `exp` fuse their multiply-adds there (half the instructions);
-//! on an x86-64 CPU without FMA they round twice and differ in the last bits.
+//! fixed. The `exp` and `Φ` of GELU, attention, softmax and cross-entropy fuse their
+//! multiply-adds there (half the instructions); on an x86-64 CPU without FMA they round twice
+//! and differ in the last bits.
 
 mod attention;
 mod cross_entropy;
@@ -142,12 +143,24 @@ impl Level {
     }
 }
 
+/// Rows of `n` elements per block of the row kernels: about [`CHUNK`] elements.
+fn rows_per_block(n: usize) -> usize {
+    (CHUNK / n.max(1)).max(1)
+}
+
+/// Element count above which the kernels that take an `exp` (or `Φ`) per element (softmax,
+/// cross-entropy, GELU) split their rows across threads: each element costs about what eight
+/// of an elementwise add do, so the split pays at an eighth of [`PARALLEL_THRESHOLD`]. The GPT
+/// benchmark's cross-entropy forward (`2048 x 65` logits), 2 threads, Intel Xeon: 108 -> 65 us.
+const EXP_PARALLEL_THRESHOLD: usize = PARALLEL_THRESHOLD / 8;
+
 /// Splits `out` (rows of `n`) into fixed blocks of whole rows and runs `f(first_row, block)` on
-/// each, on rayon's threads when the tensor is big. The blocks do not depend on the thread count.
+/// each, on rayon's threads from [`EXP_PARALLEL_THRESHOLD`] elements (its users take an `exp`
+/// or `Φ` per element). The blocks do not depend on the thread count.
 fn for_row_blocks<T: Send>(out: &mut [T], n: usize, f: impl Fn(usize, &mut [T]) + Sync) {
     let n = n.max(1);
-    let rows_per_block = (CHUNK / n).max(1);
-    if out.len() >= PARALLEL_THRESHOLD {
+    let rows_per_block = rows_per_block(n);
+    if out.len() >= EXP_PARALLEL_THRESHOLD {
         crate::threads::warm();
         out.par_chunks_mut(rows_per_block * n)
             .enumerate()
@@ -180,11 +193,29 @@ mod tests {
 
     /// Softmax, log-softmax and cross-entropy, forward and backward, equal their definitions
     /// written row by row, bit for bit, on both builds, for rows shorter than, as long as and
-    /// longer than a vector (the kernels run `exp` over whole blocks of rows).
+    /// longer than a vector (the kernels run `exp` over whole blocks of rows), and over more
+    /// rows than one block holds (`65 x 2048`: the GPT benchmark's logits). `exp` fuses its
+    /// multiply-adds where the widest SIMD level has FMA, in both builds.
     #[test]
     fn row_kernels_equal_their_row_by_row_definitions() {
         use crate::backend::cpu::kernels::fast_math::{dot, max, sum, VecMath};
-        for (rows, n) in [(200, 10), (5, 1), (9, 3), (4, 16), (6, 17), (3, 67)] {
+        let fma = crate::backend::cpu::simd::widest_level().has_fma();
+        let exp = |v: f32| {
+            if fma {
+                v.exp_with::<true>()
+            } else {
+                v.exp_with::<false>()
+            }
+        };
+        for (rows, n) in [
+            (200, 10),
+            (5, 1),
+            (9, 3),
+            (4, 16),
+            (6, 17),
+            (3, 67),
+            (2048, 65),
+        ] {
             let x = data(rows * n, 7);
             let g = data(rows * n, 8);
             let targets: Vec<f32> = (0..rows).map(|i| (i * 5 % n) as f32).collect();
@@ -193,7 +224,7 @@ mod tests {
             let mut loss = 0.0f32;
             for (r, (x, g)) in x.chunks_exact(n).zip(g.chunks_exact(n)).enumerate() {
                 let m = max(x);
-                let e: Vec<f32> = x.iter().map(|&x| (x - m).exp_v()).collect();
+                let e: Vec<f32> = x.iter().map(|&x| exp(x - m)).collect();
                 let (s, inv) = (sum(&e), 1.0 / sum(&e));
                 soft.extend(e.iter().map(|&e| e * inv));
                 log_soft.extend(x.iter().map(|&x| (x - m) - s.ln()));
@@ -202,10 +233,10 @@ mod tests {
                 d_soft.extend(y.iter().zip(g).map(|(&y, &g)| y * (g - dy)));
                 let ly = &log_soft[r * n..];
                 let sg = sum(g);
-                d_log.extend(ly.iter().zip(g).map(|(&y, &g)| g - y.exp_v() * sg));
+                d_log.extend(ly.iter().zip(g).map(|(&y, &g)| g - exp(y) * sg));
                 lse.push(m + s.ln());
                 loss += lse[r] - x[targets[r] as usize];
-                let row: Vec<f32> = x.iter().map(|&x| (x - lse[r]).exp_v() * 1.5).collect();
+                let row: Vec<f32> = x.iter().map(|&x| exp(x - lse[r]) * 1.5).collect();
                 d_ce.extend(row.iter().enumerate().map(|(j, &v)| {
                     if j == targets[r] as usize {
                         v - 1.5

@@ -1,6 +1,6 @@
 //! Softmax and log-softmax over the last axis (rows of `n`), forward and backward.
 
-use super::{for_row_blocks, Level, SimdKernel, VecMath};
+use super::{for_row_blocks, FmaKernel, Level, VecMath};
 use crate::backend::cpu::kernels::fast_math::{dot, exp_shifted_rows, max, sum};
 
 /// `y = softmax(x)` (or `log_softmax`) per row: `e^(x - max) / sum`, `(x - max) - ln sum`.
@@ -8,7 +8,7 @@ pub(super) fn forward<T: VecMath>(x: &[T], n: usize, log: bool, level: Level) ->
     let mut y = vec![T::zero(); x.len()];
     for_row_blocks(&mut y, n, |row, y| {
         let x = &x[row * n..row * n + y.len()];
-        level.run(Forward { x, y, n, log });
+        level.run_fma(Forward { x, y, n, log });
     });
     y
 }
@@ -20,7 +20,7 @@ pub(super) fn backward<T: VecMath>(y: &[T], g: &[T], n: usize, log: bool, level:
     for_row_blocks(&mut dx, n, |row, dx| {
         let range = row * n..row * n + dx.len();
         let (y, g) = (&y[range.clone()], &g[range]);
-        level.run(Backward { y, g, dx, n, log });
+        level.run_fma(Backward { y, g, dx, n, log });
     });
     dx
 }
@@ -32,13 +32,13 @@ struct Forward<'a, T> {
     log: bool,
 }
 
-impl<T: VecMath> SimdKernel for Forward<'_, T> {
+impl<T: VecMath> FmaKernel for Forward<'_, T> {
     #[inline(always)]
-    fn run(self) {
+    fn run<const FMA: bool>(self) {
         let n = self.n;
         let m: Vec<T> = self.x.chunks_exact(n).map(max).collect();
         // e^(x - max) over the whole block at full vector width, whatever the row length
-        exp_shifted_rows(self.x, &m, n, self.y);
+        exp_shifted_rows::<T, FMA>(self.x, &m, n, self.y);
         let rows = self.x.chunks_exact(n).zip(self.y.chunks_exact_mut(n));
         for ((x, y), &m) in rows.zip(&m) {
             let s = sum(y);
@@ -63,15 +63,15 @@ struct Backward<'a, T> {
     log: bool,
 }
 
-impl<T: VecMath> SimdKernel for Backward<'_, T> {
+impl<T: VecMath> FmaKernel for Backward<'_, T> {
     #[inline(always)]
-    fn run(self) {
+    fn run<const FMA: bool>(self) {
         if self.log {
             // e^y over the whole block at full vector width, then `g - e^y sum(g)` per row
             self.dx
                 .iter_mut()
                 .zip(self.y)
-                .for_each(|(dx, &y)| *dx = y.exp_v());
+                .for_each(|(dx, &y)| *dx = y.exp_with::<FMA>());
             let rows = self
                 .g
                 .chunks_exact(self.n)
