@@ -1,4 +1,5 @@
-//! Branch-free `sigmoid` and `tanh` for the fused recurrent kernels.
+//! Branch-free `sigmoid` and `tanh` for the fused recurrent kernels, with their multiply-adds
+//! fused on CPUs with FMA.
 //!
 //! The f32 versions use Cephes' range reduction and polynomials (about 2 ulp from the exact
 //! value), written without calls or branches so that loops over them vectorize; libm's `expf` and
@@ -7,37 +8,37 @@
 
 use crate::Element;
 
-/// The gate nonlinearities, per element type.
+/// The gate nonlinearities, per element type. The f32 versions fuse their multiply-adds with
+/// `FMA` (see [`FmaKernel`](crate::backend::cpu::simd::FmaKernel)); f64 calls the library.
 pub(crate) trait GateMath: Element {
     /// `1 / (1 + e^-x)`.
-    fn sigmoid(self) -> Self;
+    fn sigmoid_with<const FMA: bool>(self) -> Self;
     /// `tanh(x)`.
-    fn tanh_gate(self) -> Self;
+    fn tanh_gate_with<const FMA: bool>(self) -> Self;
+    /// [`sigmoid_with`](Self::sigmoid_with), unfused.
+    fn sigmoid(self) -> Self {
+        self.sigmoid_with::<false>()
+    }
 }
 
 impl GateMath for f64 {
-    fn sigmoid(self) -> f64 {
+    fn sigmoid_with<const FMA: bool>(self) -> f64 {
         1.0 / (1.0 + (-self).exp())
     }
-    fn tanh_gate(self) -> f64 {
+    fn tanh_gate_with<const FMA: bool>(self) -> f64 {
         self.tanh()
     }
 }
 
 impl GateMath for f32 {
-    fn sigmoid(self) -> f32 {
-        1.0 / (1.0 + exp_clamped(-self))
+    #[inline(always)]
+    fn sigmoid_with<const FMA: bool>(self) -> f32 {
+        1.0 / (1.0 + exp_clamped_with::<FMA>(-self))
     }
-    fn tanh_gate(self) -> f32 {
-        tanh_f32(self)
+    #[inline(always)]
+    fn tanh_gate_with<const FMA: bool>(self) -> f32 {
+        tanh_f32::<FMA>(self)
     }
-}
-
-/// `e^x` for `x` clamped to `[-87, 87]` (where `e^x` is a normal f32): enough for the gates,
-/// which saturate long before.
-#[inline(always)]
-pub(crate) fn exp_clamped(x: f32) -> f32 {
-    exp_clamped_with::<false>(x)
 }
 
 /// `a * b + c`, rounded once (`mul_add`) with `FMA`, else twice.
@@ -50,9 +51,9 @@ pub(crate) fn mad<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     }
 }
 
-/// [`exp_clamped`] with its multiply-adds fused when `FMA` (see
-/// [`FmaKernel`](crate::backend::cpu::simd::FmaKernel)); unfused, the same bits as
-/// [`exp_clamped`].
+/// `e^x` for `x` clamped to `[-87, 87]` (where `e^x` is a normal f32): enough for the gates,
+/// which saturate long before. Its multiply-adds are fused when `FMA` (see
+/// [`FmaKernel`](crate::backend::cpu::simd::FmaKernel)).
 #[inline(always)]
 pub(crate) fn exp_clamped_with<const FMA: bool>(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
@@ -80,16 +81,16 @@ pub(crate) fn exp_clamped_with<const FMA: bool>(x: f32) -> f32 {
 
 /// `tanh(x)`: an odd polynomial below 0.625 in magnitude, `1 - 2 / (e^2|x| + 1)` above.
 #[inline(always)]
-fn tanh_f32(x: f32) -> f32 {
+fn tanh_f32<const FMA: bool>(x: f32) -> f32 {
     let a = x.abs();
     let z = x * x;
     let p = -5.704_988_7e-3;
-    let p = p * z + 2.063_909e-2;
-    let p = p * z - 5.373_971_6e-2;
-    let p = p * z + 0.133_314_42;
-    let p = p * z - 0.333_332_8;
-    let small = p * z * x + x;
-    let large = 1.0 - 2.0 / (exp_clamped(2.0 * a) + 1.0);
+    let p = mad::<FMA>(p, z, 2.063_909e-2);
+    let p = mad::<FMA>(p, z, -5.373_971_6e-2);
+    let p = mad::<FMA>(p, z, 0.133_314_42);
+    let p = mad::<FMA>(p, z, -0.333_332_8);
+    let small = mad::<FMA>(p * z, x, x);
+    let large = 1.0 - 2.0 / (exp_clamped_with::<FMA>(2.0 * a) + 1.0);
     let large = if x < 0.0 { -large } else { large };
     if a < 0.625 {
         small
@@ -128,29 +129,56 @@ mod tests {
         (got as f64 - want).abs() / ulp
     }
 
+    /// `sigmoid` and `tanh`, unfused (`false`) and fused (`true`).
+    fn gates(fma: bool) -> (fn(f32) -> f32, fn(f32) -> f32) {
+        if fma {
+            (f32::sigmoid_with::<true>, f32::tanh_gate_with::<true>)
+        } else {
+            (f32::sigmoid_with::<false>, f32::tanh_gate_with::<false>)
+        }
+    }
+
     #[test]
     fn sigmoid_f32_is_within_3_ulp_of_exact() {
-        let worst = grid()
-            .filter(|&x| x >= -87.0) // below, the clamp leaves a result under 2e-38
-            .map(|x| ulps(x.sigmoid(), 1.0 / (1.0 + (-(x as f64)).exp())))
-            .fold(0.0, f64::max);
-        assert!(worst <= 3.0, "worst error {worst} ulp");
+        for fma in [false, true] {
+            let sigmoid = gates(fma).0;
+            let worst = grid()
+                .filter(|&x| x >= -87.0) // below, the clamp leaves a result under 2e-38
+                .map(|x| ulps(sigmoid(x), 1.0 / (1.0 + (-(x as f64)).exp())))
+                .fold(0.0, f64::max);
+            assert!(worst <= 3.0, "worst error {worst} ulp (fused: {fma})");
+        }
     }
 
     #[test]
     fn tanh_f32_is_within_3_ulp_of_exact() {
-        let worst = grid()
-            .map(|x| ulps(x.tanh_gate(), (x as f64).tanh()))
-            .fold(0.0, f64::max);
-        assert!(worst <= 3.0, "worst error {worst} ulp");
-        assert!(f32::NAN.tanh_gate().is_nan() && f32::NAN.sigmoid().is_nan());
+        for fma in [false, true] {
+            let (sigmoid, tanh) = gates(fma);
+            let worst = grid()
+                .map(|x| ulps(tanh(x), (x as f64).tanh()))
+                .fold(0.0, f64::max);
+            assert!(worst <= 3.0, "worst error {worst} ulp (fused: {fma})");
+            assert!(tanh(f32::NAN).is_nan() && sigmoid(f32::NAN).is_nan());
+        }
     }
 
     #[test]
     fn saturated_gates_are_exact_limits() {
-        assert_eq!(100f32.sigmoid(), 1.0);
-        assert_eq!(20f32.tanh_gate(), 1.0);
-        assert_eq!((-20f32).tanh_gate(), -1.0);
-        assert!((-100f32).sigmoid() < 2e-38);
+        for fma in [false, true] {
+            let (sigmoid, tanh) = gates(fma);
+            assert_eq!(sigmoid(100.0), 1.0);
+            assert_eq!(tanh(20.0), 1.0);
+            assert_eq!(tanh(-20.0), -1.0);
+            assert!(sigmoid(-100.0) < 2e-38);
+        }
+    }
+
+    #[test]
+    fn fused_gates_round_differently_somewhere() {
+        // the fused build runs its own instructions, not the unfused ones again
+        let (s0, t0) = gates(false);
+        let (s1, t1) = gates(true);
+        assert!(grid().any(|x| s0(x).to_bits() != s1(x).to_bits()));
+        assert!(grid().any(|x| t0(x).to_bits() != t1(x).to_bits()));
     }
 }

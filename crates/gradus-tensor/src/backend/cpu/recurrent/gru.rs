@@ -8,6 +8,7 @@ use crate::backend::cpu::kernels::elementwise::zeros;
 use crate::backend::cpu::kernels::gemm::gemm_into;
 use crate::backend::cpu::kernels::math::GateMath;
 use crate::backend::cpu::kernels::{with_widest_simd, SimdKernel};
+use crate::backend::cpu::simd::{with_widest_simd_fma, FmaKernel};
 use crate::backend::cpu::CpuStorage;
 use crate::backend::BackendStorage;
 use crate::dtype::with_dtype;
@@ -110,7 +111,7 @@ fn forward_block<T: GateMath>(
                 _ => &before[(t - 1) * h..],
             };
             let (row, row_g) = (r * seq_h + t * h, r * seq_g + t * g3);
-            with_widest_simd(CellForward {
+            with_widest_simd_fma(CellForward {
                 xw: &xw[row_g..][..g3],
                 b_hh,
                 gates: &mut out.gates[row_g..][..g3],
@@ -132,9 +133,9 @@ struct CellForward<'a, T> {
     h: &'a mut [T],
 }
 
-impl<T: GateMath> SimdKernel for CellForward<'_, T> {
+impl<T: GateMath> FmaKernel for CellForward<'_, T> {
     #[inline(always)]
-    fn run(self) {
+    fn run<const FMA: bool>(self) {
         let n = self.h.len();
         let (gr, rest) = self.gates.split_at_mut(n);
         let (gz, gn) = rest.split_at_mut(n);
@@ -144,10 +145,10 @@ impl<T: GateMath> SimdKernel for CellForward<'_, T> {
         let (gn, h_prev) = (&mut gn[..n], &self.h_prev[..n]);
         let (hw_n, h) = (&mut self.hw_n[..n], &mut self.h[..n]);
         for j in 0..n {
-            let r = (xr[j] + (gr[j] + br[j])).sigmoid();
-            let z = (xz[j] + (gz[j] + bz[j])).sigmoid();
+            let r = (xr[j] + (gr[j] + br[j])).sigmoid_with::<FMA>();
+            let z = (xz[j] + (gz[j] + bz[j])).sigmoid_with::<FMA>();
             let hn = gn[j] + bn[j];
-            let nj = (xn[j] + r * hn).tanh_gate();
+            let nj = (xn[j] + r * hn).tanh_gate_with::<FMA>();
             (gr[j], gz[j], gn[j], hw_n[j]) = (r, z, nj, hn);
             // (1 - z) n + z h = n + z (h - n)
             h[j] = nj + z * (h_prev[j] - nj);

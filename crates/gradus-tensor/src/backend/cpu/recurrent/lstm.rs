@@ -8,6 +8,7 @@ use crate::backend::cpu::kernels::elementwise::zeros;
 use crate::backend::cpu::kernels::gemm::gemm_into;
 use crate::backend::cpu::kernels::math::GateMath;
 use crate::backend::cpu::kernels::{with_widest_simd, SimdKernel};
+use crate::backend::cpu::simd::{with_widest_simd_fma, FmaKernel};
 use crate::backend::cpu::CpuStorage;
 use crate::backend::BackendStorage;
 use crate::dtype::with_dtype;
@@ -121,7 +122,7 @@ fn forward_block<T: GateMath>(
                 _ => &before[(t - 1) * h..],
             };
             let (row, row_g) = (r * seq_h + t * h, r * seq_g + t * g4);
-            with_widest_simd(CellForward {
+            with_widest_simd_fma(CellForward {
                 xw: &xw[row_g..][..g4],
                 z: &mut out.z[row_g..][..g4],
                 c_prev,
@@ -143,9 +144,9 @@ struct CellForward<'a, T> {
     h: &'a mut [T],
 }
 
-impl<T: GateMath> SimdKernel for CellForward<'_, T> {
+impl<T: GateMath> FmaKernel for CellForward<'_, T> {
     #[inline(always)]
-    fn run(self) {
+    fn run<const FMA: bool>(self) {
         let n = self.c.len();
         let (zi, rest) = self.z.split_at_mut(n);
         let (zf, rest) = rest.split_at_mut(n);
@@ -160,13 +161,13 @@ impl<T: GateMath> SimdKernel for CellForward<'_, T> {
         let (zo, c_prev, c) = (&mut zo[..n], &self.c_prev[..n], &mut self.c[..n]);
         let (tanh_c, h) = (&mut self.tanh_c[..n], &mut self.h[..n]);
         for j in 0..n {
-            let i = (xi[j] + zi[j]).sigmoid();
-            let f = (xf[j] + zf[j]).sigmoid();
-            let g = (xg[j] + zg[j]).tanh_gate();
-            let o = (xo[j] + zo[j]).sigmoid();
+            let i = (xi[j] + zi[j]).sigmoid_with::<FMA>();
+            let f = (xf[j] + zf[j]).sigmoid_with::<FMA>();
+            let g = (xg[j] + zg[j]).tanh_gate_with::<FMA>();
+            let o = (xo[j] + zo[j]).sigmoid_with::<FMA>();
             (zi[j], zf[j], zg[j], zo[j]) = (i, f, g, o);
             let cj = f * c_prev[j] + i * g;
-            let tc = cj.tanh_gate();
+            let tc = cj.tanh_gate_with::<FMA>();
             (c[j], tanh_c[j], h[j]) = (cj, tc, o * tc);
         }
     }
