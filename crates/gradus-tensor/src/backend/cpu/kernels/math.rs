@@ -129,8 +129,11 @@ mod tests {
         (got as f64 - want).abs() / ulp
     }
 
+    /// An f32 function.
+    type Gate = fn(f32) -> f32;
+
     /// `sigmoid` and `tanh`, unfused (`false`) and fused (`true`).
-    fn gates(fma: bool) -> (fn(f32) -> f32, fn(f32) -> f32) {
+    fn gates(fma: bool) -> (Gate, Gate) {
         if fma {
             (f32::sigmoid_with::<true>, f32::tanh_gate_with::<true>)
         } else {
