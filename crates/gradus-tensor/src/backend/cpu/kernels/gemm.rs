@@ -428,11 +428,12 @@ unsafe fn run<T: faer::traits::ComplexField + Copy + num_traits::One + num_trait
                     for j in 0..pn {
                         let v = panel[j * pm + i];
                         let o = corner.add(i * vo.rs + j * vo.cs);
-                        *o = match (p.bias, accum) {
+                        // only `Accum::Add` reads the output (initialized, as the caller vouched)
+                        o.write(match (p.bias, accum) {
                             (Some(bias), _) => *bias.add(c0 + j) + v,
                             (None, Accum::Add) => *o + v,
                             (None, Accum::Replace) => v,
-                        };
+                        });
                     }
                 }
                 return;
