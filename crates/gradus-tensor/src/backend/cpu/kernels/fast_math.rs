@@ -111,9 +111,10 @@ pub(crate) fn replaces_max<T: Element>(v: T, best: T) -> bool {
 }
 
 /// `out[r n + j] = e^(x[r n + j] - shift[r])` for the rows of `n` of `x`: the shifts
-/// subtracted row by row, then [`VecMath::exp_with`] (fused with `FMA`) over the whole block in one loop, so that
-/// rows shorter than a vector (10 classes, against 16 f32 lanes) still run at full width
-/// instead of in a row loop's scalar remainder. The values are those of a loop per row.
+/// subtracted row by row, then [`VecMath::exp_with`] (fused with `FMA`) over the whole block in
+/// one loop, so that rows shorter than a vector (10 classes, against 16 f32 lanes) still run at
+/// full width instead of in a row loop's scalar remainder. The values are those of a loop per
+/// row.
 #[inline(always)]
 pub(crate) fn exp_shifted_rows<T: VecMath, const FMA: bool>(
     x: &[T],

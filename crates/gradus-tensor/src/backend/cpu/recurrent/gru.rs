@@ -3,7 +3,7 @@
 //! backward kernel turns the hidden state's gradient into the gradients of both projections,
 //! which give `dh_{t-1}` (one product), `dW_hh` (one product per block) and `db_hh` (a sum).
 
-use super::{row_major, weight_grad, weight_grad_share, Dims};
+use super::{row_major, sum_in_block_order, weight_grad, weight_grad_share, Dims};
 use crate::backend::cpu::kernels::elementwise::zeros;
 use crate::backend::cpu::kernels::gemm::gemm_into;
 use crate::backend::cpu::kernels::math::GateMath;
@@ -208,18 +208,10 @@ fn run_backward<T: GateMath>(
         .collect();
     // the blocks' shares of dW_hh and db_hh, added in block order
     let (dw, db): (Vec<_>, Vec<_>) = shares.into_iter().unzip();
-    let mut db = db.into_iter();
-    let mut db_sum = db.next().unwrap_or_else(|| vec![T::zero(); g3]);
-    for share in db {
-        db_sum
-            .iter_mut()
-            .zip(&share)
-            .for_each(|(a, &b)| *a = *a + b);
-    }
     Grads {
         xw: dxw,
         w_hh: weight_grad(dw, (g3, h)),
-        b_hh: db_sum,
+        b_hh: sum_in_block_order(db, g3),
         h0: dh,
     }
 }

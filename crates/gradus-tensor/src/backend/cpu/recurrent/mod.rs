@@ -6,8 +6,8 @@
 //! steps. Forward: per step one matrix product `h W_hh^T` and one fused kernel for the gates.
 //! Backward: backpropagation through time by hand, one fused kernel and one product per step,
 //! then one product for the block's share of `dW_hh` (transposed); the shares are added in block
-//! order and the sum transposed. The
-//! blocks do not depend on the thread count, so neither do the results, to the bit.
+//! order and the sum transposed. The blocks do not depend on the thread count, so neither do
+//! the results, to the bit.
 //!
 //! This file holds what both share: how the batch splits into blocks, and the matrix views of a
 //! step.
@@ -85,19 +85,23 @@ fn weight_grad<T: Element>(
     shares: impl IntoIterator<Item = Vec<T>>,
     (gates, hidden): (usize, usize),
 ) -> Vec<T> {
-    let mut shares = shares.into_iter();
-    let mut sum = shares
-        .next()
-        .unwrap_or_else(|| vec![T::zero(); hidden * gates]);
-    for share in shares {
-        sum.iter_mut().zip(&share).for_each(|(a, &b)| *a = *a + b);
-    }
+    let sum = sum_in_block_order(shares, hidden * gates);
     // SAFETY: `transpose_into` writes every element.
     unsafe {
         filled(gates * hidden, |out| {
             transpose_into(&sum, (gates, hidden), gates, out)
         })
     }
+}
+
+/// The element-wise sum of the blocks' `len`-long shares, added in block order (zeros for none).
+fn sum_in_block_order<T: Element>(shares: impl IntoIterator<Item = Vec<T>>, len: usize) -> Vec<T> {
+    let mut shares = shares.into_iter();
+    let mut sum = shares.next().unwrap_or_else(|| vec![T::zero(); len]);
+    for share in shares {
+        sum.iter_mut().zip(&share).for_each(|(a, &b)| *a = *a + b);
+    }
+    sum
 }
 
 /// A row-major `[rows, cols]` matrix view.

@@ -1,10 +1,9 @@
 //! Cross-entropy of logits `[rows, n]` against class indices `[rows]`, fused: log-softmax and the
 //! negative log-likelihood in one pass, forward and backward.
 
-use super::{for_row_blocks, rows_per_block, FmaKernel, Level, VecMath, EXP_PARALLEL_THRESHOLD};
+use super::{for_row_blocks, FmaKernel, Level, VecMath};
 use crate::backend::cpu::kernels::fast_math::{exp_shifted_rows, max, sum};
 use crate::{Result, TensorError};
-use rayon::prelude::*;
 
 /// The class index of row `i`, checked to be an integer in `[0, n)`.
 fn class<T: VecMath>(targets: &[T], i: usize, n: usize) -> Result<usize> {
@@ -34,18 +33,11 @@ pub(super) fn forward<T: VecMath>(
         .map(|i| class(targets, i, n))
         .collect::<Result<Vec<_>>>()?;
     let mut lse = vec![T::zero(); targets.len()];
-    // blocks of the rows the backward's blocks hold (the work is in the logits, not in `lse`)
-    let rb = rows_per_block(n);
-    let block = |(i, lse): (usize, &mut [T])| {
-        let logits = &logits[i * rb * n..(i * rb + lse.len()) * n];
+    // one value per row of `n` logits: the blocks of rows the backward's blocks hold
+    for_row_blocks(&mut lse, (1, n), |row, lse| {
+        let logits = &logits[row * n..(row + lse.len()) * n];
         level.run_fma(LogSumExp { logits, lse, n });
-    };
-    if logits.len() >= EXP_PARALLEL_THRESHOLD {
-        crate::threads::warm();
-        lse.par_chunks_mut(rb).enumerate().for_each(block);
-    } else {
-        lse.chunks_mut(rb).enumerate().for_each(block);
-    }
+    });
     let mut total = T::zero();
     for (i, (&l, &t)) in lse.iter().zip(&t).enumerate() {
         total = total + (l - logits[i * n + t]);
@@ -59,7 +51,7 @@ pub(super) fn backward<T: VecMath>(x: &[&[T]], n: usize, scale: f64, level: Leve
     let (logits, targets, lse) = (x[0], x[1], x[2]);
     let g = x[3][0] * T::from_f64(scale);
     let mut dx = vec![T::zero(); logits.len()];
-    for_row_blocks(&mut dx, n, |row, dx| {
+    for_row_blocks(&mut dx, (n, n), |row, dx| {
         let rows = dx.len() / n;
         let logits = &logits[row * n..row * n + dx.len()];
         let lse = &lse[row..row + rows];

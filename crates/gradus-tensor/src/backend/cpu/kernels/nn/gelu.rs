@@ -10,7 +10,7 @@ pub(super) fn forward<T: VecMath>(x: &[T], level: Level) -> Vec<T> {
     // SAFETY: the row blocks cover `y`, and the kernel writes each of their elements.
     unsafe {
         filled(x.len(), |y| {
-            for_row_blocks(y, 1, |i, y| {
+            for_row_blocks(y, (1, 1), |i, y| {
                 let x = &x[i..i + y.len()];
                 level.run_fma(Forward { x, y });
             })
@@ -23,7 +23,7 @@ pub(super) fn backward<T: VecMath>(x: &[T], g: &[T], level: Level) -> Vec<T> {
     // SAFETY: the row blocks cover `dx`, and the kernel writes each of their elements.
     unsafe {
         filled(x.len(), |dx| {
-            for_row_blocks(dx, 1, |i, dx| {
+            for_row_blocks(dx, (1, 1), |i, dx| {
                 let range = i..i + dx.len();
                 level.run_fma(Backward {
                     x: &x[range.clone()],

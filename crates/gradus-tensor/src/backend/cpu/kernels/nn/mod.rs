@@ -154,19 +154,26 @@ fn rows_per_block(n: usize) -> usize {
 /// benchmark's cross-entropy forward (`2048 x 65` logits), 2 threads, Intel Xeon: 108 -> 65 us.
 const EXP_PARALLEL_THRESHOLD: usize = PARALLEL_THRESHOLD / 8;
 
-/// Splits `out` (rows of `n`) into fixed blocks of whole rows and runs `f(first_row, block)` on
-/// each, on rayon's threads from [`EXP_PARALLEL_THRESHOLD`] elements (its users take an `exp`
-/// or `Φ` per element). The blocks do not depend on the thread count.
-fn for_row_blocks<T: Send>(out: &mut [T], n: usize, f: impl Fn(usize, &mut [T]) + Sync) {
-    let n = n.max(1);
+/// Splits `out`, which holds `per_row` elements for each row of `n` inputs (`n` for a row's
+/// softmax, 1 for its log-sum-exp), into fixed blocks of whole rows and runs
+/// `f(first_row, block)` on each, on rayon's threads from [`EXP_PARALLEL_THRESHOLD`] input
+/// elements (its users take an `exp` or `Φ` per element). The blocks do not depend on the
+/// thread count.
+fn for_row_blocks<T: Send>(
+    out: &mut [T],
+    (per_row, n): (usize, usize),
+    f: impl Fn(usize, &mut [T]) + Sync,
+) {
+    let per_row = per_row.max(1);
     let rows_per_block = rows_per_block(n);
-    if out.len() >= EXP_PARALLEL_THRESHOLD {
+    let block = rows_per_block * per_row;
+    if out.len() / per_row * n >= EXP_PARALLEL_THRESHOLD {
         crate::threads::warm();
-        out.par_chunks_mut(rows_per_block * n)
+        out.par_chunks_mut(block)
             .enumerate()
             .for_each(|(i, c)| f(i * rows_per_block, c));
     } else {
-        out.chunks_mut(rows_per_block * n)
+        out.chunks_mut(block)
             .enumerate()
             .for_each(|(i, c)| f(i * rows_per_block, c));
     }

@@ -6,7 +6,7 @@ use crate::backend::cpu::kernels::fast_math::{dot, exp_shifted_rows, max, sum};
 /// `y = softmax(x)` (or `log_softmax`) per row: `e^(x - max) / sum`, `(x - max) - ln sum`.
 pub(super) fn forward<T: VecMath>(x: &[T], n: usize, log: bool, level: Level) -> Vec<T> {
     let mut y = vec![T::zero(); x.len()];
-    for_row_blocks(&mut y, n, |row, y| {
+    for_row_blocks(&mut y, (n, n), |row, y| {
         let x = &x[row * n..row * n + y.len()];
         level.run_fma(Forward { x, y, n, log });
     });
@@ -17,7 +17,7 @@ pub(super) fn forward<T: VecMath>(x: &[T], n: usize, log: bool, level: Level) ->
 /// `y (g - sum(g y))`, log-softmax `g - e^y sum(g)` (PyTorch's `_softmax_backward_data`).
 pub(super) fn backward<T: VecMath>(y: &[T], g: &[T], n: usize, log: bool, level: Level) -> Vec<T> {
     let mut dx = vec![T::zero(); y.len()];
-    for_row_blocks(&mut dx, n, |row, dx| {
+    for_row_blocks(&mut dx, (n, n), |row, dx| {
         let range = row * n..row * n + dx.len();
         let (y, g) = (&y[range.clone()], &g[range]);
         level.run_fma(Backward { y, g, dx, n, log });
