@@ -8,9 +8,8 @@
 use super::math::{exp_clamped_with, mad};
 use crate::Element;
 
-/// `e^x`, `Φ(x)` and `φ(x)` per element type. The `_with::<FMA>` forms fuse their
-/// multiply-adds when `FMA` (for loops run as an
-/// [`FmaKernel`](crate::backend::cpu::simd::FmaKernel)); the plain forms do not.
+/// `e^x`, `Φ(x)` and `φ(x)` per element type. Each fuses its multiply-adds when `FMA` (for
+/// loops run as an [`FmaKernel`](crate::backend::cpu::simd::FmaKernel)).
 pub(crate) trait VecMath: Element {
     /// `e^x`; exactly 0 below about -87.3 in f32 (where `e^x` leaves the normal range), so that a
     /// `-inf` score (a masked position) gives a zero weight.
@@ -23,11 +22,6 @@ pub(crate) trait VecMath: Element {
     #[inline(always)]
     fn normal_pdf_with<const FMA: bool>(self) -> Self {
         (self * self * Self::from_f64(-0.5)).exp_with::<FMA>() * Self::from_f64(FRAC_1_SQRT_2PI)
-    }
-    /// [`exp_with`](Self::exp_with), unfused.
-    #[inline(always)]
-    fn exp_v(self) -> Self {
-        self.exp_with::<false>()
     }
 }
 
@@ -166,11 +160,11 @@ pub(crate) fn dot<T: Element>(a: &[T], b: &[T]) -> T {
     combine(acc)
 }
 
-/// `[x[0] . w, x[1] . w, x[2] . w, x[3] . w]`, computed side by side: four independent chains.
-/// The first `16 * (len / 16)` products are summed in [`dot`]'s lane order, the rest one after
-/// another and added to that sum.
+/// `[x[0] . w, x[1] . w, x[2] . w, x[3] . w]`, computed side by side: four independent chains,
+/// their multiply-adds fused when `FMA`. The first `16 * (len / 16)` products are summed in
+/// [`dot`]'s lane order, the rest one after another and added to that sum.
 #[inline(always)]
-pub(crate) fn dot4<T: Element>(x: [&[T]; 4], w: &[T]) -> [T; 4] {
+pub(crate) fn dot4<const FMA: bool, T: VecMath>(x: [&[T]; 4], w: &[T]) -> [T; 4] {
     let mut acc = [[T::zero(); 16]; 4];
     let full = w.len() / 16 * 16;
     let lanes = |s: &[T], c: usize| -> [T; 16] { s[c..c + 16].try_into().unwrap() };
@@ -183,20 +177,20 @@ pub(crate) fn dot4<T: Element>(x: [&[T]; 4], w: &[T]) -> [T; 4] {
             lanes(x[3], c),
         );
         for l in 0..16 {
-            acc[0][l] = acc[0][l] + x0[l] * wc[l];
-            acc[1][l] = acc[1][l] + x1[l] * wc[l];
-            acc[2][l] = acc[2][l] + x2[l] * wc[l];
-            acc[3][l] = acc[3][l] + x3[l] * wc[l];
+            acc[0][l] = x0[l].mad::<FMA>(wc[l], acc[0][l]);
+            acc[1][l] = x1[l].mad::<FMA>(wc[l], acc[1][l]);
+            acc[2][l] = x2[l].mad::<FMA>(wc[l], acc[2][l]);
+            acc[3][l] = x3[l].mad::<FMA>(wc[l], acc[3][l]);
         }
     }
     // the last `len % 16` products summed apart and added last: written into the lanes in
     // memory, they made each row's combine reload its lanes through a failed store forwarding
-    let mut out = acc.map(combine);
+    let mut out = combine4(acc);
     for (o, x) in out.iter_mut().zip(x) {
         let tail = x[full..]
             .iter()
             .zip(&w[full..])
-            .fold(T::zero(), |t, (&x, &y)| t + x * y);
+            .fold(T::zero(), |t, (&x, &y)| x.mad::<FMA>(y, t));
         *o = *o + tail;
     }
     out
@@ -226,6 +220,34 @@ pub(crate) fn axpy<T: Element>(y: &mut [T], a: T, x: &[T]) {
     for (y, &x) in y.iter_mut().zip(x) {
         *y = *y + a * x;
     }
+}
+
+/// [`combine`] of four rows of lanes at once, the same additions in the same order (so the same
+/// bits), with the rows packed side by side: each step adds two 16-lane vectors instead of
+/// four half-empty ones. Step 1 leaves rows 0 and 1 in one vector (lanes `l` and `l + 8` of a
+/// row added), step 2 all four rows (four lanes each), steps 3 and 4 sum within each four.
+#[inline(always)]
+fn combine4<T: Element>(acc: [[T; 16]; 4]) -> [T; 4] {
+    let halves = |a: &[T; 16], b: &[T; 16]| -> [T; 16] {
+        std::array::from_fn(|l| {
+            if l < 8 {
+                a[l] + a[l + 8]
+            } else {
+                b[l - 8] + b[l]
+            }
+        })
+    };
+    let (t01, t23) = (halves(&acc[0], &acc[1]), halves(&acc[2], &acc[3]));
+    // quarter q of `u` holds row q: rows 0 and 1 from t01's halves, rows 2 and 3 from t23's
+    let u: [T; 16] = std::array::from_fn(|l| {
+        let (q, i) = (l / 4, l % 4);
+        let t = if q < 2 { &t01 } else { &t23 };
+        let base = (q % 2) * 8;
+        t[base + i] + t[base + i + 4]
+    });
+    let v: [T; 16] = std::array::from_fn(|l| u[l] + u[l ^ 2]);
+    let w: [T; 16] = std::array::from_fn(|l| v[l] + v[l ^ 1]);
+    [w[0], w[4], w[8], w[12]]
 }
 
 #[inline(always)]
@@ -260,7 +282,7 @@ mod tests {
             if fma {
                 x.exp_with::<true>()
             } else {
-                x.exp_v()
+                x.exp_with::<false>()
             }
         };
         both(|fma| {
@@ -328,7 +350,7 @@ mod tests {
     }
 
     #[test]
-    fn dot4_equals_four_dots() {
+    fn dot4_fused_and_unfused_are_four_dots() {
         for len in [0, 5, 16, 37, 100] {
             let rows: Vec<Vec<f32>> = (0..4)
                 .map(|r| {
@@ -338,7 +360,11 @@ mod tests {
                 })
                 .collect();
             let w: Vec<f32> = (0..len).map(|i| (i as f32 * 0.11).cos()).collect();
-            let got = super::dot4([&rows[0], &rows[1], &rows[2], &rows[3]], &w);
+            let x = [&rows[0][..], &rows[1], &rows[2], &rows[3]];
+            let (got, fused) = (
+                super::dot4::<false, _>(x, &w),
+                super::dot4::<true, _>(x, &w),
+            );
             for (r, row) in rows.iter().enumerate() {
                 let exact: f64 = row.iter().zip(&w).map(|(&a, &b)| a as f64 * b as f64).sum();
                 let scale: f64 = row
@@ -347,12 +373,12 @@ mod tests {
                     .map(|(&a, &b)| (a * b).abs() as f64)
                     .sum();
                 let (got, dot) = (got[r] as f64, super::dot(row, &w) as f64);
-                // within f32 summation error of the exact sum; the bits of `dot` when the
-                // length is a multiple of 16 (the same lane order, no tail)
-                assert!(
-                    (got - exact).abs() <= 1e-6 * scale.max(1.0),
-                    "len {len} row {r}"
-                );
+                // both within f32 summation error of the exact sum; unfused, the bits of `dot`
+                // when the length is a multiple of 16 (the same lane order, no tail)
+                for v in [got, fused[r] as f64] {
+                    let err = (v - exact).abs();
+                    assert!(err <= 1e-6 * scale.max(1.0), "len {len} row {r}: {err}");
+                }
                 if len % 16 == 0 {
                     assert_eq!(got, dot, "len {len} row {r}");
                 }

@@ -20,7 +20,6 @@ pub(crate) mod math;
 pub(crate) mod max_pool;
 pub(crate) mod nn;
 pub mod packed_gemm;
-pub(crate) mod prefetch;
 pub(crate) mod reduce;
 pub(crate) mod squares;
 pub(crate) mod stream;
