@@ -13,7 +13,7 @@
 //! partial sums are added in task order, so the result is the same bits with any number of
 //! threads.
 
-use super::kernels::fast_math::{axpy, dot, dot4, VecMath};
+use super::kernels::fast_math::{axpy, dot, dot4, sum, VecMath};
 use super::kernels::math::GateMath;
 use super::simd::{with_widest_simd_fma, FmaKernel};
 use super::CpuStorage;
@@ -126,7 +126,7 @@ impl<T: LogisticMath> FmaKernel for Task<'_, T> {
                 // the residuals replace the logits
                 loss += T::block_loss::<FMA, true>(z, yb);
                 weighted_row_sum::<FMA, T>(&mut dw, z, xb);
-                db = z.iter().fold(db, |db, &r| db + r);
+                db = db + sum(z);
             } else {
                 loss += T::block_loss::<FMA, false>(z, yb);
             }
