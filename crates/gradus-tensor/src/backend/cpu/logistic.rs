@@ -6,12 +6,11 @@
 //! (100 KB of `X` at 100 features, in L2): the dots of a block, then its losses and residuals
 //! (vectorized across rows, one `exp` per row shared by both), then its weighted row sum, so `X`
 //! comes from memory once. The dots take four rows at a time (four independent chains of
-//! additions, not one per row), the row sum eight. No software prefetch: the
-//! hardware prefetcher keeps up with the row-major stream, and asking for the next block while
-//! computing this one was measured 5% slower. Multiply-adds are fused on CPUs with FMA
-//! ([`FmaKernel`]). Fixed tasks of [`TASK`] rows run in parallel and their
-//! partial sums are added in task order, so the result is the same bits with any number of
-//! threads.
+//! additions, not one per row), the row sum eight. No software prefetch: asking for the next
+//! block, or for rows 8 to 256 ahead, while computing this one measured slower or no faster on
+//! an Intel Xeon and an AMD EPYC (BENCHMARKS.md). Multiply-adds are fused on CPUs with FMA
+//! ([`FmaKernel`]). Fixed tasks of [`TASK`] rows run in parallel and their partial sums are
+//! added in task order, so the result is the same bits with any number of threads.
 
 use super::kernels::fast_math::{axpy, dot, dot4, sum, VecMath};
 use super::kernels::math::GateMath;
