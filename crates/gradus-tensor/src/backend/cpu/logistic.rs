@@ -316,6 +316,16 @@ impl CpuStorage {
 mod tests {
     use super::LogisticMath;
 
+    /// `f32::block_loss` with its const parameters picked at run time.
+    fn f32_block_loss(fma: bool, residuals: bool, z: &mut [f32], y: &[f32]) -> f64 {
+        match (fma, residuals) {
+            (false, false) => f32::block_loss::<false, false>(z, y),
+            (false, true) => f32::block_loss::<false, true>(z, y),
+            (true, false) => f32::block_loss::<true, false>(z, y),
+            (true, true) => f32::block_loss::<true, true>(z, y),
+        }
+    }
+
     #[test]
     fn f32_block_loss_and_residuals_match_f64_row_by_row() {
         // 250 rows (15 full lanes and a remainder), logits from -92 to 92 (past the f32 exp's
@@ -327,21 +337,12 @@ mod tests {
         let exact = f64::block_loss::<false, true>(&mut r64, &wide(&y));
         for fma in [false, true] {
             let mut r = z.clone();
-            let loss = if fma {
-                f32::block_loss::<true, true>(&mut r, &y)
-            } else {
-                f32::block_loss::<false, true>(&mut r, &y)
-            };
+            let loss = f32_block_loss(fma, true, &mut r, &y);
             assert!(
                 (loss - exact).abs() < 1e-9 * exact,
                 "{loss} vs {exact} (fused: {fma})"
             );
-            let mut z = z.clone();
-            let alone = if fma {
-                f32::block_loss::<true, false>(&mut z, &y)
-            } else {
-                f32::block_loss::<false, false>(&mut z, &y)
-            };
+            let alone = f32_block_loss(fma, false, &mut z.clone(), &y);
             assert_eq!(
                 alone, loss,
                 "the loss does not depend on computing residuals"
