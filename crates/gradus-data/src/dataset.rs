@@ -3,7 +3,7 @@
 //! Features are one row-major `Vec<f32>` (sample after sample); a batch is
 //! gathered into fresh contiguous buffers that the trainer turns into tensors.
 
-use crate::targets::gather_rows;
+use crate::gather::gather_rows;
 use crate::{DataError, Targets};
 
 /// A gathered mini-batch: contiguous features and their targets.

@@ -63,6 +63,7 @@ pub mod csv;
 mod csv_lines;
 pub mod dataset;
 pub mod error;
+mod gather;
 pub mod idx;
 pub mod libsvm;
 pub mod mnist;

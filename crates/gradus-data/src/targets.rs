@@ -1,5 +1,6 @@
 //! What a model predicts: class labels or regression values, per sample.
 
+use crate::gather::gather_rows;
 use crate::DataError;
 
 /// Largest number of classes a dataset may declare (guards against absurd labels).
@@ -191,13 +192,4 @@ impl Targets {
             }
         }
     }
-}
-
-/// Copies rows `indices` of a row-major matrix with `width` columns.
-pub(crate) fn gather_rows(data: &[f32], width: usize, indices: &[usize]) -> Vec<f32> {
-    let mut out = Vec::with_capacity(indices.len() * width);
-    for &i in indices {
-        out.extend_from_slice(&data[i * width..(i + 1) * width]);
-    }
-    out
 }
