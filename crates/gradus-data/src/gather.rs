@@ -67,7 +67,10 @@ mod tests {
         let indices: Vec<usize> = (0..701).map(|k| (k * 389 + 11) % rows).collect();
         assert!(indices.len() * width >= PARALLEL_GATHER_VALUES);
         for threads in [1, 2, 3, 8] {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
             let got = pool.install(|| gather_rows(&data, width, &indices));
             assert_eq!(got, serial(&data, width, &indices), "{threads} threads");
         }
@@ -76,7 +79,10 @@ mod tests {
     #[test]
     fn small_and_empty_gathers() {
         let data: Vec<f32> = (0..12).map(|v| v as f32).collect();
-        assert_eq!(gather_rows(&data, 3, &[3, 0, 3]), serial(&data, 3, &[3, 0, 3]));
+        assert_eq!(
+            gather_rows(&data, 3, &[3, 0, 3]),
+            serial(&data, 3, &[3, 0, 3])
+        );
         assert!(gather_rows(&data, 3, &[]).is_empty());
     }
 
@@ -87,7 +93,10 @@ mod tests {
         let data = vec![0.0f32; 100 * width];
         let mut indices: Vec<usize> = (0..100).collect();
         indices[77] = 100;
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
         pool.install(|| gather_rows(&data, width, &indices));
     }
 }
