@@ -13,21 +13,23 @@ import argparse, json, os, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# name, m, n, k: must match crates/gradus-bench/src/bin/gemm_shapes.rs
-SHAPES = [
-    ("mlp_fc1", 128, 512, 784), ("mlp_fc2", 128, 256, 512), ("mlp_dw1", 784, 512, 128),
-    ("mlp_dw2", 512, 256, 128), ("gpt_qkv", 2048, 384, 128), ("gpt_fc", 2048, 512, 128),
-    ("gpt_proj", 2048, 128, 512), ("gpt_dw", 128, 512, 2048), ("lstm_gates", 64, 1024, 256),
-    ("sq512", 512, 512, 512),
-    ("sk_fc1", 200, 100, 784), ("sk_dw1", 100, 784, 200),
-]
 
 
-def torch_side(threads):
+def shapes(names):
+    """The products the gradus binary ran, from its names (`{product}_{layout}_{m}x{n}x{k}`): the
+    binary holds the one list, PyTorch runs the same products."""
+    out = {}
+    for name in names:
+        product, _, mnk = name.rsplit("_", 2)
+        out[product] = tuple(int(v) for v in mnk.split("x"))
+    return [(product, *mnk) for product, mnk in out.items()]
+
+
+def torch_side(threads, products):
     """Runs in a child process: prints one JSON line per product and layout."""
     import torch
     torch.set_num_threads(threads)
-    for name, m, n, k in SHAPES:
+    for name, m, n, k in products:
         a, b = torch.randn(m, k), torch.randn(k, n)
         at, bt = torch.randn(k, m), torch.randn(n, k)
         out = torch.empty(m, n)
@@ -59,10 +61,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--torch-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.torch_child:
-        return torch_side(args.threads)
+        return torch_side(args.threads, json.loads(args.torch_child))
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
     exe = os.path.join(ROOT, "target", "release", "gemm_shapes")
     if not os.path.exists(exe):
@@ -71,7 +73,8 @@ def main():
     for r in range(args.rounds):
         run = lambda cmd: subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
         g.append(read(run([exe, "--threads", str(args.threads)])))
-        p.append(read(run([sys.executable, __file__, "--torch-child", "--threads", str(args.threads)])))
+        products = json.dumps(shapes(g[-1]))
+        p.append(read(run([sys.executable, __file__, "--torch-child", products, "--threads", str(args.threads)])))
         print(f"round {r + 1} done", file=sys.stderr, flush=True)
     print(f"{'product':34} {'gradus':>8} {'torch':>8} {'ratio':>6}  (GFLOP/s, {args.threads} threads, {args.rounds} rounds)")
     for name in g[0]:
