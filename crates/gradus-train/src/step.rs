@@ -17,6 +17,7 @@ use crate::noise_scale::NoiseSample;
 use crate::observer::StepRecord;
 use crate::progress::Progress;
 use crate::sync::{Pending, SyncedStep};
+use crate::task::{Targets, Task};
 use crate::timing::{Phase, PhaseClock};
 use crate::Trainer;
 use gradus_nn::Param;
@@ -70,10 +71,10 @@ impl Trainer {
         let (mut loss, backward, mut noise) = if split && batch.samples >= 2 {
             self.micro_batch_backward(batch, &named, site.train_metrics.then_some(&mut *l.stats))?
         } else {
-            let (loss, output) = self.forward_autocast(batch)?;
-            if site.train_metrics {
+            let (loss, output) = self.forward_autocast(batch, site.train_metrics)?;
+            if let Some(output) = &output {
                 l.stats
-                    .add_metric_sums(&self.task.metric_sums(&output, &batch.y)?);
+                    .add_metric_sums(&self.task.metric_sums(output, &batch.y)?);
             }
             let root = crate::precision::scaled(&loss, l.saved.grad_scaler.as_ref())?;
             let backward = match &self.options.parallel {
@@ -147,9 +148,9 @@ impl Trainer {
         for (i, &(start, len)) in halves.iter().enumerate() {
             let half = batch.narrow(start, len)?;
             let share = len as f64 / n as f64;
-            let (loss, output) = self.forward_autocast(&half)?;
-            if let Some(stats) = metric_sums.as_deref_mut() {
-                stats.add_metric_sums(&self.task.metric_sums(&output, &half.y)?);
+            let (loss, output) = self.forward_autocast(&half, metric_sums.is_some())?;
+            if let (Some(stats), Some(output)) = (metric_sums.as_deref_mut(), &output) {
+                stats.add_metric_sums(&self.task.metric_sums(output, &half.y)?);
             }
             let loss = loss.mul_scalar(share)?;
             if let Err(e) = loss.backward() {
@@ -189,21 +190,35 @@ impl Trainer {
     }
 
     /// Forward under the run's autocast (none at full precision).
-    fn forward_autocast(&self, batch: &DeviceBatch) -> Result<(Tensor, Tensor)> {
+    fn forward_autocast(
+        &self,
+        batch: &DeviceBatch,
+        output: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
         gradus_tensor::precision::autocast::autocast(self.options.precision.autocast(), || {
-            self.forward(batch)
+            self.forward(batch, output)
         })
     }
 
     /// Forward: the batch's mean loss (weighted mean with sample weights), with its graph, and
-    /// the model's output.
-    fn forward(&self, batch: &DeviceBatch) -> Result<(Tensor, Tensor)> {
-        let output = self.model.forward(&batch.x)?;
+    /// the model's output when `output` asks for it. Without, a binary task's loss comes from
+    /// the model's fused pass where it has one ([`gradus_nn::Module::fused_bce_with_logits`]:
+    /// logistic regression reads the batch once for the loss and the gradients).
+    fn forward(&self, batch: &DeviceBatch, output: bool) -> Result<(Tensor, Option<Tensor>)> {
+        if let (false, None, Task::Binary, Targets::Classes(c)) =
+            (output, &batch.weights, &self.task, &batch.y)
+        {
+            let y = c.reshape(&[c.numel()])?.to_dtype(batch.x.dtype())?;
+            if let Some(loss) = self.model.fused_bce_with_logits(&batch.x, &y) {
+                return Ok((loss?, None));
+            }
+        }
+        let out = self.model.forward(&batch.x)?;
         let loss = match &batch.weights {
-            Some(w) => self.task.weighted_loss(&output, &batch.y, w)?,
-            None => self.task.loss(&output, &batch.y)?,
+            Some(w) => self.task.weighted_loss(&out, &batch.y, w)?,
+            None => self.task.loss(&out, &batch.y)?,
         };
-        Ok((loss, output))
+        Ok((loss, output.then_some(out)))
     }
 
     /// The gradient hook (identity without one).

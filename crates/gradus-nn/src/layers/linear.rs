@@ -4,6 +4,7 @@ use super::lora::{LoraSlot, LoraTarget};
 use crate::init;
 use crate::module::Module;
 use crate::param::Param;
+use gradus_tensor::precision::autocast;
 use gradus_tensor::{capture, DType, Result, Rng, Tensor};
 
 /// A fully connected layer (`torch.nn.Linear`). Input `[.., in]`, output `[.., out]`.
@@ -143,6 +144,22 @@ impl Module for Linear {
         Ok(y)
     }
 
+    fn fused_bce_with_logits(&self, x: &Tensor, target: &Tensor) -> Option<Result<Tensor>> {
+        let w = self.weight.tensor();
+        let bias = self.bias.as_ref()?.tensor();
+        let plain =
+            self.lora.adapter().is_none() && !capture::is_active() && autocast::current().is_none();
+        let dtypes = matches!(x.dtype(), DType::F32 | DType::F64)
+            && [&w, &bias, target].iter().all(|t| t.dtype() == x.dtype());
+        if !(plain && dtypes && w.shape()[0] == 1 && x.rank() == 2) {
+            return None;
+        }
+        Some(
+            w.reshape(&[w.shape()[1]])
+                .and_then(|w| x.linear_bce_with_logits(&w, &bias, target, true)),
+        )
+    }
+
     fn own_params(&self) -> Vec<(String, Param)> {
         let mut out = vec![("weight".to_string(), self.weight.clone())];
         out.extend(self.bias.iter().map(|b| ("bias".to_string(), b.clone())));
@@ -158,5 +175,81 @@ impl Module for Linear {
                 slot: &self.lora,
             },
         )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::{lora, Sequential};
+    use crate::loss::{bce_with_logits, Reduction};
+    use gradus_tensor::precision::Half;
+
+    fn data(dtype: DType) -> (Tensor, Tensor) {
+        let x = Tensor::randn(&[37, 6], dtype, 5);
+        let y: Vec<f64> = (0..37).map(|i| f64::from(i % 3 == 0)).collect();
+        let y = Tensor::from_vec(y, &[37]).unwrap().to_dtype(dtype).unwrap();
+        (x, y)
+    }
+
+    #[test]
+    fn the_fused_loss_and_its_gradients_are_the_composed_ones() {
+        let (x, y) = data(DType::F64);
+        let lin = Linear::new(6, 1, true, &mut Rng::seed(2));
+        lin.cast(DType::F64).unwrap();
+        let fused = lin.fused_bce_with_logits(&x, &y).unwrap().unwrap();
+        fused.backward().unwrap();
+        let grads = |l: &Linear| -> Vec<f64> {
+            let params = l.parameters();
+            params
+                .iter()
+                .flat_map(|p| p.tensor().grad().unwrap().to_vec_f64())
+                .collect()
+        };
+        let fused_grads = grads(&lin);
+        lin.zero_grad();
+        let out = lin.forward(&x).unwrap();
+        let composed =
+            bce_with_logits(&out, &y.reshape(&[37, 1]).unwrap(), Reduction::Mean).unwrap();
+        composed.backward().unwrap();
+        let (a, b) = (fused.item().unwrap(), composed.item().unwrap());
+        assert!((a - b).abs() < 1e-14, "fused {a}, composed {b}");
+        for (g, h) in fused_grads.iter().zip(grads(&lin)) {
+            assert!((g - h).abs() < 1e-14, "{fused_grads:?}");
+        }
+        assert_eq!(fused_grads.len(), 7);
+    }
+
+    #[test]
+    fn layers_and_settings_without_the_fused_pass_have_none() {
+        let (x, y) = data(DType::F32);
+        let one = Linear::new(6, 1, true, &mut Rng::seed(2));
+        assert!(one.fused_bce_with_logits(&x, &y).is_some());
+        // two outputs, no bias
+        let two = Linear::new(6, 2, true, &mut Rng::seed(2));
+        assert!(two.fused_bce_with_logits(&x, &y).is_none());
+        let no_bias = Linear::new(6, 1, false, &mut Rng::seed(2));
+        assert!(no_bias.fused_bce_with_logits(&x, &y).is_none());
+        // 16-bit data, and a 16-bit product under autocast
+        let (xh, yh) = data(DType::BF16);
+        let half = Linear::new(6, 1, true, &mut Rng::seed(2));
+        half.cast(DType::BF16).unwrap();
+        assert!(half.fused_bce_with_logits(&xh, &yh).is_none());
+        let under = autocast::autocast(Some(Half::BF16), || one.fused_bce_with_logits(&x, &y));
+        assert!(under.is_none());
+        // layer capture (K-FAC) records the forward's inputs and output
+        capture::enable(true);
+        let captured = one.fused_bce_with_logits(&x, &y);
+        capture::enable(false);
+        assert!(captured.is_none());
+        // a LoRA adapter changes the output
+        let net = Sequential::new().push(Linear::new(6, 1, true, &mut Rng::seed(2)));
+        let config = lora::LoraConfig {
+            rank: 1,
+            alpha: 1.0,
+            target_modules: vec!["0".into()],
+        };
+        assert_eq!(lora::add_lora(&net, &config, &mut Rng::seed(3)).unwrap(), 1);
+        assert!(net.children()[0].1.fused_bce_with_logits(&x, &y).is_none());
     }
 }
