@@ -33,7 +33,9 @@ fn describe(mode: BatchMode) -> String {
     }
 }
 
-/// The batcher of a run over `n` training samples, shuffled by `seed`.
+/// The batcher of a run over `n` training samples, shuffled by `seed`; a full batch keeps the
+/// natural order (shuffling it would only reorder the sums), so its rows are gathered once and
+/// every epoch steps on the same batch.
 ///
 /// With `batch_norm` (the model has batch-norm layers, see [`has_batch_norm`]), a last batch of
 /// one sample is merged into the batch before it (rather than dropped: every sample is still
@@ -52,6 +54,7 @@ fn describe(mode: BatchMode) -> String {
 /// assert!(err.contains("10 training samples") && err.contains("batch.size = 32"), "{err}");
 /// let mode = BatchMode::MiniBatch { size: 4, drop_last: false };
 /// assert_eq!(epoch_batcher(9, mode, 0, true).unwrap().batches_per_epoch(), 2); // 4 + 5
+/// assert_eq!(epoch_batcher(3, BatchMode::Full, 0, false).unwrap().epoch(7), [[0, 1, 2]]);
 /// ```
 pub fn epoch_batcher(n: usize, mode: BatchMode, seed: u64, batch_norm: bool) -> Result<Batcher> {
     if n == 0 {
@@ -59,7 +62,10 @@ pub fn epoch_batcher(n: usize, mode: BatchMode, seed: u64, batch_norm: bool) -> 
             "no training steps: the training set has 0 samples (is the validation fraction too large, or data.limit 0?)".into(),
         ));
     }
-    let mut batcher = Batcher::new(n, mode)?.shuffled(seed);
+    let mut batcher = match mode {
+        BatchMode::Full => Batcher::new(n, mode)?,
+        _ => Batcher::new(n, mode)?.shuffled(seed),
+    };
     if batcher.batches_per_epoch() == 0 {
         let hint = match mode {
             BatchMode::MiniBatch { size, .. } => format!(

@@ -1,7 +1,7 @@
 //! The training loop: epochs of batches, each a step in stages ([`crate::step`]), validation,
 //! early stopping, checkpoints and the run directory's files.
 
-use crate::batch::{to_device, to_device_augmented};
+use crate::batch::{to_device, to_device_augmented, DeviceBatch};
 use crate::checkpoint::{self, Durability, RunState};
 use crate::diagnostics::GradientWatch;
 use crate::early_stop::EarlyStopping;
@@ -501,6 +501,8 @@ impl Trainer {
         let mut unfinished = None;
         self.model.train(true);
         let first = saved.partial.as_ref().map_or(saved.epoch + 1, |p| p.epoch);
+        // the batch of a one-batch epoch, with its rows, for the next epoch
+        let mut kept: Option<(Vec<usize>, DeviceBatch)> = None;
         for epoch in first..=self.options.epochs {
             let started = Instant::now();
             let batches = self.epoch_batches(&batcher, epoch, &saved.curriculum);
@@ -549,7 +551,17 @@ impl Trainer {
                             self.options.dtype,
                             (a, self.options.seed, epoch as u64),
                         )?,
-                        None => to_device(train, &idx, &self.task, self.options.dtype)?,
+                        // an epoch of one batch (full batch) steps on the same rows as the last
+                        None => match &kept {
+                            Some((rows, b)) if rows[..] == idx[..] => b.clone(),
+                            _ => {
+                                let b = to_device(train, &idx, &self.task, self.options.dtype)?;
+                                if batches.len() == 1 {
+                                    kept = Some((idx.to_vec(), b.clone()));
+                                }
+                                b
+                            }
+                        },
                     })
                 })?;
                 let mut ledger = Ledger {
