@@ -43,10 +43,12 @@ pub trait Module: Send + Sync {
 
     /// `BCEWithLogits(self.forward(x), target)` averaged over the samples, in one fused pass,
     /// for a module that has one; `None` (the default) for the others, whose callers run
-    /// `forward` and then the loss. [`Linear`](crate::layers::Linear) with one output and a bias
-    /// has one, logistic regression's [`Tensor::linear_bce_with_logits`], which reads `x` once
-    /// for the loss and both gradients (outside autocast, LoRA and layer capture, in f32 and
-    /// f64). `x [N, in]`, `target [N]` in `[0, 1]`, the result a scalar with its graph.
+    /// `forward` and then the loss. Returns the loss (a scalar with its graph) and the output
+    /// `[N, 1]` as a constant (no graph; for accuracy and such). [`Linear`](crate::layers::Linear)
+    /// with one output and a bias has one, logistic regression's
+    /// [`Tensor::linear_bce_with_logits_and_logits`], which reads `x` once for the loss, both
+    /// gradients and the output (outside autocast, LoRA and layer capture, in f32 and f64).
+    /// `x [N, in]`, `target [N]` in `[0, 1]`.
     ///
     /// # Errors
     /// As the fused op: shapes that do not fit.
@@ -58,14 +60,19 @@ pub trait Module: Send + Sync {
     /// let lin = Linear::new(3, 1, true, &mut Rng::seed(0));
     /// let x = Tensor::randn(&[5, 3], DType::F32, 1);
     /// let y = Tensor::from_vec(vec![1.0f32, 0.0, 1.0, 1.0, 0.0], &[5]).unwrap();
-    /// let fused = lin.fused_bce_with_logits(&x, &y).unwrap().unwrap().item().unwrap();
-    /// let out = lin.forward(&x).unwrap();
-    /// let composed = bce_with_logits(&out, &y.reshape(&[5, 1]).unwrap(), Reduction::Mean).unwrap();
-    /// assert!((fused - composed.item().unwrap()).abs() < 1e-6);
+    /// let (loss, out) = lin.fused_bce_with_logits(&x, &y).unwrap().unwrap();
+    /// let composed_out = lin.forward(&x).unwrap();
+    /// let composed = bce_with_logits(&composed_out, &y.reshape(&[5, 1]).unwrap(), Reduction::Mean).unwrap();
+    /// assert!((loss.item().unwrap() - composed.item().unwrap()).abs() < 1e-6);
+    /// assert_eq!(out.shape(), &[5, 1]);
     /// // a layer with two outputs has no fused loss
     /// assert!(Linear::new(3, 2, true, &mut Rng::seed(0)).fused_bce_with_logits(&x, &y).is_none());
     /// ```
-    fn fused_bce_with_logits(&self, _x: &Tensor, _target: &Tensor) -> Option<Result<Tensor>> {
+    fn fused_bce_with_logits(
+        &self,
+        _x: &Tensor,
+        _target: &Tensor,
+    ) -> Option<Result<(Tensor, Tensor)>> {
         None
     }
 

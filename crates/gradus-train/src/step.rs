@@ -201,16 +201,15 @@ impl Trainer {
     }
 
     /// Forward: the batch's mean loss (weighted mean with sample weights), with its graph, and
-    /// the model's output when `output` asks for it. Without, a binary task's loss comes from
+    /// the model's output when `output` asks for it. An unweighted binary task's loss comes from
     /// the model's fused pass where it has one ([`gradus_nn::Module::fused_bce_with_logits`]:
-    /// logistic regression reads the batch once for the loss and the gradients).
+    /// logistic regression reads the batch once for the loss, the gradients and the output).
     fn forward(&self, batch: &DeviceBatch, output: bool) -> Result<(Tensor, Option<Tensor>)> {
-        if let (false, None, Task::Binary, Targets::Classes(c)) =
-            (output, &batch.weights, &self.task, &batch.y)
-        {
+        if let (None, Task::Binary, Targets::Classes(c)) = (&batch.weights, &self.task, &batch.y) {
             let y = c.reshape(&[c.numel()])?.to_dtype(batch.x.dtype())?;
-            if let Some(loss) = self.model.fused_bce_with_logits(&batch.x, &y) {
-                return Ok((loss?, None));
+            if let Some(fused) = self.model.fused_bce_with_logits(&batch.x, &y) {
+                let (loss, out) = fused?;
+                return Ok((loss, output.then_some(out)));
             }
         }
         let out = self.model.forward(&batch.x)?;

@@ -45,7 +45,7 @@ fn a_full_batch_run_is_gradient_descent_on_the_rows_in_order() {
         optimizer: Optimizer::new(Sgd::new(0.1), &tensors).unwrap(),
         schedule: Schedule::Constant(0.1),
         plateau: None,
-        task: task.clone(),
+        task,
         options: TrainOptions {
             epochs: 6,
             batch: BatchMode::Full,

@@ -1,6 +1,6 @@
-//! The trainer takes a binary task's loss from the model's fused pass
-//! (`Module::fused_bce_with_logits`, logistic regression's one read of the batch) when it needs
-//! no output, and the run ends where the composed forward and loss take it.
+//! The trainer takes an unweighted binary task's loss (and the output its accuracy needs) from
+//! the model's fused pass (`Module::fused_bce_with_logits`, logistic regression's one read of the
+//! batch), and the run ends where the composed forward and loss take it.
 
 use gradus_data::{BatchMode, Dataset, Targets as HostTargets};
 use gradus_nn::layers::Linear;
@@ -28,7 +28,11 @@ impl Module for Counted {
         self.inner.forward(x)
     }
 
-    fn fused_bce_with_logits(&self, x: &Tensor, target: &Tensor) -> Option<Result<Tensor>> {
+    fn fused_bce_with_logits(
+        &self,
+        x: &Tensor,
+        target: &Tensor,
+    ) -> Option<Result<(Tensor, Tensor)>> {
         if !self.fuse {
             return None;
         }
@@ -68,6 +72,8 @@ struct Run {
     params: Vec<f64>,
     /// The last epoch's training loss, and its validation loss when there is a validation set.
     losses: Vec<f64>,
+    /// The last epoch's metrics (on the training batches without a validation set).
+    metrics: Vec<(String, f64)>,
     forwards: usize,
     fused: usize,
 }
@@ -115,8 +121,10 @@ fn fit(fuse: bool, validation: bool, weights: bool) -> Run {
             .collect(),
         losses: summary
             .last
+            .as_ref()
             .map(|e| std::iter::once(e.train_loss).chain(e.val_loss).collect())
             .unwrap(),
+        metrics: summary.last.unwrap().metrics.into_iter().collect(),
         forwards: forwards.load(Ordering::Relaxed),
         fused: fused.load(Ordering::Relaxed),
     }
@@ -124,40 +132,35 @@ fn fit(fuse: bool, validation: bool, weights: bool) -> Run {
 
 #[test]
 fn a_logistic_run_takes_its_loss_from_the_fused_pass_and_ends_where_the_composed_one_does() {
-    let (fused, composed) = (fit(true, true, false), fit(false, true, false));
-    // 3 epochs of 3 batches, each step fused; the forward passes left are validation's
-    assert_eq!(fused.fused, 9);
-    assert_eq!(composed.fused, 0);
-    assert_eq!(composed.forwards - fused.forwards, 9);
-    assert_eq!(
-        fused.losses.len(),
-        2,
-        "the last epoch's training and validation loss"
-    );
-    for (a, b) in fused
-        .params
-        .iter()
-        .chain(&fused.losses)
-        .zip(composed.params.iter().chain(&composed.losses))
-    {
-        assert!(
-            (a - b).abs() <= 1e-12 * b.abs().max(1.0),
-            "fused {:?} {:?}, composed {:?} {:?}",
-            fused.params,
-            fused.losses,
-            composed.params,
-            composed.losses
-        );
+    for validation in [true, false] {
+        let (fused, composed) = (fit(true, validation, false), fit(false, validation, false));
+        // 3 epochs of 3 batches, each step fused; the forward passes left are validation's
+        assert_eq!((fused.fused, composed.fused), (9, 0));
+        assert_eq!(composed.forwards - fused.forwards, 9);
+        assert_eq!(fused.losses.len(), 1 + usize::from(validation));
+        for (a, b) in fused
+            .params
+            .iter()
+            .chain(&fused.losses)
+            .zip(composed.params.iter().chain(&composed.losses))
+        {
+            assert!(
+                (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+                "fused {:?} {:?}, composed {:?} {:?}",
+                fused.params,
+                fused.losses,
+                composed.params,
+                composed.losses
+            );
+        }
+        // without a validation set the accuracy is the training batches', from the fused output
+        assert_eq!(fused.metrics, composed.metrics);
+        assert_eq!(fused.metrics[0].0, "accuracy");
     }
 }
 
 #[test]
-fn runs_that_need_the_output_or_weigh_samples_compose_forward_and_loss() {
-    // no validation set: the epoch's accuracy is measured on the training batches' outputs
-    let (a, b) = (fit(true, false, false), fit(false, false, false));
-    assert_eq!((a.fused, b.fused), (0, 0));
-    assert_eq!((a.params, a.losses), (b.params, b.losses));
-    // sample weights: the weighted loss
+fn a_run_that_weighs_samples_composes_forward_and_loss() {
     let (a, b) = (fit(true, true, true), fit(false, true, true));
     assert_eq!((a.fused, b.fused), (0, 0));
     assert_eq!((a.params, a.losses), (b.params, b.losses));

@@ -144,7 +144,11 @@ impl Module for Linear {
         Ok(y)
     }
 
-    fn fused_bce_with_logits(&self, x: &Tensor, target: &Tensor) -> Option<Result<Tensor>> {
+    fn fused_bce_with_logits(
+        &self,
+        x: &Tensor,
+        target: &Tensor,
+    ) -> Option<Result<(Tensor, Tensor)>> {
         let w = self.weight.tensor();
         let bias = self.bias.as_ref()?.tensor();
         let plain =
@@ -154,10 +158,12 @@ impl Module for Linear {
         if !(plain && dtypes && w.shape()[0] == 1 && x.rank() == 2) {
             return None;
         }
-        Some(
-            w.reshape(&[w.shape()[1]])
-                .and_then(|w| x.linear_bce_with_logits(&w, &bias, target, true)),
-        )
+        let fused = || -> Result<(Tensor, Tensor)> {
+            let w = w.reshape(&[w.shape()[1]])?;
+            let (loss, z) = x.linear_bce_with_logits_and_logits(&w, &bias, target, true)?;
+            Ok((loss, z.reshape(&[x.shape()[0], 1])?))
+        };
+        Some(fused())
     }
 
     fn own_params(&self) -> Vec<(String, Param)> {
@@ -197,7 +203,8 @@ mod tests {
         let (x, y) = data(DType::F64);
         let lin = Linear::new(6, 1, true, &mut Rng::seed(2));
         lin.cast(DType::F64).unwrap();
-        let fused = lin.fused_bce_with_logits(&x, &y).unwrap().unwrap();
+        let (fused, fused_out) = lin.fused_bce_with_logits(&x, &y).unwrap().unwrap();
+        assert!(!fused_out.requires_grad());
         fused.backward().unwrap();
         let grads = |l: &Linear| -> Vec<f64> {
             let params = l.parameters();
@@ -213,6 +220,10 @@ mod tests {
             bce_with_logits(&out, &y.reshape(&[37, 1]).unwrap(), Reduction::Mean).unwrap();
         composed.backward().unwrap();
         let (a, b) = (fused.item().unwrap(), composed.item().unwrap());
+        assert_eq!(fused_out.shape(), out.shape());
+        for (p, q) in fused_out.to_vec_f64().iter().zip(out.to_vec_f64()) {
+            assert!((p - q).abs() < 1e-14, "outputs {p} and {q}");
+        }
         assert!((a - b).abs() < 1e-14, "fused {a}, composed {b}");
         for (g, h) in fused_grads.iter().zip(grads(&lin)) {
             assert!((g - h).abs() < 1e-14, "{fused_grads:?}");

@@ -42,6 +42,10 @@ macro_rules! on_backend {
     };
 }
 
+/// Results of logistic regression's fused pass: the unscaled loss sum, the unscaled `dw` and
+/// `db` when asked, and the logits when asked.
+pub(crate) type LogisticParts = (f64, Option<(Storage, Storage)>, Option<Storage>);
+
 impl Storage {
     pub(crate) fn cpu(s: CpuStorage) -> Storage {
         let bytes = s.len() * s.dtype().size_in_bytes();
@@ -504,17 +508,18 @@ impl Storage {
     }
 
     /// Logistic regression's fused loss pass (see `Tensor::linear_bce_with_logits`): the sum of
-    /// the rows' losses and, when `grads`, the unscaled `dw [cols]` and `db [1]`. Contiguous
-    /// views of one dtype.
+    /// the rows' losses, when `grads` the unscaled `dw [cols]` and `db [1]`, and when `logits`
+    /// the rows' logits `[rows]`. Contiguous views of one dtype.
     pub(crate) fn linear_bce_with_logits(
         inputs: [(&Storage, &Layout); 4],
-        grads: bool,
-    ) -> Result<(f64, Option<(Storage, Storage)>)> {
+        (grads, logits): (bool, bool),
+    ) -> Result<LogisticParts> {
         let [x, w, b, y] = inputs.map(|(s, l)| match &s.0 {
             Inner::Cpu(c) => (c, l),
         });
-        let (loss, g) = CpuStorage::linear_bce_with_logits(x, w, b, y, grads)?;
-        Ok((loss, g.map(|(dw, db)| (Storage::cpu(dw), Storage::cpu(db)))))
+        let (loss, g, z) = CpuStorage::linear_bce_with_logits(x, w, b, y, (grads, logits))?;
+        let g = g.map(|(dw, db)| (Storage::cpu(dw), Storage::cpu(db)));
+        Ok((loss, g, z.map(Storage::cpu)))
     }
 
     // ---- optimizer rules -------------------------------------------------------------------------

@@ -83,6 +83,45 @@ impl Tensor {
         target: &Tensor,
         mean: bool,
     ) -> Result<Tensor> {
+        Ok(self.fused_bce(weight, bias, target, mean, false)?.0)
+    }
+
+    /// [`Tensor::linear_bce_with_logits`] that also returns the logits `X w + b` `[N]`, written
+    /// by the same pass, as a constant (no graph): for measures of the batch such as accuracy.
+    ///
+    /// # Errors
+    /// As [`Tensor::linear_bce_with_logits`].
+    ///
+    /// ```
+    /// use gradus_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f64, 2.0, -1.0, 0.5], &[2, 2]).unwrap();
+    /// let w = Tensor::from_vec(vec![1.0f64, 0.0], &[2]).unwrap();
+    /// let b = Tensor::from_vec(vec![0.5f64], &[1]).unwrap();
+    /// let y = Tensor::from_vec(vec![1.0f64, 0.0], &[2]).unwrap();
+    /// let (loss, z) = x.linear_bce_with_logits_and_logits(&w, &b, &y, true).unwrap();
+    /// assert_eq!(z.to_vec_f64(), vec![1.5, -0.5]);
+    /// assert_eq!(loss.item().unwrap(), x.linear_bce_with_logits(&w, &b, &y, true).unwrap().item().unwrap());
+    /// ```
+    pub fn linear_bce_with_logits_and_logits(
+        &self,
+        weight: &Tensor,
+        bias: &Tensor,
+        target: &Tensor,
+        mean: bool,
+    ) -> Result<(Tensor, Tensor)> {
+        let (loss, z) = self.fused_bce(weight, bias, target, mean, true)?;
+        Ok((loss, z.expect("the pass writes the logits when asked")))
+    }
+
+    /// The fused op, with the logits when `logits`.
+    fn fused_bce(
+        &self,
+        weight: &Tensor,
+        bias: &Tensor,
+        target: &Tensor,
+        mean: bool,
+        logits: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
         let s = self.shape();
         if s.len() != 2
             || weight.shape() != [s[1]]
@@ -109,7 +148,12 @@ impl Tensor {
         let (rows, cols) = (s[0], s[1]);
         let scale = if mean { 1.0 / rows as f64 } else { 1.0 };
         if rows == 0 || cols == 0 {
-            return composed(self, weight, bias, &target, scale);
+            let z = || -> Result<Tensor> {
+                let _off = autodiff::NoGradGuard::with(false);
+                self.matmul(weight)?.add(bias)?.detach().contiguous()
+            };
+            let z = if logits { Some(z()?) } else { None };
+            return Ok((composed(self, weight, bias, &target, scale)?, z));
         }
         let grads = autodiff::is_grad_enabled()
             && (weight.requires_grad() || bias.requires_grad())
@@ -123,8 +167,9 @@ impl Tensor {
         let refs: Vec<&Tensor> = views.iter().collect();
         let st = Tensor::read_storages(&refs);
         let inputs = [0, 1, 2, 3].map(|i| (st.get(i), views[i].layout()));
-        let (loss, sums) = Storage::linear_bce_with_logits(inputs, grads)?;
+        let (loss, sums, z) = Storage::linear_bce_with_logits(inputs, (grads, logits))?;
         drop(st);
+        let z = z.map(|z| Tensor::from_storage(z, &[rows]));
         let grads = sums.map(|(dw, db)| {
             (
                 Tensor::from_storage(dw, &[cols]),
@@ -133,12 +178,8 @@ impl Tensor {
         });
         let out = Storage::from_samples(self.device(), vec![loss * scale], self.dtype())?;
         let op = LinearBceOp { scale, grads };
-        Ok(Tensor::from_op_storage(
-            out,
-            &[],
-            op,
-            &[self, weight, bias, &target],
-        ))
+        let loss = Tensor::from_op_storage(out, &[], op, &[self, weight, bias, &target]);
+        Ok((loss, z))
     }
 }
 
@@ -206,6 +247,65 @@ mod tests {
                 assert!((a - e).abs() < 1e-5, "{a} vs {e}");
             }
         }
+    }
+
+    #[test]
+    fn the_logits_are_the_rows_products_plus_the_bias_and_the_loss_keeps_its_bits() {
+        // 20,003 rows: three tasks, a partial last block; and the 16-bit and empty paths
+        let cases = [
+            (20_003, 33, DType::F32),
+            (300, 7, DType::F64),
+            (300, 7, DType::BF16),
+        ];
+        for (rows, cols, dtype) in cases {
+            let x = Tensor::randn(&[rows, cols], dtype, 8);
+            let y = Tensor::randn(&[rows], dtype, 9)
+                .gt(&Tensor::scalar(0.0f32).to_dtype(dtype).unwrap())
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            let w = Tensor::randn(&[cols], dtype, 10).requires_grad_(true);
+            let b = Tensor::from_vec(vec![0.25f32], &[1])
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap()
+                .requires_grad_(true);
+            let (loss, z) = x
+                .linear_bce_with_logits_and_logits(&w, &b, &y, true)
+                .unwrap();
+            let plain = x.linear_bce_with_logits(&w, &b, &y, true).unwrap();
+            assert_eq!(loss.item().unwrap(), plain.item().unwrap(), "{dtype:?}");
+            assert!(loss.requires_grad() && !z.requires_grad());
+            assert_eq!((z.shape(), z.dtype()), (&[rows][..], dtype));
+            let xf = x.to_dtype(DType::F64).unwrap();
+            let wf = w.detach().to_dtype(DType::F64).unwrap();
+            let expected = xf
+                .matmul(&wf)
+                .unwrap()
+                .add_scalar(0.25)
+                .unwrap()
+                .to_vec_f64();
+            // f32 sums of 33 products; bf16 keeps 8 bits of the f32 sum
+            let tol = match dtype {
+                DType::F64 => 1e-12,
+                DType::F32 => 1e-4,
+                _ => 2e-2,
+            };
+            for (i, (z, e)) in z.to_vec_f64().iter().zip(&expected).enumerate() {
+                assert!(
+                    (z - e).abs() <= tol * e.abs().max(1.0),
+                    "{dtype:?} row {i}: {z} vs {e}"
+                );
+            }
+        }
+        let empty = Tensor::zeros(&[4, 0], DType::F32);
+        let (w, b) = (Tensor::zeros(&[0], DType::F32), Tensor::scalar(1.5f32));
+        let y = Tensor::zeros(&[4], DType::F32);
+        let (loss, z) = empty
+            .linear_bce_with_logits_and_logits(&w, &b, &y, true)
+            .unwrap();
+        assert_eq!(z.to_vec_f64(), vec![1.5; 4]);
+        assert!((loss.item().unwrap() - (1.0 + 1.5f64.exp()).ln()).abs() < 1e-6);
     }
 
     #[test]

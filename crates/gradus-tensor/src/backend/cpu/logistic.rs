@@ -91,7 +91,8 @@ impl LogisticMath for f32 {
     }
 }
 
-/// One task's rows: `x [rows, cols]`, `y [rows]`; returns (sum of losses, `dw`, `db`).
+/// One task's rows: `x [rows, cols]`, `y [rows]`; returns (sum of losses, `dw`, `db`), and
+/// writes the rows' logits to `logits [rows]` when given.
 struct Task<'a, T> {
     x: &'a [T],
     y: &'a [T],
@@ -100,6 +101,7 @@ struct Task<'a, T> {
     cols: usize,
     grads: bool,
     out: &'a mut (f64, Vec<T>, T),
+    logits: Option<&'a mut [T]>,
 }
 
 impl<T: LogisticMath> FmaKernel for Task<'_, T> {
@@ -113,14 +115,18 @@ impl<T: LogisticMath> FmaKernel for Task<'_, T> {
             cols,
             grads,
             out,
+            mut logits,
         } = self;
         let mut z = [T::zero(); BLOCK];
         let (mut loss, mut db) = (0f64, T::zero());
         let mut dw = vec![T::zero(); if grads { cols } else { 0 }];
-        for (xb, yb) in x.chunks(BLOCK * cols).zip(y.chunks(BLOCK)) {
+        for (k, (xb, yb)) in x.chunks(BLOCK * cols).zip(y.chunks(BLOCK)).enumerate() {
             let z = &mut z[..yb.len()];
             dots::<FMA, T>(xb, w, z);
             z.iter_mut().for_each(|z| *z = *z + b);
+            if let Some(l) = logits.as_deref_mut() {
+                l[k * BLOCK..k * BLOCK + z.len()].copy_from_slice(z);
+            }
             if grads {
                 // the residuals replace the logits
                 loss += T::block_loss::<FMA, true>(z, yb);
@@ -228,33 +234,45 @@ fn quad<const FMA: bool, T: VecMath>(r: &[T; 4], x: [T; 4], d: T) -> T {
 type Gradients<T> = (Vec<T>, Vec<T>);
 
 /// The fused pass over contiguous `x [rows, cols]`, `w [cols]`, `b [1]`, `y [rows]` of one
-/// dtype: the sum of the rows' losses and, when `grads`, the unscaled sums `dw [cols]`, `db [1]`.
+/// dtype: the sum of the rows' losses, when `grads` the unscaled sums `dw [cols]`, `db [1]`,
+/// and when `logits` the rows' `x_i . w + b` `[rows]`.
 fn run<T: LogisticMath>(
     x: &[T],
-    w: &[T],
-    b: T,
+    (w, b): (&[T], T),
     y: &[T],
     cols: usize,
-    grads: bool,
-) -> (f64, Option<Gradients<T>>) {
+    (grads, logits): (bool, bool),
+) -> (f64, Option<Gradients<T>>, Option<Vec<T>>) {
     let tasks = y.len().div_ceil(TASK);
     let mut parts: Vec<(f64, Vec<T>, T)> = vec![(0.0, Vec::new(), T::zero()); tasks];
+    let mut z = vec![T::zero(); if logits { y.len() } else { 0 }];
+    let z_parts: Vec<Option<&mut [T]>> = if logits {
+        z.chunks_mut(TASK).map(Some).collect()
+    } else {
+        (0..tasks).map(|_| None).collect()
+    };
     crate::threads::warm();
-    parts.par_iter_mut().enumerate().for_each(|(t, out)| {
-        let rows = t * TASK..y.len().min((t + 1) * TASK);
-        with_widest_simd_fma(Task {
-            x: &x[rows.start * cols..rows.end * cols],
-            y: &y[rows],
-            w,
-            b,
-            cols,
-            grads,
-            out,
+    parts
+        .par_iter_mut()
+        .zip(z_parts)
+        .enumerate()
+        .for_each(|(t, (out, logits))| {
+            let rows = t * TASK..y.len().min((t + 1) * TASK);
+            with_widest_simd_fma(Task {
+                x: &x[rows.start * cols..rows.end * cols],
+                y: &y[rows],
+                w,
+                b,
+                cols,
+                grads,
+                out,
+                logits,
+            });
         });
-    });
     let loss = parts.iter().map(|p| p.0).sum();
+    let z = logits.then_some(z);
     if !grads {
-        return (loss, None);
+        return (loss, None, z);
     }
     let mut dw = vec![T::zero(); cols];
     let mut db = T::zero();
@@ -262,11 +280,12 @@ fn run<T: LogisticMath>(
         axpy(&mut dw, T::one(), pw);
         db = db + *pb;
     }
-    (loss, Some((dw, vec![db])))
+    (loss, Some((dw, vec![db])), z)
 }
 
-/// Unscaled results of the fused pass: the loss sum and, when asked, `dw` and `db` buffers.
-pub(crate) type LogisticOut = (f64, Option<(CpuStorage, CpuStorage)>);
+/// Results of the fused pass: the unscaled loss sum and, when asked, the unscaled `dw` and `db`
+/// and the logits.
+pub(crate) type LogisticOut = (f64, Option<(CpuStorage, CpuStorage)>, Option<CpuStorage>);
 
 impl CpuStorage {
     /// See [`run`]; every view must be contiguous, all of one dtype.
@@ -275,7 +294,7 @@ impl CpuStorage {
         w: (&CpuStorage, &Layout),
         b: (&CpuStorage, &Layout),
         y: (&CpuStorage, &Layout),
-        grads: bool,
+        wanted: (bool, bool),
     ) -> Result<LogisticOut> {
         fn view<'a, T: Element>((s, l): (&'a CpuStorage, &Layout)) -> &'a [T] {
             &s.slice::<T>()[l.offset..l.offset + l.numel()]
@@ -285,28 +304,29 @@ impl CpuStorage {
             w: (&CpuStorage, &Layout),
             b: (&CpuStorage, &Layout),
             y: (&CpuStorage, &Layout),
-            grads: bool,
+            wanted: (bool, bool),
         ) -> LogisticOut {
             let (w, b) = (view::<T>(w), view::<T>(b)[0]);
-            let (loss, g) = run(view::<T>(x), w, b, view::<T>(y), w.len(), grads);
+            let (loss, g, z) = run(view::<T>(x), (w, b), view::<T>(y), w.len(), wanted);
             let wrap = |(dw, db): (Vec<T>, Vec<T>)| (T::into_cpu(dw), T::into_cpu(db));
-            (loss, g.map(wrap))
+            (loss, g.map(wrap), z.map(T::into_cpu))
         }
         if let Some(d) = super::half::half_dtype(&[x.0, w.0, b.0, y.0]) {
             // 16 bits: the pass runs on f32 copies; the gradients are rounded to the dtype
             let wide = [x.0, w.0, b.0, y.0].map(|s| s.widened());
-            let (loss, g) = CpuStorage::linear_bce_with_logits(
+            let (loss, g, z) = CpuStorage::linear_bce_with_logits(
                 (&wide[0], x.1),
                 (&wide[1], w.1),
                 (&wide[2], b.1),
                 (&wide[3], y.1),
-                grads,
+                wanted,
             )?;
-            return Ok((loss, g.map(|(dw, db)| (dw.narrowed(d), db.narrowed(d)))));
+            let g = g.map(|(dw, db)| (dw.narrowed(d), db.narrowed(d)));
+            return Ok((loss, g, z.map(|z| z.narrowed(d))));
         }
         Ok(match x.0 {
-            CpuStorage::F32(_) => go::<f32>(x, w, b, y, grads),
-            CpuStorage::F64(_) => go::<f64>(x, w, b, y, grads),
+            CpuStorage::F32(_) => go::<f32>(x, w, b, y, wanted),
+            CpuStorage::F64(_) => go::<f64>(x, w, b, y, wanted),
             s => super::half::not_widened(s),
         })
     }
