@@ -345,7 +345,7 @@ _COMMON_DOC = """
     ``n_iter_no_change`` epochs without a ``tol`` improvement of the validation loss, restore
     the best weights), ``standardize`` (features scaled with the training statistics, kept with
     the model), ``dtype`` ("float32" or "float64"), ``random_state`` (the run's seed: weights,
-    data order, validation split), ``verbose`` (the CLI's progress), ``run_dir`` (keep the run
+    mini-batch order, validation split; a full batch keeps the rows in order), ``verbose`` (the CLI's progress), ``run_dir`` (keep the run
     directory there).
 """
 

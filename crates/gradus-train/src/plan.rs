@@ -34,8 +34,8 @@ fn describe(mode: BatchMode) -> String {
 }
 
 /// The batcher of a run over `n` training samples, shuffled by `seed`; a full batch keeps the
-/// natural order (shuffling it would only reorder the sums), so its rows are gathered once and
-/// every epoch steps on the same batch.
+/// natural order (shuffling it would only reorder the sums), so the trainer can gather its rows
+/// once for every epoch.
 ///
 /// With `batch_norm` (the model has batch-norm layers, see [`has_batch_norm`]), a last batch of
 /// one sample is merged into the batch before it (rather than dropped: every sample is still

@@ -36,7 +36,9 @@ pub struct TrainOptions {
     pub max_steps: Option<u64>,
     /// Full batch, stochastic or mini-batch.
     pub batch: BatchMode,
-    /// Seeds the data order (each epoch's order depends only on seed and epoch).
+    /// Seeds the data order of mini-batch and stochastic runs (each epoch's order depends only on
+    /// seed and epoch); a full batch keeps the rows in order (shuffled only for the noise-scale
+    /// estimate's halves).
     pub seed: u64,
     /// Model and data dtype.
     pub dtype: DType,
@@ -319,7 +321,7 @@ impl Trainer {
     }
 
     /// The index batches of an epoch: curriculum order (easy first) for the first epochs, else
-    /// the batcher's shuffled order; both cut by the same batcher (size, `drop_last`, merging).
+    /// the batcher's order; both cut by the same batcher (size, `drop_last`, merging).
     fn epoch_batches(
         &self,
         batcher: &Batcher,
@@ -456,6 +458,15 @@ impl Trainer {
             }
             (e, _) => e,
         })?;
+        // the noise-scale estimate compares a batch's two halves, which must be random samples:
+        // a full batch is shuffled then too; otherwise its one gathered batch serves every epoch
+        let split = self.options.noise_scale && self.options.parallel.is_none();
+        let batcher = if split {
+            batcher.shuffled(self.options.seed)
+        } else {
+            batcher
+        };
+        let keeps_batch = matches!(self.options.batch, BatchMode::Full) && !split;
         std::fs::create_dir_all(out).map_err(TrainError::io(out))?;
         let ckpt_path = out.join("checkpoint.safetensors");
         let mut saved = RunState::default();
@@ -551,12 +562,14 @@ impl Trainer {
                             self.options.dtype,
                             (a, self.options.seed, epoch as u64),
                         )?,
-                        // an epoch of one batch (full batch) steps on the same rows as the last
+                        // a full batch steps on the same rows every epoch (curriculum epochs
+                        // aside): gathered once
                         None => match &kept {
                             Some((rows, b)) if rows[..] == idx[..] => b.clone(),
                             _ => {
+                                kept = None;
                                 let b = to_device(train, &idx, &self.task, self.options.dtype)?;
-                                if batches.len() == 1 {
+                                if keeps_batch {
                                     kept = Some((idx.to_vec(), b.clone()));
                                 }
                                 b
@@ -668,6 +681,7 @@ impl Trainer {
                 break;
             }
         }
+        drop(kept);
         progress.finish();
         if let Some(p) = &self.options.parallel {
             // also a barrier: rank 0 has written best.safetensors before any rank reads it

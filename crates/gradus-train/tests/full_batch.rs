@@ -1,5 +1,6 @@
 //! A full-batch run is plain gradient descent on the whole training set in its natural order:
-//! the trainer gathers the rows once and steps on the same batch every epoch.
+//! the trainer gathers the rows once and steps on the same batch every epoch. The noise-scale
+//! estimate, which splits each batch into two halves, shuffles it as it shuffles mini-batches.
 
 use gradus_data::{BatchMode, Dataset, Targets as HostTargets};
 use gradus_nn::layers::Linear;
@@ -34,10 +35,8 @@ fn params(m: &dyn Module) -> Vec<f64> {
         .collect()
 }
 
-#[test]
-fn a_full_batch_run_is_gradient_descent_on_the_rows_in_order() {
-    let (train, val) = (data(50, 1), data(20, 2));
-    let task = Task::Regression { outputs: 2 };
+/// Six epochs of SGD (lr 0.1, seed 9) in batch mode `batch`: the trained parameters.
+fn fit(train: &Dataset, val: Option<&Dataset>, batch: BatchMode, noise_scale: bool) -> Vec<f64> {
     let m = model();
     let tensors: Vec<Tensor> = m.parameters().iter().map(|p| p.tensor()).collect();
     let mut t = Trainer {
@@ -45,21 +44,31 @@ fn a_full_batch_run_is_gradient_descent_on_the_rows_in_order() {
         optimizer: Optimizer::new(Sgd::new(0.1), &tensors).unwrap(),
         schedule: Schedule::Constant(0.1),
         plateau: None,
-        task,
+        task: Task::Regression { outputs: 2 },
         options: TrainOptions {
             epochs: 6,
-            batch: BatchMode::Full,
+            batch,
             dtype: DType::F64,
+            noise_scale,
+            seed: 9,
             quiet: true,
             ..TrainOptions::default()
         },
         model_metadata: BTreeMap::new(),
     };
     let dir = tempfile::tempdir().unwrap();
-    let summary = t.fit(&train, Some(&val), dir.path(), false).unwrap();
+    let summary = t.fit(train, val, dir.path(), false).unwrap();
     assert_eq!(summary.steps, 6);
+    params(t.model.as_ref())
+}
+
+#[test]
+fn a_full_batch_run_is_gradient_descent_on_the_rows_in_order() {
+    let (train, val) = (data(50, 1), data(20, 2));
+    let trained = fit(&train, Some(&val), BatchMode::Full, false);
 
     // the same six steps by hand, on every row in order
+    let task = Task::Regression { outputs: 2 };
     let m = model();
     let tensors: Vec<Tensor> = m.parameters().iter().map(|p| p.tensor()).collect();
     let mut sgd = Optimizer::new(Sgd::new(0.1), &tensors).unwrap();
@@ -79,5 +88,20 @@ fn a_full_batch_run_is_gradient_descent_on_the_rows_in_order() {
         sgd.step().unwrap();
         sgd.zero_grad();
     }
-    assert_eq!(params(t.model.as_ref()), params(m.as_ref()));
+    assert_eq!(trained, params(m.as_ref()));
+}
+
+#[test]
+fn the_noise_scale_halves_of_a_full_batch_are_random_rows() {
+    // one mini-batch of every row is shuffled each epoch: the full batch with the noise-scale
+    // estimate must take the same halves (not the first and the second half of the file)
+    let train = data(50, 1);
+    let one_batch = BatchMode::MiniBatch {
+        size: 50,
+        drop_last: false,
+    };
+    let full = fit(&train, None, BatchMode::Full, true);
+    assert_eq!(full, fit(&train, None, one_batch, true));
+    let in_order = fit(&train, None, BatchMode::Full, false);
+    assert_ne!(full, in_order, "the shuffled halves sum in another order");
 }

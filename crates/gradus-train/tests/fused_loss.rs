@@ -78,8 +78,34 @@ struct Run {
     fused: usize,
 }
 
-/// Three epochs of Adam on mini-batches of 32 in f64, with or without a validation set.
-fn fit(fuse: bool, validation: bool, weights: bool) -> Run {
+/// What a run varies: the model's fused loss, a validation set, sample weights, the dtype and
+/// the noise-scale estimate (each batch's backward in two halves).
+#[derive(Clone, Copy)]
+struct Setting {
+    fuse: bool,
+    validation: bool,
+    weights: bool,
+    dtype: DType,
+    noise_scale: bool,
+}
+
+const PLAIN: Setting = Setting {
+    fuse: true,
+    validation: true,
+    weights: false,
+    dtype: DType::F64,
+    noise_scale: false,
+};
+
+/// Three epochs of Adam on mini-batches of 32.
+fn fit(s: Setting) -> Run {
+    let Setting {
+        fuse,
+        validation,
+        weights,
+        dtype,
+        noise_scale,
+    } = s;
     let (forwards, fused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let model: Box<dyn Module> = Box::new(Counted {
         inner: Linear::new(5, 1, true, &mut Rng::seed(3)),
@@ -87,7 +113,7 @@ fn fit(fuse: bool, validation: bool, weights: bool) -> Run {
         forwards: forwards.clone(),
         fused: fused.clone(),
     });
-    model.cast(DType::F64).unwrap();
+    model.cast(dtype).unwrap();
     let params: Vec<Tensor> = model.parameters().iter().map(|p| p.tensor()).collect();
     let mut t = Trainer {
         model,
@@ -101,7 +127,8 @@ fn fit(fuse: bool, validation: bool, weights: bool) -> Run {
                 size: 32,
                 drop_last: false,
             },
-            dtype: DType::F64,
+            dtype,
+            noise_scale,
             quiet: true,
             ..TrainOptions::default()
         },
@@ -130,29 +157,34 @@ fn fit(fuse: bool, validation: bool, weights: bool) -> Run {
     }
 }
 
+/// `fused` within `tol` (relative, at least absolute) of `composed`, parameters and losses.
+fn close(fused: &Run, composed: &Run, tol: f64) {
+    let a = fused.params.iter().chain(&fused.losses);
+    for (a, b) in a.zip(composed.params.iter().chain(&composed.losses)) {
+        assert!(
+            (a - b).abs() <= tol * b.abs().max(1.0),
+            "fused {:?} {:?}, composed {:?} {:?}",
+            fused.params,
+            fused.losses,
+            composed.params,
+            composed.losses
+        );
+    }
+}
+
 #[test]
 fn a_logistic_run_takes_its_loss_from_the_fused_pass_and_ends_where_the_composed_one_does() {
     for validation in [true, false] {
-        let (fused, composed) = (fit(true, validation, false), fit(false, validation, false));
+        let s = Setting {
+            validation,
+            ..PLAIN
+        };
+        let (fused, composed) = (fit(s), fit(Setting { fuse: false, ..s }));
         // 3 epochs of 3 batches, each step fused; the forward passes left are validation's
         assert_eq!((fused.fused, composed.fused), (9, 0));
         assert_eq!(composed.forwards - fused.forwards, 9);
         assert_eq!(fused.losses.len(), 1 + usize::from(validation));
-        for (a, b) in fused
-            .params
-            .iter()
-            .chain(&fused.losses)
-            .zip(composed.params.iter().chain(&composed.losses))
-        {
-            assert!(
-                (a - b).abs() <= 1e-12 * b.abs().max(1.0),
-                "fused {:?} {:?}, composed {:?} {:?}",
-                fused.params,
-                fused.losses,
-                composed.params,
-                composed.losses
-            );
-        }
+        close(&fused, &composed, 1e-12);
         // without a validation set the accuracy is the training batches', from the fused output
         assert_eq!(fused.metrics, composed.metrics);
         assert_eq!(fused.metrics[0].0, "accuracy");
@@ -160,8 +192,31 @@ fn a_logistic_run_takes_its_loss_from_the_fused_pass_and_ends_where_the_composed
 }
 
 #[test]
+fn in_f32_and_with_the_noise_scale_halves_too() {
+    let s = Setting {
+        dtype: DType::F32,
+        ..PLAIN
+    };
+    let (fused, composed) = (fit(s), fit(Setting { fuse: false, ..s }));
+    assert_eq!(fused.fused, 9);
+    close(&fused, &composed, 1e-5);
+    // each batch's backward in two halves: two fused passes a step
+    let s = Setting {
+        noise_scale: true,
+        ..PLAIN
+    };
+    let (fused, composed) = (fit(s), fit(Setting { fuse: false, ..s }));
+    assert_eq!(fused.fused, 18);
+    close(&fused, &composed, 1e-12);
+}
+
+#[test]
 fn a_run_that_weighs_samples_composes_forward_and_loss() {
-    let (a, b) = (fit(true, true, true), fit(false, true, true));
+    let s = Setting {
+        weights: true,
+        ..PLAIN
+    };
+    let (a, b) = (fit(s), fit(Setting { fuse: false, ..s }));
     assert_eq!((a.fused, b.fused), (0, 0));
     assert_eq!((a.params, a.losses), (b.params, b.losses));
 }
