@@ -34,6 +34,30 @@ fn a_run_ends_with_a_summary_and_a_second_run_into_its_folder_needs_overwrite() 
     ] {
         assert!(err.contains(needle), "summary lacks {needle:?}:\n{err}");
     }
+    // a run of a few milliseconds still has a wall time, a throughput and its phases: the
+    // epochs' seconds are kept to the microsecond, short times shown in milliseconds
+    let wall = err.lines().find(|l| l.contains("wall time")).unwrap();
+    assert!(
+        wall.contains("samples/s") && !wall.contains(" 0.0 s"),
+        "{wall}"
+    );
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let seconds: Vec<&str> = metrics
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    assert!(
+        seconds
+            .iter()
+            .all(|s| s.split('.').nth(1).is_some_and(|d| d.len() == 6)),
+        "{seconds:?}"
+    );
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        report.contains("time in training, by phase"),
+        "the report lacks the phases"
+    );
     assert_fails_with(
         &train_house_prices(&out, &[]),
         &["already holds a run", "--overwrite", "--resume"],

@@ -143,7 +143,7 @@ fn write_metrics(
             out.push(',');
             out.push_str(&fmt(*v));
         }
-        let _ = writeln!(out, ",{:.3}", r.seconds);
+        let _ = writeln!(out, ",{:.6}", r.seconds);
     };
     file.write(&header, records.len(), row, durability)
 }

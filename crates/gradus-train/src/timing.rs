@@ -115,12 +115,15 @@ impl PhaseTimes {
         }
     }
 
-    /// One line for people: `total 22.0 s: steps 20.1 s (91%), data 0.4 s, ...`.
+    /// One line for people: `22.0 s: steps 20.1 s (91%), data 0.4 s, ...`, with the decimals the
+    /// total needs (one from 10 s, two from 1 s, three below).
     ///
     /// ```
     /// use gradus_train::timing::PhaseTimes;
     /// let t = PhaseTimes { total: 10.0, data: 0.2, step: 9.0, diagnostics: 0.1, validation: 0.5, writing: 0.1 };
     /// assert_eq!(t.line(), "10.0 s: steps 9.0 s (90%), data 0.2 s, validation 0.5 s, diagnostics 0.1 s, writing 0.1 s, other 0.1 s");
+    /// let short = PhaseTimes { total: 0.029, data: 0.001, step: 0.022, ..Default::default() };
+    /// assert!(short.line().starts_with("0.029 s: steps 0.022 s (76%), data 0.001 s"));
     /// ```
     pub fn line(&self) -> String {
         let share = if self.total > 0.0 {
@@ -128,8 +131,14 @@ impl PhaseTimes {
         } else {
             0.0
         };
+        // the decimals a run's length needs: a run of 0.03 s still shows its split
+        let d = match self.total {
+            t if t < 1.0 => 3,
+            t if t < 10.0 => 2,
+            _ => 1,
+        };
         format!(
-            "{:.1} s: steps {:.1} s ({share:.0}%), data {:.1} s, validation {:.1} s, diagnostics {:.1} s, writing {:.1} s, other {:.1} s",
+            "{:.d$} s: steps {:.d$} s ({share:.0}%), data {:.d$} s, validation {:.d$} s, diagnostics {:.d$} s, writing {:.d$} s, other {:.d$} s",
             self.total,
             self.step,
             self.data,

@@ -2,6 +2,7 @@
 //! `fit`): why it ended, the best epoch, the test metrics, the wall time and throughput, where the
 //! files are, and the commands that evaluate the model and continue the run.
 
+use gradus_run::report::duration;
 use gradus_run::Outcome;
 use std::path::Path;
 
@@ -65,12 +66,4 @@ pub fn lines(outcome: &Outcome, out: &Path, train_samples: usize, config: &Path)
         s.epochs + s.epochs.max(1)
     ));
     lines
-}
-
-fn duration(secs: f64) -> String {
-    if secs < 60.0 {
-        format!("{secs:.1} s")
-    } else {
-        format!("{:.0} min {:.0} s", (secs / 60.0).floor(), secs % 60.0)
-    }
 }

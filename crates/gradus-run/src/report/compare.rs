@@ -233,7 +233,7 @@ fn final_metrics(runs: &[RunFiles], labels: &[String]) -> String {
             .iter()
             .flatten()
             .sum();
-        put("wall time (s)".into(), i, format!("{secs:.1}"));
+        put("wall time".into(), i, super::duration(secs));
     }
     let head: String = labels
         .iter()

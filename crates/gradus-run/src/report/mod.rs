@@ -56,6 +56,35 @@ pub const SECTIONS: [&str; 10] = [
     "warnings",
 ];
 
+/// A wall-clock time for people: milliseconds below a second, then seconds (two decimals below
+/// ten), minutes and hours.
+///
+/// ```
+/// use gradus_run::report::duration;
+/// assert_eq!(duration(0.0291), "29 ms");
+/// assert_eq!(duration(2.346), "2.35 s");
+/// assert_eq!(duration(42.25), "42.2 s");
+/// assert_eq!(duration(125.0), "2 min 5 s");
+/// assert_eq!(duration(7260.0), "2 h 1 min");
+/// ```
+pub fn duration(secs: f64) -> String {
+    if secs < 1.0 {
+        format!("{:.0} ms", secs * 1e3)
+    } else if secs < 10.0 {
+        format!("{secs:.2} s")
+    } else if secs < 60.0 {
+        format!("{secs:.1} s")
+    } else if secs < 3600.0 {
+        format!("{} min {:.0} s", (secs / 60.0).floor(), secs % 60.0)
+    } else {
+        format!(
+            "{} h {:.0} min",
+            (secs / 3600.0).floor(),
+            (secs % 3600.0) / 60.0
+        )
+    }
+}
+
 /// The whole page.
 ///
 /// ```

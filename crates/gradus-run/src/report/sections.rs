@@ -4,7 +4,7 @@ use super::chart::{escape, short, Chart, Marker, Series};
 use super::run_files::RunFiles;
 use super::smooth::{ema, REPORT_WEIGHT};
 use super::ticks::label;
-use super::ReportInput;
+use super::{duration, ReportInput};
 use gradus_train::metrics::EPOCH_COLUMNS;
 use std::fmt::Write;
 
@@ -168,20 +168,6 @@ pub(super) fn summary(files: &RunFiles, input: &ReportInput) -> String {
     section("summary", "Summary", &kv_table(&rows))
 }
 
-fn duration(secs: f64) -> String {
-    if secs < 60.0 {
-        format!("{secs:.1} s")
-    } else if secs < 3600.0 {
-        format!("{} min {:.0} s", (secs / 60.0).floor(), secs % 60.0)
-    } else {
-        format!(
-            "{} h {:.0} min",
-            (secs / 3600.0).floor(),
-            (secs % 3600.0) / 60.0
-        )
-    }
-}
-
 pub(super) fn curves(files: &RunFiles) -> String {
     let steps = files.steps.points("step", "loss");
     let mut loss = Chart::new("Loss", "step");
@@ -320,6 +306,12 @@ pub(super) fn timing(files: &RunFiles, input: &ReportInput) -> String {
     let mut rows = vec![("wall time of the epochs".to_string(), duration(total))];
     if !secs.is_empty() {
         rows.push(("mean per epoch".into(), duration(total / secs.len() as f64)));
+    }
+    let phases = files.summary.as_ref().and_then(|s| {
+        serde_json::from_value::<gradus_train::timing::PhaseTimes>(s.get("time")?.clone()).ok()
+    });
+    if let Some(t) = phases.filter(|t| t.total > 0.0) {
+        rows.push(("time in training, by phase".into(), t.line()));
     }
     if total > 0.0 && n > 0.0 {
         rows.push((
