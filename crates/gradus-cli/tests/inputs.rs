@@ -292,3 +292,30 @@ fn text_files_are_read_with_the_training_vocabulary() {
         &["unknown.txt:2: column 6: character '!' is not in the vocabulary"],
     );
 }
+
+/// A binary task's labels must be 0 and 1: a third label is named with the file it came from.
+#[test]
+fn a_binary_task_with_a_third_label_names_the_file_and_the_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: String = (0..30)
+        .map(|i| format!("{},{}\n", i as f32 * 0.1, i % 3))
+        .collect();
+    let csv = write(dir.path(), "three.csv", &format!("x,y\n{rows}"));
+    let config = write(
+        dir.path(),
+        "binary.toml",
+        &format!(
+            "seed = 0\nepochs = 1\n[data]\nformat = \"csv\"\npath = \"{csv}\"\ntarget = \"y\"\ntask = \"binary\"\n[model]\nkind = \"logistic\"\n[optimizer]\nname = \"sgd\"\nlr = 0.1\n"
+        ),
+    );
+    let out = dir.path().join("run");
+    assert_fails_with(
+        &gradus(&["train", &config, "--out", out.to_str().unwrap(), "-q"]),
+        &[
+            "three.csv",
+            "needs labels 0 and 1",
+            "label 2",
+            "task = \"classification\"",
+        ],
+    );
+}

@@ -54,12 +54,7 @@ pub fn spec_for(c: &Config, train: Dataset, val: Option<Dataset>) -> Result<(Run
     };
     let task = d.task().to_string();
     let outputs = match train.targets() {
-        Targets::Classes { num_classes, .. } if task == "binary" => {
-            if *num_classes > 2 {
-                return Err(format!("data.task = \"binary\" needs labels 0 and 1, but the data has {num_classes} classes").into());
-            }
-            1
-        }
+        t @ Targets::Classes { .. } if task == "binary" => crate::setup::binary_outputs(t)?,
         Targets::Classes { num_classes, .. } => *num_classes,
         Targets::Values { dim, .. } => *dim,
     };

@@ -284,11 +284,8 @@ pub fn load_data(c: &Config) -> Result<(RunData, ModelSpec)> {
     };
     let outputs = match (&vocab, train.targets()) {
         (Some(v), _) => v.len(),
-        (None, Targets::Classes { num_classes, .. }) if task == "binary" => {
-            if *num_classes > 2 {
-                return Err(format!("data.task = \"binary\" needs labels 0 and 1, but the data has {num_classes} classes").into());
-            }
-            1
+        (None, t @ Targets::Classes { .. }) if task == "binary" => {
+            binary_outputs(t).map_err(|e| format!("{}: {e}", d.path))?
         }
         (None, Targets::Classes { num_classes, .. }) => *num_classes,
         (None, Targets::Values { dim, .. }) => *dim,
@@ -787,4 +784,17 @@ pub fn reshape_for_model(ds: Dataset, shape: &[usize]) -> Result<Dataset> {
         Some(w) => ds.with_sample_weights(w).map_err(|e| e.to_string().into()),
         None => Ok(ds),
     }
+}
+
+/// A binary task's one output, or the error naming a label that is neither 0 nor 1.
+pub(crate) fn binary_outputs(targets: &Targets) -> std::result::Result<usize, String> {
+    if let Targets::Classes { labels, .. } = targets {
+        if let Some(l) = labels.iter().find(|&&l| l > 1) {
+            return Err(format!(
+                "data.task = \"binary\" needs labels 0 and 1, but the data has label {l}; use \
+                 data.task = \"classification\" for more than two classes"
+            ));
+        }
+    }
+    Ok(1)
 }
