@@ -576,7 +576,7 @@ fn parse(text: &str, source: &str, overrides: &[String]) -> Result<Config> {
 fn read(text: &str, source: &str, overrides: &[String]) -> Result<Config> {
     let toml_error = |e: toml::de::Error| RunError::Toml {
         file: source.to_string(),
-        message: e.to_string(),
+        message: plain_types(&e.to_string()),
     };
     if overrides.is_empty() {
         return toml::from_str::<Config>(text).map_err(toml_error);
@@ -600,8 +600,33 @@ fn read(text: &str, source: &str, overrides: &[String]) -> Result<Config> {
     toml::from_str::<Config>(&text).map_err(|e| RunError::OverriddenToml {
         file: source.to_string(),
         key: e.span().and_then(|span| key_at(&text, span.start)),
-        message: e.message().trim_end().to_string(),
+        message: plain_types(e.message().trim_end()),
     })
+}
+
+/// A TOML error with Rust's type names (`expected usize`) in the words of a config's reader.
+///
+/// ```text
+/// invalid type: string "abc", expected usize  ->  invalid type: string "abc", expected a whole number
+/// ```
+fn plain_types(message: &str) -> String {
+    const NAMES: [(&str, &str); 10] = [
+        ("usize", "a whole number"),
+        ("u64", "a whole number"),
+        ("u32", "a whole number"),
+        ("u16", "a whole number"),
+        ("u8", "a whole number"),
+        ("i64", "a whole number"),
+        ("i32", "a whole number"),
+        ("f64", "a number"),
+        ("f32", "a number"),
+        ("a sequence", "a list"),
+    ];
+    let mut out = message.to_string();
+    for (rust, plain) in NAMES {
+        out = out.replace(&format!("expected {rust}"), &format!("expected {plain}"));
+    }
+    out
 }
 
 /// The dotted key (`model.hidden`) on the line of `offset` in TOML written by `toml::to_string`

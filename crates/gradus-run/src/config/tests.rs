@@ -366,6 +366,28 @@ fn parse_validates_and_names_the_source() {
 }
 
 #[test]
+fn wrong_types_are_named_in_a_config_s_words_not_rust_s() {
+    let from_file = parse(&format!("epochs = \"abc\"\n{MLP}"), "run.toml", &[]);
+    for (err, plain) in [
+        (from_file, "expected a whole number"),
+        (
+            parse(MLP, "run.toml", &["epochs=abc".into()]),
+            "expected a whole number",
+        ),
+        (
+            parse(MLP, "run.toml", &["optimizer.lr=fast".into()]),
+            "expected a number",
+        ),
+    ] {
+        let err = err.unwrap_err().to_string();
+        assert!(err.contains(plain), "{err}");
+        for rust in ["usize", "u64", "f64", "f32"] {
+            assert!(!err.contains(rust), "{err}");
+        }
+    }
+}
+
+#[test]
 fn a_value_of_the_wrong_type_names_its_key() {
     // in the file: toml shows the line and column
     let err = parse(&MLP.replace("[8, 4]", "[8, -4]"), "run.toml", &[])
