@@ -131,10 +131,14 @@ class _GradusEstimator(BaseEstimator):
             value = getattr(self, key, None)
             if value is not None:
                 optimizer[key] = list(value) if isinstance(value, tuple) else value
+        dtypes = {"float32": "f32", "float64": "f64", "f32": "f32", "f64": "f64"}
+        name = self.dtype if isinstance(self.dtype, str) else getattr(np.dtype(self.dtype), "name", "")
+        if name not in dtypes:
+            raise ValueError(f'dtype must be "float32" or "float64", got {self.dtype!r}')
         config = {
             "seed": self._seed(),
             "epochs": int(epochs),
-            "dtype": {"float32": "f32", "float64": "f64"}.get(self.dtype, self.dtype),
+            "dtype": dtypes[name],
             "data": data,
             "model": self._model(n_outputs),
             "optimizer": optimizer,
@@ -340,11 +344,12 @@ _COMMON_DOC = """
     Training settings (gradus config keys): ``optimizer`` (sgd, adam, adamw, rmsprop, adagrad,
     adadelta, adamax, nadam, radam, lion, lamb, lars, adabelief, yogi), ``lr``, ``momentum``,
     ``weight_decay``, ``betas``, ``eps``, ``clip_grad_norm`` (PyTorch's meanings), ``schedule``
-    (a name or a dict of ``[schedule]`` keys), ``batch`` ("minibatch", "full", "stochastic"),
-    ``batch_size``, ``epochs``, ``early_stopping`` (hold out ``validation_fraction``, stop after
+    (a name or a dict of ``[schedule]`` keys), ``batch`` ("minibatch", "full", "stochastic";
+    "full" by default for the linear models, as scikit-learn's solvers, "minibatch" for the
+    networks), ``batch_size`` (mini-batches only), ``epochs``, ``early_stopping`` (hold out ``validation_fraction``, stop after
     ``n_iter_no_change`` epochs without a ``tol`` improvement of the validation loss, restore
     the best weights), ``standardize`` (features scaled with the training statistics, kept with
-    the model), ``dtype`` ("float32" or "float64"), ``random_state`` (the run's seed: weights,
+    the model), ``dtype`` ("float32" or "float64", also "f32" or "f64"), ``random_state`` (the run's seed: weights,
     mini-batch order, validation split; a full batch keeps the rows in order), ``verbose`` (the CLI's progress), ``run_dir`` (keep the run
     directory there).
 """

@@ -224,3 +224,12 @@ def test_cnn_classifier_refuses_what_is_not_a_grey_image():
         CNNClassifier().fit(np.zeros((4, 30, 30)), [0, 1, 0, 1])
     with pytest.raises(ValueError, match=r"\[n, 1, H, W\]"):
         CNNClassifier().fit(np.zeros((4, 3, 8, 8)), [0, 1, 0, 1])
+
+
+def test_dtype_takes_numpy_types_and_names_the_choices(iris):
+    X, y = iris
+    for dtype in (np.float64, "float64", "f64"):
+        est = LogisticRegression(epochs=2, dtype=dtype, random_state=0).fit(X, y)
+        assert est.predict(X).shape == (len(y),)
+    with pytest.raises(ValueError, match='"float32" or "float64"'):
+        LogisticRegression(epochs=2, dtype="float16").fit(X, y)
