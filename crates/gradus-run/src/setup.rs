@@ -788,11 +788,15 @@ pub fn reshape_for_model(ds: Dataset, shape: &[usize]) -> Result<Dataset> {
 
 /// A binary task's one output, or the error naming a label that is neither 0 nor 1.
 pub(crate) fn binary_outputs(targets: &Targets) -> std::result::Result<usize, String> {
-    if let Targets::Classes { labels, .. } = targets {
+    if let Targets::Classes {
+        labels,
+        num_classes,
+    } = targets
+    {
         if let Some(l) = labels.iter().find(|&&l| l > 1) {
             return Err(format!(
-                "data.task = \"binary\" needs labels 0 and 1, but the data has label {l}; use \
-                 data.task = \"classification\" for more than two classes"
+                "data.task = \"binary\" needs labels 0 and 1, but the data has label {l} \
+                 ({num_classes} classes); use data.task = \"classification\" for more than two"
             ));
         }
     }

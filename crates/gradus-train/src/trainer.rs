@@ -512,7 +512,7 @@ impl Trainer {
         let mut unfinished = None;
         self.model.train(true);
         let first = saved.partial.as_ref().map_or(saved.epoch + 1, |p| p.epoch);
-        // the batch of a one-batch epoch, with its rows, for the next epoch
+        // a full batch, with its rows, for the next epoch
         let mut kept: Option<(Vec<usize>, DeviceBatch)> = None;
         for epoch in first..=self.options.epochs {
             let started = Instant::now();
